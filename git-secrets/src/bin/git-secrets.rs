@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(git_secrets::cli::main(std::env::args_os().collect()));
+}

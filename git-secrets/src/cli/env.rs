@@ -1,0 +1,176 @@
+//! `git secrets env list|add|rename|del`: the declared environments.
+
+use clap::Subcommand;
+
+use crate::access::Access;
+use crate::config::{is_valid_name, SHARED};
+use crate::error::Error;
+use crate::scope::Scope;
+use crate::workspace::{FileState, ScopeFile, Workspace};
+
+use super::confirm;
+
+#[derive(Subcommand, Debug)]
+pub enum EnvCommand {
+    /// List the environments and whether you can read each.
+    List,
+    /// Declare a new environment (with its own key).
+    Add { name: String },
+    /// Rename an environment; its values are re-sealed under the new name.
+    Rename { from: String, to: String },
+    /// Delete an environment and its secret files.
+    Del {
+        name: String,
+        /// Do not ask first.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+fn check_new_name(ws: &Workspace, name: &str) -> Result<(), Error> {
+    if !is_valid_name(name) || name == SHARED {
+        return Err(super::usage(format!("`{name}` is not a valid environment name (lowercase letters, digits, `-`, `_`; `{SHARED}` is reserved)")));
+    }
+    if ws.config.has_env(name) || ws.config.services.contains(name) {
+        return Err(super::usage(format!(
+            "`{name}` already names an environment or a service"
+        )));
+    }
+    Ok(())
+}
+
+fn known(ws: &Workspace, name: &str) -> Result<(), Error> {
+    if ws.config.has_env(name) {
+        Ok(())
+    } else {
+        Err(Error::UnknownEnv {
+            name: name.to_owned(),
+            known: ws.config.environments.clone(),
+        })
+    }
+}
+
+/// The existing scope files of environment `env` (root and every service).
+fn files_of(ws: &Workspace, env: &str) -> Vec<Scope> {
+    ws.scope_files()
+        .into_iter()
+        .filter(|s| s.env == env)
+        .collect()
+}
+
+pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
+    let mut ws = Workspace::open()?;
+    match command {
+        EnvCommand::List => {
+            let me = ws
+                .identity_opt()
+                .ok()
+                .flatten()
+                .and_then(|id| ws.access.member_of(id))
+                .map(|(_, m)| m.clone());
+            let mut text = String::new();
+            for env in &ws.config.environments {
+                let default = if *env == ws.config.default_environment {
+                    " (default)"
+                } else {
+                    ""
+                };
+                let access = if me.as_ref().is_some_and(|m| Access::may_read(m, env)) {
+                    "can read"
+                } else {
+                    "no access"
+                };
+                text.push_str(&format!("{env}{default}\t{access}\n"));
+            }
+            super::out(&text)
+        }
+        EnvCommand::Add { name } => {
+            check_new_name(&ws, &name)?;
+            let existing = ws.config.environments.clone();
+            ws.access.add_env(&name, &existing)?;
+            ws.config.environments.push(name.clone());
+            ws.save_access()?;
+            ws.save_config()?;
+            eprintln!("added environment `{name}` with its own key");
+            Ok(())
+        }
+        EnvCommand::Rename { from, to } => {
+            known(&ws, &from)?;
+            check_new_name(&ws, &to)?;
+            // Open everything first: if any file cannot be opened, nothing changes.
+            let mut moves = Vec::new();
+            for old in files_of(&ws, &from) {
+                let file = ws.read_scope(&old)?;
+                moves.push((old, file));
+            }
+            let old_keys = ws.keys(&from)?;
+            drop(old_keys);
+            ws.access.rename_env(&from, &to);
+            for e in ws.config.environments.iter_mut().filter(|e| **e == from) {
+                *e = to.clone();
+            }
+            if ws.config.default_environment == from {
+                ws.config.default_environment = to.clone();
+            }
+            // The keys are the same; only the scope bound into each value changes.
+            let mut renamed = Workspace::open_repo(ws.repo.clone())?;
+            renamed.access = ws.access.clone();
+            renamed.config = ws.config.clone();
+            for (old, file) in &moves {
+                let new = Scope::new(old.service.as_deref(), &to);
+                let state = if file.state == FileState::Missing {
+                    FileState::Plain
+                } else {
+                    file.state
+                };
+                renamed.write_scope(
+                    &new,
+                    &ScopeFile {
+                        doc: file.doc.clone(),
+                        state,
+                    },
+                )?;
+            }
+            renamed.save_access()?;
+            renamed.save_config()?;
+            for (old, _) in &moves {
+                let path = old.path(ws.root());
+                std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+            }
+            eprintln!(
+                "renamed environment `{from}` to `{to}` ({} file(s) re-sealed); commit .secrets",
+                moves.len()
+            );
+            Ok(())
+        }
+        EnvCommand::Del { name, yes } => {
+            known(&ws, &name)?;
+            if ws.config.environments.len() == 1 {
+                return Err(super::usage(format!(
+                    "`{name}` is the only environment; add another first"
+                )));
+            }
+            let files = files_of(&ws, &name);
+            confirm(
+                &format!(
+                    "delete environment `{name}` and its {} secret file(s)?",
+                    files.len()
+                ),
+                yes,
+            )?;
+            ws.config.environments.retain(|e| *e != name);
+            if ws.config.default_environment == name {
+                ws.config.default_environment = ws.config.environments[0].clone();
+            }
+            ws.access.delete_env(&name);
+            ws.save_access()?;
+            ws.save_config()?;
+            for s in &files {
+                let path = s.path(ws.root());
+                std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+            }
+            eprintln!("deleted environment `{name}`; its values remain in git history");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! `git secrets import --file F [SERVICE] [ENV]`: sets every key of a dotenv file,
+//! keeping each value's exact text (quotes, escapes).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::dotenv::Document;
+use crate::error::Error;
+use crate::workspace::Workspace;
+
+use super::{resolve_scope, ScopeArgs};
+
+/// Import the keys of a dotenv file into a scope.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    scope: ScopeArgs,
+    /// [SERVICE] [ENV]
+    #[arg(value_name = "SCOPE")]
+    words: Vec<String>,
+    /// The dotenv file to read.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    file: PathBuf,
+}
+
+pub fn cmd_import(args: ImportArgs) -> Result<(), Error> {
+    let mut ws = Workspace::open()?;
+    let bytes = zeroize::Zeroizing::new(std::fs::read(&args.file).map_err(|source| Error::Io {
+        path: args.file.clone(),
+        source,
+    })?);
+    let source = Document::parse(&bytes).map_err(|source| Error::Dotenv {
+        path: args.file.display().to_string(),
+        source,
+    })?;
+    let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, true)?;
+    let mut file = ws.read_scope(&scope)?;
+    let (mut added, mut replaced) = (Vec::new(), Vec::new());
+    for e in source.entries() {
+        if file.doc.set_raw(&e.key, e.raw.clone()) {
+            replaced.push(e.key.clone());
+        } else {
+            added.push(e.key.clone());
+        }
+    }
+    ws.write_scope(&scope, &file)?;
+    eprintln!(
+        "imported {} key(s) into {}",
+        added.len() + replaced.len(),
+        scope.label()
+    );
+    if !replaced.is_empty() {
+        eprintln!("replaced: {}", replaced.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The command line: one module per subcommand, each a thin layer over the library.
+//! Data goes to stdout, messages to stderr; errors are printed in one place ([`main`])
+//! as `error:` then `hint:` lines, with exit status 1 (2 for usage errors).
+
+use std::ffi::OsString;
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::SHARED;
+use crate::error::Error;
+use crate::scope::Scope;
+use crate::workspace::Workspace;
+
+mod env;
+mod export;
+mod filter;
+mod get;
+mod import;
+mod init;
+mod lock;
+mod run;
+mod set;
+mod status;
+mod sync;
+mod unlock;
+mod unset;
+
+/// Encrypted .env secrets in your git repository, per service and environment.
+#[derive(Parser, Debug)]
+#[command(
+    name = "git-secrets",
+    bin_name = "git secrets",
+    version,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Init(init::InitArgs),
+    Unlock(unlock::UnlockArgs),
+    Lock(lock::LockArgs),
+    Status(status::StatusArgs),
+    Set(set::SetArgs),
+    Unset(unset::UnsetArgs),
+    Get(get::GetArgs),
+    Run(run::RunArgs),
+    Import(import::ImportArgs),
+    Export(export::ExportArgs),
+    Sync(sync::SyncArgs),
+    #[command(subcommand)]
+    Env(env::EnvCommand),
+    #[command(hide = true, name = "filter-process")]
+    FilterProcess,
+}
+
+/// Which scope a command works on. Positional words before the key (`api production`)
+/// do the same as these flags.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ScopeArgs {
+    /// The service (a new one is created only when named here on purpose).
+    #[arg(short, long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The environment (default: the configured default, usually development).
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Option<String>,
+    /// The values shared by every environment of the service.
+    #[arg(long, conflicts_with = "env")]
+    pub shared: bool,
+}
+
+/// Runs the CLI on `args` (argv, program name first) and returns the exit status.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Init(a) => init::cmd_init(a),
+        Command::Unlock(a) => unlock::cmd_unlock(a),
+        Command::Lock(a) => lock::cmd_lock(a),
+        Command::Status(a) => status::cmd_status(a),
+        Command::Set(a) => set::cmd_set(a),
+        Command::Unset(a) => unset::cmd_unset(a),
+        Command::Get(a) => get::cmd_get(a),
+        Command::Run(a) => run::cmd_run(a),
+        Command::Import(a) => import::cmd_import(a),
+        Command::Export(a) => export::cmd_export(a),
+        Command::Sync(a) => sync::cmd_sync(a),
+        Command::Env(c) => env::cmd_env(c),
+        Command::FilterProcess => filter::cmd_filter_process(),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(err, "hint: {h}");
+            }
+            1
+        }
+    }
+}
+
+fn is_broken_pipe(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// Writes to stdout, turning a failure into an error (a closed pipe ends quietly).
+pub fn out(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .map_err(|source| Error::Io {
+            path: "<stdout>".into(),
+            source,
+        })
+}
+
+/// Asks `question [y/N]` at a terminal. Without one, refuses unless `yes` was given.
+pub fn confirm(question: &str, yes: bool) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused {
+            message: "this would reveal secret values, and there is no terminal to confirm it"
+                .into(),
+            hint: "pass --yes to confirm non-interactively".into(),
+        });
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            path: "<stdin>".into(),
+            source,
+        })?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(Error::Refused {
+            message: "cancelled".into(),
+            hint: String::new(),
+        })
+    }
+}
+
+/// Resolves the scope from flags, leading positional words and (with nesting) the
+/// directory the user stands in. Returns the scope and the words left for the command,
+/// which must number at most `max_rest`. With `create`, a service named by `-s` or by
+/// the nested folder is added to the configuration.
+pub fn resolve_scope(
+    ws: &mut Workspace,
+    args: &ScopeArgs,
+    words: &[String],
+    max_rest: usize,
+    create: bool,
+) -> Result<(Scope, Vec<String>), Error> {
+    let config = &ws.config;
+    let mut rest: &[String] = words;
+    let mut service = args.service.clone();
+    let mut env = args.env.clone();
+    if let Some(first) = rest.first() {
+        if config.services.contains(first) {
+            if service.as_ref().is_some_and(|s| s != first) {
+                return Err(usage(format!(
+                    "the service is given twice: `{first}` and `-s {}`",
+                    service.unwrap_or_default()
+                )));
+            }
+            service = Some(first.clone());
+            rest = &rest[1..];
+        }
+    }
+    if let Some(first) = rest.first() {
+        if config.has_env(first) {
+            if env.as_ref().is_some_and(|e| e != first) || args.shared {
+                return Err(usage(format!(
+                    "the environment is given twice: `{first}` and a flag"
+                )));
+            }
+            env = Some(first.clone());
+            rest = &rest[1..];
+        }
+    }
+    if rest.len() > max_rest {
+        return Err(Error::UnknownScopeWord {
+            word: rest[0].clone(),
+            services: config.services.iter().cloned().collect(),
+            envs: config.environments.clone(),
+        });
+    }
+    if service.is_none() && config.nested {
+        service = nested_service(ws)?;
+    }
+    let env = if args.shared {
+        SHARED.to_owned()
+    } else {
+        env.unwrap_or_else(|| config.default_environment.clone())
+    };
+    if env != SHARED && !config.has_env(&env) {
+        return Err(Error::UnknownEnv {
+            name: env,
+            known: config.environments.clone(),
+        });
+    }
+    if let Some(s) = &service {
+        if !ws.config.services.contains(s) {
+            if !crate::config::is_valid_name(s) || ws.config.has_env(s) {
+                return Err(usage(format!("`{s}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name)")));
+            }
+            if !create {
+                return Err(Error::UnknownScopeWord {
+                    word: s.clone(),
+                    services: ws.config.services.iter().cloned().collect(),
+                    envs: ws.config.environments.clone(),
+                });
+            }
+            ws.config.services.insert(s.clone());
+            ws.save_config()?;
+            eprintln!("added service `{s}` to .secrets/config.toml");
+        }
+    }
+    Ok((Scope { service, env }, rest.to_vec()))
+}
+
+/// With nesting on, the top-level folder of the work tree the user stands in.
+fn nested_service(ws: &Workspace) -> Result<Option<String>, Error> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    let root = ws
+        .root()
+        .canonicalize()
+        .unwrap_or_else(|_| ws.root().to_owned());
+    let Ok(rel) = cwd.strip_prefix(&root) else {
+        return Ok(None);
+    };
+    let Some(first) = rel.components().next() else {
+        return Ok(None);
+    };
+    let name = first.as_os_str().to_string_lossy().into_owned();
+    if name.starts_with('.') || !crate::config::is_valid_name(&name) {
+        return Ok(None);
+    }
+    Ok(Some(name))
+}
+
+pub fn usage(message: String) -> Error {
+    Error::Usage {
+        message,
+        hint: None,
+    }
+}
+
+pub fn check_key(key: &str) -> Result<(), Error> {
+    if crate::dotenv::is_valid_key(key) {
+        Ok(())
+    } else {
+        Err(Error::BadKeyName {
+            key: key.chars().take(64).collect(),
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! `git secrets run [SERVICE] [ENV] -- CMD…`: runs CMD with the scope's values (shared
+//! ones first) layered over the inherited environment, `${NAME}` references expanded.
+//! Nothing is written to disk; on Unix the process is replaced (exec), so the exit
+//! status is the command's own.
+
+use std::collections::BTreeMap;
+
+use clap::Args;
+
+use crate::error::Error;
+use crate::identity::{ENV_IDENTITY, ENV_IDENTITY_FILE};
+use crate::scope::Scope;
+use crate::secret::SecretString;
+use crate::workspace::{FileState, Workspace};
+
+use super::{resolve_scope, ScopeArgs};
+
+/// Run a command with the scope's secrets in its environment.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    scope: ScopeArgs,
+    /// [SERVICE] [ENV]
+    #[arg(value_name = "SCOPE")]
+    words: Vec<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<std::ffi::OsString>,
+}
+
+/// The scope's values with shared ones under them and references expanded.
+pub fn resolved_values(
+    ws: &Workspace,
+    scope: &Scope,
+) -> Result<BTreeMap<String, SecretString>, Error> {
+    let shared = if scope.is_shared() {
+        None
+    } else {
+        Some(ws.read_scope(&scope.shared())?)
+    };
+    let own = ws.read_scope(scope)?;
+    if own.state == FileState::Missing
+        && shared
+            .as_ref()
+            .is_none_or(|s| s.state == FileState::Missing)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "{} has no secrets ({} does not exist)",
+                scope.label(),
+                scope.rel_path()
+            ),
+            hint: Some(
+                "check the scope (`git secrets status`), or add a value with `git secrets set`"
+                    .into(),
+            ),
+        });
+    }
+    let mut docs = Vec::new();
+    if let Some(s) = &shared {
+        docs.push(&s.doc);
+    }
+    docs.push(&own.doc);
+    let env = |name: &str| std::env::var(name).ok();
+    crate::expand::resolve(&docs, &env).map_err(|e| Error::Usage {
+        message: format!("{}: {e}", scope.label()),
+        hint: Some(
+            "set the referenced key, or quote the value with single quotes to keep `${` literal"
+                .into(),
+        ),
+    })
+}
+
+pub fn cmd_run(args: RunArgs) -> Result<(), Error> {
+    let mut ws = Workspace::open()?;
+    let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, false)?;
+    let values = resolved_values(&ws, &scope)?;
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest)
+        .env_remove(ENV_IDENTITY)
+        .env_remove(ENV_IDENTITY_FILE);
+    for (k, v) in &values {
+        cmd.env(k, v.expose());
+    }
+    drop(values);
+    exec(cmd, program)
+}
+
+#[cfg(unix)]
+fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
+    use std::os::unix::process::CommandExt;
+    let source = cmd.exec();
+    Err(Error::Usage {
+        message: format!("cannot run `{}`: {source}", program.to_string_lossy()),
+        hint: Some("check the command name and PATH".into()),
+    })
+}
+
+#[cfg(not(unix))]
+fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
+    let status = cmd.status().map_err(|source| Error::Usage {
+        message: format!("cannot run `{}`: {source}", program.to_string_lossy()),
+        hint: Some("check the command name and PATH".into()),
+    })?;
+    std::process::exit(status.code().unwrap_or(1));
+}

@@ -1,0 +1,91 @@
+//! `git secrets status`: which state this clone is in, which identity is in use and
+//! which environments it can read.
+
+use clap::Args;
+
+use crate::access::{Access, Status};
+use crate::config::SHARED;
+use crate::error::Error;
+use crate::workspace::{FileState, Workspace};
+
+/// Show this clone's state, identity and the environments it can read.
+#[derive(Args, Debug)]
+pub struct StatusArgs {}
+
+pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
+    let ws = Workspace::open()?;
+    let mut text = String::new();
+    let unlocked = ws.is_unlocked();
+    text.push_str(&format!(
+        "clone:        {}\n",
+        if unlocked {
+            "unlocked (filter configured)"
+        } else {
+            "locked (no filter configured; `git secrets unlock` to set it up)"
+        }
+    ));
+    let identity = match ws.identity_opt() {
+        Ok(Some(id)) => {
+            text.push_str(&format!(
+                "identity:     {} ({})\n",
+                id.recipient(),
+                id.origin
+            ));
+            Some(id)
+        }
+        Ok(None) => {
+            text.push_str("identity:     none (`git secrets join --name NAME` creates one)\n");
+            None
+        }
+        Err(e) => {
+            text.push_str(&format!("identity:     error: {e}\n"));
+            None
+        }
+    };
+    let member = identity.and_then(|id| ws.access.member_of(id));
+    match member {
+        Some((id, m)) => text.push_str(&format!(
+            "member:       {} ({id}, {})\n",
+            m.name,
+            format!("{:?}", m.status).to_lowercase()
+        )),
+        None => text.push_str("member:       not a member of this repository\n"),
+    }
+    text.push_str("environments:\n");
+    for env in &ws.config.environments {
+        let can = member.is_some_and(|(_, m)| Access::may_read(m, env));
+        let default = if *env == ws.config.default_environment {
+            " (default)"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "  {env}{default}: {}\n",
+            if can { "can read" } else { "no access" }
+        ));
+    }
+    let pending = ws
+        .access
+        .members
+        .values()
+        .filter(|m| m.status == Status::Pending)
+        .count();
+    text.push_str(&format!("pending requests: {pending}\n"));
+    // Files left encrypted in an unlocked clone that this identity could now read.
+    if unlocked {
+        let readable_but_locked: Vec<String> = ws
+            .scope_files()
+            .into_iter()
+            .filter(|s| s.env == SHARED || member.is_some_and(|(_, m)| Access::may_read(m, &s.env)))
+            .filter(|s| matches!(ws.read_scope(s), Ok(f) if f.state == FileState::Encrypted))
+            .map(|s| s.rel_path())
+            .collect();
+        if !readable_but_locked.is_empty() {
+            text.push_str(&format!(
+                "still encrypted in the work tree (run `git secrets unlock`): {}\n",
+                readable_but_locked.join(", ")
+            ));
+        }
+    }
+    super::out(&text)
+}

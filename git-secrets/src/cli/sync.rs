@@ -1,0 +1,68 @@
+//! `git secrets sync [SERVICE] [ENV]`: adds the keys of `.env.example` that the scope
+//! lacks, with the example's value. Never overwrites a key that is set.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::dotenv::Document;
+use crate::error::Error;
+use crate::workspace::Workspace;
+
+use super::{resolve_scope, ScopeArgs};
+
+/// Add the keys of .env.example that a scope lacks (never overwrites).
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    scope: ScopeArgs,
+    /// [SERVICE] [ENV]
+    #[arg(value_name = "SCOPE")]
+    words: Vec<String>,
+    /// The example file (default: .env.example here, else at the top of the work tree).
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
+}
+
+pub fn cmd_sync(args: SyncArgs) -> Result<(), Error> {
+    let mut ws = Workspace::open()?;
+    let path = match args.from {
+        Some(p) => p,
+        None => {
+            let here = PathBuf::from(".env.example");
+            if here.exists() {
+                here
+            } else {
+                ws.root().join(".env.example")
+            }
+        }
+    };
+    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let example = Document::parse(&bytes).map_err(|source| Error::Dotenv {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, true)?;
+    let mut file = ws.read_scope(&scope)?;
+    let mut added = Vec::new();
+    for e in example.entries() {
+        if file.doc.get(&e.key).is_none() {
+            file.doc.set_raw(&e.key, e.raw.clone());
+            added.push(e.key.clone());
+        }
+    }
+    if added.is_empty() {
+        eprintln!(
+            "{} already has every key of {}",
+            scope.label(),
+            path.display()
+        );
+        return Ok(());
+    }
+    ws.write_scope(&scope, &file)?;
+    eprintln!("added to {}: {}", scope.label(), added.join(", "));
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `git secrets unlock`: sets this clone up (filter) and turns the secret files this
+//! identity can read into plaintext in the work tree.
+
+use std::path::Path;
+
+use clap::Args;
+
+use crate::error::Error;
+use crate::fsutil;
+use crate::git::Repo;
+use crate::workspace::{FileState, Workspace};
+
+/// Set this clone up and decrypt the secret files you can read.
+#[derive(Args, Debug)]
+pub struct UnlockArgs {}
+
+pub const ATTRIBUTES: &[&str] =
+    &[".secrets/**/*.env filter=secrets diff=secrets merge=secrets -text"];
+const IGNORES: &[&str] = &[".env", ".env.*", "!.env.example"];
+
+/// Appends the lines of `wanted` that `path` lacks, keeping what is there.
+fn append_missing(path: &Path, header: &str, wanted: &[&str]) -> Result<(), Error> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let have: Vec<&str> = existing.lines().map(str::trim).collect();
+    let missing: Vec<&&str> = wanted.iter().filter(|w| !have.contains(w)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut text = existing.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(header);
+    text.push('\n');
+    for m in missing {
+        text.push_str(m);
+        text.push('\n');
+    }
+    fsutil::write_public(path, text.as_bytes())
+}
+
+pub fn write_gitattributes(root: &Path) -> Result<(), Error> {
+    append_missing(
+        &root.join(".gitattributes"),
+        "# git-secrets: encrypt, diff and merge secret files",
+        ATTRIBUTES,
+    )
+}
+
+pub fn write_gitignore(root: &Path) -> Result<(), Error> {
+    append_missing(
+        &root.join(".gitignore"),
+        "# git-secrets: plaintext .env files stay out of git",
+        IGNORES,
+    )
+}
+
+/// This clone's git config: the filter process, required so a failure stops `git add`.
+pub fn configure(repo: &Repo) -> Result<(), Error> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        path: "git-secrets".into(),
+        source,
+    })?;
+    let exe = exe
+        .to_string_lossy()
+        .replace('\\', "/")
+        .replace('"', "\\\"");
+    repo.config_set(
+        "filter.secrets.process",
+        &format!("\"{exe}\" filter-process"),
+    )?;
+    repo.config_set("filter.secrets.required", "true")?;
+    Ok(())
+}
+
+pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
+    let ws = Workspace::open()?;
+    let identity = ws.identity()?;
+    let Some((_, member)) = ws.access.member_of(identity) else {
+        return Err(Error::Refused {
+            message: "this device is not a member of this repository".into(),
+            hint: format!("run `git secrets join --name NAME`, commit and push, and ask a member to approve you (your public key: {})", identity.recipient()),
+        });
+    };
+    if member.status != crate::access::Status::Active {
+        return Err(Error::Refused {
+            message: format!("your membership is {:?}, not active", member.status).to_lowercase(),
+            hint: "ask a member to run `git secrets member approve` for you, then pull".into(),
+        });
+    }
+    configure(&ws.repo)?;
+    let (mut opened, mut kept) = (0, Vec::new());
+    for scope in ws.scope_files() {
+        match ws.read_scope(&scope) {
+            Ok(file) if file.state == FileState::Encrypted => {
+                fsutil::write_private(
+                    &scope.path(ws.root()),
+                    file.doc.print().expose().as_bytes(),
+                    false,
+                )?;
+                opened += 1;
+            }
+            Ok(_) => {}
+            Err(Error::NoAccess { env, .. }) => {
+                kept.push(format!("{} (no access to {env})", scope.rel_path()))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    ws.repo.refresh_index()?;
+    eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");
+    for k in kept {
+        eprintln!("left encrypted: {k}");
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `.secrets/config.toml`: the environments, services, default environment and nesting.
+//!
+//! ```toml
+//! version = 1
+//! default_environment = "development"
+//! environments = ["development", "test", "production"]
+//! nested = false
+//! services = ["api"]
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+pub const CONFIG_VERSION: u32 = 1;
+/// The pseudo-environment of values shared by every environment of a service.
+pub const SHARED: &str = "shared";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: u32,
+    pub default_environment: String,
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub nested: bool,
+    #[serde(default)]
+    pub services: BTreeSet<String>,
+}
+
+/// Environment and service names: lowercase letters, digits, `-` and `_`, starting with a
+/// letter. They become file names, so nothing else is allowed.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.len() <= 64
+}
+
+impl Config {
+    pub fn new(environments: Vec<String>, nested: bool) -> Result<Config, Error> {
+        let default_environment = if environments.iter().any(|e| e == "development") {
+            "development".to_owned()
+        } else {
+            environments.first().cloned().ok_or_else(|| Error::Usage {
+                message: "at least one environment is needed".into(),
+                hint: Some("git secrets init --envs development,production".into()),
+            })?
+        };
+        let config = Config {
+            version: CONFIG_VERSION,
+            default_environment,
+            environments,
+            nested,
+            services: BTreeSet::new(),
+        };
+        config.validate().map_err(|message| Error::Usage {
+            message,
+            hint: None,
+        })?;
+        Ok(config)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: e.to_string().trim().replace('\n', "\n  "),
+        })?;
+        config.validate().map_err(|message| Error::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the config serialises to TOML")
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.version != CONFIG_VERSION {
+            return Err(format!(
+                "version {} is not supported (this git-secrets reads version {CONFIG_VERSION}); upgrade git-secrets",
+                self.version
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for env in &self.environments {
+            if !is_valid_name(env) || env == SHARED {
+                return Err(format!("`{env}` is not a valid environment name (lowercase letters, digits, `-`, `_`; `{SHARED}` is reserved)"));
+            }
+            if !seen.insert(env) {
+                return Err(format!("environment `{env}` is listed twice"));
+            }
+        }
+        if self.environments.is_empty() {
+            return Err("no environments are declared".into());
+        }
+        if !self.environments.contains(&self.default_environment) {
+            return Err(format!(
+                "default_environment `{}` is not one of the environments ({})",
+                self.default_environment,
+                self.environments.join(", ")
+            ));
+        }
+        for s in &self.services {
+            if !is_valid_name(s) || self.environments.contains(s) {
+                return Err(format!("`{s}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name)"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has_env(&self, env: &str) -> bool {
+        self.environments.iter().any(|e| e == env)
+    }
+}

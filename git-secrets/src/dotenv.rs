@@ -1,0 +1,564 @@
+//! A lossless dotenv reader and printer, side by side: `print(parse(x)) == x` for every
+//! file `parse` accepts.
+//!
+//! A document is a list of lines: blank lines, comments and entries (`KEY=VALUE`, where a
+//! quoted value may span several physical lines). Each keeps its exact text and line
+//! ending, so the encrypted form can mirror the plaintext line for line and the plaintext
+//! comes back byte for byte. What an entry *means* (quotes removed, escapes applied) is
+//! computed separately by [`Entry::value`], following the conventions of dotenv/dotenvx;
+//! the differences are listed in FORMAT.md.
+
+use crate::secret::SecretString;
+
+/// How a line ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eol {
+    /// The last line of a file without a final newline.
+    None,
+    Lf,
+    CrLf,
+}
+
+impl Eol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Eol::None => "",
+            Eol::Lf => "\n",
+            Eol::CrLf => "\r\n",
+        }
+    }
+}
+
+/// `KEY=VALUE`, with everything needed to print it back exactly.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Everything up to and including `=`: indentation, `export `, the key, spaces.
+    pub prefix: String,
+    pub key: String,
+    /// Everything after `=` up to the entry's end: spaces, quotes, the value, an inline
+    /// comment, and for a multiline value the line breaks inside it. Secret.
+    pub raw: SecretString,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    /// Empty or only spaces and tabs: kept as it is, not secret.
+    Blank(String),
+    /// A full-line comment; its whole text (indentation and `#` included) is secret.
+    Comment(SecretString),
+    Entry(Entry),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub kind: LineKind,
+    pub eol: Eol,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Document {
+    pub lines: Vec<Line>,
+}
+
+/// Why a dotenv file could not be read. Line numbers are 1-based; no variant holds a value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("line {line}: the file is not valid UTF-8")]
+    NotUtf8 { line: usize },
+    #[error("line {line}: `{key}` is not a valid variable name (letters, digits and `_`, not starting with a digit)")]
+    BadKey { line: usize, key: String },
+    #[error("line {line}: expected `KEY=VALUE`, a `# comment` or a blank line")]
+    NotAnEntry { line: usize },
+    #[error("line {line}: a merge conflict marker was left in the file")]
+    ConflictMarker { line: usize },
+    #[error("line {line}: the quoted value of `{key}` is never closed")]
+    Unterminated { line: usize, key: String },
+    #[error("line {line}: unexpected text after the closing quote of `{key}`")]
+    AfterQuote { line: usize, key: String },
+    #[error("line {line}: a NUL byte is not allowed in a dotenv file")]
+    Nul { line: usize },
+}
+
+/// The quoting of a value, which decides escapes and `${VAR}` expansion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quote {
+    None,
+    Single,
+    Double,
+    Backtick,
+}
+
+/// What an entry means: its value with quotes, escapes and comments removed.
+#[derive(Clone, Debug)]
+pub struct Value {
+    pub text: SecretString,
+    pub quote: Quote,
+}
+
+impl Value {
+    /// Whether `${NAME}` references in it are expanded (unquoted and double-quoted values).
+    pub fn expands(&self) -> bool {
+        matches!(self.quote, Quote::None | Quote::Double)
+    }
+}
+
+pub fn is_valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_blank(s: &str) -> bool {
+    s.bytes().all(|b| b == b' ' || b == b'\t')
+}
+
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Splits `text` at the first `\n`: (line without its ending, ending, rest).
+fn split_line(text: &str) -> (&str, Eol, &str) {
+    match text.find('\n') {
+        Some(i) => {
+            let (line, eol) = match text[..i].strip_suffix('\r') {
+                Some(l) => (l, Eol::CrLf),
+                None => (&text[..i], Eol::Lf),
+            };
+            (line, eol, &text[i + 1..])
+        }
+        None => (text, Eol::None, ""),
+    }
+}
+
+impl Document {
+    /// Reads a dotenv file. Every byte of `bytes` is kept somewhere in the result.
+    pub fn parse(bytes: &[u8]) -> Result<Document, ParseError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| ParseError::NotUtf8 {
+            line: line_of(bytes, e.valid_up_to()),
+        })?;
+        if let Some(i) = text.find('\0') {
+            return Err(ParseError::Nul {
+                line: line_of(bytes, i),
+            });
+        }
+        let mut lines = Vec::new();
+        let mut rest = text;
+        let mut line_no = 1;
+        while !rest.is_empty() {
+            let (line, eol, after) = split_line(rest);
+            if is_blank(line) {
+                lines.push(Line {
+                    kind: LineKind::Blank(line.to_owned()),
+                    eol,
+                });
+                rest = after;
+                line_no += 1;
+                continue;
+            }
+            if line.trim_start_matches([' ', '\t']).starts_with('#') {
+                lines.push(Line {
+                    kind: LineKind::Comment(SecretString::new(line.to_owned())),
+                    eol,
+                });
+                rest = after;
+                line_no += 1;
+                continue;
+            }
+            let (prefix_len, key) = parse_prefix(line, line_no)?;
+            let key = key.to_owned();
+            // The value starts after `=`; a quoted one may run over several lines.
+            let value_start = prefix_len;
+            let body = &rest[value_start..];
+            let lead = body.len() - body.trim_start_matches([' ', '\t']).len();
+            let quote = body[lead..]
+                .chars()
+                .next()
+                .filter(|c| matches!(c, '"' | '\'' | '`'));
+            let (raw_len, eol, consumed_lines) = match quote {
+                None => (line.len() - value_start, eol, 1),
+                Some(q) => {
+                    let open = lead + 1;
+                    let close = find_closing(&body[open..], q).ok_or(ParseError::Unterminated {
+                        line: line_no,
+                        key: key.clone(),
+                    })? + open;
+                    // The rest of the physical line after the closing quote.
+                    let (tail, eol, _) = split_line(&body[close + 1..]);
+                    let tail_trim = tail.trim_start_matches([' ', '\t']);
+                    if !(tail_trim.is_empty() || tail_trim.starts_with('#')) {
+                        return Err(ParseError::AfterQuote {
+                            line: line_no + body[..close].matches('\n').count(),
+                            key,
+                        });
+                    }
+                    let raw_len = close + 1 + tail.len();
+                    (raw_len, eol, 1 + body[..close].matches('\n').count())
+                }
+            };
+            let raw = &body[..raw_len];
+            lines.push(Line {
+                kind: LineKind::Entry(Entry {
+                    prefix: rest[..value_start].to_owned(),
+                    key,
+                    raw: SecretString::new(raw.to_owned()),
+                }),
+                eol,
+            });
+            rest = &body[raw_len + eol.as_str().len()..];
+            line_no += consumed_lines;
+        }
+        Ok(Document { lines })
+    }
+
+    /// Prints the document back, byte for byte.
+    pub fn print(&self) -> SecretString {
+        let mut out = String::new();
+        for line in &self.lines {
+            match &line.kind {
+                LineKind::Blank(s) => out.push_str(s),
+                LineKind::Comment(s) => out.push_str(s.expose()),
+                LineKind::Entry(e) => {
+                    out.push_str(&e.prefix);
+                    out.push_str(e.raw.expose());
+                }
+            }
+            out.push_str(line.eol.as_str());
+        }
+        SecretString::new(out)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.lines.iter().filter_map(|l| match &l.kind {
+            LineKind::Entry(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The entry in effect for `key`: the last one, as dotenv loaders do.
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries().filter(|e| e.key == key).last()
+    }
+
+    /// Key names in file order, each once.
+    pub fn keys(&self) -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.entries()
+            .filter(|e| seen.insert(e.key.clone()))
+            .map(|e| e.key.clone())
+            .collect()
+    }
+
+    /// The line ending most lines use, for lines this program adds.
+    fn dominant_eol(&self) -> Eol {
+        let crlf = self.lines.iter().filter(|l| l.eol == Eol::CrLf).count();
+        let lf = self.lines.iter().filter(|l| l.eol == Eol::Lf).count();
+        if crlf > lf {
+            Eol::CrLf
+        } else {
+            Eol::Lf
+        }
+    }
+
+    /// Sets `key` to the already-rendered `raw` text: replaces the entry in effect, or
+    /// appends a new one. Returns whether the key existed.
+    pub fn set_raw(&mut self, key: &str, raw: SecretString) -> bool {
+        if let Some(line) = self
+            .lines
+            .iter_mut()
+            .rev()
+            .find(|l| matches!(&l.kind, LineKind::Entry(e) if e.key == key))
+        {
+            if let LineKind::Entry(e) = &mut line.kind {
+                e.raw = raw;
+            }
+            return true;
+        }
+        let eol = self.dominant_eol();
+        if let Some(last) = self.lines.last_mut() {
+            if last.eol == Eol::None {
+                last.eol = eol;
+            }
+        }
+        self.lines.push(Line {
+            kind: LineKind::Entry(Entry {
+                prefix: format!("{key}="),
+                key: key.to_owned(),
+                raw,
+            }),
+            eol,
+        });
+        false
+    }
+
+    /// Removes every entry for `key` (an earlier duplicate would otherwise take effect).
+    /// Returns how many were removed.
+    pub fn remove(&mut self, key: &str) -> usize {
+        let before = self.lines.len();
+        self.lines
+            .retain(|l| !matches!(&l.kind, LineKind::Entry(e) if e.key == key));
+        before - self.lines.len()
+    }
+}
+
+/// Finds the closing quote `q` in `s` (which starts right after the opening quote).
+/// In double quotes a backslash escapes the next character; single quotes and
+/// backticks are literal, as in the shell.
+fn find_closing(s: &str, q: char) -> Option<usize> {
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && q == '"' {
+            chars.next();
+        } else if c == q {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Parses `[ws][export ws]KEY[ws]=` and returns its length and the key.
+fn parse_prefix(line: &str, line_no: usize) -> Result<(usize, &str), ParseError> {
+    for marker in ["<<<<<<<", "=======", ">>>>>>>", "|||||||"] {
+        if line.starts_with(marker) {
+            return Err(ParseError::ConflictMarker { line: line_no });
+        }
+    }
+    let Some(eq) = line.find('=') else {
+        return Err(ParseError::NotAnEntry { line: line_no });
+    };
+    let mut name = line[..eq].trim_matches([' ', '\t']);
+    if let Some(rest) = name.strip_prefix("export") {
+        if rest.starts_with([' ', '\t']) {
+            name = rest.trim_start_matches([' ', '\t']);
+        }
+    }
+    if !is_valid_key(name) {
+        return Err(ParseError::BadKey {
+            line: line_no,
+            key: name.chars().take(64).collect(),
+        });
+    }
+    Ok((eq + 1, name))
+}
+
+impl Entry {
+    /// What this entry means, following dotenv: surrounding whitespace trimmed, quotes
+    /// removed, `\n` `\r` `\t` `\"` `\\` unescaped in double quotes, and in an unquoted
+    /// value a `#` at its start or after whitespace starting a comment.
+    pub fn value(&self) -> Value {
+        value_of(self.raw.expose())
+    }
+}
+
+pub fn value_of(raw: &str) -> Value {
+    let body = raw.trim_start_matches([' ', '\t']);
+    let quote = match body.chars().next() {
+        Some('"') => Quote::Double,
+        Some('\'') => Quote::Single,
+        Some('`') => Quote::Backtick,
+        _ => Quote::None,
+    };
+    let text = match quote {
+        Quote::None => {
+            let mut end = body.len();
+            let mut prev_ws = true;
+            for (i, c) in body.char_indices() {
+                if c == '#' && prev_ws {
+                    end = i;
+                    break;
+                }
+                prev_ws = c == ' ' || c == '\t';
+            }
+            body[..end].trim_end_matches([' ', '\t', '\r']).to_owned()
+        }
+        Quote::Single | Quote::Backtick => {
+            let q = if quote == Quote::Single { '\'' } else { '`' };
+            let inner = &body[1..];
+            let close = find_closing(inner, q).unwrap_or(inner.len());
+            inner[..close].to_owned()
+        }
+        Quote::Double => {
+            let inner = &body[1..];
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => match chars.next() {
+                        Some('n') => out.push('\n'),
+                        Some('r') => out.push('\r'),
+                        Some('t') => out.push('\t'),
+                        Some('"') => out.push('"'),
+                        Some('\\') => out.push('\\'),
+                        Some(other) => {
+                            out.push('\\');
+                            out.push(other);
+                        }
+                        None => out.push('\\'),
+                    },
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+    };
+    Value {
+        text: SecretString::new(text),
+        quote,
+    }
+}
+
+/// Writes `value` in dotenv syntax so that [`value_of`] gives it back exactly: bare when
+/// it is plain, else double quotes (keeping `${VAR}` expansion), else single quotes,
+/// else backticks. `None` when no quoting can hold it (it has all three quote kinds
+/// and backslashes or line breaks that double quotes would change).
+pub fn render_value(value: &str) -> Option<SecretString> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@+,%=~^{}$*?&!".contains(c);
+    if value.chars().all(plain) {
+        return Some(SecretString::from(value));
+    }
+    let candidates = [
+        (!value.contains('"')).then(|| {
+            let mut s = String::from("\"");
+            for c in value.chars() {
+                match c {
+                    '\n' => s.push_str("\\n"),
+                    '\r' => s.push_str("\\r"),
+                    '\\' => s.push_str("\\\\"),
+                    c => s.push(c),
+                }
+            }
+            s.push('"');
+            s
+        }),
+        (!value.contains('\'')).then(|| format!("'{value}'")),
+        (!value.contains('`')).then(|| format!("`{value}`")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|raw| value_of(raw).text.expose() == value)
+        .map(SecretString::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(s: &str) -> Document {
+        let doc = Document::parse(s.as_bytes()).unwrap();
+        assert_eq!(doc.print().expose(), s);
+        doc
+    }
+
+    fn val(doc: &Document, key: &str) -> String {
+        doc.get(key).unwrap().value().text.expose().to_owned()
+    }
+
+    #[test]
+    fn values_follow_dotenv() {
+        let doc = roundtrip(concat!(
+            "A=plain\n",
+            "export B = 'single # not comment' # comment\n",
+            "C=\"double\\nline\"\r\n",
+            "D=`tick`\n",
+            "E=\n",
+            "F=a#b # comment\n",
+            "G=\"multi\nline\nvalue\"\n",
+            "  # indented comment\n",
+            "\n",
+            "H=  spaced value   ",
+        ));
+        assert_eq!(val(&doc, "A"), "plain");
+        assert_eq!(val(&doc, "B"), "single # not comment");
+        assert_eq!(val(&doc, "C"), "double\nline");
+        assert_eq!(val(&doc, "D"), "tick");
+        assert_eq!(val(&doc, "E"), "");
+        assert_eq!(val(&doc, "F"), "a#b");
+        assert_eq!(val(&doc, "G"), "multi\nline\nvalue");
+        assert_eq!(val(&doc, "H"), "spaced value");
+        assert_eq!(doc.lines.len(), 10);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(
+            Document::parse(b"A=1\nnot an entry\n"),
+            Err(ParseError::NotAnEntry { line: 2 })
+        );
+        assert_eq!(
+            Document::parse(b"A=1\nMY KEY=2\n"),
+            Err(ParseError::BadKey {
+                line: 2,
+                key: "MY KEY".into()
+            })
+        );
+        assert_eq!(
+            Document::parse(b"A=1\nB=\"open\n\nC=3\n"),
+            Err(ParseError::Unterminated {
+                line: 2,
+                key: "B".into()
+            })
+        );
+        assert_eq!(
+            Document::parse(b"<<<<<<< ours\nA=1\n"),
+            Err(ParseError::ConflictMarker { line: 1 })
+        );
+        assert_eq!(
+            Document::parse(b"A=1\nB=\xff\n"),
+            Err(ParseError::NotUtf8 { line: 2 })
+        );
+        assert_eq!(
+            Document::parse(b"A='x' y\n"),
+            Err(ParseError::AfterQuote {
+                line: 1,
+                key: "A".into()
+            })
+        );
+    }
+
+    #[test]
+    fn set_and_remove_keep_the_rest() {
+        let mut doc = roundtrip("# head\r\nA=1\r\nB=2");
+        doc.set_raw("B", SecretString::from("3"));
+        doc.set_raw("C", SecretString::from("'x y'"));
+        assert_eq!(doc.print().expose(), "# head\r\nA=1\r\nB=3\r\nC='x y'\r\n");
+        assert_eq!(doc.remove("A"), 1);
+        assert_eq!(doc.print().expose(), "# head\r\nB=3\r\nC='x y'\r\n");
+    }
+
+    #[test]
+    fn render_round_trips_awkward_values() {
+        for v in [
+            "",
+            "plain",
+            "with space",
+            "a#b",
+            "quote\"d",
+            "it's",
+            "line\nbreak",
+            "back\\slash",
+            "${REF}/x",
+            "tab\there",
+            "ü",
+        ] {
+            let raw = render_value(v).unwrap();
+            assert_eq!(
+                value_of(raw.expose()).text.expose(),
+                v,
+                "raw {:?}",
+                raw.expose()
+            );
+            let file = format!("K={}\n", raw.expose());
+            let doc = Document::parse(file.as_bytes()).unwrap();
+            assert_eq!(val(&doc, "K"), v);
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The encrypted form of a dotenv file, reader and writer side by side.
+//!
+//! Each plaintext line becomes one line: a blank line stays as it is, a comment becomes
+//! `#<token>`, an entry keeps its visible prefix (`export KEY=`) and gets `<token>` as
+//! its value. A multiline value is one entry, so it becomes one line. The encrypted form
+//! is itself a valid dotenv file. See FORMAT.md for the whole specification.
+
+use crate::dotenv::{Document, Entry, Line, LineKind};
+use crate::seal::{Kind, SealingKey, Token};
+use crate::secret::SecretString;
+
+/// Why an encrypted file could not be opened. No variant holds a secret.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OpenError {
+    #[error("line {line}: not in encrypted form")]
+    NotEncrypted { line: usize },
+    #[error("line {line}{}: sealed with key {key_id}, which this identity does not hold", key_suffix(.key))]
+    UnknownKey {
+        line: usize,
+        key: Option<String>,
+        key_id: String,
+    },
+    #[error("line {line}{}: the value does not decrypt here{}", key_suffix(.key), .origin.as_ref().map(|o| format!(": it was sealed for {o}")).unwrap_or_else(|| ": it was tampered with, or copied from another key, scope or file".into()))]
+    DoesNotOpen {
+        line: usize,
+        key: Option<String>,
+        /// Where the token really belongs, when that could be found.
+        origin: Option<String>,
+    },
+}
+
+fn key_suffix(key: &Option<String>) -> String {
+    key.as_ref()
+        .map(|k| format!(", key `{k}`"))
+        .unwrap_or_default()
+}
+
+impl OpenError {
+    pub fn line(&self) -> usize {
+        match self {
+            OpenError::NotEncrypted { line }
+            | OpenError::UnknownKey { line, .. }
+            | OpenError::DoesNotOpen { line, .. } => *line,
+        }
+    }
+}
+
+/// Seals a plaintext document for `scope` under `key`.
+pub fn encrypt(doc: &Document, scope: &str, key: &SealingKey) -> String {
+    let mut out = String::new();
+    for line in &doc.lines {
+        match &line.kind {
+            LineKind::Blank(s) => out.push_str(s),
+            LineKind::Comment(text) => {
+                out.push('#');
+                out.push_str(&key.seal(scope, Kind::Comment, text.expose()));
+            }
+            LineKind::Entry(e) => {
+                out.push_str(&e.prefix);
+                out.push_str(&key.seal(scope, Kind::Value(&e.key), e.raw.expose()));
+            }
+        }
+        out.push_str(line.eol.as_str());
+    }
+    out
+}
+
+/// A line of the encrypted form, its token not yet opened.
+enum Sealed<'a> {
+    Blank,
+    Comment(Token<'a>),
+    Entry(&'a Entry, Token<'a>),
+}
+
+/// Line numbers of the encrypted form equal its line index + 1 (every line is one line).
+fn classify(doc: &Document) -> Result<Vec<Sealed<'_>>, OpenError> {
+    doc.lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| match &line.kind {
+            LineKind::Blank(_) => Ok(Sealed::Blank),
+            LineKind::Comment(text) => text
+                .expose()
+                .strip_prefix('#')
+                .and_then(Token::parse)
+                .map(Sealed::Comment)
+                .ok_or(OpenError::NotEncrypted { line: i + 1 }),
+            LineKind::Entry(e) => Token::parse(e.raw.expose())
+                .map(|t| Sealed::Entry(e, t))
+                .ok_or(OpenError::NotEncrypted { line: i + 1 }),
+        })
+        .collect()
+}
+
+/// Whether `bytes` is entirely in encrypted form (what a commit must hold). This checks
+/// the shape only; it needs no key.
+pub fn is_encrypted(bytes: &[u8]) -> bool {
+    Document::parse(bytes)
+        .ok()
+        .is_some_and(|doc| classify(&doc).is_ok())
+}
+
+/// The key ids a file's tokens name, each once.
+pub fn key_ids(bytes: &[u8]) -> Vec<String> {
+    let Ok(doc) = Document::parse(bytes) else {
+        return Vec::new();
+    };
+    let Ok(lines) = classify(&doc) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = lines
+        .iter()
+        .filter_map(|l| match l {
+            Sealed::Blank => None,
+            Sealed::Comment(t) | Sealed::Entry(_, t) => Some(t.key_id.to_owned()),
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The key names of an encrypted file (readable without any key).
+pub fn key_names(bytes: &[u8]) -> Option<Vec<String>> {
+    let doc = Document::parse(bytes).ok()?;
+    classify(&doc).ok()?;
+    Some(doc.keys())
+}
+
+/// Opens every line of an encrypted file for `scope`. `keys` is the environment's key
+/// chain; a token is opened by every key whose id it names. `elsewhere` lists other
+/// scopes to try when a token does not open, so the error can say where it came from.
+pub fn decrypt(
+    bytes: &[u8],
+    scope: &str,
+    keys: &[SealingKey],
+    elsewhere: &[String],
+) -> Result<Document, OpenError> {
+    let doc = Document::parse(bytes).map_err(|e| OpenError::NotEncrypted {
+        line: parse_error_line(&e),
+    })?;
+    let sealed = classify(&doc)?;
+    let mut lines = Vec::with_capacity(sealed.len());
+    for (i, (s, line)) in sealed.iter().zip(&doc.lines).enumerate() {
+        let (kind, token, key) = match s {
+            Sealed::Blank => {
+                lines.push(line.clone());
+                continue;
+            }
+            Sealed::Comment(t) => (Kind::Comment, t, None),
+            Sealed::Entry(e, t) => (Kind::Value(&e.key), t, Some(e.key.clone())),
+        };
+        let candidates: Vec<&SealingKey> =
+            keys.iter().filter(|k| k.id().0 == token.key_id).collect();
+        if candidates.is_empty() {
+            return Err(OpenError::UnknownKey {
+                line: i + 1,
+                key,
+                key_id: token.key_id.to_owned(),
+            });
+        }
+        let Some(plain) = candidates.iter().find_map(|k| k.open(scope, kind, token)) else {
+            let names: Vec<&str> = doc.entries().map(|e| e.key.as_str()).collect();
+            return Err(OpenError::DoesNotOpen {
+                line: i + 1,
+                key,
+                origin: locate(token, &candidates, scope, elsewhere, &names),
+            });
+        };
+        let plain = SecretString::new(plain.to_string());
+        lines.push(Line {
+            kind: match s {
+                Sealed::Comment(_) => LineKind::Comment(plain),
+                Sealed::Entry(e, _) => LineKind::Entry(Entry {
+                    prefix: e.prefix.clone(),
+                    key: e.key.clone(),
+                    raw: plain,
+                }),
+                Sealed::Blank => unreachable!("blank lines are handled above"),
+            },
+            eol: line.eol,
+        });
+    }
+    Ok(Document { lines })
+}
+
+/// Finds the scope and key a token that does not open here was sealed for.
+fn locate(
+    token: &Token<'_>,
+    keys: &[&SealingKey],
+    scope: &str,
+    scopes: &[String],
+    names: &[&str],
+) -> Option<String> {
+    let all_scopes = std::iter::once(scope).chain(scopes.iter().map(String::as_str));
+    for s in all_scopes {
+        for name in names {
+            if keys
+                .iter()
+                .any(|k| k.open(s, Kind::Value(name), token).is_some())
+            {
+                return Some(format!("key `{name}` of scope {s}"));
+            }
+        }
+        if s != scope
+            && keys
+                .iter()
+                .any(|k| k.open(s, Kind::Comment, token).is_some())
+        {
+            return Some(format!("a comment of scope {s}"));
+        }
+    }
+    None
+}
+
+pub fn parse_error_line(e: &crate::dotenv::ParseError) -> usize {
+    use crate::dotenv::ParseError::*;
+    match e {
+        NotUtf8 { line }
+        | BadKey { line, .. }
+        | NotAnEntry { line }
+        | ConflictMarker { line }
+        | Unterminated { line, .. }
+        | AfterQuote { line, .. }
+        | Nul { line } => *line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::DataKey;
+
+    fn key(b: u8) -> SealingKey {
+        SealingKey::new(&DataKey::from_bytes([b; 32]))
+    }
+
+    #[test]
+    fn round_trip_and_shape() {
+        let plain = "# comment\n\nexport A=1\r\nB=\"multi\nline\" # c\nC=";
+        let doc = Document::parse(plain.as_bytes()).unwrap();
+        let k = key(1);
+        let enc = encrypt(&doc, "api/production", &k);
+        assert!(is_encrypted(enc.as_bytes()));
+        assert!(!is_encrypted(plain.as_bytes()));
+        assert_eq!(enc.lines().count(), 5);
+        assert!(!enc.contains("multi") && !enc.contains("comment"));
+        assert!(enc.contains("export A=gs1:"));
+        let back = decrypt(enc.as_bytes(), "api/production", &[k], &[]).unwrap();
+        assert_eq!(back.print().expose(), plain);
+    }
+
+    #[test]
+    fn moved_values_say_where_they_belong() {
+        let k = key(1);
+        let enc = encrypt(
+            &Document::parse(b"A=1\nB=2\n").unwrap(),
+            "api/production",
+            &k,
+        );
+        let swapped = enc
+            .replacen("A=", "X=", 1)
+            .replacen("B=", "A=", 1)
+            .replacen("X=", "B=", 1);
+        let err = decrypt(swapped.as_bytes(), "api/production", &[key(1)], &[]).unwrap_err();
+        assert_eq!(
+            err,
+            OpenError::DoesNotOpen {
+                line: 1,
+                key: Some("B".into()),
+                origin: Some("key `A` of scope api/production".into())
+            }
+        );
+        let err = decrypt(
+            enc.as_bytes(),
+            "web/production",
+            &[key(1)],
+            &["api/production".into()],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("sealed for key `A` of scope api/production"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_and_tamper() {
+        let enc = encrypt(&Document::parse(b"A=1\n").unwrap(), "s", &key(1));
+        assert!(matches!(
+            decrypt(enc.as_bytes(), "s", &[key(2)], &[]),
+            Err(OpenError::UnknownKey { line: 1, .. })
+        ));
+        let body_start = enc.rfind(':').unwrap() + 3;
+        let mut bytes = enc.into_bytes();
+        bytes[body_start] = if bytes[body_start] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
+        assert!(matches!(
+            decrypt(&bytes, "s", &[key(1)], &[]),
+            Err(OpenError::DoesNotOpen { line: 1, .. })
+        ));
+    }
+}

@@ -1,0 +1,106 @@
+//! The one error type of the core library. Every variant says what went wrong and
+//! where; [`Error::hint`] says how to fix it. No variant ever holds a secret value.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not inside a git work tree")]
+    NotARepo,
+    #[error("git-secrets is not set up in this repository (no .secrets/config.toml)")]
+    NotInitialized,
+    #[error("git-secrets is already set up in this repository")]
+    AlreadyInitialized,
+    #[error("{}: {message}", .path.display())]
+    Config { path: PathBuf, message: String },
+    #[error("{}: {message}", .path.display())]
+    Access { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Dotenv {
+        path: String,
+        source: crate::dotenv::ParseError,
+    },
+    #[error("{path}: {source}")]
+    Open {
+        path: String,
+        scope: String,
+        source: crate::envfile::OpenError,
+    },
+    #[error("no identity for this device")]
+    NoIdentity,
+    #[error("the identity file {} does not exist", .path.display())]
+    IdentityFileMissing { path: PathBuf },
+    #[error("the identity file {} can be read by other users (mode {mode:o})", .path.display())]
+    IdentityPermissions { path: PathBuf, mode: u32 },
+    #[error("the identity in {origin} is not an age identity (AGE-SECRET-KEY-1…)")]
+    BadIdentity { origin: String },
+    #[error("neither HOME nor XDG_CONFIG_HOME is set, so there is nowhere to keep this device's identity")]
+    NoHome,
+    #[error("this identity has no access to {env}")]
+    NoAccess { env: String, recipient: String },
+    #[error("unknown environment `{name}` (known: {})", .known.join(", "))]
+    UnknownEnv { name: String, known: Vec<String> },
+    #[error("`{word}` is neither a known service nor a known environment (services: {}; environments: {})", list(.services), .envs.join(", "))]
+    UnknownScopeWord {
+        word: String,
+        services: Vec<String>,
+        envs: Vec<String>,
+    },
+    #[error("`{key}` is not a valid variable name")]
+    BadKeyName { key: String },
+    #[error("`{key}` is not set in {scope}")]
+    KeyNotFound { key: String, scope: String },
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("{message}")]
+    Refused { message: String, hint: String },
+    #[error("`git {args}` failed: {stderr}")]
+    Git { args: String, stderr: String },
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl Error {
+    /// How to fix it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NotARepo => "run this inside a git repository (`git init` makes one)".into(),
+            Error::NotInitialized => "run `git secrets init` to set it up, or `git secrets join --name NAME` in a clone of a repository that uses it".into(),
+            Error::AlreadyInitialized => "use `git secrets unlock` to set up this clone, or `git secrets status` to see its state".into(),
+            Error::Config { .. } => "fix the file by hand (`git diff .secrets/config.toml` shows recent changes), or restore it with `git checkout -- .secrets/config.toml`".into(),
+            Error::Access { .. } => "restore it with `git checkout -- .secrets/access.json`; if a merge broke it, redo the merge".into(),
+            Error::Dotenv { source: crate::dotenv::ParseError::ConflictMarker { .. }, .. } => "resolve the conflict: keep one value per key, remove the `<<<<<<<`, `=======` and `>>>>>>>` lines, then `git add` the file".into(),
+            Error::Dotenv { .. } => "fix that line: each line must be `KEY=VALUE`, `# comment` or blank, with valid UTF-8 and closed quotes".into(),
+            Error::Open { source: crate::envfile::OpenError::UnknownKey { .. }, .. } => "pull the latest .secrets/access.json; if the key is still unknown, ask a member to run `git secrets member list` and approve you".into(),
+            Error::Open { source: crate::envfile::OpenError::DoesNotOpen { .. }, scope, .. } => format!("restore the file from a trusted commit (`git checkout <commit> -- <file>`), or set the key again in {scope} with `git secrets set`"),
+            Error::Open { source: crate::envfile::OpenError::NotEncrypted { .. }, .. } => "the file mixes encrypted and plaintext lines; restore it with `git checkout -- <file>` and set the values again".into(),
+            Error::NoIdentity => "run `git secrets join --name NAME` to create one and ask for access, or set GIT_SECRETS_IDENTITY".into(),
+            Error::IdentityFileMissing { .. } => "point GIT_SECRETS_IDENTITY_FILE at an existing age identity file, or unset it".into(),
+            Error::IdentityPermissions { path, .. } => format!("run `chmod 600 {}`", path.display()),
+            Error::BadIdentity { .. } => "the identity must be the AGE-SECRET-KEY-1… line of an age identity file".into(),
+            Error::NoHome => "set HOME, or GIT_SECRETS_IDENTITY / GIT_SECRETS_IDENTITY_FILE".into(),
+            Error::NoAccess { recipient, .. } => format!("ask a member to approve this device (`git secrets join --name NAME` if you have not; your public key is {recipient})"),
+            Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
+            Error::UnknownScopeWord { .. } => "check the spelling; a new service is created only with `-s/--service NAME`".into(),
+            Error::BadKeyName { .. } => "variable names are letters, digits and `_`, not starting with a digit (e.g. DATABASE_URL)".into(),
+            Error::KeyNotFound { .. } => "`git secrets get` lists the keys of a scope".into(),
+            Error::Usage { hint, .. } => return hint.clone(),
+            Error::Refused { hint, .. } => hint.clone(),
+            Error::Git { .. } | Error::Io { .. } => return None,
+        })
+    }
+}

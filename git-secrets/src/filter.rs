@@ -1,0 +1,236 @@
+//! git's long-running filter process (`filter.secrets.process`): one process per git
+//! command, speaking the pkt-line protocol through gix-filter's server.
+//!
+//! clean (work tree → git): plaintext is sealed; content already in encrypted form is
+//! passed through unchanged (after checking it opens, when this identity can). Without
+//! access, plaintext is refused, so `filter.secrets.required` stops `git add`.
+//! smudge (git → work tree): the encrypted form is opened when this identity can read the
+//! environment, and left as it is otherwise, so a checkout never fails for lack of a key.
+//! Tampered content fails loudly in both directions.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+
+use zeroize::Zeroizing;
+
+use crate::envfile::{self, OpenError};
+use crate::error::Error;
+use crate::git::Repo;
+use crate::scope::Scope;
+use crate::workspace::Workspace;
+
+/// The filter's state across the requests of one git command.
+pub struct Filter {
+    root: std::path::PathBuf,
+    workspace: Option<Workspace>,
+    load_error: Option<String>,
+    warned: HashSet<String>,
+}
+
+impl Filter {
+    pub fn new(root: std::path::PathBuf) -> Filter {
+        Filter {
+            root,
+            workspace: None,
+            load_error: None,
+            warned: HashSet::new(),
+        }
+    }
+
+    fn workspace(&mut self) -> Option<&mut Workspace> {
+        if self.workspace.is_none() && self.load_error.is_none() {
+            match Workspace::open_repo(Repo {
+                root: self.root.clone(),
+            }) {
+                Ok(ws) => self.workspace = Some(ws),
+                Err(e) => self.load_error = Some(e.to_string()),
+            }
+        }
+        self.workspace.as_mut()
+    }
+
+    fn warn_once(&mut self, topic: &str, message: impl FnOnce() -> String) {
+        if self.warned.insert(topic.to_owned()) {
+            eprintln!("git-secrets: warning: {}", message());
+        }
+    }
+
+    /// work tree → git.
+    pub fn clean(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let scope = scope_of(path)?;
+        let encrypted = envfile::is_encrypted(input);
+        let Some(ws) = self.workspace() else {
+            if encrypted {
+                return Ok(input.to_vec());
+            }
+            return Err(Error::Refused {
+                message: format!(
+                    "cannot encrypt {path}: {}",
+                    self.load_error.clone().unwrap_or_default()
+                ),
+                hint: "fix the error above, then `git add` again".into(),
+            });
+        };
+        if encrypted {
+            // Already sealed (a locked clone, or a file this identity cannot read): keep
+            // the bytes, but never pass on a tampered value when we can tell.
+            match ws.decrypt(&scope, input) {
+                Ok(_) => {}
+                Err(Error::NoAccess { .. } | Error::NoIdentity) => {}
+                Err(Error::Open {
+                    source: OpenError::UnknownKey { .. },
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+            return Ok(input.to_vec());
+        }
+        let doc = ws.parse_plain(&scope, input)?;
+        match ws.encrypt(&scope, &doc) {
+            Ok(enc) => Ok(enc.into_bytes()),
+            Err(Error::NoAccess { env, recipient }) => Err(Error::Refused {
+                message: format!("cannot encrypt {path}: this identity has no access to {env}, and the file is plaintext"),
+                hint: format!("ask a member to approve this device for {env} (your public key: {recipient}), or restore the encrypted file with `git checkout -- {path}`"),
+            }),
+            Err(Error::NoIdentity) => Err(Error::Refused {
+                message: format!("cannot encrypt {path}: this device has no identity"),
+                hint: format!("run `git secrets join --name NAME` and ask for access, or restore the file with `git checkout -- {path}`"),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// git → work tree.
+    pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let Ok(scope) = scope_of(path) else {
+            return Ok(input.to_vec());
+        };
+        if !envfile::is_encrypted(input) {
+            self.warn_once(path, || {
+                format!("{path} is committed in plaintext; run `git secrets check`")
+            });
+            return Ok(input.to_vec());
+        }
+        if input.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.workspace().is_none() {
+            let why = self.load_error.clone().unwrap_or_default();
+            self.warn_once("load", || format!("leaving secret files encrypted: {why}"));
+            return Ok(input.to_vec());
+        }
+        let mut result = self
+            .workspace()
+            .expect("loaded above")
+            .decrypt(&scope, input);
+        if let Err(Error::Open {
+            source: OpenError::UnknownKey { .. },
+            ..
+        }) = &result
+        {
+            // A checkout may have just written a newer access.json: read it once more.
+            if let Some(ws) = self.workspace() {
+                if ws.reload_access().is_ok() {
+                    result = ws.decrypt(&scope, input);
+                }
+            }
+        }
+        match result {
+            Ok(doc) => Ok(doc.print().expose().as_bytes().to_vec()),
+            Err(Error::NoAccess { env, .. }) => {
+                self.warn_once(&format!("env:{env}"), || {
+                    format!("no access to {env}: its files stay encrypted")
+                });
+                Ok(input.to_vec())
+            }
+            Err(Error::NoIdentity) => {
+                self.warn_once("identity", || {
+                    "no identity on this device: secret files stay encrypted".into()
+                });
+                Ok(input.to_vec())
+            }
+            Err(Error::Open {
+                source: OpenError::UnknownKey { key_id, .. },
+                ..
+            }) => {
+                self.warn_once(&format!("key:{key_id}"), || format!("{path}: sealed with key {key_id}, which this identity does not hold; left encrypted"));
+                Ok(input.to_vec())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn scope_of(path: &str) -> Result<Scope, Error> {
+    Scope::from_rel_path(path).ok_or_else(|| Error::Refused {
+        message: format!("{path} is routed to the secrets filter but is not a scope file (.secrets/<service>/<env>.env)"),
+        hint: "only scope files can be encrypted; fix the `filter=secrets` line in .gitattributes".into(),
+    })
+}
+
+/// Prints an error the way the CLI does, to stderr (stdout belongs to the protocol).
+pub fn report(e: &Error) {
+    eprintln!("git-secrets: error: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("git-secrets: hint: {h}");
+    }
+}
+
+/// Serves git until it closes the pipe.
+pub fn serve() -> Result<(), Error> {
+    use gix_filter::driver::process::{Server, Status};
+    let proto = |e: &dyn std::fmt::Display| Error::Refused {
+        message: format!("filter protocol error: {e}"),
+        hint:
+            "this is a bug or a git version without the long-running filter protocol (git ≥ 2.11)"
+                .into(),
+    };
+    let root = std::env::current_dir().map_err(|source| Error::Io {
+        path: ".".into(),
+        source,
+    })?;
+    let mut filter = Filter::new(root);
+    let mut server = Server::handshake(
+        std::io::stdin(),
+        std::io::stdout(),
+        "git-filter",
+        &mut |versions| versions.contains(&2).then_some(2),
+        &["clean", "smudge"],
+    )
+    .map_err(|e| proto(&e))?;
+    let io = |source| Error::Io {
+        path: "<git filter pipe>".into(),
+        source,
+    };
+    while let Some(mut request) = server.next_request().map_err(|e| proto(&e))? {
+        let path = request
+            .meta
+            .iter()
+            .find(|(k, _)| k == "pathname")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
+        let mut input = Zeroizing::new(Vec::new());
+        request.as_read().read_to_end(&mut input).map_err(io)?;
+        let result = match request.command.as_str() {
+            "clean" => filter.clean(&path, &input),
+            "smudge" => filter.smudge(&path, &input),
+            other => Err(Error::Refused {
+                message: format!("unknown filter command `{other}`"),
+                hint: String::new(),
+            }),
+        };
+        match result {
+            Ok(out) => {
+                let out = Zeroizing::new(out);
+                request.write_status(Status::success()).map_err(io)?;
+                request.as_write().write_all(&out).map_err(io)?;
+                request.write_status(Status::Previous).map_err(io)?;
+            }
+            Err(e) => {
+                report(&e);
+                request.write_status(Status::error("error")).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Atomic, private file writes: a temporary file in the same directory, created 0600,
+//! synced, then renamed over the target. A crash leaves the old file or the new one.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::Error;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600. With `create_dirs`, missing parent
+/// directories are created (0700 for the identity's directory).
+pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if create_dirs && !dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir).map_err(io(dir))?;
+    }
+    // tempfile creates the file 0600 on Unix.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".git-secrets-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Like [`write_private`] but keeps the target's existing mode when it has one (for files
+/// that are not secret, such as `.gitignore` or `config.toml`).
+pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_private(path, bytes, true)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(io(path))?;
+    }
+    Ok(())
+}

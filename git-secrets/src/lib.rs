@@ -1,0 +1,25 @@
+//! git-secrets: encrypted dotenv files in a git repository, per service and environment.
+//!
+//! The core library: the lossless dotenv reader and printer ([`dotenv`]), the sealing of
+//! one value ([`seal`]) and of one file ([`envfile`]), identities ([`identity`]), the
+//! access file with its wrapped environment keys ([`access`]), the configuration and
+//! scopes ([`config`], [`scope`]), and a repository that uses them ([`workspace`]). The
+//! git filter ([`filter`]) and the command line ([`cli`]) are thin layers over these.
+
+pub mod access;
+pub mod cli;
+pub mod config;
+pub mod dotenv;
+pub mod envfile;
+pub mod error;
+pub mod expand;
+pub mod filter;
+pub mod fsutil;
+pub mod git;
+pub mod identity;
+pub mod scope;
+pub mod seal;
+pub mod secret;
+pub mod workspace;
+
+pub use error::Error;

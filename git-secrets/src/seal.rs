@@ -1,0 +1,249 @@
+//! Sealing one value or comment: deterministic XChaCha20-Poly1305 with a synthetic nonce.
+//!
+//! A token looks like `gs1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`. The nonce is
+//! HMAC-SHA256 over the associated data and the padded plaintext under a key of its own,
+//! so sealing the same value again gives the same bytes (a SIV construction: equal
+//! plaintexts are visible as equal only within one key name of one scope). The
+//! associated data binds the format version, the scope, the kind of line and the key
+//! name, so a token copied anywhere else does not open.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::secret::DataKey;
+
+pub const TOKEN_PREFIX: &str = "gs1:";
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+/// Key ids are 8 hex digits; two keys of one chain that collide are both tried.
+pub const KEY_ID_LEN: usize = 8;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What a token seals: an entry's value (bound to its key name) or a comment line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind<'a> {
+    Value(&'a str),
+    Comment,
+}
+
+/// The short public name of a data key, written in every token sealed with it.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct KeyId(pub String);
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A data key ready to seal and open: its two derived subkeys and its id.
+pub struct SealingKey {
+    id: KeyId,
+    aead: XChaCha20Poly1305,
+    nonce_key: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealingKey({})", self.id)
+    }
+}
+
+fn hkdf(key: &DataKey, info: &str) -> Zeroizing<[u8; 32]> {
+    let mut out = Zeroizing::new([0u8; 32]);
+    hkdf::Hkdf::<Sha256>::new(None, key.expose())
+        .expand(info.as_bytes(), out.as_mut())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    out
+}
+
+impl SealingKey {
+    pub fn new(key: &DataKey) -> SealingKey {
+        let id_bytes = hkdf(key, "git-secrets/v1/key-id");
+        let id = KeyId(
+            id_bytes[..KEY_ID_LEN / 2]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        );
+        let enc = hkdf(key, "git-secrets/v1/seal");
+        SealingKey {
+            id,
+            aead: XChaCha20Poly1305::new(enc.as_ref().into()),
+            nonce_key: hkdf(key, "git-secrets/v1/nonce"),
+        }
+    }
+
+    pub fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    /// Seals `plaintext` for `kind` in `scope` and returns the token.
+    pub fn seal(&self, scope: &str, kind: Kind<'_>, plaintext: &str) -> String {
+        let aad = aad(scope, kind);
+        let padded = pad(plaintext.as_bytes());
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.nonce_key.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(&aad);
+        mac.update(&padded);
+        let tag = mac.finalize().into_bytes();
+        let nonce = XNonce::from_slice(&tag[..NONCE_LEN]);
+        let ct = self
+            .aead
+            .encrypt(
+                nonce,
+                Payload {
+                    msg: &padded,
+                    aad: &aad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption of a bounded buffer cannot fail");
+        let mut blob = Vec::with_capacity(NONCE_LEN + ct.len());
+        blob.extend_from_slice(nonce);
+        blob.extend_from_slice(&ct);
+        format!("{TOKEN_PREFIX}{}:{}", self.id, B64.encode(blob))
+    }
+
+    /// Opens a token body (already split by [`Token::parse`]) sealed for `kind` in `scope`.
+    pub fn open(
+        &self,
+        scope: &str,
+        kind: Kind<'_>,
+        token: &Token<'_>,
+    ) -> Option<Zeroizing<String>> {
+        let blob = B64.decode(token.body).ok()?;
+        if blob.len() < NONCE_LEN + TAG_LEN {
+            return None;
+        }
+        let aad = aad(scope, kind);
+        let (nonce, ct) = blob.split_at(NONCE_LEN);
+        let padded = Zeroizing::new(
+            self.aead
+                .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+                .ok()?,
+        );
+        let plain = unpad(&padded)?;
+        let text = Zeroizing::new(String::from_utf8(plain.to_vec()).ok()?);
+        Some(text)
+    }
+}
+
+/// A token split into its key id and body, without opening it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub key_id: &'a str,
+    pub body: &'a str,
+}
+
+impl<'a> Token<'a> {
+    /// Recognises `gs1:<8 hex>:<base64url>` exactly, nothing around it.
+    pub fn parse(s: &'a str) -> Option<Token<'a>> {
+        let rest = s.strip_prefix(TOKEN_PREFIX)?;
+        let (key_id, body) = rest.split_once(':')?;
+        let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+        let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        (key_id.len() == KEY_ID_LEN
+            && key_id.bytes().all(hex)
+            && body.len() >= 4
+            && body.bytes().all(b64))
+        .then_some(Token { key_id, body })
+    }
+}
+
+/// Length-prefixed fields, so no two (scope, kind, name) triples share an encoding.
+fn aad(scope: &str, kind: Kind<'_>) -> Vec<u8> {
+    let (kind, name) = match kind {
+        Kind::Value(name) => ("value", name),
+        Kind::Comment => ("comment", ""),
+    };
+    let mut out = b"git-secrets/v1".to_vec();
+    for field in [scope, kind, name] {
+        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        out.extend_from_slice(field.as_bytes());
+    }
+    out
+}
+
+/// Pads to 32, 64, 128 or 256 bytes, then to a multiple of 256, with ISO/IEC 7816-4
+/// padding (0x80 then zeros), so short values all look alike.
+fn pad(plain: &[u8]) -> Zeroizing<Vec<u8>> {
+    let need = plain.len() + 1;
+    let target = match need {
+        0..=32 => 32,
+        33..=64 => 64,
+        65..=128 => 128,
+        _ => need.div_ceil(256) * 256,
+    };
+    let mut out = Zeroizing::new(Vec::with_capacity(target));
+    out.extend_from_slice(plain);
+    out.push(0x80);
+    out.resize(target, 0);
+    out
+}
+
+fn unpad(padded: &[u8]) -> Option<&[u8]> {
+    let end = padded.iter().rposition(|&b| b != 0)?;
+    (padded[end] == 0x80).then_some(&padded[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> SealingKey {
+        SealingKey::new(&DataKey::from_bytes([b; 32]))
+    }
+
+    #[test]
+    fn seal_is_deterministic_and_opens() {
+        let k = key(1);
+        let t1 = k.seal("api/production", Kind::Value("DB"), "secret");
+        let t2 = k.seal("api/production", Kind::Value("DB"), "secret");
+        assert_eq!(t1, t2);
+        let tok = Token::parse(&t1).unwrap();
+        assert_eq!(tok.key_id, k.id().0);
+        let out = k.open("api/production", Kind::Value("DB"), &tok).unwrap();
+        assert_eq!(out.as_str(), "secret");
+    }
+
+    #[test]
+    fn a_token_moved_elsewhere_does_not_open() {
+        let k = key(1);
+        let t = k.seal("api/production", Kind::Value("DB"), "secret");
+        let tok = Token::parse(&t).unwrap();
+        assert!(k
+            .open("api/production", Kind::Value("OTHER"), &tok)
+            .is_none());
+        assert!(k.open("web/production", Kind::Value("DB"), &tok).is_none());
+        assert!(k.open("api/production", Kind::Comment, &tok).is_none());
+        assert!(key(2)
+            .open("api/production", Kind::Value("DB"), &tok)
+            .is_none());
+    }
+
+    #[test]
+    fn short_values_have_equal_lengths() {
+        let k = key(3);
+        let a = k.seal("s", Kind::Value("A"), "");
+        let b = k.seal("s", Kind::Value("A"), "0123456789abcdef0123456789");
+        assert_eq!(a.len(), b.len());
+    }
+
+    #[test]
+    fn same_value_under_other_key_name_differs() {
+        let k = key(3);
+        assert_ne!(
+            k.seal("s", Kind::Value("A"), "v").split(':').nth(2),
+            k.seal("s", Kind::Value("B"), "v").split(':').nth(2)
+        );
+    }
+}

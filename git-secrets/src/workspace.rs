@@ -1,0 +1,260 @@
+//! A repository that uses git-secrets: its configuration, access file, this device's
+//! identity and the environment keys it opens (each opened once, on first use).
+//!
+//! Scope files are read and written here whatever state the work tree is in: plaintext
+//! in an unlocked clone, encrypted form in a locked one (decrypted in memory).
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::access::Access;
+use crate::config::Config;
+use crate::dotenv::Document;
+use crate::envfile;
+use crate::error::Error;
+use crate::fsutil;
+use crate::git::Repo;
+use crate::identity::{self, Identity};
+use crate::scope::{Scope, SECRETS_DIR};
+use crate::seal::SealingKey;
+
+pub const CONFIG_FILE: &str = ".secrets/config.toml";
+pub const ACCESS_FILE: &str = ".secrets/access.json";
+
+/// How a scope file is stored in the work tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileState {
+    Missing,
+    Plain,
+    Encrypted,
+}
+
+/// A scope's plaintext, and how to write it back.
+#[derive(Debug)]
+pub struct ScopeFile {
+    pub doc: Document,
+    pub state: FileState,
+}
+
+pub struct Workspace {
+    pub repo: Repo,
+    pub config: Config,
+    pub access: Access,
+    identity: OnceCell<Option<Identity>>,
+    keys: RefCell<HashMap<String, Rc<Vec<SealingKey>>>>,
+}
+
+impl Workspace {
+    pub fn open() -> Result<Workspace, Error> {
+        Self::open_repo(Repo::discover()?)
+    }
+
+    pub fn open_repo(repo: Repo) -> Result<Workspace, Error> {
+        let config_path = repo.root.join(CONFIG_FILE);
+        if !config_path.exists() {
+            return Err(Error::NotInitialized);
+        }
+        let config = Config::load(&config_path)?;
+        let access = Access::load(&repo.root.join(ACCESS_FILE))?;
+        Ok(Workspace {
+            repo,
+            config,
+            access,
+            identity: OnceCell::new(),
+            keys: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// A workspace for a repository being set up now.
+    pub fn new(repo: Repo, config: Config, access: Access, identity: Identity) -> Workspace {
+        Workspace {
+            repo,
+            config,
+            access,
+            identity: OnceCell::from(Some(identity)),
+            keys: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.repo.root
+    }
+
+    /// The identity in effect, if any (loaded once).
+    pub fn identity_opt(&self) -> Result<Option<&Identity>, Error> {
+        if self.identity.get().is_none() {
+            let loaded = identity::load()?;
+            let _ = self.identity.set(loaded);
+        }
+        Ok(self.identity.get().and_then(Option::as_ref))
+    }
+
+    pub fn identity(&self) -> Result<&Identity, Error> {
+        self.identity_opt()?.ok_or(Error::NoIdentity)
+    }
+
+    /// The key chain of `env` (newest first), opened once per process.
+    pub fn keys(&self, env: &str) -> Result<Rc<Vec<SealingKey>>, Error> {
+        if let Some(k) = self.keys.borrow().get(env) {
+            return Ok(k.clone());
+        }
+        let chain = Rc::new(self.access.unlock_env(env, self.identity()?)?);
+        self.keys.borrow_mut().insert(env.to_owned(), chain.clone());
+        Ok(chain)
+    }
+
+    /// Drops cached keys and reads access.json again (after a checkout changed it).
+    pub fn reload_access(&mut self) -> Result<(), Error> {
+        self.access = Access::load(&self.repo.root.join(ACCESS_FILE))?;
+        self.keys.borrow_mut().clear();
+        Ok(())
+    }
+
+    /// Whether this clone's filter is configured (an unlocked clone).
+    pub fn is_unlocked(&self) -> bool {
+        self.repo.config_get("filter.secrets.process").is_some()
+    }
+
+    /// Labels of every declared scope but `scope`, to explain a value moved between them.
+    pub fn other_scopes(&self, scope: &Scope) -> Vec<String> {
+        Scope::all(&self.config)
+            .into_iter()
+            .filter(|s| s != scope)
+            .map(|s| s.label())
+            .collect()
+    }
+
+    /// Decrypts the encrypted form of `scope`'s file.
+    pub fn decrypt(&self, scope: &Scope, bytes: &[u8]) -> Result<Document, Error> {
+        let keys = self.keys(&scope.env)?;
+        envfile::decrypt(bytes, &scope.label(), &keys, &self.other_scopes(scope)).map_err(
+            |source| Error::Open {
+                path: scope.rel_path(),
+                scope: scope.label(),
+                source,
+            },
+        )
+    }
+
+    /// Seals a plaintext document of `scope` under its environment's newest key.
+    pub fn encrypt(&self, scope: &Scope, doc: &Document) -> Result<String, Error> {
+        let keys = self.keys(&scope.env)?;
+        let current = keys.first().ok_or_else(|| Error::NoAccess {
+            env: scope.env.clone(),
+            recipient: String::new(),
+        })?;
+        Ok(envfile::encrypt(doc, &scope.label(), current))
+    }
+
+    /// Parses plaintext `bytes` of `scope`'s file.
+    pub fn parse_plain(&self, scope: &Scope, bytes: &[u8]) -> Result<Document, Error> {
+        Document::parse(bytes).map_err(|source| Error::Dotenv {
+            path: scope.rel_path(),
+            source,
+        })
+    }
+
+    /// Reads a scope from the work tree, decrypting it in memory when it is encrypted.
+    pub fn read_scope(&self, scope: &Scope) -> Result<ScopeFile, Error> {
+        let path = scope.path(self.root());
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => zeroize::Zeroizing::new(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ScopeFile {
+                    doc: Document::default(),
+                    state: FileState::Missing,
+                })
+            }
+            Err(source) => return Err(Error::Io { path, source }),
+        };
+        if bytes.is_empty() {
+            let state = if self.is_unlocked() {
+                FileState::Plain
+            } else {
+                FileState::Encrypted
+            };
+            return Ok(ScopeFile {
+                doc: Document::default(),
+                state,
+            });
+        }
+        if envfile::is_encrypted(&bytes) {
+            Ok(ScopeFile {
+                doc: self.decrypt(scope, &bytes)?,
+                state: FileState::Encrypted,
+            })
+        } else {
+            Ok(ScopeFile {
+                doc: self.parse_plain(scope, &bytes)?,
+                state: FileState::Plain,
+            })
+        }
+    }
+
+    /// Writes a scope back atomically in the state it was read in (a new file is
+    /// plaintext in an unlocked clone, encrypted in a locked one).
+    pub fn write_scope(&self, scope: &Scope, file: &ScopeFile) -> Result<PathBuf, Error> {
+        let path = scope.path(self.root());
+        let state = match file.state {
+            FileState::Missing if self.is_unlocked() => FileState::Plain,
+            FileState::Missing => FileState::Encrypted,
+            s => s,
+        };
+        match state {
+            FileState::Plain => {
+                fsutil::write_private(&path, file.doc.print().expose().as_bytes(), true)?;
+            }
+            _ => {
+                let enc = self.encrypt(scope, &file.doc)?;
+                fsutil::write_private(&path, enc.as_bytes(), true)?;
+            }
+        }
+        Ok(path)
+    }
+
+    pub fn save_config(&self) -> Result<(), Error> {
+        fsutil::write_public(
+            &self.root().join(CONFIG_FILE),
+            self.config.to_toml().as_bytes(),
+        )
+    }
+
+    pub fn save_access(&self) -> Result<(), Error> {
+        fsutil::write_public(
+            &self.root().join(ACCESS_FILE),
+            self.access.to_json().as_bytes(),
+        )
+    }
+
+    /// Scope files present in the work tree (declared or not).
+    pub fn scope_files(&self) -> Vec<Scope> {
+        let mut out = Vec::new();
+        let dir = self.root().join(SECRETS_DIR);
+        let mut visit = |rel: String| {
+            if let Some(s) = Scope::from_rel_path(&rel) {
+                out.push(s);
+            }
+        };
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() {
+                    if let Ok(inner) = std::fs::read_dir(e.path()) {
+                        for f in inner.flatten() {
+                            visit(format!(
+                                "{SECRETS_DIR}/{name}/{}",
+                                f.file_name().to_string_lossy()
+                            ));
+                        }
+                    }
+                } else {
+                    visit(format!("{SECRETS_DIR}/{name}"));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
