@@ -1,1 +1,13 @@
+//! End-to-end tests: the built `git-secrets` binary driven through the real `git`, each
+//! test in its own temporary HOME with a hermetic git configuration.
 
+mod common;
+
+// The filter: git add/commit/checkout/clone/worktree through clean and smudge.
+mod filter;
+// The everyday commands: set/get/unset/run/import/export/sync/env, scopes, nesting.
+mod commands;
+// unlock, lock, status, identity handling.
+mod clone_state;
+// Bad input: each gets one clear error and changes nothing.
+mod bad_input;

@@ -1,0 +1,174 @@
+//! The hermetic test environment: a temporary directory holding HOME, XDG_CONFIG_HOME, a
+//! global git config of the test's own (fixed author, committer and dates), and repos.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The built CLI (cargo builds it for this test target).
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_git-secrets"))
+}
+
+/// The output of one command: status, stdout and stderr as text.
+#[derive(Debug)]
+pub struct Out {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from(o: Output) -> Out {
+        Out {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+    pub fn ok(self) -> Out {
+        assert_eq!(self.code, Some(0), "expected success:\n{self:#?}");
+        self
+    }
+    pub fn fails(self) -> Out {
+        assert_ne!(self.code, Some(0), "expected failure:\n{self:#?}");
+        self
+    }
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// A test's world: one temporary directory; HOME and the identity live in `home/`.
+pub struct Env {
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    /// Extra environment for every command (e.g. another identity).
+    pub vars: Vec<(String, String)>,
+    pub home: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(
+            dir.path().join("gitconfig"),
+            "[user]\n\tname = Alice Test\n\temail = alice@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n[protocol \"file\"]\n\tallow = always\n",
+        )
+        .unwrap();
+        Env {
+            dir: std::sync::Arc::new(dir),
+            vars: Vec::new(),
+            home,
+        }
+    }
+
+    /// Another person in the same directory: own HOME, so own identity.
+    pub fn person(&self, name: &str) -> Env {
+        let home = self.dir.path().join(format!("home-{name}"));
+        std::fs::create_dir_all(&home).unwrap();
+        Env {
+            dir: self.dir.clone(),
+            vars: Vec::new(),
+            home,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, program: &OsStr, cwd: &Path) -> Command {
+        let mut c = Command::new(program);
+        let bindir = bin().parent().unwrap().to_owned();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![bindir];
+        paths.extend(std::env::split_paths(&path));
+        c.current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::join_paths(paths).unwrap())
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", self.gitconfig())
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .stdin(Stdio::null());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// The global git config every person of the test shares.
+    pub fn gitconfig(&self) -> PathBuf {
+        self.dir.path().join("gitconfig")
+    }
+
+    /// Runs `git args…` in `cwd`.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> Out {
+        Out::from(
+            self.command(OsStr::new("git"), cwd)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    }
+
+    /// Runs `git secrets args…` (through git, as a user would).
+    pub fn secrets(&self, cwd: &Path, args: &[&str]) -> Out {
+        self.git(cwd, &[&["secrets"], args].concat())
+    }
+
+    /// Runs `git secrets args…` with `input` on stdin.
+    pub fn secrets_stdin(&self, cwd: &Path, args: &[&str], input: &[u8]) -> Out {
+        use std::io::Write;
+        let mut child = self
+            .command(OsStr::new("git"), cwd)
+            .arg("secrets")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        Out::from(child.wait_with_output().unwrap())
+    }
+
+    /// A new repository `name` with git-secrets initialised (`init_args` extra).
+    pub fn repo(&self, name: &str, init_args: &[&str]) -> PathBuf {
+        let repo = self.path().join(name);
+        self.git(self.path(), &["init", "-q", name]).ok();
+        self.secrets(&repo, &[&["init"], init_args].concat()).ok();
+        repo
+    }
+
+    /// `git add -A && git commit -m msg`.
+    pub fn commit_all(&self, repo: &Path, msg: &str) {
+        self.git(repo, &["add", "-A"]).ok();
+        self.git(repo, &["commit", "-q", "-m", msg]).ok();
+    }
+}
+
+pub fn read(path: impl AsRef<Path>) -> String {
+    std::fs::read_to_string(path.as_ref())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()))
+}
+
+pub fn write(path: impl AsRef<Path>, text: &str) {
+    if let Some(p) = path.as_ref().parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The blob git stores for `path` at `rev`.
+pub fn blob(env: &Env, repo: &Path, rev_path: &str) -> String {
+    env.git(repo, &["show", rev_path]).ok().stdout
+}

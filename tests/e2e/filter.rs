@@ -1,0 +1,185 @@
+//! The clean/smudge filter through real git commands.
+
+use crate::common::*;
+
+const PLAIN: &str = "# database\nDB_URL=postgres://u:hunter2-pass@db/app\nexport API_KEY='sk-live-abc123'\n\nMULTI=\"line one\nline two\"\r\n";
+
+fn setup() -> (Env, std::path::PathBuf) {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    write(repo.join(".secrets/development.env"), PLAIN);
+    env.commit_all(&repo, "secrets");
+    (env, repo)
+}
+
+#[test]
+fn add_stores_ciphertext_and_work_tree_keeps_plaintext() {
+    let (env, repo) = setup();
+    let stored = blob(&env, &repo, "HEAD:.secrets/development.env");
+    assert!(
+        !stored.contains("hunter2") && !stored.contains("sk-live") && !stored.contains("line two"),
+        "{stored}"
+    );
+    assert!(
+        stored.contains("DB_URL=gs1:") && stored.contains("export API_KEY=gs1:"),
+        "{stored}"
+    );
+    assert_eq!(stored.lines().count(), 5, "one line per entry:\n{stored}");
+    assert_eq!(read(repo.join(".secrets/development.env")), PLAIN);
+}
+
+#[test]
+fn status_is_clean_after_touch_and_checkout() {
+    let (env, repo) = setup();
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    // Make the index racy-dirty: git must clean the file again to compare.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let f = repo.join(".secrets/development.env");
+    write(&f, &read(&f));
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    std::fs::remove_file(&f).unwrap();
+    env.git(&repo, &["checkout", "--", "."]).ok();
+    assert_eq!(read(&f), PLAIN);
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+#[test]
+fn clone_without_identity_stays_encrypted_and_never_fails() {
+    let (env, repo) = setup();
+    let bob = env.person("bob");
+    let out = bob
+        .git(
+            env.path(),
+            &["clone", "-q", repo.to_str().unwrap(), "bob-clone"],
+        )
+        .ok();
+    let clone = env.path().join("bob-clone");
+    let text = read(clone.join(".secrets/development.env"));
+    assert!(
+        text.contains("DB_URL=gs1:") && !text.contains("hunter2"),
+        "{text}\n{out:?}"
+    );
+    // Even with the filter configured, a smudge without access succeeds.
+    bob.git(
+        &clone,
+        &[
+            "config",
+            "filter.secrets.process",
+            &format!("\"{}\" filter-process", bin().display()),
+        ],
+    )
+    .ok();
+    bob.git(&clone, &["config", "filter.secrets.required", "true"])
+        .ok();
+    std::fs::remove_file(clone.join(".secrets/development.env")).unwrap();
+    bob.git(&clone, &["checkout", "--", "."]).ok();
+    assert!(read(clone.join(".secrets/development.env")).contains("DB_URL=gs1:"));
+    bob.git(&clone, &["worktree", "add", "-q", "../bob-wt"])
+        .ok();
+    assert!(read(env.path().join("bob-wt/.secrets/development.env")).contains("DB_URL=gs1:"));
+    assert_eq!(bob.git(&clone, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+#[test]
+fn add_of_plaintext_without_access_fails_and_stages_nothing() {
+    let (env, repo) = setup();
+    let bob = env.person("bob");
+    bob.git(
+        env.path(),
+        &["clone", "-q", repo.to_str().unwrap(), "bob-clone"],
+    )
+    .ok();
+    let clone = env.path().join("bob-clone");
+    bob.git(
+        &clone,
+        &[
+            "config",
+            "filter.secrets.process",
+            &format!("\"{}\" filter-process", bin().display()),
+        ],
+    )
+    .ok();
+    bob.git(&clone, &["config", "filter.secrets.required", "true"])
+        .ok();
+    write(
+        clone.join(".secrets/production.env"),
+        "LEAK=plaintext-value-123\n",
+    );
+    write(clone.join("other.txt"), "hello\n");
+    let out = bob.git(&clone, &["add", "-A"]).fails();
+    assert!(
+        out.stderr.contains(".secrets/production.env"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("git secrets join"), "{}", out.stderr);
+    assert!(!out.stderr.contains("plaintext-value-123"));
+    let staged = bob
+        .git(&clone, &["diff", "--cached", "--name-only"])
+        .ok()
+        .stdout;
+    assert_eq!(staged, "", "nothing staged");
+}
+
+#[test]
+fn tampered_ciphertext_is_refused_on_checkout() {
+    let (env, repo) = setup();
+    let bob = env.person("bob");
+    bob.git(
+        env.path(),
+        &["clone", "-q", repo.to_str().unwrap(), "bob-clone"],
+    )
+    .ok();
+    let clone = env.path().join("bob-clone");
+    // Bob (no access) swaps two sealed values and commits: the shape is still valid.
+    let f = clone.join(".secrets/development.env");
+    let text = read(&f);
+    let db = text
+        .lines()
+        .find(|l| l.starts_with("DB_URL="))
+        .unwrap()
+        .trim_start_matches("DB_URL=")
+        .to_owned();
+    let api = text
+        .lines()
+        .find(|l| l.starts_with("export API_KEY="))
+        .unwrap()
+        .trim_start_matches("export API_KEY=")
+        .to_owned();
+    write(
+        &f,
+        &text
+            .replace(&db, "X")
+            .replace(&api, &db)
+            .replace("DB_URL=X", &format!("DB_URL={api}")),
+    );
+    bob.commit_all(&clone, "tamper");
+    env.git(
+        &repo,
+        &["pull", "-q", "--no-rebase", "../bob-clone", "main"],
+    )
+    .fails();
+    let out = env
+        .git(
+            &repo,
+            &[
+                "checkout",
+                "-f",
+                "FETCH_HEAD",
+                "--",
+                ".secrets/development.env",
+            ],
+        )
+        .fails();
+    assert!(
+        out.stderr.contains(".secrets/development.env"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("API_KEY") || out.stderr.contains("DB_URL"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("sealed for key"), "{}", out.stderr);
+}
