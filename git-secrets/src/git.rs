@@ -133,12 +133,23 @@ impl Repo {
         if paths.is_empty() {
             return Ok(());
         }
+        // checkout-index skips a file whose stat data matches the index; an old mtime
+        // makes git see it as changed, so it is written again through the filter.
+        for p in paths {
+            let path = self.root.join(p);
+            if let Ok(f) = std::fs::File::options().write(true).open(&path) {
+                let _ = f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1));
+            }
+        }
         let mut input = Vec::new();
         for p in paths {
             input.extend_from_slice(p.as_bytes());
             input.push(0);
         }
-        self.git_with_input(&["checkout-index", "--force", "-z", "--stdin"], &input)?;
+        self.git_with_input(
+            &["checkout-index", "--index", "--force", "-z", "--stdin"],
+            &input,
+        )?;
         Ok(())
     }
 

@@ -22,4 +22,9 @@ pub mod seal;
 pub mod secret;
 pub mod workspace;
 
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod vectors;
+
 pub use error::Error;

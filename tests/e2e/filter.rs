@@ -183,3 +183,58 @@ fn tampered_ciphertext_is_refused_on_checkout() {
     );
     assert!(out.stderr.contains("sealed for key"), "{}", out.stderr);
 }
+
+/// Every file of tests/corpus goes through `git add`, a commit, a fresh checkout and
+/// comes back byte for byte, with a clean `git status`.
+#[test]
+fn corpus_round_trips_through_git() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[]);
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&corpus).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let rel = format!(".secrets/{name}/development.env");
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::create_dir_all(repo.join(format!(".secrets/{name}"))).unwrap();
+        std::fs::write(repo.join(&rel), &bytes).unwrap();
+        files.push((rel, bytes));
+    }
+    env.commit_all(&repo, "corpus");
+    for (rel, bytes) in &files {
+        let stored = env
+            .git(&repo, &["cat-file", "blob", &format!("HEAD:{rel}")])
+            .ok()
+            .stdout;
+        for line in stored.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                line.contains("gs1:"),
+                "{rel}: a line stored in plaintext: {line}"
+            );
+        }
+        std::fs::remove_file(repo.join(rel)).unwrap();
+        let _ = bytes;
+    }
+    env.git(&repo, &["checkout", "--", "."]).ok();
+    for (rel, bytes) in &files {
+        assert_eq!(&std::fs::read(repo.join(rel)).unwrap(), bytes, "{rel}");
+    }
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    // A fresh clone + unlock gives the same bytes too.
+    env.git(
+        env.path(),
+        &["clone", "-q", repo.to_str().unwrap(), "clone"],
+    )
+    .ok();
+    let clone = env.path().join("clone");
+    env.secrets(&clone, &["unlock"]).ok();
+    for (rel, bytes) in &files {
+        assert_eq!(
+            &std::fs::read(clone.join(rel)).unwrap(),
+            bytes,
+            "{rel} after clone + unlock"
+        );
+    }
+    assert_eq!(env.git(&clone, &["status", "--porcelain"]).ok().stdout, "");
+}

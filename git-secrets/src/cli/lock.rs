@@ -13,21 +13,36 @@ pub struct LockArgs {}
 
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let ws = Workspace::open()?;
-    let mut sealed = 0;
-    // Seal everything first: if any file cannot be sealed, nothing is changed.
+    let tracked = ws.repo.filtered_files()?;
+    // Compared through the filter while it is still configured: real edits only.
+    let edited = ws.repo.modified(&tracked)?;
+    let clean: Vec<String> = tracked
+        .iter()
+        .filter(|p| !edited.contains(p))
+        .cloned()
+        .collect();
+    // Seal edited and untracked plaintext files first: if any cannot be sealed, nothing
+    // has changed yet.
     let mut writes = Vec::new();
     for scope in ws.scope_files() {
+        if clean.contains(&scope.rel_path()) {
+            continue;
+        }
         let file = ws.read_scope(&scope)?;
         if file.state == FileState::Plain {
             writes.push((scope.path(ws.root()), ws.encrypt(&scope, &file.doc)?));
         }
     }
+    let sealed = writes.len();
     for (path, enc) in writes {
         fsutil::write_private(&path, enc.as_bytes(), false)?;
-        sealed += 1;
     }
     ws.repo.config_unset_section("filter.secrets")?;
-    ws.repo.refresh_index()?;
-    eprintln!("locked: {sealed} secret file(s) encrypted in the work tree; this clone's filter is removed");
+    // Without the filter, checking out writes the stored (encrypted) bytes.
+    ws.repo.checkout_again(&clean)?;
+    eprintln!(
+        "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed",
+        clean.len() + sealed
+    );
     Ok(())
 }

@@ -97,9 +97,23 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             hint: "ask a member to run `git secrets member approve` for you, then pull".into(),
         });
     }
+    // Tracked files without local edits are checked out again through the filter, so
+    // git records their new size; edited or untracked ones are decrypted in place.
+    let tracked = ws.repo.filtered_files()?;
+    let edited = ws.repo.modified(&tracked)?;
     configure(&ws.repo)?;
+    let clean: Vec<String> = tracked
+        .iter()
+        .filter(|p| !edited.contains(p))
+        .cloned()
+        .collect();
+    ws.repo.checkout_again(&clean)?;
     let (mut opened, mut kept) = (0, Vec::new());
     for scope in ws.scope_files() {
+        let rel = scope.rel_path();
+        if clean.contains(&rel) {
+            continue;
+        }
         match ws.read_scope(&scope) {
             Ok(file) if file.state == FileState::Encrypted => {
                 fsutil::write_private(
@@ -110,13 +124,22 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
                 opened += 1;
             }
             Ok(_) => {}
-            Err(Error::NoAccess { env, .. }) => {
-                kept.push(format!("{} (no access to {env})", scope.rel_path()))
-            }
+            Err(Error::NoAccess { env, .. }) => kept.push(format!("{rel} (no access to {env})")),
             Err(e) => return Err(e),
         }
     }
-    ws.repo.refresh_index()?;
+    let readable = |s: &crate::scope::Scope| ws.keys(&s.env).is_ok();
+    for scope in ws
+        .scope_files()
+        .iter()
+        .filter(|s| clean.contains(&s.rel_path()))
+    {
+        if readable(scope) {
+            opened += 1;
+        } else {
+            kept.push(format!("{} (no access to {})", scope.rel_path(), scope.env));
+        }
+    }
     eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");
     for k in kept {
         eprintln!("left encrypted: {k}");
