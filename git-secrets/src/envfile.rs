@@ -128,13 +128,14 @@ pub fn key_names(bytes: &[u8]) -> Option<Vec<String>> {
 }
 
 /// Opens every line of an encrypted file for `scope`. `keys` is the environment's key
-/// chain; a token is opened by every key whose id it names. `elsewhere` lists other
-/// scopes to try when a token does not open, so the error can say where it came from.
+/// chain; a token is opened by every key whose id it names. `elsewhere` gives other
+/// scopes to try when a token does not open (only then), so the error can say where
+/// it came from.
 pub fn decrypt(
     bytes: &[u8],
     scope: &str,
     keys: &[SealingKey],
-    elsewhere: &[String],
+    elsewhere: &dyn Fn() -> Vec<String>,
 ) -> Result<Document, OpenError> {
     let doc = Document::parse(bytes).map_err(|e| OpenError::NotEncrypted {
         line: parse_error_line(&e),
@@ -164,7 +165,7 @@ pub fn decrypt(
             return Err(OpenError::DoesNotOpen {
                 line: i + 1,
                 key,
-                origin: locate(token, &candidates, scope, elsewhere, &names),
+                origin: locate(token, &candidates, scope, &elsewhere(), &names),
             });
         };
         let plain = SecretString::new(plain.to_string());
@@ -246,7 +247,7 @@ mod tests {
         assert_eq!(enc.lines().count(), 5);
         assert!(!enc.contains("multi") && !enc.contains("comment"));
         assert!(enc.contains("export A=gs1:"));
-        let back = decrypt(enc.as_bytes(), "api/production", &[k], &[]).unwrap();
+        let back = decrypt(enc.as_bytes(), "api/production", &[k], &Vec::new).unwrap();
         assert_eq!(back.print().expose(), plain);
     }
 
@@ -262,7 +263,7 @@ mod tests {
             .replacen("A=", "X=", 1)
             .replacen("B=", "A=", 1)
             .replacen("X=", "B=", 1);
-        let err = decrypt(swapped.as_bytes(), "api/production", &[key(1)], &[]).unwrap_err();
+        let err = decrypt(swapped.as_bytes(), "api/production", &[key(1)], &Vec::new).unwrap_err();
         assert_eq!(
             err,
             OpenError::DoesNotOpen {
@@ -289,7 +290,7 @@ mod tests {
     fn unknown_key_and_tamper() {
         let enc = encrypt(&Document::parse(b"A=1\n").unwrap(), "s", &key(1));
         assert!(matches!(
-            decrypt(enc.as_bytes(), "s", &[key(2)], &[]),
+            decrypt(enc.as_bytes(), "s", &[key(2)], &Vec::new),
             Err(OpenError::UnknownKey { line: 1, .. })
         ));
         let body_start = enc.rfind(':').unwrap() + 3;
@@ -300,7 +301,7 @@ mod tests {
             b'A'
         };
         assert!(matches!(
-            decrypt(&bytes, "s", &[key(1)], &[]),
+            decrypt(&bytes, "s", &[key(1)], &Vec::new),
             Err(OpenError::DoesNotOpen { line: 1, .. })
         ));
     }

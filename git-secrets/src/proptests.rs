@@ -110,7 +110,7 @@ proptest! {
         let enc = encrypt(&doc, "svc/env", &k);
         prop_assert!(is_encrypted(enc.as_bytes()));
         prop_assert_eq!(&enc, &encrypt(&doc, "svc/env", &k));
-        let back = decrypt(enc.as_bytes(), "svc/env", &[k], &[]).unwrap();
+        let back = decrypt(enc.as_bytes(), "svc/env", &[k], &Vec::new).unwrap();
         prop_assert_eq!(back.print().expose().to_owned(), s.clone());
     }
 
@@ -165,7 +165,7 @@ fn corpus_round_trips_through_encryption() {
         assert_eq!(doc.print().expose().as_bytes(), &bytes[..], "{name}");
         let enc = encrypt(&doc, "corpus", &k);
         assert!(is_encrypted(enc.as_bytes()), "{name}");
-        let back = decrypt(enc.as_bytes(), "corpus", std::slice::from_ref(&k), &[]).unwrap();
+        let back = decrypt(enc.as_bytes(), "corpus", std::slice::from_ref(&k), &Vec::new).unwrap();
         assert_eq!(back.print().expose().as_bytes(), &bytes[..], "{name}");
     }
 }

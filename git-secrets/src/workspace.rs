@@ -129,7 +129,7 @@ impl Workspace {
     /// Decrypts the encrypted form of `scope`'s file.
     pub fn decrypt(&self, scope: &Scope, bytes: &[u8]) -> Result<Document, Error> {
         let keys = self.keys(&scope.env)?;
-        envfile::decrypt(bytes, &scope.label(), &keys, &self.other_scopes(scope)).map_err(
+        envfile::decrypt(bytes, &scope.label(), &keys, &|| self.other_scopes(scope)).map_err(
             |source| Error::Open {
                 path: scope.rel_path(),
                 scope: scope.label(),
