@@ -272,12 +272,9 @@ mod tests {
                 origin: Some("key `A` of scope api/production".into())
             }
         );
-        let err = decrypt(
-            enc.as_bytes(),
-            "web/production",
-            &[key(1)],
-            &["api/production".into()],
-        )
+        let err = decrypt(enc.as_bytes(), "web/production", &[key(1)], &|| {
+            vec!["api/production".into()]
+        })
         .unwrap_err();
         assert!(
             err.to_string()

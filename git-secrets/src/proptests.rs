@@ -165,7 +165,13 @@ fn corpus_round_trips_through_encryption() {
         assert_eq!(doc.print().expose().as_bytes(), &bytes[..], "{name}");
         let enc = encrypt(&doc, "corpus", &k);
         assert!(is_encrypted(enc.as_bytes()), "{name}");
-        let back = decrypt(enc.as_bytes(), "corpus", std::slice::from_ref(&k), &Vec::new).unwrap();
+        let back = decrypt(
+            enc.as_bytes(),
+            "corpus",
+            std::slice::from_ref(&k),
+            &Vec::new,
+        )
+        .unwrap();
         assert_eq!(back.print().expose().as_bytes(), &bytes[..], "{name}");
     }
 }

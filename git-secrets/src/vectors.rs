@@ -167,7 +167,7 @@ fn vectors_hold() {
             v.encrypted.as_bytes(),
             &v.scope,
             std::slice::from_ref(&k),
-            &[],
+            &Vec::new,
         );
         match v.expect.as_str() {
             "ok" => {
