@@ -136,7 +136,12 @@ impl Access {
             path: path.to_owned(),
             source,
         })?;
-        let access: Access = serde_json::from_str(&text).map_err(|e| Error::Access {
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of `path` (which may come from git's index rather than the disk).
+    pub fn parse(text: &str, path: &Path) -> Result<Access, Error> {
+        let access: Access = serde_json::from_str(text).map_err(|e| Error::Access {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
@@ -239,6 +244,14 @@ impl Access {
                 wrapped,
             });
         Ok(key)
+    }
+
+    /// The id of the key that seals new values of `env` (the newest of its chain).
+    pub fn current_key_id(&self, env: &str) -> Option<&KeyId> {
+        self.keys
+            .get(env)
+            .and_then(|chain| chain.last())
+            .map(|r| &r.id)
     }
 
     /// The key chain of `env` that `identity` can open, newest first.

@@ -69,7 +69,12 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of `path` (which may come from git's index rather than the disk).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+        let config: Config = toml::from_str(text).map_err(|e| Error::Config {
             path: path.to_owned(),
             message: e.to_string().trim().replace('\n', "\n  "),
         })?;

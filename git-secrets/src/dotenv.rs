@@ -415,31 +415,33 @@ pub fn value_of(raw: &str) -> Value {
     }
 }
 
-/// Writes `value` in dotenv syntax so that [`value_of`] gives it back exactly: bare when
-/// it is plain, else double quotes (keeping `${VAR}` expansion), else single quotes,
-/// else backticks. `None` when no quoting can hold it (it has all three quote kinds
-/// and backslashes or line breaks that double quotes would change).
+/// Writes `value` in dotenv syntax so that [`value_of`] gives it back exactly, choosing
+/// a form that node dotenv reads the same way: bare when it is plain; double quotes
+/// (which keep `${VAR}` expansion) when it has no backslash; else single quotes, else
+/// backticks; else double quotes with escapes. `None` when no form can hold it.
 pub fn render_value(value: &str) -> Option<SecretString> {
     let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@+,%=~^{}$*?&!".contains(c);
     if value.chars().all(plain) {
         return Some(SecretString::from(value));
     }
-    let candidates = [
-        (!value.contains('"')).then(|| {
-            let mut s = String::from("\"");
-            for c in value.chars() {
-                match c {
-                    '\n' => s.push_str("\\n"),
-                    '\r' => s.push_str("\\r"),
-                    '\\' => s.push_str("\\\\"),
-                    c => s.push(c),
-                }
+    let escaped_double = || {
+        let mut s = String::from("\"");
+        for c in value.chars() {
+            match c {
+                '\n' => s.push_str("\\n"),
+                '\r' => s.push_str("\\r"),
+                '\\' => s.push_str("\\\\"),
+                c => s.push(c),
             }
-            s.push('"');
-            s
-        }),
+        }
+        s.push('"');
+        s
+    };
+    let candidates = [
+        (!value.contains('"') && !value.contains('\\')).then(escaped_double),
         (!value.contains('\'')).then(|| format!("'{value}'")),
         (!value.contains('`')).then(|| format!("`{value}`")),
+        (!value.contains('"')).then(escaped_double),
     ];
     candidates
         .into_iter()

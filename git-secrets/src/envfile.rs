@@ -14,6 +14,8 @@ use crate::secret::SecretString;
 pub enum OpenError {
     #[error("line {line}: not in encrypted form")]
     NotEncrypted { line: usize },
+    #[error("line {line}{}: the encrypted value is damaged (cut short or edited)", key_suffix(.key))]
+    Damaged { line: usize, key: Option<String> },
     #[error("line {line}{}: sealed with key {key_id}, which this identity does not hold", key_suffix(.key))]
     UnknownKey {
         line: usize,
@@ -39,6 +41,7 @@ impl OpenError {
     pub fn line(&self) -> usize {
         match self {
             OpenError::NotEncrypted { line }
+            | OpenError::Damaged { line, .. }
             | OpenError::UnknownKey { line, .. }
             | OpenError::DoesNotOpen { line, .. } => *line,
         }
@@ -65,6 +68,51 @@ pub fn encrypt(doc: &Document, scope: &str, key: &SealingKey) -> String {
     out
 }
 
+/// Whether a value starts like a token (`gs1:`), complete or not.
+fn looks_like_token(raw: &str) -> bool {
+    raw.starts_with(crate::seal::TOKEN_PREFIX)
+}
+
+/// Whether any line of `bytes` holds a token, even a damaged one: such a file is meant
+/// to be encrypted and must not be read as plaintext.
+pub fn looks_encrypted(bytes: &[u8]) -> bool {
+    Document::parse(bytes).is_ok_and(|doc| {
+        doc.lines.iter().any(|l| match &l.kind {
+            LineKind::Entry(e) => looks_like_token(e.raw.expose()),
+            LineKind::Comment(c) => c.expose().strip_prefix('#').is_some_and(looks_like_token),
+            LineKind::Blank(_) => false,
+        })
+    })
+}
+
+/// The first entry of a plaintext document whose value is a sealed token (a line pasted
+/// from the encrypted form): (line number, key). Sealing it again would hide the mistake.
+pub fn pasted_token(doc: &Document) -> Option<(usize, String)> {
+    let mut line_no = 1;
+    for line in &doc.lines {
+        match &line.kind {
+            LineKind::Entry(e) => {
+                if looks_like_token(e.raw.expose()) {
+                    return Some((line_no, e.key.clone()));
+                }
+                line_no += e.raw.expose().matches('\n').count();
+            }
+            LineKind::Comment(c) => {
+                if c.expose()
+                    .strip_prefix('#')
+                    .and_then(Token::parse)
+                    .is_some()
+                {
+                    return Some((line_no, "#".into()));
+                }
+            }
+            LineKind::Blank(_) => {}
+        }
+        line_no += 1;
+    }
+    None
+}
+
 /// A line of the encrypted form, its token not yet opened.
 enum Sealed<'a> {
     Blank,
@@ -79,15 +127,29 @@ fn classify(doc: &Document) -> Result<Vec<Sealed<'_>>, OpenError> {
         .enumerate()
         .map(|(i, line)| match &line.kind {
             LineKind::Blank(_) => Ok(Sealed::Blank),
-            LineKind::Comment(text) => text
-                .expose()
-                .strip_prefix('#')
-                .and_then(Token::parse)
-                .map(Sealed::Comment)
-                .ok_or(OpenError::NotEncrypted { line: i + 1 }),
+            LineKind::Comment(text) => {
+                let body = text.expose().strip_prefix('#').unwrap_or_default();
+                Token::parse(body)
+                    .map(Sealed::Comment)
+                    .ok_or(if looks_like_token(body) {
+                        OpenError::Damaged {
+                            line: i + 1,
+                            key: None,
+                        }
+                    } else {
+                        OpenError::NotEncrypted { line: i + 1 }
+                    })
+            }
             LineKind::Entry(e) => Token::parse(e.raw.expose())
                 .map(|t| Sealed::Entry(e, t))
-                .ok_or(OpenError::NotEncrypted { line: i + 1 }),
+                .ok_or(if looks_like_token(e.raw.expose()) {
+                    OpenError::Damaged {
+                        line: i + 1,
+                        key: Some(e.key.clone()),
+                    }
+                } else {
+                    OpenError::NotEncrypted { line: i + 1 }
+                }),
         })
         .collect()
 }

@@ -87,6 +87,7 @@ impl Error {
             Error::Dotenv { .. } => "fix that line: each line must be `KEY=VALUE`, `# comment` or blank, with valid UTF-8 and closed quotes".into(),
             Error::Open { source: crate::envfile::OpenError::UnknownKey { .. }, .. } => "pull the latest .secrets/access.json; if the key is still unknown, ask a member to run `git secrets member list` and approve you".into(),
             Error::Open { source: crate::envfile::OpenError::DoesNotOpen { .. }, scope, .. } => format!("restore the file from a trusted commit (`git checkout <commit> -- <file>`), or set the key again in {scope} with `git secrets set`"),
+            Error::Open { source: crate::envfile::OpenError::Damaged { .. }, .. } => "restore the file from git (`git checkout -- <file>`), then set the value again if it was changed on purpose".into(),
             Error::Open { source: crate::envfile::OpenError::NotEncrypted { .. }, .. } => "the file mixes encrypted and plaintext lines; restore it with `git checkout -- <file>` and set the values again".into(),
             Error::NoIdentity => "run `git secrets join --name NAME` to create one and ask for access, or set GIT_SECRETS_IDENTITY".into(),
             Error::IdentityFileMissing { .. } => "point GIT_SECRETS_IDENTITY_FILE at an existing age identity file, or unset it".into(),

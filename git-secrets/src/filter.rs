@@ -37,12 +37,17 @@ impl Filter {
         }
     }
 
+    /// Loads the workspace on first use; a failure is retried on the next request,
+    /// since the checkout in progress may be about to write the missing file.
     fn workspace(&mut self) -> Option<&mut Workspace> {
-        if self.workspace.is_none() && self.load_error.is_none() {
-            match Workspace::open_repo(Repo {
+        if self.workspace.is_none() {
+            match Workspace::open_for_filter(Repo {
                 root: self.root.clone(),
             }) {
-                Ok(ws) => self.workspace = Some(ws),
+                Ok(ws) => {
+                    self.workspace = Some(ws);
+                    self.load_error = None;
+                }
                 Err(e) => self.load_error = Some(e.to_string()),
             }
         }

@@ -193,10 +193,11 @@ pub fn fingerprint(recipient: &str) -> String {
     )
 }
 
-/// The member id of a recipient: 8 hex digits of its SHA-256, so the same device joining
-/// on two branches gets the same id and the two requests merge into one.
+/// The member id of a recipient: 16 hex digits (64 bits) of its SHA-256, so the same
+/// device joining on two branches gets the same id and the two requests merge into one,
+/// and finding another recipient with an existing member's id is out of reach.
 pub fn member_id(recipient: &str) -> String {
-    Sha256::digest(recipient.trim().as_bytes())[..4]
+    Sha256::digest(recipient.trim().as_bytes())[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

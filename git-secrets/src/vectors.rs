@@ -137,6 +137,13 @@ fn generate() {
             "api/production",
         ),
         fail(
+            "cut-to-key-id",
+            "a value cut down to its key id",
+            "fails: damaged",
+            enc.replace(db_tok, &format!("gs1:{}:", k.id())),
+            "api/production",
+        ),
+        fail(
             "plaintext-line",
             "a plaintext line among encrypted ones",
             "fails: not-encrypted",
@@ -188,6 +195,7 @@ fn vectors_hold() {
                 matches!(result, Err(OpenError::UnknownKey { .. })),
                 "{name}"
             ),
+            "fails: damaged" => assert!(matches!(result, Err(OpenError::Damaged { .. })), "{name}"),
             "fails: not-encrypted" => assert!(
                 matches!(result, Err(OpenError::NotEncrypted { .. })),
                 "{name}"

@@ -67,6 +67,35 @@ impl Workspace {
         })
     }
 
+    /// For the filter: config and access come from the work tree, or, while a checkout
+    /// has not written them yet (`git worktree add`, a branch switch), from git's index
+    /// or HEAD.
+    pub fn open_for_filter(repo: Repo) -> Result<Workspace, Error> {
+        let read = |rel: &str| -> Result<Option<String>, Error> {
+            let path = repo.root.join(rel);
+            match std::fs::read_to_string(&path) {
+                Ok(s) => return Ok(Some(s)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(Error::Io { path, source }),
+            }
+            for rev in [format!(":{rel}"), format!("HEAD:{rel}")] {
+                if let Ok(bytes) = repo.git(&["cat-file", "blob", &rev]) {
+                    return Ok(Some(String::from_utf8_lossy(&bytes).into_owned()));
+                }
+            }
+            Ok(None)
+        };
+        let config = read(CONFIG_FILE)?.ok_or(Error::NotInitialized)?;
+        let access = read(ACCESS_FILE)?.ok_or(Error::NotInitialized)?;
+        Ok(Workspace {
+            config: Config::parse(&config, Path::new(CONFIG_FILE))?,
+            access: Access::parse(&access, Path::new(ACCESS_FILE))?,
+            repo,
+            identity: OnceCell::new(),
+            keys: RefCell::new(HashMap::new()),
+        })
+    }
+
     /// A workspace for a repository being set up now.
     pub fn new(repo: Repo, config: Config, access: Access, identity: Identity) -> Workspace {
         Workspace {
@@ -129,22 +158,61 @@ impl Workspace {
     /// Decrypts the encrypted form of `scope`'s file.
     pub fn decrypt(&self, scope: &Scope, bytes: &[u8]) -> Result<Document, Error> {
         let keys = self.keys(&scope.env)?;
-        envfile::decrypt(bytes, &scope.label(), &keys, &|| self.other_scopes(scope)).map_err(
-            |source| Error::Open {
+        envfile::decrypt(bytes, &scope.label(), &keys, &|| self.other_scopes(scope)).map_err(|source| {
+            // A key id of another environment means the file was moved or copied here.
+            let source = match source {
+                envfile::OpenError::UnknownKey { line, key, key_id } => match self.env_of_key(&key_id) {
+                    Some(env) if env != scope.env => envfile::OpenError::DoesNotOpen {
+                        line,
+                        key,
+                        origin: Some(format!("environment `{env}` (key {key_id}), so the file was moved or copied from there")),
+                    },
+                    _ => envfile::OpenError::UnknownKey { line, key, key_id },
+                },
+                other => other,
+            };
+            Error::Open {
                 path: scope.rel_path(),
                 scope: scope.label(),
                 source,
-            },
-        )
+            }
+        })
+    }
+
+    /// The environment whose key chain holds the key `key_id` (key ids are public).
+    fn env_of_key(&self, key_id: &str) -> Option<&str> {
+        self.access
+            .keys
+            .iter()
+            .find(|(_, chain)| chain.iter().any(|r| r.id.0 == key_id))
+            .map(|(env, _)| env.as_str())
     }
 
     /// Seals a plaintext document of `scope` under its environment's newest key.
     pub fn encrypt(&self, scope: &Scope, doc: &Document) -> Result<String, Error> {
         let keys = self.keys(&scope.env)?;
-        let current = keys.first().ok_or_else(|| Error::NoAccess {
-            env: scope.env.clone(),
-            recipient: String::new(),
-        })?;
+        // Never seal under an older key than the chain's newest: a member removed since
+        // may still hold it.
+        let newest = self.access.current_key_id(&scope.env);
+        let current = keys
+            .first()
+            .filter(|k| Some(k.id()) == newest)
+            .ok_or_else(|| Error::Refused {
+                message: format!(
+                    "the newest key of {} is not wrapped to this identity, so it cannot seal new values there",
+                    scope.env
+                ),
+                hint: "pull the latest .secrets/access.json, or ask a member to approve you again".into(),
+            })?;
+        if let Some((line, key)) = envfile::pasted_token(doc) {
+            return Err(Error::Refused {
+                message: format!(
+                    "{} line {line}: `{key}` holds an encrypted value (gs1:…) in a plaintext file",
+                    scope.rel_path()
+                ),
+                hint: format!("set the real value with `git secrets set {key}`, or restore the file with `git checkout -- {}`", scope.rel_path()),
+            });
+        }
         Ok(envfile::encrypt(doc, &scope.label(), current))
     }
 
@@ -180,7 +248,9 @@ impl Workspace {
                 state,
             });
         }
-        if envfile::is_encrypted(&bytes) {
+        // A file with any sealed value is read as encrypted, so a damaged token is an
+        // error rather than a plaintext value.
+        if envfile::is_encrypted(&bytes) || envfile::looks_encrypted(&bytes) {
             Ok(ScopeFile {
                 doc: self.decrypt(scope, &bytes)?,
                 state: FileState::Encrypted,
@@ -197,9 +267,11 @@ impl Workspace {
     /// plaintext in an unlocked clone, encrypted in a locked one).
     pub fn write_scope(&self, scope: &Scope, file: &ScopeFile) -> Result<PathBuf, Error> {
         let path = scope.path(self.root());
+        // A locked clone has no filter to seal what `git add` stages, so it only ever
+        // gets the encrypted form, whatever state the file was read in.
         let state = match file.state {
-            FileState::Missing if self.is_unlocked() => FileState::Plain,
-            FileState::Missing => FileState::Encrypted,
+            _ if !self.is_unlocked() => FileState::Encrypted,
+            FileState::Missing => FileState::Plain,
             s => s,
         };
         match state {
