@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""Benchmark of git-secrets against plain git (python3 standard library only).
+
+Builds a repository of 1000 scope files (50 services x 20 environments) of 20 keys each,
+and a plain copy of the same plaintext with no filter (no .gitattributes, no filter
+configured). Then times, BENCH_RUNS times each (default 5), interleaving the two:
+
+  add     `git add -A` in a fresh repository
+  status  `git status` after touching every file of the work tree
+  clone   a fresh `git clone` + `git secrets unlock`, against a plain `git clone`
+
+and prints the median of each, the ratio and the target (add, status <= 1.5x; clone +
+unlock <= 2x). Everything runs in a temporary directory with its own HOME, XDG config,
+git global config and no system config, so neither the user's identity nor their git
+settings are touched or used.
+
+This is a benchmark, not a test: it exits 0 whatever the figures are, unless --check is
+given (then 1 when a target is missed). It exits 2 when something does not work at all
+(a command fails, or the filter did not encrypt), since the figures would mean nothing.
+
+Usage: bench/bench.py [--bin PATH] [--runs N] [--services N] [--envs N] [--keys N]
+                      [--ops add,status,clone] [--json FILE] [--keep] [--check]
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGETS = {"add": 1.5, "status": 1.5, "clone": 2.0}
+LABELS = {
+    "add": "git add -A (fresh repo)",
+    "status": "git status after touch",
+    "clone": "clone (+ unlock)",
+}
+BASE_ENVS = ["development", "test", "production", "staging"]
+
+
+class BenchError(Exception):
+    pass
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bin", default=os.environ.get("GIT_SECRETS_BIN", "git-secrets"),
+                   help="git-secrets binary (a path, or a name on PATH; default $GIT_SECRETS_BIN or git-secrets)")
+    p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")),
+                   help="runs per operation (default $BENCH_RUNS or 5)")
+    p.add_argument("--services", type=int, default=50, help="services (default 50)")
+    p.add_argument("--envs", type=int, default=20, help="environments per service (default 20)")
+    p.add_argument("--keys", type=int, default=20, help="keys per scope file (default 20)")
+    p.add_argument("--ops", default="add,status,clone", help="operations to run (default add,status,clone)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    a = p.parse_args()
+    a.ops = [o.strip() for o in a.ops.split(",") if o.strip()]
+    for o in a.ops:
+        if o not in TARGETS:
+            p.error(f"unknown operation {o!r} (known: {', '.join(TARGETS)})")
+    if a.runs < 1 or a.services < 1 or a.envs < 1 or a.keys < 1:
+        p.error("--runs, --services, --envs and --keys must be at least 1")
+    return a
+
+
+# ---------------------------------------------------------------- environment
+
+def hermetic_env(tmp, bin_path):
+    """A process environment with nothing of the user's git or git-secrets setup."""
+    home = os.path.join(tmp, "home")
+    os.makedirs(home)
+    gitconfig = os.path.join(tmp, "gitconfig")
+    with open(gitconfig, "w") as f:
+        f.write(
+            "[user]\n\tname = Bench\n\temail = bench@example.invalid\n"
+            "[init]\n\tdefaultBranch = main\n"
+            "[gc]\n\tauto = 0\n"
+            "[maintenance]\n\tauto = false\n"
+            "[advice]\n\tdetachedHead = false\n"
+        )
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GIT_") and k not in ("XDG_CONFIG_HOME",)}
+    env.update({
+        "HOME": home,
+        "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": gitconfig,
+        "GIT_TERMINAL_PROMPT": "0",
+        "LC_ALL": "C",
+        # `git secrets` finds the binary under test first.
+        "PATH": os.path.dirname(bin_path) + os.pathsep + os.environ.get("PATH", ""),
+    })
+    return env
+
+
+def run(cmd, cwd, env, stdin=subprocess.DEVNULL):
+    r = subprocess.run(cmd, cwd=cwd, env=env, stdin=stdin,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        err = r.stderr.decode("utf-8", "replace").strip()[-2000:]
+        raise BenchError(f"`{' '.join(cmd)}` failed in {cwd} (exit {r.returncode}):\n{err}")
+    return r.stdout
+
+
+def timed(cmds, cwd, env):
+    """Runs the commands one after another and returns the wall time of all of them."""
+    t0 = time.perf_counter()
+    for cmd in cmds:
+        run(cmd, cwd, env)
+    return time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------- content
+
+def env_names(n):
+    names = BASE_ENVS[:n]
+    names += [f"env{i:02d}" for i in range(len(names), n)]
+    return names
+
+
+def scope_text(service, env, keys):
+    """A plausible dotenv file: a comment, a blank line, and a mix of value styles."""
+    rng = random.Random(f"{service}/{env}")
+    alnum = string.ascii_letters + string.digits
+
+    def word(n):
+        return "".join(rng.choice(alnum) for _ in range(n))
+
+    lines = [f"# {service} / {env}: generated by bench/bench.py", ""]
+    for i in range(keys):
+        key = f"SECRET_{i:02d}"
+        style = i % 5
+        if style == 0:
+            lines.append(f"{key}={word(24)}")
+        elif style == 1:
+            lines.append(f'{key}="{word(8)} {word(12)}"')
+        elif style == 2:
+            lines.append(f"{key}='{word(10)}#{word(10)}' # inline comment")
+        elif style == 3:
+            lines.append(f"export {key}={word(40)}")
+        else:
+            lines.append(f"{key}=postgres://{word(8)}:{word(32)}@db-{word(6)}.internal:5432/{word(8)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_scopes(root, services, envs, keys):
+    n = 0
+    for s in services:
+        d = os.path.join(root, ".secrets", s)
+        os.makedirs(d, exist_ok=True)
+        for e in envs:
+            with open(os.path.join(d, f"{e}.env"), "w") as f:
+                f.write(scope_text(s, e, keys))
+            n += 1
+    return n
+
+
+def declare_services(root, services):
+    """Replaces `services = [...]` in .secrets/config.toml (or appends it)."""
+    import re
+    path = os.path.join(root, ".secrets", "config.toml")
+    with open(path) as f:
+        text = f.read()
+    line = "services = [" + ", ".join(f'"{s}"' for s in sorted(services)) + "]\n"
+    pattern = re.compile(r"^services\s*=\s*\[[^\]]*\]\s*\n?", re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: line, text, count=1)
+    else:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += line
+    try:
+        import tomllib
+        tomllib.loads(text)
+    except ImportError:
+        pass
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def copy_tree(src, dst, skip=()):
+    """Copies the work tree of src (not .git, not the names in skip) into dst."""
+    skip = set(skip) | {".git"}
+    for name in os.listdir(src):
+        if name in skip:
+            continue
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if os.path.isdir(s):
+            shutil.copytree(s, d)
+        else:
+            shutil.copy2(s, d)
+
+
+def work_files(root):
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if ".git" in dirnames:
+            dirnames.remove(".git")
+        out.extend(os.path.join(dirpath, f) for f in filenames)
+    return out
+
+
+def local_config(repo, env, pattern):
+    """(key, value) pairs of the repository's local config whose keys match pattern."""
+    r = subprocess.run(["git", "config", "--local", "-z", "--get-regexp", pattern],
+                       cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode not in (0, 1):
+        raise BenchError(f"git config --get-regexp failed: {r.stderr.decode(errors='replace')}")
+    pairs = []
+    for item in r.stdout.split(b"\0"):
+        if item:
+            key, _, value = item.partition(b"\n")
+            pairs.append((key.decode(), value.decode()))
+    return pairs
+
+
+def is_encrypted_blob(text, plaintext_sample):
+    return text.startswith("#gs1:") and "gs1:" in text and plaintext_sample not in text
+
+
+# ---------------------------------------------------------------- the benchmark
+
+class Bench:
+    def __init__(self, args, tmp):
+        self.args = args
+        self.tmp = tmp
+        self.bin = shutil.which(args.bin) if os.sep not in args.bin else os.path.abspath(args.bin)
+        if not self.bin or not os.access(self.bin, os.X_OK):
+            raise BenchError(f"git-secrets binary not found: {args.bin} "
+                             "(build it with `cargo build --release -p git-secrets`, or set GIT_SECRETS_BIN)")
+        self.env = hermetic_env(tmp, self.bin)
+        self.services = [f"svc{i}" for i in range(args.services)]
+        self.envs = env_names(args.envs)
+        self.secrets = os.path.join(tmp, "secrets")  # filter on, committed
+        self.plain = os.path.join(tmp, "plain")  # no filter, committed
+        self.sample = f".secrets/{self.services[0]}/{self.envs[0]}.env"
+        self.sample_value = None
+        self.filter_config = []
+        self.warnings = []
+
+    def git(self, cwd, *args):
+        return run(["git", *args], cwd, self.env)
+
+    def setup(self):
+        a = self.args
+        print(f"setting up {a.services * a.envs} scope files ({a.services} services x {a.envs} environments, "
+              f"{a.keys} keys each) in {self.tmp}", file=sys.stderr)
+        os.makedirs(self.secrets)
+        self.git(self.secrets, "init", "-q")
+        run([self.bin, "init", "--envs", ",".join(self.envs)], self.secrets, self.env)
+        self.files = write_scopes(self.secrets, self.services, self.envs, a.keys)
+        declare_services(self.secrets, self.services)
+        run([self.bin, "status"], self.secrets, self.env)  # the configuration loads
+        with open(os.path.join(self.secrets, self.sample)) as f:
+            self.sample_value = f.read().splitlines()[2].split("=", 1)[1]
+        self.filter_config = local_config(self.secrets, self.env, r"^(filter|diff|merge)\.")
+        if not any(k.startswith("filter.") for k, _ in self.filter_config):
+            raise BenchError("`git secrets init` configured no filter in the repository")
+        self.git(self.secrets, "add", "-A")
+        self.check_staged(self.secrets)
+        self.git(self.secrets, "commit", "-q", "-m", "bench: secrets")
+
+        os.makedirs(self.plain)
+        self.git(self.plain, "init", "-q")
+        copy_tree(self.secrets, self.plain, skip=[".gitattributes"])
+        self.git(self.plain, "add", "-A")
+        self.git(self.plain, "commit", "-q", "-m", "bench: plain")
+        self.bytes = sum(os.path.getsize(p) for p in work_files(self.plain) if p.endswith(".env"))
+
+    def check_staged(self, repo):
+        blob = self.git(repo, "cat-file", "blob", f":{self.sample}").decode("utf-8", "replace")
+        if not is_encrypted_blob(blob, self.sample_value):
+            raise BenchError(f"{self.sample} was staged without being encrypted: the filter is not working")
+
+    def check_clean(self, repo, what):
+        out = self.git(repo, "status", "--porcelain").decode("utf-8", "replace")
+        if out.strip():
+            n = len(out.strip().splitlines())
+            msg = f"{what}: `git status` shows {n} changed path(s) where none should be"
+            if msg not in self.warnings:
+                self.warnings.append(msg)
+
+    # Each op_* times one run of one mode ("plain" or "secrets") and returns seconds.
+
+    def op_add(self, mode, i):
+        d = os.path.join(self.tmp, f"add-{mode}-{i}")
+        os.makedirs(d)
+        try:
+            self.git(d, "init", "-q")
+            if mode == "secrets":
+                copy_tree(self.secrets, d)
+                for k, v in self.filter_config:
+                    self.git(d, "config", "--local", k, v)
+            else:
+                copy_tree(self.secrets, d, skip=[".gitattributes"])
+            t = timed([["git", "add", "-A"]], d, self.env)
+            if mode == "secrets" and i == 0:
+                self.check_staged(d)
+            return t
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def op_status(self, mode, i):
+        repo = self.secrets if mode == "secrets" else self.plain
+        now = time.time_ns()
+        for p in work_files(repo):
+            os.utime(p, ns=(now, now))
+        t = timed([["git", "status", "--porcelain"]], repo, self.env)
+        self.check_clean(repo, f"{mode} repository after touch")
+        return t
+
+    def op_clone(self, mode, i):
+        src = self.secrets if mode == "secrets" else self.plain
+        d = os.path.join(self.tmp, f"clone-{mode}-{i}")
+        try:
+            t0 = time.perf_counter()
+            run(["git", "clone", "-q", src, d], self.tmp, self.env)
+            if mode == "secrets":
+                run([self.bin, "unlock"], d, self.env)
+            t = time.perf_counter() - t0
+            if mode == "secrets":
+                with open(os.path.join(d, self.sample)) as f:
+                    if f.read().startswith("#gs1:"):
+                        raise BenchError(f"after `git secrets unlock`, {self.sample} is still encrypted")
+                self.check_clean(d, "clone after unlock")
+            return t
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def measure(self, op):
+        fn = getattr(self, f"op_{op}")
+        if op == "status":  # the first status after commit refreshes the index: not timed
+            for repo in (self.plain, self.secrets):
+                self.git(repo, "status", "--porcelain")
+        times = {"plain": [], "secrets": []}
+        for i in range(self.args.runs):
+            order = ("plain", "secrets") if i % 2 == 0 else ("secrets", "plain")
+            for mode in order:
+                times[mode].append(fn(mode, i))
+            print(f"  {op}: run {i + 1}/{self.args.runs}", file=sys.stderr)
+        return times
+
+
+def version(cmd, env):
+    try:
+        r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        return r.stdout.decode().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def report(bench, results):
+    a = bench.args
+    print()
+    print(f"git-secrets benchmark: {bench.files} scope files ({a.services} services x {a.envs} environments), "
+          f"{a.keys} keys each, {bench.bytes / 1e6:.1f} MB of plaintext")
+    print(f"{a.runs} run(s) per operation, median wall time; {version(['git', '--version'], bench.env)}; "
+          f"{version([bench.bin, '--version'], bench.env)}; {platform.system()} {platform.machine()}, "
+          f"{os.cpu_count()} CPU(s)")
+    print()
+    head = f"{'operation':<26} {'plain git':>11} {'git-secrets':>12} {'ratio':>7} {'target':>8}  result"
+    print(head)
+    print("-" * len(head))
+    missed = []
+    for op, times in results.items():
+        p, s = statistics.median(times["plain"]), statistics.median(times["secrets"])
+        ratio = s / p if p > 0 else float("inf")
+        ok = ratio <= TARGETS[op]
+        if not ok:
+            missed.append(op)
+        print(f"{LABELS[op]:<26} {p:>9.3f} s {s:>10.3f} s {ratio:>6.2f}x {'<= ' + str(TARGETS[op]) + 'x':>8}  "
+              f"{'ok' if ok else 'MISSED'}")
+    print()
+    print("clone: a local `git clone` of a path (hardlinked objects), so the checkout dominates;"
+          " git-secrets adds `git secrets unlock` in the new clone.")
+    for w in bench.warnings:
+        print(f"warning: {w}")
+    return missed
+
+
+def main():
+    args = parse_args()
+    tmp = tempfile.mkdtemp(prefix="git-secrets-bench-")
+    try:
+        bench = Bench(args, tmp)
+        bench.setup()
+        results = {}
+        for op in args.ops:
+            results[op] = bench.measure(op)
+        missed = report(bench, results)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({
+                    "files": bench.files, "services": args.services, "environments": args.envs,
+                    "keys": args.keys, "runs": args.runs, "targets": TARGETS,
+                    "results": {op: {"plain": t["plain"], "secrets": t["secrets"],
+                                     "median_plain": statistics.median(t["plain"]),
+                                     "median_secrets": statistics.median(t["secrets"])}
+                                for op, t in results.items()},
+                    "warnings": bench.warnings,
+                }, f, indent=2)
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        return 1 if (args.check and missed) else 0
+    except BenchError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        return 2
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
