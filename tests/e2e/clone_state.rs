@@ -1,4 +1,392 @@
-//! (being written)
-#[allow(unused_imports)]
-use crate::common::Env as _E;
+//! A clone's state (`unlock`, `lock`, `status`) and the device identity: where it lives,
+//! its permissions, and the GIT_SECRETS_IDENTITY(_FILE) overrides.
+
+use std::path::{Path, PathBuf};
+
 use crate::common::*;
+
+const DEV: &str = "# dev\nDB_URL=postgres://u:dev-pass-1@db/app\nAPI_KEY='sk-dev-abc'\n";
+const PROD: &str = "PROD_TOKEN=prod-token-xyz\n";
+
+/// Alice's repository with development and production values committed.
+fn setup() -> (Env, PathBuf) {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    write(repo.join(".secrets/development.env"), DEV);
+    write(repo.join(".secrets/production.env"), PROD);
+    env.commit_all(&repo, "secrets");
+    (env, repo)
+}
+
+/// A fresh clone of `repo` made by `who`, at `<tmp>/name`.
+fn clone(who: &Env, repo: &Path, name: &str) -> PathBuf {
+    who.git(who.path(), &["clone", "-q", repo.to_str().unwrap(), name])
+        .ok();
+    who.path().join(name)
+}
+
+fn identity_path(env: &Env) -> PathBuf {
+    env.home.join(".config/git-secrets/identity.txt")
+}
+
+fn mode(path: impl AsRef<Path>) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path.as_ref())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn chmod(path: impl AsRef<Path>, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The `age1…` public key written in an identity file's comment.
+fn public_key(identity_file: &Path) -> String {
+    read(identity_file)
+        .lines()
+        .flat_map(str::split_whitespace)
+        .find(|w| w.starts_with("age1"))
+        .expect("public key in the identity file")
+        .to_owned()
+}
+
+fn filter_configured(env: &Env, clone: &Path) -> bool {
+    env.git(
+        clone,
+        &["config", "--local", "--get", "filter.secrets.process"],
+    )
+    .success()
+}
+
+fn assert_encrypted(text: &str) {
+    assert!(text.contains("gs1:"), "{text}");
+    for v in ["dev-pass-1", "sk-dev-abc", "prod-token-xyz", "# dev"] {
+        assert!(!text.contains(v), "plaintext {v:?} in\n{text}");
+    }
+}
+
+// Guards: a fresh clone holds the encrypted form and has no filter configured.
+#[test]
+fn fresh_clone_is_encrypted() {
+    let (env, repo) = setup();
+    let c = clone(&env, &repo, "clone");
+    assert_encrypted(&read(c.join(".secrets/development.env")));
+    assert_encrypted(&read(c.join(".secrets/production.env")));
+    assert!(!filter_configured(&env, &c));
+    assert_eq!(env.git(&c, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+// Guards: unlock (same identity) decrypts the work tree exactly and leaves `git status` clean.
+#[test]
+fn unlock_decrypts_and_status_stays_clean() {
+    let (env, repo) = setup();
+    let c = clone(&env, &repo, "clone");
+    env.secrets(&c, &["unlock"]).ok();
+    assert!(filter_configured(&env, &c));
+    assert_eq!(read(c.join(".secrets/development.env")), DEV);
+    assert_eq!(read(c.join(".secrets/production.env")), PROD);
+    assert_eq!(env.git(&c, &["status", "--porcelain"]).ok().stdout, "");
+    // And git now cleans and smudges through the filter.
+    std::fs::remove_file(c.join(".secrets/development.env")).unwrap();
+    env.git(&c, &["checkout", "--", "."]).ok();
+    assert_eq!(read(c.join(".secrets/development.env")), DEV);
+}
+
+// Guards: lock puts the encrypted form back, removes the filter config, and `git status` stays clean.
+#[test]
+fn lock_encrypts_removes_config_and_status_stays_clean() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["lock"]).ok();
+    assert!(!filter_configured(&env, &repo));
+    let config = env.git(&repo, &["config", "--local", "--list"]).ok().stdout;
+    assert!(!config.contains("filter.secrets"), "{config}");
+    let text = read(repo.join(".secrets/development.env"));
+    assert_encrypted(&text);
+    assert_eq!(text, blob(&env, &repo, "HEAD:.secrets/development.env"));
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+// Guards: unlock after lock in the same clone gives the plaintext back, status clean.
+#[test]
+fn lock_then_unlock_round_trips() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["lock"]).ok();
+    env.secrets(&repo, &["unlock"]).ok();
+    assert_eq!(read(repo.join(".secrets/development.env")), DEV);
+    assert_eq!(read(repo.join(".secrets/production.env")), PROD);
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+// Guards: an uncommitted edit survives lock (sealed, not lost) and comes back with unlock.
+#[test]
+fn uncommitted_edit_survives_lock_and_unlock() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "NEW_KEY", "uncommitted-value"])
+        .ok();
+    env.secrets(&repo, &["lock"]).ok();
+    let text = read(repo.join(".secrets/development.env"));
+    assert!(text.contains("NEW_KEY=gs1:"), "{text}");
+    assert!(!text.contains("uncommitted-value"), "{text}");
+    env.secrets(&repo, &["unlock"]).ok();
+    let text = read(repo.join(".secrets/development.env"));
+    assert!(text.contains("NEW_KEY=uncommitted-value"), "{text}");
+    assert!(text.starts_with(DEV), "{text}");
+    assert_eq!(
+        env.secrets(&repo, &["get", "NEW_KEY", "--yes"]).ok().stdout,
+        "uncommitted-value\n"
+    );
+    let status = env.git(&repo, &["status", "--porcelain"]).ok().stdout;
+    assert_eq!(status, " M .secrets/development.env\n", "still an edit");
+}
+
+// Guards: lock also seals a new scope file that was never committed, and unlock opens it again.
+#[test]
+fn lock_seals_an_untracked_scope_file() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "-s", "api", "NEW", "untracked-value"])
+        .ok();
+    let f = repo.join(".secrets/api/development.env");
+    env.secrets(&repo, &["lock"]).ok();
+    let text = read(&f);
+    assert!(
+        text.contains("NEW=gs1:") && !text.contains("untracked-value"),
+        "{text}"
+    );
+    env.secrets(&repo, &["unlock"]).ok();
+    assert_eq!(read(&f), "NEW=untracked-value\n");
+}
+
+// Guards: status says locked/unlocked, which identity is used and which environments it reads.
+#[test]
+fn status_reports_state_identity_and_environments() {
+    let (env, repo) = setup();
+    let c = clone(&env, &repo, "clone");
+    let key = public_key(&identity_path(&env));
+    let out = env.secrets(&c, &["status"]).ok();
+    assert!(out.stdout.contains("locked"), "{}", out.stdout);
+    assert!(!out.stdout.contains("unlocked"), "{}", out.stdout);
+    assert!(out.stdout.contains(&key), "{}", out.stdout);
+    for e in ["development", "test", "production"] {
+        assert!(out.stdout.contains(e), "{e}: {}", out.stdout);
+    }
+    assert!(out.stdout.contains("can read"), "{}", out.stdout);
+    env.secrets(&c, &["unlock"]).ok();
+    let out = env.secrets(&c, &["status"]).ok();
+    assert!(out.stdout.contains("unlocked"), "{}", out.stdout);
+    // Someone without an identity: no access anywhere, and told how to get one.
+    let bob = env.person("bob");
+    let out = bob.secrets(&c, &["status"]).ok();
+    assert!(!out.stdout.contains(&key), "{}", out.stdout);
+    assert!(!out.stdout.contains("can read"), "{}", out.stdout);
+    assert!(out.stdout.contains("git secrets join"), "{}", out.stdout);
+}
+
+// Guards: the identity is created 0600 under XDG_CONFIG_HOME.
+#[test]
+fn identity_is_created_private_under_xdg_config_home() {
+    let mut env = Env::new();
+    let xdg = env.path().join("xdg");
+    env.vars
+        .push(("XDG_CONFIG_HOME".into(), xdg.display().to_string()));
+    let repo = env.repo("repo", &[]);
+    let id = xdg.join("git-secrets/identity.txt");
+    assert_eq!(mode(&id), 0o600);
+    assert!(read(&id).contains("AGE-SECRET-KEY-1"));
+    assert!(!identity_path(&env).exists(), "not under HOME/.config");
+    env.secrets(&repo, &["set", "K", "v"]).ok();
+    assert_eq!(
+        env.secrets(&repo, &["get", "K", "--yes"]).ok().stdout,
+        "v\n"
+    );
+}
+
+// Guards: without XDG_CONFIG_HOME the identity lives under HOME/.config, 0600.
+#[test]
+fn identity_is_created_under_home_config_without_xdg() {
+    let mut env = Env::new();
+    env.unset.push("XDG_CONFIG_HOME".into());
+    let repo = env.repo("repo", &[]);
+    let id = identity_path(&env);
+    assert_eq!(mode(&id), 0o600);
+    env.secrets(&repo, &["set", "K", "v"]).ok();
+    let out = env.secrets(&repo, &["status"]).ok();
+    assert!(out.stdout.contains(&public_key(&id)), "{}", out.stdout);
+}
+
+// Guards: an identity file readable by others is refused with a `chmod 600` fix, and nothing is revealed.
+#[test]
+fn group_readable_identity_is_refused() {
+    let (env, repo) = setup();
+    // In a locked clone every one of these needs the identity.
+    let c = clone(&env, &repo, "clone");
+    let id = identity_path(&env);
+    chmod(&id, 0o644);
+    for args in [
+        &["get", "API_KEY", "--yes"][..],
+        &["set", "K", "v"][..],
+        &["unlock"][..],
+    ] {
+        let out = env.secrets(&c, args).fails();
+        assert!(out.stderr.contains("chmod 600"), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&id.display().to_string()),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("sk-dev-abc"), "{}", out.stdout);
+    }
+    assert_eq!(mode(&id), 0o644, "left for the user to fix");
+    assert!(!filter_configured(&env, &c));
+    assert_encrypted(&read(c.join(".secrets/development.env")));
+    chmod(&id, 0o600);
+    env.secrets(&c, &["get", "API_KEY", "--yes"]).ok();
+}
+
+// Guards: GIT_SECRETS_IDENTITY (the text) lets another person run in a fresh clone; it is not written anywhere.
+#[test]
+fn identity_env_var_overrides_the_default() {
+    let (env, repo) = setup();
+    let mut bob = env.person("bob");
+    let c = clone(&bob, &repo, "bob-clone");
+    bob.vars
+        .push(("GIT_SECRETS_IDENTITY".into(), read(identity_path(&env))));
+    let out = bob
+        .secrets(&c, &["run", "--", "sh", "-c", "printf %s \"$API_KEY\""])
+        .ok();
+    assert_eq!(out.stdout, "sk-dev-abc");
+    let out = bob
+        .secrets(
+            &c,
+            &[
+                "run",
+                "production",
+                "--",
+                "sh",
+                "-c",
+                "printf %s \"$PROD_TOKEN\"",
+            ],
+        )
+        .ok();
+    assert_eq!(out.stdout, "prod-token-xyz");
+    let out = bob.secrets(&c, &["status"]).ok();
+    assert!(
+        out.stdout.contains("GIT_SECRETS_IDENTITY"),
+        "{}",
+        out.stdout
+    );
+    assert!(!identity_path(&bob).exists(), "no identity file created");
+}
+
+// Guards: GIT_SECRETS_IDENTITY_FILE (a path) overrides the default; a missing path is a clear error.
+#[test]
+fn identity_file_env_var_overrides_the_default() {
+    let (env, repo) = setup();
+    let mut bob = env.person("bob");
+    let c = clone(&bob, &repo, "bob-clone");
+    let copy = bob.home.join("alice.key");
+    std::fs::copy(identity_path(&env), &copy).unwrap();
+    chmod(&copy, 0o600);
+    bob.vars.push((
+        "GIT_SECRETS_IDENTITY_FILE".into(),
+        copy.display().to_string(),
+    ));
+    assert_eq!(
+        bob.secrets(&c, &["get", "API_KEY", "--yes"]).ok().stdout,
+        "sk-dev-abc\n"
+    );
+    bob.secrets(&c, &["unlock"]).ok();
+    assert_eq!(read(c.join(".secrets/development.env")), DEV);
+    bob.vars.clear();
+    let missing = bob.home.join("nope.key");
+    bob.vars.push((
+        "GIT_SECRETS_IDENTITY_FILE".into(),
+        missing.display().to_string(),
+    ));
+    let c2 = clone(&bob, &repo, "bob-clone-2");
+    let out = bob.secrets(&c2, &["get", "API_KEY", "--yes"]).fails();
+    assert!(
+        out.stderr.contains(&missing.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+}
+
+// Guards: GIT_SECRETS_IDENTITY takes precedence over a default identity file.
+#[test]
+fn identity_env_var_wins_over_the_identity_file() {
+    let (env, repo) = setup();
+    let mut bob = env.person("bob");
+    let c = clone(&bob, &repo, "bob-clone");
+    // Bob has an identity of his own (not a member) ...
+    bob.secrets(&c, &["get", "API_KEY", "--yes"]).fails();
+    let bob_dir = bob.home.join(".config/git-secrets");
+    std::fs::create_dir_all(&bob_dir).unwrap();
+    let own = env.person("carol");
+    own.repo("carol-repo", &[]);
+    std::fs::copy(identity_path(&own), bob_dir.join("identity.txt")).unwrap();
+    bob.secrets(&c, &["get", "API_KEY", "--yes"]).fails();
+    // ... and Alice's in the environment, which wins.
+    bob.vars
+        .push(("GIT_SECRETS_IDENTITY".into(), read(identity_path(&env))));
+    assert_eq!(
+        bob.secrets(&c, &["get", "API_KEY", "--yes"]).ok().stdout,
+        "sk-dev-abc\n"
+    );
+}
+
+// Guards: a malformed GIT_SECRETS_IDENTITY is a clear error that never echoes the text.
+#[test]
+fn malformed_identity_env_var_is_a_clear_error() {
+    let (env, repo) = setup();
+    let mut bob = env.person("bob");
+    let c = clone(&bob, &repo, "bob-clone");
+    bob.vars.push((
+        "GIT_SECRETS_IDENTITY".into(),
+        "AGE-SECRET-KEY-1NOTAREALKEYBUTSECRETISH".into(),
+    ));
+    let out = bob.secrets(&c, &["get", "API_KEY", "--yes"]).fails();
+    assert!(
+        out.stderr.contains("GIT_SECRETS_IDENTITY"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("NOTAREALKEY"), "{}", out.stderr);
+}
+
+// Guards: unlock without any identity fails clearly (pointing to `git secrets join`) and changes nothing.
+#[test]
+fn unlock_without_identity_points_to_join() {
+    let (env, repo) = setup();
+    let bob = env.person("bob");
+    let c = clone(&bob, &repo, "bob-clone");
+    let before = read(c.join(".secrets/development.env"));
+    let out = bob.secrets(&c, &["unlock"]).fails();
+    assert!(out.stderr.contains("git secrets join"), "{}", out.stderr);
+    assert!(out.stderr.contains("identity"), "{}", out.stderr);
+    assert!(!filter_configured(&bob, &c));
+    assert_eq!(read(c.join(".secrets/development.env")), before);
+    assert!(!identity_path(&bob).exists(), "unlock does not invent one");
+}
+
+// Guards: a non-member identity gets a clear refusal from unlock, with its public key to share.
+#[test]
+fn unlock_as_a_non_member_is_refused() {
+    let (env, repo) = setup();
+    let bob = env.person("bob");
+    bob.repo("bob-own", &[]); // creates Bob's identity
+    let c = clone(&bob, &repo, "bob-clone");
+    let out = bob.secrets(&c, &["unlock"]).fails();
+    assert!(out.stderr.contains("git secrets join"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&public_key(&identity_path(&bob))),
+        "{}",
+        out.stderr
+    );
+    assert!(!filter_configured(&bob, &c));
+    assert_encrypted(&read(c.join(".secrets/development.env")));
+}

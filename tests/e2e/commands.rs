@@ -1,4 +1,764 @@
-//! (being written)
-#[allow(unused_imports)]
-use crate::common::Env as _E;
+//! The everyday commands end to end through the real git: set, get, unset, scopes,
+//! nesting, shared values, run, import, export, sync, env, locked and unlocked clones.
+
+use std::path::{Path, PathBuf};
+
 use crate::common::*;
+
+/// A repository with development, test and production.
+fn setup() -> (Env, PathBuf) {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    (env, repo)
+}
+
+/// `git secrets get [words…] KEY --yes`: the revealed value, trailing newline removed.
+fn reveal(env: &Env, cwd: &Path, words: &[&str]) -> String {
+    let out = env
+        .secrets(cwd, &[&["get"], words, &["--yes"]].concat())
+        .ok();
+    out.stdout
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("no trailing newline: {out:?}"))
+        .to_owned()
+}
+
+/// The names of every file under `.secrets/` (relative), sorted.
+fn secrets_files(repo: &Path) -> Vec<String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&repo.join(".secrets"), repo, &mut out);
+    out.sort();
+    out
+}
+
+fn mode(path: impl AsRef<Path>) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path.as_ref())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Runs `sh -c script` in `cwd` with the person's environment.
+fn sh(env: &Env, cwd: &Path, script: &str) -> Out {
+    env.run("sh", cwd, &["-c", script])
+}
+
+fn assert_no_leak(out: &Out, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "output reveals {s:?}:\n{out:#?}"
+        );
+    }
+}
+
+// Guards: a value given on the command line is stored and comes back exactly.
+#[test]
+fn set_on_command_line_then_get_reveals_it() {
+    let (env, repo) = setup();
+    let out = env
+        .secrets(&repo, &["set", "DB_PASS", "hunter2 with spaces"])
+        .ok();
+    assert_no_leak(&out, &["hunter2"]);
+    assert_eq!(reveal(&env, &repo, &["DB_PASS"]), "hunter2 with spaces");
+}
+
+// Guards: a value read from stdin loses exactly one trailing newline.
+#[test]
+fn set_from_stdin_strips_one_trailing_newline() {
+    let (env, repo) = setup();
+    env.secrets_stdin(&repo, &["set", "ONE"], b"piped-value\n")
+        .ok();
+    env.secrets_stdin(&repo, &["set", "TWO"], b"kept newline\n\n")
+        .ok();
+    env.secrets_stdin(&repo, &["set", "NONE"], b"no newline")
+        .ok();
+    assert_eq!(reveal(&env, &repo, &["ONE"]), "piped-value");
+    assert_eq!(reveal(&env, &repo, &["TWO"]), "kept newline\n");
+    assert_eq!(reveal(&env, &repo, &["NONE"]), "no newline");
+}
+
+// Guards: invalid key names are refused with a clear error and nothing is written.
+#[test]
+fn invalid_key_names_are_rejected() {
+    let (env, repo) = setup();
+    let before = secrets_files(&repo);
+    for key in ["MY KEY", "1ABC", "A-B", "KEY=X"] {
+        let out = env.secrets(&repo, &["set", key, "value-xyz"]).fails();
+        assert!(
+            out.stderr.contains(key) && out.stderr.contains("not a valid variable name"),
+            "{key}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+        assert_no_leak(&out, &["value-xyz"]);
+    }
+    assert_eq!(secrets_files(&repo), before, "no file created");
+}
+
+// Guards: the masked list shows every key and never a value.
+#[test]
+fn get_lists_keys_masked() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "API_KEY", "sk-live-abc123"])
+        .ok();
+    env.secrets(&repo, &["set", "DB_URL", "postgres://u:pw-987@db/app"])
+        .ok();
+    let out = env.secrets(&repo, &["get"]).ok();
+    assert!(out.stdout.contains("API_KEY=********"), "{}", out.stdout);
+    assert!(out.stdout.contains("DB_URL=********"), "{}", out.stdout);
+    assert_no_leak(&out, &["sk-live", "pw-987"]);
+}
+
+// Guards: revealing (`get KEY`, `get --show`) needs --yes when there is no terminal.
+#[test]
+fn get_reveal_refuses_without_terminal_unless_yes() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "TOKEN", "tok-secret-42"]).ok();
+    for args in [&["get", "TOKEN"][..], &["get", "--show"][..]] {
+        let out = env.secrets(&repo, args).fails();
+        assert!(out.stderr.contains("--yes"), "{args:?}: {}", out.stderr);
+        assert_no_leak(&out, &["tok-secret-42"]);
+    }
+    assert_eq!(
+        env.secrets(&repo, &["get", "TOKEN", "--yes"]).ok().stdout,
+        "tok-secret-42\n"
+    );
+    let out = env.secrets(&repo, &["get", "--show", "--yes"]).ok();
+    assert!(out.stdout.contains("TOKEN=tok-secret-42"), "{}", out.stdout);
+}
+
+// Guards: unset removes one key and leaves the others; unsetting a missing key fails.
+#[test]
+fn unset_removes_a_key() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEEP", "keep-me"]).ok();
+    env.secrets(&repo, &["set", "DROP", "drop-me"]).ok();
+    env.secrets(&repo, &["unset", "DROP"]).ok();
+    let out = env.secrets(&repo, &["get"]).ok();
+    assert!(out.stdout.contains("KEEP="), "{}", out.stdout);
+    assert!(!out.stdout.contains("DROP"), "{}", out.stdout);
+    assert!(!read(repo.join(".secrets/development.env")).contains("drop-me"));
+    let out = env.secrets(&repo, &["unset", "DROP"]).fails();
+    assert!(out.stderr.contains("DROP"), "{}", out.stderr);
+}
+
+// Guards: `development` is the default environment.
+#[test]
+fn development_is_the_default_environment() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "dev-value"]).ok();
+    assert!(repo.join(".secrets/development.env").exists());
+    assert!(!repo.join(".secrets/production.env").exists());
+    assert_eq!(reveal(&env, &repo, &["development", "KEY"]), "dev-value");
+    assert_eq!(
+        reveal(&env, &repo, &["-e", "development", "KEY"]),
+        "dev-value"
+    );
+}
+
+// Guards: a positional environment word selects that environment's file only.
+#[test]
+fn positional_environment_selects_the_scope() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "production", "KEY", "prod-value"])
+        .ok();
+    assert!(repo.join(".secrets/production.env").exists());
+    assert!(!repo.join(".secrets/development.env").exists());
+    assert_eq!(reveal(&env, &repo, &["production", "KEY"]), "prod-value");
+    assert_eq!(
+        reveal(&env, &repo, &["--env", "production", "KEY"]),
+        "prod-value"
+    );
+    env.secrets(&repo, &["get", "KEY", "--yes"]).fails();
+}
+
+// Guards: `-s` creates a service; afterwards `set api production KEY v` finds it.
+#[test]
+fn service_flag_creates_a_service_then_positional_words_work() {
+    let (env, repo) = setup();
+    env.secrets(
+        &repo,
+        &["set", "-s", "api", "-e", "test", "A", "flag-value"],
+    )
+    .ok();
+    assert!(repo.join(".secrets/api/test.env").exists());
+    assert!(
+        read(repo.join(".secrets/config.toml")).contains("api"),
+        "service recorded"
+    );
+    env.secrets(
+        &repo,
+        &["set", "api", "production", "B", "positional-value"],
+    )
+    .ok();
+    assert!(repo.join(".secrets/api/production.env").exists());
+    assert_eq!(
+        reveal(&env, &repo, &["api", "production", "B"]),
+        "positional-value"
+    );
+    assert_eq!(
+        reveal(&env, &repo, &["--service", "api", "--env", "test", "A"]),
+        "flag-value"
+    );
+    // `api` alone means api in the default environment.
+    env.secrets(&repo, &["set", "api", "C", "dev-value"]).ok();
+    assert!(repo.join(".secrets/api/development.env").exists());
+}
+
+// Guards: an unknown positional word is an error listing the known ones; no file or service appears.
+#[test]
+fn unknown_positional_word_is_an_error_and_creates_nothing() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "-s", "api", "K", "v"]).ok();
+    let config = read(repo.join(".secrets/config.toml"));
+    let before = secrets_files(&repo);
+    let out = env
+        .secrets(&repo, &["set", "prodution", "KEY", "typo-value"])
+        .fails();
+    for word in ["prodution", "development", "test", "production", "api"] {
+        assert!(out.stderr.contains(word), "{word}: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert_no_leak(&out, &["typo-value"]);
+    assert_eq!(secrets_files(&repo), before);
+    assert_eq!(read(repo.join(".secrets/config.toml")), config);
+}
+
+// Guards: an unknown environment (flag) is an error listing the known ones; `-s` then creates nothing.
+#[test]
+fn unknown_environment_is_an_error_and_creates_nothing() {
+    let (env, repo) = setup();
+    let config = read(repo.join(".secrets/config.toml"));
+    let before = secrets_files(&repo);
+    for args in [
+        &["set", "-e", "staging", "KEY", "v"][..],
+        &["set", "-s", "web", "-e", "staging", "KEY", "v"][..],
+        &["get", "-e", "staging"][..],
+    ] {
+        let out = env.secrets(&repo, args).fails();
+        for word in ["staging", "development", "test", "production"] {
+            assert!(out.stderr.contains(word), "{args:?} {word}: {}", out.stderr);
+        }
+    }
+    assert_eq!(secrets_files(&repo), before);
+    assert_eq!(
+        read(repo.join(".secrets/config.toml")),
+        config,
+        "no service `web`"
+    );
+}
+
+// Guards: with --nested, the top-level folder you stand in is the service.
+#[test]
+fn nested_infers_the_service_from_the_folder() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--nested", "--envs"]);
+    let sub = repo.join("api/sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    env.secrets(&sub, &["set", "KEY", "nested-value"]).ok();
+    assert!(repo.join(".secrets/api/development.env").exists());
+    assert!(!repo.join(".secrets/development.env").exists());
+    assert_eq!(reveal(&env, &sub, &["KEY"]), "nested-value");
+    assert_eq!(reveal(&env, &repo, &["-s", "api", "KEY"]), "nested-value");
+    env.secrets(
+        &repo.join("api"),
+        &["set", "production", "P", "prod-nested"],
+    )
+    .ok();
+    assert!(repo.join(".secrets/api/production.env").exists());
+    // At the root, the root scope is used.
+    env.secrets(&repo, &["set", "ROOT", "root-value"]).ok();
+    assert!(repo.join(".secrets/development.env").exists());
+}
+
+// Guards: --shared values live in the service's shared file and reach `run` under the scope's own.
+#[test]
+fn shared_values_are_layered_under_the_scope() {
+    let (env, repo) = setup();
+    env.secrets(
+        &repo,
+        &["set", "-s", "api", "--shared", "HOST", "shared-host"],
+    )
+    .ok();
+    env.secrets(&repo, &["set", "api", "--shared", "PORT", "1111"])
+        .ok();
+    env.secrets(&repo, &["set", "api", "production", "PORT", "5432"])
+        .ok();
+    assert!(repo.join(".secrets/api/shared.env").exists());
+    let out = env
+        .secrets(
+            &repo,
+            &[
+                "run",
+                "api",
+                "production",
+                "--",
+                "sh",
+                "-c",
+                "printf '%s:%s' \"$HOST\" \"$PORT\"",
+            ],
+        )
+        .ok();
+    assert_eq!(out.stdout, "shared-host:5432");
+    let out = env
+        .secrets(
+            &repo,
+            &[
+                "run",
+                "api",
+                "test",
+                "--",
+                "sh",
+                "-c",
+                "printf '%s:%s' \"$HOST\" \"$PORT\"",
+            ],
+        )
+        .ok();
+    assert_eq!(out.stdout, "shared-host:1111", "shared values alone");
+}
+
+// Guards: run layers the scope's values over the inherited environment.
+#[test]
+fn run_layers_values_over_the_inherited_environment() {
+    let (mut env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "from-secrets"]).ok();
+    env.vars.push(("KEY".into(), "from-parent".into()));
+    env.vars.push(("INHERITED".into(), "kept".into()));
+    let out = env
+        .secrets(
+            &repo,
+            &[
+                "run",
+                "--",
+                "sh",
+                "-c",
+                "printf '%s|%s' \"$KEY\" \"$INHERITED\"",
+            ],
+        )
+        .ok();
+    assert_eq!(out.stdout, "from-secrets|kept");
+}
+
+// Guards: ${OTHER} references are expanded from the scope, shared values and the environment.
+#[test]
+fn run_expands_references() {
+    let (mut env, repo) = setup();
+    write(
+        env.path().join("in.env"),
+        "HOST=db.internal\nURL=\"postgres://${USER_NAME}@${HOST}:${PORT}/app\"\nLITERAL='${HOST}'\n",
+    );
+    env.secrets(
+        &repo,
+        &[
+            "import",
+            "--file",
+            env.path().join("in.env").to_str().unwrap(),
+        ],
+    )
+    .ok();
+    env.secrets(&repo, &["set", "PORT", "5432"]).ok();
+    env.vars.push(("USER_NAME".into(), "alice".into()));
+    let out = env
+        .secrets(
+            &repo,
+            &[
+                "run",
+                "--",
+                "sh",
+                "-c",
+                "printf '%s|%s' \"$URL\" \"$LITERAL\"",
+            ],
+        )
+        .ok();
+    assert_eq!(out.stdout, "postgres://alice@db.internal:5432/app|${HOST}");
+}
+
+// Guards: a reference cycle is an error naming the keys, and nothing runs.
+#[test]
+fn run_reference_cycle_is_an_error() {
+    let (env, repo) = setup();
+    write(
+        env.path().join("in.env"),
+        "A=\"${B}-cyc\"\nB=\"${A}-cyc\"\n",
+    );
+    env.secrets(
+        &repo,
+        &[
+            "import",
+            "--file",
+            env.path().join("in.env").to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let out = env
+        .secrets(&repo, &["run", "--", "sh", "-c", "echo RAN"])
+        .fails();
+    assert!(!out.stdout.contains("RAN"), "{out:?}");
+    assert!(
+        out.stderr.contains('A') && out.stderr.contains('B'),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+}
+
+// Guards: a reference to an unknown name is an error naming it, and nothing runs.
+#[test]
+fn run_unknown_reference_is_an_error() {
+    let (env, repo) = setup();
+    write(env.path().join("in.env"), "URL=\"x://${NO_SUCH_NAME}/y\"\n");
+    env.secrets(
+        &repo,
+        &[
+            "import",
+            "--file",
+            env.path().join("in.env").to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let out = env
+        .secrets(&repo, &["run", "--", "sh", "-c", "echo RAN"])
+        .fails();
+    assert!(!out.stdout.contains("RAN"), "{out:?}");
+    assert!(out.stderr.contains("NO_SUCH_NAME"), "{}", out.stderr);
+    assert!(out.stderr.contains("URL"), "{}", out.stderr);
+}
+
+// Guards: run's exit status is the child's.
+#[test]
+fn run_exit_status_is_the_childs() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "v"]).ok();
+    let out = env.secrets(&repo, &["run", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(out.code, Some(7), "{out:?}");
+    let out = env.secrets(&repo, &["run", "--", "true"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+// Guards: GIT_SECRETS_IDENTITY(_FILE) is used by run but never passed to the child.
+#[test]
+fn run_does_not_pass_the_identity_to_the_child() {
+    let (mut env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "visible"]).ok();
+    let id_path = env.home.join(".config/git-secrets/identity.txt");
+    let identity = read(&id_path);
+    env.vars
+        .push(("GIT_SECRETS_IDENTITY".into(), identity.clone()));
+    let script = "printf '%s|%s|%s' \"$KEY\" \"${GIT_SECRETS_IDENTITY-unset}\" \"${GIT_SECRETS_IDENTITY_FILE-unset}\"";
+    let out = env.secrets(&repo, &["run", "--", "sh", "-c", script]).ok();
+    assert_eq!(out.stdout, "visible|unset|unset");
+    env.vars.clear();
+    env.vars.push((
+        "GIT_SECRETS_IDENTITY_FILE".into(),
+        id_path.display().to_string(),
+    ));
+    let out = env.secrets(&repo, &["run", "--", "sh", "-c", script]).ok();
+    assert_eq!(out.stdout, "visible|unset|unset");
+}
+
+// Guards: import --file sets every key with its exact meaning, replacing existing ones.
+#[test]
+fn import_file_sets_every_key() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "A", "old"]).ok();
+    write(
+        env.path().join("in.env"),
+        "# comment\nA=new-a\nexport B='two words'\nC=\"line1\\nline2\"\n",
+    );
+    let file = env.path().join("in.env");
+    env.secrets(&repo, &["import", "--file", file.to_str().unwrap()])
+        .ok();
+    assert_eq!(reveal(&env, &repo, &["A"]), "new-a");
+    assert_eq!(reveal(&env, &repo, &["B"]), "two words");
+    assert_eq!(reveal(&env, &repo, &["C"]), "line1\nline2");
+    env.secrets(
+        &repo,
+        &["import", "--file", file.to_str().unwrap(), "production"],
+    )
+    .ok();
+    assert_eq!(reveal(&env, &repo, &["production", "B"]), "two words");
+}
+
+/// Values that are hard to quote for a shell.
+const AWKWARD: &[(&str, &str)] = &[
+    ("SPACES", "  two  spaces around  "),
+    ("SINGLE", "it's a 'quoted' word"),
+    ("DOLLAR", "cost $5 and $HOME and $(echo no) and `echo no`"),
+    ("NEWLINES", "line one\nline two\n\nline four"),
+    ("BACKSLASH", "back\\slash \\n not a newline"),
+    ("DOUBLE", "say \"hi\""),
+];
+
+fn set_awkward(env: &Env, repo: &Path) {
+    for (k, v) in AWKWARD {
+        env.secrets_stdin(repo, &["set", k], format!("{v}\n").as_bytes())
+            .ok();
+        assert_eq!(reveal(env, repo, &[k]), *v, "{k} stored exactly");
+    }
+}
+
+// Guards: export reveals values, so without a terminal it needs --yes.
+#[test]
+fn export_refuses_without_yes() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "export-secret-1"]).ok();
+    let out = env.secrets(&repo, &["export"]).fails();
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
+    assert_no_leak(&out, &["export-secret-1"]);
+    let out = env
+        .secrets(&repo, &["export", "--output", "out.sh"])
+        .fails();
+    assert_no_leak(&out, &["export-secret-1"]);
+    assert!(!repo.join("out.sh").exists(), "no file written");
+}
+
+// Guards: export --yes prints shell that, sourced, gives back every value exactly.
+#[test]
+fn export_output_can_be_sourced() {
+    let (env, repo) = setup();
+    set_awkward(&env, &repo);
+    let out = env.secrets(&repo, &["export", "--yes"]).ok();
+    write(repo.join("out.sh"), &out.stdout);
+    for (k, v) in AWKWARD {
+        let got = sh(&env, &repo, &format!(". ./out.sh; printf %s \"${k}\""))
+            .ok()
+            .stdout;
+        assert_eq!(got, *v, "{k} after sourcing:\n{}", out.stdout);
+    }
+}
+
+// Guards: export --output writes a 0600 file that can be sourced, and prints no value.
+#[test]
+fn export_output_file_is_private() {
+    let (env, repo) = setup();
+    set_awkward(&env, &repo);
+    // Even over an existing file that others could read.
+    write(repo.join("out.sh"), "old\n");
+    std::fs::set_permissions(
+        repo.join("out.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let out = env
+        .secrets(&repo, &["export", "--yes", "--output", "out.sh"])
+        .ok();
+    assert_no_leak(&out, &["two  spaces", "quoted", "line two"]);
+    assert_eq!(mode(repo.join("out.sh")), 0o600);
+    for (k, v) in AWKWARD {
+        let got = sh(&env, &repo, &format!(". ./out.sh; printf %s \"${k}\""))
+            .ok()
+            .stdout;
+        assert_eq!(got, *v, "{k}");
+    }
+}
+
+// Guards: sync adds the keys of .env.example a scope lacks and never overwrites.
+#[test]
+fn sync_adds_missing_keys_and_never_overwrites() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "A", "real-a"]).ok();
+    write(
+        repo.join(".env.example"),
+        "A=example-a\nB=example-b\n# comment\nC=\n",
+    );
+    env.secrets(&repo, &["sync"]).ok();
+    assert_eq!(reveal(&env, &repo, &["A"]), "real-a");
+    assert_eq!(reveal(&env, &repo, &["B"]), "example-b");
+    assert_eq!(reveal(&env, &repo, &["C"]), "");
+    env.secrets(&repo, &["set", "B", "real-b"]).ok();
+    env.secrets(&repo, &["sync"]).ok();
+    assert_eq!(reveal(&env, &repo, &["B"]), "real-b");
+    env.secrets(&repo, &["sync", "production"]).ok();
+    assert_eq!(reveal(&env, &repo, &["production", "A"]), "example-a");
+}
+
+// Guards: env list shows the declared environments; env add declares one that works at once.
+#[test]
+fn env_list_and_add() {
+    let (env, repo) = setup();
+    let list = env.secrets(&repo, &["env", "list"]).ok().stdout;
+    for e in ["development", "test", "production"] {
+        assert!(list.contains(e), "{list}");
+    }
+    assert!(!list.contains("staging"), "{list}");
+    env.secrets(&repo, &["env", "add", "staging"]).ok();
+    let list = env.secrets(&repo, &["env", "list"]).ok().stdout;
+    assert!(list.contains("staging"), "{list}");
+    env.secrets(&repo, &["set", "staging", "K", "stage-value"])
+        .ok();
+    assert_eq!(reveal(&env, &repo, &["staging", "K"]), "stage-value");
+    // Adding an existing one is refused.
+    env.secrets(&repo, &["env", "add", "staging"]).fails();
+}
+
+// Guards: env rename re-seals under the new name; the committed blob opens in a fresh clone.
+#[test]
+fn env_rename_reseals_under_the_new_name() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "test", "K", "renamed-value"])
+        .ok();
+    env.secrets(&repo, &["set", "-s", "api", "-e", "test", "S", "svc-value"])
+        .ok();
+    env.commit_all(&repo, "test values");
+    env.secrets(&repo, &["env", "rename", "test", "qa"]).ok();
+    assert!(!repo.join(".secrets/test.env").exists());
+    assert!(!repo.join(".secrets/api/test.env").exists());
+    env.commit_all(&repo, "rename");
+    let stored = blob(&env, &repo, "HEAD:.secrets/qa.env");
+    assert!(
+        stored.contains("K=gs1:") && !stored.contains("renamed-value"),
+        "{stored}"
+    );
+    let files = env.git(&repo, &["ls-files", ".secrets"]).ok().stdout;
+    assert!(!files.contains("test.env"), "{files}");
+    assert_eq!(reveal(&env, &repo, &["qa", "K"]), "renamed-value");
+    // The committed blobs, as a fresh (locked) clone has them, open under the new scope.
+    env.git(
+        env.path(),
+        &["clone", "-q", repo.to_str().unwrap(), "clone"],
+    )
+    .ok();
+    let clone = env.path().join("clone");
+    assert!(read(clone.join(".secrets/qa.env")).contains("gs1:"));
+    assert_eq!(reveal(&env, &clone, &["qa", "K"]), "renamed-value");
+    assert_eq!(reveal(&env, &clone, &["api", "qa", "S"]), "svc-value");
+    env.secrets(&clone, &["get", "-e", "test"]).fails();
+}
+
+// Guards: env rename in a locked clone re-seals the encrypted files under the new name.
+#[test]
+fn env_rename_in_a_locked_clone() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "test", "K", "locked-rename"])
+        .ok();
+    env.commit_all(&repo, "test values");
+    env.secrets(&repo, &["lock"]).ok();
+    env.secrets(&repo, &["env", "rename", "test", "qa"]).ok();
+    let text = read(repo.join(".secrets/qa.env"));
+    assert!(
+        text.contains("K=gs1:") && !text.contains("locked-rename"),
+        "{text}"
+    );
+    assert!(!repo.join(".secrets/test.env").exists());
+    assert_eq!(reveal(&env, &repo, &["qa", "K"]), "locked-rename");
+}
+
+// Guards: env del needs --yes without a terminal; with it, the environment and its files go.
+#[test]
+fn env_del_needs_confirmation() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "test", "K", "v"]).ok();
+    let out = env.secrets(&repo, &["env", "del", "test"]).fails();
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
+    assert!(repo.join(".secrets/test.env").exists());
+    assert!(env
+        .secrets(&repo, &["env", "list"])
+        .ok()
+        .stdout
+        .contains("test"));
+    env.secrets(&repo, &["env", "del", "test", "--yes"]).ok();
+    assert!(!repo.join(".secrets/test.env").exists());
+    let list = env.secrets(&repo, &["env", "list"]).ok().stdout;
+    assert!(!list.contains("test"), "{list}");
+    env.secrets(&repo, &["set", "test", "K", "v"]).fails();
+}
+
+// Guards: in a locked clone, set writes the encrypted form and get still reads it.
+#[test]
+fn commands_work_in_a_locked_clone() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "OLD", "committed-value"]).ok();
+    env.commit_all(&repo, "secrets");
+    env.secrets(&repo, &["lock"]).ok();
+    let f = repo.join(".secrets/development.env");
+    env.secrets(&repo, &["set", "NEW", "locked-new-value"]).ok();
+    let text = read(&f);
+    assert!(
+        text.contains("NEW=gs1:") && text.contains("OLD=gs1:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("locked-new-value") && !text.contains("committed-value"),
+        "{text}"
+    );
+    assert_eq!(reveal(&env, &repo, &["NEW"]), "locked-new-value");
+    assert_eq!(reveal(&env, &repo, &["OLD"]), "committed-value");
+    env.secrets(&repo, &["unset", "OLD"]).ok();
+    assert!(!read(&f).contains("OLD="));
+    // A new scope file in a locked clone is encrypted too.
+    env.secrets(&repo, &["set", "production", "P", "prod-locked"])
+        .ok();
+    let prod = read(repo.join(".secrets/production.env"));
+    assert!(
+        prod.contains("P=gs1:") && !prod.contains("prod-locked"),
+        "{prod}"
+    );
+    let out = env
+        .secrets(
+            &repo,
+            &["run", "production", "--", "sh", "-c", "printf %s \"$P\""],
+        )
+        .ok();
+    assert_eq!(out.stdout, "prod-locked");
+}
+
+// Guards: in an unlocked clone, set edits the plaintext file atomically and keeps it 0600.
+#[test]
+fn commands_work_in_an_unlocked_clone() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "plain-value"]).ok();
+    let f = repo.join(".secrets/development.env");
+    assert_eq!(read(&f), "KEY=plain-value\n");
+    assert_eq!(mode(&f), 0o600);
+    // An existing file with a looser mode is written back private, and its comments stay.
+    write(&f, "# keep me\nKEY=plain-value\n");
+    std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&f).unwrap());
+    env.secrets(&repo, &["set", "OTHER", "second"]).ok();
+    assert_eq!(read(&f), "# keep me\nKEY=plain-value\nOTHER=second\n");
+    assert_eq!(mode(&f), 0o600);
+    let after = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&f).unwrap());
+    assert_ne!(inode, after, "replaced by rename, not rewritten in place");
+    assert_eq!(
+        secrets_files(&repo),
+        [
+            ".secrets/access.json",
+            ".secrets/config.toml",
+            ".secrets/development.env"
+        ],
+        "no temporary file left behind"
+    );
+    env.commit_all(&repo, "secrets");
+    assert!(blob(&env, &repo, "HEAD:.secrets/development.env").contains("OTHER=gs1:"));
+}
+
+// Guards: the cargo plugin binary runs the same CLI (`cargo secrets --help`).
+#[test]
+fn cargo_secrets_help_works() {
+    let env = Env::new();
+    let cargo_secrets = bin().parent().unwrap().join("cargo-secrets");
+    let out = env
+        .run(&cargo_secrets, env.path(), &["secrets", "--help"])
+        .ok();
+    for cmd in ["set", "get", "run", "unlock", "lock", "export"] {
+        assert!(out.stdout.contains(cmd), "{cmd}: {}", out.stdout);
+    }
+    // Through cargo itself, when the test runs under cargo.
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let out = env.run(&cargo, env.path(), &["secrets", "--help"]).ok();
+        assert!(out.stdout.contains("unlock"), "{}", out.stdout);
+    }
+}

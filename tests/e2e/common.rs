@@ -46,6 +46,8 @@ pub struct Env {
     pub dir: std::sync::Arc<tempfile::TempDir>,
     /// Extra environment for every command (e.g. another identity).
     pub vars: Vec<(String, String)>,
+    /// Variables removed from every command's environment (e.g. XDG_CONFIG_HOME).
+    pub unset: Vec<String>,
     pub home: PathBuf,
 }
 
@@ -62,6 +64,7 @@ impl Env {
         Env {
             dir: std::sync::Arc::new(dir),
             vars: Vec::new(),
+            unset: Vec::new(),
             home,
         }
     }
@@ -73,6 +76,7 @@ impl Env {
         Env {
             dir: self.dir.clone(),
             vars: Vec::new(),
+            unset: Vec::new(),
             home,
         }
     }
@@ -102,7 +106,20 @@ impl Env {
         for (k, v) in &self.vars {
             c.env(k, v);
         }
+        for k in &self.unset {
+            c.env_remove(k);
+        }
         c
+    }
+
+    /// Runs any `program args…` in `cwd` with this person's environment.
+    pub fn run(&self, program: impl AsRef<OsStr>, cwd: &Path, args: &[&str]) -> Out {
+        Out::from(
+            self.command(program.as_ref(), cwd)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
     }
 
     /// The global git config every person of the test shares.

@@ -4,5 +4,5 @@ fn main() {
     if args.get(1).is_some_and(|a| a == "secrets") {
         args.remove(1);
     }
-    std::process::exit(git_secrets::cli::main(args));
+    std::process::exit(git_secrets::cli::main(args, "cargo secrets"));
 }

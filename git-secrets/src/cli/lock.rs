@@ -13,6 +13,19 @@ pub struct LockArgs {}
 
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let ws = Workspace::open()?;
+    // Read every scope file first, so a file that cannot be read or sealed gives its
+    // own error (not one wrapped in a failed `git diff`), before anything changes.
+    let mut sealed_forms = Vec::new();
+    for scope in ws.scope_files() {
+        let file = ws.read_scope(&scope)?;
+        if file.state == FileState::Plain {
+            sealed_forms.push((
+                scope.rel_path(),
+                scope.path(ws.root()),
+                ws.encrypt(&scope, &file.doc)?,
+            ));
+        }
+    }
     let tracked = ws.repo.filtered_files()?;
     // Compared through the filter while it is still configured: real edits only.
     let edited = ws.repo.modified(&tracked)?;
@@ -21,21 +34,12 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
         .filter(|p| !edited.contains(p))
         .cloned()
         .collect();
-    // Seal edited and untracked plaintext files first: if any cannot be sealed, nothing
-    // has changed yet.
-    let mut writes = Vec::new();
-    for scope in ws.scope_files() {
-        if clean.contains(&scope.rel_path()) {
-            continue;
-        }
-        let file = ws.read_scope(&scope)?;
-        if file.state == FileState::Plain {
-            writes.push((scope.path(ws.root()), ws.encrypt(&scope, &file.doc)?));
-        }
-    }
-    let sealed = writes.len();
-    for (path, enc) in writes {
-        fsutil::write_private(&path, enc.as_bytes(), false)?;
+    // Edited and untracked plaintext files are replaced by their sealed form in place;
+    // unedited tracked ones are checked out again below.
+    let mut sealed = 0;
+    for (_, path, enc) in sealed_forms.iter().filter(|(rel, ..)| !clean.contains(rel)) {
+        fsutil::write_private(path, enc.as_bytes(), false)?;
+        sealed += 1;
     }
     ws.repo.config_unset_section("filter.secrets")?;
     // Without the filter, checking out writes the stored (encrypted) bytes.

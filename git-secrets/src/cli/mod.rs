@@ -74,8 +74,14 @@ pub struct ScopeArgs {
 }
 
 /// Runs the CLI on `args` (argv, program name first) and returns the exit status.
-pub fn main(args: Vec<OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+/// `bin_name` is how the user typed it (`git secrets` or `cargo secrets`), for usage text.
+pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command()
+        .bin_name(bin_name)
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
