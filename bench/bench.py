@@ -35,11 +35,12 @@ import sys
 import tempfile
 import time
 
-TARGETS = {"add": 1.5, "status": 1.5, "clone": 2.0}
+TARGETS = {"add": 1.5, "status": 1.5, "clone": 2.0, "floor": None}
 LABELS = {
     "add": "git add -A (fresh repo)",
     "status": "git status after touch",
     "clone": "clone (+ unlock)",
+    "floor": "status, no-op filter",
 }
 BASE_ENVS = ["development", "test", "production", "staging"]
 
@@ -57,7 +58,11 @@ def parse_args():
     p.add_argument("--services", type=int, default=50, help="services (default 50)")
     p.add_argument("--envs", type=int, default=20, help="environments per service (default 20)")
     p.add_argument("--keys", type=int, default=20, help="keys per scope file (default 20)")
-    p.add_argument("--ops", default="add,status,clone", help="operations to run (default add,status,clone)")
+    p.add_argument("--ops", default="add,status,clone",
+                   help="operations to run (default add,status,clone; `floor` also times `git status` after "
+                        "touch through a filter process that does nothing, with --noop-filter)")
+    p.add_argument("--noop-filter", default=None,
+                   help="the bench/noop-filter binary, for the `floor` operation")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -335,10 +340,35 @@ class Bench:
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
+    def op_floor(self, mode, i):
+        """`git status` after touch where every file goes through a filter process that
+        returns its input: the cost of the filter protocol itself, with no work done."""
+        repo = self.plain if mode == "plain" else self.floor
+        now = time.time_ns()
+        for p in work_files(repo):
+            os.utime(p, ns=(now, now))
+        return timed([["git", "status", "--porcelain"]], repo, self.env)
+
+    def setup_floor(self):
+        if not self.args.noop_filter:
+            raise BenchError("the `floor` operation needs --noop-filter (bench/bench.sh builds it)")
+        self.floor = os.path.join(self.tmp, "floor")
+        os.makedirs(self.floor)
+        self.git(self.floor, "init", "-q")
+        copy_tree(self.plain, self.floor, skip=[])
+        with open(os.path.join(self.floor, ".gitattributes"), "w") as f:
+            f.write("*.env filter=noop\n")
+        self.git(self.floor, "config", "filter.noop.process", os.path.abspath(self.args.noop_filter))
+        self.git(self.floor, "config", "filter.noop.required", "true")
+        self.git(self.floor, "add", "-A")
+        self.git(self.floor, "commit", "-q", "-m", "bench: floor")
+
     def measure(self, op):
         fn = getattr(self, f"op_{op}")
-        if op == "status":  # the first status after commit refreshes the index: not timed
-            for repo in (self.plain, self.secrets):
+        if op == "floor":
+            self.setup_floor()
+        if op in ("status", "floor"):  # the first status after commit refreshes the index: not timed
+            for repo in (self.plain, self.secrets) + ((self.floor,) if op == "floor" else ()):
                 self.git(repo, "status", "--porcelain")
         times = {"plain": [], "secrets": []}
         for i in range(self.args.runs):
@@ -373,6 +403,9 @@ def report(bench, results):
     for op, times in results.items():
         p, s = statistics.median(times["plain"]), statistics.median(times["secrets"])
         ratio = s / p if p > 0 else float("inf")
+        if TARGETS[op] is None:
+            print(f"{LABELS[op]:<26} {p:>9.3f} s {s:>10.3f} s {ratio:>6.2f}x {'-':>8}  (no-op filter in the git-secrets column)")
+            continue
         ok = ratio <= TARGETS[op]
         if not ok:
             missed.append(op)
@@ -381,6 +414,11 @@ def report(bench, results):
     print()
     print("clone: a local `git clone` of a path (hardlinked objects), so the checkout dominates;"
           " git-secrets adds `git secrets unlock` in the new clone.")
+    if "floor" in results and "status" in results:
+        floor = statistics.median(results["floor"]["secrets"])
+        ours = statistics.median(results["status"]["secrets"])
+        print(f"status: a filter process that does nothing already takes {floor:.3f} s; git-secrets takes "
+              f"{ours:.3f} s, {ours / floor:.2f}x that floor.")
     for w in bench.warnings:
         print(f"warning: {w}")
     return missed

@@ -27,4 +27,12 @@ else
     fi
 fi
 
-exec python3 "$here/bench.py" --bin "$bin" "$@"
+# The no-op filter process measures the floor of git's filter protocol (`--ops floor`).
+noop=${CARGO_TARGET_DIR:-$root/target}/release/noop-filter
+[[ "$noop" = /* ]] || noop=$root/$noop
+if [[ ! -x "$noop" ]]; then
+    echo "bench: building $noop" >&2
+    (cd "$here/noop-filter" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} cargo build --release --locked)
+fi
+
+exec python3 "$here/bench.py" --bin "$bin" --noop-filter "$noop" --ops add,status,floor,clone "$@"

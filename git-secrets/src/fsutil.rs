@@ -41,6 +41,26 @@ pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(),
     Ok(())
 }
 
+/// Overwrites an existing work-tree file in place (mode 0600, no fsync), for unlock and
+/// lock rewriting many files whose content git already holds in the index: creating a
+/// temporary file per file cost more than everything else together, and a file cut
+/// short by a crash here is restored by `git checkout -- <file>` with nothing lost.
+/// Files with uncommitted edits must go through [`write_private`] instead.
+pub fn overwrite_committed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(io(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io(path))?;
+    }
+    f.write_all(bytes).map_err(io(path))
+}
+
 /// Like [`write_private`] but keeps the target's existing mode when it has one (for files
 /// that are not secret, such as `.gitignore` or `config.toml`).
 pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -6,6 +6,10 @@ use std::process::{Command, Stdio};
 
 use crate::error::Error;
 
+/// The pathspec of files routed through the filter (attribute pathspec magic, git 2.13),
+/// so no list of paths is ever passed on a command line.
+const FILTERED: &str = ":(attr:filter=secrets)";
+
 /// A git work tree.
 #[derive(Clone, Debug)]
 pub struct Repo {
@@ -107,60 +111,10 @@ impl Repo {
         }
     }
 
-    /// Tracked files routed through the `secrets` filter by .gitattributes.
-    pub fn filtered_files(&self) -> Result<Vec<String>, Error> {
-        let files = self.git(&["ls-files", "-z"])?;
-        if files.is_empty() {
-            return Ok(Vec::new());
-        }
-        let attrs = self.git_with_input(&["check-attr", "--stdin", "-z", "filter"], &files)?;
-        // Output: path NUL attr NUL value NUL, repeated.
-        let mut out = Vec::new();
-        let fields: Vec<&[u8]> = attrs.split(|&b| b == 0).collect();
-        for chunk in fields.chunks(3) {
-            if let [path, _attr, value] = chunk {
-                if *value == b"secrets" {
-                    out.push(String::from_utf8_lossy(path).into_owned());
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Writes `paths` to the work tree again from the index, through the filter as now
-    /// configured. The caller has checked that they hold no uncommitted changes.
-    pub fn checkout_again(&self, paths: &[String]) -> Result<(), Error> {
-        if paths.is_empty() {
-            return Ok(());
-        }
-        // checkout-index skips a file whose stat data matches the index; an old mtime
-        // makes git see it as changed, so it is written again through the filter.
-        for p in paths {
-            let path = self.root.join(p);
-            if let Ok(f) = std::fs::File::options().write(true).open(&path) {
-                let _ = f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1));
-            }
-        }
-        let mut input = Vec::new();
-        for p in paths {
-            input.extend_from_slice(p.as_bytes());
-            input.push(0);
-        }
-        self.git_with_input(
-            &["checkout-index", "--index", "--force", "-z", "--stdin"],
-            &input,
-        )?;
-        Ok(())
-    }
-
-    /// Filtered files whose work-tree content differs from the index.
-    pub fn modified(&self, paths: &[String]) -> Result<Vec<String>, Error> {
-        if paths.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut args = vec!["diff", "--name-only", "-z", "--"];
-        args.extend(paths.iter().map(String::as_str));
-        let out = self.git(&args)?;
+    /// Files routed through the filter whose work-tree bytes differ from the index,
+    /// compared as the filter is configured now (raw bytes when it is not).
+    pub fn edited_filtered(&self) -> Result<std::collections::HashSet<String>, Error> {
+        let out = self.git(&["diff", "--name-only", "-z", "--", FILTERED])?;
         Ok(out
             .split(|&b| b == 0)
             .filter(|p| !p.is_empty())
@@ -168,10 +122,51 @@ impl Repo {
             .collect())
     }
 
-    /// Refreshes the index's stat data so files just rewritten show as unchanged.
-    pub fn refresh_index(&self) -> Result<(), Error> {
-        // Exit 1 just means some file is modified; that is not an error here.
-        let _ = self.git(&["update-index", "-q", "--really-refresh"]);
+    /// Files routed through the filter that have an entry in the index.
+    pub fn tracked(&self) -> Result<std::collections::HashSet<String>, Error> {
+        let out = self.git(&["ls-files", "-z", "--", FILTERED])?;
+        Ok(out
+            .split(|&b| b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect())
+    }
+
+    /// Makes git look at `paths` again after they were rewritten in the work tree
+    /// (unlock and lock convert them in place). Their index entries keep their blob but
+    /// lose their stat data, which git reads as "unknown" (size 0) and so compares their
+    /// content through the filter as now configured, recording the new stat data when
+    /// it matches. A rewritten file whose content really changed stays modified.
+    pub fn restat(&self, paths: &[String]) -> Result<(), Error> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let wanted: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
+        let staged = self.git(&["ls-files", "-s", "-z", "--", FILTERED])?;
+        let mut info = Vec::new();
+        for entry in staged.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+            // "<mode> <object> <stage>\t<path>"
+            let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
+                continue;
+            };
+            let (head, path) = (&entry[..tab], &entry[tab + 1..]);
+            let mut fields = head.split(|&b| b == b' ');
+            let (Some(mode), Some(oid), Some(b"0")) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue; // conflicted entries are left alone
+            };
+            if wanted.contains(String::from_utf8_lossy(path).as_ref()) {
+                info.extend_from_slice(mode);
+                info.push(b' ');
+                info.extend_from_slice(oid);
+                info.push(b'\t');
+                info.extend_from_slice(path);
+                info.push(0);
+            }
+        }
+        self.git_with_input(&["update-index", "-z", "--index-info"], &info)?;
+        // Exit status 1 means some file differs: it is then rightly shown as modified.
+        let _ = self.git(&["update-index", "-q", "--refresh"]);
         Ok(())
     }
 }

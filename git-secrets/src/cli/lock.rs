@@ -13,40 +13,34 @@ pub struct LockArgs {}
 
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let ws = Workspace::open()?;
-    // Read every scope file first, so a file that cannot be read or sealed gives its
-    // own error (not one wrapped in a failed `git diff`), before anything changes.
-    let mut sealed_forms = Vec::new();
+    // Read and seal every plaintext file first, so a file that cannot be read or sealed
+    // gives its own error before anything changes. Sealing is deterministic, so an
+    // unedited file gets exactly the bytes git holds.
+    let mut writes = Vec::new();
     for scope in ws.scope_files() {
         let file = ws.read_scope(&scope)?;
         if file.state == FileState::Plain {
-            sealed_forms.push((
-                scope.rel_path(),
-                scope.path(ws.root()),
-                ws.encrypt(&scope, &file.doc)?,
-            ));
+            let sealed = ws.encrypt(&scope, &file.doc)?;
+            writes.push((scope, sealed));
         }
     }
-    let tracked = ws.repo.filtered_files()?;
-    // Compared through the filter while it is still configured: real edits only.
-    let edited = ws.repo.modified(&tracked)?;
-    let clean: Vec<String> = tracked
-        .iter()
-        .filter(|p| !edited.contains(p))
-        .cloned()
-        .collect();
-    // Edited and untracked plaintext files are replaced by their sealed form in place;
-    // unedited tracked ones are checked out again below.
-    let mut sealed = 0;
-    for (_, path, enc) in sealed_forms.iter().filter(|(rel, ..)| !clean.contains(rel)) {
-        fsutil::write_private(path, enc.as_bytes(), false)?;
-        sealed += 1;
-    }
+    // Compared while the filter is still configured: real edits only.
+    let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
     ws.repo.config_unset_section("filter.secrets")?;
-    // Without the filter, checking out writes the stored (encrypted) bytes.
-    ws.repo.checkout_again(&clean)?;
+    for (scope, sealed) in &writes {
+        let rel = scope.rel_path();
+        let path = scope.path(ws.root());
+        if tracked.contains(&rel) && !edited.contains(&rel) {
+            fsutil::overwrite_committed(&path, sealed.as_bytes())?;
+        } else {
+            fsutil::write_private(&path, sealed.as_bytes(), false)?;
+        }
+    }
+    let paths: Vec<String> = writes.iter().map(|(s, _)| s.rel_path()).collect();
+    ws.repo.restat(&paths)?;
     eprintln!(
         "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed",
-        clean.len() + sealed
+        writes.len()
     );
     Ok(())
 }

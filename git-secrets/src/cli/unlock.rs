@@ -97,49 +97,37 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             hint: "ask a member to run `git secrets member approve` for you, then pull".into(),
         });
     }
-    // Tracked files without local edits are checked out again through the filter, so
-    // git records their new size; edited or untracked ones are decrypted in place.
-    let tracked = ws.repo.filtered_files()?;
-    let edited = ws.repo.modified(&tracked)?;
-    configure(&ws.repo)?;
-    let clean: Vec<String> = tracked
-        .iter()
-        .filter(|p| !edited.contains(p))
-        .cloned()
-        .collect();
-    ws.repo.checkout_again(&clean)?;
-    let (mut opened, mut kept) = (0, Vec::new());
+    // Decrypt everything first: a damaged file stops unlock before anything changes.
+    let (mut writes, mut kept) = (Vec::new(), Vec::new());
     for scope in ws.scope_files() {
-        let rel = scope.rel_path();
-        if clean.contains(&rel) {
-            continue;
-        }
         match ws.read_scope(&scope) {
             Ok(file) if file.state == FileState::Encrypted => {
-                fsutil::write_private(
-                    &scope.path(ws.root()),
-                    file.doc.print().expose().as_bytes(),
-                    false,
-                )?;
-                opened += 1;
+                writes.push((scope, file.doc.print()))
             }
             Ok(_) => {}
-            Err(Error::NoAccess { env, .. }) => kept.push(format!("{rel} (no access to {env})")),
+            Err(Error::NoAccess { env, .. }) => {
+                kept.push(format!("{} (no access to {env})", scope.rel_path()))
+            }
             Err(e) => return Err(e),
         }
     }
-    let readable = |s: &crate::scope::Scope| ws.keys(&s.env).is_ok();
-    for scope in ws
-        .scope_files()
-        .iter()
-        .filter(|s| clean.contains(&s.rel_path()))
-    {
-        if readable(scope) {
-            opened += 1;
+    // Compared before the filter is configured: raw bytes against the stored blobs.
+    let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
+    configure(&ws.repo)?;
+    for (scope, plain) in &writes {
+        let rel = scope.rel_path();
+        let path = scope.path(ws.root());
+        if tracked.contains(&rel) && !edited.contains(&rel) {
+            fsutil::overwrite_committed(&path, plain.expose().as_bytes())?;
         } else {
-            kept.push(format!("{} (no access to {})", scope.rel_path(), scope.env));
+            fsutil::write_private(&path, plain.expose().as_bytes(), false)?;
         }
     }
+    // git compares them again through the filter: unchanged files become clean, files
+    // edited while locked stay modified.
+    let paths: Vec<String> = writes.iter().map(|(s, _)| s.rel_path()).collect();
+    ws.repo.restat(&paths)?;
+    let opened = writes.len();
     eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");
     for k in kept {
         eprintln!("left encrypted: {k}");
