@@ -132,6 +132,120 @@ impl Repo {
             .collect())
     }
 
+    /// Stage-0 index entries routed through the filter: (path, mode, object id).
+    pub fn staged_blobs(&self) -> Result<Vec<(String, String, String)>, Error> {
+        let out = self.git(&["ls-files", "-s", "-z", "--", FILTERED])?;
+        let mut entries = Vec::new();
+        for entry in out.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+            let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&entry[..tab]).into_owned();
+            let mut f = head.split(' ');
+            if let (Some(mode), Some(oid), Some("0")) = (f.next(), f.next(), f.next()) {
+                entries.push((
+                    String::from_utf8_lossy(&entry[tab + 1..]).into_owned(),
+                    mode.to_owned(),
+                    oid.to_owned(),
+                ));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The contents of blobs, in order, through one `git cat-file --batch`.
+    pub fn read_blobs(&self, oids: &[&str]) -> Result<Vec<Vec<u8>>, Error> {
+        use std::io::{BufRead, Read, Write};
+        if oids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let io = |source| Error::Io {
+            path: "git cat-file".into(),
+            source,
+        };
+        let mut child = Command::new("git")
+            .current_dir(&self.root)
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(io)?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let input: String = oids.iter().map(|o| format!("{o}\n")).collect();
+        // Written from a thread so a full stdout pipe cannot deadlock the two of us.
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut blobs = Vec::with_capacity(oids.len());
+        for oid in oids {
+            let mut header = String::new();
+            out.read_line(&mut header).map_err(io)?;
+            // "<oid> blob <size>" or "<oid> missing"
+            let size = header
+                .split_whitespace()
+                .nth(2)
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| Error::Git {
+                    args: "cat-file --batch".into(),
+                    stderr: format!("cannot read object {oid}: {}", header.trim()),
+                })?;
+            let mut data = vec![0u8; size + 1];
+            out.read_exact(&mut data).map_err(io)?;
+            data.pop(); // the newline after each object
+            blobs.push(data);
+        }
+        let _ = writer.join();
+        let _ = child.wait();
+        Ok(blobs)
+    }
+
+    /// Writes blobs to the object store in one `git fast-import` and returns their ids,
+    /// in order (one process however many blobs; nothing goes through a temporary file).
+    pub fn write_blobs<'a>(
+        &self,
+        blobs: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<Vec<String>, Error> {
+        let mut stream = Vec::new();
+        let mut n = 0;
+        for (i, b) in blobs.enumerate() {
+            stream
+                .extend_from_slice(format!("blob\nmark :{}\ndata {}\n", i + 1, b.len()).as_bytes());
+            stream.extend_from_slice(b);
+            stream.push(b'\n');
+            n = i + 1;
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let marks = tempfile::NamedTempFile::new().map_err(|source| Error::Io {
+            path: "marks".into(),
+            source,
+        })?;
+        let arg = format!("--export-marks={}", marks.path().display());
+        self.git_with_input(
+            &["fast-import", "--quiet", "--done", &arg],
+            &[stream, b"done\n".to_vec()].concat(),
+        )?;
+        let text = std::fs::read_to_string(marks.path()).map_err(|source| Error::Io {
+            path: marks.path().to_owned(),
+            source,
+        })?;
+        let mut by_mark = std::collections::HashMap::new();
+        for line in text.lines() {
+            if let Some((m, oid)) = line.strip_prefix(':').and_then(|l| l.split_once(' ')) {
+                by_mark.insert(m.parse::<usize>().unwrap_or(0), oid.to_owned());
+            }
+        }
+        (1..=n)
+            .map(|i| {
+                by_mark.remove(&i).ok_or_else(|| Error::Git {
+                    args: "fast-import".into(),
+                    stderr: format!("no object id for blob {i}"),
+                })
+            })
+            .collect()
+    }
+
     /// Makes git look at `paths` again after they were rewritten in the work tree
     /// (unlock and lock convert them in place). Their index entries keep their blob but
     /// lose their stat data, which git reads as "unknown" (size 0) and so compares their

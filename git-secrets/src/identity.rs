@@ -35,8 +35,18 @@ impl std::fmt::Display for Origin {
 }
 
 pub struct Identity {
-    key: age::x25519::Identity,
+    key: Key,
     pub origin: Origin,
+}
+
+/// A native age key, or an unencrypted SSH private key (ed25519 or RSA) whose public
+/// key sits beside it as `<file>.pub`.
+enum Key {
+    Age(age::x25519::Identity),
+    Ssh {
+        key: age::ssh::Identity,
+        recipient: String,
+    },
 }
 
 impl std::fmt::Debug for Identity {
@@ -48,24 +58,66 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// The public recipient string (`age1…`), safe to share.
     pub fn recipient(&self) -> String {
-        self.key.to_public().to_string()
+        match &self.key {
+            Key::Age(k) => k.to_public().to_string(),
+            Key::Ssh { recipient, .. } => recipient.clone(),
+        }
     }
 
     pub fn as_age(&self) -> &dyn age::Identity {
-        &self.key
+        match &self.key {
+            Key::Age(k) => k,
+            Key::Ssh { key, .. } => key,
+        }
     }
 
-    /// A fresh identity, not yet stored.
+    /// A fresh age identity, not yet stored.
     pub fn generate() -> Identity {
         Identity {
-            key: age::x25519::Identity::generate(),
+            key: Key::Age(age::x25519::Identity::generate()),
             origin: Origin::Env,
         }
     }
 
     /// The identity's secret string, for `keys create` to print once.
     pub fn secret_string(&self) -> crate::secret::SecretString {
-        crate::secret::SecretString::new(self.key.to_string().expose_secret().to_owned())
+        match &self.key {
+            Key::Age(k) => {
+                crate::secret::SecretString::new(k.to_string().expose_secret().to_owned())
+            }
+            Key::Ssh { .. } => crate::secret::SecretString::default(),
+        }
+    }
+
+    fn parse_ssh(text: &str, path: &Path) -> Result<Identity, Error> {
+        let origin = Origin::File(path.to_owned());
+        let bad = |why: &str| Error::BadIdentity {
+            origin: format!("{} ({why})", path.display()),
+        };
+        let key =
+            age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
+                .map_err(|_| bad("not a readable SSH private key"))?;
+        match key {
+            age::ssh::Identity::Unencrypted(_) => {}
+            age::ssh::Identity::Encrypted(_) => {
+                return Err(bad(
+                    "passphrase-protected SSH keys are not supported; use an age identity",
+                ))
+            }
+            age::ssh::Identity::Unsupported(_) => {
+                return Err(bad("only ed25519 and RSA SSH keys are supported"))
+            }
+        }
+        let pub_path = PathBuf::from(format!("{}.pub", path.display()));
+        let recipient = std::fs::read_to_string(&pub_path)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|r| r.parse::<age::ssh::Recipient>().is_ok())
+            .ok_or_else(|| bad("its public key must sit beside it as <file>.pub"))?;
+        Ok(Identity {
+            key: Key::Ssh { key, recipient },
+            origin,
+        })
     }
 
     fn parse(text: &str, origin: Origin) -> Result<Identity, Error> {
@@ -78,7 +130,10 @@ impl Identity {
             .ok_or_else(|| Error::BadIdentity {
                 origin: origin.to_string(),
             })?;
-        Ok(Identity { key, origin })
+        Ok(Identity {
+            key: Key::Age(key),
+            origin,
+        })
     }
 }
 
@@ -123,6 +178,9 @@ fn load_file(path: &Path) -> Result<Identity, Error> {
             path: path.to_owned(),
             source,
         })?);
+    if text.contains("PRIVATE KEY-----") {
+        return Identity::parse_ssh(&text, path);
+    }
     Identity::parse(&text, Origin::File(path.to_owned()))
 }
 
@@ -162,7 +220,7 @@ pub fn load_or_create() -> Result<(Identity, bool), Error> {
     let mut body = zeroize::Zeroizing::new(Vec::new());
     writeln!(body, "# git-secrets device identity, created {now}").ok();
     writeln!(body, "# public key: {}", id.recipient()).ok();
-    writeln!(body, "{}", id.key.to_string().expose_secret()).ok();
+    writeln!(body, "{}", id.secret_string().expose()).ok();
     fsutil::write_private(&path, &body, true)?;
     Ok((
         Identity {

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod cli;
 pub mod config;
+pub mod diffview;
 pub mod dotenv;
 pub mod envfile;
 pub mod error;
@@ -16,7 +17,9 @@ pub mod expand;
 pub mod filter;
 pub mod fsutil;
 pub mod git;
+pub mod guard;
 pub mod identity;
+pub mod rotation;
 pub mod scope;
 pub mod seal;
 pub mod secret;

@@ -22,6 +22,9 @@ const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 /// Key ids are 8 hex digits; two keys of one chain that collide are both tried.
 pub const KEY_ID_LEN: usize = 8;
+/// Fingerprints are 6 bytes (12 hex digits): a changed value keeps its fingerprint only
+/// by a 2^-48 accident.
+pub const FINGERPRINT_LEN: usize = 6;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -45,11 +48,13 @@ impl std::fmt::Display for KeyId {
     }
 }
 
-/// A data key ready to seal and open: its two derived subkeys and its id.
+/// A data key ready to seal and open: its derived subkeys and its id.
 pub struct SealingKey {
     id: KeyId,
     aead: XChaCha20Poly1305,
     nonce_key: Zeroizing<[u8; 32]>,
+    /// For the masked diff's fingerprints (see [`SealingKey::fingerprint`]).
+    fingerprint_key: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SealingKey {
@@ -80,7 +85,33 @@ impl SealingKey {
             id,
             aead: XChaCha20Poly1305::new(enc.as_ref().into()),
             nonce_key: hkdf(key, "git-secrets/v1/nonce"),
+            fingerprint_key: hkdf(key, "git-secrets/v1/fingerprint"),
         }
+    }
+
+    /// A short keyed fingerprint of a value (or comment) for the masked diff: the first
+    /// [`FINGERPRINT_LEN`] bytes, in hex, of HMAC-SHA256 under this key's fingerprint
+    /// subkey over the kind, the key name and the text. It is keyed so that a
+    /// low-entropy value can't be guessed from it without the data key; it is not bound
+    /// to the scope, because git hands the diff driver only a file's basename (FORMAT.md
+    /// §8.1).
+    pub fn fingerprint(&self, kind: Kind<'_>, text: &str) -> String {
+        let (kind, name) = match kind {
+            Kind::Value(name) => ("value", name),
+            Kind::Comment => ("comment", ""),
+        };
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.fingerprint_key.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(b"git-secrets/v1");
+        for field in [kind, name, text] {
+            mac.update(&(field.len() as u32).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        let tag = mac.finalize().into_bytes();
+        tag[..FINGERPRINT_LEN]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     pub fn id(&self) -> &KeyId {
@@ -236,6 +267,18 @@ mod tests {
         let a = k.seal("s", Kind::Value("A"), "");
         let b = k.seal("s", Kind::Value("A"), "0123456789abcdef0123456789");
         assert_eq!(a.len(), b.len());
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_and_bound_to_the_name() {
+        let (k1, k2) = (key(1), key(2));
+        let fp = k1.fingerprint(Kind::Value("A"), "v");
+        assert_eq!(fp.len(), FINGERPRINT_LEN * 2);
+        assert_eq!(fp, k1.fingerprint(Kind::Value("A"), "v"));
+        assert_ne!(fp, k1.fingerprint(Kind::Value("A"), "w"));
+        assert_ne!(fp, k1.fingerprint(Kind::Value("B"), "v"));
+        assert_ne!(fp, k1.fingerprint(Kind::Comment, "v"));
+        assert_ne!(fp, k2.fingerprint(Kind::Value("A"), "v"));
     }
 
     #[test]

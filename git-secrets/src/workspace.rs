@@ -129,7 +129,11 @@ impl Workspace {
         if let Some(k) = self.keys.borrow().get(env) {
             return Ok(k.clone());
         }
-        let chain = Rc::new(self.access.unlock_env(env, self.identity()?)?);
+        let chain = Rc::new(
+            self.access
+                .open_chain(env, self.identity()?)?
+                .sealing_keys(),
+        );
         self.keys.borrow_mut().insert(env.to_owned(), chain.clone());
         Ok(chain)
     }
@@ -184,26 +188,23 @@ impl Workspace {
         self.access
             .keys
             .iter()
-            .find(|(_, chain)| chain.iter().any(|r| r.id.0 == key_id))
+            .find(|(_, chain)| chain.keys().any(|id| id.0 == key_id))
             .map(|(env, _)| env.as_str())
     }
 
     /// Seals a plaintext document of `scope` under its environment's newest key.
     pub fn encrypt(&self, scope: &Scope, doc: &Document) -> Result<String, Error> {
         let keys = self.keys(&scope.env)?;
-        // Never seal under an older key than the chain's newest: a member removed since
-        // may still hold it.
-        let newest = self.access.current_key_id(&scope.env);
-        let current = keys
-            .first()
-            .filter(|k| Some(k.id()) == newest)
-            .ok_or_else(|| Error::Refused {
-                message: format!(
-                    "the newest key of {} is not wrapped to this identity, so it cannot seal new values there",
-                    scope.env
-                ),
-                hint: "pull the latest .secrets/access.json, or ask a member to approve you again".into(),
-            })?;
+        // Only the environment's one current key seals, and never one a removed member
+        // was given (after a merge of two rotations, or of a removal).
+        let sealing = self.access.sealing_key_id(&scope.env)?;
+        let current = keys.iter().find(|k| k.id() == sealing).ok_or_else(|| Error::Refused {
+            message: format!(
+                "the current key of {} is not wrapped to this identity, so it cannot seal new values there",
+                scope.env
+            ),
+            hint: "pull the latest .secrets/access.json, or ask a member to approve you again".into(),
+        })?;
         if let Some((line, key)) = envfile::pasted_token(doc) {
             return Err(Error::Refused {
                 message: format!(

@@ -11,3 +11,9 @@ mod commands;
 mod clone_state;
 // Bad input: each gets one clear error and changes nothing.
 mod bad_input;
+// The pre-commit/pre-merge-commit hooks, their installation, and `git secrets check`.
+mod hooks;
+// Team access: join, approve, remove with rotation, CI keys, crash safety, merges.
+mod team;
+// The masked diff driver (textconv) and `git secrets diff`.
+mod diff;

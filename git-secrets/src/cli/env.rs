@@ -59,7 +59,7 @@ fn files_of(ws: &Workspace, env: &str) -> Vec<Scope> {
 }
 
 pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     match command {
         EnvCommand::List => {
             let me = ws

@@ -8,7 +8,6 @@ use clap::{Args, ValueEnum};
 use crate::dotenv::render_value;
 use crate::error::Error;
 use crate::fsutil;
-use crate::workspace::Workspace;
 
 use super::{confirm, resolve_scope, run::resolved_values, ScopeArgs};
 
@@ -46,7 +45,7 @@ fn shell_quote(v: &str) -> String {
 }
 
 pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, false)?;
     let values = resolved_values(&ws, &scope)?;
     confirm(

@@ -6,7 +6,7 @@ use clap::Args;
 use crate::dotenv::render_value;
 use crate::error::Error;
 use crate::secret::mask;
-use crate::workspace::{FileState, Workspace};
+use crate::workspace::FileState;
 
 use super::{confirm, resolve_scope, ScopeArgs};
 
@@ -27,7 +27,7 @@ pub struct GetArgs {
 }
 
 pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     let (scope, rest) = resolve_scope(&mut ws, &args.scope, &args.words, 1, false)?;
     let file = ws.read_scope(&scope)?;
     if let Some(key) = rest.first() {

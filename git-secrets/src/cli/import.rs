@@ -7,7 +7,6 @@ use clap::Args;
 
 use crate::dotenv::Document;
 use crate::error::Error;
-use crate::workspace::Workspace;
 
 use super::{resolve_scope, ScopeArgs};
 
@@ -25,7 +24,7 @@ pub struct ImportArgs {
 }
 
 pub fn cmd_import(args: ImportArgs) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     let bytes = zeroize::Zeroizing::new(std::fs::read(&args.file).map_err(|source| Error::Io {
         path: args.file.clone(),
         source,

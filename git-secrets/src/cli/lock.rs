@@ -5,14 +5,14 @@ use clap::Args;
 
 use crate::error::Error;
 use crate::fsutil;
-use crate::workspace::{FileState, Workspace};
+use crate::workspace::FileState;
 
 /// Encrypt the secret files in the work tree and remove this clone's filter setup.
 #[derive(Args, Debug)]
 pub struct LockArgs {}
 
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
-    let ws = Workspace::open()?;
+    let ws = super::open()?;
     // Read and seal every plaintext file first, so a file that cannot be read or sealed
     // gives its own error before anything changes. Sealing is deterministic, so an
     // unedited file gets exactly the bytes git holds.
@@ -27,6 +27,11 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // Compared while the filter is still configured: real edits only.
     let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
     ws.repo.config_unset_section("filter.secrets")?;
+    // The masked diff driver goes too (its cache, refs/notes/textconv/secrets, holds no
+    // secret and is left alone).
+    ws.repo.config_unset_section("diff.secrets")?;
+    // Our hooks go too; hooks of others stay as they were.
+    crate::guard::install::remove(&ws.repo)?;
     for (scope, sealed) in &writes {
         let rel = scope.rel_path();
         let path = scope.path(ws.root());

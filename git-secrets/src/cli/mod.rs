@@ -12,17 +12,25 @@ use crate::error::Error;
 use crate::scope::Scope;
 use crate::workspace::Workspace;
 
+mod check;
+mod diff;
 mod env;
 mod export;
 mod filter;
 mod get;
+mod hook;
 mod import;
 mod init;
+mod join;
+mod keys;
 mod lock;
+mod member;
+mod rotate;
 mod run;
 mod set;
 mod status;
 mod sync;
+mod textconv;
 mod unlock;
 mod unset;
 
@@ -54,8 +62,21 @@ enum Command {
     Sync(sync::SyncArgs),
     #[command(subcommand)]
     Env(env::EnvCommand),
+    Join(join::JoinArgs),
+    #[command(subcommand)]
+    Member(member::MemberCommand),
+    Rotate(rotate::RotateArgs),
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    // The guard (issue 4): the git hooks' check and its server-side twin.
+    Hook(hook::HookArgs),
+    Check(check::CheckArgs),
     #[command(hide = true, name = "filter-process")]
     FilterProcess,
+    Diff(diff::DiffArgs),
+    /// git's textconv for `diff=secrets` files (configured by `unlock`).
+    #[command(hide = true)]
+    Textconv(textconv::TextconvArgs),
 }
 
 /// Which scope a command works on. Positional words before the key (`api production`)
@@ -101,7 +122,15 @@ pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
         Command::Export(a) => export::cmd_export(a),
         Command::Sync(a) => sync::cmd_sync(a),
         Command::Env(c) => env::cmd_env(c),
+        Command::Join(a) => join::cmd_join(a),
+        Command::Member(c) => member::cmd_member(c),
+        Command::Rotate(a) => rotate::cmd_rotate(a),
+        Command::Keys(c) => keys::cmd_keys(c),
+        Command::Hook(a) => hook::cmd_hook(a),
+        Command::Check(a) => check::cmd_check(a),
         Command::FilterProcess => filter::cmd_filter_process(),
+        Command::Diff(a) => diff::cmd_diff(a),
+        Command::Textconv(a) => textconv::cmd_textconv(a),
     };
     match result {
         Ok(()) => 0,
@@ -119,6 +148,16 @@ pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
 
 fn is_broken_pipe(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// Opens the repository's workspace for a command, first finishing or rolling back a
+/// rotation that a crash interrupted in this checkout.
+pub fn open() -> Result<Workspace, Error> {
+    let mut ws = Workspace::open()?;
+    if let Some(what) = crate::rotation::recover(&mut ws)? {
+        eprintln!("git-secrets: {what}");
+    }
+    Ok(ws)
 }
 
 /// Writes to stdout, turning a failure into an error (a closed pipe ends quietly).

@@ -72,7 +72,7 @@ pub fn resolved_values(
 }
 
 pub fn cmd_run(args: RunArgs) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, false)?;
     let values = resolved_values(&ws, &scope)?;
     let (program, rest) = args.command.split_first().expect("clap requires a command");
@@ -88,7 +88,7 @@ pub fn cmd_run(args: RunArgs) -> Result<(), Error> {
 }
 
 #[cfg(unix)]
-fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
+pub(super) fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
     use std::os::unix::process::CommandExt;
     let source = cmd.exec();
     Err(Error::Usage {
@@ -98,7 +98,7 @@ fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(),
 }
 
 #[cfg(not(unix))]
-fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
+pub(super) fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
     let status = cmd.status().map_err(|source| Error::Usage {
         message: format!("cannot run `{}`: {source}", program.to_string_lossy()),
         hint: Some("check the command name and PATH".into()),

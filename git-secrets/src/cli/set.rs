@@ -8,7 +8,6 @@ use clap::Args;
 use crate::dotenv::render_value;
 use crate::error::Error;
 use crate::secret::SecretString;
-use crate::workspace::Workspace;
 
 use super::{check_key, resolve_scope, ScopeArgs};
 
@@ -63,7 +62,7 @@ pub fn render(key: &str, value: &SecretString) -> Result<SecretString, Error> {
 }
 
 pub fn cmd_set(args: SetArgs) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     let (scope, rest) = resolve_scope(&mut ws, &args.scope, &args.words, 2, true)?;
     let Some(key) = rest.first() else {
         return Err(super::usage("missing KEY".into()));

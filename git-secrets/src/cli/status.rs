@@ -6,14 +6,14 @@ use clap::Args;
 use crate::access::{Access, Status};
 use crate::config::SHARED;
 use crate::error::Error;
-use crate::workspace::{FileState, Workspace};
+use crate::workspace::FileState;
 
 /// Show this clone's state, identity and the environments it can read.
 #[derive(Args, Debug)]
 pub struct StatusArgs {}
 
 pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
-    let ws = Workspace::open()?;
+    let ws = super::open()?;
     let mut text = String::new();
     let unlocked = ws.is_unlocked();
     text.push_str(&format!(
@@ -71,6 +71,34 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         .filter(|m| m.status == Status::Pending)
         .count();
     text.push_str(&format!("pending requests: {pending}\n"));
+    // Key problems a merge can leave behind, each with its fix.
+    for env in ws
+        .config
+        .environments
+        .iter()
+        .map(String::as_str)
+        .chain([SHARED])
+    {
+        let heads = ws.access.heads(env);
+        if heads.len() > 1 {
+            text.push_str(&format!(
+                "problem: `{env}` has {} current keys (two rotations were merged); new values cannot be sealed there until `git secrets rotate --env {env}`\n",
+                heads.len()
+            ));
+        }
+        for (key, removed) in ws.access.exposed_heads(env) {
+            text.push_str(&format!(
+                "problem: the current key {key} of `{env}` was given to removed member(s) {}; run `git secrets rotate --env {env}`\n",
+                removed.join(", ")
+            ));
+        }
+    }
+    for (id, env) in ws.access.missing_wraps() {
+        let name = &ws.access.members[&id].name;
+        text.push_str(&format!(
+            "problem: {name} ({id}) is approved for `{env}` but its current key is not wrapped to them; run `git secrets member approve {id}`\n"
+        ));
+    }
     // Files left encrypted in an unlocked clone that this identity could now read.
     if unlocked {
         let readable_but_locked: Vec<String> = ws

@@ -7,7 +7,6 @@ use clap::Args;
 
 use crate::dotenv::Document;
 use crate::error::Error;
-use crate::workspace::Workspace;
 
 use super::{resolve_scope, ScopeArgs};
 
@@ -25,7 +24,7 @@ pub struct SyncArgs {
 }
 
 pub fn cmd_sync(args: SyncArgs) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     let path = match args.from {
         Some(p) => p,
         None => {

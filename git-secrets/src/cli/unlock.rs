@@ -8,14 +8,16 @@ use clap::Args;
 use crate::error::Error;
 use crate::fsutil;
 use crate::git::Repo;
-use crate::workspace::{FileState, Workspace};
+use crate::workspace::FileState;
 
 /// Set this clone up and decrypt the secret files you can read.
 #[derive(Args, Debug)]
 pub struct UnlockArgs {}
 
-pub const ATTRIBUTES: &[&str] =
-    &[".secrets/**/*.env filter=secrets diff=secrets merge=secrets -text"];
+pub const ATTRIBUTES: &[&str] = &[
+    ".secrets/**/*.env filter=secrets diff=secrets merge=secrets -text",
+    ".secrets/access.json merge=secrets-access",
+];
 const IGNORES: &[&str] = &[".env", ".env.*", "!.env.example"];
 
 /// Appends the lines of `wanted` that `path` lacks, keeping what is there.
@@ -64,8 +66,8 @@ pub fn write_gitignore(root: &Path) -> Result<(), Error> {
     )
 }
 
-/// This clone's git config: the filter process, required so a failure stops `git add`.
-pub fn configure(repo: &Repo) -> Result<(), Error> {
+/// `"<this executable>" <subcommand>`, as git runs a configured command.
+pub fn exe_command(subcommand: &str) -> Result<String, Error> {
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         path: "git-secrets".into(),
         source,
@@ -74,16 +76,43 @@ pub fn configure(repo: &Repo) -> Result<(), Error> {
         .to_string_lossy()
         .replace('\\', "/")
         .replace('"', "\\\"");
-    repo.config_set(
-        "filter.secrets.process",
-        &format!("\"{exe}\" filter-process"),
-    )?;
+    Ok(format!("\"{exe}\" {subcommand}"))
+}
+
+/// The command line for `program`, a binary installed beside this one.
+fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        path: "git-secrets".into(),
+        source,
+    })?;
+    let sibling = exe.with_file_name(format!("{program}{}", std::env::consts::EXE_SUFFIX));
+    let sibling = sibling
+        .to_string_lossy()
+        .replace('\\', "/")
+        .replace('"', "\\\"");
+    Ok(format!("\"{sibling}\" {args}"))
+}
+
+/// This clone's git config: the filter process, required so a failure stops `git add`.
+pub fn configure(repo: &Repo) -> Result<(), Error> {
+    repo.config_set("filter.secrets.process", &exe_command("filter-process")?)?;
     repo.config_set("filter.secrets.required", "true")?;
+    // access.json merges without conflicts (merge-driver/).
+    repo.config_set("merge.secrets-access.name", "git-secrets access.json merge")?;
+    repo.config_set(
+        "merge.secrets-access.driver",
+        &sibling_command("git-secrets-merge", "access %O %A %B")?,
+    )?;
+    // The masked diff driver. `diff.secrets.cachetextconv` is the user's choice: its
+    // output holds no secret, so caching it is safe.
+    repo.config_set("diff.secrets.textconv", &exe_command("textconv")?)?;
+    // The pre-commit and pre-merge-commit hooks, beside any already there.
+    crate::guard::install::install_current(repo)?;
     Ok(())
 }
 
 pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
-    let ws = Workspace::open()?;
+    let ws = super::open()?;
     let identity = ws.identity()?;
     let Some((_, member)) = ws.access.member_of(identity) else {
         return Err(Error::Refused {

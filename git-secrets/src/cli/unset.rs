@@ -3,7 +3,6 @@
 use clap::Args;
 
 use crate::error::Error;
-use crate::workspace::Workspace;
 
 use super::{check_key, resolve_scope, ScopeArgs};
 
@@ -18,7 +17,7 @@ pub struct UnsetArgs {
 }
 
 pub fn cmd_unset(args: UnsetArgs) -> Result<(), Error> {
-    let mut ws = Workspace::open()?;
+    let mut ws = super::open()?;
     let (scope, rest) = resolve_scope(&mut ws, &args.scope, &args.words, 1, false)?;
     let Some(key) = rest.first() else {
         return Err(super::usage("missing KEY".into()));

@@ -1,0 +1,368 @@
+//! Each environment's key chain: opening it with an identity, wrapping the current key
+//! to members, and rotating to a new key.
+//!
+//! The current key (a *head*: no other key supersedes it) is wrapped with age to every
+//! member allowed to read the environment. A rotation makes a new key, wraps it only to
+//! the members still allowed, seals each old head under it (XChaCha20-Poly1305 with a
+//! random nonce, under a subkey of the new key) and clears the old head's wraps. Whoever
+//! holds the new key can walk back and open every older key, so history stays readable
+//! to current members and never becomes readable to a removed one.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::Sha256;
+
+use super::{access_error, now, Access, KeyRecord, Status};
+use crate::config::SHARED;
+use crate::error::Error;
+use crate::identity::{self, Identity};
+use crate::seal::{KeyId, SealingKey};
+use crate::secret::DataKey;
+
+/// An environment's keys this identity could open: the current one first when there is
+/// exactly one, then the others.
+pub struct OpenChain {
+    pub keys: Vec<(KeyId, DataKey)>,
+}
+
+impl OpenChain {
+    pub fn sealing_keys(&self) -> Vec<SealingKey> {
+        self.keys.iter().map(|(_, k)| SealingKey::new(k)).collect()
+    }
+    pub fn get(&self, id: &KeyId) -> Option<&DataKey> {
+        self.keys.iter().find(|(i, _)| i == id).map(|(_, k)| k)
+    }
+}
+
+pub fn wrap(key: &DataKey, recipient: &str) -> Result<String, String> {
+    let r = identity::parse_recipient(recipient).ok_or("not an age or SSH recipient")?;
+    let enc = age::Encryptor::with_recipients(std::iter::once(&*r as &dyn age::Recipient))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).map_err(|e| e.to_string())?;
+    w.write_all(key.expose()).map_err(|e| e.to_string())?;
+    w.finish().map_err(|e| e.to_string())?;
+    Ok(B64.encode(out))
+}
+
+fn unwrap(wrapped: &str, identity: &Identity) -> Option<DataKey> {
+    let bytes = B64.decode(wrapped).ok()?;
+    let dec = age::Decryptor::new_buffered(&bytes[..]).ok()?;
+    let mut reader = dec.decrypt(std::iter::once(identity.as_age())).ok()?;
+    let mut key = zeroize::Zeroizing::new(Vec::new());
+    reader.read_to_end(&mut key).ok()?;
+    let arr: [u8; 32] = key.as_slice().try_into().ok()?;
+    Some(DataKey::from_bytes(arr))
+}
+
+fn chain_cipher(newer: &DataKey) -> XChaCha20Poly1305 {
+    let mut sub = zeroize::Zeroizing::new([0u8; 32]);
+    hkdf::Hkdf::<Sha256>::new(None, newer.expose())
+        .expand(b"git-secrets/v1/chain", sub.as_mut())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    XChaCha20Poly1305::new(sub.as_ref().into())
+}
+
+fn chain_aad(env: &str, older: &KeyId) -> Vec<u8> {
+    let mut aad = b"git-secrets/v1/chain".to_vec();
+    for f in [env, &older.0] {
+        aad.extend_from_slice(&(f.len() as u32).to_be_bytes());
+        aad.extend_from_slice(f.as_bytes());
+    }
+    aad
+}
+
+/// `older` sealed under `newer`: base64(nonce ‖ ciphertext ‖ tag).
+fn seal_older(newer: &DataKey, env: &str, older_id: &KeyId, older: &DataKey) -> String {
+    use rand::RngCore;
+    let mut nonce = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = chain_cipher(newer)
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: older.expose(),
+                aad: &chain_aad(env, older_id),
+            },
+        )
+        .expect("encrypting 32 bytes cannot fail");
+    let mut blob = nonce.to_vec();
+    blob.extend_from_slice(&ct);
+    B64.encode(blob)
+}
+
+fn open_older(newer: &DataKey, env: &str, older_id: &KeyId, sealed: &str) -> Option<DataKey> {
+    let blob = B64.decode(sealed).ok()?;
+    if blob.len() < 24 {
+        return None;
+    }
+    let (nonce, ct) = blob.split_at(24);
+    let plain = zeroize::Zeroizing::new(
+        chain_cipher(newer)
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: &chain_aad(env, older_id),
+                },
+            )
+            .ok()?,
+    );
+    let arr: [u8; 32] = plain.as_slice().try_into().ok()?;
+    Some(DataKey::from_bytes(arr))
+}
+
+/// Checks that `key` is the key `id` names, so a tampered access.json can't substitute one.
+fn verified(key: DataKey, id: &KeyId, env: &str) -> Result<DataKey, Error> {
+    let actual = SealingKey::new(&key).id().clone();
+    if &actual != id {
+        return Err(access_error(format!(
+            "key {id} of `{env}` opens to a key with another id ({actual}): the file was tampered with"
+        )));
+    }
+    Ok(key)
+}
+
+impl Access {
+    /// The current keys of `env`: those no other key supersedes. More than one means two
+    /// rotations were merged and the environment needs a new key (`rotate`).
+    pub fn heads(&self, env: &str) -> Vec<&KeyId> {
+        self.keys
+            .get(env)
+            .map(|keys| {
+                keys.iter()
+                    .filter(|(_, r)| r.superseded_by.is_empty())
+                    .map(|(id, _)| id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Heads of `env` that a removed member was given (so may hold): no new value may be
+    /// sealed under them.
+    pub fn exposed_heads(&self, env: &str) -> Vec<(KeyId, Vec<String>)> {
+        let Some(keys) = self.keys.get(env) else {
+            return Vec::new();
+        };
+        self.heads(env)
+            .into_iter()
+            .filter_map(|id| {
+                let removed: Vec<String> = keys[id]
+                    .wrapped
+                    .keys()
+                    .filter(|m| {
+                        self.members
+                            .get(*m)
+                            .is_some_and(|m| m.status == Status::Removed)
+                    })
+                    .cloned()
+                    .collect();
+                (!removed.is_empty()).then(|| (id.clone(), removed))
+            })
+            .collect()
+    }
+
+    /// The key that seals new values of `env`: its only head, held by no removed member.
+    pub fn sealing_key_id(&self, env: &str) -> Result<&KeyId, Error> {
+        let heads = self.heads(env);
+        let refuse = |message: String| Error::Refused {
+            message,
+            hint: format!("run `git secrets rotate --env {env}` to give it a new key, then commit"),
+        };
+        match heads.as_slice() {
+            [] => Err(access_error(format!("environment `{env}` has no key"))),
+            [one] => {
+                if let Some((_, removed)) = self.exposed_heads(env).first() {
+                    return Err(refuse(format!(
+                        "the current key of `{env}` was given to removed member(s) {}, so no new value is sealed under it",
+                        removed.join(", ")
+                    )));
+                }
+                Ok(one)
+            }
+            _ => Err(refuse(format!(
+                "environment `{env}` has {} current keys (two rotations were merged)",
+                heads.len()
+            ))),
+        }
+    }
+
+    /// Opens every key of `env` this identity can reach: the heads wrapped to it, then,
+    /// walking back, every key sealed under a key already open.
+    pub fn open_chain(&self, env: &str, identity: &Identity) -> Result<OpenChain, Error> {
+        let no_access = || Error::NoAccess {
+            env: env.to_owned(),
+            recipient: identity.recipient(),
+        };
+        let (me, member) = self.member_of(identity).ok_or_else(no_access)?;
+        if !Self::may_read(member, env) {
+            return Err(no_access());
+        }
+        let keys = self
+            .keys
+            .get(env)
+            .ok_or_else(|| access_error(format!("environment `{env}` has no key")))?;
+        let mut open: BTreeMap<KeyId, DataKey> = BTreeMap::new();
+        for (id, rec) in keys {
+            if let Some(w) = rec.wrapped.get(me) {
+                let key = unwrap(w, identity).ok_or_else(|| {
+                    access_error(format!(
+                        "key {id} of `{env}` wrapped to member {me} does not open with {}",
+                        identity.origin
+                    ))
+                })?;
+                open.insert(id.clone(), verified(key, id, env)?);
+            }
+        }
+        loop {
+            let mut found = Vec::new();
+            for (id, rec) in keys.iter().filter(|(id, _)| !open.contains_key(*id)) {
+                for (newer, sealed) in &rec.superseded_by {
+                    if let Some(nk) = open.get(newer) {
+                        let key = open_older(nk, env, id, sealed).ok_or_else(|| {
+                            access_error(format!("key {id} of `{env}` does not open under key {newer}: the file was tampered with"))
+                        })?;
+                        found.push((id.clone(), verified(key, id, env)?));
+                        break;
+                    }
+                }
+            }
+            if found.is_empty() {
+                break;
+            }
+            open.extend(found);
+        }
+        if open.is_empty() {
+            return Err(no_access());
+        }
+        let heads = self.heads(env);
+        let mut ordered: Vec<(KeyId, DataKey)> = open.into_iter().collect();
+        // The sealing key first; then newest first by creation time.
+        ordered.sort_by(|(a, _), (b, _)| {
+            let head = |id: &KeyId| heads.len() == 1 && heads[0] == id;
+            head(b)
+                .cmp(&head(a))
+                .then_with(|| keys[b].created_at.cmp(&keys[a].created_at))
+        });
+        Ok(OpenChain { keys: ordered })
+    }
+
+    /// A fresh key for an environment that has none (init, env add).
+    pub fn new_key(&mut self, env: &str) -> Result<DataKey, Error> {
+        let key = DataKey::generate();
+        let id = SealingKey::new(&key).id().clone();
+        let wrapped = self.wrap_to_readers(&key, env)?;
+        self.keys.entry(env.to_owned()).or_default().insert(
+            id,
+            KeyRecord {
+                created_at: now(),
+                wrapped,
+                superseded_by: BTreeMap::new(),
+            },
+        );
+        Ok(key)
+    }
+
+    fn wrap_to_readers(&self, key: &DataKey, env: &str) -> Result<BTreeMap<String, String>, Error> {
+        let mut wrapped = BTreeMap::new();
+        for (id, recipient) in self.readers(env) {
+            let w = wrap(key, &recipient).map_err(|message| {
+                access_error(format!(
+                    "cannot wrap the key of `{env}` to member {id}: {message}"
+                ))
+            })?;
+            wrapped.insert(id, w);
+        }
+        Ok(wrapped)
+    }
+
+    /// Rotates `env`: a new key wrapped only to the members allowed now, every current
+    /// head sealed under it and unwrapped from everyone. `chain` must hold every head.
+    pub fn rotate(&mut self, env: &str, chain: &OpenChain) -> Result<KeyId, Error> {
+        let heads: Vec<KeyId> = self.heads(env).into_iter().cloned().collect();
+        let mut held = Vec::new();
+        for h in &heads {
+            let key = chain.get(h).ok_or_else(|| Error::Refused {
+                message: format!(
+                    "cannot rotate `{env}`: this identity cannot open its current key {h}"
+                ),
+                hint: "a member who can read this environment must run the rotation".into(),
+            })?;
+            held.push((h.clone(), key.clone()));
+        }
+        let key = DataKey::generate();
+        let id = SealingKey::new(&key).id().clone();
+        let wrapped = self.wrap_to_readers(&key, env)?;
+        let keys = self.keys.entry(env.to_owned()).or_default();
+        for (h, old) in held {
+            let rec = keys.get_mut(&h).expect("heads come from this map");
+            rec.superseded_by
+                .insert(id.clone(), seal_older(&key, env, &h, &old));
+            rec.wrapped.clear();
+        }
+        keys.insert(
+            id.clone(),
+            KeyRecord {
+                created_at: now(),
+                wrapped,
+                superseded_by: BTreeMap::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Wraps the current key(s) of `env` to `member`, from `chain`.
+    pub fn wrap_heads(&mut self, env: &str, member: &str, chain: &OpenChain) -> Result<(), Error> {
+        let recipient = self.members[member].recipient.clone();
+        let heads: Vec<KeyId> = self.heads(env).into_iter().cloned().collect();
+        for h in heads {
+            let key = chain.get(&h).ok_or_else(|| Error::Refused {
+                message: format!(
+                    "cannot give `{env}`: this identity cannot open its current key {h}"
+                ),
+                hint: "a member who can read this environment must approve".into(),
+            })?;
+            let w = wrap(key, &recipient).map_err(|message| {
+                access_error(format!(
+                    "cannot wrap the key of `{env}` to member {member}: {message}"
+                ))
+            })?;
+            self.keys
+                .get_mut(env)
+                .and_then(|k| k.get_mut(&h))
+                .expect("head exists")
+                .wrapped
+                .insert(member.to_owned(), w);
+        }
+        Ok(())
+    }
+
+    /// Active members allowed to read an environment whose current key is not wrapped to
+    /// them (an approval merged with a rotation): (member id, environment).
+    pub fn missing_wraps(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (id, m) in &self.members {
+            for env in m.environments.iter().map(String::as_str).chain([SHARED]) {
+                if !Self::may_read(m, env) {
+                    continue;
+                }
+                let Some(keys) = self.keys.get(env) else {
+                    continue;
+                };
+                if self
+                    .heads(env)
+                    .iter()
+                    .any(|h| !keys[*h].wrapped.contains_key(id))
+                {
+                    out.push((id.clone(), env.to_owned()));
+                }
+            }
+        }
+        out
+    }
+}

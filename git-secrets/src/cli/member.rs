@@ -1,0 +1,228 @@
+//! `git secrets member list|approve|remove`.
+
+use clap::Subcommand;
+
+use crate::access::{Access, MemberKind, Status};
+use crate::config::SHARED;
+use crate::envfile;
+use crate::error::Error;
+use crate::identity;
+use crate::rotation;
+use crate::workspace::Workspace;
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCommand {
+    /// List members and requests, with each recipient's fingerprint to check out of band.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request: wrap the environments' keys (all, or those named) to it.
+    Approve {
+        /// Member id (or a unique prefix, or name).
+        id: String,
+        /// An environment to give (repeatable; default: every environment for a request,
+        /// the ones it has for an active member).
+        #[arg(long = "env", short = 'e', value_name = "ENV")]
+        envs: Vec<String>,
+    },
+    /// Remove a member: rotate every key it could read and list the secrets it saw.
+    Remove {
+        /// Member id (or a unique prefix, or name).
+        id: String,
+    },
+}
+
+pub fn cmd_member(command: MemberCommand) -> Result<(), Error> {
+    let mut ws = super::open()?;
+    match command {
+        MemberCommand::List { json } => list(&ws, json, None),
+        MemberCommand::Approve { id, envs } => approve(&mut ws, &id, envs),
+        MemberCommand::Remove { id } => remove(&mut ws, &id, None),
+    }
+}
+
+pub fn list(ws: &Workspace, json: bool, kind: Option<MemberKind>) -> Result<(), Error> {
+    let members = ws
+        .access
+        .members
+        .iter()
+        .filter(|(_, m)| kind.is_none_or(|k| m.kind == k));
+    if json {
+        let rows: Vec<serde_json::Value> = members
+            .map(|(id, m)| {
+                serde_json::json!({
+                    "id": id, "name": m.name, "kind": m.kind, "status": m.status,
+                    "environments": m.environments, "fingerprint": identity::fingerprint(&m.recipient),
+                    "recipient": m.recipient,
+                })
+            })
+            .collect();
+        return super::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows).expect("JSON")
+        ));
+    }
+    let mut text = String::new();
+    for (id, m) in members {
+        let envs = if m.status == Status::Pending {
+            "-".to_owned()
+        } else {
+            m.environments.iter().cloned().collect::<Vec<_>>().join(",")
+        };
+        text.push_str(&format!(
+            "{id}  {:<16} {:<6} {:<8} {:<24} {}\n",
+            m.name,
+            format!("{:?}", m.kind).to_lowercase(),
+            format!("{:?}", m.status).to_lowercase(),
+            envs,
+            identity::fingerprint(&m.recipient)
+        ));
+    }
+    super::out(&text)
+}
+
+fn check_envs(ws: &Workspace, envs: &[String]) -> Result<Vec<String>, Error> {
+    if envs.is_empty() {
+        return Ok(ws.config.environments.clone());
+    }
+    for e in envs {
+        if !ws.config.has_env(e) {
+            return Err(Error::UnknownEnv {
+                name: e.clone(),
+                known: ws.config.environments.clone(),
+            });
+        }
+    }
+    Ok(envs.to_vec())
+}
+
+/// Gives `member` the environments `envs` (and `shared`): wraps their current keys to it.
+pub fn grant(ws: &mut Workspace, member: &str, envs: &[String]) -> Result<(), Error> {
+    let identity = ws.identity()?;
+    let mut next = ws.access.clone();
+    {
+        let m = next.members.get_mut(member).expect("member exists");
+        m.status = Status::Active;
+        m.approved_at = Some(crate::access::now());
+        m.environments.extend(envs.iter().cloned());
+    }
+    for env in envs.iter().map(String::as_str).chain([SHARED]) {
+        let chain = ws.access.open_chain(env, identity).map_err(|e| match e {
+            Error::NoAccess { .. } => Error::Refused {
+                message: format!("you cannot give `{env}`: you cannot read it yourself"),
+                hint: "ask a member who can read it to approve, or name only your environments with --env".into(),
+            },
+            e => e,
+        })?;
+        next.wrap_heads(env, member, &chain)?;
+    }
+    ws.access = next;
+    ws.save_access()
+}
+
+fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Error> {
+    let id = ws.access.find_member(query)?;
+    let m = &ws.access.members[&id];
+    if m.status == Status::Removed {
+        return Err(Error::Refused {
+            message: format!(
+                "member {id} ({}) was removed and cannot be approved again",
+                m.name
+            ),
+            hint: "a removed key stays removed: they must join with a new identity".into(),
+        });
+    }
+    // Approving an active member again without --env re-wraps what it already has (after
+    // a merge lost a wrap); a request gets every environment by default.
+    let envs = if envs.is_empty() && m.status == Status::Active {
+        m.environments.iter().cloned().collect()
+    } else {
+        check_envs(ws, &envs)?
+    };
+    let (name, fp) = (m.name.clone(), identity::fingerprint(&m.recipient));
+    grant(ws, &id, &envs)?;
+    eprintln!("approved {name} ({id}, {fp}) for {}", envs.join(", "));
+    eprintln!("next: commit and push .secrets/access.json; they can then `git secrets unlock`");
+    Ok(())
+}
+
+/// Removes a member (of `kind`, when given) with a rotation of every environment it could
+/// read, and prints the secrets it could read.
+pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Result<(), Error> {
+    let id = ws.access.find_member(query)?;
+    let m = ws.access.members[&id].clone();
+    if kind.is_some_and(|k| m.kind != k) {
+        return Err(Error::Usage {
+            message: format!("{id} ({}) is not a CI key", m.name),
+            hint: Some("use `git secrets member remove` for people".into()),
+        });
+    }
+    if m.status == Status::Removed {
+        return Err(Error::Refused {
+            message: format!("member {id} ({}) is already removed", m.name),
+            hint: "`git secrets member list` shows every member".into(),
+        });
+    }
+    let readable: Vec<String> = ws
+        .config
+        .environments
+        .iter()
+        .chain([&SHARED.to_owned()])
+        .filter(|e| Access::may_read(&m, e))
+        .cloned()
+        .collect();
+    for env in readable.iter().filter(|e| *e != SHARED) {
+        let others = ws
+            .access
+            .members
+            .iter()
+            .filter(|(oid, om)| **oid != id && Access::may_read(om, env))
+            .count();
+        if others == 0 {
+            return Err(Error::Refused {
+                message: format!("{} is the last member who can read `{env}`; removing them would lock it for good", m.name),
+                hint: format!("approve someone else for `{env}` first (`git secrets member approve ID --env {env}`)"),
+            });
+        }
+    }
+    // What the member could read, by key name (names are public; no value is opened).
+    let mut seen = Vec::new();
+    for scope in ws
+        .scope_files()
+        .into_iter()
+        .filter(|s| readable.contains(&s.env))
+    {
+        let bytes = std::fs::read(scope.path(ws.root())).unwrap_or_default();
+        let names = if envfile::is_encrypted(&bytes) {
+            envfile::key_names(&bytes).unwrap_or_default()
+        } else {
+            crate::dotenv::Document::parse(&bytes)
+                .map(|d| d.keys())
+                .unwrap_or_default()
+        };
+        if !names.is_empty() {
+            seen.push(format!("  {}: {}", scope.label(), names.join(", ")));
+        }
+    }
+    let rotated = rotation::rotate(ws, &readable, |next| {
+        let nm = next.members.get_mut(&id).expect("member exists");
+        nm.status = Status::Removed;
+        nm.removed_at = Some(crate::access::now());
+        Ok(())
+    })?;
+    eprintln!(
+        "removed {} ({id}); rotated {} ({} file(s) re-sealed and staged with .secrets/access.json)",
+        m.name,
+        rotated.environments.join(", "),
+        rotated.files
+    );
+    if seen.is_empty() {
+        eprintln!("they could read no secret yet");
+    } else {
+        eprintln!("they could read these secrets; change them at their provider too (rotation protects new values, not what was already seen):");
+        super::out(&format!("{}\n", seen.join("\n")))?;
+    }
+    eprintln!("next: `git commit` (the rotation is staged)");
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! `git secrets rotate [--env E]…`: a new key for environments (a lost laptop, a
+//! schedule, or two rotations merged), their files re-sealed and staged.
+
+use clap::Args;
+
+use crate::config::SHARED;
+use crate::error::Error;
+use crate::rotation;
+
+/// Give environments new keys and re-seal their files (staged, not committed).
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// An environment to rotate (repeatable; default: every environment and `shared`).
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    envs: Vec<String>,
+}
+
+pub fn cmd_rotate(args: RotateArgs) -> Result<(), Error> {
+    let mut ws = super::open()?;
+    let envs = if args.envs.is_empty() {
+        ws.config
+            .environments
+            .iter()
+            .cloned()
+            .chain([SHARED.to_owned()])
+            .collect()
+    } else {
+        for e in &args.envs {
+            if !ws.config.has_env(e) && e != SHARED {
+                return Err(Error::UnknownEnv {
+                    name: e.clone(),
+                    known: ws.config.environments.clone(),
+                });
+            }
+        }
+        args.envs
+    };
+    let done = rotation::rotate(&mut ws, &envs, |_| Ok(()))?;
+    eprintln!(
+        "rotated {} ({} file(s) re-sealed); staged with .secrets/access.json: `git commit` to finish",
+        done.environments.join(", "),
+        done.files
+    );
+    Ok(())
+}

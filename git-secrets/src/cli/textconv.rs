@@ -1,0 +1,68 @@
+//! `git secrets textconv FILE` (hidden): the diff driver git runs as
+//! `diff.secrets.textconv`. Prints the masked view of FILE: key names, masked values and
+//! keyed fingerprints (FORMAT.md §8.1). It never fails a diff for want of a key: without
+//! one, a plaintext value gets `fp:?` and a warning on stderr.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use crate::diffview;
+use crate::error::Error;
+use crate::git::Repo;
+use crate::seal::SealingKey;
+use crate::workspace::Workspace;
+
+/// Print a secret file with its values masked (git's textconv for `diff=secrets`).
+#[derive(Args, Debug)]
+pub struct TextconvArgs {
+    /// The file git hands over: a temporary copy of a blob, or the work-tree file.
+    file: PathBuf,
+}
+
+pub fn cmd_textconv(args: TextconvArgs) -> Result<(), Error> {
+    let bytes = Zeroizing::new(std::fs::read(&args.file).map_err(|source| Error::Io {
+        path: args.file.clone(),
+        source,
+    })?);
+    let env = diffview::env_of_textconv_path(&args.file);
+    // The identity and keys are loaded only when a plaintext value needs a fingerprint:
+    // encrypted input (a locked clone, no access) is masked without them.
+    let mut key: Option<Option<(Rc<Vec<SealingKey>>, usize)>> = None;
+    let mut fingerprint = |kind: crate::seal::Kind<'_>, text: &str| {
+        key.get_or_insert_with(|| load(env.as_deref(), &args.file))
+            .as_ref()
+            .map(|(keys, i)| keys[*i].fingerprint(kind, text))
+    };
+    let text = diffview::masked(&bytes, &mut fingerprint);
+    super::out(&text)
+}
+
+/// The fingerprint key of `env` (the chain and its index), or a warning and `None`.
+fn load(env: Option<&str>, file: &Path) -> Option<(Rc<Vec<SealingKey>>, usize)> {
+    let warn = |why: &str| {
+        eprintln!(
+            "git-secrets: warning: {}: values shown without fingerprints (fp:?): {why}",
+            file.display()
+        );
+    };
+    let Some(env) = env else {
+        warn("the environment cannot be told from the file name");
+        return None;
+    };
+    let opened = Repo::discover()
+        .and_then(Workspace::open_for_filter)
+        .and_then(|ws| ws.keys(env).map(|keys| (ws, keys)));
+    let (ws, keys) = match opened {
+        Ok(v) => v,
+        Err(e) => {
+            warn(&e.to_string());
+            return None;
+        }
+    };
+    let chosen = diffview::fingerprint_key(&ws.access, env, &keys)?;
+    let index = keys.iter().position(|k| std::ptr::eq(k, chosen))?;
+    Some((keys, index))
+}

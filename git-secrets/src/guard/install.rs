@@ -1,0 +1,300 @@
+//! Installing the hooks beside the ones already there, and removing them again.
+//!
+//! The scheme, chosen so that husky, lefthook, the pre-commit framework and hand-written
+//! hooks keep running, and so that install is idempotent and removal exact:
+//! - The hooks directory is git's own answer (`git rev-parse --git-path hooks`), so
+//!   `core.hooksPath` and linked worktrees are respected.
+//! - No hook there: a small `sh` script of our own is written.
+//! - A shell script there (hand-written, lefthook's, husky's generated ones): a marked
+//!   block is inserted right after its `#!` line, so it runs first and no `exit` or
+//!   `exec` later in the script can skip it; the rest of the script is untouched.
+//! - Any other program (Python, a binary): it is moved aside to `<hook>.git-secrets-chained`
+//!   and our script runs the check, then `exec`s it with the same arguments and stdin.
+//! - A hook file that belongs to the repository (husky's `.husky/pre-commit` is
+//!   committed), or a new file in a directory of the work tree that git would show as
+//!   untracked, is never written: the user is told the one line to add instead, since
+//!   an absolute path to this device's binary must not be committed for everyone.
+//!
+//! The block calls the binary by the absolute path it was installed from (as the filter
+//! configuration does), falling back to `git-secrets` on PATH, and fails the commit
+//! with a message when neither exists, rather than letting plaintext through silently.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::git::Repo;
+
+/// The hooks installed: the same check before a commit and before a merge commit.
+pub const HOOKS: &[&str] = &["pre-commit", "pre-merge-commit"];
+
+const BEGIN: &str =
+    "# >>> git-secrets >>> (added by `git secrets unlock`; `git secrets lock` removes it)";
+const END: &str = "# <<< git-secrets <<<";
+/// The second line of a hook file git-secrets created itself.
+const OWN: &str = "# created by git-secrets";
+const CHAINED: &str = ".git-secrets-chained";
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The directory git runs hooks from.
+pub fn hooks_dir(repo: &Repo) -> Result<PathBuf, Error> {
+    let out = repo.git(&["rev-parse", "--git-path", "hooks"])?;
+    let rel = String::from_utf8_lossy(&out).trim_end().to_owned();
+    Ok(repo.root.join(rel))
+}
+
+/// Single-quotes `s` for sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The marked block for `hook`; `chained` is the previous program to run after it.
+fn block(exe: &str, hook: &str, chained: bool) -> String {
+    let q = sh_quote(exe);
+    let mut b = format!(
+        "{BEGIN}\n\
+         if [ -x {q} ]; then {q} hook {hook} || exit $?\n\
+         elif command -v git-secrets >/dev/null 2>&1; then git-secrets hook {hook} || exit $?\n\
+         else echo \"git-secrets: not installed, so staged files cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1; fi\n"
+    );
+    if chained {
+        b.push_str(&format!(
+            "exec \"$(dirname \"$0\")/{hook}{CHAINED}\" \"$@\"\n"
+        ));
+    }
+    b.push_str(END);
+    b.push('\n');
+    b
+}
+
+/// The text of `hook` with our block taken out, if it has one.
+fn without_block(text: &str) -> Option<String> {
+    let start = text.find(BEGIN)?;
+    let end = text[start..].find(END)? + start + END.len();
+    let end = if text[end..].starts_with('\n') {
+        end + 1
+    } else {
+        end
+    };
+    Some(format!("{}{}", &text[..start], &text[end..]))
+}
+
+/// Whether a `#!` line runs a POSIX-like shell, where a block of `sh` can go.
+fn is_shell(text: &str) -> bool {
+    let Some(line) = text.lines().next() else {
+        return true;
+    };
+    let Some(cmd) = line.strip_prefix("#!") else {
+        return true; // no #!: git runs it with sh
+    };
+    let mut words = cmd.split_whitespace();
+    let mut prog = words
+        .next()
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    if prog == "env" {
+        prog = words.find(|w| !w.starts_with('-')).unwrap_or_default();
+    }
+    matches!(
+        prog,
+        "sh" | "bash" | "dash" | "ash" | "ksh" | "zsh" | "mksh"
+    )
+}
+
+/// Our block right after the `#!` line (or at the top).
+fn insert_block(text: &str, block: &str) -> String {
+    match text.strip_prefix("#!").and_then(|_| text.find('\n')) {
+        Some(i) => format!("{}{block}{}", &text[..=i], &text[i + 1..]),
+        None if text.starts_with("#!") => format!("{text}\n{block}"),
+        None => format!("{block}{text}"),
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.exists()
+    }
+}
+
+/// Writes `text` to `path` through a temporary file, executable.
+fn write_hook(path: &Path, text: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("git-secrets-tmp");
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() | 0o111)
+            .unwrap_or(0o755);
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Why a path inside the work tree must not be written, if it must not: it is tracked,
+/// or it would show up as a new untracked file (and could be committed with a path to
+/// this device's binary).
+fn belongs_to_repo(repo: &Repo, path: &Path) -> Option<&'static str> {
+    let root = repo.root.canonicalize().ok()?;
+    let dir = path.parent()?.canonicalize().ok()?;
+    let rel = dir.strip_prefix(&root).ok()?.join(path.file_name()?);
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    if rel.starts_with(".git/") {
+        return None;
+    }
+    let tracked = repo.git(&["ls-files", "--", &rel]).ok()?;
+    if !tracked.is_empty() {
+        return Some("is committed in the repository");
+    }
+    match repo.git(&["check-ignore", "-q", "--", &rel]) {
+        Ok(_) => None,
+        Err(_) => Some("would be a new file in the repository"),
+    }
+}
+
+/// Installs every hook of [`HOOKS`]; returns what to tell the user.
+pub fn install(repo: &Repo, exe: &Path) -> Result<Vec<String>, Error> {
+    let exe = exe.to_string_lossy().replace('\\', "/");
+    let dir = hooks_dir(repo)?;
+    let mut notes = Vec::new();
+    for hook in HOOKS {
+        let path = dir.join(hook);
+        let shown = path
+            .strip_prefix(&repo.root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        if let Some(why) = belongs_to_repo(repo, &path) {
+            notes.push(format!("{shown} {why}, so git-secrets did not change it: add the line `git secrets hook {hook}` to it for everyone"));
+            continue;
+        }
+        let existing = match std::fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let text = match existing {
+            None => {
+                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                format!("#!/bin/sh\n{OWN}\n{}", block(&exe, hook, false))
+            }
+            Some(bytes) => match String::from_utf8(bytes) {
+                // Ours already (install again: refresh the binary's path).
+                Ok(t) if without_block(&t).is_some() => {
+                    let chained = t.contains(CHAINED);
+                    let rest = without_block(&t).expect("checked");
+                    insert_block(&rest, &block(&exe, hook, chained))
+                }
+                Ok(_) | Err(_) if !is_executable(&path) => {
+                    notes.push(format!("{shown} is not executable (disabled), so git-secrets did not change it; make it executable and run `git secrets unlock` again to add the check"));
+                    continue;
+                }
+                Ok(t) if is_shell(&t) => insert_block(&t, &block(&exe, hook, false)),
+                _ => {
+                    let moved = dir.join(format!("{hook}{CHAINED}"));
+                    if moved.exists() {
+                        notes.push(format!("{shown}: {} already exists, so git-secrets did not chain again; remove one of them and run `git secrets unlock`", moved.display()));
+                        continue;
+                    }
+                    std::fs::rename(&path, &moved).map_err(io(&path))?;
+                    notes.push(format!(
+                        "{shown} was not a shell script: it now runs after the check, from {}",
+                        moved.display()
+                    ));
+                    format!("#!/bin/sh\n{OWN}\n{}", block(&exe, hook, true))
+                }
+            },
+        };
+        write_hook(&path, &text)?;
+    }
+    Ok(notes)
+}
+
+/// Removes what [`install`] added, leaving every other hook as it was.
+pub fn remove(repo: &Repo) -> Result<(), Error> {
+    let dir = hooks_dir(repo)?;
+    for hook in HOOKS {
+        let path = dir.join(hook);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Some(rest) = without_block(&text) else {
+            continue;
+        };
+        if rest.trim_end() == format!("#!/bin/sh\n{OWN}") {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            let moved = dir.join(format!("{hook}{CHAINED}"));
+            if moved.exists() {
+                std::fs::rename(&moved, &path).map_err(io(&moved))?;
+            }
+        } else {
+            write_hook(&path, &rest)?;
+        }
+    }
+    Ok(())
+}
+
+/// Installs the hooks for this clone with the running binary; called by `init` and
+/// `unlock` with the rest of the clone's setup.
+pub fn install_current(repo: &Repo) -> Result<(), Error> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        path: "git-secrets".into(),
+        source,
+    })?;
+    for note in install(repo, &exe)? {
+        eprintln!("git-secrets: hooks: {note}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_round_trips_in_a_shell_hook() {
+        let theirs = "#!/usr/bin/env bash\nset -e\nnpm test\n";
+        let with = insert_block(theirs, &block("/x/git-secrets", "pre-commit", false));
+        assert!(with.starts_with("#!/usr/bin/env bash\n# >>> git-secrets"));
+        assert!(with.ends_with("npm test\n"));
+        assert_eq!(without_block(&with).as_deref(), Some(theirs));
+    }
+
+    #[test]
+    fn shells_are_recognised() {
+        for t in [
+            "#!/bin/sh\n",
+            "#!/usr/bin/env bash\n",
+            "#!/bin/zsh -e\n",
+            "echo hi\n",
+            "",
+        ] {
+            assert!(is_shell(t), "{t}");
+        }
+        for t in [
+            "#!/usr/bin/env python3\n",
+            "#!/usr/bin/node\n",
+            "#!/usr/bin/fish\n",
+        ] {
+            assert!(!is_shell(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn paths_are_quoted_for_sh() {
+        assert_eq!(sh_quote("/a b/it's"), r"'/a b/it'\''s'");
+    }
+}

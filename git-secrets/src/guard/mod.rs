@@ -1,0 +1,239 @@
+//! The guard: what must never reach a commit, checked on blobs as git stores them (the
+//! pre-commit hook reads the index, `git secrets check` reads commits), never on the
+//! work tree, whose plaintext is expected in an unlocked clone.
+//!
+//! Four checks, each giving a [`Finding`] that names the path, the reason and the fix:
+//! 1. a `.env`, `.env.*` or `*.env` file that is not in encrypted form (examples and
+//!    templates excepted);
+//! 2. a path routed to the secrets filter whose blob is not in encrypted form (the filter
+//!    is missing, was bypassed, or a tool skipped it);
+//! 3. a private key (age, OpenSSH, PEM, PGP);
+//! 4. the plaintext of a secret value this identity can read, and a sealed value that
+//!    does not open (tampered), both only when an identity is at hand ([`known`]).
+//!
+//! The first three need no key. No finding ever holds a value: only paths, line
+//! numbers, key names and scopes.
+
+pub mod install;
+pub mod known;
+pub mod scan;
+
+use crate::envfile;
+
+/// One problem with one blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The commit the blob was found in (`git secrets check`); none for the index.
+    pub commit: Option<String>,
+    pub path: String,
+    pub reason: String,
+    pub fix: String,
+}
+
+/// A blob and what git's attributes say about its path.
+#[derive(Clone, Copy, Debug)]
+pub struct Blob<'a> {
+    pub path: &'a str,
+    pub bytes: &'a [u8],
+    /// `filter=secrets`: git must only ever store it in encrypted form.
+    pub routed: bool,
+    /// `-secrets-check` in .gitattributes: a fixture or document the team vouches for.
+    /// It skips checks 1, 3 and 4, never 2 (a routed file is encrypted or it leaks).
+    pub exempt: bool,
+}
+
+/// The gitattributes attribute that exempts a path (`tests/fixtures/** -secrets-check`).
+pub const EXEMPT_ATTR: &str = "secrets-check";
+
+/// Names that hold examples of a `.env` file, not values.
+const EXAMPLE_SUFFIXES: &[&str] = &[".example", ".sample", ".template"];
+
+/// Whether the file name is a dotenv file by convention: `.env`, `.env.*` or `*.env`.
+pub fn is_env_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let env_like = name == ".env" || name.starts_with(".env.") || name.ends_with(".env");
+    env_like && !EXAMPLE_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Paths git-secrets itself encrypts: the scope files under `.secrets/`, whatever
+/// .gitattributes says (a missing or malformed line there must not let them through).
+pub fn is_secret_path(path: &str) -> bool {
+    path.starts_with(".secrets/") && path.ends_with(".env")
+}
+
+/// Like git (`buffer_is_binary`): a NUL byte in the first 8000 bytes.
+pub fn is_binary(bytes: &[u8]) -> bool {
+    bytes.iter().take(8000).any(|&b| b == 0)
+}
+
+/// The 1-based line of byte `offset`.
+pub fn line_at(bytes: &[u8], offset: usize) -> usize {
+    bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Blob<'_> {
+    fn finding(&self, reason: String, fix: String) -> Finding {
+        Finding {
+            commit: None,
+            path: self.path.to_owned(),
+            reason,
+            fix,
+        }
+    }
+
+    /// Checks 1 to 3: these need no key. At most one of 1 and 2 applies.
+    pub fn check(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let encrypted = envfile::is_encrypted(self.bytes);
+        let p = self.path;
+        if (self.routed || is_secret_path(p)) && !encrypted {
+            out.push(self.unencrypted_secret());
+        } else if is_env_name(p) && !encrypted && !self.exempt {
+            out.push(if is_binary(self.bytes) || std::str::from_utf8(self.bytes).is_err() {
+                self.finding(
+                    "is a binary file named like a .env file; a .env file must not be committed".into(),
+                    format!("unstage it (`git rm --cached -- {p}`) and list it in .gitignore; if it is meant to be committed, rename it, or mark it `{p} -{EXEMPT_ATTR}` in .gitattributes"),
+                )
+            } else {
+                self.finding(
+                    "is a plaintext .env file".into(),
+                    format!("unstage it (`git rm --cached -- {p}`), list it in .gitignore, and keep its values encrypted with `git secrets import --file {p}`; an example file is named .env.example"),
+                )
+            });
+        }
+        if !self.exempt {
+            if let Some((kind, line)) = private_key(self.bytes) {
+                out.push(self.finding(
+                    format!("line {line} holds a private key ({kind})"),
+                    format!("unstage it (`git rm --cached -- {p}`) and keep the key outside the repository; if it was ever pushed, replace the key"),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Check 2's finding, with the most likely cause.
+    fn unencrypted_secret(&self) -> Finding {
+        let p = self.path;
+        let (what, fix) = if is_binary(self.bytes) {
+            (
+                "binary content, not a dotenv file".into(),
+                format!("restore it (`git restore --staged --worktree -- {p}`), or remove it with `git rm --cached -- {p}`"),
+            )
+        } else if let Err(crate::dotenv::ParseError::ConflictMarker { line }) =
+            crate::dotenv::Document::parse(self.bytes)
+        {
+            (
+                format!("plaintext with a merge conflict marker at line {line}"),
+                format!("resolve the conflict in the work tree (one value per key, no `<<<<<<<`/`=======`/`>>>>>>>` lines), then `git add -- {p}` with the filter set up (`git secrets unlock`)"),
+            )
+        } else if envfile::looks_encrypted(self.bytes) {
+            (
+                "damaged: some lines are sealed and some are not, or a sealed value was cut or edited".into(),
+                format!("restore it from the last commit (`git checkout HEAD -- {p}`) and set the values again with `git secrets set`"),
+            )
+        } else {
+            (
+                "plaintext: the secrets filter did not encrypt it (not set up in this clone, bypassed, or skipped by a tool)".into(),
+                format!("run `git secrets unlock` (or `git secrets join --name NAME` to ask for access), then `git add --renormalize -- {p}` so the filter encrypts it"),
+            )
+        };
+        self.finding(
+            format!("is a secret file (routed to the secrets filter) but is not in encrypted form: {what}"),
+            fix,
+        )
+    }
+}
+
+/// The private key markers, with the name said in a finding. Each must be followed by
+/// a line break and key material (see [`has_body`]), so a marker quoted in a string or
+/// a document is not mistaken for a key.
+const PEM_MARKERS: &[(&str, &str)] = &[
+    ("-----BEGIN OPENSSH PRIVATE KEY-----", "OpenSSH"),
+    ("-----BEGIN PRIVATE KEY-----", "PEM PKCS#8"),
+    ("-----BEGIN RSA PRIVATE KEY-----", "PEM RSA"),
+    ("-----BEGIN EC PRIVATE KEY-----", "PEM EC"),
+    ("-----BEGIN DSA PRIVATE KEY-----", "PEM DSA"),
+    (
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+        "PEM encrypted PKCS#8",
+    ),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----", "PGP"),
+];
+const AGE_PREFIX: &str = "AGE-SECRET-KEY-1";
+/// An age identity is `AGE-SECRET-KEY-1` and 58 bech32 characters (upper case).
+const AGE_BODY: usize = 58;
+const BECH32: &[u8] = b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
+
+fn searcher() -> &'static aho_corasick::AhoCorasick {
+    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        let patterns = PEM_MARKERS.iter().map(|(m, _)| *m).chain([AGE_PREFIX]);
+        aho_corasick::AhoCorasick::new(patterns).expect("fixed patterns build")
+    })
+}
+
+/// The first private key in `bytes`: (kind, line).
+pub fn private_key(bytes: &[u8]) -> Option<(&'static str, usize)> {
+    for m in searcher().find_iter(bytes) {
+        let rest = &bytes[m.end()..];
+        let kind = match PEM_MARKERS.get(m.pattern().as_usize()) {
+            Some((_, kind)) if has_body(rest) => *kind,
+            Some(_) => continue,
+            None if rest.len() >= AGE_BODY
+                && rest[..AGE_BODY].iter().all(|b| BECH32.contains(b)) =>
+            {
+                "age identity"
+            }
+            None => continue,
+        };
+        return Some((kind, line_at(bytes, m.start())));
+    }
+    None
+}
+
+/// Whether a PEM marker is followed by a line break (a real one, or `\n` escaped in a
+/// JSON or YAML string, as in cloud service account files) and, within the next few
+/// lines, a run of base64 key material.
+fn has_body(rest: &[u8]) -> bool {
+    let after = if let Some(r) = rest.strip_prefix(b"\r\n") {
+        r
+    } else if let Some(r) = rest
+        .strip_prefix(b"\n")
+        .or_else(|| rest.strip_prefix(b"\\n"))
+    {
+        r
+    } else {
+        return false;
+    };
+    let window = &after[..after.len().min(256)];
+    let mut run = 0;
+    for &b in window {
+        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' {
+            run += 1;
+            if run >= 20 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// The report of a run: what was found, and what could not be looked at.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// How many readable secret values were searched for (check 4), if any.
+    pub values_searched: Option<usize>,
+    /// How many commits were looked at (`git secrets check` of a range).
+    pub commits: usize,
+}
+
+#[cfg(test)]
+mod tests;

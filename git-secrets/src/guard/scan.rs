@@ -1,0 +1,407 @@
+//! Where the blobs come from: the index (the pre-commit hook), the commits of a range or
+//! one tree (`git secrets check`). A fixed number of git processes per run (one more
+//! per commit for attributes), never one per file: paths go through `-z` output and
+//! stdin, blobs through one `git cat-file --batch`.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+
+use super::known::Known;
+use super::{Blob, Finding, Report, EXEMPT_ATTR};
+use crate::error::Error;
+use crate::git::Repo;
+
+/// One blob at one path.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub path: String,
+    pub oid: String,
+}
+
+/// Splits `-z` output into its fields.
+fn fields(out: &[u8]) -> impl Iterator<Item = &[u8]> {
+    out.split(|&b| b == 0).filter(|f| !f.is_empty())
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Parses `--raw -z` output: `:<mode> <mode> <old> <new> <status>` then the path; other
+/// fields (commit ids from `diff-tree --stdin`) start a new group. Only regular files:
+/// a symlink's blob is a path, a submodule's a commit elsewhere.
+fn parse_raw(out: &[u8]) -> Vec<(Option<String>, Entry)> {
+    let mut result = Vec::new();
+    let mut commit = None;
+    let mut it = fields(out);
+    while let Some(f) = it.next() {
+        let Some(header) = f.strip_prefix(b":") else {
+            commit = Some(text(f));
+            continue;
+        };
+        let Some(path) = it.next() else { break };
+        let header = text(header);
+        let parts: Vec<&str> = header.split(' ').collect();
+        if let [_, mode, _, oid, _status] = parts[..] {
+            if mode == "100644" || mode == "100755" {
+                result.push((
+                    commit.clone(),
+                    Entry {
+                        path: text(path),
+                        oid: oid.to_owned(),
+                    },
+                ));
+            }
+        }
+    }
+    result
+}
+
+/// The blobs staged for the next commit that differ from HEAD (all of them before the
+/// first commit). `GIT_INDEX_FILE`, which git sets for `commit -a` and `commit PATH`,
+/// is inherited, so this is exactly what the commit will hold.
+pub fn staged(repo: &Repo) -> Result<Vec<Entry>, Error> {
+    let out = repo.git(&[
+        "diff",
+        "--cached",
+        "--raw",
+        "-z",
+        "--no-renames",
+        "--no-ext-diff",
+        "--diff-filter=ACMRT",
+    ])?;
+    Ok(parse_raw(&out).into_iter().map(|(_, e)| e).collect())
+}
+
+/// Every blob of `rev`'s tree.
+pub fn tree(repo: &Repo, rev: &str) -> Result<Vec<Entry>, Error> {
+    let out = repo.git(&["ls-tree", "-r", "-z", "--full-tree", rev, "--"])?;
+    let mut entries = Vec::new();
+    for f in fields(&out) {
+        // "<mode> blob <oid>\t<path>"
+        let Some(tab) = f.iter().position(|&b| b == b'\t') else {
+            continue;
+        };
+        let head = text(&f[..tab]);
+        if let [mode, "blob", oid] = head.split(' ').collect::<Vec<_>>()[..] {
+            if mode == "100644" || mode == "100755" {
+                entries.push(Entry {
+                    path: text(&f[tab + 1..]),
+                    oid: oid.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// Each commit of `revs` (as `git rev-list` takes them) with the blobs it adds or changes,
+/// against its first parent (a root commit: all of them), oldest commit first. A merge
+/// is judged against its first parent too, so what it brings in is seen even when the
+/// merged branch is outside the range.
+pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>, Error> {
+    let mut args = vec!["rev-list", "--reverse", "--topo-order", "--parents"];
+    args.extend(revs.iter().map(String::as_str));
+    args.push("--");
+    let list = text(&repo.git(&args)?);
+    let mut order = Vec::new();
+    let mut input = String::new();
+    for line in list.lines() {
+        let mut ids = line.split(' ');
+        let Some(commit) = ids.next().filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        order.push(commit.to_owned());
+        // "<commit> <first parent>" compares with that parent only.
+        input.push_str(commit);
+        if let Some(parent) = ids.next() {
+            input.push(' ');
+            input.push_str(parent);
+        }
+        input.push('\n');
+    }
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = repo.git_with_input(
+        &[
+            "diff-tree",
+            "--stdin",
+            "--root",
+            "-r",
+            "-z",
+            "--no-renames",
+            "--no-ext-diff",
+            "--diff-filter=ACMRT",
+        ],
+        input.as_bytes(),
+    )?;
+    let mut by_commit: HashMap<String, Vec<Entry>> = HashMap::new();
+    for (commit, entry) in parse_raw(&out) {
+        if let Some(c) = commit {
+            by_commit.entry(c).or_default().push(entry);
+        }
+    }
+    Ok(order
+        .into_iter()
+        .map(|c| {
+            let e = by_commit.remove(&c).unwrap_or_default();
+            (c, e)
+        })
+        .collect())
+}
+
+/// Where `git check-attr` reads .gitattributes from.
+#[derive(Clone, Copy, Debug)]
+pub enum AttrSource<'a> {
+    /// The index: the attributes the commit being made will hold.
+    Index,
+    /// A commit's tree (works in a bare repository, as in a pre-receive hook).
+    Tree(&'a str),
+}
+
+/// For each path: (routed to the secrets filter, exempt from checks 1, 3, 4).
+pub fn attributes(
+    repo: &Repo,
+    source: AttrSource,
+    paths: &[&str],
+) -> Result<HashMap<String, (bool, bool)>, Error> {
+    let mut result: HashMap<String, (bool, bool)> = HashMap::new();
+    if paths.is_empty() {
+        return Ok(result);
+    }
+    let src;
+    let mut args = vec!["check-attr", "-z", "--stdin"];
+    match source {
+        AttrSource::Index => args.push("--cached"),
+        AttrSource::Tree(rev) => {
+            src = format!("--source={rev}");
+            args.push(&src);
+        }
+    }
+    args.extend(["filter", EXEMPT_ATTR]);
+    let mut input = Vec::new();
+    for p in paths {
+        input.extend_from_slice(p.as_bytes());
+        input.push(0);
+    }
+    // Output: path NUL attribute NUL value NUL, for each path and attribute.
+    let out = repo.git_with_input(&args, &input)?;
+    let parts: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+    for triple in parts.chunks_exact(3) {
+        let (path, attr, value) = (text(triple[0]), triple[1], triple[2]);
+        let slot = result.entry(path).or_default();
+        match attr {
+            b"filter" => slot.0 = value == b"secrets",
+            a if a == EXEMPT_ATTR.as_bytes() => slot.1 = value == b"unset",
+            _ => {}
+        }
+    }
+    Ok(result)
+}
+
+/// Reads each blob of `oids` with one `git cat-file --batch` and hands it to `each`,
+/// in order. A writer thread feeds the ids while the blobs are read, so a large batch
+/// cannot fill both pipes and hang.
+pub fn read_blobs(
+    repo: &Repo,
+    oids: Vec<String>,
+    mut each: impl FnMut(usize, &[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if oids.is_empty() {
+        return Ok(());
+    }
+    let io = |source| Error::Io {
+        path: "git cat-file".into(),
+        source,
+    };
+    let mut child = Command::new("git")
+        .current_dir(&repo.root)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(io)?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let count = oids.len();
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(&mut stdin);
+        for oid in &oids {
+            w.write_all(oid.as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    });
+    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    let mut result = Ok(());
+    let mut header = String::new();
+    let mut blob = Vec::new();
+    for i in 0..count {
+        header.clear();
+        reader.read_line(&mut header).map_err(io)?;
+        // "<oid> <type> <size>", or "<oid> missing".
+        let size = header
+            .split(' ')
+            .nth(2)
+            .and_then(|s| s.trim().parse::<usize>().ok());
+        let Some(size) = size else {
+            result = Err(Error::Git {
+                args: "cat-file --batch".into(),
+                stderr: format!("cannot read object: {}", header.trim()),
+            });
+            break;
+        };
+        blob.clear();
+        blob.resize(size + 1, 0);
+        reader.read_exact(&mut blob).map_err(io)?;
+        blob.truncate(size);
+        if let Err(e) = each(i, &blob) {
+            result = Err(e);
+            break;
+        }
+    }
+    // Wipe the last blob: it may be a plaintext secret file.
+    zeroize::Zeroize::zeroize(&mut blob);
+    drop(reader);
+    let _ = writer.join();
+    let _ = child.wait();
+    result
+}
+
+/// The identity's view of the repository, opened on first need: a commit of encrypted
+/// secret files alone never reads every scope file.
+pub struct LazyKnown<'r> {
+    repo: &'r Repo,
+    cell: std::cell::OnceCell<Option<Known>>,
+}
+
+impl<'r> LazyKnown<'r> {
+    pub fn new(repo: &'r Repo) -> LazyKnown<'r> {
+        LazyKnown {
+            repo,
+            cell: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> Option<&Known> {
+        self.cell.get_or_init(|| Known::open(self.repo)).as_ref()
+    }
+
+    /// How many values were searched for, if the search ran.
+    pub fn searched(&self) -> Option<usize> {
+        self.cell.get()?.as_ref()?.searched()
+    }
+}
+
+/// Runs every check on `entries` (`attrs` gives each one's attributes), reading each
+/// distinct blob once; findings come out in the order of `entries`.
+fn run(
+    repo: &Repo,
+    entries: &[(Option<&str>, &Entry)],
+    attrs: &dyn Fn(usize) -> (bool, bool),
+    known: &LazyKnown,
+) -> Result<Vec<Finding>, Error> {
+    // Group the users of each blob, so it is read once however many commits hold it.
+    let mut users: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut oids = Vec::new();
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    for (i, (_, e)) in entries.iter().enumerate() {
+        if !seen.insert((e.path.as_str(), e.oid.as_str())) {
+            continue; // the same blob at the same path, brought in again by a merge
+        }
+        let u = users.entry(e.oid.as_str()).or_default();
+        if u.is_empty() {
+            oids.push(e.oid.clone());
+        }
+        u.push(i);
+    }
+    let mut findings: Vec<(usize, Finding)> = Vec::new();
+    read_blobs(repo, oids.clone(), |n, bytes| {
+        for &i in &users[oids[n].as_str()] {
+            let (commit, entry) = entries[i];
+            let (routed, exempt) = attrs(i);
+            let blob = Blob {
+                path: &entry.path,
+                bytes,
+                routed,
+                exempt,
+            };
+            let mut found = blob.check();
+            if found.is_empty() {
+                found.extend(extra(&blob, known));
+            }
+            for mut f in found {
+                f.commit = commit.map(str::to_owned);
+                findings.push((i, f));
+            }
+        }
+        Ok(())
+    })?;
+    findings.sort_by_key(|(i, _)| *i);
+    Ok(findings.into_iter().map(|(_, f)| f).collect())
+}
+
+/// The checks that need an identity, for a blob the first three let through.
+fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
+    let encrypted = crate::envfile::is_encrypted(blob.bytes);
+    if encrypted && (blob.routed || super::is_secret_path(blob.path)) {
+        return known.get()?.verify(blob);
+    }
+    if blob.exempt || encrypted || super::is_binary(blob.bytes) {
+        return None;
+    }
+    known.get()?.index().find(blob)
+}
+
+/// The pre-commit (and pre-merge-commit) check of the index.
+pub fn check_index(repo: &Repo) -> Result<Report, Error> {
+    let entries = staged(repo)?;
+    let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    let attrs = attributes(repo, AttrSource::Index, &paths)?;
+    let list: Vec<(Option<&str>, &Entry)> = entries.iter().map(|e| (None, e)).collect();
+    let lookup = |i: usize| attrs.get(&list[i].1.path).copied().unwrap_or_default();
+    let known = LazyKnown::new(repo);
+    let findings = run(repo, &list, &lookup, &known)?;
+    Ok(Report {
+        findings,
+        values_searched: known.searched(),
+        commits: 0,
+    })
+}
+
+/// `git secrets check`: every commit of a range, or the whole tree of HEAD.
+pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
+    let groups = if revs.is_empty() {
+        if repo
+            .git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+            .is_err()
+        {
+            return Ok(Report::default()); // nothing committed yet
+        }
+        let head = text(&repo.git(&["rev-parse", "HEAD"])?).trim().to_owned();
+        let t = tree(repo, &head)?;
+        vec![(head, t)]
+    } else {
+        commits(repo, revs)?
+    };
+    let mut list: Vec<(Option<&str>, &Entry)> = Vec::new();
+    let mut attrs: Vec<(bool, bool)> = Vec::new();
+    for (commit, entries) in &groups {
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        let at = attributes(repo, AttrSource::Tree(commit), &paths)?;
+        for e in entries {
+            list.push((Some(commit.as_str()), e));
+            attrs.push(at.get(&e.path).copied().unwrap_or_default());
+        }
+    }
+    let lookup = |i: usize| attrs[i];
+    let known = LazyKnown::new(repo);
+    let findings = run(repo, &list, &lookup, &known)?;
+    Ok(Report {
+        findings,
+        values_searched: known.searched(),
+        commits: groups.len(),
+    })
+}

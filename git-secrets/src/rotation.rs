@@ -1,0 +1,248 @@
+//! Rotation, made safe against a crash at any point.
+//!
+//! A rotation changes three things: `.secrets/access.json` (a new key per environment),
+//! the staged blobs of the environments' scope files (re-sealed under it) and, in a
+//! locked clone, those files in the work tree. Before touching any of them, a journal
+//! is written to this checkout's own git directory holding the complete new
+//! access.json (keys wrapped, nothing secret) and the state it applies to. The next
+//! git-secrets command finds it and rolls back (when access.json was not replaced yet,
+//! nothing else was touched either) or completes the rotation (re-sealing is
+//! idempotent). A journal that names another checkout, another HEAD, or an access.json
+//! that is neither the old nor the new one is never applied: it is reported.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::access::Access;
+use crate::envfile;
+use crate::error::Error;
+use crate::fsutil;
+use crate::git::Repo;
+use crate::scope::Scope;
+use crate::workspace::{Workspace, ACCESS_FILE};
+
+/// Test-only fault points: `GIT_SECRETS_TEST_FAULT=<name>` aborts the process there, the
+/// way a power loss or `kill -9` would, so tests can check recovery from each step.
+fn fault(point: &str) {
+    if std::env::var("GIT_SECRETS_TEST_FAULT").is_ok_and(|v| v == point) {
+        std::process::abort();
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Journal {
+    version: u32,
+    work_tree: PathBuf,
+    head: Option<String>,
+    environments: Vec<String>,
+    old_access_sha256: String,
+    new_access: String,
+    started_at: String,
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
+    let out = repo.git(&["rev-parse", "--absolute-git-dir"])?;
+    Ok(PathBuf::from(String::from_utf8_lossy(&out).trim())
+        .join("git-secrets")
+        .join("rotation.json"))
+}
+
+fn head(repo: &Repo) -> Option<String> {
+    repo.git(&["rev-parse", "--verify", "-q", "HEAD"])
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+}
+
+/// What a rotation did, for the command to report.
+pub struct Rotated {
+    pub environments: Vec<String>,
+    pub files: usize,
+}
+
+/// Rotates `envs` after `change` edits the access file (marking a member removed, say):
+/// new keys wrapped to the members allowed after the change, every scope file of those
+/// environments re-sealed in the index and (when encrypted there) in the work tree, and
+/// access.json staged. Nothing is committed.
+pub fn rotate(
+    ws: &mut Workspace,
+    envs: &[String],
+    change: impl FnOnce(&mut Access) -> Result<(), Error>,
+) -> Result<Rotated, Error> {
+    let identity = ws.identity()?;
+    let mut next = ws.access.clone();
+    let mut chains = BTreeMap::new();
+    for env in envs {
+        chains.insert(env.clone(), ws.access.open_chain(env, identity)?);
+    }
+    change(&mut next)?;
+    for env in envs {
+        next.rotate(env, &chains[env])?;
+    }
+    let journal = Journal {
+        version: 1,
+        work_tree: ws.root().to_owned(),
+        head: head(&ws.repo),
+        environments: envs.to_vec(),
+        old_access_sha256: sha256_hex(
+            &std::fs::read_to_string(ws.root().join(ACCESS_FILE)).map_err(|source| Error::Io {
+                path: ws.root().join(ACCESS_FILE),
+                source,
+            })?,
+        ),
+        new_access: next.to_json(),
+        started_at: crate::access::now(),
+    };
+    let path = journal_path(&ws.repo)?;
+    fsutil::write_private(
+        &path,
+        serde_json::to_string_pretty(&journal)
+            .expect("journal serialises")
+            .as_bytes(),
+        true,
+    )?;
+    fault("after-journal");
+    apply(ws, &journal, &path)
+}
+
+/// Writes the new access.json, re-seals, stages, and removes the journal. Idempotent.
+fn apply(ws: &mut Workspace, journal: &Journal, journal_path: &Path) -> Result<Rotated, Error> {
+    fsutil::write_public(&ws.root().join(ACCESS_FILE), journal.new_access.as_bytes())?;
+    fault("after-access");
+    ws.reload_access()?;
+    let files = reseal(ws, &journal.environments)?;
+    fault("after-reseal");
+    ws.repo.git(&["add", "--", ACCESS_FILE])?;
+    fault("before-journal-removal");
+    std::fs::remove_file(journal_path).map_err(|source| Error::Io {
+        path: journal_path.to_owned(),
+        source,
+    })?;
+    Ok(Rotated {
+        environments: journal.environments.clone(),
+        files,
+    })
+}
+
+/// Re-seals the staged blob and the work-tree file of every scope file of `envs` under
+/// the environments' current keys.
+fn reseal(ws: &Workspace, envs: &[String]) -> Result<usize, Error> {
+    let in_envs = |s: &Scope| envs.contains(&s.env);
+    // Staged blobs: read them all with one cat-file, write them with one fast-import.
+    let staged: Vec<(String, String, String, Scope)> = ws
+        .repo
+        .staged_blobs()?
+        .into_iter()
+        .filter_map(|(path, mode, oid)| {
+            let scope = Scope::from_rel_path(&path).filter(|s| in_envs(s))?;
+            Some((path, mode, oid, scope))
+        })
+        .collect();
+    let contents = ws.repo.read_blobs(
+        &staged
+            .iter()
+            .map(|(_, _, oid, _)| oid.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    let mut new_blobs = Vec::new();
+    for ((path, mode, _, scope), bytes) in staged.iter().zip(contents) {
+        if !envfile::is_encrypted(&bytes) || bytes.is_empty() {
+            continue; // plaintext committed by mistake is `check`'s business, not ours to seal silently
+        }
+        let doc = ws.decrypt(scope, &bytes)?;
+        let sealed = ws.encrypt(scope, &doc)?;
+        if sealed.as_bytes() != bytes.as_slice() {
+            new_blobs.push((path.clone(), mode.clone(), sealed.into_bytes()));
+        }
+    }
+    let oids = ws
+        .repo
+        .write_blobs(new_blobs.iter().map(|(_, _, b)| b.as_slice()))?;
+    let mut info = Vec::new();
+    for ((path, mode, _), oid) in new_blobs.iter().zip(&oids) {
+        write!(info, "{mode} {oid}\t{path}\0").expect("writing to a Vec");
+    }
+    let mut count = new_blobs.len();
+    if !info.is_empty() {
+        ws.repo
+            .git_with_input(&["update-index", "-z", "--index-info"], &info)?;
+    }
+    fault("mid-reseal");
+    // Work-tree files in encrypted form (a locked clone, or files never unlocked).
+    for scope in ws.scope_files().into_iter().filter(|s| in_envs(s)) {
+        let path = scope.path(ws.root());
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if bytes.is_empty() || !envfile::is_encrypted(&bytes) {
+            continue;
+        }
+        let doc = ws.decrypt(&scope, &bytes)?;
+        let sealed = ws.encrypt(&scope, &doc)?;
+        if sealed.as_bytes() != bytes.as_slice() {
+            fsutil::write_private(&path, sealed.as_bytes(), false)?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Called by every command before it works: finishes or rolls back a rotation that was
+/// interrupted in this checkout. Returns what it did, for a message.
+pub fn recover(ws: &mut Workspace) -> Result<Option<String>, Error> {
+    let path = journal_path(&ws.repo)?;
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let refuse = |why: String| {
+        Error::Refused {
+        message: format!("an interrupted rotation was found ({}) but {why}; nothing was applied", path.display()),
+        hint: format!("if this checkout's state is what you want, remove {} and run `git secrets rotate` again", path.display()),
+    }
+    };
+    let journal: Journal = serde_json::from_str(&text)
+        .map_err(|e| refuse(format!("its journal cannot be read ({e})")))?;
+    if journal.work_tree != ws.root() {
+        return Err(refuse(format!(
+            "it belongs to another checkout ({})",
+            journal.work_tree.display()
+        )));
+    }
+    if journal.head != head(&ws.repo) {
+        return Err(refuse("HEAD has moved since it started".into()));
+    }
+    let current = std::fs::read_to_string(ws.root().join(ACCESS_FILE)).unwrap_or_default();
+    if sha256_hex(&current) == journal.old_access_sha256 {
+        // access.json is written before anything else: nothing was changed yet.
+        std::fs::remove_file(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        return Ok(Some(format!(
+            "rolled back an interrupted rotation of {} (nothing had changed yet)",
+            journal.environments.join(", ")
+        )));
+    }
+    if current != journal.new_access {
+        return Err(refuse(
+            ".secrets/access.json is neither the one before it nor the one it was writing".into(),
+        ));
+    }
+    let done = apply(ws, &journal, &path)?;
+    Ok(Some(format!(
+        "completed an interrupted rotation of {} ({} file(s) re-sealed)",
+        done.environments.join(", "),
+        done.files
+    )))
+}

@@ -1,0 +1,545 @@
+//! Team access with several identities: join, approve, per-environment keys, removal
+//! with rotation, CI keys, crash-safe rotation, and access.json through git merges.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// Alice's repository with a value in development and production, committed.
+fn alice_repo(env: &Env) -> PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
+        .ok();
+    env.commit_all(&repo, "secrets");
+    repo
+}
+
+/// `who` clones `from` into `name`.
+fn clone(who: &Env, from: &Path, name: &str) -> PathBuf {
+    who.git(who.path(), &["clone", "-q", from.to_str().unwrap(), name])
+        .ok();
+    who.path().join(name)
+}
+
+/// `who` pulls `main` from `from` (a merge).
+fn pull(who: &Env, repo: &Path, from: &Path) {
+    who.git(
+        repo,
+        &[
+            "pull",
+            "-q",
+            "--no-rebase",
+            "--no-edit",
+            from.to_str().unwrap(),
+            "main",
+        ],
+    )
+    .ok();
+}
+
+fn member_id(env: &Env, repo: &Path, name: &str) -> String {
+    let out = env.secrets(repo, &["member", "list", "--json"]).ok().stdout;
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Bob joins from his clone, commits the request, Alice pulls it.
+fn bob_joins(env: &Env, alice: &Path) -> (Env, PathBuf, String) {
+    let bob = env.person("bob");
+    let b = clone(&bob, alice, "bob");
+    bob.secrets(&b, &["join", "--name", "bob"]).ok();
+    bob.commit_all(&b, "bob asks to join");
+    pull(env, alice, &b);
+    let id = member_id(env, alice, "bob");
+    (bob, b, id)
+}
+
+#[test]
+fn join_list_approve_then_unlock() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    let list = env.secrets(&alice, &["member", "list"]).ok().stdout;
+    assert!(
+        list.contains(&id) && list.contains("pending") && list.contains("SHA256:"),
+        "{list}"
+    );
+    let json = env
+        .secrets(&alice, &["member", "list", "--json"])
+        .ok()
+        .stdout;
+    assert!(
+        json.contains("\"fingerprint\"") && json.contains("\"kind\": \"person\""),
+        "{json}"
+    );
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    pull(&bob, &b, &alice);
+    bob.secrets(&b, &["unlock"]).ok();
+    assert_eq!(
+        read(b.join(".secrets/production.env")),
+        "DB=prod-password-1\n"
+    );
+    assert_eq!(bob.git(&b, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+#[test]
+fn approval_limited_to_one_environment() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id, "--env", "development"])
+        .ok();
+    env.commit_all(&alice, "approve bob for development");
+    pull(&bob, &b, &alice);
+    bob.secrets(&b, &["unlock"]).ok();
+    assert_eq!(
+        read(b.join(".secrets/development.env")),
+        "DB=dev-password-1\n"
+    );
+    // Production stays encrypted in his work tree, and every read of it says why.
+    let prod = read(b.join(".secrets/production.env"));
+    assert!(
+        prod.starts_with("DB=gs1:") && !prod.contains("prod-password"),
+        "{prod}"
+    );
+    let out = bob
+        .secrets(&b, &["get", "production", "DB", "--yes"])
+        .fails();
+    assert!(
+        out.stderr.contains("no access to production"),
+        "{}",
+        out.stderr
+    );
+    let out = bob
+        .secrets(&b, &["run", "production", "--", "true"])
+        .fails();
+    assert!(
+        out.stderr.contains("no access to production"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(bob.git(&b, &["status", "--porcelain"]).ok().stdout, "");
+    // A checkout through his filter leaves production encrypted and succeeds.
+    std::fs::remove_file(b.join(".secrets/production.env")).unwrap();
+    bob.git(&b, &["checkout", "--", "."]).ok();
+    assert!(read(b.join(".secrets/production.env")).starts_with("DB=gs1:"));
+}
+
+#[test]
+fn removal_rotates_lists_what_was_seen_and_keeps_history() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id, "--env", "development"])
+        .ok();
+    env.commit_all(&alice, "approve bob");
+    pull(&bob, &b, &alice);
+    let old_token = blob(&env, &alice, "HEAD:.secrets/development.env");
+    let out = env.secrets(&alice, &["member", "remove", &id]).ok();
+    // What Bob could read (development and shared), not production.
+    assert!(out.stdout.contains("development: DB"), "{out:?}");
+    assert!(!out.stdout.contains("production"), "{out:?}");
+    assert!(!out.stdout.contains("dev-password") && !out.stderr.contains("dev-password"));
+    // Nothing committed, everything staged.
+    let staged = env
+        .git(&alice, &["diff", "--cached", "--name-only"])
+        .ok()
+        .stdout;
+    assert!(
+        staged.contains(".secrets/access.json") && staged.contains(".secrets/development.env"),
+        "{staged}"
+    );
+    assert_eq!(
+        env.git(&alice, &["diff", "--name-only"]).ok().stdout,
+        "",
+        "nothing left unstaged"
+    );
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    let new_token = blob(&env, &alice, "HEAD:.secrets/development.env");
+    assert_ne!(old_token, new_token, "re-sealed under a new key");
+    env.secrets(&alice, &["set", "DB", "dev-password-2"]).ok();
+    env.commit_all(&alice, "new value");
+    // Bob pulls: the new value does not open for him, and he cannot get back in.
+    pull(&bob, &b, &alice);
+    let out = bob.secrets(&b, &["get", "DB", "--yes"]).fails();
+    assert!(!out.stdout.contains("dev-password-2"));
+    let out = bob.secrets(&b, &["join", "--name", "bob-again"]).fails();
+    assert!(out.stderr.contains("removed"), "{}", out.stderr);
+    // Alice reads the current value and the history (old key reached through the chain).
+    assert_eq!(
+        env.secrets(&alice, &["get", "DB", "--yes"]).ok().stdout,
+        "dev-password-2\n"
+    );
+    env.git(
+        &alice,
+        &["checkout", "-q", "HEAD~2", "--", ".secrets/development.env"],
+    )
+    .ok();
+    assert_eq!(
+        env.secrets(&alice, &["get", "DB", "--yes"]).ok().stdout,
+        "dev-password-1\n"
+    );
+}
+
+#[test]
+fn rotate_gives_a_new_key_and_history_stays_readable() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let before = blob(&env, &alice, "HEAD:.secrets/production.env");
+    env.secrets(&alice, &["rotate", "--env", "production"]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    let after = blob(&env, &alice, "HEAD:.secrets/production.env");
+    let kid = |s: &str| s.split(':').nth(1).unwrap().to_owned();
+    assert_ne!(kid(&before), kid(&after), "sealed under another key");
+    assert_eq!(
+        blob(&env, &alice, "HEAD:.secrets/development.env"),
+        blob(&env, &alice, "HEAD~1:.secrets/development.env")
+    );
+    assert_eq!(env.git(&alice, &["status", "--porcelain"]).ok().stdout, "");
+    // A fresh clone reads the old commit through the key chain.
+    let c = clone(&env, &alice, "fresh");
+    env.secrets(&c, &["unlock"]).ok();
+    env.git(&c, &["checkout", "-q", "HEAD~1"]).ok();
+    assert_eq!(
+        read(c.join(".secrets/production.env")),
+        "DB=prod-password-1\n"
+    );
+}
+
+#[test]
+fn ci_key_reads_only_its_environments_from_a_fresh_clone() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let out = env
+        .secrets(
+            &alice,
+            &["keys", "create", "--name", "deploy", "--env", "development"],
+        )
+        .ok();
+    let identity = out.stdout.trim().to_owned();
+    assert!(identity.starts_with("AGE-SECRET-KEY-1"), "{out:?}");
+    env.commit_all(&alice, "ci key");
+    // Stored nowhere: not in the repository, not in anyone's config directory.
+    let grep = env.git(&alice, &["grep", "-I", "AGE-SECRET-KEY", "HEAD"]);
+    assert!(!grep.success(), "{grep:?}");
+    let list = env.secrets(&alice, &["keys", "list"]).ok().stdout;
+    assert!(list.contains("deploy") && list.contains("ci"), "{list}");
+    let mut ci = env.person("ci");
+    let c = clone(&ci, &alice, "ci");
+    ci.vars.push(("GIT_SECRETS_IDENTITY".into(), identity));
+    let out = ci
+        .secrets(
+            &c,
+            &[
+                "run",
+                "--env",
+                "development",
+                "--",
+                "sh",
+                "-c",
+                "printf %s \"$DB\"",
+            ],
+        )
+        .ok();
+    assert_eq!(out.stdout, "dev-password-1");
+    let out = ci
+        .secrets(&c, &["run", "--env", "production", "--", "true"])
+        .fails();
+    assert!(
+        out.stderr.contains("no access to production"),
+        "{}",
+        out.stderr
+    );
+    // Revoking is a removal with rotation.
+    let id = member_id(&env, &alice, "deploy");
+    env.secrets(&alice, &["keys", "revoke", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "revoke"]).ok();
+    ci.git(
+        &c,
+        &["pull", "-q", "--no-rebase", alice.to_str().unwrap(), "main"],
+    )
+    .ok();
+    let out = ci
+        .secrets(&c, &["run", "--env", "development", "--", "true"])
+        .fails();
+    assert!(
+        out.stderr.contains("no access to development"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A rotation killed at each step is completed or rolled back by the next command, and
+/// no value is lost.
+#[test]
+fn rotation_killed_at_each_step_recovers() {
+    for point in [
+        "after-journal",
+        "after-access",
+        "mid-reseal",
+        "after-reseal",
+        "before-journal-removal",
+    ] {
+        let mut env = Env::new();
+        let alice = alice_repo(&env);
+        env.vars
+            .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
+        let out = env.secrets(&alice, &["rotate", "--env", "development"]);
+        assert!(!out.success(), "{point}: the fault point aborts: {out:?}");
+        env.vars.clear();
+        let out = env.secrets(&alice, &["get", "DB", "--yes"]).ok();
+        assert_eq!(out.stdout, "dev-password-1\n", "{point}");
+        assert!(
+            out.stderr.contains("rolled back") || out.stderr.contains("completed"),
+            "{point}: {}",
+            out.stderr
+        );
+        assert!(
+            !alice.join(".git/git-secrets/rotation.json").exists(),
+            "{point}: journal gone"
+        );
+        env.git(
+            &alice,
+            &["commit", "-q", "--allow-empty", "-m", "after recovery"],
+        )
+        .ok();
+        assert_eq!(
+            env.git(&alice, &["status", "--porcelain"]).ok().stdout,
+            "",
+            "{point}"
+        );
+        // Everything committed opens in a fresh clone.
+        let c = clone(&env, &alice, &format!("check-{point}"));
+        env.secrets(&c, &["unlock"]).ok();
+        assert_eq!(
+            read(c.join(".secrets/development.env")),
+            "DB=dev-password-1\n",
+            "{point}"
+        );
+        assert_eq!(
+            read(c.join(".secrets/production.env")),
+            "DB=prod-password-1\n",
+            "{point}"
+        );
+    }
+}
+
+/// A journal for another state (HEAD moved since) is reported, never applied.
+#[test]
+fn a_journal_for_another_state_is_not_applied() {
+    let mut env = Env::new();
+    let alice = alice_repo(&env);
+    env.vars
+        .push(("GIT_SECRETS_TEST_FAULT".into(), "after-access".into()));
+    env.secrets(&alice, &["rotate", "--env", "development"])
+        .fails();
+    env.vars.clear();
+    let access_after_crash = read(alice.join(".secrets/access.json"));
+    env.git(
+        &alice,
+        &["commit", "-q", "--allow-empty", "-m", "HEAD moves"],
+    )
+    .ok();
+    let out = env.secrets(&alice, &["status"]).fails();
+    assert!(
+        out.stderr.contains("HEAD has moved") && out.stderr.contains("nothing was applied"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(read(alice.join(".secrets/access.json")), access_after_crash);
+}
+
+/// Two people join on two branches; merge, rebase and pull keep both requests.
+#[test]
+fn concurrent_joins_merge_without_conflict() {
+    for how in ["merge", "rebase", "pull"] {
+        let env = Env::new();
+        let alice = alice_repo(&env);
+        let bob = env.person("bob");
+        let carol = env.person("carol");
+        let b = clone(&bob, &alice, "bob");
+        let c = clone(&carol, &alice, "carol");
+        bob.secrets(&b, &["join", "--name", "bob"]).ok();
+        bob.commit_all(&b, "bob joins");
+        carol.secrets(&c, &["join", "--name", "carol"]).ok();
+        carol.commit_all(&c, "carol joins");
+        // Carol's clone gets the merge driver by unlocking? She cannot: configure by hand
+        // what init/unlock would, as a fresh member's clone has it after `join`+`unlock`.
+        env.secrets(&alice, &["status"]).ok();
+        let driver = env
+            .git(&alice, &["config", "merge.secrets-access.driver"])
+            .ok()
+            .stdout;
+        carol
+            .git(
+                &c,
+                &["config", "merge.secrets-access.driver", driver.trim()],
+            )
+            .ok();
+        carol
+            .git(&c, &["fetch", "-q", b.to_str().unwrap(), "main"])
+            .ok();
+        let out = match how {
+            "merge" => carol.git(&c, &["merge", "-q", "--no-edit", "FETCH_HEAD"]),
+            "rebase" => carol.git(&c, &["rebase", "-q", "FETCH_HEAD"]),
+            _ => carol.git(
+                &c,
+                &[
+                    "pull",
+                    "-q",
+                    "--no-rebase",
+                    "--no-edit",
+                    b.to_str().unwrap(),
+                    "main",
+                ],
+            ),
+        };
+        assert!(out.success(), "{how}: {out:?}");
+        let json = read(c.join(".secrets/access.json"));
+        assert!(
+            json.contains("\"bob\"") && json.contains("\"carol\""),
+            "{how}: {json}"
+        );
+        assert!(!json.contains("<<<<<<<"), "{how}");
+        carol.secrets(&c, &["member", "list"]).ok();
+    }
+}
+
+/// A removal on one branch wins over an approval of the same member on another.
+#[test]
+fn a_removed_member_never_comes_back_through_a_merge() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (_bob, _b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    env.git(&alice, &["branch", "other"]).ok();
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    env.git(&alice, &["checkout", "-q", "other"]).ok();
+    env.secrets(&alice, &["member", "approve", &id, "--env", "test"])
+        .ok();
+    env.commit_all(&alice, "widen bob");
+    for (ours, theirs) in [("other", "main"), ("main", "other")] {
+        env.git(&alice, &["checkout", "-q", "-B", "m", ours]).ok();
+        env.git(&alice, &["merge", "-q", "--no-edit", theirs]).ok();
+        let list = env
+            .secrets(&alice, &["member", "list", "--json"])
+            .ok()
+            .stdout;
+        let rows: serde_json::Value = serde_json::from_str(&list).unwrap();
+        let bob = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(bob["status"], "removed", "ours={ours}: {list}");
+        env.git(&alice, &["checkout", "-q", "main"]).ok();
+        env.git(&alice, &["branch", "-q", "-D", "m"]).ok();
+    }
+}
+
+#[test]
+fn bad_team_input_is_refused_and_changes_nothing() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let access = read(alice.join(".secrets/access.json"));
+    let out = env
+        .secrets(&alice, &["member", "approve", "deadbeefdeadbeef"])
+        .fails();
+    assert!(
+        out.stderr.contains("no member") && out.stderr.contains("hint:"),
+        "{}",
+        out.stderr
+    );
+    let me = member_id(&env, &alice, "Alice Test");
+    let out = env.secrets(&alice, &["member", "remove", &me]).fails();
+    assert!(
+        out.stderr.contains("last member who can read"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .secrets(
+            &alice,
+            &["keys", "create", "--name", "ci", "--env", "prodution"],
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("unknown environment `prodution`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(read(alice.join(".secrets/access.json")), access);
+    // A removed member marked active, an unknown recipient type, a duplicate id, a wrap
+    // that does not open: each a clear error naming the file.
+    let cases: Vec<(String, &str)> = vec![
+        (
+            access.replacen(
+                "\"status\": \"active\"",
+                "\"status\": \"active\",\n      \"removed_at\": \"2026-01-01T00:00:00Z\"",
+                1,
+            ),
+            "removed_at",
+        ),
+        (
+            access.replacen("\"recipient\": \"age1", "\"recipient\": \"pgp1", 1),
+            "not an age or SSH recipient",
+        ),
+        (
+            access.replacen(
+                "\"version\": 1,",
+                &format!("\"version\": 1,\n  \"members\": {{\"{me}\": {{}}}},"),
+                1,
+            ),
+            "appears twice",
+        ),
+    ];
+    for (text, expect) in cases {
+        write(alice.join(".secrets/access.json"), &text);
+        let out = env.secrets(&alice, &["get", "DB", "--yes"]).fails();
+        assert!(
+            out.stderr.contains(".secrets/access.json") && out.stderr.contains(expect),
+            "{expect}: {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("dev-password"));
+    }
+    // Swap the wraps of two environments' keys: each is a valid age file, for the wrong key.
+    let v: serde_json::Value = serde_json::from_str(&access).unwrap();
+    let wrap_of = |env_name: &str| -> String {
+        let keys = v["keys"][env_name].as_object().unwrap();
+        keys.values().next().unwrap()["wrapped"][&me]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (dev, prod) = (wrap_of("development"), wrap_of("production"));
+    write(
+        alice.join(".secrets/access.json"),
+        &access
+            .replace(&dev, "@@")
+            .replace(&prod, &dev)
+            .replace("@@", &prod),
+    );
+    let before = read(alice.join(".secrets/development.env"));
+    // Locking has to seal, so it opens the key, and refuses.
+    let out = env.secrets(&alice, &["lock"]).fails();
+    assert!(out.stderr.contains("tampered"), "{}", out.stderr);
+    assert_eq!(
+        read(alice.join(".secrets/development.env")),
+        before,
+        "nothing changed"
+    );
+}
