@@ -113,6 +113,47 @@ pub fn pasted_token(doc: &Document) -> Option<(usize, String)> {
     None
 }
 
+/// A piece of a file git left with merge conflict markers.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// A marker line (`<<<<<<< ours`, `|||||||`, `=======`, `>>>>>>> theirs`) with its
+    /// line ending: branch labels, nothing secret.
+    Marker(&'a [u8]),
+    /// The lines between two markers: one side's entries.
+    Body(&'a [u8]),
+}
+
+/// Splits a file with conflict markers into marker lines and the runs between them, or
+/// `None` when it has none. Each run can then be sealed or opened on its own, so a
+/// conflict is stored encrypted and shown with plaintext values.
+pub fn conflict_parts(bytes: &[u8]) -> Option<(usize, Vec<Part<'_>>)> {
+    let is_marker = |l: &[u8]| {
+        [&b"<<<<<<<"[..], b"|||||||", b"=======", b">>>>>>>"]
+            .iter()
+            .any(|m| l.starts_with(m))
+    };
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    let first = lines.iter().position(|l| l.starts_with(b"<<<<<<<"))?;
+    lines.iter().position(|l| l.starts_with(b">>>>>>>"))?;
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for l in &lines {
+        if is_marker(l) {
+            if offset > start {
+                parts.push(Part::Body(&bytes[start..offset]));
+            }
+            parts.push(Part::Marker(&bytes[offset..offset + l.len()]));
+            start = offset + l.len();
+        }
+        offset += l.len();
+    }
+    if bytes.len() > start {
+        parts.push(Part::Body(&bytes[start..]));
+    }
+    Some((first + 1, parts))
+}
+
 /// A line of the encrypted form, its token not yet opened.
 enum Sealed<'a> {
     Blank,
@@ -293,6 +334,23 @@ pub fn parse_error_line(e: &crate::dotenv::ParseError) -> usize {
 mod tests {
     use super::*;
     use crate::secret::DataKey;
+
+    #[test]
+    fn conflict_parts_keep_every_byte() {
+        let text = b"A=1\n<<<<<<< HEAD\nB=2\n=======\nB=3\n>>>>>>> other\nC=4";
+        let (line, parts) = conflict_parts(text).unwrap();
+        assert_eq!(line, 2);
+        let joined: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| match p {
+                Part::Marker(b) | Part::Body(b) => b.to_vec(),
+            })
+            .collect();
+        assert_eq!(joined, text);
+        assert_eq!(parts[1], Part::Marker(b"<<<<<<< HEAD\n"));
+        assert_eq!(parts[2], Part::Body(b"B=2\n"));
+        assert!(conflict_parts(b"A=1\n=======\n").is_none());
+    }
 
     fn key(b: u8) -> SealingKey {
         SealingKey::new(&DataKey::from_bytes([b; 32]))

@@ -63,6 +63,27 @@ impl Filter {
     /// work tree → git.
     pub fn clean(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let scope = scope_of(path)?;
+        // git runs clean during `git diff` and `git checkout` of a conflicted file too, and
+        // a filter cannot tell those from `git add`: so a conflict is sealed side by side,
+        // markers kept, and the commit is what gets refused (hooks, `check`).
+        if let Some((line, parts)) = envfile::conflict_parts(input) {
+            self.warn_once(&format!("conflict:{path}"), || {
+                format!("{path} still has merge conflict markers (line {line}); each side is sealed, but a commit of it is refused until they are resolved")
+            });
+            let mut out = Vec::with_capacity(input.len() * 2);
+            for part in parts {
+                match part {
+                    envfile::Part::Marker(m) => out.extend_from_slice(m),
+                    envfile::Part::Body(b) => out.extend(self.clean_body(path, &scope, b)?),
+                }
+            }
+            return Ok(out);
+        }
+        self.clean_body(path, &scope, input)
+    }
+
+    fn clean_body(&mut self, path: &str, scope: &Scope, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let scope = scope.clone();
         let encrypted = envfile::is_encrypted(input);
         let Some(ws) = self.workspace() else {
             if encrypted {
@@ -110,6 +131,24 @@ impl Filter {
         let Ok(scope) = scope_of(path) else {
             return Ok(input.to_vec());
         };
+        // A merge conflict of the encrypted form: open each side, keep the markers, so the
+        // user resolves plaintext values.
+        if let Some((_, parts)) = envfile::conflict_parts(input) {
+            let mut out = Vec::with_capacity(input.len());
+            for part in parts {
+                match part {
+                    envfile::Part::Marker(m) => out.extend_from_slice(m),
+                    envfile::Part::Body(b) if envfile::is_encrypted(b) => {
+                        match self.workspace().map(|ws| ws.decrypt(&scope, b)) {
+                            Some(Ok(doc)) => out.extend_from_slice(doc.print().expose().as_bytes()),
+                            _ => return Ok(input.to_vec()),
+                        }
+                    }
+                    envfile::Part::Body(b) => out.extend_from_slice(b),
+                }
+            }
+            return Ok(out);
+        }
         if !envfile::is_encrypted(input) {
             self.warn_once(path, || {
                 format!("{path} is committed in plaintext; run `git secrets check`")

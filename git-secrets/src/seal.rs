@@ -279,6 +279,8 @@ mod tests {
         assert_ne!(fp, k1.fingerprint(Kind::Value("B"), "v"));
         assert_ne!(fp, k1.fingerprint(Kind::Comment, "v"));
         assert_ne!(fp, k2.fingerprint(Kind::Value("A"), "v"));
+        // Pinned: FORMAT.md §8.1 defines these bytes.
+        assert_eq!(fp, "b55fd7aba89b");
     }
 
     #[test]

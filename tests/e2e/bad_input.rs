@@ -395,13 +395,57 @@ fn key_with_spaces_fails_git_add() {
     add_fails(bytes.as_bytes(), &["line 2", "MY KEY"]);
 }
 
-// Guards: a leftover conflict marker stops `git add` and says it is a conflict.
+// Guards: a leftover conflict marker is never stored as plaintext nor sealed as a value,
+// `git add` says so, and the commit is refused. (git also runs the clean filter during
+// `git diff` and `git checkout` of a conflicted file, and a filter cannot tell those from
+// `git add`, so clean seals each side and keeps the markers instead of failing.)
 #[test]
-fn conflict_marker_fails_git_add() {
+fn conflict_marker_is_sealed_side_by_side_and_the_commit_refused() {
+    let (env, repo) = setup();
     let bytes =
         format!("<<<<<<< HEAD\nKEY={DEV_SECRET}\n=======\nKEY={OTHER_SECRET}\n>>>>>>> other\n");
-    let out = add_fails(bytes.as_bytes(), &["line 1"]);
-    assert!(out.stderr.contains("conflict"), "{}", out.stderr);
+    std::fs::write(repo.join(".secrets/development.env"), &bytes).unwrap();
+    let out = env.git(&repo, &["add", "-A"]).ok();
+    assert!(
+        out.stderr.contains(".secrets/development.env")
+            && out.stderr.contains("conflict")
+            && out.stderr.contains("line 1"),
+        "{}",
+        out.stderr
+    );
+    assert_no_secret(&out);
+    let staged = env
+        .git(&repo, &["cat-file", "blob", ":.secrets/development.env"])
+        .ok()
+        .stdout;
+    assert!(
+        !staged.contains(DEV_SECRET) && !staged.contains(OTHER_SECRET),
+        "{staged}"
+    );
+    assert!(
+        staged.starts_with("<<<<<<< HEAD\nKEY=gs1:") && staged.contains("\n=======\nKEY=gs1:"),
+        "{staged}"
+    );
+    let head = env.git(&repo, &["rev-parse", "HEAD"]).ok().stdout;
+    let out = env
+        .git(&repo, &["commit", "-q", "-m", "unresolved"])
+        .fails();
+    assert!(
+        out.stderr.contains(".secrets/development.env"),
+        "{}",
+        out.stderr
+    );
+    assert_no_secret(&out);
+    assert_eq!(
+        env.git(&repo, &["rev-parse", "HEAD"]).ok().stdout,
+        head,
+        "nothing committed"
+    );
+    // The work tree still shows the plaintext conflict to resolve.
+    assert_eq!(
+        std::fs::read(repo.join(".secrets/development.env")).unwrap(),
+        bytes.as_bytes()
+    );
 }
 
 // Guards: an unterminated quote stops `git add` naming the line and key.

@@ -179,12 +179,10 @@ fn without_access_key_names_and_sealed_fingerprints_only() {
             "{log}"
         );
         // Editing a locked file shows the key, not the tokens.
-        write(
-            clone.join(FILE),
-            &read(clone.join(FILE)).replace("GONE=", "GONE2="),
-        );
+        let locked = read(clone.join(FILE));
+        assert!(locked.contains("\nKEEP=gs1:"), "{locked}");
+        write(clone.join(FILE), &locked.replace("\nKEEP=", "\nKEEP2="));
         let diff = bob.git(&clone, &["diff"]).ok().stdout;
-        eprintln!("DBG with_filter={with_filter} {:#?} {:#?}", bob.git(&clone, &["diff", "--no-textconv"]), bob.git(&clone, &["diff"]));
         assert_no_leak(&diff);
         assert_eq!(
             changed_keys(&diff),
@@ -302,6 +300,14 @@ fn secrets_diff_masks_and_show_reveals() {
     let (env, repo) = setup();
     let masked = env.secrets(&repo, &["diff"]).ok();
     assert_masked_change(&masked.stdout, "fp");
+    // Paths after `--` are paths, also when `--` comes first.
+    let one = env
+        .secrets(&repo, &["diff", "--show", "--yes", "--", FILE])
+        .ok()
+        .stdout;
+    assert!(one.contains("+CHANGE=hunter2-new-pass\n"), "{one}");
+    let other = ["diff", "--show", "--yes", "--", ".secrets/api"];
+    assert_eq!(env.secrets(&repo, &other).ok().stdout, "");
     env.git(&repo, &["add", "-A"]).ok();
     assert_eq!(env.secrets(&repo, &["diff"]).ok().stdout, "");
     assert_masked_change(&env.secrets(&repo, &["diff", "--cached"]).ok().stdout, "fp");

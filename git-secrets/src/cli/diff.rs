@@ -37,7 +37,13 @@ pub struct DiffArgs {
     args: Vec<OsString>,
 }
 
-pub fn cmd_diff(args: DiffArgs) -> Result<(), Error> {
+pub fn cmd_diff(mut args: DiffArgs) -> Result<(), Error> {
+    // clap swallows a `--` that comes before the first git argument; git needs it to
+    // read what follows as paths (`git secrets diff -- FILE`). A `--` after one is kept.
+    let dashes = |v: &mut dyn Iterator<Item = OsString>| v.filter(|a| a == "--").count();
+    if dashes(&mut std::env::args_os()) > dashes(&mut args.args.iter().cloned()) {
+        args.args.insert(0, "--".into());
+    }
     if !args.show {
         let mut cmd = Command::new("git");
         cmd.arg("-c")

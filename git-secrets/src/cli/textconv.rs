@@ -52,7 +52,14 @@ fn load(env: Option<&str>, file: &Path) -> Option<(Rc<Vec<SealingKey>>, usize)> 
         warn("the environment cannot be told from the file name");
         return None;
     };
-    let opened = Repo::discover()
+    // git runs textconv in the top level of the work tree: no need to ask git where
+    // that is (a process per file adds up over `git log -p`), unless run by hand.
+    let root = std::env::current_dir()
+        .ok()
+        .filter(|d| d.join(crate::workspace::CONFIG_FILE).is_file());
+    let opened = root
+        .map(|root| Ok(Repo { root }))
+        .unwrap_or_else(Repo::discover)
         .and_then(Workspace::open_for_filter)
         .and_then(|ws| ws.keys(env).map(|keys| (ws, keys)));
     let (ws, keys) = match opened {
