@@ -22,6 +22,7 @@ use crate::workspace::Workspace;
 /// The filter's state across the requests of one git command.
 pub struct Filter {
     root: std::path::PathBuf,
+    index: crate::git::BlobReader,
     workspace: Option<Workspace>,
     load_error: Option<String>,
     warned: HashSet<String>,
@@ -30,6 +31,7 @@ pub struct Filter {
 impl Filter {
     pub fn new(root: std::path::PathBuf) -> Filter {
         Filter {
+            index: crate::git::BlobReader::new(root.clone()),
             root,
             workspace: None,
             load_error: None,
@@ -112,7 +114,15 @@ impl Filter {
             return Ok(input.to_vec());
         }
         let doc = ws.parse_plain(&scope, input)?;
-        match ws.encrypt(&scope, &doc) {
+        // Where older keys exist, values may be stored under them: keep those tokens for
+        // unchanged values, read from the index (one cat-file for the whole command).
+        let previous = if ws.has_older_keys(&scope.env) {
+            self.index.blob(path)
+        } else {
+            None
+        };
+        let ws = self.workspace.as_ref().expect("loaded above");
+        match ws.encrypt_reusing(&scope, &doc, previous.as_deref()) {
             Ok(enc) => Ok(enc.into_bytes()),
             Err(Error::NoAccess { env, recipient }) => Err(Error::Refused {
                 message: format!("cannot encrypt {path}: this identity has no access to {env}, and the file is plaintext"),

@@ -10,6 +10,77 @@ use crate::error::Error;
 /// so no list of paths is ever passed on a command line.
 const FILTERED: &str = ":(attr:filter=secrets)";
 
+/// Reads blobs on demand through one long-lived `git cat-file --batch`, started on first
+/// use: the filter asks it for a path's staged blob (`:<path>`).
+pub struct BlobReader {
+    root: PathBuf,
+    child: Option<(
+        std::process::Child,
+        std::io::BufReader<std::process::ChildStdout>,
+    )>,
+    failed: bool,
+}
+
+impl BlobReader {
+    pub fn new(root: PathBuf) -> BlobReader {
+        BlobReader {
+            root,
+            child: None,
+            failed: false,
+        }
+    }
+
+    /// The content of `rev` (e.g. `:path`), or None when it does not exist or git fails.
+    pub fn blob(&mut self, path: &str) -> Option<Vec<u8>> {
+        use std::io::{BufRead, Read, Write};
+        if self.failed || path.contains('\n') {
+            return None;
+        }
+        if self.child.is_none() {
+            let mut child = Command::new("git")
+                .current_dir(&self.root)
+                .args(["cat-file", "--batch"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            let out = std::io::BufReader::new(child.stdout.take()?);
+            self.child = Some((child, out));
+        }
+        let (child, out) = self.child.as_mut()?;
+        let result = (|| -> std::io::Result<Option<Vec<u8>>> {
+            let stdin = child.stdin.as_mut().ok_or(std::io::ErrorKind::BrokenPipe)?;
+            writeln!(stdin, ":{path}")?;
+            stdin.flush()?;
+            let mut header = String::new();
+            out.read_line(&mut header)?;
+            let mut f = header.split_whitespace();
+            let (Some(_), Some("blob"), Some(size)) = (f.next(), f.next(), f.next()) else {
+                return Ok(None); // "<rev> missing"
+            };
+            let size: usize = size.parse().map_err(|_| std::io::ErrorKind::InvalidData)?;
+            let mut data = vec![0u8; size + 1];
+            out.read_exact(&mut data)?;
+            data.pop();
+            Ok(Some(data))
+        })();
+        result.unwrap_or_else(|_| {
+            self.failed = true;
+            None
+        })
+    }
+}
+
+impl Drop for BlobReader {
+    fn drop(&mut self) {
+        if let Some((mut child, _)) = self.child.take() {
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A git work tree.
 #[derive(Clone, Debug)]
 pub struct Repo {

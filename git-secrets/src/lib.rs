@@ -12,6 +12,7 @@ pub mod config;
 pub mod diffview;
 pub mod dotenv;
 pub mod envfile;
+pub mod envmerge;
 pub mod error;
 pub mod expand;
 pub mod filter;

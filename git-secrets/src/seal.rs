@@ -49,6 +49,7 @@ impl std::fmt::Display for KeyId {
 }
 
 /// A data key ready to seal and open: its derived subkeys and its id.
+#[derive(Clone)]
 pub struct SealingKey {
     id: KeyId,
     aead: XChaCha20Poly1305,

@@ -5,6 +5,14 @@
 //! conflicts (see `git_secrets::access::merge`): the result is written to %A, as git
 //! expects, and the exit status is 0. A side that cannot be read is a conflict (exit 1)
 //! with %A left as it is, so git shows it instead of a corrupt file.
+//!
+//! `git-secrets-merge env %O %A %B %L %P %X %Y` merges a scope file key by key
+//! (`git_secrets::envmerge`): the three sides are decrypted in memory to compare values,
+//! and the result is made of the sides' own sealed lines, so nothing is sealed again. A
+//! conflict (exit 1) is written as the two sealed entries between ordinary markers,
+//! which the filter shows as plaintext values in the work tree.
+//! Without access to the environment it merges the encrypted form line by line
+//! (`git merge-file`), which keeps one entry per line.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,18 +39,128 @@ fn merge_access(base: &Path, ours: &Path, theirs: &Path) -> Result<(), String> {
     git_secrets::fsutil::write_public(ours, merged.to_json().as_bytes()).map_err(|e| e.to_string())
 }
 
+/// Merges the encrypted form line by line into `ours`; returns whether it conflicted.
+fn line_merge(
+    base: &Path,
+    ours: &Path,
+    theirs: &Path,
+    marker: &str,
+    labels: (&str, &str),
+) -> Result<bool, String> {
+    let status = std::process::Command::new("git")
+        .args([
+            "merge-file",
+            &format!("--marker-size={marker}"),
+            "-L",
+            labels.0,
+            "-L",
+            "base",
+            "-L",
+            labels.1,
+        ])
+        .args([ours, base, theirs])
+        .status()
+        .map_err(|e| format!("cannot run git merge-file: {e}"))?;
+    match status.code() {
+        Some(0) => Ok(false),
+        Some(n) if n > 0 => Ok(true),
+        _ => Err("git merge-file failed".into()),
+    }
+}
+
+/// A git placeholder that this git did not expand (older than %X/%Y) gives no label.
+fn label<'a>(arg: Option<&'a str>, fallback: &'a str) -> &'a str {
+    arg.filter(|a| !a.is_empty() && !a.starts_with('%'))
+        .unwrap_or(fallback)
+}
+
+fn merge_env(args: &[String]) -> Result<bool, String> {
+    let [base, ours, theirs, marker, path, rest @ ..] = args else {
+        return Err("usage: git-secrets-merge env <base> <ours> <theirs> <marker-size> <path> [<our label> <their label>]".into());
+    };
+    let labels = (
+        label(rest.first().map(String::as_str), "ours"),
+        label(rest.get(1).map(String::as_str), "theirs"),
+    );
+    let (base_p, ours_p, theirs_p) = (Path::new(base), Path::new(ours), Path::new(theirs));
+    let fallback = |why: String| -> Result<bool, String> {
+        eprintln!("git-secrets-merge: {path}: merging the encrypted form line by line ({why})");
+        line_merge(base_p, ours_p, theirs_p, marker, labels)
+    };
+    let Some(scope) = git_secrets::scope::Scope::from_rel_path(path) else {
+        return fallback("not a scope file".into());
+    };
+    let ws = match git_secrets::workspace::Workspace::open_for_filter(
+        git_secrets::git::Repo::discover().map_err(|e| e.to_string())?,
+    ) {
+        Ok(ws) => ws,
+        Err(e) => return fallback(e.to_string()),
+    };
+    // Each side's plaintext (to compare values) and its encrypted lines (to emit).
+    let mut plain = Vec::new();
+    let mut rendered = Vec::new();
+    for p in [base_p, ours_p, theirs_p] {
+        let bytes = zeroize::Zeroizing::new(
+            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        );
+        if bytes.is_empty() {
+            plain.push(git_secrets::dotenv::Document::default());
+            rendered.push(Vec::new());
+            continue;
+        }
+        if !git_secrets::envfile::is_encrypted(&bytes) {
+            return fallback("a side is not in encrypted form".into());
+        }
+        match ws.decrypt_with_history(&scope, &bytes) {
+            Ok(d) => plain.push(d),
+            Err(e) => return fallback(e.to_string()),
+        }
+        let sealed = git_secrets::dotenv::Document::parse(&bytes).map_err(|e| e.to_string())?;
+        rendered.push(git_secrets::envmerge::plain_lines(&sealed));
+    }
+    let marker_size: usize = marker.parse().unwrap_or(7);
+    let merged = git_secrets::envmerge::merge(
+        &plain[0],
+        git_secrets::envmerge::Side {
+            doc: &plain[1],
+            out: &rendered[1],
+        },
+        git_secrets::envmerge::Side {
+            doc: &plain[2],
+            out: &rendered[2],
+        },
+        marker_size,
+        labels,
+    );
+    let sealed = merged.text.into_bytes();
+    git_secrets::fsutil::write_public(ours_p, &sealed).map_err(|e| e.to_string())?;
+    if merged.conflicts > 0 {
+        eprintln!(
+            "git-secrets-merge: {path}: {} key(s) changed differently on both sides",
+            merged.conflicts
+        );
+    }
+    Ok(merged.conflicts > 0)
+}
+
 fn main() -> ExitCode {
-    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    let result = match args.first().and_then(|a| a.to_str()) {
-        Some("access") if args.len() == 4 => merge_access(&args[1], &args[2], &args[3]),
-        _ => Err("usage: git-secrets-merge access <base> <ours> <theirs>".into()),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("access") if args.len() == 4 => {
+            let p: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
+            merge_access(&p[0], &p[1], &p[2]).map(|()| false).map_err(|e| {
+                format!("{e}\nhint: resolve .secrets/access.json by hand (it is JSON; keep every member and key of both sides), then `git add` it")
+            })
+        }
+        Some("env") => merge_env(&args[1..]),
+        _ => Err("usage: git-secrets-merge access <base> <ours> <theirs> | env <base> <ours> <theirs> <marker-size> <path> [labels]".into()),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("git-secrets-merge: {e}");
-            eprintln!("git-secrets-merge: hint: resolve .secrets/access.json by hand (it is JSON; keep every member and key of both sides), then `git add` it");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -99,6 +99,12 @@ pub fn configure(repo: &Repo) -> Result<(), Error> {
     repo.config_set("filter.secrets.required", "true")?;
     // access.json merges without conflicts (merge-driver/).
     repo.config_set("merge.secrets-access.name", "git-secrets access.json merge")?;
+    // Secret files merge key by key (merge-driver/).
+    repo.config_set("merge.secrets.name", "git-secrets key-level merge")?;
+    repo.config_set(
+        "merge.secrets.driver",
+        &sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y")?,
+    )?;
     repo.config_set(
         "merge.secrets-access.driver",
         &sibling_command("git-secrets-merge", "access %O %A %B")?,

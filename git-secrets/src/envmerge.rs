@@ -1,0 +1,301 @@
+//! The key-level three-way merge of a scope file's plaintext, for the merge driver.
+//!
+//! Values are compared by their text, so a value re-sealed under another key on one side
+//! (a rotation) is unchanged. Only the same key changed differently on both sides (or
+//! changed on one and deleted on the other) conflicts; the conflict is written as
+//! ordinary conflict markers around the two entries. The layout (order, comments, blank
+//! lines) is ours, or theirs when only theirs changed it; keys added by theirs go after
+//! the entry that precedes them there, with the comment lines right above them.
+//!
+//! Every line of the result is a line of one side, emitted as that side renders it: for
+//! the merge driver, its encrypted line. Nothing is sealed again, so no value ends up
+//! under a key other than the one its side chose (after a rotation on one branch, the
+//! old key may be held by a removed member).
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::dotenv::{Document, Eol, Line, LineKind};
+
+/// The merged plaintext (with conflict markers when `conflicts > 0`).
+pub struct Merged {
+    pub text: String,
+    pub conflicts: usize,
+}
+
+fn raw_of(doc: &Document) -> HashMap<&str, &str> {
+    doc.entries()
+        .map(|e| (e.key.as_str(), e.raw.expose()))
+        .collect()
+}
+
+/// The layout of a document: its lines with values blanked, to tell whether a side
+/// changed anything but values.
+fn skeleton(doc: &Document) -> Vec<String> {
+    doc.lines
+        .iter()
+        .map(|l| match &l.kind {
+            LineKind::Entry(e) => format!("={}", e.key),
+            LineKind::Comment(c) => format!("#{}", c.expose()),
+            LineKind::Blank(b) => format!(" {b}"),
+        })
+        .collect()
+}
+
+fn line_text(line: &Line) -> String {
+    let mut s = match &line.kind {
+        LineKind::Blank(b) => b.clone(),
+        LineKind::Comment(c) => c.expose().to_owned(),
+        LineKind::Entry(e) => format!("{}{}", e.prefix, e.raw.expose()),
+    };
+    s.push_str(match line.eol {
+        Eol::None => "\n",
+        e => e.as_str(),
+    });
+    s
+}
+
+/// One side: its plaintext, and the text to emit for each of its lines (with the line
+/// ending), index for index.
+pub struct Side<'a> {
+    pub doc: &'a Document,
+    pub out: &'a [String],
+}
+
+/// Each line's own plaintext text, for merging plaintext.
+pub fn plain_lines(doc: &Document) -> Vec<String> {
+    doc.lines.iter().map(line_text).collect()
+}
+
+pub fn merge(
+    base: &Document,
+    ours_side: Side<'_>,
+    theirs_side: Side<'_>,
+    marker: usize,
+    labels: (&str, &str),
+) -> Merged {
+    let (ours, theirs) = (ours_side.doc, theirs_side.doc);
+    let (b, o, t) = (raw_of(base), raw_of(ours), raw_of(theirs));
+    // The side whose layout we keep; the other side contributes values, additions and
+    // deletions.
+    let theirs_layout = skeleton(ours) == skeleton(base) && skeleton(theirs) != skeleton(base);
+    let (lay, other, lay_map, other_map) = if theirs_layout {
+        (theirs, ours, &t, &o)
+    } else {
+        (ours, theirs, &o, &t)
+    };
+    let (lay_out, other_out) = if theirs_layout {
+        (theirs_side.out, ours_side.out)
+    } else {
+        (ours_side.out, theirs_side.out)
+    };
+    // The rendered line of the entry in effect for each key of the other side.
+    let other_line: HashMap<&str, &String> = other
+        .lines
+        .iter()
+        .zip(other_out)
+        .filter_map(|(l, out)| match &l.kind {
+            LineKind::Entry(e) => Some((e.key.as_str(), out)),
+            _ => None,
+        })
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut conflicts = 0;
+    let mut emitted: BTreeSet<String> = BTreeSet::new();
+    let conflict =
+        |out: &mut Vec<String>, ours_line: Option<String>, theirs_line: Option<String>| {
+            out.push(format!("{} {}\n", "<".repeat(marker), labels.0));
+            out.extend(ours_line);
+            out.push(format!("{}\n", "=".repeat(marker)));
+            out.extend(theirs_line);
+            out.push(format!("{} {}\n", ">".repeat(marker), labels.1));
+        };
+    // Entries of the other side that the layout side does not have: added there, to be
+    // placed after the entry preceding them.
+    let mut additions: HashMap<Option<String>, Vec<&String>> = HashMap::new();
+    let mut pending_comments: Vec<&String> = Vec::new();
+    let mut prev_key: Option<String> = None;
+    for (line, rendered) in other.lines.iter().zip(other_out) {
+        match &line.kind {
+            LineKind::Entry(e) => {
+                if !lay_map.contains_key(e.key.as_str()) && !b.contains_key(e.key.as_str()) {
+                    let slot = additions.entry(prev_key.clone()).or_default();
+                    slot.append(&mut pending_comments);
+                    slot.push(rendered);
+                }
+                pending_comments.clear();
+                prev_key = Some(e.key.clone());
+            }
+            LineKind::Comment(c)
+                if !lay
+                    .lines
+                    .iter()
+                    .any(|l| matches!(&l.kind, LineKind::Comment(x) if x == c)) =>
+            {
+                pending_comments.push(rendered)
+            }
+            _ => pending_comments.clear(),
+        }
+    }
+    let placed = std::cell::RefCell::new(BTreeSet::new());
+    let add_after = |out: &mut Vec<String>, key: Option<String>| {
+        if let Some(lines) = additions.get(&key) {
+            out.extend(lines.iter().map(|l| (*l).clone()));
+            placed.borrow_mut().insert(key);
+        }
+    };
+    add_after(&mut out, None);
+    for (line, rendered) in lay.lines.iter().zip(lay_out) {
+        let LineKind::Entry(e) = &line.kind else {
+            out.push(rendered.clone());
+            continue;
+        };
+        let key = e.key.as_str();
+        if !emitted.insert(key.to_owned()) {
+            out.push(rendered.clone()); // a duplicate key line: kept as it is
+            continue;
+        }
+        let (mine, base_v, theirs_v) = (
+            Some(e.raw.expose()),
+            b.get(key).copied(),
+            other_map.get(key).copied(),
+        );
+        let chosen = if theirs_v == mine || theirs_v == base_v {
+            mine
+        } else if mine == base_v {
+            theirs_v
+        } else {
+            conflicts += 1;
+            let other_l = other_line.get(key).map(|l| (*l).clone());
+            let (ours_line, theirs_line) = if theirs_layout {
+                (other_l, Some(rendered.clone()))
+            } else {
+                (Some(rendered.clone()), other_l)
+            };
+            conflict(&mut out, ours_line, theirs_line);
+            add_after(&mut out, Some(key.to_owned()));
+            continue;
+        };
+        match chosen {
+            // The layout side's own value: its line as it is.
+            Some(v) if v == e.raw.expose() => out.push(rendered.clone()),
+            // The other side's value: the other side's line for that key.
+            Some(_) => out.push(other_line[key].clone()),
+            None => {}
+        }
+        add_after(&mut out, Some(key.to_owned()));
+    }
+    // Additions whose anchor the layout side deleted: at the end, in the other side's order.
+    let mut anchor: Option<String> = None;
+    let mut rest = Vec::new();
+    for line in &other.lines {
+        if let LineKind::Entry(e) = &line.kind {
+            if !placed.borrow().contains(&anchor) {
+                if let Some(lines) = additions.get(&anchor) {
+                    rest.extend(lines.iter().map(|l| (*l).clone()));
+                    placed.borrow_mut().insert(anchor.clone());
+                }
+            }
+            anchor = Some(e.key.clone());
+        }
+    }
+    if !placed.borrow().contains(&anchor) {
+        if let Some(lines) = additions.get(&anchor) {
+            rest.extend(lines.iter().map(|l| (*l).clone()));
+        }
+    }
+    out.extend(rest);
+    // Keys the layout side deleted that the other side changed: a modify/delete conflict.
+    for oe in other.entries() {
+        let key = oe.key.as_str();
+        if lay_map.contains_key(key) || emitted.contains(key) {
+            continue;
+        }
+        if let Some(bv) = b.get(key) {
+            if *bv != oe.raw.expose() {
+                conflicts += 1;
+                let l = Some(other_line[key].clone());
+                if theirs_layout {
+                    conflict(&mut out, l, None);
+                } else {
+                    conflict(&mut out, None, l);
+                }
+            }
+        }
+    }
+    let mut text: String = out.concat();
+    // Keep the layout side's missing final newline.
+    if lay.lines.last().is_some_and(|l| l.eol == Eol::None)
+        && conflicts == 0
+        && text.ends_with('\n')
+    {
+        text.pop();
+    }
+    Merged { text, conflicts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(base: &str, ours: &str, theirs: &str) -> Merged {
+        let p = |s: &str| Document::parse(s.as_bytes()).unwrap();
+        let (b, o, t) = (p(base), p(ours), p(theirs));
+        let (ol, tl) = (plain_lines(&o), plain_lines(&t));
+        merge(
+            &b,
+            Side { doc: &o, out: &ol },
+            Side { doc: &t, out: &tl },
+            7,
+            ("ours", "theirs"),
+        )
+    }
+
+    #[test]
+    fn different_keys_merge_cleanly() {
+        let r = m("A=1\nB=2\n", "A=10\nB=2\n", "A=1\nB=20\n");
+        assert_eq!((r.text.as_str(), r.conflicts), ("A=10\nB=20\n", 0));
+        let r = m("A=1\n", "A=1\n# new\nC=3\n", "A=1\nD=4\n");
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("A=1\nD=4\n# new\nC=3\n", 0)
+        );
+        let r = m("A=1\nB=2\n", "A=1\n", "A=1\nB=2\nC=3\n");
+        assert_eq!((r.text.as_str(), r.conflicts), ("A=1\nC=3\n", 0));
+    }
+
+    #[test]
+    fn same_key_changed_twice_conflicts_with_markers() {
+        let r = m("A=1\nB=2\n", "A=x\nB=2\n", "A=y\nB=2\n");
+        assert_eq!(r.conflicts, 1);
+        assert_eq!(
+            r.text,
+            "<<<<<<< ours\nA=x\n=======\nA=y\n>>>>>>> theirs\nB=2\n"
+        );
+        let r = m("A=1\n", "", "A=2\n");
+        assert_eq!(r.conflicts, 1);
+        assert_eq!(r.text, "<<<<<<< ours\n=======\nA=2\n>>>>>>> theirs\n");
+    }
+
+    #[test]
+    fn sides_swapped_give_the_same_values() {
+        for (b, x, y) in [
+            ("A=1\nB=2\n", "A=10\nB=2\n", "A=1\nB=20\nC=3\n"),
+            ("A=1\n", "A=1\n#c\n", "A=2\n"),
+        ] {
+            let (r1, r2) = (m(b, x, y), m(b, y, x));
+            let p = |s: &str| Document::parse(s.as_bytes()).unwrap();
+            let vals = |s: &str| {
+                let d = p(s);
+                d.keys()
+                    .into_iter()
+                    .map(|k| (k.clone(), d.get(&k).unwrap().raw.expose().to_owned()))
+                    .collect::<Vec<_>>()
+            };
+            let mut a = vals(&r1.text);
+            let mut c = vals(&r2.text);
+            a.sort();
+            c.sort();
+            assert_eq!(a, c, "{b:?} {x:?} {y:?}");
+        }
+    }
+}
