@@ -551,13 +551,21 @@ fn ssh_keys_join_and_decrypt() {
         let env = Env::new();
         let alice = alice_repo(&env);
         let mut bob = env.person(&format!("bob-{kind}"));
+        // Test-only keys from tests/fixtures/ssh (no ssh-keygen needed), private 0600.
         let key = bob.home.join(format!("id_{kind}"));
-        bob.run(
-            "ssh-keygen",
-            bob.path(),
-            &["-q", "-t", kind, "-N", "", "-f", key.to_str().unwrap()],
-        )
-        .ok();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/ssh");
+        for suffix in ["", ".pub"] {
+            std::fs::copy(
+                fixtures.join(format!("id_{kind}{suffix}")),
+                format!("{}{suffix}", key.display()),
+            )
+            .unwrap();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let b = clone(&bob, &alice, &format!("bob-{kind}"));
         let pubkey = format!("{}.pub", key.display());
         let out = bob
