@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use crate::access::Access;
 use crate::config::Config;
-use crate::dotenv::{Document, LineKind};
+use crate::dotenv::Document;
 use crate::envfile;
 use crate::error::Error;
 use crate::fsutil;
@@ -19,6 +19,8 @@ use crate::git::Repo;
 use crate::identity::{self, Identity};
 use crate::scope::{Scope, SECRETS_DIR};
 use crate::seal::SealingKey;
+
+mod tokens;
 
 pub const CONFIG_FILE: &str = ".secrets/config.toml";
 pub const ACCESS_FILE: &str = ".secrets/access.json";
@@ -183,89 +185,6 @@ impl Workspace {
         })
     }
 
-    /// Like [`Workspace::decrypt`], but when a value names a key this checkout's
-    /// access.json does not know (a rotation on the branch being merged or rebased), the
-    /// key is looked for in the access.json of the commits git is working with and of
-    /// every branch, and used once it opens (a key is checked against its id).
-    pub fn decrypt_with_history(&self, scope: &Scope, bytes: &[u8]) -> Result<Document, Error> {
-        let mut tried = std::collections::HashSet::new();
-        loop {
-            match self.decrypt(scope, bytes) {
-                Err(Error::Open {
-                    source: envfile::OpenError::UnknownKey { key_id, .. },
-                    ..
-                }) if tried.insert(key_id.clone()) => {
-                    if !self.learn_key(&scope.env, &key_id)? {
-                        return self.decrypt(scope, bytes);
-                    }
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Searches access.json in the commits a merge, rebase, cherry-pick or revert is
-    /// using, then in history, for the key `key_id` of `env`; adds it to this session's
-    /// keys when this identity can open it. Returns whether it was found.
-    fn learn_key(&self, env: &str, key_id: &str) -> Result<bool, Error> {
-        let mut revs: Vec<String> = [
-            "MERGE_HEAD",
-            "REBASE_HEAD",
-            "CHERRY_PICK_HEAD",
-            "REVERT_HEAD",
-            "AUTO_MERGE",
-            "FETCH_HEAD",
-            "ORIG_HEAD",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if let Ok(out) = self.repo.git(&[
-            "log",
-            "--all",
-            "--format=%H",
-            &format!("-S\"{key_id}\""),
-            "--",
-            ACCESS_FILE,
-        ]) {
-            revs.extend(String::from_utf8_lossy(&out).lines().map(str::to_owned));
-        }
-        let identity = self.identity()?;
-        for rev in revs {
-            let Ok(text) = self
-                .repo
-                .git(&["cat-file", "blob", &format!("{rev}:{ACCESS_FILE}")])
-            else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&text);
-            if !text.contains(key_id) {
-                continue;
-            }
-            let Ok(access) = Access::parse(&text, Path::new(ACCESS_FILE)) else {
-                continue;
-            };
-            let Ok(chain) = access.open_chain(env, identity) else {
-                continue;
-            };
-            let mut keys: Vec<SealingKey> = self
-                .keys(env)
-                .map(|k| k.iter().cloned().collect())
-                .unwrap_or_default();
-            let before = keys.len();
-            for k in chain.sealing_keys() {
-                if !keys.iter().any(|x| x.id() == k.id()) {
-                    keys.push(k);
-                }
-            }
-            if keys.len() > before && keys.iter().any(|k| k.id().0 == key_id) {
-                self.keys.borrow_mut().insert(env.to_owned(), Rc::new(keys));
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
     /// The environment whose key chain holds the key `key_id` (key ids are public).
     fn env_of_key(&self, key_id: &str) -> Option<&str> {
         self.access
@@ -298,88 +217,6 @@ impl Workspace {
             });
         }
         Ok(envfile::encrypt(doc, &scope.label(), current))
-    }
-
-    /// Seals `doc` like [`Workspace::encrypt`], but keeps the token `previous` (the same
-    /// file's encrypted form as stored) has for any value or comment that has not
-    /// changed, even when an older key sealed it: a merge or a checkout of history can
-    /// leave values under older keys, and re-sealing them would show unchanged files as
-    /// modified. Only unchanged text keeps its token; everything new is sealed under the
-    /// current key.
-    pub fn encrypt_reusing(
-        &self,
-        scope: &Scope,
-        doc: &Document,
-        previous: Option<&[u8]>,
-    ) -> Result<String, Error> {
-        // When nothing may be sealed now (two current keys after a merge, or one a removed
-        // member holds), a file whose every line is unchanged still gets its stored form,
-        // so read-only git commands that run the filter (status, diff) keep working.
-        let (mut sealed, refused) = match self.encrypt(scope, doc) {
-            Ok(fresh) => {
-                if previous.is_none_or(|p| p == fresh.as_bytes()) {
-                    return Ok(fresh);
-                }
-                let parsed = Document::parse(fresh.as_bytes()).map_err(|source| Error::Dotenv {
-                    path: scope.rel_path(),
-                    source,
-                })?;
-                (parsed, None)
-            }
-            Err(e) if previous.is_some() => (doc.clone(), Some(e)),
-            Err(e) => return Err(e),
-        };
-        let reusable = previous
-            .filter(|p| envfile::is_encrypted(p))
-            .and_then(|p| Some((self.decrypt(scope, p).ok()?, Document::parse(p).ok()?)));
-        let Some((prev_plain, prev_sealed)) = reusable else {
-            return match refused {
-                Some(e) => Err(e),
-                None => Ok(sealed.print().expose().to_owned()),
-            };
-        };
-        // Plaintext of each previous line → its sealed line.
-        let mut entries: HashMap<(String, String), String> = HashMap::new();
-        let mut comments: HashMap<String, String> = HashMap::new();
-        for (p, sl) in prev_plain.lines.iter().zip(&prev_sealed.lines) {
-            match (&p.kind, &sl.kind) {
-                (LineKind::Entry(pe), LineKind::Entry(se)) => {
-                    entries.insert(
-                        (pe.key.clone(), pe.raw.expose().to_owned()),
-                        se.raw.expose().to_owned(),
-                    );
-                }
-                (LineKind::Comment(pc), LineKind::Comment(sc)) => {
-                    comments.insert(pc.expose().to_owned(), sc.expose().to_owned());
-                }
-                _ => {}
-            }
-        }
-        let mut all_reused = true;
-        for (plain, line) in doc.lines.iter().zip(sealed.lines.iter_mut()) {
-            match (&plain.kind, &mut line.kind) {
-                (LineKind::Entry(pe), LineKind::Entry(se)) => {
-                    match entries.get(&(pe.key.clone(), pe.raw.expose().to_owned())) {
-                        Some(tok) => se.raw = crate::secret::SecretString::from(tok.as_str()),
-                        None => all_reused = false,
-                    }
-                }
-                (LineKind::Comment(pc), LineKind::Comment(sc)) => match comments.get(pc.expose()) {
-                    Some(tok) => *sc = crate::secret::SecretString::from(tok.as_str()),
-                    None => all_reused = false,
-                },
-                _ => {}
-            }
-        }
-        match refused {
-            Some(e) if !all_reused => Err(e),
-            _ => Ok(sealed.print().expose().to_owned()),
-        }
-    }
-
-    /// Whether `env`'s chain holds more than one key (values may sit under older ones).
-    pub fn has_older_keys(&self, env: &str) -> bool {
-        self.keys(env).is_ok_and(|k| k.len() > 1)
     }
 
     /// Parses plaintext `bytes` of `scope`'s file.
