@@ -4,6 +4,15 @@ use crate::common::*;
 
 const PLAIN: &str = "# database\nDB_URL=postgres://u:hunter2-pass@db/app\nexport API_KEY='sk-live-abc123'\n\nMULTI=\"line one\nline two\"\r\n";
 
+/// Configures the filter by hand in a clone whose owner cannot `unlock` (no access).
+fn configure_filter(who: &Env, clone: &std::path::Path) {
+    let process = format!("\"{}\" filter-process", bin().display());
+    who.git(clone, &["config", "filter.secrets.process", &process])
+        .ok();
+    who.git(clone, &["config", "filter.secrets.required", "true"])
+        .ok();
+}
+
 fn setup() -> (Env, std::path::PathBuf) {
     let env = Env::new();
     let repo = env.repo("repo", &["--envs"]);
@@ -60,17 +69,7 @@ fn clone_without_identity_stays_encrypted_and_never_fails() {
         "{text}\n{out:?}"
     );
     // Even with the filter configured, a smudge without access succeeds.
-    bob.git(
-        &clone,
-        &[
-            "config",
-            "filter.secrets.process",
-            &format!("\"{}\" filter-process", bin().display()),
-        ],
-    )
-    .ok();
-    bob.git(&clone, &["config", "filter.secrets.required", "true"])
-        .ok();
+    configure_filter(&bob, &clone);
     std::fs::remove_file(clone.join(".secrets/development.env")).unwrap();
     bob.git(&clone, &["checkout", "--", "."]).ok();
     assert!(read(clone.join(".secrets/development.env")).contains("DB_URL=gs1:"));
@@ -90,17 +89,7 @@ fn add_of_plaintext_without_access_fails_and_stages_nothing() {
     )
     .ok();
     let clone = env.path().join("bob-clone");
-    bob.git(
-        &clone,
-        &[
-            "config",
-            "filter.secrets.process",
-            &format!("\"{}\" filter-process", bin().display()),
-        ],
-    )
-    .ok();
-    bob.git(&clone, &["config", "filter.secrets.required", "true"])
-        .ok();
+    configure_filter(&bob, &clone);
     write(
         clone.join(".secrets/production.env"),
         "LEAK=plaintext-value-123\n",

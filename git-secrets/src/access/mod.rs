@@ -57,6 +57,22 @@ pub struct Member {
     pub environments: BTreeSet<String>,
 }
 
+impl Member {
+    /// A request to join, not yet approved.
+    pub fn request(name: &str, kind: MemberKind, recipient: &str) -> Member {
+        Member {
+            name: name.to_owned(),
+            kind,
+            status: Status::Pending,
+            recipient: recipient.to_owned(),
+            requested_at: now(),
+            approved_at: None,
+            removed_at: None,
+            environments: BTreeSet::new(),
+        }
+    }
+}
+
 /// One data key of an environment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::access::{now, Member, MemberKind, Status};
+use crate::access::{Member, MemberKind, Status};
 use crate::error::Error;
 use crate::identity;
 
@@ -74,16 +74,7 @@ pub fn cmd_join(args: JoinArgs) -> Result<(), Error> {
     }
     ws.access.members.insert(
         id.clone(),
-        Member {
-            name: args.name.clone(),
-            kind: MemberKind::Person,
-            status: Status::Pending,
-            recipient: recipient.clone(),
-            requested_at: now(),
-            approved_at: None,
-            removed_at: None,
-            environments: Default::default(),
-        },
+        Member::request(&args.name, MemberKind::Person, &recipient),
     );
     ws.save_access()?;
     eprintln!("asked to join as {} (member {id})", args.name);

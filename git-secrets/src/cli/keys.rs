@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::access::{now, Member, MemberKind, Status};
+use crate::access::{Member, MemberKind};
 use crate::error::Error;
 use crate::identity::{self, Identity};
 
@@ -47,16 +47,7 @@ pub fn cmd_keys(command: KeysCommand) -> Result<(), Error> {
             let id = identity::member_id(&recipient);
             ws.access.members.insert(
                 id.clone(),
-                Member {
-                    name: name.clone(),
-                    kind: MemberKind::Ci,
-                    status: Status::Pending,
-                    recipient: recipient.clone(),
-                    requested_at: now(),
-                    approved_at: None,
-                    removed_at: None,
-                    environments: Default::default(),
-                },
+                Member::request(&name, MemberKind::Ci, &recipient),
             );
             member::grant(&mut ws, &id, &envs)?;
             eprintln!("created CI key {name} ({id}) for {}", envs.join(", "));
