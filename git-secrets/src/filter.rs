@@ -20,8 +20,11 @@ use crate::scope::Scope;
 use crate::workspace::Workspace;
 
 /// The filter's state across the requests of one git command.
+type FileState = Option<(std::time::SystemTime, u64)>;
+
 pub struct Filter {
     root: std::path::PathBuf,
+    loaded_state: Option<[FileState; 2]>,
     index: crate::git::BlobReader,
     workspace: Option<Workspace>,
     load_error: Option<String>,
@@ -31,6 +34,7 @@ pub struct Filter {
 impl Filter {
     pub fn new(root: std::path::PathBuf) -> Filter {
         Filter {
+            loaded_state: None,
             index: crate::git::BlobReader::new(root.clone()),
             root,
             workspace: None,
@@ -39,9 +43,20 @@ impl Filter {
         }
     }
 
-    /// Loads the workspace on first use; a failure is retried on the next request,
-    /// since the checkout in progress may be about to write the missing file.
+    /// Loads the workspace on first use, and again whenever access.json or config.toml
+    /// changed on disk (a rebase checks out another commit within one git command); a
+    /// failure is retried on the next request, since the checkout in progress may be
+    /// about to write the missing file.
     fn workspace(&mut self) -> Option<&mut Workspace> {
+        let state = [crate::workspace::ACCESS_FILE, crate::workspace::CONFIG_FILE].map(|f| {
+            std::fs::metadata(self.root.join(f))
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        });
+        if self.loaded_state != Some(state) {
+            self.workspace = None;
+            self.loaded_state = Some(state);
+        }
         if self.workspace.is_none() {
             match Workspace::open_for_filter(Repo {
                 root: self.root.clone(),

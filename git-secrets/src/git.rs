@@ -19,6 +19,16 @@ pub struct BlobReader {
         std::io::BufReader<std::process::ChildStdout>,
     )>,
     failed: bool,
+    /// The index file and its state when cat-file started: cat-file reads the index once,
+    /// and a checkout within the same git command (a rebase) rewrites it.
+    index: Option<(PathBuf, FileState)>,
+}
+
+type FileState = Option<(std::time::SystemTime, u64)>;
+
+fn file_state(path: &Path) -> FileState {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
 }
 
 impl BlobReader {
@@ -27,6 +37,14 @@ impl BlobReader {
             root,
             child: None,
             failed: false,
+            index: None,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some((mut child, _)) = self.child.take() {
+            drop(child.stdin.take());
+            let _ = child.wait();
         }
     }
 
@@ -35,6 +53,21 @@ impl BlobReader {
         use std::io::{BufRead, Read, Write};
         if self.failed || path.contains('\n') {
             return None;
+        }
+        if self.index.is_none() {
+            let out = run(
+                &self.root,
+                &["rev-parse", "--path-format=absolute", "--git-path", "index"],
+                None,
+            )
+            .ok()?;
+            self.index = Some((PathBuf::from(String::from_utf8_lossy(&out).trim()), None));
+        }
+        let (index_path, seen) = self.index.as_mut().expect("set above");
+        let now = file_state(index_path);
+        if *seen != now {
+            *seen = now;
+            self.stop();
         }
         if self.child.is_none() {
             let mut child = Command::new("git")
@@ -74,10 +107,7 @@ impl BlobReader {
 
 impl Drop for BlobReader {
     fn drop(&mut self) {
-        if let Some((mut child, _)) = self.child.take() {
-            drop(child.stdin.take());
-            let _ = child.wait();
-        }
+        self.stop();
     }
 }
 

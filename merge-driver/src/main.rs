@@ -7,10 +7,11 @@
 //! with %A left as it is, so git shows it instead of a corrupt file.
 //!
 //! `git-secrets-merge env %O %A %B %L %P %X %Y` merges a scope file key by key
-//! (`git_secrets::envmerge`): the three sides are decrypted in memory to compare values,
-//! and the result is made of the sides' own sealed lines, so nothing is sealed again. A
-//! conflict (exit 1) is written as the two sealed entries between ordinary markers,
-//! which the filter shows as plaintext values in the work tree.
+//! (`git_secrets::envmerge`): the three sides are decrypted in memory, merged, and the
+//! result sealed under the current key of the access.json the merge produces (see
+//! `Workspace::merge_sealing_key`), or, when there is no safe one, assembled from the
+//! sides' own sealed lines. A conflict (exit 1) is written as the two sealed entries
+//! between ordinary markers, which the filter shows as plaintext values.
 //! Without access to the environment it merges the encrypted form line by line
 //! (`git merge-file`), which keeps one entry per line.
 
@@ -96,10 +97,11 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
         Ok(ws) => ws,
         Err(e) => return fallback(e.to_string()),
     };
-    // Each side's plaintext (to compare values) and its encrypted lines (to emit).
+    // Each side's plaintext (to compare values) and its encrypted lines.
     let mut plain = Vec::new();
     let mut rendered = Vec::new();
-    for p in [base_p, ours_p, theirs_p] {
+    let mut their_ids = Vec::new();
+    for (i, p) in [base_p, ours_p, theirs_p].into_iter().enumerate() {
         let bytes = zeroize::Zeroizing::new(
             std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
         );
@@ -115,32 +117,66 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
             Ok(d) => plain.push(d),
             Err(e) => return fallback(e.to_string()),
         }
+        if i == 2 {
+            their_ids = git_secrets::envfile::key_ids(&bytes);
+        }
         let sealed = git_secrets::dotenv::Document::parse(&bytes).map_err(|e| e.to_string())?;
         rendered.push(git_secrets::envmerge::plain_lines(&sealed));
     }
     let marker_size: usize = marker.parse().unwrap_or(7);
-    let merged = git_secrets::envmerge::merge(
-        &plain[0],
-        git_secrets::envmerge::Side {
-            doc: &plain[1],
-            out: &rendered[1],
-        },
-        git_secrets::envmerge::Side {
-            doc: &plain[2],
-            out: &rendered[2],
-        },
-        marker_size,
-        labels,
-    );
-    let sealed = merged.text.into_bytes();
+    let their_label = rest.get(1).map(String::as_str).unwrap_or_default();
+    // Sealed under the current key of the merged access.json when it has a safe one;
+    // otherwise made of the sides' own sealed lines (nothing sealed under a key that
+    // could reach a removed member), which status reports until `rotate`.
+    let (sealed, conflicts) = match ws.merge_sealing_key(&scope.env, their_label, &their_ids) {
+        Some(key) => {
+            let lines: Vec<Vec<String>> = plain
+                .iter()
+                .map(git_secrets::envmerge::plain_lines)
+                .collect();
+            let merged = git_secrets::envmerge::merge(
+                &plain[0],
+                git_secrets::envmerge::Side {
+                    doc: &plain[1],
+                    out: &lines[1],
+                },
+                git_secrets::envmerge::Side {
+                    doc: &plain[2],
+                    out: &lines[2],
+                },
+                marker_size,
+                labels,
+            );
+            let text = zeroize::Zeroizing::new(merged.text);
+            match ws.seal_merged(&scope, text.as_bytes(), &key) {
+                Ok(s) => (s, merged.conflicts),
+                Err(e) => return fallback(e.to_string()),
+            }
+        }
+        None => {
+            let merged = git_secrets::envmerge::merge(
+                &plain[0],
+                git_secrets::envmerge::Side {
+                    doc: &plain[1],
+                    out: &rendered[1],
+                },
+                git_secrets::envmerge::Side {
+                    doc: &plain[2],
+                    out: &rendered[2],
+                },
+                marker_size,
+                labels,
+            );
+            (merged.text.into_bytes(), merged.conflicts)
+        }
+    };
     git_secrets::fsutil::write_public(ours_p, &sealed).map_err(|e| e.to_string())?;
-    if merged.conflicts > 0 {
+    if conflicts > 0 {
         eprintln!(
-            "git-secrets-merge: {path}: {} key(s) changed differently on both sides",
-            merged.conflicts
+            "git-secrets-merge: {path}: {conflicts} key(s) changed differently on both sides"
         );
     }
-    Ok(merged.conflicts > 0)
+    Ok(conflicts > 0)
 }
 
 fn main() -> ExitCode {

@@ -17,3 +17,5 @@ mod hooks;
 mod team;
 // The masked diff driver (textconv) and `git secrets diff`.
 mod diff;
+// Secret files through merge, rebase, cherry-pick, revert, stash, pull; clones, worktrees, sparse and CRLF checkouts.
+mod workflows;

@@ -28,6 +28,35 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `git args…` with `input` on stdin, written from a thread while the output is read:
+/// with thousands of paths, writing all input first would fill both pipes and hang
+/// (`Repo::git_with_input` writes first, which is fine only for small input).
+fn git_piped(repo: &Repo, args: &[&str], input: Vec<u8>) -> Result<Vec<u8>, Error> {
+    let io = |source| Error::Io {
+        path: "git".into(),
+        source,
+    };
+    let mut child = Command::new("git")
+        .current_dir(&repo.root)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io)?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().map_err(io)?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(Error::Git {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out.stdout)
+}
+
 /// Parses `--raw -z` output: `:<mode> <mode> <old> <new> <status>` then the path; other
 /// fields (commit ids from `diff-tree --stdin`) start a new group. Only regular files:
 /// a symlink's blob is a path, a submodule's a commit elsewhere.
@@ -124,7 +153,8 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>
     if order.is_empty() {
         return Ok(Vec::new());
     }
-    let out = repo.git_with_input(
+    let out = git_piped(
+        repo,
         &[
             "diff-tree",
             "--stdin",
@@ -135,7 +165,7 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>
             "--no-ext-diff",
             "--diff-filter=ACMRT",
         ],
-        input.as_bytes(),
+        input.into_bytes(),
     )?;
     let mut by_commit: HashMap<String, Vec<Entry>> = HashMap::new();
     for (commit, entry) in parse_raw(&out) {
@@ -187,7 +217,7 @@ pub fn attributes(
         input.push(0);
     }
     // Output: path NUL attribute NUL value NUL, for each path and attribute.
-    let out = repo.git_with_input(&args, &input)?;
+    let out = git_piped(repo, &args, input)?;
     let parts: Vec<&[u8]> = out.split(|&b| b == 0).collect();
     for triple in parts.chunks_exact(3) {
         let (path, attr, value) = (text(triple[0]), triple[1], triple[2]);

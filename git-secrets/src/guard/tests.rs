@@ -141,14 +141,20 @@ fn searchable_values() {
 
 #[test]
 fn values_are_found_and_never_shown() {
-    let v =
-        |s: &str, scope: &str, key: &str| (SecretString::from(s), scope.to_owned(), key.to_owned());
-    let index = SecretIndex::new(vec![
-        v("sk-live-0123456789", "api/production", "STRIPE_KEY"),
-        v("sk-live-0123456789", "api/staging", "STRIPE_KEY"),
-        v("hunter2-password", "development", "DB_PASS"),
-        v("production", "development", "APP_ENV"),
-    ]);
+    let mut index = SecretIndex::default();
+    let (prod, staging, dev) = (
+        index.add_scope("api/production".into()),
+        index.add_scope("api/staging".into()),
+        index.add_scope("development".into()),
+    );
+    for (v, scope, key) in [
+        ("sk-live-0123456789", prod, "STRIPE_KEY"),
+        ("sk-live-0123456789", staging, "STRIPE_KEY"),
+        ("hunter2-password", dev, "DB_PASS"),
+        ("production", dev, "APP_ENV"),
+    ] {
+        index.add(SecretString::from(v), scope, key.into());
+    }
     assert_eq!(index.len(), 2);
     let text = b"a: 1\nkey: sk-live-0123456789\npass: hunter2-password\nenv: production\n";
     let f = index.find(&blob("config.yaml", text)).expect("found");

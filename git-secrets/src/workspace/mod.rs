@@ -56,7 +56,9 @@ impl Workspace {
     pub fn open_repo(repo: Repo) -> Result<Workspace, Error> {
         let config_path = repo.root.join(CONFIG_FILE);
         if !config_path.exists() {
-            return Err(Error::NotInitialized);
+            // A sparse checkout may leave .secrets/ out of the work tree: read the
+            // configuration from git then (NotInitialized when it is nowhere).
+            return Self::open_for_filter(repo);
         }
         let config = Config::load(&config_path)?;
         let access = Access::load(&repo.root.join(ACCESS_FILE))?;

@@ -180,3 +180,107 @@ impl Workspace {
         self.keys(env).is_ok_and(|k| k.len() > 1)
     }
 }
+
+impl Workspace {
+    /// The key a merged scope file of `env` must be sealed under: the current key of the
+    /// access.json the merge itself produces (this checkout's merged with the other
+    /// side's), when it has exactly one, no removed member was given it, and this identity
+    /// opens it. Sealing under this checkout's key instead could put a value from a branch
+    /// that removed someone under a key that person holds.
+    ///
+    /// The other side's access.json comes from the commit git is merging (`GITHEAD_*` in
+    /// a merge, the commit id that starts the label in a rebase, cherry-pick or revert,
+    /// else REBASE_HEAD, CHERRY_PICK_HEAD, REVERT_HEAD, MERGE_HEAD or the stash), checked
+    /// to know every key its side's values use; failing that, from history. `None` when
+    /// no such key can be had: the caller then keeps every value's own token.
+    pub fn merge_sealing_key(
+        &self,
+        env: &str,
+        their_label: &str,
+        their_key_ids: &[String],
+    ) -> Option<SealingKey> {
+        let known =
+            |a: &Access, id: &str| a.keys.get(env).is_some_and(|k| k.keys().any(|k| k.0 == id));
+        let unknown: Vec<&String> = their_key_ids
+            .iter()
+            .filter(|id| !known(&self.access, id))
+            .collect();
+        let mut candidates: Vec<String> = std::env::vars()
+            .filter_map(|(k, _)| k.strip_prefix("GITHEAD_").map(str::to_owned))
+            .collect();
+        candidates.extend(their_label.split_whitespace().next().map(str::to_owned));
+        candidates.extend(
+            [
+                "REBASE_HEAD",
+                "CHERRY_PICK_HEAD",
+                "REVERT_HEAD",
+                "MERGE_HEAD",
+                "refs/stash",
+            ]
+            .map(String::from),
+        );
+        if let Some(id) = unknown.first() {
+            if let Ok(out) = self.repo.git(&[
+                "log",
+                "--all",
+                "--format=%H",
+                &format!("-S\"{id}\""),
+                "--",
+                ACCESS_FILE,
+            ]) {
+                candidates.extend(String::from_utf8_lossy(&out).lines().map(str::to_owned));
+            }
+        }
+        let theirs = candidates.iter().find_map(|c| {
+            let text = self
+                .repo
+                .git(&["cat-file", "blob", &format!("{c}:{ACCESS_FILE}")])
+                .ok()?;
+            let access =
+                Access::parse(&String::from_utf8_lossy(&text), Path::new(ACCESS_FILE)).ok()?;
+            unknown
+                .iter()
+                .all(|id| known(&access, id))
+                .then_some(access)
+        });
+        if theirs.is_none() && !unknown.is_empty() {
+            return None;
+        }
+        let merged = crate::access::merge::merge(
+            None,
+            &self.access,
+            theirs.as_ref().unwrap_or(&self.access),
+        );
+        let head = merged.sealing_key_id(env).ok()?.clone();
+        let chain = merged.open_chain(env, self.identity().ok()?).ok()?;
+        chain.sealing_keys().into_iter().find(|k| *k.id() == head)
+    }
+
+    /// Seals merged plaintext (conflict markers allowed) under `key`.
+    pub fn seal_merged(
+        &self,
+        scope: &Scope,
+        text: &[u8],
+        key: &SealingKey,
+    ) -> Result<Vec<u8>, Error> {
+        let seal = |bytes: &[u8]| -> Result<Vec<u8>, Error> {
+            Ok(
+                envfile::encrypt(&self.parse_plain(scope, bytes)?, &scope.label(), key)
+                    .into_bytes(),
+            )
+        };
+        match envfile::conflict_parts(text) {
+            None => seal(text),
+            Some((_, parts)) => {
+                let mut out = Vec::new();
+                for part in parts {
+                    match part {
+                        envfile::Part::Marker(m) => out.extend_from_slice(m),
+                        envfile::Part::Body(b) => out.extend(seal(b)?),
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
