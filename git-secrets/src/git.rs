@@ -132,18 +132,26 @@ fn run(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Result<Vec<u8>, Error
         path: "git".into(),
         source,
     })?;
-    if let Some(input) = input {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin.write_all(input).map_err(|source| Error::Io {
-            path: "git".into(),
-            source,
-        })?;
-    }
+    // stdin is written from a thread: with large input and output, writing it all before
+    // reading would fill both pipes and deadlock.
+    let writer = match (input, child.stdin.take()) {
+        (Some(input), Some(mut stdin)) => {
+            let input = input.to_vec();
+            Some(std::thread::spawn(move || {
+                use std::io::Write;
+                stdin.write_all(&input)
+            }))
+        }
+        _ => None,
+    };
     let out = child.wait_with_output().map_err(|source| Error::Io {
         path: "git".into(),
         source,
     })?;
+    if let Some(w) = writer {
+        // A write error is git closing its stdin early; its exit status says what failed.
+        let _ = w.join();
+    }
     if !out.status.success() {
         return Err(Error::Git {
             args: args.join(" "),

@@ -1,14 +1,15 @@
-//! The pre-commit and pre-merge-commit hooks through real `git commit` and `git merge`,
-//! their installation beside other hooks, and `git secrets check` over commits.
+//! The pre-commit and pre-merge-commit hooks through real `git commit` and `git merge`:
+//! what they block, with what message, and what they let through. Installation is in
+//! hooks_install.rs, `git secrets check` in hooks_check.rs.
 
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
-const SECRET: &str = "hunter2-correct-horse-77";
+pub(crate) const SECRET: &str = "hunter2-correct-horse-77";
 
 /// A repository with one committed secret value, unlocked, hooks installed by `init`.
-fn setup() -> (Env, PathBuf) {
+pub(crate) fn setup() -> (Env, PathBuf) {
     let env = Env::new();
     let repo = env.repo("repo", &["--envs"]);
     env.secrets(&repo, &["set", "DB_PASS", SECRET]).ok();
@@ -21,14 +22,14 @@ fn setup() -> (Env, PathBuf) {
     (env, repo)
 }
 
-fn head(env: &Env, repo: &Path) -> String {
+pub(crate) fn head(env: &Env, repo: &Path) -> String {
     env.git(repo, &["rev-parse", "HEAD"]).ok().stdout
 }
 
 /// Stages `bytes` at `path` without any filter, as a GUI or a bypassed filter would.
 /// The work tree is left alone (the filter would refuse to clean it again on commit,
 /// which is its own defence, not the hook's).
-fn stage_raw(env: &Env, repo: &Path, path: &str, bytes: &[u8]) {
+pub(crate) fn stage_raw(env: &Env, repo: &Path, path: &str, bytes: &[u8]) {
     let raw = env.path().join("raw-blob");
     std::fs::write(&raw, bytes).unwrap();
     let oid = env
@@ -51,7 +52,7 @@ fn stage_raw(env: &Env, repo: &Path, path: &str, bytes: &[u8]) {
 
 /// `git commit` fails, names each `(path, reason, fix)`, never shows `SECRET`, and
 /// commits nothing.
-fn commit_blocked(env: &Env, repo: &Path, expect: &[(&str, &str, &str)]) -> Out {
+pub(crate) fn commit_blocked(env: &Env, repo: &Path, expect: &[(&str, &str, &str)]) -> Out {
     let before = head(env, repo);
     let out = env.git(repo, &["commit", "-q", "-m", "bad"]).fails();
     for (path, reason, fix) in expect {
@@ -77,7 +78,7 @@ fn commit_blocked(env: &Env, repo: &Path, expect: &[(&str, &str, &str)]) -> Out 
     out
 }
 
-fn openssh_key() -> String {
+pub(crate) fn openssh_key() -> String {
     format!(
         "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
         "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW".repeat(2)
@@ -259,296 +260,6 @@ fn merge_of_a_branch_with_plaintext_env_is_blocked() {
     assert_eq!(head(&env, &repo), before, "no merge commit");
 }
 
-/// A hand-written hook that records each run.
-const THEIRS: &str =
-    "#!/bin/sh\n# my own checks\necho ran >> \"$(git rev-parse --git-dir)/theirs.log\"\nexit 0\n";
-
-fn runs(repo: &Path) -> usize {
-    std::fs::read_to_string(repo.join(".git/theirs.log"))
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-}
-
-#[cfg(unix)]
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// A fresh repository with `hook_text` as pre-commit, then `init` and `unlock` twice.
-fn repo_with_hook(env: &Env, hook_text: &str) -> PathBuf {
-    let repo = env.path().join("repo");
-    env.git(env.path(), &["init", "-q", "repo"]).ok();
-    let hook = repo.join(".git/hooks/pre-commit");
-    write(&hook, hook_text);
-    make_executable(&hook);
-    env.secrets(&repo, &["init"]).ok();
-    env.secrets(&repo, &["unlock"]).ok();
-    env.secrets(&repo, &["unlock"]).ok();
-    env.secrets(&repo, &["set", "DB_PASS", SECRET]).ok();
-    env.commit_all(&repo, "init");
-    repo
-}
-
-// Guards: a hand-written shell hook keeps running after init + unlock twice, our check
-// is in it once, and lock gives the file back byte for byte.
-#[test]
-fn hand_written_hook_keeps_running_and_lock_restores_it() {
-    let env = Env::new();
-    let repo = repo_with_hook(&env, THEIRS);
-    let hook = repo.join(".git/hooks/pre-commit");
-    let text = read(&hook);
-    assert_eq!(text.matches("# >>> git-secrets >>>").count(), 1, "{text}");
-    assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
-    assert_eq!(runs(&repo), 1, "their hook ran for the first commit");
-    write(repo.join(".env"), "A=b\n");
-    env.git(&repo, &["add", "-f", ".env"]).ok();
-    commit_blocked(
-        &env,
-        &repo,
-        &[(".env", "plaintext .env", "git rm --cached")],
-    );
-    env.git(&repo, &["rm", "-q", "--cached", ".env"]).ok();
-    write(repo.join("a.txt"), "a\n");
-    env.commit_all(&repo, "fine");
-    assert_eq!(runs(&repo), 2, "their hook ran again");
-    env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(read(&hook), THEIRS, "lock leaves their hook as it was");
-    assert!(
-        !repo.join(".git/hooks/pre-merge-commit").exists(),
-        "ours removed"
-    );
-}
-
-// Guards: a hook in another language is chained (moved aside, run after the check) and
-// restored by lock.
-#[test]
-fn non_shell_hook_is_chained_and_restored() {
-    let env = Env::new();
-    let theirs = "#!/usr/bin/env python3\nimport subprocess\nd = subprocess.check_output(['git', 'rev-parse', '--git-dir'], text=True).strip()\nopen(d + '/theirs.log', 'a').write('ran\\n')\n";
-    let repo = repo_with_hook(&env, theirs);
-    let hook = repo.join(".git/hooks/pre-commit");
-    assert_eq!(
-        read(repo.join(".git/hooks/pre-commit.git-secrets-chained")),
-        theirs
-    );
-    assert_eq!(
-        read(&hook).matches("hook pre-commit").count(),
-        2,
-        "{}",
-        read(&hook)
-    );
-    assert_eq!(runs(&repo), 1, "their hook ran after ours");
-    write(repo.join("key"), &openssh_key());
-    env.git(&repo, &["add", "key"]).ok();
-    commit_blocked(&env, &repo, &[("key", "private key", "git rm --cached")]);
-    assert_eq!(runs(&repo), 1, "a blocked commit stops before their hook");
-    env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(read(&hook), theirs);
-    assert!(!repo
-        .join(".git/hooks/pre-commit.git-secrets-chained")
-        .exists());
-}
-
-// Guards: core.hooksPath is where the hooks go; a committed hooks directory (husky) is
-// never written, and the user is told the line to add; an ignored one (husky 9's
-// `.husky/_`) gets the block.
-#[test]
-fn core_hooks_path_is_respected() {
-    let env = Env::new();
-    let repo = env.path().join("repo");
-    env.git(env.path(), &["init", "-q", "repo"]).ok();
-    // husky 5-8: a committed .husky/pre-commit.
-    write(repo.join(".husky/pre-commit"), "#!/bin/sh\nnpm test\n");
-    make_executable(&repo.join(".husky/pre-commit"));
-    env.commit_all(&repo, "husky");
-    env.git(&repo, &["config", "core.hooksPath", ".husky"]).ok();
-    let out = env.secrets(&repo, &["init"]).ok();
-    assert!(
-        out.stderr
-            .contains("add the line `git secrets hook pre-commit`"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        read(repo.join(".husky/pre-commit")),
-        "#!/bin/sh\nnpm test\n"
-    );
-    assert!(
-        !repo.join(".husky/pre-merge-commit").exists(),
-        "no new file in the repo"
-    );
-    assert!(
-        !repo.join(".git/hooks/pre-commit").exists(),
-        "not where git won't look"
-    );
-    // husky 9: hooks run from .husky/_, which git ignores.
-    write(repo.join(".husky/_/.gitignore"), "*\n");
-    write(
-        repo.join(".husky/_/pre-commit"),
-        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n",
-    );
-    write(
-        repo.join(".husky/_/h"),
-        "#!/usr/bin/env sh\necho husky-ran >> \"$(git rev-parse --git-dir)/theirs.log\"\n",
-    );
-    make_executable(&repo.join(".husky/_/pre-commit"));
-    env.git(&repo, &["config", "core.hooksPath", ".husky/_"])
-        .ok();
-    env.secrets(&repo, &["unlock"]).ok();
-    assert!(read(repo.join(".husky/_/pre-commit")).contains("hook pre-commit"));
-    write(repo.join(".env"), "A=b\n");
-    env.git(&repo, &["add", "-f", ".env"]).ok();
-    commit_blocked(
-        &env,
-        &repo,
-        &[(".env", "plaintext .env", "git rm --cached")],
-    );
-    env.git(&repo, &["rm", "-q", "--cached", ".env"]).ok();
-    env.commit_all(&repo, "setup");
-    assert_eq!(runs(&repo), 1, "husky's script still runs");
-    env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(
-        read(repo.join(".husky/_/pre-commit")),
-        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n"
-    );
-}
-
-// Guards: a hooks directory outside the repository (a shared core.hooksPath).
-#[test]
-fn shared_hooks_path_outside_the_repo() {
-    let env = Env::new();
-    let shared = env.path().join("shared-hooks");
-    write(shared.join("pre-commit"), THEIRS);
-    make_executable(&shared.join("pre-commit"));
-    let repo = env.path().join("repo");
-    env.git(env.path(), &["init", "-q", "repo"]).ok();
-    env.git(
-        &repo,
-        &["config", "core.hooksPath", shared.to_str().unwrap()],
-    )
-    .ok();
-    env.secrets(&repo, &["init"]).ok();
-    assert!(read(shared.join("pre-commit")).contains("hook pre-commit"));
-    assert!(shared.join("pre-merge-commit").exists());
-    env.commit_all(&repo, "init");
-    assert_eq!(runs(&repo), 1);
-    env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(read(shared.join("pre-commit")), THEIRS);
-    assert!(!shared.join("pre-merge-commit").exists());
-}
-
-/// Bob's clone of `repo`: no identity, no filter, no hooks.
-fn bobs_clone(env: &Env, repo: &Path) -> (Env, PathBuf) {
-    let bob = env.person("bob");
-    bob.git(env.path(), &["clone", "-q", repo.to_str().unwrap(), "bob"])
-        .ok();
-    (bob, env.path().join("bob"))
-}
-
-// Guards: `check` over a range fails naming the bad commit, path and reason, with no
-// identity; a clean range and a clean HEAD pass.
-#[test]
-fn check_finds_the_bad_commit_without_identity() {
-    let (env, repo) = setup();
-    let base = head(&env, &repo).trim().to_owned();
-    write(repo.join("a.txt"), "fine\n");
-    env.commit_all(&repo, "fine");
-    let clean = head(&env, &repo).trim().to_owned();
-    write(repo.join(".env"), "X=plaintext-value\n");
-    env.git(&repo, &["add", "-f", ".env"]).ok();
-    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "bad"])
-        .ok();
-    let bad = head(&env, &repo).trim().to_owned();
-    env.git(&repo, &["rm", "-q", "--cached", ".env"]).ok();
-    env.git(&repo, &["commit", "-q", "-m", "remove"]).ok();
-    let (bob, clone) = bobs_clone(&env, &repo);
-    let out = bob
-        .secrets(&clone, &["check", &format!("{base}..HEAD")])
-        .fails();
-    assert!(
-        out.stdout
-            .contains(&format!("{} .env: is a plaintext .env file", &bad[..12])),
-        "{out:#?}"
-    );
-    assert_eq!(out.stdout.matches(": is a").count(), 1, "{}", out.stdout);
-    assert!(
-        out.stderr.contains("1 problem(s) in 1 commit(s)"),
-        "{}",
-        out.stderr
-    );
-    assert!(!out.stdout.contains("plaintext-value"));
-    let ok = bob
-        .secrets(&clone, &["check", &format!("{base}..{clean}")])
-        .ok();
-    assert!(
-        ok.stderr
-            .contains("checked 1 commit(s): no plaintext secrets"),
-        "{}",
-        ok.stderr
-    );
-    // The whole of HEAD is clean (the .env was removed again); HEAD~1 is not.
-    bob.secrets(&clone, &["check"]).ok();
-    bob.secrets(&clone, &["check", "--not", "--all"]).ok();
-    // A pre-receive hook runs in a bare repository.
-    bob.git(
-        env.path(),
-        &["clone", "-q", "--bare", repo.to_str().unwrap(), "bare.git"],
-    )
-    .ok();
-    let out = bob
-        .secrets(
-            &env.path().join("bare.git"),
-            &["check", &format!("{base}..{bad}")],
-        )
-        .fails();
-    assert!(
-        out.stdout.contains(".env: is a plaintext .env file"),
-        "{out:#?}"
-    );
-}
-
-// Guards: `check` sees a secret file committed in plaintext and a private key in history.
-#[test]
-fn check_finds_unencrypted_secret_files_and_keys() {
-    let (env, repo) = setup();
-    let base = head(&env, &repo).trim().to_owned();
-    stage_raw(
-        &env,
-        &repo,
-        ".secrets/production.env",
-        b"API_TOKEN=plain-1234567\n",
-    );
-    write(repo.join("deploy_key"), &openssh_key());
-    env.git(&repo, &["add", "deploy_key"]).ok();
-    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "bad"])
-        .ok();
-    let (bob, clone) = bobs_clone(&env, &repo);
-    let out = bob
-        .secrets(&clone, &["check", &format!("{base}..HEAD")])
-        .fails();
-    assert!(
-        out.stdout
-            .contains(".secrets/production.env: is a secret file"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("deploy_key: line 1 holds a private key"),
-        "{}",
-        out.stdout
-    );
-    let out = bob.secrets(&clone, &["check"]).fails();
-    assert!(out.stdout.contains("deploy_key"), "{}", out.stdout);
-    let out = bob.secrets(&clone, &["check", "--output=x"]).fails();
-    assert!(
-        out.stderr.contains("not a revision range"),
-        "{}",
-        out.stderr
-    );
-}
-
 // Guards: a binary file staged as .env, and conflict markers in a staged secret file.
 #[test]
 fn binary_env_and_conflict_markers_are_blocked() {
@@ -581,18 +292,23 @@ fn binary_env_and_conflict_markers_are_blocked() {
     );
 }
 
+/// The committed encrypted form of `f` with one character of its last sealed value
+/// changed: still the right shape, but it no longer opens.
+pub(crate) fn tampered(env: &Env, repo: &Path, f: &str) -> String {
+    let sealed = blob(env, repo, &format!("HEAD:{f}"));
+    let token = sealed.trim_end().rsplit('=').next().unwrap().to_owned();
+    let mid = token.len() / 2;
+    let c = if &token[mid..=mid] == "A" { "B" } else { "A" };
+    let flipped = format!("{}{c}{}", &token[..mid], &token[mid + 1..]);
+    sealed.replace(&token, &flipped)
+}
+
 // Guards: a sealed value that was tampered with is blocked (only detectable with a key).
 #[test]
 fn tampered_staged_secret_file_is_blocked() {
     let (env, repo) = setup();
     let f = ".secrets/development.env";
-    let sealed = blob(&env, &repo, &format!("HEAD:{f}"));
-    let token = sealed.trim_end().rsplit('=').next().unwrap().to_owned();
-    // Flip one character in the middle of the sealed value, keeping its shape.
-    let mid = token.len() / 2;
-    let c = if &token[mid..=mid] == "A" { "B" } else { "A" };
-    let flipped = format!("{}{c}{}", &token[..mid], &token[mid + 1..]);
-    stage_raw(&env, &repo, f, sealed.replace(&token, &flipped).as_bytes());
+    stage_raw(&env, &repo, f, tampered(&env, &repo, f).as_bytes());
     commit_blocked(&env, &repo, &[(f, "does not decrypt", "trusted commit")]);
 }
 
@@ -614,4 +330,12 @@ fn malformed_gitattributes_line_does_not_let_plaintext_through() {
             "git secrets unlock",
         )],
     );
+}
+
+/// Bob's clone of `repo`: no identity, no filter, no hooks.
+pub(crate) fn bobs_clone(env: &Env, repo: &Path) -> (Env, PathBuf) {
+    let bob = env.person("bob");
+    bob.git(env.path(), &["clone", "-q", repo.to_str().unwrap(), "bob"])
+        .ok();
+    (bob, env.path().join("bob"))
 }

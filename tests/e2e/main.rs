@@ -11,8 +11,12 @@ mod commands;
 mod clone_state;
 // Bad input: each gets one clear error and changes nothing.
 mod bad_input;
-// The pre-commit/pre-merge-commit hooks, their installation, and `git secrets check`.
+// The pre-commit/pre-merge-commit hooks: what they block and let through.
 mod hooks;
+// Installing the hooks beside others (husky, lefthook, core.hooksPath) and removing them.
+mod hooks_install;
+// `git secrets check [REV-RANGE]` over commits, with and without an identity.
+mod hooks_check;
 // Team access: join, approve, remove with rotation, CI keys, crash safety, merges.
 mod team;
 // The masked diff driver (textconv) and `git secrets diff`.

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::error::Error;
 use crate::git::Repo;
-use crate::guard::scan;
+use crate::guard;
 
 /// Fail if any commit holds plaintext secrets (for CI and pre-receive hooks).
 #[derive(Args, Debug)]
@@ -50,7 +50,7 @@ pub fn cmd_check(args: CheckArgs) -> Result<(), Error> {
         )));
     }
     let repo = repo_here()?;
-    let report = scan::check_history(&repo, &args.revs)?;
+    let report = guard::check_history(&repo, &args.revs)?;
     let mut text = String::new();
     for f in &report.findings {
         let commit = f.commit.as_deref().unwrap_or("index");

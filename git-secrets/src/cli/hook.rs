@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 
 use crate::error::Error;
 use crate::git::Repo;
-use crate::guard::scan;
+use crate::guard;
 
 /// Check the staged files for plaintext secrets (run by the git hooks).
 #[derive(Args, Debug)]
@@ -24,7 +24,7 @@ enum HookName {
 
 pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     let repo = Repo::discover()?;
-    let report = scan::check_index(&repo)?;
+    let report = guard::check_index(&repo)?;
     if report.findings.is_empty() {
         return Ok(());
     }

@@ -8,8 +8,9 @@
 //! - A shell script there (hand-written, lefthook's, husky's generated ones): a marked
 //!   block is inserted right after its `#!` line, so it runs first and no `exit` or
 //!   `exec` later in the script can skip it; the rest of the script is untouched.
-//! - Any other program (Python, a binary): it is moved aside to `<hook>.git-secrets-chained`
-//!   and our script runs the check, then `exec`s it with the same arguments and stdin.
+//! - Any other program (Python, a binary), or a symlink: it is moved aside to
+//!   `<hook>.git-secrets-chained` and our script runs the check, then `exec`s it with the
+//!   same arguments and stdin.
 //! - A hook file that belongs to the repository (husky's `.husky/pre-commit` is
 //!   committed), or a new file in a directory of the work tree that git would show as
 //!   untracked, is never written: the user is told the one line to add instead, since
@@ -129,6 +130,10 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
 /// Writes `text` to `path` through a temporary file, executable.
 fn write_hook(path: &Path, text: &str) -> Result<(), Error> {
     let tmp = path.with_extension("git-secrets-tmp");
@@ -202,16 +207,20 @@ pub fn install(repo: &Repo, exe: &Path) -> Result<Vec<String>, Error> {
                     notes.push(format!("{shown} is not executable (disabled), so git-secrets did not change it; make it executable and run `git secrets unlock` again to add the check"));
                     continue;
                 }
-                Ok(t) if is_shell(&t) => insert_block(&t, &block(&exe, hook, false)),
+                // A symlink (to a shared script) is chained rather than edited, so it
+                // stays a symlink and its target is never changed.
+                Ok(t) if is_shell(&t) && !is_symlink(&path) => {
+                    insert_block(&t, &block(&exe, hook, false))
+                }
                 _ => {
                     let moved = dir.join(format!("{hook}{CHAINED}"));
-                    if moved.exists() {
+                    if std::fs::symlink_metadata(&moved).is_ok() {
                         notes.push(format!("{shown}: {} already exists, so git-secrets did not chain again; remove one of them and run `git secrets unlock`", moved.display()));
                         continue;
                     }
                     std::fs::rename(&path, &moved).map_err(io(&path))?;
                     notes.push(format!(
-                        "{shown} was not a shell script: it now runs after the check, from {}",
+                        "{shown} (not a shell script, or a symlink) now runs after the check, from {}",
                         moved.display()
                     ));
                     format!("#!/bin/sh\n{OWN}\n{}", block(&exe, hook, true))
@@ -237,7 +246,7 @@ pub fn remove(repo: &Repo) -> Result<(), Error> {
         if rest.trim_end() == format!("#!/bin/sh\n{OWN}") {
             std::fs::remove_file(&path).map_err(io(&path))?;
             let moved = dir.join(format!("{hook}{CHAINED}"));
-            if moved.exists() {
+            if std::fs::symlink_metadata(&moved).is_ok() {
                 std::fs::rename(&moved, &path).map_err(io(&moved))?;
             }
         } else {

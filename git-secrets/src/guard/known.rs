@@ -39,7 +39,7 @@ pub fn is_searchable(value: &str) -> bool {
 /// Every searchable value this identity can read, found in one pass over a blob.
 ///
 /// A Rabin-Karp-style search with a fixed window: every value has at least [`MIN_LEN`]
-/// bytes, so each one is filed under its first 8 bytes, and each 8-byte window of the
+/// bytes, so each one is filed under its last 8 bytes, and each 8-byte window of the
 /// blob is looked up (a bit table first, which rejects almost every window, then a hash
 /// map), then the whole value compared. Building it is a hash insert per value: an
 /// Aho-Corasick automaton of 20,000 values took ~190 ms to build, most of the hook's
@@ -52,7 +52,8 @@ pub struct SecretIndex {
     scopes: Vec<String>,
     /// Where each value lives: (value id, scope id, key), in the order added.
     owners: Vec<(usize, usize, String)>,
-    /// Value ids by their first 8 bytes.
+    /// Value ids by their last 8 bytes (ends vary more than starts: `postgres://…`,
+    /// `https://…` and `sk_live_…` share their first bytes).
     heads: HashMap<u64, Vec<usize>, BuildHasherDefault<HeadHasher>>,
     /// One bit per hashed head: most windows stop here.
     bits: Vec<u64>,
@@ -64,8 +65,9 @@ fn bit_of(head: u64) -> usize {
     (head.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS_LOG2)) as usize
 }
 
-fn head_of(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+/// The 8 bytes of `bytes` that end at `end`.
+fn head_of(bytes: &[u8], end: usize) -> u64 {
+    u64::from_le_bytes(bytes[end - 8..end].try_into().expect("8 bytes"))
 }
 
 /// The heads are 8 bytes of text: one multiply spreads them well enough for the map,
@@ -88,6 +90,13 @@ impl std::hash::Hasher for HeadHasher {
 }
 
 impl SecretIndex {
+    /// Makes room for about `n` more values (saves rehashing while the index grows).
+    pub fn reserve(&mut self, n: usize) {
+        self.values.reserve(n);
+        self.owners.reserve(n);
+        self.heads.reserve(n);
+    }
+
     /// Declares a scope; returns its id for [`SecretIndex::add`].
     pub fn add_scope(&mut self, label: String) -> usize {
         self.scopes.push(label);
@@ -103,19 +112,23 @@ impl SecretIndex {
         if self.bits.is_empty() {
             self.bits = vec![0; 1 << (BITS_LOG2 - 6)];
         }
-        let head = head_of(value.expose().as_bytes());
+        // Equal values share their last 8 bytes, so they are found in the same bucket.
+        let v = value.expose().as_bytes();
+        let head = head_of(v, v.len());
         let bucket = self.heads.entry(head).or_default();
+        let values = &self.values;
         let id = match bucket
             .iter()
-            .find(|&&id| self.values[id].expose() == value.expose())
+            .find(|&&id| values[id].expose().as_bytes() == v)
         {
             Some(&id) => id,
             None => {
+                let id = values.len();
+                bucket.push(id);
                 let b = bit_of(head);
                 self.bits[b / 64] |= 1 << (b % 64);
-                bucket.push(self.values.len());
                 self.values.push(value);
-                self.values.len() - 1
+                id
             }
         };
         self.owners.push((id, scope, key));
@@ -130,15 +143,15 @@ impl SecretIndex {
         self.values.is_empty()
     }
 
-    /// Every (offset, value id) where a value starts in `bytes`, in offset order; at one
-    /// offset the longest value only.
+    /// Every (offset, value id) where a value occurs in `bytes`, in offset order; of the
+    /// values that end at the same place, the longest only.
     fn matches(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
-        if self.values.is_empty() || bytes.len() < 8 {
+        if self.values.is_empty() {
             return out;
         }
-        for i in 0..=bytes.len() - 8 {
-            let head = head_of(&bytes[i..]);
+        for end in 8..=bytes.len() {
+            let head = head_of(bytes, end);
             let b = bit_of(head);
             if self.bits[b / 64] & (1 << (b % 64)) == 0 {
                 continue;
@@ -148,12 +161,13 @@ impl SecretIndex {
             };
             let best = ids
                 .iter()
-                .filter(|&&id| bytes[i..].starts_with(self.values[id].expose().as_bytes()))
+                .filter(|&&id| bytes[..end].ends_with(self.values[id].expose().as_bytes()))
                 .max_by_key(|&&id| self.values[id].len());
             if let Some(&id) = best {
-                out.push((i, id));
+                out.push((end - self.values[id].len(), id));
             }
         }
+        out.sort_unstable();
         out
     }
 
@@ -225,7 +239,9 @@ impl Known {
     pub fn index(&self) -> &SecretIndex {
         self.index.get_or_init(|| {
             let mut index = SecretIndex::default();
-            for scope in self.ws.scope_files() {
+            let scopes = self.ws.scope_files();
+            index.reserve(scopes.len() * 16);
+            for scope in scopes {
                 let id = index.add_scope(scope.label());
                 let mut add = |doc: &crate::dotenv::Document| {
                     for e in doc.entries() {

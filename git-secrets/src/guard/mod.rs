@@ -16,7 +16,10 @@
 
 pub mod install;
 pub mod known;
+mod run;
 pub mod scan;
+
+pub use run::{check_history, check_index};
 
 use crate::envfile;
 

@@ -3,12 +3,11 @@
 //! per commit for attributes), never one per file: paths go through `-z` output and
 //! stdin, blobs through one `git cat-file --batch`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 
-use super::known::Known;
-use super::{Blob, Finding, Report, EXEMPT_ATTR};
+use super::EXEMPT_ATTR;
 use crate::error::Error;
 use crate::git::Repo;
 
@@ -217,7 +216,22 @@ pub fn attributes(
         input.push(0);
     }
     // Output: path NUL attribute NUL value NUL, for each path and attribute.
-    let out = git_piped(repo, &args, input)?;
+    let out = match git_piped(repo, &args, input.clone()) {
+        Ok(out) => out,
+        // `--source` is git 2.40: older git reads the work tree's attributes (none in a
+        // bare repository), and `.secrets/**/*.env` is still judged by its path.
+        Err(_) if matches!(source, AttrSource::Tree(_)) => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| eprintln!("git-secrets: note: this git cannot read .gitattributes from a commit (`check-attr --source`, git 2.40); using the work tree's"));
+            let args: Vec<&str> = args
+                .iter()
+                .copied()
+                .filter(|a| !a.starts_with("--source="))
+                .collect();
+            git_piped(repo, &args, input)?
+        }
+        Err(e) => return Err(e),
+    };
     let parts: Vec<&[u8]> = out.split(|&b| b == 0).collect();
     for triple in parts.chunks_exact(3) {
         let (path, attr, value) = (text(triple[0]), triple[1], triple[2]);
@@ -298,140 +312,4 @@ pub fn read_blobs(
     let _ = writer.join();
     let _ = child.wait();
     result
-}
-
-/// The identity's view of the repository, opened on first need: a commit of encrypted
-/// secret files alone never reads every scope file.
-pub struct LazyKnown<'r> {
-    repo: &'r Repo,
-    cell: std::cell::OnceCell<Option<Known>>,
-}
-
-impl<'r> LazyKnown<'r> {
-    pub fn new(repo: &'r Repo) -> LazyKnown<'r> {
-        LazyKnown {
-            repo,
-            cell: std::cell::OnceCell::new(),
-        }
-    }
-
-    pub fn get(&self) -> Option<&Known> {
-        self.cell.get_or_init(|| Known::open(self.repo)).as_ref()
-    }
-
-    /// How many values were searched for, if the search ran.
-    pub fn searched(&self) -> Option<usize> {
-        self.cell.get()?.as_ref()?.searched()
-    }
-}
-
-/// Runs every check on `entries` (`attrs` gives each one's attributes), reading each
-/// distinct blob once; findings come out in the order of `entries`.
-fn run(
-    repo: &Repo,
-    entries: &[(Option<&str>, &Entry)],
-    attrs: &dyn Fn(usize) -> (bool, bool),
-    known: &LazyKnown,
-) -> Result<Vec<Finding>, Error> {
-    // Group the users of each blob, so it is read once however many commits hold it.
-    let mut users: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut oids = Vec::new();
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    for (i, (_, e)) in entries.iter().enumerate() {
-        if !seen.insert((e.path.as_str(), e.oid.as_str())) {
-            continue; // the same blob at the same path, brought in again by a merge
-        }
-        let u = users.entry(e.oid.as_str()).or_default();
-        if u.is_empty() {
-            oids.push(e.oid.clone());
-        }
-        u.push(i);
-    }
-    let mut findings: Vec<(usize, Finding)> = Vec::new();
-    read_blobs(repo, oids.clone(), |n, bytes| {
-        for &i in &users[oids[n].as_str()] {
-            let (commit, entry) = entries[i];
-            let (routed, exempt) = attrs(i);
-            let blob = Blob {
-                path: &entry.path,
-                bytes,
-                routed,
-                exempt,
-            };
-            let mut found = blob.check();
-            if found.is_empty() {
-                found.extend(extra(&blob, known));
-            }
-            for mut f in found {
-                f.commit = commit.map(str::to_owned);
-                findings.push((i, f));
-            }
-        }
-        Ok(())
-    })?;
-    findings.sort_by_key(|(i, _)| *i);
-    Ok(findings.into_iter().map(|(_, f)| f).collect())
-}
-
-/// The checks that need an identity, for a blob the first three let through.
-fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
-    let encrypted = crate::envfile::is_encrypted(blob.bytes);
-    if encrypted && (blob.routed || super::is_secret_path(blob.path)) {
-        return known.get()?.verify(blob);
-    }
-    if blob.exempt || encrypted || super::is_binary(blob.bytes) {
-        return None;
-    }
-    known.get()?.index().find(blob)
-}
-
-/// The pre-commit (and pre-merge-commit) check of the index.
-pub fn check_index(repo: &Repo) -> Result<Report, Error> {
-    let entries = staged(repo)?;
-    let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-    let attrs = attributes(repo, AttrSource::Index, &paths)?;
-    let list: Vec<(Option<&str>, &Entry)> = entries.iter().map(|e| (None, e)).collect();
-    let lookup = |i: usize| attrs.get(&list[i].1.path).copied().unwrap_or_default();
-    let known = LazyKnown::new(repo);
-    let findings = run(repo, &list, &lookup, &known)?;
-    Ok(Report {
-        findings,
-        values_searched: known.searched(),
-        commits: 0,
-    })
-}
-
-/// `git secrets check`: every commit of a range, or the whole tree of HEAD.
-pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
-    let groups = if revs.is_empty() {
-        if repo
-            .git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
-            .is_err()
-        {
-            return Ok(Report::default()); // nothing committed yet
-        }
-        let head = text(&repo.git(&["rev-parse", "HEAD"])?).trim().to_owned();
-        let t = tree(repo, &head)?;
-        vec![(head, t)]
-    } else {
-        commits(repo, revs)?
-    };
-    let mut list: Vec<(Option<&str>, &Entry)> = Vec::new();
-    let mut attrs: Vec<(bool, bool)> = Vec::new();
-    for (commit, entries) in &groups {
-        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-        let at = attributes(repo, AttrSource::Tree(commit), &paths)?;
-        for e in entries {
-            list.push((Some(commit.as_str()), e));
-            attrs.push(at.get(&e.path).copied().unwrap_or_default());
-        }
-    }
-    let lookup = |i: usize| attrs[i];
-    let known = LazyKnown::new(repo);
-    let findings = run(repo, &list, &lookup, &known)?;
-    Ok(Report {
-        findings,
-        values_searched: known.searched(),
-        commits: groups.len(),
-    })
 }

@@ -1,0 +1,208 @@
+//! Installing the hooks beside other hooks (hand-written, non-shell, symlinked, husky,
+//! core.hooksPath), idempotently, and removing exactly ours with `git secrets lock`.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+use crate::hooks::{commit_blocked, openssh_key, SECRET};
+
+/// A hand-written hook that records each run.
+const THEIRS: &str =
+    "#!/bin/sh\n# my own checks\necho ran >> \"$(git rev-parse --git-dir)/theirs.log\"\nexit 0\n";
+
+fn runs(repo: &Path) -> usize {
+    std::fs::read_to_string(repo.join(".git/theirs.log"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A fresh repository with `hook_text` as pre-commit, then `init` and `unlock` twice.
+fn repo_with_hook(env: &Env, hook_text: &str) -> PathBuf {
+    let repo = env.path().join("repo");
+    env.git(env.path(), &["init", "-q", "repo"]).ok();
+    let hook = repo.join(".git/hooks/pre-commit");
+    write(&hook, hook_text);
+    make_executable(&hook);
+    env.secrets(&repo, &["init"]).ok();
+    env.secrets(&repo, &["unlock"]).ok();
+    env.secrets(&repo, &["unlock"]).ok();
+    env.secrets(&repo, &["set", "DB_PASS", SECRET]).ok();
+    env.commit_all(&repo, "init");
+    repo
+}
+
+// Guards: a hand-written shell hook keeps running after init + unlock twice, our check
+// is in it once, and lock gives the file back byte for byte.
+#[test]
+fn hand_written_hook_keeps_running_and_lock_restores_it() {
+    let env = Env::new();
+    let repo = repo_with_hook(&env, THEIRS);
+    let hook = repo.join(".git/hooks/pre-commit");
+    let text = read(&hook);
+    assert_eq!(text.matches("# >>> git-secrets >>>").count(), 1, "{text}");
+    assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
+    assert_eq!(runs(&repo), 1, "their hook ran for the first commit");
+    write(repo.join(".env"), "A=b\n");
+    env.git(&repo, &["add", "-f", ".env"]).ok();
+    commit_blocked(
+        &env,
+        &repo,
+        &[(".env", "plaintext .env", "git rm --cached")],
+    );
+    env.git(&repo, &["rm", "-q", "--cached", ".env"]).ok();
+    write(repo.join("a.txt"), "a\n");
+    env.commit_all(&repo, "fine");
+    assert_eq!(runs(&repo), 2, "their hook ran again");
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(read(&hook), THEIRS, "lock leaves their hook as it was");
+    assert!(
+        !repo.join(".git/hooks/pre-merge-commit").exists(),
+        "ours removed"
+    );
+}
+
+// Guards: a hook in another language is chained (moved aside, run after the check) and
+// restored by lock.
+#[test]
+fn non_shell_hook_is_chained_and_restored() {
+    let env = Env::new();
+    let theirs = "#!/usr/bin/env python3\nimport subprocess\nd = subprocess.check_output(['git', 'rev-parse', '--git-dir'], text=True).strip()\nopen(d + '/theirs.log', 'a').write('ran\\n')\n";
+    let repo = repo_with_hook(&env, theirs);
+    let hook = repo.join(".git/hooks/pre-commit");
+    assert_eq!(
+        read(repo.join(".git/hooks/pre-commit.git-secrets-chained")),
+        theirs
+    );
+    assert_eq!(
+        read(&hook).matches("hook pre-commit").count(),
+        2,
+        "{}",
+        read(&hook)
+    );
+    assert_eq!(runs(&repo), 1, "their hook ran after ours");
+    write(repo.join("key"), &openssh_key());
+    env.git(&repo, &["add", "key"]).ok();
+    commit_blocked(&env, &repo, &[("key", "private key", "git rm --cached")]);
+    assert_eq!(runs(&repo), 1, "a blocked commit stops before their hook");
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(read(&hook), theirs);
+    assert!(!repo
+        .join(".git/hooks/pre-commit.git-secrets-chained")
+        .exists());
+}
+
+// Guards: core.hooksPath is where the hooks go; a committed hooks directory (husky) is
+// never written, and the user is told the line to add; an ignored one (husky 9's
+// `.husky/_`) gets the block.
+#[test]
+fn core_hooks_path_is_respected() {
+    let env = Env::new();
+    let repo = env.path().join("repo");
+    env.git(env.path(), &["init", "-q", "repo"]).ok();
+    // husky 5-8: a committed .husky/pre-commit.
+    write(repo.join(".husky/pre-commit"), "#!/bin/sh\nnpm test\n");
+    make_executable(&repo.join(".husky/pre-commit"));
+    env.commit_all(&repo, "husky");
+    env.git(&repo, &["config", "core.hooksPath", ".husky"]).ok();
+    let out = env.secrets(&repo, &["init"]).ok();
+    assert!(
+        out.stderr
+            .contains("add the line `git secrets hook pre-commit`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        read(repo.join(".husky/pre-commit")),
+        "#!/bin/sh\nnpm test\n"
+    );
+    assert!(
+        !repo.join(".husky/pre-merge-commit").exists(),
+        "no new file in the repo"
+    );
+    assert!(
+        !repo.join(".git/hooks/pre-commit").exists(),
+        "not where git won't look"
+    );
+    // husky 9: hooks run from .husky/_, which git ignores.
+    write(repo.join(".husky/_/.gitignore"), "*\n");
+    write(
+        repo.join(".husky/_/pre-commit"),
+        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n",
+    );
+    write(
+        repo.join(".husky/_/h"),
+        "#!/usr/bin/env sh\necho husky-ran >> \"$(git rev-parse --git-dir)/theirs.log\"\n",
+    );
+    make_executable(&repo.join(".husky/_/pre-commit"));
+    env.git(&repo, &["config", "core.hooksPath", ".husky/_"])
+        .ok();
+    env.secrets(&repo, &["unlock"]).ok();
+    assert!(read(repo.join(".husky/_/pre-commit")).contains("hook pre-commit"));
+    write(repo.join(".env"), "A=b\n");
+    env.git(&repo, &["add", "-f", ".env"]).ok();
+    commit_blocked(
+        &env,
+        &repo,
+        &[(".env", "plaintext .env", "git rm --cached")],
+    );
+    env.git(&repo, &["rm", "-q", "--cached", ".env"]).ok();
+    env.commit_all(&repo, "setup");
+    assert_eq!(runs(&repo), 1, "husky's script still runs");
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(
+        read(repo.join(".husky/_/pre-commit")),
+        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n"
+    );
+}
+
+// Guards: a hooks directory outside the repository (a shared core.hooksPath).
+#[test]
+fn shared_hooks_path_outside_the_repo() {
+    let env = Env::new();
+    let shared = env.path().join("shared-hooks");
+    write(shared.join("pre-commit"), THEIRS);
+    make_executable(&shared.join("pre-commit"));
+    let repo = env.path().join("repo");
+    env.git(env.path(), &["init", "-q", "repo"]).ok();
+    env.git(
+        &repo,
+        &["config", "core.hooksPath", shared.to_str().unwrap()],
+    )
+    .ok();
+    env.secrets(&repo, &["init"]).ok();
+    assert!(read(shared.join("pre-commit")).contains("hook pre-commit"));
+    assert!(shared.join("pre-merge-commit").exists());
+    env.commit_all(&repo, "init");
+    assert_eq!(runs(&repo), 1);
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(read(shared.join("pre-commit")), THEIRS);
+    assert!(!shared.join("pre-merge-commit").exists());
+}
+
+// Guards: a hook that is a symlink to a shared script stays a symlink, runs after the
+// check, and comes back as it was after lock.
+#[cfg(unix)]
+#[test]
+fn symlinked_hook_is_chained_not_edited() {
+    let env = Env::new();
+    let shared = env.path().join("team-hook.sh");
+    write(&shared, THEIRS);
+    make_executable(&shared);
+    let repo = env.path().join("repo");
+    env.git(env.path(), &["init", "-q", "repo"]).ok();
+    let hook = repo.join(".git/hooks/pre-commit");
+    std::os::unix::fs::symlink(&shared, &hook).unwrap();
+    env.secrets(&repo, &["init"]).ok();
+    env.secrets(&repo, &["unlock"]).ok();
+    assert_eq!(read(&shared), THEIRS, "the shared script is not edited");
+    env.commit_all(&repo, "init");
+    assert_eq!(runs(&repo), 1, "the shared script still runs");
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(std::fs::read_link(&hook).unwrap(), shared);
+}
