@@ -262,11 +262,17 @@ impl Repo {
         Ok(entries)
     }
 
-    /// The contents of blobs, in order, through one `git cat-file --batch`.
-    pub fn read_blobs(&self, oids: &[&str]) -> Result<Vec<Vec<u8>>, Error> {
-        use std::io::{BufRead, Read, Write};
+    /// Reads each blob of `oids` with one `git cat-file --batch` and hands it to `each`,
+    /// in order. A writer thread feeds the ids while the blobs are read, so a large batch
+    /// cannot fill both pipes and hang.
+    pub fn for_each_blob(
+        &self,
+        oids: Vec<String>,
+        mut each: impl FnMut(usize, &[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        use std::io::{BufRead, BufReader, Read, Write};
         if oids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let io = |source| Error::Io {
             path: "git cat-file".into(),
@@ -277,35 +283,63 @@ impl Repo {
             .args(["cat-file", "--batch"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::inherit())
             .spawn()
             .map_err(io)?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let input: String = oids.iter().map(|o| format!("{o}\n")).collect();
-        // Written from a thread so a full stdout pipe cannot deadlock the two of us.
-        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut blobs = Vec::with_capacity(oids.len());
-        for oid in oids {
-            let mut header = String::new();
-            out.read_line(&mut header).map_err(io)?;
-            // "<oid> blob <size>" or "<oid> missing"
+        let mut stdin = child.stdin.take().expect("piped");
+        let count = oids.len();
+        let writer = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut w = std::io::BufWriter::new(&mut stdin);
+            for oid in &oids {
+                w.write_all(oid.as_bytes())?;
+                w.write_all(b"\n")?;
+            }
+            w.flush()
+        });
+        let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+        let mut result = Ok(());
+        let mut header = String::new();
+        let mut blob = Vec::new();
+        for i in 0..count {
+            header.clear();
+            reader.read_line(&mut header).map_err(io)?;
+            // "<oid> <type> <size>", or "<oid> missing".
             let size = header
-                .split_whitespace()
+                .split(' ')
                 .nth(2)
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| Error::Git {
+                .and_then(|s| s.trim().parse::<usize>().ok());
+            let Some(size) = size else {
+                result = Err(Error::Git {
                     args: "cat-file --batch".into(),
-                    stderr: format!("cannot read object {oid}: {}", header.trim()),
-                })?;
-            let mut data = vec![0u8; size + 1];
-            out.read_exact(&mut data).map_err(io)?;
-            data.pop(); // the newline after each object
-            blobs.push(data);
+                    stderr: format!("cannot read object: {}", header.trim()),
+                });
+                break;
+            };
+            blob.clear();
+            blob.resize(size + 1, 0);
+            reader.read_exact(&mut blob).map_err(io)?;
+            blob.truncate(size);
+            if let Err(e) = each(i, &blob) {
+                result = Err(e);
+                break;
+            }
         }
+        // Wipe the last blob: it may be a plaintext secret file.
+        zeroize::Zeroize::zeroize(&mut blob);
+        drop(reader);
         let _ = writer.join();
         let _ = child.wait();
-        Ok(blobs)
+        result
+    }
+
+    /// The contents of blobs, in order (see [`Repo::for_each_blob`]).
+    pub fn read_blobs(&self, oids: &[&str]) -> Result<Vec<Vec<u8>>, Error> {
+        let mut out = Vec::with_capacity(oids.len());
+        self.for_each_blob(oids.iter().map(|o| o.to_string()).collect(), |_, b| {
+            out.push(b.to_vec());
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Writes blobs to the object store in one `git fast-import` and returns their ids,

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::known::Known;
-use super::scan::{attributes, commits, read_blobs, staged, tree, AttrSource, Entry};
+use super::scan::{attributes, commits, staged, tree, AttrSource, Entry};
 use super::{Blob, Finding, Report};
 use crate::error::Error;
 use crate::git::Repo;
@@ -58,7 +58,7 @@ fn run(
         u.push(i);
     }
     let mut findings: Vec<(usize, Finding)> = Vec::new();
-    read_blobs(repo, oids.clone(), |n, bytes| {
+    repo.for_each_blob(oids.clone(), |n, bytes| {
         for &i in &users[oids[n].as_str()] {
             let (commit, entry) = entries[i];
             let (routed, exempt) = attrs(i);

@@ -4,8 +4,6 @@
 //! stdin, blobs through one `git cat-file --batch`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
 
 use super::EXEMPT_ATTR;
 use crate::error::Error;
@@ -25,35 +23,6 @@ fn fields(out: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// `git args…` with `input` on stdin, written from a thread while the output is read:
-/// with thousands of paths, writing all input first would fill both pipes and hang
-/// (`Repo::git_with_input` writes first, which is fine only for small input).
-fn git_piped(repo: &Repo, args: &[&str], input: Vec<u8>) -> Result<Vec<u8>, Error> {
-    let io = |source| Error::Io {
-        path: "git".into(),
-        source,
-    };
-    let mut child = Command::new("git")
-        .current_dir(&repo.root)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io)?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().map_err(io)?;
-    let _ = writer.join();
-    if !out.status.success() {
-        return Err(Error::Git {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(out.stdout)
 }
 
 /// Parses `--raw -z` output: `:<mode> <mode> <old> <new> <status>` then the path; other
@@ -152,8 +121,7 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>
     if order.is_empty() {
         return Ok(Vec::new());
     }
-    let out = git_piped(
-        repo,
+    let out = repo.git_with_input(
         &[
             "diff-tree",
             "--stdin",
@@ -164,7 +132,7 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>
             "--no-ext-diff",
             "--diff-filter=ACMRT",
         ],
-        input.into_bytes(),
+        input.as_bytes(),
     )?;
     let mut by_commit: HashMap<String, Vec<Entry>> = HashMap::new();
     for (commit, entry) in parse_raw(&out) {
@@ -216,7 +184,7 @@ pub fn attributes(
         input.push(0);
     }
     // Output: path NUL attribute NUL value NUL, for each path and attribute.
-    let out = match git_piped(repo, &args, input.clone()) {
+    let out = match repo.git_with_input(&args, &input) {
         Ok(out) => out,
         // `--source` is git 2.40: older git reads the work tree's attributes (none in a
         // bare repository), and `.secrets/**/*.env` is still judged by its path.
@@ -228,7 +196,7 @@ pub fn attributes(
                 .copied()
                 .filter(|a| !a.starts_with("--source="))
                 .collect();
-            git_piped(repo, &args, input)?
+            repo.git_with_input(&args, &input)?
         }
         Err(e) => return Err(e),
     };
@@ -243,73 +211,4 @@ pub fn attributes(
         }
     }
     Ok(result)
-}
-
-/// Reads each blob of `oids` with one `git cat-file --batch` and hands it to `each`,
-/// in order. A writer thread feeds the ids while the blobs are read, so a large batch
-/// cannot fill both pipes and hang.
-pub fn read_blobs(
-    repo: &Repo,
-    oids: Vec<String>,
-    mut each: impl FnMut(usize, &[u8]) -> Result<(), Error>,
-) -> Result<(), Error> {
-    if oids.is_empty() {
-        return Ok(());
-    }
-    let io = |source| Error::Io {
-        path: "git cat-file".into(),
-        source,
-    };
-    let mut child = Command::new("git")
-        .current_dir(&repo.root)
-        .args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(io)?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let count = oids.len();
-    let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::new(&mut stdin);
-        for oid in &oids {
-            w.write_all(oid.as_bytes())?;
-            w.write_all(b"\n")?;
-        }
-        w.flush()
-    });
-    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
-    let mut result = Ok(());
-    let mut header = String::new();
-    let mut blob = Vec::new();
-    for i in 0..count {
-        header.clear();
-        reader.read_line(&mut header).map_err(io)?;
-        // "<oid> <type> <size>", or "<oid> missing".
-        let size = header
-            .split(' ')
-            .nth(2)
-            .and_then(|s| s.trim().parse::<usize>().ok());
-        let Some(size) = size else {
-            result = Err(Error::Git {
-                args: "cat-file --batch".into(),
-                stderr: format!("cannot read object: {}", header.trim()),
-            });
-            break;
-        };
-        blob.clear();
-        blob.resize(size + 1, 0);
-        reader.read_exact(&mut blob).map_err(io)?;
-        blob.truncate(size);
-        if let Err(e) = each(i, &blob) {
-            result = Err(e);
-            break;
-        }
-    }
-    // Wipe the last blob: it may be a plaintext secret file.
-    zeroize::Zeroize::zeroize(&mut blob);
-    drop(reader);
-    let _ = writer.join();
-    let _ = child.wait();
-    result
 }
