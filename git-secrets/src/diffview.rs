@@ -110,6 +110,20 @@ pub fn masked(
     bytes: &[u8],
     fingerprint: &mut dyn FnMut(Kind<'_>, &str) -> Option<String>,
 ) -> String {
+    // A conflicted file: each side masked on its own, the marker lines as they are.
+    if let Some((_, parts)) = crate::envfile::conflict_parts(bytes) {
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                crate::envfile::Part::Marker(m) => {
+                    out.push_str(String::from_utf8_lossy(m).trim_end());
+                    out.push('\n');
+                }
+                crate::envfile::Part::Body(b) => out.push_str(&masked(b, fingerprint)),
+            }
+        }
+        return out;
+    }
     let doc = match Document::parse(bytes) {
         Ok(doc) => doc,
         Err(e) => {
