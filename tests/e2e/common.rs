@@ -122,6 +122,31 @@ impl Env {
         )
     }
 
+    /// Runs `git secrets args…` at a terminal: `script` (util-linux) gives it a
+    /// pseudo-terminal, and `input` is typed into it. Output is the terminal's (CR LF).
+    pub fn secrets_at_terminal(&self, cwd: &Path, args: &[&str], input: &str) -> Out {
+        use std::io::Write;
+        let line = std::iter::once("git secrets")
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = self
+            .command(OsStr::new("script"), cwd)
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux) runs commands at a pseudo-terminal");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Out::from(child.wait_with_output().unwrap())
+    }
+
     /// The global git config every person of the test shares.
     pub fn gitconfig(&self) -> PathBuf {
         self.dir.path().join("gitconfig")

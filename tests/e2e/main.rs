@@ -23,3 +23,5 @@ mod team;
 mod diff;
 // Secret files through merge, rebase, cherry-pick, revert, stash, pull; clones, worktrees, sparse and CRLF checkouts.
 mod workflows;
+// At a terminal: confirmation before revealing, the hidden value prompt.
+mod terminal;
