@@ -77,6 +77,10 @@ fn list(items: &[String]) -> String {
 impl Error {
     /// How to fix it, when there is something to say.
     pub fn hint(&self) -> Option<String> {
+        self.hint_text().filter(|h| !h.is_empty())
+    }
+
+    fn hint_text(&self) -> Option<String> {
         Some(match self {
             Error::NotARepo => "run this inside a git repository (`git init` makes one)".into(),
             Error::NotInitialized => "run `git secrets init` to set it up, or `git secrets join --name NAME` in a clone of a repository that uses it".into(),
