@@ -206,3 +206,22 @@ fn symlinked_hook_is_chained_not_edited() {
     env.secrets(&repo, &["lock"]).ok();
     assert_eq!(std::fs::read_link(&hook).unwrap(), shared);
 }
+
+// Guards: status says whether the hooks are in place, and how to put them back.
+#[test]
+fn status_reports_the_hooks() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[]);
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(
+        status.contains("pre-commit, pre-merge-commit installed"),
+        "{status}"
+    );
+    std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(
+        status.contains("problem: the pre-commit hook(s) are not installed")
+            && status.contains("git secrets unlock"),
+        "{status}"
+    );
+}

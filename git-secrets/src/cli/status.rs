@@ -71,6 +71,20 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         .filter(|m| m.status == Status::Pending)
         .count();
     text.push_str(&format!("pending requests: {pending}\n"));
+    let hooks = crate::guard::install::installed(&ws.repo);
+    let missing: Vec<&str> = hooks
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(h, _)| *h)
+        .collect();
+    if missing.is_empty() {
+        text.push_str("hooks:        pre-commit, pre-merge-commit installed\n");
+    } else if unlocked {
+        text.push_str(&format!(
+            "problem: the {} hook(s) are not installed (a tool may have rewritten them); run `git secrets unlock`\n",
+            missing.join(", ")
+        ));
+    }
     // Key problems a merge can leave behind, each with its fix.
     for env in ws
         .config

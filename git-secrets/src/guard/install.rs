@@ -43,6 +43,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 /// The directory git runs hooks from.
+/// Which of our hooks are in place (for `status`): a hook is ours when its file holds our
+/// block or is our own script.
+pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
+    let dir = hooks_dir(repo).ok();
+    HOOKS
+        .iter()
+        .map(|h| {
+            let text = dir
+                .as_ref()
+                .and_then(|d| std::fs::read_to_string(d.join(h)).ok())
+                .unwrap_or_default();
+            (*h, text.contains(BEGIN) || text.contains(OWN))
+        })
+        .collect()
+}
+
 pub fn hooks_dir(repo: &Repo) -> Result<PathBuf, Error> {
     let out = repo.git(&["rev-parse", "--git-path", "hooks"])?;
     let rel = String::from_utf8_lossy(&out).trim_end().to_owned();
