@@ -28,7 +28,16 @@ pub struct InitArgs {
 
 pub fn cmd_init(args: InitArgs) -> Result<(), Error> {
     let repo = Repo::discover()?;
-    if repo.root.join(CONFIG_FILE).exists() || repo.root.join(ACCESS_FILE).exists() {
+    // Set up already: in the work tree, or only in git (a sparse checkout without .secrets/).
+    let in_git = |f: &str| {
+        [format!(":{f}"), format!("HEAD:{f}")]
+            .iter()
+            .any(|r| repo.git(&["cat-file", "-e", r]).is_ok())
+    };
+    if [CONFIG_FILE, ACCESS_FILE]
+        .iter()
+        .any(|f| repo.root.join(f).exists() || in_git(f))
+    {
         return Err(Error::AlreadyInitialized);
     }
     let envs = args.envs.unwrap_or_else(|| vec!["development".into()]);
