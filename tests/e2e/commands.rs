@@ -65,6 +65,15 @@ fn assert_no_leak(out: &Out, secrets: &[&str]) {
 }
 
 // Guards: a value given on the command line is stored and comes back exactly.
+
+/// Imports `text` as a dotenv file into the default scope of `repo`.
+fn import_text(env: &Env, repo: &std::path::Path, text: &str) {
+    let file = env.path().join("in.env");
+    write(&file, text);
+    env.secrets(repo, &["import", "--file", file.to_str().unwrap()])
+        .ok();
+}
+
 #[test]
 fn set_on_command_line_then_get_reveals_it() {
     let (env, repo) = setup();
@@ -356,19 +365,7 @@ fn run_layers_values_over_the_inherited_environment() {
 #[test]
 fn run_expands_references() {
     let (mut env, repo) = setup();
-    write(
-        env.path().join("in.env"),
-        "HOST=db.internal\nURL=\"postgres://${USER_NAME}@${HOST}:${PORT}/app\"\nLITERAL='${HOST}'\n",
-    );
-    env.secrets(
-        &repo,
-        &[
-            "import",
-            "--file",
-            env.path().join("in.env").to_str().unwrap(),
-        ],
-    )
-    .ok();
+    import_text(&env, &repo, "HOST=db.internal\nURL=\"postgres://${USER_NAME}@${HOST}:${PORT}/app\"\nLITERAL='${HOST}'\n");
     env.secrets(&repo, &["set", "PORT", "5432"]).ok();
     env.vars.push(("USER_NAME".into(), "alice".into()));
     let out = env
@@ -390,19 +387,7 @@ fn run_expands_references() {
 #[test]
 fn run_reference_cycle_is_an_error() {
     let (env, repo) = setup();
-    write(
-        env.path().join("in.env"),
-        "A=\"${B}-cyc\"\nB=\"${A}-cyc\"\n",
-    );
-    env.secrets(
-        &repo,
-        &[
-            "import",
-            "--file",
-            env.path().join("in.env").to_str().unwrap(),
-        ],
-    )
-    .ok();
+    import_text(&env, &repo, "A=\"${B}-cyc\"\nB=\"${A}-cyc\"\n");
     let out = env
         .secrets(&repo, &["run", "--", "sh", "-c", "echo RAN"])
         .fails();
@@ -419,16 +404,7 @@ fn run_reference_cycle_is_an_error() {
 #[test]
 fn run_unknown_reference_is_an_error() {
     let (env, repo) = setup();
-    write(env.path().join("in.env"), "URL=\"x://${NO_SUCH_NAME}/y\"\n");
-    env.secrets(
-        &repo,
-        &[
-            "import",
-            "--file",
-            env.path().join("in.env").to_str().unwrap(),
-        ],
-    )
-    .ok();
+    import_text(&env, &repo, "URL=\"x://${NO_SUCH_NAME}/y\"\n");
     let out = env
         .secrets(&repo, &["run", "--", "sh", "-c", "echo RAN"])
         .fails();
