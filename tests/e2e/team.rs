@@ -669,3 +669,31 @@ fn merged_rotations_are_reported_refused_and_repaired() {
         "from-other-branch\n"
     );
 }
+
+// Guards: renaming an environment after a rotation keeps its whole key chain opening
+// (each link binds the environment's name, so the rename seals them again).
+#[test]
+fn rename_after_rotation_keeps_the_chain() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    env.secrets(&alice, &["rotate", "--env", "development"])
+        .ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    env.secrets(&alice, &["env", "rename", "development", "dev"])
+        .ok();
+    env.git(&alice, &["add", "-A"]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "rename"]).ok();
+    assert_eq!(
+        env.secrets(&alice, &["get", "-e", "dev", "DB", "--yes"])
+            .ok()
+            .stdout,
+        "dev-password-1\n"
+    );
+    env.secrets(&alice, &["rotate", "--env", "dev"]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate again"])
+        .ok();
+    let c = clone(&env, &alice, "fresh");
+    env.secrets(&c, &["unlock"]).ok();
+    assert_eq!(read(c.join(".secrets/dev.env")), "DB=dev-password-1\n");
+    assert_eq!(env.git(&c, &["status", "--porcelain"]).ok().stdout, "");
+}

@@ -366,3 +366,35 @@ impl Access {
         out
     }
 }
+
+impl Access {
+    /// Seals every older key of `env` again under the keys that superseded it. Each seal
+    /// binds the environment's name, so a rename must redo them; `chain` (opened under the
+    /// old name) must hold every key.
+    pub fn reseal_chain(&mut self, env: &str, chain: &OpenChain) -> Result<(), Error> {
+        let Some(keys) = self.keys.get_mut(env) else {
+            return Ok(());
+        };
+        for (id, rec) in keys.iter_mut() {
+            if rec.superseded_by.is_empty() {
+                continue;
+            }
+            let older = chain.get(id).ok_or_else(|| Error::Refused {
+                message: format!(
+                    "cannot carry key {id} of `{env}` over: this identity cannot open it"
+                ),
+                hint: "a member who can read the whole environment must run this".into(),
+            })?;
+            for (newer_id, sealed) in rec.superseded_by.iter_mut() {
+                let newer = chain.get(newer_id).ok_or_else(|| Error::Refused {
+                    message: format!(
+                        "cannot carry key {newer_id} of `{env}` over: this identity cannot open it"
+                    ),
+                    hint: "a member who can read the whole environment must run this".into(),
+                })?;
+                *sealed = seal_older(newer, env, id, older);
+            }
+        }
+        Ok(())
+    }
+}

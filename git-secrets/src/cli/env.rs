@@ -103,9 +103,10 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 let file = ws.read_scope(&old)?;
                 moves.push((old, file));
             }
-            let old_keys = ws.keys(&from)?;
-            drop(old_keys);
+            // The chain's seals bind the environment's name: redo them under the new one.
+            let chain = ws.access.open_chain(&from, ws.identity()?)?;
             ws.access.rename_env(&from, &to);
+            ws.access.reseal_chain(&to, &chain)?;
             for e in ws.config.environments.iter_mut().filter(|e| **e == from) {
                 *e = to.clone();
             }
