@@ -10,8 +10,10 @@ use crate::error::Error;
 /// so no list of paths is ever passed on a command line.
 const FILTERED: &str = ":(attr:filter=secrets)";
 
-/// Reads blobs on demand through one long-lived `git cat-file --batch`, started on first
-/// use: the filter asks it for a path's staged blob (`:<path>`).
+/// What the filter reads from the index while a git command runs: the staged object
+/// ids (one `git ls-files -s`) and blobs on demand (one long-lived `git cat-file
+/// --batch`). Both are started on first use and restarted when the index file changes
+/// (a rebase checks out another commit within one git command).
 pub struct BlobReader {
     root: PathBuf,
     child: Option<(
@@ -19,9 +21,10 @@ pub struct BlobReader {
         std::io::BufReader<std::process::ChildStdout>,
     )>,
     failed: bool,
-    /// The index file and its state when cat-file started: cat-file reads the index once,
-    /// and a checkout within the same git command (a rebase) rewrites it.
+    /// The index file and its state when what follows was read.
     index: Option<(PathBuf, FileState)>,
+    /// Path → object id of the stage-0 entries routed through the filter.
+    staged: Option<std::collections::HashMap<String, String>>,
 }
 
 type FileState = Option<(std::time::SystemTime, u64)>;
@@ -31,6 +34,15 @@ fn file_state(path: &Path) -> FileState {
     Some((m.modified().ok()?, m.len()))
 }
 
+/// The id git gives `content` as a blob (SHA-1, git's default object format; in a
+/// SHA-256 repository it never matches, which only costs a blob read).
+pub fn blob_id(content: &[u8]) -> Option<String> {
+    let mut h = gix_hash::hasher(gix_hash::Kind::Sha1);
+    h.update(format!("blob {}\0", content.len()).as_bytes());
+    h.update(content);
+    h.try_finalize().ok().map(|oid| oid.to_hex().to_string())
+}
+
 impl BlobReader {
     pub fn new(root: PathBuf) -> BlobReader {
         BlobReader {
@@ -38,6 +50,7 @@ impl BlobReader {
             child: None,
             failed: false,
             index: None,
+            staged: None,
         }
     }
 
@@ -48,27 +61,55 @@ impl BlobReader {
         }
     }
 
-    /// The content of `rev` (e.g. `:path`), or None when it does not exist or git fails.
-    pub fn blob(&mut self, path: &str) -> Option<Vec<u8>> {
-        use std::io::{BufRead, Read, Write};
-        if self.failed || path.contains('\n') {
-            return None;
-        }
+    /// Forgets what was read when the index file changed since.
+    fn check_index(&mut self) -> Option<()> {
         if self.index.is_none() {
-            let out = run(
-                &self.root,
-                &["rev-parse", "--path-format=absolute", "--git-path", "index"],
-                None,
-            )
-            .ok()?;
+            let args = ["rev-parse", "--path-format=absolute", "--git-path", "index"];
+            let out = run(&self.root, &args, None).ok()?;
             self.index = Some((PathBuf::from(String::from_utf8_lossy(&out).trim()), None));
         }
         let (index_path, seen) = self.index.as_mut().expect("set above");
         let now = file_state(index_path);
         if *seen != now {
             *seen = now;
+            self.staged = None;
             self.stop();
         }
+        Some(())
+    }
+
+    /// The object id of `path`'s stage-0 index entry.
+    pub fn staged_oid(&mut self, path: &str) -> Option<String> {
+        self.check_index()?;
+        if self.staged.is_none() {
+            let out = run(&self.root, &["ls-files", "-s", "-z", "--", FILTERED], None).ok()?;
+            let mut map = std::collections::HashMap::new();
+            for entry in out.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+                let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&entry[..tab]).into_owned();
+                let mut f = head.split(' ');
+                if let (Some(_), Some(oid), Some("0")) = (f.next(), f.next(), f.next()) {
+                    map.insert(
+                        String::from_utf8_lossy(&entry[tab + 1..]).into_owned(),
+                        oid.to_owned(),
+                    );
+                }
+            }
+            self.staged = Some(map);
+        }
+        self.staged.as_ref()?.get(path).cloned()
+    }
+
+    /// The content of the object `rev` (an id, or `:path`), or None when it does not
+    /// exist or git fails.
+    pub fn blob(&mut self, rev: &str) -> Option<Vec<u8>> {
+        use std::io::{BufRead, Read, Write};
+        if self.failed || rev.contains('\n') {
+            return None;
+        }
+        self.check_index()?;
         if self.child.is_none() {
             let mut child = Command::new("git")
                 .current_dir(&self.root)
@@ -84,7 +125,7 @@ impl BlobReader {
         let (child, out) = self.child.as_mut()?;
         let result = (|| -> std::io::Result<Option<Vec<u8>>> {
             let stdin = child.stdin.as_mut().ok_or(std::io::ErrorKind::BrokenPipe)?;
-            writeln!(stdin, ":{path}")?;
+            writeln!(stdin, "{rev}")?;
             stdin.flush()?;
             let mut header = String::new();
             out.read_line(&mut header)?;
