@@ -4,6 +4,17 @@ use crate::common::*;
 
 const PLAIN: &str = "# database\nDB_URL=postgres://u:hunter2-pass@db/app\nexport API_KEY='sk-live-abc123'\n\nMULTI=\"line one\nline two\"\r\n";
 
+/// Bob, a second person with no identity, clones `repo` into `bob-clone`.
+fn bob_clone(env: &Env, repo: &std::path::Path) -> (Env, std::path::PathBuf) {
+    let bob = env.person("bob");
+    bob.git(
+        env.path(),
+        &["clone", "-q", repo.to_str().unwrap(), "bob-clone"],
+    )
+    .ok();
+    (bob, env.path().join("bob-clone"))
+}
+
 /// Configures the filter by hand in a clone whose owner cannot `unlock` (no access).
 fn configure_filter(who: &Env, clone: &std::path::Path) {
     let process = format!("\"{}\" filter-process", bin().display());
@@ -82,13 +93,7 @@ fn clone_without_identity_stays_encrypted_and_never_fails() {
 #[test]
 fn add_of_plaintext_without_access_fails_and_stages_nothing() {
     let (env, repo) = setup();
-    let bob = env.person("bob");
-    bob.git(
-        env.path(),
-        &["clone", "-q", repo.to_str().unwrap(), "bob-clone"],
-    )
-    .ok();
-    let clone = env.path().join("bob-clone");
+    let (bob, clone) = bob_clone(&env, &repo);
     configure_filter(&bob, &clone);
     write(
         clone.join(".secrets/production.env"),
@@ -113,13 +118,7 @@ fn add_of_plaintext_without_access_fails_and_stages_nothing() {
 #[test]
 fn tampered_ciphertext_is_refused_on_checkout() {
     let (env, repo) = setup();
-    let bob = env.person("bob");
-    bob.git(
-        env.path(),
-        &["clone", "-q", repo.to_str().unwrap(), "bob-clone"],
-    )
-    .ok();
-    let clone = env.path().join("bob-clone");
+    let (bob, clone) = bob_clone(&env, &repo);
     // Bob (no access) swaps two sealed values and commits: the shape is still valid.
     let f = clone.join(".secrets/development.env");
     let text = read(&f);
