@@ -8,8 +8,10 @@
 //! environment, and left as it is otherwise, so a checkout never fails for lack of a key.
 //! Tampered content fails loudly in both directions.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
+
+use sha2::{Digest, Sha256};
 
 use zeroize::Zeroizing;
 
@@ -29,6 +31,46 @@ pub struct Filter {
     workspace: Option<Workspace>,
     load_error: Option<String>,
     warned: HashSet<String>,
+    checked_out: CheckedOut,
+}
+
+/// What this process last wrote to each path by smudge: the digest of the plaintext and
+/// the encrypted form it came from. git expects `clean(smudge(blob)) == blob`, and within
+/// one git command the index on disk can be older than the one git holds in memory (git
+/// am's 3-way fallback writes a merged file, then refreshes it against its in-memory
+/// index): a file that still holds exactly what was written gets that blob back, whatever
+/// key sealed it. This reveals nothing new: the blob is one git handed over, and it opens
+/// to exactly the bytes being cleaned.
+#[derive(Default)]
+struct CheckedOut {
+    by_path: HashMap<String, ([u8; 32], Vec<u8>)>,
+    bytes: usize,
+}
+
+impl CheckedOut {
+    /// Bounds the memory held (a checkout of a very large tree): past it, older entries
+    /// are dropped, which only costs the fallback to the index.
+    const MAX_BYTES: usize = 64 << 20;
+
+    fn remember(&mut self, path: &str, plaintext: &[u8], sealed: &[u8]) {
+        if self.bytes + sealed.len() > Self::MAX_BYTES {
+            self.by_path.clear();
+            self.bytes = 0;
+        }
+        self.bytes += sealed.len();
+        let digest = Sha256::digest(plaintext).into();
+        if let Some((_, old)) = self
+            .by_path
+            .insert(path.to_owned(), (digest, sealed.to_vec()))
+        {
+            self.bytes -= old.len();
+        }
+    }
+
+    fn sealed_form(&self, path: &str, plaintext: &[u8]) -> Option<&[u8]> {
+        let (digest, sealed) = self.by_path.get(path)?;
+        (digest[..] == Sha256::digest(plaintext)[..]).then_some(sealed.as_slice())
+    }
 }
 
 impl Filter {
@@ -40,6 +82,7 @@ impl Filter {
             workspace: None,
             load_error: None,
             warned: HashSet::new(),
+            checked_out: CheckedOut::default(),
         }
     }
 
@@ -80,6 +123,9 @@ impl Filter {
     /// work tree → git.
     pub fn clean(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let scope = scope_of(path)?;
+        if let Some(sealed) = self.checked_out.sealed_form(path, input) {
+            return Ok(sealed.to_vec());
+        }
         // git runs clean during `git diff` and `git checkout` of a conflicted file too, and
         // a filter cannot tell those from `git add`: so a conflict is sealed side by side,
         // markers kept, and the commit is what gets refused (hooks, `check`).
@@ -129,23 +175,20 @@ impl Filter {
             return Ok(input.to_vec());
         }
         let doc = ws.parse_plain(&scope, input)?;
-        // Where older keys exist, values may be stored under them: keep those tokens for
-        // unchanged values, read from the index — unless the fresh seal is already exactly
-        // the staged blob (the usual case, checked by its id without reading the blob).
-        let previous = if ws.has_older_keys(&scope.env) || ws.access.heads(&scope.env).len() != 1 {
-            let fresh = ws.encrypt(&scope, &doc).ok();
-            let staged = self.index.staged_oid(path);
-            if let (Some(f), Some(oid)) = (fresh, &staged) {
-                if crate::git::blob_id(f.as_bytes()).as_ref() == Some(oid) {
-                    return Ok(f.into_bytes());
-                }
+        let result = match ws.encrypt(&scope, &doc) {
+            Ok(fresh) => Ok(fresh),
+            // No key may seal now (two current keys after a merge, or one a removed member
+            // holds): unchanged values keep the tokens staged in the index.
+            Err(_) => {
+                let previous = self
+                    .index
+                    .staged_oid(path)
+                    .and_then(|oid| self.index.blob(&oid));
+                let ws = self.workspace.as_ref().expect("loaded above");
+                ws.encrypt_reusing(&scope, &doc, previous.as_deref())
             }
-            staged.and_then(|oid| self.index.blob(&oid))
-        } else {
-            None
         };
-        let ws = self.workspace.as_ref().expect("loaded above");
-        match ws.encrypt_reusing(&scope, &doc, previous.as_deref()) {
+        match result {
             Ok(enc) => Ok(enc.into_bytes()),
             Err(Error::NoAccess { env, recipient }) => Err(Error::Refused {
                 message: format!("cannot encrypt {path}: this identity has no access to {env}, and the file is plaintext"),
@@ -180,6 +223,7 @@ impl Filter {
                     envfile::Part::Body(b) => out.extend_from_slice(b),
                 }
             }
+            self.checked_out.remember(path, &out, input);
             return Ok(out);
         }
         if !envfile::is_encrypted(input) {
@@ -213,7 +257,12 @@ impl Filter {
             }
         }
         match result {
-            Ok(doc) => Ok(doc.print().expose().as_bytes().to_vec()),
+            Ok(doc) => {
+                let plain = doc.print();
+                self.checked_out
+                    .remember(path, plain.expose().as_bytes(), input);
+                Ok(plain.expose().as_bytes().to_vec())
+            }
             Err(Error::NoAccess { env, .. }) => {
                 self.warn_once(&format!("env:{env}"), || {
                     format!("no access to {env}: its files stay encrypted")

@@ -98,43 +98,32 @@ impl Workspace {
         Ok(false)
     }
 
-    /// Seals `doc` like [`Workspace::encrypt`], but keeps the token `previous` (the same
-    /// file's encrypted form as stored) has for any value or comment that has not
-    /// changed, even when an older key sealed it: a merge or a checkout of history can
-    /// leave values under older keys, and re-sealing them would show unchanged files as
-    /// modified. Only unchanged text keeps its token; everything new is sealed under the
-    /// current key.
+    /// Seals `doc` like [`Workspace::encrypt`]. When no key may seal now (two current
+    /// keys after a merge of two rotations, or one a removed member holds), a value or
+    /// comment whose plaintext equals the stored version's (`previous`, the same file's
+    /// encrypted form) keeps its stored token, so read-only git commands that run the
+    /// filter (status, diff) keep working on unchanged files; anything changed is
+    /// refused. When a key may seal, the fresh seal is the answer: a value stored under
+    /// a key a rotation retired (a stash or a pathspec checkout brought it back beside a
+    /// newer access.json) is sealed again, so the rotation shows as a change to commit
+    /// instead of leaving values under a key a removed member may hold.
     pub fn encrypt_reusing(
         &self,
         scope: &Scope,
         doc: &Document,
         previous: Option<&[u8]>,
     ) -> Result<String, Error> {
-        // When nothing may be sealed now (two current keys after a merge, or one a removed
-        // member holds), a file whose every line is unchanged still gets its stored form,
-        // so read-only git commands that run the filter (status, diff) keep working.
-        let (mut sealed, refused) = match self.encrypt(scope, doc) {
-            Ok(fresh) => {
-                if previous.is_none_or(|p| p == fresh.as_bytes()) {
-                    return Ok(fresh);
-                }
-                let parsed = Document::parse(fresh.as_bytes()).map_err(|source| Error::Dotenv {
-                    path: scope.rel_path(),
-                    source,
-                })?;
-                (parsed, None)
-            }
-            Err(e) if previous.is_some() => (doc.clone(), Some(e)),
+        let refused = match self.encrypt(scope, doc) {
+            Ok(fresh) => return Ok(fresh),
+            Err(e) if previous.is_some() => e,
             Err(e) => return Err(e),
         };
+        let mut sealed = doc.clone();
         let reusable = previous
             .filter(|p| envfile::is_encrypted(p))
             .and_then(|p| Some((self.decrypt(scope, p).ok()?, Document::parse(p).ok()?)));
         let Some((prev_plain, prev_sealed)) = reusable else {
-            return match refused {
-                Some(e) => Err(e),
-                None => Ok(sealed.print().expose().to_owned()),
-            };
+            return Err(refused);
         };
         // Plaintext of each previous line → its sealed line.
         let mut entries: HashMap<(String, String), String> = HashMap::new();
@@ -169,15 +158,11 @@ impl Workspace {
                 _ => {}
             }
         }
-        match refused {
-            Some(e) if !all_reused => Err(e),
-            _ => Ok(sealed.print().expose().to_owned()),
+        if all_reused {
+            Ok(sealed.print().expose().to_owned())
+        } else {
+            Err(refused)
         }
-    }
-
-    /// Whether `env`'s chain holds more than one key (values may sit under older ones).
-    pub fn has_older_keys(&self, env: &str) -> bool {
-        self.keys(env).is_ok_and(|k| k.len() > 1)
     }
 }
 
