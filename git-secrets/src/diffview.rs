@@ -91,6 +91,43 @@ pub fn fingerprint_key<'k>(
     })
 }
 
+/// What the masked view of a blob depends on besides the blob: the identity, which
+/// environments it opens (a current key wrapped to it) and the fingerprint keys (each
+/// chain's root). Part of the textconv command line, because git keeps its textconv
+/// cache only while that command stays the same: when access changes, the cached views
+/// (`sealed:` ones from before an approval, say) are dropped instead of being compared
+/// with new ones. Rotations keep it: they change neither readability nor roots.
+pub fn view_id(access: &Access, recipient: &str) -> String {
+    let member = access
+        .members
+        .iter()
+        .find(|(_, m)| m.recipient == recipient)
+        .map(|(id, _)| id.as_str());
+    let mut hash = Sha256::new();
+    hash.update(b"git-secrets masked view 1\0");
+    hash.update(recipient.as_bytes());
+    for (env, records) in &access.keys {
+        let newer: std::collections::BTreeSet<&KeyId> = records
+            .values()
+            .flat_map(|r| r.superseded_by.keys())
+            .collect();
+        let readable = member.is_some_and(|m| {
+            access
+                .heads(env)
+                .iter()
+                .any(|h| records.get(*h).is_some_and(|r| r.wrapped.contains_key(m)))
+        });
+        hash.update(format!("\0{env}\0{readable}").as_bytes());
+        for root in records.keys().filter(|id| !newer.contains(id)) {
+            hash.update(format!("\0{}", root.0).as_bytes());
+        }
+    }
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The fingerprint of a sealed token: a hash of public bytes, so it reveals nothing the
 /// token does not. A value re-sealed under another key gets another one.
 fn sealed_fingerprint(token: &str) -> String {

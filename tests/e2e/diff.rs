@@ -336,7 +336,8 @@ fn secrets_diff_masks_and_show_reveals() {
     assert!(!shown.contains("KEEP") && !shown.contains("api"), "{shown}");
 }
 
-// Guards: init/unlock configure the diff driver, lock removes it.
+// Guards: init/unlock configure the diff driver (cached, named after the view), lock
+// removes it.
 #[test]
 fn unlock_configures_and_lock_removes_the_driver() {
     let (env, repo) = setup();
@@ -346,7 +347,13 @@ fn unlock_configures_and_lock_removes_the_driver() {
             &["config", "--local", "--get", "diff.secrets.textconv"],
         )
     };
-    assert!(get(&env).ok().stdout.trim_end().ends_with("\" textconv"));
+    let command = get(&env).ok().stdout;
+    assert!(command.contains("\" textconv --view "), "{command}");
+    let cache = env.git(
+        &repo,
+        &["config", "--local", "--get", "diff.secrets.cachetextconv"],
+    );
+    assert_eq!(cache.ok().stdout, "true\n");
     env.commit_all(&repo, "change");
     env.secrets(&repo, &["lock"]).ok();
     get(&env).fails();

@@ -134,6 +134,65 @@ fn approval_limited_to_one_environment() {
     assert!(read(b.join(".secrets/production.env")).starts_with("DB=gs1:"));
 }
 
+// Guards: the masked diff is cached by default, and views cached before an approval
+// (production `sealed:`) are dropped once it arrives, instead of being diffed against
+// fingerprinted ones.
+#[test]
+fn the_diff_cache_follows_an_approval() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    env.commit_all(&alice, "new production password");
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id, "--env", "development"])
+        .ok();
+    env.commit_all(&alice, "approve bob for development");
+    pull(&bob, &b, &alice);
+    bob.secrets(&b, &["unlock"]).ok();
+    let log = |who: &Env| {
+        who.git(&b, &["log", "-p", "--", ".secrets/production.env"])
+            .ok()
+            .stdout
+    };
+    let before = log(&bob);
+    assert!(
+        before.contains("+DB = ******** sealed:") && !before.contains("fp:"),
+        "{before}"
+    );
+    let notes = bob
+        .git(&b, &["notes", "--ref=textconv/secrets", "list"])
+        .ok()
+        .stdout;
+    assert!(notes.lines().count() >= 2, "nothing cached:\n{notes}");
+
+    env.secrets(&alice, &["member", "approve", &id, "--env", "production"])
+        .ok();
+    env.commit_all(&alice, "approve bob for production");
+    pull(&bob, &b, &alice);
+    bob.secrets(&b, &["unlock"]).ok();
+    let after = log(&bob);
+    assert!(
+        after.contains("-DB = ******** fp:")
+            && after.contains("+DB = ******** fp:")
+            && !after.contains("sealed:"),
+        "{after}"
+    );
+    assert!(!after.contains("prod-password"), "{after}");
+    // Alice sees the same fingerprints (keyed by the environment, not the reader).
+    let alices = env
+        .git(&alice, &["log", "-p", "--", ".secrets/production.env"])
+        .ok()
+        .stdout;
+    let fps = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.contains("fp:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(fps(&alices), fps(&after));
+}
+
 #[test]
 fn removal_rotates_lists_what_was_seen_and_keeps_history() {
     let env = Env::new();

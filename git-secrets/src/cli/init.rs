@@ -62,7 +62,7 @@ pub fn cmd_init(args: InitArgs) -> Result<(), Error> {
     ws.save_access()?;
     unlock::write_gitattributes(ws.root())?;
     unlock::write_gitignore(ws.root())?;
-    unlock::configure(&ws.repo)?;
+    unlock::configure(&ws)?;
     eprintln!(
         "git-secrets is set up with environments {} (default {}).",
         ws.config.environments.join(", "),

@@ -16,6 +16,10 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     let ws = super::open()?;
     let mut text = String::new();
     let unlocked = ws.is_unlocked();
+    if unlocked {
+        // Access may have changed with a pull: the masked diff cache follows.
+        super::unlock::refresh_textconv(&ws);
+    }
     text.push_str(&format!(
         "clone:        {}\n",
         if unlocked {

@@ -20,6 +20,9 @@ use crate::workspace::Workspace;
 pub struct TextconvArgs {
     /// The file git hands over: a temporary copy of a blob, or the work-tree file.
     file: PathBuf,
+    /// The view the configured command was made for (see `diffview::view_id`).
+    #[arg(long)]
+    view: Option<String>,
 }
 
 pub fn cmd_textconv(args: TextconvArgs) -> Result<(), Error> {
@@ -32,7 +35,7 @@ pub fn cmd_textconv(args: TextconvArgs) -> Result<(), Error> {
     // encrypted input (a locked clone, no access) is masked without them.
     let mut key: Option<Option<(Rc<Vec<SealingKey>>, usize)>> = None;
     let mut fingerprint = |kind: crate::seal::Kind<'_>, text: &str| {
-        key.get_or_insert_with(|| load(env.as_deref(), &args.file))
+        key.get_or_insert_with(|| load(env.as_deref(), &args.file, args.view.as_deref()))
             .as_ref()
             .map(|(keys, i)| keys[*i].fingerprint(kind, text))
     };
@@ -41,7 +44,11 @@ pub fn cmd_textconv(args: TextconvArgs) -> Result<(), Error> {
 }
 
 /// The fingerprint key of `env` (the chain and its index), or a warning and `None`.
-fn load(env: Option<&str>, file: &Path) -> Option<(Rc<Vec<SealingKey>>, usize)> {
+fn load(
+    env: Option<&str>,
+    file: &Path,
+    view: Option<&str>,
+) -> Option<(Rc<Vec<SealingKey>>, usize)> {
     let warn = |why: &str| {
         eprintln!(
             "git-secrets: warning: {}: values shown without fingerprints (fp:?): {why}",
@@ -69,6 +76,14 @@ fn load(env: Option<&str>, file: &Path) -> Option<(Rc<Vec<SealingKey>>, usize)> 
             return None;
         }
     };
+    // Access changed since the command was configured (say, an approval arrived with a
+    // pull): point it at the current view, so the next diff drops the stale cache.
+    let recipient = ws.identity().map(|i| i.recipient()).unwrap_or_default();
+    if view.is_some_and(|v| v != diffview::view_id(&ws.access, &recipient))
+        && super::unlock::refresh_textconv(&ws)
+    {
+        eprintln!("git-secrets: access changed: the masked diff cache starts afresh with the next command");
+    }
     let chosen = diffview::fingerprint_key(&ws.access, env, &keys)?;
     let index = keys.iter().position(|k| std::ptr::eq(k, chosen))?;
     Some((keys, index))

@@ -7,8 +7,7 @@ use clap::Args;
 
 use crate::error::Error;
 use crate::fsutil;
-use crate::git::Repo;
-use crate::workspace::FileState;
+use crate::workspace::{FileState, Workspace};
 
 /// Set this clone up and decrypt the secret files you can read.
 #[derive(Args, Debug)]
@@ -79,6 +78,28 @@ pub fn exe_command(subcommand: &str) -> Result<String, Error> {
     Ok(format!("\"{exe}\" {subcommand}"))
 }
 
+/// The textconv command for this identity's current view (diffview::view_id). A change
+/// of access changes it, and git then drops the cached views made under the old one.
+fn textconv_command(ws: &Workspace) -> Result<String, Error> {
+    let recipient = ws.identity().map(|i| i.recipient()).unwrap_or_default();
+    let view = crate::diffview::view_id(&ws.access, &recipient);
+    exe_command(&format!("textconv --view {view}"))
+}
+
+/// Points `diff.secrets.textconv` at the current view, when this clone has it set and
+/// it names another view (an approval or a removal arrived with a pull). Returns whether
+/// it changed. Best effort: the diff is still masked with a stale cache, only less
+/// informative, so a failure to write the config is not an error.
+pub fn refresh_textconv(ws: &Workspace) -> bool {
+    let (Some(current), Ok(want)) = (
+        ws.repo.config_get("diff.secrets.textconv"),
+        textconv_command(ws),
+    ) else {
+        return false;
+    };
+    current != want && ws.repo.config_set("diff.secrets.textconv", &want).is_ok()
+}
+
 /// The command line for `program`, a binary installed beside this one.
 fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
     let exe = std::env::current_exe().map_err(|source| Error::Io {
@@ -94,7 +115,8 @@ fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
 }
 
 /// This clone's git config: the filter process, required so a failure stops `git add`.
-pub fn configure(repo: &Repo) -> Result<(), Error> {
+pub fn configure(ws: &Workspace) -> Result<(), Error> {
+    let repo = &ws.repo;
     repo.config_set("filter.secrets.process", &exe_command("filter-process")?)?;
     repo.config_set("filter.secrets.required", "true")?;
     // access.json merges without conflicts (merge-driver/).
@@ -109,9 +131,10 @@ pub fn configure(repo: &Repo) -> Result<(), Error> {
         "merge.secrets-access.driver",
         &sibling_command("git-secrets-merge", "access %O %A %B")?,
     )?;
-    // The masked diff driver. `diff.secrets.cachetextconv` is the user's choice: its
-    // output holds no secret, so caching it is safe.
-    repo.config_set("diff.secrets.textconv", &exe_command("textconv")?)?;
+    // The masked diff driver, cached (`git log -p` would otherwise start a process per
+    // blob): its output holds no secret, and the command names the view it shows.
+    repo.config_set("diff.secrets.textconv", &textconv_command(ws)?)?;
+    repo.config_set("diff.secrets.cachetextconv", "true")?;
     // The pre-commit and pre-merge-commit hooks, beside any already there.
     crate::guard::install::install_current(repo)?;
     Ok(())
@@ -148,7 +171,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     }
     // Compared before the filter is configured: raw bytes against the stored blobs.
     let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
-    configure(&ws.repo)?;
+    configure(&ws)?;
     for (scope, plain) in &writes {
         let rel = scope.rel_path();
         let path = scope.path(ws.root());
