@@ -360,3 +360,29 @@ fn unlock_configures_and_lock_removes_the_driver() {
     env.secrets(&repo, &["unlock"]).ok();
     get(&env).ok();
 }
+
+// Guards: `git secrets diff` in an unlocked clone uses the configured textconv, so the
+// cache `git log -p` filled is kept (git drops it when the command line differs).
+#[test]
+fn secrets_diff_keeps_the_cache() {
+    let (env, repo) = setup();
+    env.commit_all(&repo, "change");
+    env.git(&repo, &["log", "-p"]).ok();
+    let validity = |env: &Env| {
+        env.git(
+            &repo,
+            &["log", "-1", "--format=%B", "refs/notes/textconv/secrets"],
+        )
+        .ok()
+        .stdout
+    };
+    let command = env
+        .git(&repo, &["config", "--get", "diff.secrets.textconv"])
+        .ok()
+        .stdout;
+    assert_eq!(validity(&env).trim_end(), command.trim_end());
+    let out = env.secrets(&repo, &["diff", "HEAD~1", "HEAD"]).ok().stdout;
+    assert_no_leak(&out);
+    assert!(out.contains("CHANGE = ******** fp:"), "{out}");
+    assert_eq!(validity(&env).trim_end(), command.trim_end());
+}

@@ -1,6 +1,5 @@
 //! `git secrets diff [--show] [--yes] [GIT DIFF ARGS…]`: `git diff` with the secret files
-//! masked (the textconv is passed on the command line, so this works in a clone that is
-//! not set up too); with `--show`, after a `y` at a terminal (or `--yes`), the plaintext
+//! masked (in a clone that is not set up, the textconv is passed on the command line); with `--show`, after a `y` at a terminal (or `--yes`), the plaintext
 //! change of every changed key of the secret files instead.
 
 use std::ffi::OsString;
@@ -46,13 +45,19 @@ pub fn cmd_diff(mut args: DiffArgs) -> Result<(), Error> {
     }
     if !args.show {
         let mut cmd = Command::new("git");
-        cmd.arg("-c")
-            .arg(format!(
+        // A clone set up by `unlock` has the textconv (and its cache, which a different
+        // command line would make git drop); any other gets it on the command line.
+        let configured = crate::git::Repo::discover()
+            .ok()
+            .and_then(|repo| repo.config_get("diff.secrets.textconv"))
+            .is_some();
+        if !configured {
+            cmd.arg("-c").arg(format!(
                 "diff.secrets.textconv={}",
                 super::unlock::exe_command("textconv")?
-            ))
-            .arg("diff")
-            .args(&args.args);
+            ));
+        }
+        cmd.arg("diff").args(&args.args);
         return super::run::exec(cmd, "git".as_ref());
     }
     confirm(
