@@ -315,7 +315,9 @@ pub fn serve() -> Result<(), Error> {
         path: ".".into(),
         source,
     })?;
-    let mut filter = Filter::new(root);
+    let mut filter = Filter::new(root.clone());
+    // What clean and smudge saw, for the fsmonitor hook (crate::fsmonitor).
+    let mut learned = crate::fsmonitor::Learned::default();
     let mut server = Server::handshake(
         std::io::stdin(),
         std::io::stdout(),
@@ -348,6 +350,10 @@ pub fn serve() -> Result<(), Error> {
         match result {
             Ok(out) => {
                 let out = Zeroizing::new(out);
+                match request.command.as_str() {
+                    "clean" => learned.add(&out, &input),
+                    _ => learned.add(&input, &out),
+                }
                 request.write_status(Status::success()).map_err(io)?;
                 request.as_write().write_all(&out).map_err(io)?;
                 request.write_status(Status::Previous).map_err(io)?;
@@ -357,6 +363,9 @@ pub fn serve() -> Result<(), Error> {
                 request.write_status(Status::error("error")).map_err(io)?;
             }
         }
+    }
+    if let Some(git_dir) = crate::fsmonitor::git_dir(&root) {
+        learned.save(&git_dir);
     }
     Ok(())
 }

@@ -160,10 +160,14 @@ pub struct Repo {
 
 fn run(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.current_dir(dir);
+    // git-secrets reads the index and the objects, and compares the work tree only where
+    // it must be exact: the fsmonitor hook (`crate::fsmonitor`) would only add its cost.
+    // (Not for `git config`, which would read the override back.)
+    if args.first() != Some(&"config") {
+        cmd.args(["-c", "core.fsmonitor=false"]);
+    }
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if input.is_some() {
         Stdio::piped()
     } else {
@@ -245,6 +249,15 @@ impl Repo {
 
     pub fn config_set(&self, key: &str, value: &str) -> Result<(), Error> {
         self.git(&["config", "--local", key, value]).map(|_| ())
+    }
+
+    /// Removes `key` from the local config; a key that is not there is no error.
+    pub fn config_unset(&self, key: &str) -> Result<(), Error> {
+        match self.git(&["config", "--local", "--unset-all", key]) {
+            Ok(_) => Ok(()),
+            Err(_) if self.config_get(key).is_none() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn config_unset_section(&self, section: &str) -> Result<(), Error> {

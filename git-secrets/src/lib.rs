@@ -16,6 +16,7 @@ pub mod envmerge;
 pub mod error;
 pub mod expand;
 pub mod filter;
+pub mod fsmonitor;
 pub mod fsutil;
 pub mod git;
 pub mod guard;

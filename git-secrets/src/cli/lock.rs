@@ -27,6 +27,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // Compared while the filter is still configured: real edits only.
     let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
     ws.repo.config_unset_section("filter.secrets")?;
+    super::unlock::unconfigure_fsmonitor(&ws.repo)?;
     // The masked diff driver goes too (its cache, refs/notes/textconv/secrets, holds no
     // secret and is left alone).
     ws.repo.config_unset_section("diff.secrets")?;

@@ -17,6 +17,7 @@ mod diff;
 mod env;
 mod export;
 mod filter;
+mod fsmonitor;
 mod get;
 mod hook;
 mod import;
@@ -77,6 +78,9 @@ enum Command {
     /// git's textconv for `diff=secrets` files (configured by `unlock`).
     #[command(hide = true)]
     Textconv(textconv::TextconvArgs),
+    /// git's `core.fsmonitor` hook (configured by `unlock`).
+    #[command(hide = true)]
+    Fsmonitor(fsmonitor::FsmonitorArgs),
 }
 
 /// Which scope a command works on. Positional words before the key (`api production`)
@@ -131,6 +135,7 @@ pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
         Command::FilterProcess => filter::cmd_filter_process(),
         Command::Diff(a) => diff::cmd_diff(a),
         Command::Textconv(a) => textconv::cmd_textconv(a),
+        Command::Fsmonitor(a) => fsmonitor::cmd_fsmonitor(a),
     };
     match result {
         Ok(()) => 0,
@@ -321,5 +326,16 @@ pub fn check_key(key: &str) -> Result<(), Error> {
         Err(Error::BadKeyName {
             key: key.chars().take(64).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Guards: clap's own consistency checks (duplicate argument names, say), which
+    // otherwise fire only when the offending subcommand runs.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::error::Error;
 use crate::fsutil;
+use crate::git::Repo;
 use crate::workspace::{FileState, Workspace};
 
 /// Set this clone up and decrypt the secret files you can read.
@@ -78,6 +79,26 @@ pub fn exe_command(subcommand: &str) -> Result<String, Error> {
     Ok(format!("\"{exe}\" {subcommand}"))
 }
 
+/// Whether a `core.fsmonitor` value is the hook `configure` sets.
+pub fn is_our_fsmonitor(value: &str) -> bool {
+    value.ends_with("\" fsmonitor") && value.contains("git-secrets")
+}
+
+/// Removes the fsmonitor hook `configure` set (not one of the user's), and what it keeps.
+pub fn unconfigure_fsmonitor(repo: &Repo) -> Result<(), Error> {
+    if repo
+        .config_get("core.fsmonitor")
+        .is_some_and(|v| is_our_fsmonitor(&v))
+    {
+        repo.config_unset("core.fsmonitor")?;
+        repo.config_unset("core.fsmonitorHookVersion")?;
+    }
+    if let Some(dir) = crate::fsmonitor::git_dir(&repo.root) {
+        crate::fsmonitor::forget(&dir);
+    }
+    Ok(())
+}
+
 /// The textconv command for this identity's current view (diffview::view_id). A change
 /// of access changes it, and git then drops the cached views made under the old one.
 fn textconv_command(ws: &Workspace) -> Result<String, Error> {
@@ -135,6 +156,15 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
     // blob): its output holds no secret, and the command names the view it shows.
     repo.config_set("diff.secrets.textconv", &textconv_command(ws)?)?;
     repo.config_set("diff.secrets.cachetextconv", "true")?;
+    // The fsmonitor hook, so `git status` after a touch need not run the filter on every
+    // secret file; a clone with a monitor of its own (git's daemon, watchman) keeps it.
+    match repo.config_get_any("core.fsmonitor") {
+        Some(current) if !is_our_fsmonitor(&current) => {}
+        _ => {
+            repo.config_set("core.fsmonitor", &exe_command("fsmonitor")?)?;
+            repo.config_set("core.fsmonitorHookVersion", "2")?;
+        }
+    }
     // The pre-commit and pre-merge-commit hooks, beside any already there.
     crate::guard::install::install_current(repo)?;
     Ok(())

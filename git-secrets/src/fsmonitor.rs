@@ -1,0 +1,382 @@
+//! `core.fsmonitor` for secret files: lets `git status` skip the clean filter for a scope
+//! file whose content is exactly the work-tree form of its staged blob.
+//!
+//! After a `touch`, git sees a changed mtime and runs the clean filter on the file to
+//! learn whether its content changed: for a filter process that is a round trip per file
+//! (FORMAT.md §7.4). git asks an fsmonitor hook which paths may have changed instead, and
+//! does not look again at an entry it verified before and that the hook leaves out. This
+//! hook watches nothing: it answers from the content. It leaves out a scope file only when
+//! the filter has seen that file's staged blob and exactly its current bytes as the two
+//! forms of one file (a *fact*, recorded by clean and smudge); it names every other path
+//! of the index, so git checks those as it would without a hook. Untracked files are not
+//! its business: with no untracked cache in the index, git scans for them anyway, and with
+//! one, the hook gives the "everything may have changed" answer.
+//!
+//! Leaving a path out is safe when its bytes open to exactly what is staged, whatever git
+//! last saw of it: the facts are about immutable blobs and exact bytes, so they never go
+//! stale, and the hook keeps no other state than a cache of the digests of unchanged files.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Facts learned by the filter: `blob id (20 bytes) ‖ SHA-256 of the work-tree bytes`.
+const FACTS_FILE: &str = "fsmonitor-facts";
+/// Digests of scope files as last read by the hook, by path and stat data.
+const DIGESTS_FILE: &str = "fsmonitor-digests";
+const RECORD: usize = 20 + 32;
+/// Past this size the facts file starts over (about 80,000 facts); the filter learns
+/// again what it needs on the next `git status` that checks content.
+const MAX_FACTS_BYTES: u64 = 4 << 20;
+/// Every token this hook hands out starts so; any other (git's first timestamp, another
+/// hook's token) gets the answer "everything may have changed".
+const TOKEN_PREFIX: &str = "git-secrets:";
+
+/// The directory git keeps this work tree's state in: `$GIT_DIR`, or `.git` in `root` (a
+/// directory, or a file naming one: linked worktrees).
+pub fn git_dir(root: &Path) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("GIT_DIR") {
+        return Some(root.join(dir));
+    }
+    let dot_git = root.join(".git");
+    let meta = std::fs::metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git);
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    let target = text.strip_prefix("gitdir:")?.trim();
+    Some(root.join(target))
+}
+
+fn state_dir(git_dir: &Path) -> PathBuf {
+    git_dir.join("git-secrets")
+}
+
+/// The state directory, created 0700 when missing.
+fn make_state_dir(git_dir: &Path) -> std::io::Result<PathBuf> {
+    let dir = state_dir(git_dir);
+    if !dir.is_dir() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(&dir)?;
+    }
+    Ok(dir)
+}
+
+/// Removes what the hook and the filter keep (`lock`).
+pub fn forget(git_dir: &Path) {
+    for f in [FACTS_FILE, DIGESTS_FILE] {
+        let _ = std::fs::remove_file(state_dir(git_dir).join(f));
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn blob_id(content: &[u8]) -> Option<[u8; 20]> {
+    let mut h = gix_hash::hasher(gix_hash::Kind::Sha1);
+    h.update(format!("blob {}\0", content.len()).as_bytes());
+    h.update(content);
+    let id = h.try_finalize().ok()?;
+    id.as_bytes().try_into().ok()
+}
+
+/// The facts one filter process learns, written when git closes it.
+#[derive(Default)]
+pub struct Learned {
+    records: Vec<u8>,
+}
+
+impl Learned {
+    /// `stored` (the blob's content) and `worktree` are two forms of one file: one is
+    /// what clean made of the other, or smudge.
+    pub fn add(&mut self, stored: &[u8], worktree: &[u8]) {
+        if let Some(id) = blob_id(stored) {
+            self.records.extend_from_slice(&id);
+            self.records.extend_from_slice(&digest(worktree));
+        }
+    }
+
+    /// Appends the facts to the file in `git_dir`, in one write (records of concurrent
+    /// filters do not interleave). Best effort: a fact not written only means the hook
+    /// names that file, and git checks it through the filter.
+    pub fn save(&self, git_dir: &Path) {
+        if self.records.is_empty() {
+            return;
+        }
+        let Ok(dir) = make_state_dir(git_dir) else {
+            return;
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let Ok(mut file) = options.open(dir.join(FACTS_FILE)) else {
+            return;
+        };
+        if file.metadata().is_ok_and(|m| m.len() > MAX_FACTS_BYTES) {
+            let _ = file.set_len(0);
+        }
+        let _ = file.write_all(&self.records);
+    }
+}
+
+fn load_facts(git_dir: &Path) -> HashSet<[u8; RECORD]> {
+    let bytes = std::fs::read(state_dir(git_dir).join(FACTS_FILE)).unwrap_or_default();
+    // A torn or foreign record can only fail to match: a match needs a blob id and a
+    // digest of exactly the bytes in the work tree.
+    bytes
+        .chunks_exact(RECORD)
+        .filter_map(|r| r.try_into().ok())
+        .collect()
+}
+
+/// The stat data the digest cache is keyed by: size, mtime, ctime, inode, mode.
+type StatKey = [i64; 7];
+
+#[cfg(unix)]
+fn stat_key(meta: &std::fs::Metadata) -> Option<StatKey> {
+    use std::os::unix::fs::MetadataExt;
+    Some([
+        meta.size() as i64,
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+        meta.ino() as i64,
+        meta.mode() as i64,
+    ])
+}
+
+#[cfg(not(unix))]
+fn stat_key(_meta: &std::fs::Metadata) -> Option<StatKey> {
+    None
+}
+
+/// Whether the file's last change is old enough that a later write must change its
+/// stat data (timestamps can be as coarse as two seconds): only then is its digest
+/// cached, so a second write within the same tick is never taken for no change.
+fn settled(key: &StatKey, now: i64) -> bool {
+    key[1].max(key[3]) + 2 < now
+}
+
+/// The digest cache: one line per scope file, `<digest hex> <stat key…> <path>`.
+fn load_digests(git_dir: &Path) -> HashMap<String, (StatKey, [u8; 32])> {
+    let text = std::fs::read_to_string(state_dir(git_dir).join(DIGESTS_FILE)).unwrap_or_default();
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(9, ' ');
+        let Some(hex) = parts.next() else { continue };
+        let mut key = [0i64; 7];
+        let mut ok = true;
+        for k in &mut key {
+            match parts.next().and_then(|p| p.parse().ok()) {
+                Some(v) => *k = v,
+                None => ok = false,
+            }
+        }
+        let (Some(path), Some(d)) = (parts.next(), from_hex(hex)) else {
+            continue;
+        };
+        if ok {
+            out.insert(path.to_owned(), (key, d));
+        }
+    }
+    out
+}
+
+fn from_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn save_digests(git_dir: &Path, digests: &HashMap<String, (StatKey, [u8; 32])>) {
+    let mut text = String::new();
+    for (path, (key, d)) in digests {
+        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        let key: Vec<String> = key.iter().map(i64::to_string).collect();
+        text.push_str(&format!("{hex} {} {path}\n", key.join(" ")));
+    }
+    // Atomic (a reader sees the old cache or the new one) but not synced: a cache lost
+    // in a crash is read again, and a damaged line fails to parse and is skipped.
+    let Ok(dir) = make_state_dir(git_dir) else {
+        return;
+    };
+    if let Ok(mut tmp) = tempfile::Builder::new()
+        .prefix(".fsmonitor-")
+        .tempfile_in(&dir)
+    {
+        if tmp.write_all(text.as_bytes()).is_ok() {
+            let _ = tmp.persist(dir.join(DIGESTS_FILE));
+        }
+    }
+}
+
+fn new_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{TOKEN_PREFIX}{nanos}")
+}
+
+/// The hook's answer to git (protocol version 2) for the work tree `root`: a new token,
+/// then every index path that may differ from its entry, each NUL-terminated; or the
+/// token and `/` ("everything may have changed").
+pub fn query(root: &Path, token: &str) -> Vec<u8> {
+    let token_out = new_token();
+    let everything = || format!("{token_out}\0/\0").into_bytes();
+    if !token.starts_with(TOKEN_PREFIX) {
+        return everything();
+    }
+    let Some(git_dir) = git_dir(root) else {
+        return everything();
+    };
+    let index_path = std::env::var_os("GIT_INDEX_FILE")
+        .map(|p| root.join(p))
+        .unwrap_or_else(|| git_dir.join("index"));
+    let Ok(index) = gix_index::File::at(
+        &index_path,
+        gix_hash::Kind::Sha1,
+        true,
+        gix_index::decode::Options::default(),
+    ) else {
+        return everything();
+    };
+    // An untracked cache trusts the hook for new files too, which this one does not
+    // watch; a split or sparse index is not read here.
+    if index.untracked().is_some() || index.link().is_some() || index.is_sparse() {
+        return everything();
+    }
+    let facts = load_facts(&git_dir);
+    let cached = load_digests(&git_dir);
+    let mut digests = HashMap::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let mut out = format!("{token_out}\0").into_bytes();
+    for entry in index.entries() {
+        let path = entry.path(&index);
+        let unchanged = !facts.is_empty()
+            && entry.stage_raw() == 0
+            && entry.mode == gix_index::entry::Mode::FILE
+            && !entry.flags.intersects(
+                gix_index::entry::Flags::INTENT_TO_ADD | gix_index::entry::Flags::SKIP_WORKTREE,
+            )
+            && std::str::from_utf8(path)
+                .ok()
+                .filter(|p| crate::scope::Scope::from_rel_path(p).is_some())
+                .and_then(|p| {
+                    let d = current_digest(root, p, &cached, &mut digests, now)?;
+                    let mut record = [0u8; RECORD];
+                    record[..20].copy_from_slice(entry.id.as_bytes().get(..20)?);
+                    record[20..].copy_from_slice(&d);
+                    Some(facts.contains(&record))
+                })
+                .unwrap_or(false);
+        if !unchanged {
+            out.extend_from_slice(path);
+            out.push(0);
+        }
+    }
+    if digests != cached {
+        save_digests(&git_dir, &digests);
+    }
+    out
+}
+
+/// The digest of the regular, non-executable file `rel` in `root`: from the cache when
+/// its stat data is unchanged, else read (and cached once settled).
+fn current_digest(
+    root: &Path,
+    rel: &str,
+    cached: &HashMap<String, (StatKey, [u8; 32])>,
+    digests: &mut HashMap<String, (StatKey, [u8; 32])>,
+    now: i64,
+) -> Option<[u8; 32]> {
+    let path = root.join(rel);
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let key = stat_key(&meta);
+    #[cfg(unix)]
+    if std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0 {
+        // git records the executable bit: a change of it must be seen.
+        return None;
+    }
+    if let (Some(key), Some((k, d))) = (key, cached.get(rel)) {
+        if *k == key {
+            digests.insert(rel.to_owned(), (key, *d));
+            return Some(*d);
+        }
+    }
+    let bytes = zeroize::Zeroizing::new(std::fs::read(&path).ok()?);
+    let d = digest(&bytes);
+    // The stat data after the read: a write during it shows as a change next time.
+    let after = std::fs::symlink_metadata(&path)
+        .ok()
+        .and_then(|m| stat_key(&m));
+    if let (Some(key), Some(after)) = (key, after) {
+        if key == after && settled(&key, now) {
+            digests.insert(rel.to_owned(), (key, d));
+        }
+    }
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_cache_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = HashMap::new();
+        d.insert(
+            ".secrets/api/production.env".to_owned(),
+            ([1, 2, 3, 4, 5, 6, 0o100644], [7u8; 32]),
+        );
+        save_digests(dir.path(), &d);
+        assert_eq!(load_digests(dir.path()), d);
+    }
+
+    #[test]
+    fn a_foreign_token_gets_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = query(dir.path(), "1795331872741195088");
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(TOKEN_PREFIX) && text.ends_with("\0/\0"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn facts_are_blob_id_and_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut learned = Learned::default();
+        learned.add(b"DB=gs1:sealed\n", b"DB=plain\n");
+        learned.save(dir.path());
+        learned.save(dir.path());
+        let facts = load_facts(dir.path());
+        assert_eq!(facts.len(), 1);
+        let mut record = [0u8; RECORD];
+        // git hash-object of "DB=gs1:sealed\n"
+        record[..20].copy_from_slice(&blob_id(b"DB=gs1:sealed\n").unwrap());
+        record[20..].copy_from_slice(&digest(b"DB=plain\n"));
+        assert!(facts.contains(&record));
+    }
+}

@@ -1,0 +1,259 @@
+//! The `core.fsmonitor` hook `unlock` configures: after a touch, `git status` skips the
+//! filter for secret files whose bytes are exactly the work-tree form of what the index
+//! holds, and never hides a change, a deletion, a mode change or an untracked file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::common::*;
+
+const DEV: &str = ".secrets/development.env";
+const PROD: &str = ".secrets/production.env";
+
+/// An unlocked repository with two secret files and a README, committed, and one
+/// `git status` run (git's first query gets "everything"; it hands out the hook's token).
+fn setup() -> (Env, PathBuf) {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
+        .ok();
+    write(repo.join("README"), "hello\n");
+    env.commit_all(&repo, "secrets");
+    env.git(&repo, &["status", "--porcelain"]).ok();
+    (env, repo)
+}
+
+/// Moves the mtime of `path` to `secs` seconds from now, as a later `touch` would.
+fn touch(path: &Path, secs: u64) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(secs))
+        .unwrap();
+}
+
+/// `git status --porcelain` in `dir`, and how many files git sent to the clean filter.
+fn status(env: &Env, dir: &Path) -> (String, usize) {
+    let trace = env.path().join("packet-trace");
+    let _ = std::fs::remove_file(&trace);
+    let arg = format!("GIT_TRACE_PACKET={}", trace.display());
+    let out = env
+        .run("env", dir, &[&arg, "git", "status", "--porcelain"])
+        .ok();
+    let cleans = std::fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .matches("command=clean")
+        .count();
+    (out.stdout, cleans)
+}
+
+/// Whether the facts file pairs the staged blob of `rel` with the file's exact bytes.
+fn knows(env: &Env, repo: &Path, rel: &str) -> bool {
+    use sha2::Digest;
+    let oid = env
+        .git(repo, &["rev-parse", &format!(":{rel}")])
+        .ok()
+        .stdout;
+    let mut record = (0..40)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&oid[i..i + 2], 16).unwrap())
+        .collect::<Vec<u8>>();
+    record.extend(sha2::Sha256::digest(std::fs::read(repo.join(rel)).unwrap()));
+    let facts = std::fs::read(repo.join(".git/git-secrets/fsmonitor-facts")).unwrap();
+    facts.chunks_exact(52).any(|r| r == record.as_slice())
+}
+
+fn config(env: &Env, repo: &Path, key: &str) -> Option<String> {
+    let out = env.git(repo, &["config", "--local", "--get", key]);
+    out.success().then(|| out.stdout.trim_end().to_owned())
+}
+
+// Guards: the point of the hook: a touch of every secret file makes `git status` run
+// no filter at all, and the status is clean.
+#[test]
+fn status_after_a_touch_runs_no_filter() {
+    let (env, repo) = setup();
+    assert!(config(&env, &repo, "core.fsmonitor").is_some_and(|v| v.ends_with("\" fsmonitor")));
+    touch(&repo.join(DEV), 5);
+    touch(&repo.join(PROD), 5);
+    assert_eq!(status(&env, &repo), (String::new(), 0));
+    assert_eq!(status(&env, &repo), (String::new(), 0));
+    // A value that reached this clone by a pull, never cleaned here: the fact comes from
+    // smudge. (git checks a file it just wrote itself once, by its stat data or, within
+    // the same timestamp tick as the index, through the filter: the first status.)
+    let copy = env.path().join("copy");
+    env.git(env.path(), &["clone", "-q", repo.to_str().unwrap(), "copy"])
+        .ok();
+    env.secrets(&copy, &["unlock"]).ok();
+    env.secrets(&copy, &["set", "DB", "pulled-password-1"]).ok();
+    env.commit_all(&copy, "from the copy");
+    env.git(
+        &repo,
+        &["pull", "-q", "--ff-only", copy.to_str().unwrap(), "main"],
+    )
+    .ok();
+    assert_eq!(read(repo.join(DEV)), "DB=pulled-password-1\n");
+    assert!(knows(&env, &repo, DEV), "smudge recorded no fact");
+    assert_eq!(status(&env, &repo).0, "");
+    touch(&repo.join(DEV), 7);
+    assert_eq!(status(&env, &repo), (String::new(), 0));
+}
+
+// Guards: a real edit after a touch is seen, staged by `git add -A` and committed with
+// its new value.
+#[test]
+fn an_edit_after_a_touch_is_seen_and_committed() {
+    let (env, repo) = setup();
+    touch(&repo.join(DEV), 5);
+    status(&env, &repo);
+    write(repo.join(DEV), "DB=dev-password-2\n");
+    touch(&repo.join(DEV), 6);
+    assert_eq!(status(&env, &repo).0, format!(" M {DEV}\n"));
+    env.commit_all(&repo, "new password");
+    assert_eq!(status(&env, &repo).0, "");
+    std::fs::remove_file(repo.join(DEV)).unwrap();
+    env.git(&repo, &["checkout", "--", DEV]).ok();
+    assert_eq!(read(repo.join(DEV)), "DB=dev-password-2\n");
+    let stored = blob(&env, &repo, &format!("HEAD:{DEV}"));
+    assert!(stored.starts_with("DB=gs1:"), "{stored}");
+}
+
+// Guards: the digest cache is keyed by ctime too: an edit that keeps the size and puts
+// the old mtime back is still seen once the file's digest was cached.
+#[test]
+fn an_edit_hiding_behind_the_old_mtime_is_seen() {
+    let (env, repo) = setup();
+    let path = repo.join(DEV);
+    let mtime = SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    // Digests are cached only for files last changed (ctime too) over two seconds ago.
+    std::thread::sleep(Duration::from_millis(3100));
+    assert_eq!(status(&env, &repo), (String::new(), 0));
+    assert_eq!(status(&env, &repo), (String::new(), 0));
+    let cache = read(repo.join(".git/git-secrets/fsmonitor-digests"));
+    assert!(cache.contains(DEV), "the digest was not cached:\n{cache}");
+    // The same size, in place (same inode), the old mtime put back.
+    write(&path, "DB=dev-password-9\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(status(&env, &repo).0, format!(" M {DEV}\n"));
+}
+
+// Guards: everything the hook does not vouch for is git's to check: other files,
+// deletions, a mode change, untracked files inside and outside .secrets.
+#[test]
+fn other_changes_are_all_seen() {
+    let (env, repo) = setup();
+    touch(&repo.join(DEV), 5);
+    status(&env, &repo);
+    write(repo.join("README"), "changed\n");
+    write(repo.join("new.txt"), "new\n");
+    write(repo.join(".secrets/notes.txt"), "untracked\n");
+    std::fs::remove_file(repo.join(PROD)).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(repo.join(DEV), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let (out, _) = status(&env, &repo);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    let mut want = vec![
+        " M README".to_owned(),
+        format!(" D {PROD}"),
+        "?? .secrets/notes.txt".to_owned(),
+        "?? new.txt".to_owned(),
+    ];
+    if cfg!(unix) {
+        want.push(format!(" M {DEV}"));
+    }
+    want.sort();
+    assert_eq!(lines, want, "{out}");
+}
+
+// Guards: with git's untracked cache the hook answers "everything may have changed"
+// (it does not watch for new files), so a new file is still listed and the touched
+// secret files go through the filter, still clean.
+#[test]
+fn an_untracked_cache_gets_the_full_answer() {
+    let (env, repo) = setup();
+    // A directory holding only secret files: nothing in it is ever named by the hook.
+    env.secrets(&repo, &["set", "--service", "web", "DB", "web-password-1"])
+        .ok();
+    env.commit_all(&repo, "web");
+    env.git(&repo, &["config", "core.untrackedCache", "true"])
+        .ok();
+    env.git(&repo, &["update-index", "--untracked-cache"]).ok();
+    for _ in 0..3 {
+        env.git(&repo, &["status", "--porcelain"]).ok();
+    }
+    write(repo.join(".secrets/web/staging.env"), "NEW=1\n");
+    touch(&repo.join(DEV), 5);
+    let (out, cleans) = status(&env, &repo);
+    assert_eq!(out, "?? .secrets/web/staging.env\n");
+    assert!(cleans >= 1, "the touched file was not checked");
+}
+
+// Guards: a linked worktree has its own index and state: a touch there runs no filter,
+// an edit there is seen.
+#[test]
+fn a_linked_worktree_is_answered_from_its_own_index() {
+    let (env, repo) = setup();
+    let wt = env.path().join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
+    )
+    .ok();
+    assert_eq!(read(wt.join(DEV)), "DB=dev-password-1\n");
+    env.git(&wt, &["status", "--porcelain"]).ok();
+    touch(&wt.join(DEV), 5);
+    assert_eq!(status(&env, &wt), (String::new(), 0));
+    write(wt.join(DEV), "DB=dev-password-3\n");
+    assert_eq!(status(&env, &wt).0, format!(" M {DEV}\n"));
+    assert_eq!(status(&env, &repo).0, "");
+}
+
+// Guards: a monitor the user set up is kept by init/unlock and left by lock; ours is
+// removed by lock with what it kept, and set again by unlock.
+#[test]
+fn the_users_own_monitor_is_kept_and_ours_is_removed_by_lock() {
+    let (env, repo) = setup();
+    assert!(repo.join(".git/git-secrets/fsmonitor-facts").is_file());
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(config(&env, &repo, "core.fsmonitor"), None);
+    assert_eq!(config(&env, &repo, "core.fsmonitorHookVersion"), None);
+    assert!(!repo.join(".git/git-secrets/fsmonitor-facts").exists());
+    assert_eq!(status(&env, &repo).0, "");
+    env.secrets(&repo, &["unlock"]).ok();
+    assert!(config(&env, &repo, "core.fsmonitor").is_some());
+    assert_eq!(status(&env, &repo).0, "");
+
+    let theirs = env.path().join("their-monitor");
+    write(&theirs, "#!/bin/sh\nprintf 'theirs\\0/\\0'\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let other = env.path().join("other");
+    env.git(env.path(), &["init", "-q", "other"]).ok();
+    env.git(
+        &other,
+        &["config", "core.fsmonitor", theirs.to_str().unwrap()],
+    )
+    .ok();
+    env.secrets(&other, &["init"]).ok();
+    let kept = Some(theirs.to_str().unwrap().to_owned());
+    assert_eq!(config(&env, &other, "core.fsmonitor"), kept);
+    env.secrets(&other, &["lock"]).ok();
+    assert_eq!(config(&env, &other, "core.fsmonitor"), kept);
+}
