@@ -6,7 +6,8 @@ and a plain copy of the same plaintext with no filter (no .gitattributes, no fil
 configured). Then times, BENCH_RUNS times each (default 5), interleaving the two:
 
   add     `git add -A` in a fresh repository
-  status  `git status` after touching every file of the work tree
+  status  `git status` after touching every file of the work tree (then checks that an
+          edit after a touch is still seen: a status that misses it is no figure)
   clone   a fresh `git clone` + `git secrets unlock`, against a plain `git clone`
 
 and prints the median of each, the ratio and the target (add, status <= 1.5x; clone +
@@ -376,7 +377,24 @@ class Bench:
             for mode in order:
                 times[mode].append(fn(mode, i))
             print(f"  {op}: run {i + 1}/{self.args.runs}", file=sys.stderr)
+        if op == "status":
+            self.check_sees_edit()
         return times
+
+    def check_sees_edit(self):
+        """A fast status that misses edits would be no figure at all: after touching every
+        file and changing one value, `git status` must name exactly that file."""
+        repo = self.secrets
+        now = time.time_ns()
+        for p in work_files(repo):
+            os.utime(p, ns=(now, now))
+        path = os.path.join(repo, self.sample)
+        with open(path, "a") as f:
+            f.write("BENCH_EDITED=1\n")
+        out = self.git(repo, "status", "--porcelain").decode("utf-8", "replace")
+        self.git(repo, "checkout", "--", self.sample)
+        if out.strip() != f"M {self.sample}":
+            raise BenchError(f"`git status` after an edit of {self.sample} showed:\n{out}")
 
 
 def version(cmd, env):

@@ -3,7 +3,7 @@
 //!
 //! After a `touch`, git sees a changed mtime and runs the clean filter on the file to
 //! learn whether its content changed: for a filter process that is a round trip per file
-//! (FORMAT.md §7.4). git asks an fsmonitor hook which paths may have changed instead, and
+//! (FORMAT.md §8.3). git asks an fsmonitor hook which paths may have changed instead, and
 //! does not look again at an entry it verified before and that the hook leaves out. This
 //! hook watches nothing: it answers from the content. It leaves out a scope file only when
 //! the filter has seen that file's staged blob and exactly its current bytes as the two
