@@ -246,10 +246,19 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
     let index_path = std::env::var_os("GIT_INDEX_FILE")
         .map(|p| root.join(p))
         .unwrap_or_else(|| git_dir.join("index"));
-    let Ok(index) = gix_index::File::at(
-        &index_path,
+    let Ok(data) = std::fs::read(&index_path) else {
+        return everything();
+    };
+    // git asks about the index it holds in memory, read from a file; answering from
+    // another file (a temporary index git reads by itself) could leave out a change.
+    // The token git passes is the one stored in the file it read.
+    if !stores_token(&data, token) {
+        return everything();
+    }
+    let Ok((index, _)) = gix_index::State::from_bytes(
+        &data,
+        filetime::FileTime::zero(),
         gix_hash::Kind::Sha1,
-        true,
         gix_index::decode::Options::default(),
     ) else {
         return everything();
@@ -295,6 +304,25 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
         save_digests(&git_dir, &digests);
     }
     out
+}
+
+/// Whether the index `data` has an fsmonitor extension (`FSMN`, version 2) holding
+/// `token`. Any doubt (no extension, another version or token) is a no: the caller then
+/// answers "everything".
+fn stores_token(data: &[u8], token: &str) -> bool {
+    // The extension is searched for by its signature, the last one in the file: the
+    // extensions follow the entries. Hand-written because gix-index keeps the token
+    // private. A false match needs the exact token after the exact header bytes.
+    let Some(at) = data.windows(4).rposition(|w| w == b"FSMN") else {
+        return false;
+    };
+    let Some(ext) = data.get(at + 8..) else {
+        return false;
+    };
+    let mut want = vec![0, 0, 0, 2];
+    want.extend_from_slice(token.as_bytes());
+    want.push(0);
+    ext.starts_with(&want)
 }
 
 /// The digest of the regular, non-executable file `rel` in `root`: from the cache when
@@ -362,6 +390,18 @@ mod tests {
             text.starts_with(TOKEN_PREFIX) && text.ends_with("\0/\0"),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn the_token_must_be_the_one_the_index_stores() {
+        let mut index = b"DIRC....entries....TREE\0\0\0\x01xFSMN\0\0\0\x20".to_vec();
+        index.extend_from_slice(b"\0\0\0\x02git-secrets:42\0\0\0\0\0");
+        assert!(stores_token(&index, "git-secrets:42"));
+        assert!(!stores_token(&index, "git-secrets:4"));
+        assert!(!stores_token(&index, "git-secrets:421"));
+        assert!(!stores_token(b"DIRC....no extension", "git-secrets:42"));
+        let v1 = b"DIRCFSMN\0\0\0\x20\0\0\0\x01git-secrets:42\0";
+        assert!(!stores_token(v1, "git-secrets:42"));
     }
 
     #[test]

@@ -98,6 +98,22 @@ fn status_after_a_touch_runs_no_filter() {
     assert_eq!(status(&env, &repo), (String::new(), 0));
 }
 
+// Guards: a token the index does not hold (git's first query, a temporary index, another
+// hook's token) gets the answer "everything may have changed".
+#[test]
+fn a_token_the_index_does_not_hold_gets_everything() {
+    let (env, repo) = setup();
+    for token in ["git-secrets:1", "1795331872741195088", ""] {
+        let out = env.secrets(&repo, &["fsmonitor", "2", token]).ok().stdout;
+        assert!(
+            out.starts_with("git-secrets:") && out.ends_with("\0/\0"),
+            "{token}: {out:?}"
+        );
+    }
+    let out = env.secrets(&repo, &["fsmonitor", "1", "0"]).fails();
+    assert!(out.stderr.contains("version 1"), "{out:?}");
+}
+
 // Guards: a real edit after a touch is seen, staged by `git add -A` and committed with
 // its new value.
 #[test]
