@@ -105,8 +105,8 @@ impl Workspace {
     /// filter (status, diff) keep working on unchanged files; anything changed is
     /// refused. When a key may seal, the fresh seal is the answer: a value stored under
     /// a key a rotation retired (a stash or a pathspec checkout brought it back beside a
-    /// newer access.json) is sealed again, so the rotation shows as a change to commit
-    /// instead of leaving values under a key a removed member may hold.
+    /// newer access.json) is sealed again, never kept under a key a removed member may
+    /// hold.
     pub fn encrypt_reusing(
         &self,
         scope: &Scope,
