@@ -244,6 +244,8 @@ fn a_linked_worktree_is_answered_from_its_own_index() {
 fn the_users_own_monitor_is_kept_and_ours_is_removed_by_lock() {
     let (env, repo) = setup();
     assert!(repo.join(".git/git-secrets/fsmonitor-facts").is_file());
+    let shown = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(shown.contains("fsmonitor:    git-secrets"), "{shown}");
     env.secrets(&repo, &["lock"]).ok();
     assert_eq!(config(&env, &repo, "core.fsmonitor"), None);
     assert_eq!(config(&env, &repo, "core.fsmonitorHookVersion"), None);
@@ -270,6 +272,8 @@ fn the_users_own_monitor_is_kept_and_ours_is_removed_by_lock() {
     env.secrets(&other, &["init"]).ok();
     let kept = Some(theirs.to_str().unwrap().to_owned());
     assert_eq!(config(&env, &other, "core.fsmonitor"), kept);
+    let shown = env.secrets(&other, &["status"]).ok().stdout;
+    assert!(shown.contains("fsmonitor:    your own"), "{shown}");
     env.secrets(&other, &["lock"]).ok();
     assert_eq!(config(&env, &other, "core.fsmonitor"), kept);
 }

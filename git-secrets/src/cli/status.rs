@@ -81,6 +81,16 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         .filter(|(_, ok)| !ok)
         .map(|(h, _)| *h)
         .collect();
+    if unlocked {
+        let monitor = ws.repo.config_get_any("core.fsmonitor");
+        text.push_str(match monitor.as_deref() {
+            Some(v) if super::unlock::is_our_fsmonitor(v) => {
+                "fsmonitor:    git-secrets (git status skips the filter for unchanged secret files)\n"
+            }
+            Some(_) => "fsmonitor:    your own (git status runs the filter on touched secret files)\n",
+            None => "fsmonitor:    none (`git secrets unlock` sets it up)\n",
+        });
+    }
     if missing.is_empty() {
         text.push_str("hooks:        pre-commit, pre-merge-commit installed\n");
     } else if unlocked {
