@@ -33,6 +33,7 @@ const MAX_FACTS_BYTES: u64 = 4 << 20;
 /// Every token this hook hands out starts so; any other (git's first timestamp, another
 /// hook's token) gets the answer "everything may have changed".
 const TOKEN_PREFIX: &str = "git-secrets:";
+const SECRETS_PREFIX: &[u8] = b".secrets/";
 
 /// The directory git keeps this work tree's state in: `$GIT_DIR`, or `.git` in `root` (a
 /// directory, or a file naming one: linked worktrees).
@@ -259,7 +260,11 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
         &data,
         filetime::FileTime::zero(),
         gix_hash::Kind::Sha1,
-        gix_index::decode::Options::default(),
+        // One thread: starting others costs more than an index of this size takes.
+        gix_index::decode::Options {
+            thread_limit: Some(1),
+            ..Default::default()
+        },
     ) else {
         return everything();
     };
@@ -276,6 +281,8 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
     let mut out = format!("{token_out}\0").into_bytes();
+    // Entries are sorted by path, so those under one directory come together.
+    let mut last_dir: Option<Vec<u8>> = None;
     for entry in index.entries() {
         let path = entry.path(&index);
         let unchanged = !facts.is_empty()
@@ -295,9 +302,22 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
                     Some(facts.contains(&record))
                 })
                 .unwrap_or(false);
-        if !unchanged {
-            out.extend_from_slice(path);
+        if unchanged {
+            continue;
+        }
+        // Outside .secrets, a whole top-level directory at once (`dir/`: git takes a
+        // trailing slash as everything under it, 2.39 and 2.47 checked): a shorter answer
+        // for git to apply than every path.
+        let name = match path.iter().position(|&b| b == b'/') {
+            Some(slash) if !path.starts_with(SECRETS_PREFIX) => &path[..=slash],
+            _ => path,
+        };
+        if last_dir.as_deref() != Some(name) {
+            out.extend_from_slice(name);
             out.push(0);
+            if name.ends_with(b"/") {
+                last_dir = Some(name.to_vec());
+            }
         }
     }
     if digests != cached {

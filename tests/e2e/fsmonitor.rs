@@ -19,6 +19,8 @@ fn setup() -> (Env, PathBuf) {
     env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
         .ok();
     write(repo.join("README"), "hello\n");
+    write(repo.join("src/deep/code.txt"), "fn main() {}\n");
+    write(repo.join("src/deep/gone.txt"), "soon gone\n");
     env.commit_all(&repo, "secrets");
     env.git(&repo, &["status", "--porcelain"]).ok();
     (env, repo)
@@ -171,6 +173,8 @@ fn other_changes_are_all_seen() {
     touch(&repo.join(DEV), 5);
     status(&env, &repo);
     write(repo.join("README"), "changed\n");
+    write(repo.join("src/deep/code.txt"), "fn main() { changed() }\n");
+    std::fs::remove_file(repo.join("src/deep/gone.txt")).unwrap();
     write(repo.join("new.txt"), "new\n");
     write(repo.join(".secrets/notes.txt"), "untracked\n");
     std::fs::remove_file(repo.join(PROD)).unwrap();
@@ -184,6 +188,8 @@ fn other_changes_are_all_seen() {
     lines.sort();
     let mut want = vec![
         " M README".to_owned(),
+        " M src/deep/code.txt".to_owned(),
+        " D src/deep/gone.txt".to_owned(),
         format!(" D {PROD}"),
         "?? .secrets/notes.txt".to_owned(),
         "?? new.txt".to_owned(),
