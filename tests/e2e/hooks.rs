@@ -292,6 +292,39 @@ fn binary_env_and_conflict_markers_are_blocked() {
     );
 }
 
+// Guards: conflict markers left in a secret file and `git add`ed through the filter: a
+// warning naming the file and line at `git add`, the markers kept as markers (each side
+// sealed, never a marker sealed as a value or a value in plaintext), and the commit
+// refused naming the file, the reason and the fix.
+#[test]
+fn conflict_markers_added_through_the_filter_are_sealed_apart_and_blocked() {
+    let (env, repo) = setup();
+    let f = ".secrets/development.env";
+    let conflicted =
+        format!("<<<<<<< HEAD\nDB_PASS={SECRET}\n=======\nDB_PASS=other-value-12345\n>>>>>>> b\n");
+    write(repo.join(f), &conflicted);
+    let out = env.git(&repo, &["add", f]).ok();
+    assert!(
+        out.stderr
+            .contains(&format!("{f} still has merge conflict markers (line 1)")),
+        "{out:?}"
+    );
+    let staged = blob(&env, &repo, &format!(":{f}"));
+    let lines: Vec<&str> = staged.lines().collect();
+    assert_eq!(lines.len(), 5, "{staged}");
+    assert_eq!(lines[0], "<<<<<<< HEAD");
+    assert!(lines[1].starts_with("DB_PASS=gs1:"), "{staged}");
+    assert_eq!(lines[2], "=======");
+    assert!(lines[3].starts_with("DB_PASS=gs1:"), "{staged}");
+    assert_eq!(lines[4], ">>>>>>> b");
+    assert!(!staged.contains(SECRET) && !staged.contains("other-value"));
+    commit_blocked(
+        &env,
+        &repo,
+        &[(f, "conflict marker at line 1", "resolve the conflict")],
+    );
+}
+
 /// The committed encrypted form of `f` with one character of its last sealed value
 /// changed: still the right shape, but it no longer opens.
 pub(crate) fn tampered(env: &Env, repo: &Path, f: &str) -> String {
