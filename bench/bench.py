@@ -24,6 +24,7 @@ Usage: bench/bench.py [--bin PATH] [--runs N] [--services N] [--envs N] [--keys 
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -50,12 +51,44 @@ class BenchError(Exception):
     pass
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def common_args(doc, default_runs):
+    """The options every benchmark script takes: --bin, --runs, --keep, --check."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--bin", default=os.environ.get("GIT_SECRETS_BIN", "git-secrets"),
                    help="git-secrets binary (a path, or a name on PATH; default $GIT_SECRETS_BIN or git-secrets)")
-    p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")),
-                   help="runs per operation (default $BENCH_RUNS or 5)")
+    p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", str(default_runs))),
+                   help=f"runs per measurement (default $BENCH_RUNS or {default_runs})")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    return p
+
+
+def resolve_bin(name):
+    """The git-secrets binary: a path, or a name looked up on PATH."""
+    path = shutil.which(name) if os.sep not in name else os.path.abspath(name)
+    if not path or not os.access(path, os.X_OK):
+        raise BenchError(f"git-secrets binary not found: {name} "
+                         "(build it with `cargo build --release -p git-secrets`, or set GIT_SECRETS_BIN)")
+    return path
+
+
+@contextlib.contextmanager
+def scratch(args, prefix):
+    """The binary, a temporary directory and a hermetic environment in it; the directory
+    is removed afterwards unless --keep."""
+    bin_path = resolve_bin(args.bin)
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield bin_path, tmp, hermetic_env(tmp, bin_path)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def parse_args():
+    p = common_args(__doc__, 5)
     p.add_argument("--services", type=int, default=50, help="services (default 50)")
     p.add_argument("--envs", type=int, default=20, help="environments per service (default 20)")
     p.add_argument("--keys", type=int, default=20, help="keys per scope file (default 20)")
@@ -65,8 +98,6 @@ def parse_args():
     p.add_argument("--noop-filter", default=None,
                    help="the bench/noop-filter binary, for the `floor` operation")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     a = p.parse_args()
     a.ops = [o.strip() for o in a.ops.split(",") if o.strip()]
     for o in a.ops:
@@ -238,10 +269,7 @@ class Bench:
     def __init__(self, args, tmp):
         self.args = args
         self.tmp = tmp
-        self.bin = shutil.which(args.bin) if os.sep not in args.bin else os.path.abspath(args.bin)
-        if not self.bin or not os.access(self.bin, os.X_OK):
-            raise BenchError(f"git-secrets binary not found: {args.bin} "
-                             "(build it with `cargo build --release -p git-secrets`, or set GIT_SECRETS_BIN)")
+        self.bin = resolve_bin(args.bin)
         self.env = hermetic_env(tmp, self.bin)
         self.services = [f"svc{i}" for i in range(args.services)]
         self.envs = env_names(args.envs)

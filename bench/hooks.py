@@ -21,31 +21,21 @@ pass the clean staged files, or does not block a plaintext .env).
 Usage: bench/hooks.py [--bin PATH] [--runs N] [--keep] [--check]
 """
 
-import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import (BenchError, declare_services, env_names, hermetic_env,  # noqa: E402
-                   run, write_scopes)
+from bench import (BenchError, common_args, declare_services, env_names,  # noqa: E402
+                   run, scratch, write_scopes)
 
 TARGET_MS = 50.0
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--bin", default=os.environ.get("GIT_SECRETS_BIN", "git-secrets"),
-                   help="git-secrets binary (a path, or a name on PATH; default $GIT_SECRETS_BIN or git-secrets)")
-    p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "21")),
-                   help="runs per measurement (default $BENCH_RUNS or 21)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    p.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
-    return p.parse_args()
+    return common_args(__doc__, 21).parse_args()
 
 
 def write_others(root, n):
@@ -122,34 +112,24 @@ def must_block(repo, env):
 
 def main():
     a = parse_args()
-    bin_path = shutil.which(a.bin) if os.sep not in a.bin else os.path.abspath(a.bin)
-    if not bin_path:
-        print(f"bench: git-secrets binary not found: {a.bin}", file=sys.stderr)
-        return 2
-    tmp = tempfile.mkdtemp(prefix="git-secrets-hook-bench-")
     try:
-        env = hermetic_env(tmp, bin_path)
-        print("setting up 1000 scope files and 10,000 other files ...", file=sys.stderr)
-        big, svc, envs = make_repo(tmp, "big", bin_path, env, 50, 20, 20, 10000)
-        small, ssvc, senvs = make_repo(tmp, "small", bin_path, env, 1, 10, 20, 100)
-        must_block(big, env)
-        results = []
-        stage(big, env, svc, envs, 5, 5, 1)
-        results.append(("10 staged (5 secret, 5 other), 1000+10000 files", time_hook(big, env, a.runs)))
-        run(["git", "reset", "-q"], big, env)
-        run(["git", "checkout", "-q", "--", "."], big, env)
-        stage(big, env, svc, envs, 5, 0, 2)
-        results.append(("5 secret files staged, 1000+10000 files", time_hook(big, env, a.runs)))
-        stage(small, env, ssvc, senvs, 5, 5, 1)
-        results.append(("10 staged (5 secret, 5 other), 10+100 files", time_hook(small, env, a.runs)))
+        with scratch(a, "git-secrets-hook-bench-") as (bin_path, tmp, env):
+            print("setting up 1000 scope files and 10,000 other files ...", file=sys.stderr)
+            big, svc, envs = make_repo(tmp, "big", bin_path, env, 50, 20, 20, 10000)
+            small, ssvc, senvs = make_repo(tmp, "small", bin_path, env, 1, 10, 20, 100)
+            must_block(big, env)
+            results = []
+            stage(big, env, svc, envs, 5, 5, 1)
+            results.append(("10 staged (5 secret, 5 other), 1000+10000 files", time_hook(big, env, a.runs)))
+            run(["git", "reset", "-q"], big, env)
+            run(["git", "checkout", "-q", "--", "."], big, env)
+            stage(big, env, svc, envs, 5, 0, 2)
+            results.append(("5 secret files staged, 1000+10000 files", time_hook(big, env, a.runs)))
+            stage(small, env, ssvc, senvs, 5, 5, 1)
+            results.append(("10 staged (5 secret, 5 other), 10+100 files", time_hook(small, env, a.runs)))
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
-    finally:
-        if a.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     print(f"pre-commit hook, median of {a.runs} runs (target <= {TARGET_MS:.0f} ms for the first):")
     for label, ms in results:
         print(f"  {label:<52} {ms:7.1f} ms")

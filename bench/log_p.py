@@ -19,32 +19,22 @@ unless --check (then 1 when the warm target is missed); 2 when something does no
 Usage: bench/log_p.py [--bin PATH] [--runs N] [--keep] [--check]
 """
 
-import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import (BenchError, declare_services, env_names, hermetic_env,  # noqa: E402
-                   run, write_scopes)
+from bench import (BenchError, common_args, declare_services, env_names,  # noqa: E402
+                   run, scratch, write_scopes)
 
 TARGET_RATIO = 3.0
 COMMITS = 100
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--bin", default=os.environ.get("GIT_SECRETS_BIN", "git-secrets"),
-                   help="git-secrets binary (a path, or a name on PATH; default $GIT_SECRETS_BIN or git-secrets)")
-    p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "11")),
-                   help="runs per measurement (default $BENCH_RUNS or 11)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    p.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
-    return p.parse_args()
+    return common_args(__doc__, 11).parse_args()
 
 
 def make_history(tmp, bin_path, env):
@@ -81,38 +71,28 @@ def median_time(cmd, repo, env, runs, before=None):
 
 def main():
     a = parse_args()
-    bin_path = shutil.which(a.bin) if os.sep not in a.bin else os.path.abspath(a.bin)
-    if not bin_path:
-        print(f"bench: git-secrets binary not found: {a.bin}", file=sys.stderr)
-        return 2
-    tmp = tempfile.mkdtemp(prefix="git-secrets-log-bench-")
     try:
-        env = hermetic_env(tmp, bin_path)
-        print(f"setting up {COMMITS} commits of secret changes ...", file=sys.stderr)
-        repo = make_history(tmp, bin_path, env)
-        log = ["git", "log", "-p", f"-{COMMITS}"]
-        out = run(log, repo, env).decode("utf-8", "replace")
-        if "log-bench-value" in out or "gs1:" in out or "ROUND_99 = ********" not in out:
-            raise BenchError("`git log -p` does not show the masked diff")
+        with scratch(a, "git-secrets-log-bench-") as (bin_path, tmp, env):
+            print(f"setting up {COMMITS} commits of secret changes ...", file=sys.stderr)
+            repo = make_history(tmp, bin_path, env)
+            log = ["git", "log", "-p", f"-{COMMITS}"]
+            out = run(log, repo, env).decode("utf-8", "replace")
+            if "log-bench-value" in out or "gs1:" in out or "ROUND_99 = ********" not in out:
+                raise BenchError("`git log -p` does not show the masked diff")
 
-        def drop_cache():
-            subprocess.run(["git", "update-ref", "-d", "refs/notes/textconv/secrets"],
-                           cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            def drop_cache():
+                subprocess.run(["git", "update-ref", "-d", "refs/notes/textconv/secrets"],
+                               cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-        os.sync()
-        time.sleep(1)
-        plain = median_time(log + ["--no-textconv"], repo, env, a.runs)
-        cold = median_time(log, repo, env, a.runs, before=drop_cache)
-        run(log, repo, env)  # fills the cache
-        warm = median_time(log, repo, env, a.runs)
+            os.sync()
+            time.sleep(1)
+            plain = median_time(log + ["--no-textconv"], repo, env, a.runs)
+            cold = median_time(log, repo, env, a.runs, before=drop_cache)
+            run(log, repo, env)  # fills the cache
+            warm = median_time(log, repo, env, a.runs)
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
-    finally:
-        if a.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     print(f"git log -p over {COMMITS} commits ({2 * COMMITS} changed secret blobs), "
           f"median of {a.runs} runs (target <= {TARGET_RATIO:.0f}x plain):")
     print(f"  {'plain (no diff driver)':<34} {plain * 1000:8.1f} ms")

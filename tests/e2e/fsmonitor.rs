@@ -28,9 +28,12 @@ fn setup() -> (Env, PathBuf) {
 
 /// Moves the mtime of `path` to `secs` seconds from now, as a later `touch` would.
 fn touch(path: &Path, secs: u64) {
+    set_mtime(path, SystemTime::now() + Duration::from_secs(secs));
+}
+
+fn set_mtime(path: &Path, mtime: SystemTime) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(SystemTime::now() + Duration::from_secs(secs))
-        .unwrap();
+    f.set_modified(mtime).unwrap();
 }
 
 /// `git status --porcelain` in `dir`, and how many files git sent to the clean filter.
@@ -142,12 +145,7 @@ fn an_edit_hiding_behind_the_old_mtime_is_seen() {
     let (env, repo) = setup();
     let path = repo.join(DEV);
     let mtime = SystemTime::now() - Duration::from_secs(60);
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    set_mtime(&path, mtime);
     // Digests are cached only for files last changed (ctime too) over two seconds ago.
     std::thread::sleep(Duration::from_millis(3100));
     assert_eq!(status(&env, &repo), (String::new(), 0));
@@ -156,12 +154,7 @@ fn an_edit_hiding_behind_the_old_mtime_is_seen() {
     assert!(cache.contains(DEV), "the digest was not cached:\n{cache}");
     // The same size, in place (same inode), the old mtime put back.
     write(&path, "DB=dev-password-9\n");
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    set_mtime(&path, mtime);
     assert_eq!(status(&env, &repo).0, format!(" M {DEV}\n"));
 }
 

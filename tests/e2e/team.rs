@@ -62,6 +62,15 @@ fn bob_joins(env: &Env, alice: &Path) -> (Env, PathBuf, String) {
     (bob, b, id)
 }
 
+/// Alice approves Bob (`id`) for `env_name` and commits; Bob pulls it and unlocks.
+fn approve_and_unlock(env: &Env, alice: &Path, bob: &Env, b: &Path, id: &str, env_name: &str) {
+    env.secrets(alice, &["member", "approve", id, "--env", env_name])
+        .ok();
+    env.commit_all(alice, &format!("approve bob for {env_name}"));
+    pull(bob, b, alice);
+    bob.secrets(b, &["unlock"]).ok();
+}
+
 #[test]
 fn join_list_approve_then_unlock() {
     let env = Env::new();
@@ -96,11 +105,7 @@ fn approval_limited_to_one_environment() {
     let env = Env::new();
     let alice = alice_repo(&env);
     let (bob, b, id) = bob_joins(&env, &alice);
-    env.secrets(&alice, &["member", "approve", &id, "--env", "development"])
-        .ok();
-    env.commit_all(&alice, "approve bob for development");
-    pull(&bob, &b, &alice);
-    bob.secrets(&b, &["unlock"]).ok();
+    approve_and_unlock(&env, &alice, &bob, &b, &id, "development");
     assert_eq!(
         read(b.join(".secrets/development.env")),
         "DB=dev-password-1\n"
@@ -145,11 +150,7 @@ fn the_diff_cache_follows_an_approval() {
         .ok();
     env.commit_all(&alice, "new production password");
     let (bob, b, id) = bob_joins(&env, &alice);
-    env.secrets(&alice, &["member", "approve", &id, "--env", "development"])
-        .ok();
-    env.commit_all(&alice, "approve bob for development");
-    pull(&bob, &b, &alice);
-    bob.secrets(&b, &["unlock"]).ok();
+    approve_and_unlock(&env, &alice, &bob, &b, &id, "development");
     let log = |who: &Env| {
         who.git(&b, &["log", "-p", "--", ".secrets/production.env"])
             .ok()
@@ -166,11 +167,7 @@ fn the_diff_cache_follows_an_approval() {
         .stdout;
     assert!(notes.lines().count() >= 2, "nothing cached:\n{notes}");
 
-    env.secrets(&alice, &["member", "approve", &id, "--env", "production"])
-        .ok();
-    env.commit_all(&alice, "approve bob for production");
-    pull(&bob, &b, &alice);
-    bob.secrets(&b, &["unlock"]).ok();
+    approve_and_unlock(&env, &alice, &bob, &b, &id, "production");
     let after = log(&bob);
     assert!(
         after.contains("-DB = ******** fp:")
