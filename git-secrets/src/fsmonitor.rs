@@ -8,7 +8,9 @@
 //! hook watches nothing: it answers from the content. It leaves out a scope file only when
 //! the filter has seen that file's staged blob and exactly its current bytes as the two
 //! forms of one file (a *fact*, recorded by clean and smudge); it names every other path
-//! of the index, so git checks those as it would without a hook. Untracked files are not
+//! of the index (outside `.secrets/`, by top-level directory), so git checks those as it
+//! would without a hook. It answers only for the index file git read (the token git
+//! passes must be the one that file stores). Untracked files are not
 //! its business: with no untracked cache in the index, git scans for them anyway, and with
 //! one, the hook gives the "everything may have changed" answer.
 //!
