@@ -351,8 +351,8 @@ pub fn serve() -> Result<(), Error> {
             Ok(out) => {
                 let out = Zeroizing::new(out);
                 match request.command.as_str() {
-                    "clean" => learned.add(&out, &input),
-                    _ => learned.add(&input, &out),
+                    "clean" => learned.add(&path, &out, &input),
+                    _ => learned.add(&path, &input, &out),
                 }
                 request.write_status(Status::success()).map_err(io)?;
                 request.as_write().write_all(&out).map_err(io)?;

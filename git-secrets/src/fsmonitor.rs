@@ -28,6 +28,8 @@ use sha2::{Digest, Sha256};
 const FACTS_FILE: &str = "fsmonitor-facts";
 /// Digests of scope files as last read by the hook, by path and stat data.
 const DIGESTS_FILE: &str = "fsmonitor-digests";
+/// Written by each query, for the file system's idea of the time.
+const CLOCK_FILE: &str = "fsmonitor-clock";
 const RECORD: usize = 20 + 32;
 /// Past this size the facts file starts over (about 80,000 facts); the filter learns
 /// again what it needs on the next `git status` that checks content.
@@ -72,13 +74,20 @@ fn make_state_dir(git_dir: &Path) -> std::io::Result<PathBuf> {
 
 /// Removes what the hook and the filter keep (`lock`).
 pub fn forget(git_dir: &Path) {
-    for f in [FACTS_FILE, DIGESTS_FILE] {
+    for f in [FACTS_FILE, DIGESTS_FILE, CLOCK_FILE] {
         let _ = std::fs::remove_file(state_dir(git_dir).join(f));
     }
 }
 
-fn digest(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+/// The digest of a work-tree file: its path and its bytes. The path is part of it because
+/// the sealed form is bound to its scope: a blob moved to another path (`git mv`) is not
+/// the stored form of the same bytes there.
+fn digest(path: &str, bytes: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((path.len() as u32).to_be_bytes());
+    h.update(path.as_bytes());
+    h.update(bytes);
+    h.finalize().into()
 }
 
 fn blob_id(content: &[u8]) -> Option<[u8; 20]> {
@@ -96,12 +105,12 @@ pub struct Learned {
 }
 
 impl Learned {
-    /// `stored` (the blob's content) and `worktree` are two forms of one file: one is
-    /// what clean made of the other, or smudge.
-    pub fn add(&mut self, stored: &[u8], worktree: &[u8]) {
+    /// `stored` (the blob's content) and `worktree` are two forms of the file at `path`:
+    /// one is what clean made of the other, or smudge.
+    pub fn add(&mut self, path: &str, stored: &[u8], worktree: &[u8]) {
         if let Some(id) = blob_id(stored) {
             self.records.extend_from_slice(&id);
-            self.records.extend_from_slice(&digest(worktree));
+            self.records.extend_from_slice(&digest(path, worktree));
         }
     }
 
@@ -163,9 +172,21 @@ fn stat_key(_meta: &std::fs::Metadata) -> Option<StatKey> {
 
 /// Whether the file's last change is old enough that a later write must change its
 /// stat data (timestamps can be as coarse as two seconds): only then is its digest
-/// cached, so a second write within the same tick is never taken for no change.
-fn settled(key: &StatKey, now: i64) -> bool {
-    key[1].max(key[3]) + 2 < now
+/// cached, so a second write within the same tick is never taken for no change. `now`
+/// is the file system's time (see [`fs_now`]), not this machine's clock.
+fn settled(key: &StatKey, now: Option<i64>) -> bool {
+    now.is_some_and(|now| key[1].max(key[3]) + 2 < now)
+}
+
+/// The time as the file system stamps it: the mtime of a file written now in the state
+/// directory (git's racy-entry check compares with the index file's mtime alike), so a
+/// clock that differs from the file server's cannot make a fresh write look settled.
+fn fs_now(git_dir: &Path) -> Option<i64> {
+    let dir = make_state_dir(git_dir).ok()?;
+    let file = std::fs::File::create(dir.join(CLOCK_FILE)).ok()?;
+    let mtime = file.metadata().ok()?.modified().ok()?;
+    let secs = mtime.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
 }
 
 /// The digest cache: one line per scope file, `<digest hex> <stat key…> <path>`.
@@ -278,10 +299,8 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
     let facts = load_facts(&git_dir);
     let cached = load_digests(&git_dir);
     let mut digests = HashMap::new();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
+    let now = fs_now(&git_dir);
+    let mut real_dirs = HashMap::new();
     let mut out = format!("{token_out}\0").into_bytes();
     // Entries are sorted by path, so those under one directory come together.
     let mut last_dir: Option<Vec<u8>> = None;
@@ -296,6 +315,7 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
             && std::str::from_utf8(path)
                 .ok()
                 .filter(|p| crate::scope::Scope::from_rel_path(p).is_some())
+                .filter(|p| in_real_directories(root, p, &mut real_dirs))
                 .and_then(|p| {
                     let d = current_digest(root, p, &cached, &mut digests, now)?;
                     let mut record = [0u8; RECORD];
@@ -347,6 +367,23 @@ fn stores_token(data: &[u8], token: &str) -> bool {
     ext.starts_with(&want)
 }
 
+/// Whether every directory above `rel` (`.secrets`, `.secrets/<service>`) is a real
+/// directory: git takes a path under a symbolic link for deleted, so the hook must not
+/// read through one. Memoized per directory.
+fn in_real_directories(root: &Path, rel: &str, memo: &mut HashMap<String, bool>) -> bool {
+    let mut dir = rel;
+    while let Some((parent, _)) = dir.rsplit_once('/') {
+        let real = *memo.entry(parent.to_owned()).or_insert_with(|| {
+            std::fs::symlink_metadata(root.join(parent)).is_ok_and(|m| m.is_dir())
+        });
+        if !real {
+            return false;
+        }
+        dir = parent;
+    }
+    true
+}
+
 /// The digest of the regular, non-executable file `rel` in `root`: from the cache when
 /// its stat data is unchanged, else read (and cached once settled).
 fn current_digest(
@@ -354,7 +391,7 @@ fn current_digest(
     rel: &str,
     cached: &HashMap<String, (StatKey, [u8; 32])>,
     digests: &mut HashMap<String, (StatKey, [u8; 32])>,
-    now: i64,
+    now: Option<i64>,
 ) -> Option<[u8; 32]> {
     let path = root.join(rel);
     let meta = std::fs::symlink_metadata(&path).ok()?;
@@ -374,7 +411,7 @@ fn current_digest(
         }
     }
     let bytes = zeroize::Zeroizing::new(std::fs::read(&path).ok()?);
-    let d = digest(&bytes);
+    let d = digest(rel, &bytes);
     // The stat data after the read: a write during it shows as a change next time.
     let after = std::fs::symlink_metadata(&path)
         .ok()
@@ -430,7 +467,11 @@ mod tests {
     fn facts_are_blob_id_and_digest() {
         let dir = tempfile::tempdir().unwrap();
         let mut learned = Learned::default();
-        learned.add(b"DB=gs1:sealed\n", b"DB=plain\n");
+        learned.add(
+            ".secrets/development.env",
+            b"DB=gs1:sealed\n",
+            b"DB=plain\n",
+        );
         learned.save(dir.path());
         learned.save(dir.path());
         let facts = load_facts(dir.path());
@@ -438,7 +479,7 @@ mod tests {
         let mut record = [0u8; RECORD];
         // git hash-object of "DB=gs1:sealed\n"
         record[..20].copy_from_slice(&blob_id(b"DB=gs1:sealed\n").unwrap());
-        record[20..].copy_from_slice(&digest(b"DB=plain\n"));
+        record[20..].copy_from_slice(&digest(".secrets/development.env", b"DB=plain\n"));
         assert!(facts.contains(&record));
     }
 }

@@ -51,7 +51,8 @@ fn status(env: &Env, dir: &Path) -> (String, usize) {
     (out.stdout, cleans)
 }
 
-/// Whether the facts file pairs the staged blob of `rel` with the file's exact bytes.
+/// Whether the facts file pairs the staged blob of `rel` with the file's path and exact
+/// bytes.
 fn knows(env: &Env, repo: &Path, rel: &str) -> bool {
     use sha2::Digest;
     let oid = env
@@ -62,7 +63,11 @@ fn knows(env: &Env, repo: &Path, rel: &str) -> bool {
         .step_by(2)
         .map(|i| u8::from_str_radix(&oid[i..i + 2], 16).unwrap())
         .collect::<Vec<u8>>();
-    record.extend(sha2::Sha256::digest(std::fs::read(repo.join(rel)).unwrap()));
+    let mut digest = sha2::Sha256::new();
+    digest.update((rel.len() as u32).to_be_bytes());
+    digest.update(rel.as_bytes());
+    digest.update(std::fs::read(repo.join(rel)).unwrap());
+    record.extend(digest.finalize());
     let facts = std::fs::read(repo.join(".git/git-secrets/fsmonitor-facts")).unwrap();
     facts.chunks_exact(52).any(|r| r == record.as_slice())
 }
@@ -192,6 +197,44 @@ fn other_changes_are_all_seen() {
     }
     want.sort();
     assert_eq!(lines, want, "{out}");
+}
+
+// Guards: a fact vouches only for the path it was learned on: a secret file moved to
+// another scope (its blob still sealed for the old one) is checked by git, shows as
+// needing the new scope's seal, and `git add` re-seals it.
+#[test]
+fn a_file_moved_to_another_scope_is_checked() {
+    let (env, repo) = setup();
+    std::fs::remove_file(repo.join(PROD)).unwrap();
+    env.git(&repo, &["rm", "-q", "--cached", PROD]).ok();
+    env.commit_all(&repo, "no production file");
+    env.git(&repo, &["status", "--porcelain"]).ok();
+    env.git(&repo, &["mv", DEV, PROD]).ok();
+    let (out, _) = status(&env, &repo);
+    assert_eq!(out, format!("RM {DEV} -> {PROD}\n"));
+    env.git(&repo, &["add", PROD]).ok();
+    let staged = blob(&env, &repo, &format!(":{PROD}"));
+    let moved = blob(&env, &repo, &format!("HEAD:{DEV}"));
+    assert_ne!(staged, moved, "still sealed for development");
+    env.git(&repo, &["commit", "-q", "-m", "move"]).ok();
+    assert_eq!(status(&env, &repo).0, "");
+}
+
+// Guards: a secret file under a directory replaced by a symbolic link is, for git,
+// deleted; the hook does not read through the link and vouch for it.
+#[cfg(unix)]
+#[test]
+fn a_file_behind_a_symlinked_directory_is_not_vouched_for() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "--service", "web", "DB", "web-password-1"])
+        .ok();
+    env.commit_all(&repo, "web");
+    env.git(&repo, &["status", "--porcelain"]).ok();
+    let real = env.path().join("web-real");
+    std::fs::rename(repo.join(".secrets/web"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, repo.join(".secrets/web")).unwrap();
+    let (out, _) = status(&env, &repo);
+    assert!(out.contains(" D .secrets/web/development.env"), "{out}");
 }
 
 // Guards: with git's untracked cache the hook answers "everything may have changed"

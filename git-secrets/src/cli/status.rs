@@ -88,7 +88,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
                 "fsmonitor:    git-secrets (git status skips the filter for unchanged secret files)\n"
             }
             Some(_) => "fsmonitor:    your own (git status runs the filter on touched secret files)\n",
-            None => "fsmonitor:    none (`git secrets unlock` sets it up)\n",
+            None => "fsmonitor:    none (`git secrets unlock` sets it up with git 2.31 or later)\n",
         });
     }
     if missing.is_empty() {

@@ -79,6 +79,24 @@ pub fn exe_command(subcommand: &str) -> Result<String, Error> {
     Ok(format!("\"{exe}\" {subcommand}"))
 }
 
+/// Whether `git --version` is at least `want` (major, minor); unknown is no.
+fn git_at_least(repo: &Repo, want: (u32, u32)) -> bool {
+    let Ok(out) = repo.git(&["--version"]) else {
+        return false;
+    };
+    parse_git_version(&String::from_utf8_lossy(&out)).is_some_and(|v| v >= want)
+}
+
+/// (major, minor) from `git version 2.47.3` (or `git version 2.39.3 (Apple Git-145)`).
+fn parse_git_version(text: &str) -> Option<(u32, u32)> {
+    let version = text
+        .strip_prefix("git version ")?
+        .split_whitespace()
+        .next()?;
+    let mut parts = version.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// Whether a `core.fsmonitor` value is the hook `configure` sets.
 pub fn is_our_fsmonitor(value: &str) -> bool {
     value.ends_with("\" fsmonitor") && value.contains("git-secrets")
@@ -160,6 +178,9 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
     // secret file; a clone with a monitor of its own (git's daemon, watchman) keeps it.
     match repo.config_get_any("core.fsmonitor") {
         Some(current) if !is_our_fsmonitor(&current) => {}
+        // The hook names directories as `dir/`, which git before 2.31 does not take as
+        // everything under it.
+        _ if !git_at_least(repo, (2, 31)) => unconfigure_fsmonitor(repo)?,
         _ => {
             repo.config_set("core.fsmonitor", &exe_command("fsmonitor")?)?;
             repo.config_set("core.fsmonitorHookVersion", "2")?;
@@ -221,4 +242,17 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
         eprintln!("left encrypted: {k}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn git_versions() {
+        let v = super::parse_git_version;
+        assert_eq!(v("git version 2.47.3\n"), Some((2, 47)));
+        assert_eq!(v("git version 2.39.3 (Apple Git-145)"), Some((2, 39)));
+        assert_eq!(v("git version 2.30.2.windows.1"), Some((2, 30)));
+        assert_eq!(v("hub version 2.14"), None);
+        assert!(v("git version 2.30.2").unwrap() < (2, 31));
+    }
 }
