@@ -447,8 +447,12 @@ impl Repo {
     /// (unlock and lock convert them in place). Their index entries keep their blob but
     /// lose their stat data, which git reads as "unknown" (size 0) and so compares their
     /// content through the filter as now configured, recording the new stat data when
-    /// it matches. A rewritten file whose content really changed stays modified.
-    pub fn restat(&self, paths: &[String]) -> Result<(), Error> {
+    /// it matches. A rewritten file whose content really changed stays modified. With
+    /// `refresh`, git does so now; without, at the next command that looks (`git
+    /// status`): for unlock, whose files are compared through the filter, doing it now
+    /// was mostly wasted, since files written in the same second as the index are
+    /// "racily clean" to git and compared once more anyway.
+    pub fn restat(&self, paths: &[String], refresh: bool) -> Result<(), Error> {
         if paths.is_empty() {
             return Ok(());
         }
@@ -476,8 +480,10 @@ impl Repo {
             }
         }
         self.git_with_input(&["update-index", "-z", "--index-info"], &info)?;
-        // Exit status 1 means some file differs: it is then rightly shown as modified.
-        let _ = self.git(&["update-index", "-q", "--refresh"]);
+        if refresh {
+            // Exit status 1 means some file differs: it is then rightly shown as modified.
+            let _ = self.git(&["update-index", "-q", "--refresh"]);
+        }
         Ok(())
     }
 }

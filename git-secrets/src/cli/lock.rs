@@ -43,7 +43,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
         }
     }
     let paths: Vec<String> = writes.iter().map(|(s, _)| s.rel_path()).collect();
-    ws.repo.restat(&paths)?;
+    ws.repo.restat(&paths, true)?;
     eprintln!(
         "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed",
         writes.len()

@@ -232,10 +232,10 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             fsutil::write_private(&path, plain.expose().as_bytes(), false)?;
         }
     }
-    // git compares them again through the filter: unchanged files become clean, files
-    // edited while locked stay modified.
+    // git compares them again through the filter at the next `git status`: unchanged
+    // files become clean, files edited while locked stay modified.
     let paths: Vec<String> = writes.iter().map(|(s, _)| s.rel_path()).collect();
-    ws.repo.restat(&paths)?;
+    ws.repo.restat(&paths, false)?;
     let opened = writes.len();
     eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");
     for k in kept {
