@@ -11,8 +11,6 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
-use sha2::{Digest, Sha256};
-
 use zeroize::Zeroizing;
 
 use crate::envfile::{self, OpenError};
@@ -32,10 +30,12 @@ pub struct Filter {
     load_error: Option<String>,
     warned: HashSet<String>,
     checked_out: CheckedOut,
+    /// What clean and smudge saw, for the fsmonitor hook (crate::fsmonitor).
+    learned: crate::fsmonitor::Learned,
 }
 
-/// What this process last wrote to each path by smudge: the digest of the plaintext and
-/// the encrypted form it came from. git expects `clean(smudge(blob)) == blob`, and within
+/// What this process last wrote to each path by smudge: the digest of the file
+/// ([`crate::fsmonitor::digest`]) and the encrypted form it came from. git expects `clean(smudge(blob)) == blob`, and within
 /// one git command the index on disk can be older than the one git holds in memory (git
 /// am's 3-way fallback writes a merged file, then refreshes it against its in-memory
 /// index): a file that still holds exactly what was written gets that blob back, whatever
@@ -52,13 +52,12 @@ impl CheckedOut {
     /// are dropped, which only costs the fallback to the index.
     const MAX_BYTES: usize = 64 << 20;
 
-    fn remember(&mut self, path: &str, plaintext: &[u8], sealed: &[u8]) {
+    fn remember(&mut self, path: &str, digest: [u8; 32], sealed: &[u8]) {
         if self.bytes + sealed.len() > Self::MAX_BYTES {
             self.by_path.clear();
             self.bytes = 0;
         }
         self.bytes += sealed.len();
-        let digest = Sha256::digest(plaintext).into();
         if let Some((_, old)) = self
             .by_path
             .insert(path.to_owned(), (digest, sealed.to_vec()))
@@ -67,9 +66,9 @@ impl CheckedOut {
         }
     }
 
-    fn sealed_form(&self, path: &str, plaintext: &[u8]) -> Option<&[u8]> {
-        let (digest, sealed) = self.by_path.get(path)?;
-        (digest[..] == Sha256::digest(plaintext)[..]).then_some(sealed.as_slice())
+    fn sealed_form(&self, path: &str, digest: &[u8; 32]) -> Option<&[u8]> {
+        let (known, sealed) = self.by_path.get(path)?;
+        (known == digest).then_some(sealed.as_slice())
     }
 }
 
@@ -83,6 +82,7 @@ impl Filter {
             load_error: None,
             warned: HashSet::new(),
             checked_out: CheckedOut::default(),
+            learned: Default::default(),
         }
     }
 
@@ -122,10 +122,17 @@ impl Filter {
 
     /// work tree → git.
     pub fn clean(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let digest = crate::fsmonitor::digest(path, input);
+        let out = match self.checked_out.sealed_form(path, &digest) {
+            Some(sealed) => sealed.to_vec(),
+            None => self.clean_file(path, input)?,
+        };
+        self.learned.add(&out, digest);
+        Ok(out)
+    }
+
+    fn clean_file(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let scope = scope_of(path)?;
-        if let Some(sealed) = self.checked_out.sealed_form(path, input) {
-            return Ok(sealed.to_vec());
-        }
         // git runs clean during `git diff` and `git checkout` of a conflicted file too, and
         // a filter cannot tell those from `git add`: so a conflict is sealed side by side,
         // markers kept, and the commit is what gets refused (hooks, `check`).
@@ -204,8 +211,26 @@ impl Filter {
 
     /// git → work tree.
     pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let (out, opened) = self.smudge_file(path, input)?;
+        let digest = crate::fsmonitor::digest(path, &out);
+        if opened {
+            self.checked_out.remember(path, digest, input);
+        }
+        self.learned.add(input, digest);
+        Ok(out)
+    }
+
+    /// Writes the facts learned to the git directory (when git closes the filter).
+    pub fn finish(&self) {
+        if let Some(git_dir) = crate::git::git_dir(&self.root) {
+            self.learned.save(&git_dir);
+        }
+    }
+
+    /// The work-tree form of `input`, and whether it was opened (not passed through).
+    fn smudge_file(&mut self, path: &str, input: &[u8]) -> Result<(Vec<u8>, bool), Error> {
         let Ok(scope) = scope_of(path) else {
-            return Ok(input.to_vec());
+            return Ok((input.to_vec(), false));
         };
         // A merge conflict of the encrypted form: open each side, keep the markers, so the
         // user resolves plaintext values.
@@ -217,28 +242,27 @@ impl Filter {
                     envfile::Part::Body(b) if envfile::is_encrypted(b) => {
                         match self.workspace().map(|ws| ws.decrypt(&scope, b)) {
                             Some(Ok(doc)) => out.extend_from_slice(doc.print().expose().as_bytes()),
-                            _ => return Ok(input.to_vec()),
+                            _ => return Ok((input.to_vec(), false)),
                         }
                     }
                     envfile::Part::Body(b) => out.extend_from_slice(b),
                 }
             }
-            self.checked_out.remember(path, &out, input);
-            return Ok(out);
+            return Ok((out, true));
         }
         if !envfile::is_encrypted(input) {
             self.warn_once(path, || {
                 format!("{path} is committed in plaintext; run `git secrets check`")
             });
-            return Ok(input.to_vec());
+            return Ok((input.to_vec(), false));
         }
         if input.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
         if self.workspace().is_none() {
             let why = self.load_error.clone().unwrap_or_default();
             self.warn_once("load", || format!("leaving secret files encrypted: {why}"));
-            return Ok(input.to_vec());
+            return Ok((input.to_vec(), false));
         }
         let mut result = self
             .workspace()
@@ -257,30 +281,25 @@ impl Filter {
             }
         }
         match result {
-            Ok(doc) => {
-                let plain = doc.print();
-                self.checked_out
-                    .remember(path, plain.expose().as_bytes(), input);
-                Ok(plain.expose().as_bytes().to_vec())
-            }
+            Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
             Err(Error::NoAccess { env, .. }) => {
                 self.warn_once(&format!("env:{env}"), || {
                     format!("no access to {env}: its files stay encrypted")
                 });
-                Ok(input.to_vec())
+                Ok((input.to_vec(), false))
             }
             Err(Error::NoIdentity) => {
                 self.warn_once("identity", || {
                     "no identity on this device: secret files stay encrypted".into()
                 });
-                Ok(input.to_vec())
+                Ok((input.to_vec(), false))
             }
             Err(Error::Open {
                 source: OpenError::UnknownKey { key_id, .. },
                 ..
             }) => {
                 self.warn_once(&format!("key:{key_id}"), || format!("{path}: sealed with key {key_id}, which this identity does not hold; left encrypted"));
-                Ok(input.to_vec())
+                Ok((input.to_vec(), false))
             }
             Err(e) => Err(e),
         }
@@ -315,9 +334,7 @@ pub fn serve() -> Result<(), Error> {
         path: ".".into(),
         source,
     })?;
-    let mut filter = Filter::new(root.clone());
-    // What clean and smudge saw, for the fsmonitor hook (crate::fsmonitor).
-    let mut learned = crate::fsmonitor::Learned::default();
+    let mut filter = Filter::new(root);
     let mut server = Server::handshake(
         std::io::stdin(),
         std::io::stdout(),
@@ -350,10 +367,6 @@ pub fn serve() -> Result<(), Error> {
         match result {
             Ok(out) => {
                 let out = Zeroizing::new(out);
-                match request.command.as_str() {
-                    "clean" => learned.add(&path, &out, &input),
-                    _ => learned.add(&path, &input, &out),
-                }
                 request.write_status(Status::success()).map_err(io)?;
                 request.as_write().write_all(&out).map_err(io)?;
                 request.write_status(Status::Previous).map_err(io)?;
@@ -364,8 +377,6 @@ pub fn serve() -> Result<(), Error> {
             }
         }
     }
-    if let Some(git_dir) = crate::fsmonitor::git_dir(&root) {
-        learned.save(&git_dir);
-    }
+    filter.finish();
     Ok(())
 }

@@ -39,22 +39,6 @@ const MAX_FACTS_BYTES: u64 = 4 << 20;
 const TOKEN_PREFIX: &str = "git-secrets:";
 const SECRETS_PREFIX: &[u8] = b".secrets/";
 
-/// The directory git keeps this work tree's state in: `$GIT_DIR`, or `.git` in `root` (a
-/// directory, or a file naming one: linked worktrees).
-pub fn git_dir(root: &Path) -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("GIT_DIR") {
-        return Some(root.join(dir));
-    }
-    let dot_git = root.join(".git");
-    let meta = std::fs::metadata(&dot_git).ok()?;
-    if meta.is_dir() {
-        return Some(dot_git);
-    }
-    let text = std::fs::read_to_string(&dot_git).ok()?;
-    let target = text.strip_prefix("gitdir:")?.trim();
-    Some(root.join(target))
-}
-
 fn state_dir(git_dir: &Path) -> PathBuf {
     git_dir.join("git-secrets")
 }
@@ -63,11 +47,7 @@ fn state_dir(git_dir: &Path) -> PathBuf {
 fn make_state_dir(git_dir: &Path) -> std::io::Result<PathBuf> {
     let dir = state_dir(git_dir);
     if !dir.is_dir() {
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(&dir)?;
+        crate::fsutil::create_private_dir(&dir)?;
     }
     Ok(dir)
 }
@@ -82,20 +62,12 @@ pub fn forget(git_dir: &Path) {
 /// The digest of a work-tree file: its path and its bytes. The path is part of it because
 /// the sealed form is bound to its scope: a blob moved to another path (`git mv`) is not
 /// the stored form of the same bytes there.
-fn digest(path: &str, bytes: &[u8]) -> [u8; 32] {
+pub fn digest(path: &str, bytes: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update((path.len() as u32).to_be_bytes());
     h.update(path.as_bytes());
     h.update(bytes);
     h.finalize().into()
-}
-
-fn blob_id(content: &[u8]) -> Option<[u8; 20]> {
-    let mut h = gix_hash::hasher(gix_hash::Kind::Sha1);
-    h.update(format!("blob {}\0", content.len()).as_bytes());
-    h.update(content);
-    let id = h.try_finalize().ok()?;
-    id.as_bytes().try_into().ok()
 }
 
 /// The facts one filter process learns, written when git closes it.
@@ -105,12 +77,12 @@ pub struct Learned {
 }
 
 impl Learned {
-    /// `stored` (the blob's content) and `worktree` are two forms of the file at `path`:
-    /// one is what clean made of the other, or smudge.
-    pub fn add(&mut self, path: &str, stored: &[u8], worktree: &[u8]) {
-        if let Some(id) = blob_id(stored) {
+    /// `stored` (the blob's content) and the work-tree file of [`digest`] `worktree` are
+    /// two forms of one file: one is what clean made of the other, or smudge.
+    pub fn add(&mut self, stored: &[u8], worktree: [u8; 32]) {
+        if let Some(id) = crate::git::blob_id(stored) {
             self.records.extend_from_slice(&id);
-            self.records.extend_from_slice(&digest(path, worktree));
+            self.records.extend_from_slice(&worktree);
         }
     }
 
@@ -264,7 +236,7 @@ pub fn query(root: &Path, token: &str) -> Vec<u8> {
     if !token.starts_with(TOKEN_PREFIX) {
         return everything();
     }
-    let Some(git_dir) = git_dir(root) else {
+    let Some(git_dir) = crate::git::git_dir(root) else {
         return everything();
     };
     let index_path = std::env::var_os("GIT_INDEX_FILE")
@@ -467,18 +439,15 @@ mod tests {
     fn facts_are_blob_id_and_digest() {
         let dir = tempfile::tempdir().unwrap();
         let mut learned = Learned::default();
-        learned.add(
-            ".secrets/development.env",
-            b"DB=gs1:sealed\n",
-            b"DB=plain\n",
-        );
+        let plain = digest(".secrets/development.env", b"DB=plain\n");
+        learned.add(b"DB=gs1:sealed\n", plain);
         learned.save(dir.path());
         learned.save(dir.path());
         let facts = load_facts(dir.path());
         assert_eq!(facts.len(), 1);
         let mut record = [0u8; RECORD];
         // git hash-object of "DB=gs1:sealed\n"
-        record[..20].copy_from_slice(&blob_id(b"DB=gs1:sealed\n").unwrap());
+        record[..20].copy_from_slice(&crate::git::blob_id(b"DB=gs1:sealed\n").unwrap());
         record[20..].copy_from_slice(&digest(".secrets/development.env", b"DB=plain\n"));
         assert!(facts.contains(&record));
     }

@@ -13,6 +13,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// Creates `dir` and its missing parents, 0700 (what is created).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
 /// Writes `bytes` to `path` atomically with mode 0600. With `create_dirs`, missing parent
 /// directories are created (0700 for the identity's directory).
 pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(), Error> {
@@ -21,11 +30,7 @@ pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(),
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if create_dirs && !dir.exists() {
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(dir).map_err(io(dir))?;
+        create_private_dir(dir).map_err(io(dir))?;
     }
     // tempfile creates the file 0600 on Unix.
     let mut tmp = tempfile::Builder::new()

@@ -35,12 +35,27 @@ fn file_state(path: &Path) -> FileState {
 }
 
 /// The id git gives `content` as a blob (SHA-1, git's default object format; in a
-/// SHA-256 repository it never matches, which only costs a blob read).
-pub fn blob_id(content: &[u8]) -> Option<String> {
+/// SHA-256 repository it never matches, which only costs speed where it is used).
+pub fn blob_id(content: &[u8]) -> Option<[u8; 20]> {
     let mut h = gix_hash::hasher(gix_hash::Kind::Sha1);
     h.update(format!("blob {}\0", content.len()).as_bytes());
     h.update(content);
-    h.try_finalize().ok().map(|oid| oid.to_hex().to_string())
+    h.try_finalize().ok()?.as_bytes().try_into().ok()
+}
+
+/// The directory git keeps the state of the work tree `root` in, found without running
+/// git (the filter and the fsmonitor hook run per git command): `$GIT_DIR`, or `.git` in
+/// `root`, a directory or a file naming one (linked worktrees).
+pub fn git_dir(root: &Path) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("GIT_DIR") {
+        return Some(root.join(dir));
+    }
+    let dot_git = root.join(".git");
+    if std::fs::metadata(&dot_git).ok()?.is_dir() {
+        return Some(dot_git);
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    Some(root.join(text.strip_prefix("gitdir:")?.trim()))
 }
 
 impl BlobReader {

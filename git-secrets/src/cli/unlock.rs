@@ -111,7 +111,7 @@ pub fn unconfigure_fsmonitor(repo: &Repo) -> Result<(), Error> {
         repo.config_unset("core.fsmonitor")?;
         repo.config_unset("core.fsmonitorHookVersion")?;
     }
-    if let Some(dir) = crate::fsmonitor::git_dir(&repo.root) {
+    if let Some(dir) = crate::git::git_dir(&repo.root) {
         crate::fsmonitor::forget(&dir);
     }
     Ok(())
