@@ -39,6 +39,13 @@ impl Out {
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }
+    /// Asserts the error on stderr names every one of `needles` and comes with a hint.
+    pub fn error_names(&self, needles: &[&str]) {
+        for n in needles {
+            assert!(self.stderr.contains(n), "{n}: {}", self.stderr);
+        }
+        assert!(self.stderr.contains("hint:"), "{}", self.stderr);
+    }
 }
 
 /// A test's world: one temporary directory; HOME and the identity live in `home/`.

@@ -39,6 +39,14 @@ fn repo_with_hook(env: &Env, hook_text: &str) -> PathBuf {
 
 // Guards: a hand-written shell hook keeps running after init + unlock twice, our check
 // is in it once, and lock gives the file back byte for byte.
+
+/// Our hook runs: a staged plaintext .env is refused, then unstaged again.
+fn our_hook_blocks_a_plaintext_env(env: &Env, repo: &Path) {
+    write(repo.join(".env"), "A=b\n");
+    env.git(repo, &["add", "-f", ".env"]).ok();
+    commit_blocked(env, repo, &[(".env", "plaintext .env", "git rm --cached")]);
+    env.git(repo, &["rm", "-q", "--cached", ".env"]).ok();
+}
 #[test]
 fn hand_written_hook_keeps_running_and_lock_restores_it() {
     let env = Env::new();
@@ -48,14 +56,7 @@ fn hand_written_hook_keeps_running_and_lock_restores_it() {
     assert_eq!(text.matches("# >>> git-secrets >>>").count(), 1, "{text}");
     assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
     assert_eq!(runs(&repo), 1, "their hook ran for the first commit");
-    write(repo.join(".env"), "A=b\n");
-    env.git(&repo, &["add", "-f", ".env"]).ok();
-    commit_blocked(
-        &env,
-        &repo,
-        &[(".env", "plaintext .env", "git rm --cached")],
-    );
-    env.git(&repo, &["rm", "-q", "--cached", ".env"]).ok();
+    our_hook_blocks_a_plaintext_env(&env, &repo);
     write(repo.join("a.txt"), "a\n");
     env.commit_all(&repo, "fine");
     assert_eq!(runs(&repo), 2, "their hook ran again");
@@ -144,14 +145,7 @@ fn core_hooks_path_is_respected() {
         .ok();
     env.secrets(&repo, &["unlock"]).ok();
     assert!(read(repo.join(".husky/_/pre-commit")).contains("hook pre-commit"));
-    write(repo.join(".env"), "A=b\n");
-    env.git(&repo, &["add", "-f", ".env"]).ok();
-    commit_blocked(
-        &env,
-        &repo,
-        &[(".env", "plaintext .env", "git rm --cached")],
-    );
-    env.git(&repo, &["rm", "-q", "--cached", ".env"]).ok();
+    our_hook_blocks_a_plaintext_env(&env, &repo);
     env.commit_all(&repo, "setup");
     assert_eq!(runs(&repo), 1, "husky's script still runs");
     env.secrets(&repo, &["lock"]).ok();
