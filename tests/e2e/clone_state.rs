@@ -29,15 +29,6 @@ fn identity_path(env: &Env) -> PathBuf {
     env.home.join(".config/git-secrets/identity.txt")
 }
 
-fn mode(path: impl AsRef<Path>) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path.as_ref())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777
-}
-
 fn chmod(path: impl AsRef<Path>, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -41,15 +41,6 @@ fn secrets_files(repo: &Path) -> Vec<String> {
     out
 }
 
-fn mode(path: impl AsRef<Path>) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path.as_ref())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777
-}
-
 /// Runs `sh -c script` in `cwd` with the person's environment.
 fn sh(env: &Env, cwd: &Path, script: &str) -> Out {
     env.run("sh", cwd, &["-c", script])

@@ -217,6 +217,16 @@ pub fn write(path: impl AsRef<Path>, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// The permission bits of `path`.
+pub fn mode(path: impl AsRef<Path>) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path.as_ref())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
 /// The blob git stores for `path` at `rev`.
 pub fn blob(env: &Env, repo: &Path, rev_path: &str) -> String {
     env.git(repo, &["show", rev_path]).ok().stdout
