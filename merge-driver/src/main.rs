@@ -128,25 +128,22 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
     // Sealed under the current key of the merged access.json when it has a safe one;
     // otherwise made of the sides' own sealed lines (nothing sealed under a key that
     // could reach a removed member), which status reports until `rotate`.
+    // Each side's entries merged key by key, written as the lines `out` holds for them.
+    let merge_as = |out: &[Vec<String>]| {
+        use git_secrets::envmerge::{merge, Side};
+        let side = |i: usize| Side {
+            doc: &plain[i],
+            out: &out[i],
+        };
+        merge(&plain[0], side(1), side(2), marker_size, labels)
+    };
     let (sealed, conflicts) = match ws.merge_sealing_key(&scope.env, their_label, &their_ids) {
         Some(key) => {
             let lines: Vec<Vec<String>> = plain
                 .iter()
                 .map(git_secrets::envmerge::plain_lines)
                 .collect();
-            let merged = git_secrets::envmerge::merge(
-                &plain[0],
-                git_secrets::envmerge::Side {
-                    doc: &plain[1],
-                    out: &lines[1],
-                },
-                git_secrets::envmerge::Side {
-                    doc: &plain[2],
-                    out: &lines[2],
-                },
-                marker_size,
-                labels,
-            );
+            let merged = merge_as(&lines);
             let text = zeroize::Zeroizing::new(merged.text);
             match ws.seal_merged(&scope, text.as_bytes(), &key) {
                 Ok(s) => (s, merged.conflicts),
@@ -154,19 +151,7 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
             }
         }
         None => {
-            let merged = git_secrets::envmerge::merge(
-                &plain[0],
-                git_secrets::envmerge::Side {
-                    doc: &plain[1],
-                    out: &rendered[1],
-                },
-                git_secrets::envmerge::Side {
-                    doc: &plain[2],
-                    out: &rendered[2],
-                },
-                marker_size,
-                labels,
-            );
+            let merged = merge_as(&rendered);
             (merged.text.into_bytes(), merged.conflicts)
         }
     };
