@@ -21,6 +21,7 @@ pub mod fsutil;
 pub mod git;
 pub mod guard;
 pub mod identity;
+pub mod par;
 pub mod rotation;
 pub mod scope;
 pub mod seal;

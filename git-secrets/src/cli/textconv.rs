@@ -4,7 +4,7 @@
 //! one, a plaintext value gets `fp:?` and a warning on stderr.
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use clap::Args;
 use zeroize::Zeroizing;
@@ -33,7 +33,7 @@ pub fn cmd_textconv(args: TextconvArgs) -> Result<(), Error> {
     let env = diffview::env_of_textconv_path(&args.file);
     // The identity and keys are loaded only when a plaintext value needs a fingerprint:
     // encrypted input (a locked clone, no access) is masked without them.
-    let mut key: Option<Option<(Rc<Vec<SealingKey>>, usize)>> = None;
+    let mut key: Option<Option<(Arc<Vec<SealingKey>>, usize)>> = None;
     let mut fingerprint = |kind: crate::seal::Kind<'_>, text: &str| {
         key.get_or_insert_with(|| load(env.as_deref(), &args.file, args.view.as_deref()))
             .as_ref()
@@ -48,7 +48,7 @@ fn load(
     env: Option<&str>,
     file: &Path,
     view: Option<&str>,
-) -> Option<(Rc<Vec<SealingKey>>, usize)> {
+) -> Option<(Arc<Vec<SealingKey>>, usize)> {
     let warn = |why: &str| {
         eprintln!(
             "git-secrets: warning: {}: values shown without fingerprints (fp:?): {why}",

@@ -1,6 +1,7 @@
 //! `git secrets unlock`: sets this clone up (filter) and turns the secret files this
 //! identity can read into plaintext in the work tree.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use clap::Args;
@@ -8,6 +9,8 @@ use clap::Args;
 use crate::error::Error;
 use crate::fsutil;
 use crate::git::Repo;
+use crate::scope::Scope;
+use crate::secret::SecretString;
 use crate::workspace::{FileState, Workspace};
 
 /// Set this clone up and decrypt the secret files you can read.
@@ -191,6 +194,36 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
     Ok(())
 }
 
+/// A work-tree file in encrypted form, opened.
+struct Opened {
+    plain: SecretString,
+    /// The id of the blob its encrypted bytes make (none when git's SHA-1 refuses them
+    /// as a collision attack: then it equals no blob).
+    blob: Option<[u8; 20]>,
+}
+
+/// `scope`'s work-tree file opened, when it is in encrypted form; `None` when it is
+/// missing, empty or already plaintext.
+fn open_encrypted(ws: &Workspace, scope: &Scope) -> Result<Option<Opened>, Error> {
+    let path = scope.path(ws.root());
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => zeroize::Zeroizing::new(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(Error::Io { path, source }),
+    };
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let file = ws.open_scope(scope, &bytes)?;
+    if file.state != FileState::Encrypted {
+        return Ok(None);
+    }
+    Ok(Some(Opened {
+        plain: file.doc.print(),
+        blob: crate::git::blob_id(&bytes),
+    }))
+}
+
 pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     let ws = super::open()?;
     let identity = ws.identity()?;
@@ -207,34 +240,50 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
         });
     }
     // Decrypt everything first: a damaged file stops unlock before anything changes.
+    // The files open on every core while git lists the staged blob of each.
+    let scopes = ws.scope_files();
+    let (staged, opened) = crate::par::join(
+        || ws.repo.staged_blobs(),
+        || crate::par::map(&scopes, |scope| open_encrypted(&ws, scope)),
+    );
+    let staged: HashMap<String, gix_hash::ObjectId> = staged?
+        .into_iter()
+        .filter_map(|(path, _, oid)| {
+            Some((path, gix_hash::ObjectId::from_hex(oid.as_bytes()).ok()?))
+        })
+        .collect();
     let (mut writes, mut kept) = (Vec::new(), Vec::new());
-    for scope in ws.scope_files() {
-        match ws.read_scope(&scope) {
-            Ok(file) if file.state == FileState::Encrypted => {
-                writes.push((scope, file.doc.print()))
+    for (scope, opened) in scopes.into_iter().zip(opened) {
+        match opened {
+            Ok(Some(Opened { plain, blob })) => {
+                // Bytes that are the staged blob can be overwritten in place: git holds
+                // them. Anything else (edited while locked, untracked) is kept whole
+                // until the new file is complete.
+                let committed = staged
+                    .get(&scope.rel_path())
+                    .is_some_and(|oid| blob.is_some_and(|b| oid.as_slice() == b));
+                writes.push((scope, plain, committed))
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(Error::NoAccess { env, .. }) => {
                 kept.push(format!("{} (no access to {env})", scope.rel_path()))
             }
             Err(e) => return Err(e),
         }
     }
-    // Compared before the filter is configured: raw bytes against the stored blobs.
-    let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
     configure(&ws)?;
-    for (scope, plain) in &writes {
-        let rel = scope.rel_path();
+    let written = crate::par::map(&writes, |(scope, plain, committed)| {
         let path = scope.path(ws.root());
-        if tracked.contains(&rel) && !edited.contains(&rel) {
-            fsutil::overwrite_committed(&path, plain.expose().as_bytes())?;
+        if *committed {
+            fsutil::overwrite_committed(&path, plain.expose().as_bytes())
         } else {
-            fsutil::write_private(&path, plain.expose().as_bytes(), false)?;
+            fsutil::write_private(&path, plain.expose().as_bytes(), false)
         }
-    }
+    });
+    written.into_iter().collect::<Result<(), Error>>()?;
     // git compares them again through the filter at the next `git status`: unchanged
     // files become clean, files edited while locked stay modified.
-    let paths: Vec<String> = writes.iter().map(|(s, _)| s.rel_path()).collect();
+    let paths: Vec<String> = writes.iter().map(|(s, ..)| s.rel_path()).collect();
     ws.repo.restat(&paths, false)?;
     let opened = writes.len();
     eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");

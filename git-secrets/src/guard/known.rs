@@ -238,29 +238,29 @@ impl Known {
     /// first use: it reads every scope file, so it is skipped when no blob needs it).
     pub fn index(&self) -> &SecretIndex {
         self.index.get_or_init(|| {
-            let mut index = SecretIndex::default();
-            let scopes = self.ws.scope_files();
-            index.reserve(scopes.len() * 16);
-            for scope in scopes {
-                let id = index.add_scope(scope.label());
-                let mut add = |doc: &crate::dotenv::Document| {
-                    for e in doc.entries() {
-                        index.add(e.value().text, id, e.key.clone());
-                    }
-                };
+            let ws = &self.ws;
+            let scopes = ws.scope_files();
+            // Read and parsed on every core; the index is filled here, in scope order.
+            let docs = crate::par::map(&scopes, |scope| {
                 // An unlocked clone holds plaintext: parsed once here, where
                 // `read_scope` would parse it three times (this runs on every commit).
-                let Ok(bytes) = std::fs::read(scope.path(self.ws.root())) else {
-                    continue;
+                let bytes = zeroize::Zeroizing::new(std::fs::read(scope.path(ws.root())).ok()?);
+                let doc = match crate::dotenv::Document::parse(&bytes) {
+                    Ok(doc) if !has_token(&doc) => doc,
+                    _ => ws.read_scope(scope).ok()?.doc,
                 };
-                let bytes = zeroize::Zeroizing::new(bytes);
-                match crate::dotenv::Document::parse(&bytes) {
-                    Ok(doc) if !has_token(&doc) => add(&doc),
-                    _ => {
-                        if let Ok(file) = self.ws.read_scope(&scope) {
-                            add(&file.doc);
-                        }
-                    }
+                let values: Vec<(SecretString, String)> = doc
+                    .entries()
+                    .map(|e| (e.value().text, e.key.clone()))
+                    .collect();
+                Some(values)
+            });
+            let mut index = SecretIndex::default();
+            index.reserve(scopes.len() * 16);
+            for (scope, values) in scopes.iter().zip(docs) {
+                let id = index.add_scope(scope.label());
+                for (value, key) in values.into_iter().flatten() {
+                    index.add(value, id, key);
                 }
             }
             index

@@ -4,10 +4,9 @@
 //! Scope files are read and written here whatever state the work tree is in: plaintext
 //! in an unlocked clone, encrypted form in a locked one (decrypted in memory).
 
-use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::access::Access;
 use crate::config::Config;
@@ -44,8 +43,9 @@ pub struct Workspace {
     pub repo: Repo,
     pub config: Config,
     pub access: Access,
-    identity: OnceCell<Option<Identity>>,
-    keys: RefCell<HashMap<String, Rc<Vec<SealingKey>>>>,
+    identity: OnceLock<Option<Identity>>,
+    /// Shared by threads (unlock and the hook read scope files in parallel).
+    keys: Mutex<HashMap<String, Arc<Vec<SealingKey>>>>,
 }
 
 impl Workspace {
@@ -66,8 +66,8 @@ impl Workspace {
             repo,
             config,
             access,
-            identity: OnceCell::new(),
-            keys: RefCell::new(HashMap::new()),
+            identity: OnceLock::new(),
+            keys: Mutex::default(),
         })
     }
 
@@ -95,8 +95,8 @@ impl Workspace {
             config: Config::parse(&config, Path::new(CONFIG_FILE))?,
             access: Access::parse(&access, Path::new(ACCESS_FILE))?,
             repo,
-            identity: OnceCell::new(),
-            keys: RefCell::new(HashMap::new()),
+            identity: OnceLock::new(),
+            keys: Mutex::default(),
         })
     }
 
@@ -106,8 +106,8 @@ impl Workspace {
             repo,
             config,
             access,
-            identity: OnceCell::from(Some(identity)),
-            keys: RefCell::new(HashMap::new()),
+            identity: OnceLock::from(Some(identity)),
+            keys: Mutex::default(),
         }
     }
 
@@ -129,23 +129,28 @@ impl Workspace {
     }
 
     /// The key chain of `env` (newest first), opened once per process.
-    pub fn keys(&self, env: &str) -> Result<Rc<Vec<SealingKey>>, Error> {
-        if let Some(k) = self.keys.borrow().get(env) {
+    pub fn keys(&self, env: &str) -> Result<Arc<Vec<SealingKey>>, Error> {
+        // Held while a chain opens, so threads that need the same one open it once.
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = keys.get(env) {
             return Ok(k.clone());
         }
-        let chain = Rc::new(
+        let chain = Arc::new(
             self.access
                 .open_chain(env, self.identity()?)?
                 .sealing_keys(),
         );
-        self.keys.borrow_mut().insert(env.to_owned(), chain.clone());
+        keys.insert(env.to_owned(), chain.clone());
         Ok(chain)
     }
 
     /// Drops cached keys and reads access.json again (after a checkout changed it).
     pub fn reload_access(&mut self) -> Result<(), Error> {
         self.access = Access::load(&self.repo.root.join(ACCESS_FILE))?;
-        self.keys.borrow_mut().clear();
+        self.keys
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         Ok(())
     }
 
@@ -232,16 +237,18 @@ impl Workspace {
     /// Reads a scope from the work tree, decrypting it in memory when it is encrypted.
     pub fn read_scope(&self, scope: &Scope) -> Result<ScopeFile, Error> {
         let path = scope.path(self.root());
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => zeroize::Zeroizing::new(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ScopeFile {
-                    doc: Document::default(),
-                    state: FileState::Missing,
-                })
-            }
-            Err(source) => return Err(Error::Io { path, source }),
-        };
+        match std::fs::read(&path) {
+            Ok(bytes) => self.open_scope(scope, &zeroize::Zeroizing::new(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ScopeFile {
+                doc: Document::default(),
+                state: FileState::Missing,
+            }),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+
+    /// A scope file's work-tree bytes, parsed, or decrypted when they are encrypted.
+    pub fn open_scope(&self, scope: &Scope, bytes: &[u8]) -> Result<ScopeFile, Error> {
         if bytes.is_empty() {
             let state = if self.is_unlocked() {
                 FileState::Plain
@@ -255,14 +262,14 @@ impl Workspace {
         }
         // A file with any sealed value is read as encrypted, so a damaged token is an
         // error rather than a plaintext value.
-        if envfile::is_encrypted(&bytes) || envfile::looks_encrypted(&bytes) {
+        if envfile::is_encrypted(bytes) || envfile::looks_encrypted(bytes) {
             Ok(ScopeFile {
-                doc: self.decrypt(scope, &bytes)?,
+                doc: self.decrypt(scope, bytes)?,
                 state: FileState::Encrypted,
             })
         } else {
             Ok(ScopeFile {
-                doc: self.parse_plain(scope, &bytes)?,
+                doc: self.parse_plain(scope, bytes)?,
                 state: FileState::Plain,
             })
         }

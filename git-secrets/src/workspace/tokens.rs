@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{Workspace, ACCESS_FILE};
 use crate::access::Access;
@@ -91,7 +91,10 @@ impl Workspace {
                 }
             }
             if keys.len() > before && keys.iter().any(|k| k.id().0 == key_id) {
-                self.keys.borrow_mut().insert(env.to_owned(), Rc::new(keys));
+                self.keys
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(env.to_owned(), Arc::new(keys));
                 return Ok(true);
             }
         }

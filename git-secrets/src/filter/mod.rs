@@ -1,5 +1,5 @@
 //! git's long-running filter process (`filter.secrets.process`): one process per git
-//! command, speaking the pkt-line protocol through gix-filter's server.
+//! command, speaking the pkt-line protocol ([`protocol`]).
 //!
 //! clean (work tree → git): plaintext is sealed; content already in encrypted form is
 //! passed through unchanged (after checking it opens, when this identity can). Without
@@ -9,7 +9,6 @@
 //! Tampered content fails loudly in both directions.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
 
 use zeroize::Zeroizing;
 
@@ -18,6 +17,8 @@ use crate::error::Error;
 use crate::git::Repo;
 use crate::scope::Scope;
 use crate::workspace::Workspace;
+
+pub mod protocol;
 
 /// The filter's state across the requests of one git command.
 type FileState = Option<(std::time::SystemTime, u64)>;
@@ -323,8 +324,7 @@ pub fn report(e: &Error) {
 
 /// Serves git until it closes the pipe.
 pub fn serve() -> Result<(), Error> {
-    use gix_filter::driver::process::{Server, Status};
-    let proto = |e: &dyn std::fmt::Display| Error::Refused {
+    let proto = |e: std::io::Error| Error::Refused {
         message: format!("filter protocol error: {e}"),
         hint:
             "this is a bug or a git version without the long-running filter protocol (git ≥ 2.11)"
@@ -334,48 +334,28 @@ pub fn serve() -> Result<(), Error> {
         path: ".".into(),
         source,
     })?;
+    let (stdin, stdout) = protocol::raw_stdio().map_err(proto)?;
     let mut filter = Filter::new(root);
-    let mut server = Server::handshake(
-        std::io::stdin(),
-        std::io::stdout(),
-        "git-filter",
-        &mut |versions| versions.contains(&2).then_some(2),
-        &["clean", "smudge"],
-    )
-    .map_err(|e| proto(&e))?;
-    let io = |source| Error::Io {
-        path: "<git filter pipe>".into(),
-        source,
-    };
-    while let Some(mut request) = server.next_request().map_err(|e| proto(&e))? {
-        let path = request
-            .meta
-            .iter()
-            .find(|(k, _)| k == "pathname")
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default();
-        let mut input = Zeroizing::new(Vec::new());
-        request.as_read().read_to_end(&mut input).map_err(io)?;
+    let mut server =
+        protocol::Server::handshake(stdin, stdout, &["clean", "smudge"]).map_err(proto)?;
+    while let Some(request) = server.next_request().map_err(proto)? {
+        let path = &request.pathname;
         let result = match request.command.as_str() {
-            "clean" => filter.clean(&path, &input),
-            "smudge" => filter.smudge(&path, &input),
+            "clean" => filter.clean(path, &request.content),
+            "smudge" => filter.smudge(path, &request.content),
             other => Err(Error::Refused {
                 message: format!("unknown filter command `{other}`"),
                 hint: String::new(),
             }),
         };
         match result {
-            Ok(out) => {
-                let out = Zeroizing::new(out);
-                request.write_status(Status::success()).map_err(io)?;
-                request.as_write().write_all(&out).map_err(io)?;
-                request.write_status(Status::Previous).map_err(io)?;
-            }
+            Ok(out) => server.respond(&Zeroizing::new(out)),
             Err(e) => {
                 report(&e);
-                request.write_status(Status::error("error")).map_err(io)?;
+                server.respond_error()
             }
         }
+        .map_err(proto)?;
     }
     filter.finish();
     Ok(())
