@@ -214,11 +214,17 @@ fn truncated_value_is_refused() {
     let f = c.join(".secrets/development.env");
     edit_token(&f, "OTHER", |t| t[..t.len() - 6].to_owned());
     let before = snapshot(&env, &c);
-    for args in [&["get", "OTHER", "--yes"][..], &["set", "NEW", "v"][..]] {
+    for args in [
+        &["get", "OTHER", "--yes"][..],
+        &["set", "NEW", "v"][..],
+        &["unlock"][..],
+    ] {
         let out = env.secrets(&c, args);
         assert_clear_error(&out, &[".secrets/development.env", "OTHER", "line 2"]);
     }
+    // unlock stops before it configures anything.
     assert_eq!(snapshot(&env, &c), before);
+    assert!(!c.join(".git/hooks/pre-commit").exists());
 }
 
 // Guards: a value cut down to its key id is refused, never read as a plaintext value or rewritten as plaintext.

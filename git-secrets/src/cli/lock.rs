@@ -11,6 +11,17 @@ use crate::workspace::FileState;
 #[derive(Args, Debug)]
 pub struct LockArgs {}
 
+/// Removes what `unlock::configure` set that only an unlocked clone needs: the filter,
+/// the fsmonitor hook, the masked diff driver (its cache, refs/notes/textconv/secrets,
+/// holds no secret and is left alone) and our hooks (hooks of others stay as they were).
+/// The merge drivers stay: they merge the encrypted form without access too.
+pub fn unconfigure(repo: &crate::git::Repo) -> Result<(), Error> {
+    repo.config_unset_section("filter.secrets")?;
+    super::unlock::unconfigure_fsmonitor(repo)?;
+    repo.config_unset_section("diff.secrets")?;
+    crate::guard::install::remove(repo)
+}
+
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let ws = super::open()?;
     // Read and seal every plaintext file first, so a file that cannot be read or sealed
@@ -26,13 +37,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     }
     // Compared while the filter is still configured: real edits only.
     let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
-    ws.repo.config_unset_section("filter.secrets")?;
-    super::unlock::unconfigure_fsmonitor(&ws.repo)?;
-    // The masked diff driver goes too (its cache, refs/notes/textconv/secrets, holds no
-    // secret and is left alone).
-    ws.repo.config_unset_section("diff.secrets")?;
-    // Our hooks go too; hooks of others stay as they were.
-    crate::guard::install::remove(&ws.repo)?;
+    unconfigure(&ws.repo)?;
     for (scope, sealed) in &writes {
         let rel = scope.rel_path();
         let path = scope.path(ws.root());
