@@ -37,12 +37,13 @@ import sys
 import tempfile
 import time
 
-TARGETS = {"add": 1.5, "status": 1.5, "clone": 2.0, "floor": None}
+TARGETS = {"add": 1.5, "addfloor": None, "status": 1.5, "clone": 2.0, "floor": None}
 LABELS = {
     "add": "git add -A (fresh repo)",
     "status": "git status after touch",
     "clone": "clone (+ unlock)",
     "floor": "status, no-op filter",
+    "addfloor": "add -A, no-op filter",
 }
 BASE_ENVS = ["development", "test", "production", "staging"]
 
@@ -93,10 +94,11 @@ def parse_args():
     p.add_argument("--envs", type=int, default=20, help="environments per service (default 20)")
     p.add_argument("--keys", type=int, default=20, help="keys per scope file (default 20)")
     p.add_argument("--ops", default="add,status,clone",
-                   help="operations to run (default add,status,clone; `floor` also times `git status` after "
-                        "touch through a filter process that does nothing, with --noop-filter)")
+                   help="operations to run (default add,status,clone; `floor` and `addfloor` also time "
+                        "`git status` after touch and `git add -A` through a filter process that does "
+                        "nothing, with --noop-filter)")
     p.add_argument("--noop-filter", default=None,
-                   help="the bench/noop-filter binary, for the `floor` operation")
+                   help="the bench/noop-filter binary, for the `floor` and `addfloor` operations")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     a = p.parse_args()
     a.ops = [o.strip() for o in a.ops.split(",") if o.strip()]
@@ -369,6 +371,25 @@ class Bench:
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
+    def op_addfloor(self, mode, i):
+        """`git add -A` in a fresh repository where every scope file goes through a filter
+        process that returns its input: what the filter protocol alone adds to `git add`."""
+        if not self.args.noop_filter:
+            raise BenchError("the `addfloor` operation needs --noop-filter (bench/bench.sh builds it)")
+        d = os.path.join(self.tmp, f"addfloor-{mode}-{i}")
+        os.makedirs(d)
+        try:
+            self.git(d, "init", "-q")
+            copy_tree(self.plain, d, skip=[])
+            if mode == "secrets":
+                with open(os.path.join(d, ".gitattributes"), "w") as f:
+                    f.write("*.env filter=noop\n")
+                self.git(d, "config", "filter.noop.process", os.path.abspath(self.args.noop_filter))
+                self.git(d, "config", "filter.noop.required", "true")
+            return timed([["git", "add", "-A"]], d, self.env)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def op_floor(self, mode, i):
         """`git status` after touch where every file goes through a filter process that
         returns its input: the cost of the filter protocol itself, with no work done."""
@@ -465,6 +486,12 @@ def report(bench, results):
         ours = statistics.median(results["status"]["secrets"])
         print(f"status: a filter process that does nothing already takes {floor:.3f} s; git-secrets takes "
               f"{ours:.3f} s, {ours / floor:.2f}x that floor.")
+    if "addfloor" in results and "add" in results:
+        plain = statistics.median(results["add"]["plain"])
+        floor = statistics.median(results["addfloor"]["secrets"])
+        ours = statistics.median(results["add"]["secrets"])
+        print(f"add: a filter process that does nothing already takes {floor:.3f} s ({floor / plain:.2f}x plain); "
+              f"git-secrets adds {ours - floor:.3f} s to that floor.")
     for w in bench.warnings:
         print(f"warning: {w}")
     return missed

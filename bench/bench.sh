@@ -21,4 +21,4 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 noop=$target_dir/release/noop-filter
 bin=${GIT_SECRETS_BIN:-$target_dir/release/git-secrets}
 
-exec python3 "$here/bench.py" --bin "$bin" --noop-filter "$noop" --ops add,status,floor,clone "$@"
+exec python3 "$here/bench.py" --bin "$bin" --noop-filter "$noop" --ops add,addfloor,status,floor,clone "$@"
