@@ -487,7 +487,7 @@ def report(bench, results):
         print(f"status: a filter process that does nothing already takes {floor:.3f} s; git-secrets takes "
               f"{ours:.3f} s, {ours / floor:.2f}x that floor.")
     if "addfloor" in results and "add" in results:
-        plain = statistics.median(results["add"]["plain"])
+        plain = statistics.median(results["addfloor"]["plain"])
         floor = statistics.median(results["addfloor"]["secrets"])
         ours = statistics.median(results["add"]["secrets"])
         print(f"add: a filter process that does nothing already takes {floor:.3f} s ({floor / plain:.2f}x plain); "

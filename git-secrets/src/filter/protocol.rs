@@ -82,7 +82,7 @@ impl<R: Read, W: Write> Server<R, W> {
         }
         server.text("git-filter-server");
         server.text("version=2");
-        server.pending.extend_from_slice(FLUSH);
+        server.flush_packet();
         server.send()?;
         let offered = server
             .read_text_section()?
@@ -95,7 +95,7 @@ impl<R: Read, W: Write> Server<R, W> {
                 server.text(&format!("capability={cap}"));
             }
         }
-        server.pending.extend_from_slice(FLUSH);
+        server.flush_packet();
         server.send()?;
         Ok(server)
     }
@@ -128,25 +128,29 @@ impl<R: Read, W: Write> Server<R, W> {
     /// `status=success`, then `content`.
     pub fn respond(&mut self, content: &[u8]) -> io::Result<()> {
         self.text("status=success");
-        self.pending.extend_from_slice(FLUSH);
+        self.flush_packet();
         for chunk in content.chunks(MAX_DATA) {
             self.packet(chunk);
         }
-        self.pending.extend_from_slice(FLUSH);
+        self.flush_packet();
         // An empty list: the status stays "success".
-        self.pending.extend_from_slice(FLUSH);
+        self.flush_packet();
         self.send()
     }
 
     /// `status=error`: git says the file failed (and stops when the filter is required).
     pub fn respond_error(&mut self) -> io::Result<()> {
         self.text("status=error");
-        self.pending.extend_from_slice(FLUSH);
+        self.flush_packet();
         self.send()
     }
 
     fn text(&mut self, line: &str) {
         self.packet(format!("{line}\n").as_bytes());
+    }
+
+    fn flush_packet(&mut self) {
+        extend_zeroizing(&mut self.pending, FLUSH);
     }
 
     fn packet(&mut self, data: &[u8]) {
