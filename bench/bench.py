@@ -326,23 +326,31 @@ class Bench:
 
     # Each op_* times one run of one mode ("plain" or "secrets") and returns seconds.
 
-    def op_add(self, mode, i):
-        d = os.path.join(self.tmp, f"add-{mode}-{i}")
+    def timed_fresh_add(self, name, prepare, after=None):
+        """Times `git add -A` in a new repository that `prepare(dir)` fills, then runs
+        `after(dir)` (untimed) and removes the repository."""
+        d = os.path.join(self.tmp, name)
         os.makedirs(d)
         try:
             self.git(d, "init", "-q")
+            prepare(d)
+            t = timed([["git", "add", "-A"]], d, self.env)
+            if after:
+                after(d)
+            return t
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def op_add(self, mode, i):
+        def prepare(d):
             if mode == "secrets":
                 copy_tree(self.secrets, d)
                 for k, v in self.filter_config:
                     self.git(d, "config", "--local", k, v)
             else:
                 copy_tree(self.secrets, d, skip=[".gitattributes"])
-            t = timed([["git", "add", "-A"]], d, self.env)
-            if mode == "secrets" and i == 0:
-                self.check_staged(d)
-            return t
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
+        check = self.check_staged if mode == "secrets" and i == 0 else None
+        return self.timed_fresh_add(f"add-{mode}-{i}", prepare, check)
 
     def op_status(self, mode, i):
         repo = self.secrets if mode == "secrets" else self.plain
@@ -374,21 +382,11 @@ class Bench:
     def op_addfloor(self, mode, i):
         """`git add -A` in a fresh repository where every scope file goes through a filter
         process that returns its input: what the filter protocol alone adds to `git add`."""
-        if not self.args.noop_filter:
-            raise BenchError("the `addfloor` operation needs --noop-filter (bench/bench.sh builds it)")
-        d = os.path.join(self.tmp, f"addfloor-{mode}-{i}")
-        os.makedirs(d)
-        try:
-            self.git(d, "init", "-q")
-            copy_tree(self.plain, d, skip=[])
+        def prepare(d):
+            copy_tree(self.plain, d)
             if mode == "secrets":
-                with open(os.path.join(d, ".gitattributes"), "w") as f:
-                    f.write("*.env filter=noop\n")
-                self.git(d, "config", "filter.noop.process", os.path.abspath(self.args.noop_filter))
-                self.git(d, "config", "filter.noop.required", "true")
-            return timed([["git", "add", "-A"]], d, self.env)
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
+                self.route_to_noop_filter(d, "addfloor")
+        return self.timed_fresh_add(f"addfloor-{mode}-{i}", prepare)
 
     def op_floor(self, mode, i):
         """`git status` after touch where every file goes through a filter process that
@@ -399,17 +397,21 @@ class Bench:
             os.utime(p, ns=(now, now))
         return timed([["git", "status", "--porcelain"]], repo, self.env)
 
-    def setup_floor(self):
+    def route_to_noop_filter(self, repo, op):
+        """Sends every .env file of `repo` through bench/noop-filter."""
         if not self.args.noop_filter:
-            raise BenchError("the `floor` operation needs --noop-filter (bench/bench.sh builds it)")
+            raise BenchError(f"the `{op}` operation needs --noop-filter (bench/bench.sh builds it)")
+        with open(os.path.join(repo, ".gitattributes"), "w") as f:
+            f.write("*.env filter=noop\n")
+        self.git(repo, "config", "filter.noop.process", os.path.abspath(self.args.noop_filter))
+        self.git(repo, "config", "filter.noop.required", "true")
+
+    def setup_floor(self):
         self.floor = os.path.join(self.tmp, "floor")
         os.makedirs(self.floor)
         self.git(self.floor, "init", "-q")
-        copy_tree(self.plain, self.floor, skip=[])
-        with open(os.path.join(self.floor, ".gitattributes"), "w") as f:
-            f.write("*.env filter=noop\n")
-        self.git(self.floor, "config", "filter.noop.process", os.path.abspath(self.args.noop_filter))
-        self.git(self.floor, "config", "filter.noop.required", "true")
+        copy_tree(self.plain, self.floor)
+        self.route_to_noop_filter(self.floor, "floor")
         self.git(self.floor, "add", "-A")
         self.git(self.floor, "commit", "-q", "-m", "bench: floor")
 

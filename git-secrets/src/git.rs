@@ -98,20 +98,9 @@ impl BlobReader {
         self.check_index()?;
         if self.staged.is_none() {
             let out = run(&self.root, &["ls-files", "-s", "-z", "--", FILTERED], None).ok()?;
-            let mut map = std::collections::HashMap::new();
-            for entry in out.split(|&b| b == 0).filter(|e| !e.is_empty()) {
-                let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
-                    continue;
-                };
-                let head = String::from_utf8_lossy(&entry[..tab]).into_owned();
-                let mut f = head.split(' ');
-                if let (Some(_), Some(oid), Some("0")) = (f.next(), f.next(), f.next()) {
-                    map.insert(
-                        String::from_utf8_lossy(&entry[tab + 1..]).into_owned(),
-                        oid.to_owned(),
-                    );
-                }
-            }
+            let map = stage0_entries(&out)
+                .map(|(path, _, oid)| (path, oid))
+                .collect();
             self.staged = Some(map);
         }
         self.staged.as_ref()?.get(path).cloned()
@@ -171,6 +160,23 @@ impl Drop for BlobReader {
 #[derive(Clone, Debug)]
 pub struct Repo {
     pub root: PathBuf,
+}
+
+/// The stage-0 entries of `git ls-files -s -z` output: (path, mode, object id).
+fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String)> + '_ {
+    out.split(|&b| b == 0).filter_map(|entry| {
+        let tab = entry.iter().position(|&b| b == b'\t')?;
+        let head = String::from_utf8_lossy(&entry[..tab]);
+        let mut f = head.split(' ');
+        match (f.next(), f.next(), f.next()) {
+            (Some(mode), Some(oid), Some("0")) => Some((
+                String::from_utf8_lossy(&entry[tab + 1..]).into_owned(),
+                mode.to_owned(),
+                oid.to_owned(),
+            )),
+            _ => None,
+        }
+    })
 }
 
 fn run(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
@@ -313,22 +319,7 @@ impl Repo {
     /// Stage-0 index entries routed through the filter: (path, mode, object id).
     pub fn staged_blobs(&self) -> Result<Vec<(String, String, String)>, Error> {
         let out = self.git(&["ls-files", "-s", "-z", "--", FILTERED])?;
-        let mut entries = Vec::new();
-        for entry in out.split(|&b| b == 0).filter(|e| !e.is_empty()) {
-            let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
-                continue;
-            };
-            let head = String::from_utf8_lossy(&entry[..tab]).into_owned();
-            let mut f = head.split(' ');
-            if let (Some(mode), Some(oid), Some("0")) = (f.next(), f.next(), f.next()) {
-                entries.push((
-                    String::from_utf8_lossy(&entry[tab + 1..]).into_owned(),
-                    mode.to_owned(),
-                    oid.to_owned(),
-                ));
-            }
-        }
-        Ok(entries)
+        Ok(stage0_entries(&out).collect())
     }
 
     /// Reads each blob of `oids` with one `git cat-file --batch` and hands it to `each`,

@@ -205,15 +205,9 @@ struct Opened {
 /// `scope`'s work-tree file opened, when it is in encrypted form; `None` when it is
 /// missing, empty or already plaintext.
 fn open_encrypted(ws: &Workspace, scope: &Scope) -> Result<Option<Opened>, Error> {
-    let path = scope.path(ws.root());
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => zeroize::Zeroizing::new(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(Error::Io { path, source }),
-    };
-    if bytes.is_empty() {
+    let Some(bytes) = ws.read_bytes(scope)?.filter(|b| !b.is_empty()) else {
         return Ok(None);
-    }
+    };
     let file = ws.open_scope(scope, &bytes)?;
     if file.state != FileState::Encrypted {
         return Ok(None);

@@ -244,7 +244,7 @@ impl Known {
             let docs = crate::par::map(&scopes, |scope| {
                 // An unlocked clone holds plaintext: parsed once here, where
                 // `read_scope` would parse it three times (this runs on every commit).
-                let bytes = zeroize::Zeroizing::new(std::fs::read(scope.path(ws.root())).ok()?);
+                let bytes = ws.read_bytes(scope).ok()??;
                 let doc = match crate::dotenv::Document::parse(&bytes) {
                     Ok(doc) if !has_token(&doc) => doc,
                     _ => ws.read_scope(scope).ok()?.doc,

@@ -236,13 +236,21 @@ impl Workspace {
 
     /// Reads a scope from the work tree, decrypting it in memory when it is encrypted.
     pub fn read_scope(&self, scope: &Scope) -> Result<ScopeFile, Error> {
-        let path = scope.path(self.root());
-        match std::fs::read(&path) {
-            Ok(bytes) => self.open_scope(scope, &zeroize::Zeroizing::new(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ScopeFile {
+        match self.read_bytes(scope)? {
+            Some(bytes) => self.open_scope(scope, &bytes),
+            None => Ok(ScopeFile {
                 doc: Document::default(),
                 state: FileState::Missing,
             }),
+        }
+    }
+
+    /// The bytes of `scope`'s work-tree file, in whichever form; `None` when it is missing.
+    pub fn read_bytes(&self, scope: &Scope) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, Error> {
+        let path = scope.path(self.root());
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(zeroize::Zeroizing::new(bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(Error::Io { path, source }),
         }
     }
