@@ -115,14 +115,7 @@ impl BlobReader {
         }
         self.check_index()?;
         if self.child.is_none() {
-            let mut child = Command::new("git")
-                .current_dir(&self.root)
-                .args(["cat-file", "--batch"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()?;
+            let mut child = cat_file_batch(&self.root, Stdio::null()).ok()?;
             let out = std::io::BufReader::new(child.stdout.take()?);
             self.child = Some((child, out));
         }
@@ -177,6 +170,17 @@ fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String)> 
             _ => None,
         }
     })
+}
+
+/// `git cat-file --batch` in `root`, its stdin and stdout piped.
+fn cat_file_batch(root: &Path, stderr: Stdio) -> std::io::Result<std::process::Child> {
+    Command::new("git")
+        .current_dir(root)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
 }
 
 fn run(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Result<Vec<u8>, Error> {
@@ -338,14 +342,7 @@ impl Repo {
             path: "git cat-file".into(),
             source,
         };
-        let mut child = Command::new("git")
-            .current_dir(&self.root)
-            .args(["cat-file", "--batch"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(io)?;
+        let mut child = cat_file_batch(&self.root, Stdio::inherit()).map_err(io)?;
         let mut stdin = child.stdin.take().expect("piped");
         let count = oids.len();
         let writer = std::thread::spawn(move || -> std::io::Result<()> {
