@@ -6,15 +6,19 @@ commits that each change one value in two scope files (200 changed blobs), and t
 `git log -p` over them:
 
   plain  `git log -p --no-textconv`: the same history with no diff driver
-  cold   the masked diff with its cache dropped first (refs/notes/textconv/secrets):
-         git starts the textconv once per blob, as on the first `git log -p`
+  clone  the first `git log -p` in a fresh clone, after `git secrets unlock` (which
+         fills the cache, refs/notes/textconv/secrets, for the history); the clone and
+         unlock are not timed
+  cold   the masked diff with its cache dropped first: git starts the textconv once per
+         blob. The worst case: history that no unlock has seen and git never diffed
+         (commits made in this clone since its unlock, before their first diff)
   warm   the masked diff as configured by `unlock` (diff.secrets.cachetextconv=true),
          after one run has filled the cache: every later `git log -p`
 
 Each is the median of BENCH_RUNS runs (default 11); ratios are against plain. The target
 (issue 4) is <= 3x plain. It also checks the output is masked (no value, no token), so the
 figures are of a working driver. A benchmark, not a test: exits 0 whatever the figures,
-unless --check (then 1 when the warm target is missed); 2 when something does not work.
+unless --check (then 1 when the target is missed after unlock or cached); 2 when something does not work.
 
 Usage: bench/log_p.py [--bin PATH] [--runs N] [--keep] [--check]
 """
@@ -84,6 +88,17 @@ def main():
                 subprocess.run(["git", "update-ref", "-d", "refs/notes/textconv/secrets"],
                                cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+            clone_times = []
+            for i in range(a.runs):
+                dest = os.path.join(tmp, f"clone{i}")
+                run(["git", "clone", "-q", repo, dest], tmp, env)
+                run([bin_path, "unlock"], dest, env)
+                t0 = time.perf_counter()
+                out = run(log, dest, env).decode("utf-8", "replace")
+                clone_times.append(time.perf_counter() - t0)
+                if "log-bench-value" in out or "ROUND_99 = ********" not in out:
+                    raise BenchError("`git log -p` in a clone does not show the masked diff")
+            first_in_clone = statistics.median(clone_times)
             os.sync()
             time.sleep(1)
             plain = median_time(log + ["--no-textconv"], repo, env, a.runs)
@@ -96,10 +111,12 @@ def main():
     print(f"git log -p over {COMMITS} commits ({2 * COMMITS} changed secret blobs), "
           f"median of {a.runs} runs (target <= {TARGET_RATIO:.0f}x plain):")
     print(f"  {'plain (no diff driver)':<34} {plain * 1000:8.1f} ms")
+    print(f"  {'masked, first run after clone+unlock':<34} {first_in_clone * 1000:8.1f} ms  "
+          f"{first_in_clone / plain:6.1f}x")
     print(f"  {'masked, cache dropped (cold)':<34} {cold * 1000:8.1f} ms  {cold / plain:6.1f}x")
     print(f"  {'masked, cached (as configured)':<34} {warm * 1000:8.1f} ms  {warm / plain:6.1f}x")
-    missed = warm / plain > TARGET_RATIO
-    print("target met (cached)" if not missed else "TARGET MISSED")
+    missed = max(warm, first_in_clone) / plain > TARGET_RATIO
+    print("target met (first run after unlock, and cached)" if not missed else "TARGET MISSED")
     return 1 if (a.check and missed) else 0
 
 

@@ -91,6 +91,23 @@ pub fn fingerprint_key<'k>(
     })
 }
 
+/// The keys of an environment this identity holds, and which of them makes its
+/// fingerprints (an index into the chain).
+pub type FingerprintChain = (std::sync::Arc<Vec<SealingKey>>, usize);
+
+/// The key `ws` makes `env`'s fingerprints with ([`fingerprint_key`]): the chain that
+/// holds it and its index there. An error when the chain does not open (no identity, no
+/// access); `None` when the identity holds no key of it.
+pub fn fingerprint_chain(
+    ws: &crate::workspace::Workspace,
+    env: &str,
+) -> Result<Option<FingerprintChain>, crate::Error> {
+    let keys = ws.keys(env)?;
+    let index = fingerprint_key(&ws.access, env, &keys)
+        .and_then(|chosen| keys.iter().position(|k| std::ptr::eq(k, chosen)));
+    Ok(index.map(|i| (keys, i)))
+}
+
 /// What the masked view of a blob depends on besides the blob: the identity, which
 /// environments it opens (a current key wrapped to it) and the fingerprint keys (each
 /// chain's root). Part of the textconv command line, because git keeps its textconv

@@ -23,6 +23,8 @@ mod team;
 mod fsmonitor;
 // The masked diff driver (textconv) and `git secrets diff`.
 mod diff;
+// The masked diff's cache, filled by unlock for the history.
+mod diff_cache;
 // Secret files through merge, rebase, cherry-pick, revert, stash, pull; clones, worktrees, sparse and CRLF checkouts.
 mod workflows;
 // At a terminal: confirmation before revealing, the hidden value prompt.

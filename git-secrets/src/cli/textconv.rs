@@ -4,7 +4,6 @@
 //! one, a plaintext value gets `fp:?` and a warning on stderr.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::Args;
 use zeroize::Zeroizing;
@@ -12,7 +11,6 @@ use zeroize::Zeroizing;
 use crate::diffview;
 use crate::error::Error;
 use crate::git::Repo;
-use crate::seal::SealingKey;
 use crate::workspace::Workspace;
 
 /// Print a secret file with its values masked (git's textconv for `diff=secrets`).
@@ -33,7 +31,7 @@ pub fn cmd_textconv(args: TextconvArgs) -> Result<(), Error> {
     let env = diffview::env_of_textconv_path(&args.file);
     // The identity and keys are loaded only when a plaintext value needs a fingerprint:
     // encrypted input (a locked clone, no access) is masked without them.
-    let mut key: Option<Option<(Arc<Vec<SealingKey>>, usize)>> = None;
+    let mut key: Option<Option<diffview::FingerprintChain>> = None;
     let mut fingerprint = |kind: crate::seal::Kind<'_>, text: &str| {
         key.get_or_insert_with(|| load(env.as_deref(), &args.file, args.view.as_deref()))
             .as_ref()
@@ -44,11 +42,7 @@ pub fn cmd_textconv(args: TextconvArgs) -> Result<(), Error> {
 }
 
 /// The fingerprint key of `env` (the chain and its index), or a warning and `None`.
-fn load(
-    env: Option<&str>,
-    file: &Path,
-    view: Option<&str>,
-) -> Option<(Arc<Vec<SealingKey>>, usize)> {
+fn load(env: Option<&str>, file: &Path, view: Option<&str>) -> Option<diffview::FingerprintChain> {
     let warn = |why: &str| {
         eprintln!(
             "git-secrets: warning: {}: values shown without fingerprints (fp:?): {why}",
@@ -68,8 +62,8 @@ fn load(
         .map(|root| Ok(Repo { root }))
         .unwrap_or_else(Repo::discover)
         .and_then(Workspace::open_for_filter)
-        .and_then(|ws| ws.keys(env).map(|keys| (ws, keys)));
-    let (ws, keys) = match opened {
+        .and_then(|ws| diffview::fingerprint_chain(&ws, env).map(|chain| (ws, chain)));
+    let (ws, chain) = match opened {
         Ok(v) => v,
         Err(e) => {
             warn(&e.to_string());
@@ -84,7 +78,5 @@ fn load(
     {
         eprintln!("git-secrets: access changed: the masked diff cache starts afresh with the next command");
     }
-    let chosen = diffview::fingerprint_key(&ws.access, env, &keys)?;
-    let index = keys.iter().position(|k| std::ptr::eq(k, chosen))?;
-    Some((keys, index))
+    chain
 }

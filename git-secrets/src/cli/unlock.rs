@@ -235,15 +235,29 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     }
     // Decrypt everything first: a damaged file stops unlock before anything changes.
     // The files open on every core while git lists the staged blob of each.
+    // Meanwhile, the masked diff's cache and the history it lacks are read.
     let scopes = ws.scope_files();
-    let (staged, opened) = crate::par::join(
-        || ws.repo.staged_blobs(),
+    let validity = textconv_command(&ws)?;
+    let ((staged, diff_cache), opened) = crate::par::join(
+        || {
+            let staged = ws.repo.staged_blobs();
+            let cache = crate::diffcache::Cache::read(&ws.repo, &validity)
+                .and_then(|c| Ok((c, crate::diffcache::history(&ws.repo)?)));
+            (staged, cache)
+        },
         || crate::par::map(&scopes, |scope| open_encrypted(&ws, scope)),
     );
-    let staged: HashMap<String, gix_hash::ObjectId> = staged?
+    let staged: Vec<(String, String)> = staged?
         .into_iter()
-        .filter_map(|(path, _, oid)| {
-            Some((path, gix_hash::ObjectId::from_hex(oid.as_bytes()).ok()?))
+        .map(|(path, _, oid)| (path, oid))
+        .collect();
+    let staged_ids: HashMap<&str, gix_hash::ObjectId> = staged
+        .iter()
+        .filter_map(|(path, oid)| {
+            Some((
+                path.as_str(),
+                gix_hash::ObjectId::from_hex(oid.as_bytes()).ok()?,
+            ))
         })
         .collect();
     let (mut writes, mut kept) = (Vec::new(), Vec::new());
@@ -253,8 +267,8 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
                 // Bytes that are the staged blob can be overwritten in place: git holds
                 // them. Anything else (edited while locked, untracked) is kept whole
                 // until the new file is complete.
-                let committed = staged
-                    .get(&scope.rel_path())
+                let committed = staged_ids
+                    .get(scope.rel_path().as_str())
                     .is_some_and(|oid| blob.is_some_and(|b| oid.as_slice() == b));
                 writes.push((scope, plain, committed))
             }
@@ -265,26 +279,63 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             Err(e) => return Err(e),
         }
     }
-    configure(&ws)?;
-    let written = crate::par::map(&writes, |(scope, plain, committed)| {
-        let path = scope.path(ws.root());
-        if *committed {
-            fsutil::overwrite_committed(&path, plain.expose().as_bytes())
-        } else {
-            fsutil::write_private(&path, plain.expose().as_bytes(), false)
-        }
-    });
-    written.into_iter().collect::<Result<(), Error>>()?;
-    // git compares them again through the filter at the next `git status`: unchanged
-    // files become clean, files edited while locked stay modified.
-    let paths: Vec<String> = writes.iter().map(|(s, ..)| s.rel_path()).collect();
-    ws.repo.restat(&paths, false)?;
+    // The masked diff's cache is filled while the clone is set up and the files are
+    // written: `git fast-import` runs beside them.
+    let ((), set_up) = crate::par::join(
+        || fill_diff_cache(&ws, diff_cache, &staged, &writes),
+        || -> Result<(), Error> {
+            configure(&ws)?;
+            let written = crate::par::map(&writes, |(scope, plain, committed)| {
+                let path = scope.path(ws.root());
+                if *committed {
+                    fsutil::overwrite_committed(&path, plain.expose().as_bytes())
+                } else {
+                    fsutil::write_private(&path, plain.expose().as_bytes(), false)
+                }
+            });
+            written.into_iter().collect::<Result<(), Error>>()?;
+            // git compares them again through the filter at the next `git status`:
+            // unchanged files become clean, files edited while locked stay modified.
+            let paths: Vec<String> = writes.iter().map(|(s, ..)| s.rel_path()).collect();
+            ws.repo.restat(&paths, false)
+        },
+    );
+    set_up?;
     let opened = writes.len();
     eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");
     for k in kept {
         eprintln!("left encrypted: {k}");
     }
     Ok(())
+}
+
+/// Fills the masked diff's cache (crate::diffcache) with the views of the staged and
+/// historic secret blobs, so the first `git log -p` starts no process per blob. Files
+/// just decrypted from their staged blob need not be read or opened again. Best effort:
+/// without the cache, git fills it itself as it goes.
+fn fill_diff_cache(
+    ws: &Workspace,
+    cache: Result<(crate::diffcache::Cache, Vec<(String, String)>), Error>,
+    staged: &[(String, String)],
+    writes: &[(Scope, SecretString, bool)],
+) {
+    let staged_by_path: HashMap<&str, &str> = staged
+        .iter()
+        .map(|(p, o)| (p.as_str(), o.as_str()))
+        .collect();
+    let result = cache.and_then(|(cache, history)| {
+        let mut at_hand = HashMap::new();
+        for (scope, plain, committed) in writes {
+            if let (true, Some(oid)) = (committed, staged_by_path.get(scope.rel_path().as_str())) {
+                at_hand.insert(oid.to_string(), plain.expose().as_bytes());
+            }
+        }
+        let blobs: Vec<(String, String)> = staged.iter().cloned().chain(history).collect();
+        crate::diffcache::fill(ws, &cache, &blobs, &at_hand)
+    });
+    if let Err(e) = result {
+        eprintln!("git-secrets: warning: the masked diff's cache was not filled ({e}); `git log -p` fills it as it goes");
+    }
 }
 
 #[cfg(test)]

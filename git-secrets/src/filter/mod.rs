@@ -283,27 +283,62 @@ impl Filter {
         }
         match result {
             Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
-            Err(Error::NoAccess { env, .. }) => {
-                self.warn_once(&format!("env:{env}"), || {
-                    format!("no access to {env}: its files stay encrypted")
-                });
-                Ok((input.to_vec(), false))
-            }
-            Err(Error::NoIdentity) => {
-                self.warn_once("identity", || {
-                    "no identity on this device: secret files stay encrypted".into()
-                });
-                Ok((input.to_vec(), false))
-            }
-            Err(Error::Open {
-                source: OpenError::UnknownKey { key_id, .. },
-                ..
-            }) => {
-                self.warn_once(&format!("key:{key_id}"), || format!("{path}: sealed with key {key_id}, which this identity does not hold; left encrypted"));
+            Err(e) if leaves_encrypted(&e) => {
+                let (topic, message) = match &e {
+                    Error::NoAccess { env, .. } => (
+                        format!("env:{env}"),
+                        format!("no access to {env}: its files stay encrypted"),
+                    ),
+                    Error::Open {
+                        source: OpenError::UnknownKey { key_id, .. },
+                        ..
+                    } => (
+                        format!("key:{key_id}"),
+                        format!("{path}: sealed with key {key_id}, which this identity does not hold; left encrypted"),
+                    ),
+                    _ => (
+                        "identity".into(),
+                        "no identity on this device: secret files stay encrypted".into(),
+                    ),
+                };
+                self.warn_once(&topic, || message);
                 Ok((input.to_vec(), false))
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Whether smudge leaves a file in encrypted form on this error, instead of failing the
+/// checkout: no identity, no access to the environment, or a key this identity lacks.
+/// Anything else (a tampered value, a file moved between scopes) fails loudly.
+pub fn leaves_encrypted(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::NoAccess { .. }
+            | Error::NoIdentity
+            | Error::Open {
+                source: OpenError::UnknownKey { .. },
+                ..
+            }
+    )
+}
+
+/// The work-tree form smudge gives `input` at `path` when the workspace is `ws`, for
+/// those who must see a blob as git's textconv does (the masked diff's cache): `None`
+/// where smudge would fail, and for a conflicted blob, which is left to the filter.
+pub fn smudged_form(ws: &Workspace, path: &str, input: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let scope = scope_of(path).ok()?;
+    if envfile::conflict_parts(input).is_some() {
+        return None;
+    }
+    if input.is_empty() || !envfile::is_encrypted(input) {
+        return Some(Zeroizing::new(input.to_vec()));
+    }
+    match ws.decrypt(&scope, input) {
+        Ok(doc) => Some(Zeroizing::new(doc.print().expose().as_bytes().to_vec())),
+        Err(e) if leaves_encrypted(&e) => Some(Zeroizing::new(input.to_vec())),
+        Err(_) => None,
     }
 }
 

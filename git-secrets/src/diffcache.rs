@@ -1,0 +1,298 @@
+//! git's cache of the masked diff, filled ahead of time.
+//!
+//! With `diff.secrets.cachetextconv` (set by `unlock`), git keeps the textconv output of
+//! each blob as a note on it in `refs/notes/textconv/secrets`, and trusts those notes
+//! only while the subject of the ref's commit is the textconv command as configured
+//! (git's `notes-cache.c` calls it the validity; our command names the view, see
+//! [`crate::diffview::view_id`]). git fills it a blob at a time, with a textconv
+//! process each: the first `git log -p` of a fresh clone paid one process per blob of
+//! the history, seconds for a few hundred. `unlock` fills it in one go instead
+//! ([`fill`]), with what git would store: each blob smudged as the filter does
+//! ([`crate::filter::smudged_form`]), then masked as the textconv does
+//! ([`view_of_smudged`]).
+//!
+//! The notes hold only what the masked diff shows anyway: key names, masks and keyed
+//! fingerprints, never a value ([`crate::diffview`]). The ref stays local (git pushes
+//! no notes unless told to).
+//!
+//! Written with one `git fast-import`, by hand: `git notes add` is a process per note,
+//! and no crate writes git's notes trees.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+
+use crate::diffview;
+use crate::error::Error;
+use crate::git::Repo;
+use crate::workspace::Workspace;
+
+/// The ref git keeps the cache of the `secrets` diff driver in.
+pub const REF: &str = "refs/notes/textconv/secrets";
+
+/// How far back [`history`] looks, in commits: enough for any `git log -p` a person
+/// reads, and a bound on what `unlock` spends on a long history.
+const HISTORY_COMMITS: usize = 2000;
+
+/// Above this many notes, the tree is split by the first two hex digits of the
+/// annotated id, as git splits its own notes trees (any split reads the same).
+const FANOUT_AT: usize = 256;
+
+/// The cache as it is now, for one validity (the textconv command).
+pub struct Cache {
+    validity: String,
+    /// The ref's commit, if any: the parent of the next one, so that a write racing
+    /// with git's own (a `git log -p` running meanwhile) fails instead of undoing it.
+    tip: Option<String>,
+    /// Annotated blob id → note blob id, when the ref holds views of this validity.
+    notes: HashMap<String, String>,
+}
+
+impl Cache {
+    /// Reads the ref: its notes when its subject is `validity`, none otherwise (views of
+    /// another command, which the next write drops).
+    pub fn read(repo: &Repo, validity: &str) -> Result<Cache, Error> {
+        let out = repo.git(&[
+            "for-each-ref",
+            "--format=%(refname) %(objectname) %(contents:subject)",
+            REF,
+        ])?;
+        let text = String::from_utf8_lossy(&out);
+        // The pattern also matches refs below REF's name: only REF itself counts.
+        let ours = text
+            .lines()
+            .find_map(|l| l.strip_prefix(REF)?.strip_prefix(' '));
+        let (tip, subject) = match ours {
+            Some(rest) => {
+                let (tip, subject) = rest.split_once(' ').unwrap_or((rest, ""));
+                (Some(tip.to_owned()), subject.trim())
+            }
+            None => (None, ""),
+        };
+        let mut notes = HashMap::new();
+        if tip.is_some() && subject == validity {
+            let out = repo.git(&["notes", "--ref", REF, "list"])?;
+            for line in String::from_utf8_lossy(&out).lines() {
+                if let Some((note, object)) = line.split_once(' ') {
+                    notes.insert(object.to_owned(), note.to_owned());
+                }
+            }
+        }
+        Ok(Cache {
+            validity: validity.to_owned(),
+            tip,
+            notes,
+        })
+    }
+
+    /// Whether the view of `blob` is cached.
+    pub fn has(&self, blob: &str) -> bool {
+        self.notes.contains_key(blob)
+    }
+
+    /// Writes the notes still valid and `views` (blob id, masked view) as the ref's new
+    /// commit, under this cache's validity.
+    pub fn write(&self, repo: &Repo, views: &[(String, String)]) -> Result<(), Error> {
+        if views.is_empty() {
+            return Ok(());
+        }
+        let fresh: HashSet<&str> = views.iter().map(|(o, _)| o.as_str()).collect();
+        let kept: Vec<(&String, &String)> = self
+            .notes
+            .iter()
+            .filter(|(object, note)| !fresh.contains(object.as_str()) && is_object_id(note))
+            .collect();
+        let split = kept.len() + views.len() > FANOUT_AT;
+        let path = |oid: &str| match split {
+            true => format!("{}/{}", &oid[..2], &oid[2..]),
+            false => oid.to_owned(),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut s = Vec::new();
+        let io = |source| Error::Io {
+            path: "git fast-import".into(),
+            source,
+        };
+        (|| -> std::io::Result<()> {
+            writeln!(s, "commit {REF}")?;
+            writeln!(
+                s,
+                "committer git-secrets <git-secrets@localhost> {now} +0000"
+            )?;
+            writeln!(s, "data {}\n{}", self.validity.len() + 1, self.validity)?;
+            if let Some(tip) = &self.tip {
+                writeln!(s, "from {tip}")?;
+            }
+            // The tree is written whole: the notes kept and the new ones, in one layout.
+            writeln!(s, "deleteall")?;
+            for (object, note) in kept {
+                writeln!(s, "M 100644 {note} {}", path(object))?;
+            }
+            for (object, view) in views {
+                writeln!(s, "M 100644 inline {}", path(object))?;
+                writeln!(s, "data {}\n{view}", view.len())?;
+            }
+            writeln!(s, "done")
+        })()
+        .map_err(io)?;
+        // Stored uncompressed: a view is a few hundred bytes, and setting zlib up for
+        // each costs fast-import a quarter of its time (`git gc` compresses them later).
+        repo.git_with_input(
+            &[
+                "-c",
+                "pack.compression=0",
+                "fast-import",
+                "--quiet",
+                "--done",
+            ],
+            &s,
+        )?;
+        Ok(())
+    }
+}
+
+fn is_object_id(s: &str) -> bool {
+    s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The secret files' blobs in HEAD's history (its newest [`HISTORY_COMMITS`] commits,
+/// merges included), each with a path it had: (path, blob id), newest first, each blob
+/// once. Empty before the first commit.
+pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
+    if repo
+        .git(&["rev-parse", "-q", "--verify", "HEAD^{commit}"])
+        .is_err()
+    {
+        return Ok(Vec::new());
+    }
+    let limit = format!("-n{HISTORY_COMMITS}");
+    let out = repo.git(&[
+        "log",
+        "-z",
+        "--format=",
+        "--raw",
+        "--no-abbrev",
+        "--no-renames",
+        "--root",
+        "-m",
+        &limit,
+        "HEAD",
+        "--",
+        ":(glob).secrets/**/*.env",
+    ])?;
+    Ok(raw_blobs(&out))
+}
+
+/// The blobs of `git log --raw -z` output, old and new side, with their path.
+fn raw_blobs(out: &[u8]) -> Vec<(String, String)> {
+    let mut seen = HashSet::new();
+    let mut blobs = Vec::new();
+    let mut fields = out.split(|&b| b == 0).map(|f| {
+        String::from_utf8_lossy(f)
+            .trim_start_matches('\n')
+            .to_owned()
+    });
+    while let Some(field) = fields.next() {
+        // ":<old mode> <new mode> <old id> <new id> <status>", then the path.
+        let Some(meta) = field.strip_prefix(':') else {
+            continue;
+        };
+        let Some(path) = fields.next() else { break };
+        let parts: Vec<&str> = meta.split(' ').collect();
+        let [old_mode, new_mode, old, new, _status] = parts[..] else {
+            continue;
+        };
+        for (mode, oid) in [(new_mode, new), (old_mode, old)] {
+            let blob =
+                mode.starts_with("100") && is_object_id(oid) && oid.bytes().any(|b| b != b'0');
+            if blob && seen.insert(oid.to_owned()) {
+                blobs.push((path.clone(), oid.to_owned()));
+            }
+        }
+    }
+    blobs
+}
+
+/// What git's textconv prints for `smudged`, the work-tree form of a blob at `path`:
+/// the masked view, with this identity's fingerprints for the path's environment (`fp:?`
+/// where it has none, as the textconv does).
+pub fn view_of_smudged(ws: &Workspace, path: &str, smudged: &[u8]) -> String {
+    let chain = diffview::env_of_textconv_path(Path::new(path))
+        .and_then(|env| diffview::fingerprint_chain(ws, &env).ok().flatten());
+    diffview::masked(smudged, &mut |kind, text| {
+        chain
+            .as_ref()
+            .map(|(keys, i)| keys[*i].fingerprint(kind, text))
+    })
+}
+
+/// Adds to `cache` the view of every blob of `blobs` (path, blob id) it lacks. The
+/// work-tree form of some may be at hand (`smudged`, by blob id: files `unlock` just
+/// decrypted); the others are read from git and smudged here. A blob the filter would
+/// not smudge (see [`crate::filter::smudged_form`]) is left for git. Returns how many
+/// views were added.
+pub fn fill(
+    ws: &Workspace,
+    cache: &Cache,
+    blobs: &[(String, String)],
+    smudged: &HashMap<String, &[u8]>,
+) -> Result<usize, Error> {
+    let mut seen = HashSet::new();
+    let missing: Vec<&(String, String)> = blobs
+        .iter()
+        .filter(|(_, oid)| is_object_id(oid) && !cache.has(oid) && seen.insert(oid.as_str()))
+        .collect();
+    let (at_hand, to_read): (Vec<_>, Vec<_>) = missing
+        .into_iter()
+        .partition(|(_, oid)| smudged.contains_key(oid));
+    let mut views = crate::par::map(&at_hand, |(path, oid)| {
+        (oid.clone(), view_of_smudged(ws, path, smudged[oid]))
+    });
+    let oids: Vec<&str> = to_read.iter().map(|(_, oid)| oid.as_str()).collect();
+    let read: Vec<zeroize::Zeroizing<Vec<u8>>> = ws
+        .repo
+        .read_blobs(&oids)?
+        .into_iter()
+        .map(zeroize::Zeroizing::new)
+        .collect();
+    let pairs: Vec<_> = to_read.iter().zip(&read).collect();
+    views.extend(
+        crate::par::map(&pairs, |((path, oid), blob)| {
+            let form = crate::filter::smudged_form(ws, path, blob)?;
+            Some((oid.clone(), view_of_smudged(ws, path, &form)))
+        })
+        .into_iter()
+        .flatten(),
+    );
+    cache.write(&ws.repo, &views)?;
+    Ok(views.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raw_blobs;
+
+    #[test]
+    fn raw_log_blobs_are_listed_once_with_a_path() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let c = "c".repeat(40);
+        let z = "0".repeat(40);
+        let out = format!(
+            ":100644 100644 {a} {b} M\0.secrets/api/production.env\0\
+             \n:000000 100644 {z} {a} A\0.secrets/api/production.env\0\
+             :100644 000000 {c} {z} D\0.secrets/old.env\0\
+             :160000 160000 {c} {b} M\0sub\0"
+        );
+        assert_eq!(
+            raw_blobs(out.as_bytes()),
+            vec![
+                (".secrets/api/production.env".to_owned(), b.clone()),
+                (".secrets/api/production.env".to_owned(), a.clone()),
+                (".secrets/old.env".to_owned(), c.clone()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The masked diff's cache (refs/notes/textconv/secrets), filled by `unlock`: the first
+//! `git log -p` of a fresh clone starts no textconv process, and shows exactly what the
+//! textconv itself shows, with or without access to an environment.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+const REF: &str = "refs/notes/textconv/secrets";
+const PROD: &str = ".secrets/production.env";
+const DEV: &str = ".secrets/development.env";
+/// Every plaintext value of the history below.
+const VALUES: &[&str] = &["prod-value-", "dev-value-", "a private comment"];
+
+/// Alice's repository with a history: five commits changing production and development.
+fn history() -> (Env, PathBuf) {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs", "development,production"]);
+    for n in 0..5 {
+        write(
+            repo.join(PROD),
+            &format!("# a private comment\nTOKEN=prod-value-{n}\nSTABLE=prod-value-stable\n"),
+        );
+        write(repo.join(DEV), &format!("TOKEN=dev-value-{n}\n"));
+        env.commit_all(&repo, &format!("change {n}"));
+    }
+    (env, repo)
+}
+
+fn clone(who: &Env, from: &Path, name: &str) -> PathBuf {
+    who.git(who.path(), &["clone", "-q", from.to_str().unwrap(), name])
+        .ok();
+    who.path().join(name)
+}
+
+/// How many textconv processes git starts for `git args…` (from its trace).
+fn textconv_runs(env: &Env, repo: &Path, args: &[&str]) -> usize {
+    let out = env
+        .run("env", repo, &[&["GIT_TRACE=1", "git"], args].concat())
+        .ok();
+    out.stderr
+        .lines()
+        .filter(|l| l.contains("run_command") && l.contains(" textconv"))
+        .count()
+}
+
+/// The cached notes: (annotated blob, note text).
+fn notes(env: &Env, repo: &Path) -> Vec<(String, String)> {
+    let list = env.git(repo, &["notes", "--ref", REF, "list"]).ok().stdout;
+    list.lines()
+        .map(|l| {
+            let (note, object) = l.split_once(' ').unwrap();
+            let text = env.git(repo, &["cat-file", "blob", note]).ok().stdout;
+            (object.to_owned(), text)
+        })
+        .collect()
+}
+
+/// Every secret blob of the history.
+fn secret_blobs(env: &Env, repo: &Path) -> Vec<String> {
+    let out = env
+        .git(repo, &["rev-list", "--objects", "HEAD", "--", ".secrets/"])
+        .ok()
+        .stdout;
+    let mut blobs: Vec<String> = out
+        .lines()
+        .filter(|l| l.ends_with(".env"))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect();
+    blobs.sort();
+    blobs
+}
+
+/// The cache answers the whole history: no textconv runs, and the output is the
+/// textconv's own, byte for byte, with no value in it or in the notes.
+fn assert_cache_is_exact(env: &Env, repo: &Path) {
+    let mut cached: Vec<String> = notes(env, repo).into_iter().map(|(o, _)| o).collect();
+    cached.sort();
+    for blob in secret_blobs(env, repo) {
+        assert!(
+            cached.contains(&blob),
+            "blob {blob} is not cached: {cached:?}"
+        );
+    }
+    assert_eq!(textconv_runs(env, repo, &["log", "-p"]), 0);
+    let from_cache = env.git(repo, &["log", "-p"]).ok().stdout;
+    let computed = env
+        .git(
+            repo,
+            &["-c", "diff.secrets.cachetextconv=false", "log", "-p"],
+        )
+        .ok()
+        .stdout;
+    assert_eq!(from_cache, computed);
+    assert!(from_cache.contains("TOKEN = ********"), "{from_cache}");
+    for (_, text) in notes(env, repo) {
+        for v in VALUES {
+            assert!(!text.contains(v), "a cached view reveals {v:?}:\n{text}");
+        }
+        assert!(
+            !text.contains("gs1:"),
+            "a cached view shows ciphertext:\n{text}"
+        );
+    }
+}
+
+// Guards: a fresh clone's unlock fills git's textconv cache with the view of every
+// secret blob of the history, exactly as the textconv would print it.
+#[test]
+fn unlock_fills_the_cache_for_the_history() {
+    let (env, repo) = history();
+    let c = clone(&env, &repo, "clone");
+    env.secrets(&c, &["unlock"]).ok();
+    let subject = env.git(&c, &["log", "-1", "--format=%s", REF]).ok().stdout;
+    let textconv = env
+        .git(&c, &["config", "diff.secrets.textconv"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        subject.trim(),
+        textconv.trim(),
+        "git would not trust the cache"
+    );
+    assert_cache_is_exact(&env, &c);
+    // A second unlock has nothing to add and leaves the cache as it is.
+    let before = env.git(&c, &["rev-parse", REF]).ok().stdout;
+    env.secrets(&c, &["unlock"]).ok();
+    assert_eq!(env.git(&c, &["rev-parse", REF]).ok().stdout, before);
+}
+
+// Guards: a member who reads only development gets production's sealed view from the
+// cache, as the textconv shows it without the key.
+#[test]
+fn the_cache_of_a_member_without_access_is_the_sealed_view() {
+    let (env, repo) = history();
+    let bob = env.person("bob");
+    let b = clone(&bob, &repo, "bob");
+    bob.secrets(&b, &["join", "--name", "bob"]).ok();
+    bob.commit_all(&b, "bob asks to join");
+    env.git(
+        &repo,
+        &[
+            "pull",
+            "-q",
+            "--no-rebase",
+            "--no-edit",
+            b.to_str().unwrap(),
+            "main",
+        ],
+    )
+    .ok();
+    let list = env
+        .secrets(&repo, &["member", "list", "--json"])
+        .ok()
+        .stdout;
+    let rows: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "bob")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.secrets(&repo, &["member", "approve", &id, "--env", "development"])
+        .ok();
+    env.commit_all(&repo, "approve bob for development");
+    bob.git(
+        &b,
+        &[
+            "pull",
+            "-q",
+            "--no-rebase",
+            "--no-edit",
+            repo.to_str().unwrap(),
+            "main",
+        ],
+    )
+    .ok();
+    bob.secrets(&b, &["unlock"]).ok();
+    assert_cache_is_exact(&bob, &b);
+    let log = bob.git(&b, &["log", "-p", "--", PROD]).ok().stdout;
+    assert!(log.contains("TOKEN = ******** sealed:"), "{log}");
+    let log = bob.git(&b, &["log", "-p", "--", DEV]).ok().stdout;
+    assert!(log.contains("TOKEN = ******** fp:"), "{log}");
+}
+
+// Guards: views cached under another textconv command (another view of access) are
+// not kept: the cache unlock writes holds only its own.
+#[test]
+fn a_cache_of_another_view_is_replaced() {
+    let (env, repo) = history();
+    let c = clone(&env, &repo, "clone");
+    let head_blob = env
+        .git(&c, &["rev-parse", &format!("HEAD:{PROD}")])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    env.git(
+        &c,
+        &["notes", "--ref", REF, "add", "-m", "stale view", &head_blob],
+    )
+    .ok();
+    env.secrets(&c, &["unlock"]).ok();
+    let cached = notes(&env, &c);
+    let (_, text) = cached.iter().find(|(o, _)| *o == head_blob).unwrap();
+    assert!(!text.contains("stale view"), "{text}");
+    assert!(text.contains("TOKEN = ******** fp:"), "{text}");
+    assert_cache_is_exact(&env, &c);
+}
+
+// Guards: a cache that cannot be written does not fail unlock; git then fills it as it
+// goes, as before.
+#[test]
+fn a_cache_that_cannot_be_written_does_not_stop_unlock() {
+    let (env, repo) = history();
+    let c = clone(&env, &repo, "clone");
+    // A ref below the cache's name: git cannot create the cache's ref beside it.
+    env.git(&c, &["update-ref", &format!("{REF}/other"), "HEAD"])
+        .ok();
+    let out = env.secrets(&c, &["unlock"]).ok();
+    assert!(
+        out.stderr.contains("cache was not filled"),
+        "{}",
+        out.stderr
+    );
+    assert!(read(c.join(PROD)).contains("prod-value-4"));
+    let status = env.git(&c, &["status", "--porcelain"]).ok().stdout;
+    assert_eq!(status, "");
+    let log = env.git(&c, &["log", "-p"]).ok().stdout;
+    assert!(log.contains("TOKEN = ******** fp:"), "{log}");
+}
