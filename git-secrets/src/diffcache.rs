@@ -137,18 +137,7 @@ impl Cache {
             writeln!(s, "done")
         })()
         .map_err(io)?;
-        // Stored uncompressed: a view is a few hundred bytes, and setting zlib up for
-        // each costs fast-import a quarter of its time (`git gc` compresses them later).
-        repo.git_with_input(
-            &[
-                "-c",
-                "pack.compression=0",
-                "fast-import",
-                "--quiet",
-                "--done",
-            ],
-            &s,
-        )?;
+        repo.fast_import(&["--done"], &s)?;
         Ok(())
     }
 }
@@ -219,37 +208,56 @@ fn raw_blobs(out: &[u8]) -> Vec<(String, String)> {
 /// the masked view, with this identity's fingerprints for the path's environment (`fp:?`
 /// where it has none, as the textconv does).
 pub fn view_of_smudged(ws: &Workspace, path: &str, smudged: &[u8]) -> String {
-    let chain = diffview::env_of_textconv_path(Path::new(path))
-        .and_then(|env| diffview::fingerprint_chain(ws, &env).ok().flatten());
-    diffview::masked(smudged, &mut |kind, text| {
+    let chain = chain_of(ws, path);
+    let view = diffview::masked(smudged, &mut fingerprints(&chain));
+    view
+}
+
+/// [`view_of_smudged`] of a file already parsed (and opened): the same view, without
+/// printing and parsing it again.
+pub fn view_of_document(ws: &Workspace, path: &str, doc: &crate::dotenv::Document) -> String {
+    let chain = chain_of(ws, path);
+    let view = diffview::masked_doc(doc, &mut fingerprints(&chain));
+    view
+}
+
+fn chain_of(ws: &Workspace, path: &str) -> Option<diffview::FingerprintChain> {
+    diffview::env_of_textconv_path(Path::new(path))
+        .and_then(|env| diffview::fingerprint_chain(ws, &env).ok().flatten())
+}
+
+fn fingerprints(
+    chain: &Option<diffview::FingerprintChain>,
+) -> impl FnMut(crate::seal::Kind<'_>, &str) -> Option<String> + '_ {
+    move |kind, text| {
         chain
             .as_ref()
             .map(|(keys, i)| keys[*i].fingerprint(kind, text))
-    })
+    }
 }
 
-/// Adds to `cache` the view of every blob of `blobs` (path, blob id) it lacks. The
-/// work-tree form of some may be at hand (`smudged`, by blob id: files `unlock` just
-/// decrypted); the others are read from git and smudged here. A blob the filter would
-/// not smudge (see [`crate::filter::smudged_form`]) is left for git. Returns how many
-/// views were added.
+/// Adds to `cache` the view of every blob of `blobs` (path, blob id) it lacks. Some
+/// views may be at hand (`views`, by blob id: files `unlock` just opened); the other
+/// blobs are read from git and smudged here. A blob the filter would not smudge (see
+/// [`crate::filter::smudged_form`]) is left for git. Returns how many views were added.
 pub fn fill(
     ws: &Workspace,
     cache: &Cache,
     blobs: &[(String, String)],
-    smudged: &HashMap<String, &[u8]>,
+    at_hand: &HashMap<String, String>,
 ) -> Result<usize, Error> {
     let mut seen = HashSet::new();
     let missing: Vec<&(String, String)> = blobs
         .iter()
         .filter(|(_, oid)| is_object_id(oid) && !cache.has(oid) && seen.insert(oid.as_str()))
         .collect();
-    let (at_hand, to_read): (Vec<_>, Vec<_>) = missing
+    let (known, to_read): (Vec<_>, Vec<_>) = missing
         .into_iter()
-        .partition(|(_, oid)| smudged.contains_key(oid));
-    let mut views = crate::par::map(&at_hand, |(path, oid)| {
-        (oid.clone(), view_of_smudged(ws, path, smudged[oid]))
-    });
+        .partition(|(_, oid)| at_hand.contains_key(oid));
+    let mut views: Vec<(String, String)> = known
+        .into_iter()
+        .map(|(_, oid)| (oid.clone(), at_hand[oid].clone()))
+        .collect();
     let oids: Vec<&str> = to_read.iter().map(|(_, oid)| oid.as_str()).collect();
     let read: Vec<zeroize::Zeroizing<Vec<u8>>> = ws
         .repo

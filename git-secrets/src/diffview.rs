@@ -192,6 +192,14 @@ pub fn masked(
             return format!("(not a dotenv file: line {line}) {MASK} {f}\n");
         }
     };
+    masked_doc(&doc, fingerprint)
+}
+
+/// The masked view of a parsed secret file (see [`masked`]).
+pub fn masked_doc(
+    doc: &Document,
+    fingerprint: &mut dyn FnMut(Kind<'_>, &str) -> Option<String>,
+) -> String {
     let mut fp = |kind: Kind<'_>, text: &str| match Token::parse(text) {
         Some(_) => sealed_fingerprint(text),
         None => fingerprint(kind, text)

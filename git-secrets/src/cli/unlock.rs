@@ -197,6 +197,8 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
 /// A work-tree file in encrypted form, opened.
 struct Opened {
     plain: SecretString,
+    /// Its masked view, for the diff's cache (crate::diffcache).
+    view: String,
     /// The id of the blob its encrypted bytes make (none when git's SHA-1 refuses them
     /// as a collision attack: then it equals no blob).
     blob: Option<[u8; 20]>,
@@ -213,6 +215,7 @@ fn open_encrypted(ws: &Workspace, scope: &Scope) -> Result<Option<Opened>, Error
         return Ok(None);
     }
     Ok(Some(Opened {
+        view: crate::diffcache::view_of_document(ws, &scope.rel_path(), &file.doc),
         plain: file.doc.print(),
         blob: crate::git::blob_id(&bytes),
     }))
@@ -260,17 +263,20 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             ))
         })
         .collect();
-    let (mut writes, mut kept) = (Vec::new(), Vec::new());
+    let (mut writes, mut kept, mut views) = (Vec::new(), Vec::new(), HashMap::new());
     for (scope, opened) in scopes.into_iter().zip(opened) {
         match opened {
-            Ok(Some(Opened { plain, blob })) => {
+            Ok(Some(Opened { plain, view, blob })) => {
                 // Bytes that are the staged blob can be overwritten in place: git holds
                 // them. Anything else (edited while locked, untracked) is kept whole
                 // until the new file is complete.
-                let committed = staged_ids
+                let staged_id = staged_ids
                     .get(scope.rel_path().as_str())
-                    .is_some_and(|oid| blob.is_some_and(|b| oid.as_slice() == b));
-                writes.push((scope, plain, committed))
+                    .filter(|oid| blob.is_some_and(|b| oid.as_slice() == b));
+                if let Some(oid) = staged_id {
+                    views.insert(oid.to_string(), view);
+                }
+                writes.push((scope, plain, staged_id.is_some()))
             }
             Ok(None) => {}
             Err(Error::NoAccess { env, .. }) => {
@@ -282,7 +288,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     // The masked diff's cache is filled while the clone is set up and the files are
     // written: `git fast-import` runs beside them.
     let ((), set_up) = crate::par::join(
-        || fill_diff_cache(&ws, diff_cache, &staged, &writes),
+        || fill_diff_cache(&ws, diff_cache, &staged, &views),
         || -> Result<(), Error> {
             configure(&ws)?;
             let written = crate::par::map(&writes, |(scope, plain, committed)| {
@@ -310,28 +316,18 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
 }
 
 /// Fills the masked diff's cache (crate::diffcache) with the views of the staged and
-/// historic secret blobs, so the first `git log -p` starts no process per blob. Files
-/// just decrypted from their staged blob need not be read or opened again. Best effort:
-/// without the cache, git fills it itself as it goes.
+/// historic secret blobs, so the first `git log -p` starts no process per blob. The
+/// views of the files just opened from their staged blob are at hand (`views`, by blob
+/// id). Best effort: without the cache, git fills it itself as it goes.
 fn fill_diff_cache(
     ws: &Workspace,
     cache: Result<(crate::diffcache::Cache, Vec<(String, String)>), Error>,
     staged: &[(String, String)],
-    writes: &[(Scope, SecretString, bool)],
+    views: &HashMap<String, String>,
 ) {
-    let staged_by_path: HashMap<&str, &str> = staged
-        .iter()
-        .map(|(p, o)| (p.as_str(), o.as_str()))
-        .collect();
     let result = cache.and_then(|(cache, history)| {
-        let mut at_hand = HashMap::new();
-        for (scope, plain, committed) in writes {
-            if let (true, Some(oid)) = (committed, staged_by_path.get(scope.rel_path().as_str())) {
-                at_hand.insert(oid.to_string(), plain.expose().as_bytes());
-            }
-        }
         let blobs: Vec<(String, String)> = staged.iter().cloned().chain(history).collect();
-        crate::diffcache::fill(ws, &cache, &blobs, &at_hand)
+        crate::diffcache::fill(ws, &cache, &blobs, views)
     });
     if let Err(e) = result {
         eprintln!("git-secrets: warning: the masked diff's cache was not filled ({e}); `git log -p` fills it as it goes");
