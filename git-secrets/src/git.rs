@@ -484,30 +484,25 @@ impl Repo {
     /// was mostly wasted, since files written in the same second as the index are
     /// "racily clean" to git and compared once more anyway.
     pub fn restat(&self, paths: &[String], refresh: bool) -> Result<(), Error> {
+        self.restat_staged(&self.staged_blobs()?, paths, refresh)
+    }
+
+    /// [`Repo::restat`] with the stage-0 entries of the secret files already read
+    /// ([`Repo::staged_blobs`]: path, mode, object id). Conflicted entries are left alone.
+    pub fn restat_staged(
+        &self,
+        staged: &[(String, String, String)],
+        paths: &[String],
+        refresh: bool,
+    ) -> Result<(), Error> {
         if paths.is_empty() {
             return Ok(());
         }
         let wanted: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
-        let staged = self.git(&["ls-files", "-s", "-z", "--", FILTERED])?;
         let mut info = Vec::new();
-        for entry in staged.split(|&b| b == 0).filter(|e| !e.is_empty()) {
-            // "<mode> <object> <stage>\t<path>"
-            let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
-                continue;
-            };
-            let (head, path) = (&entry[..tab], &entry[tab + 1..]);
-            let mut fields = head.split(|&b| b == b' ');
-            let (Some(mode), Some(oid), Some(b"0")) = (fields.next(), fields.next(), fields.next())
-            else {
-                continue; // conflicted entries are left alone
-            };
-            if wanted.contains(String::from_utf8_lossy(path).as_ref()) {
-                info.extend_from_slice(mode);
-                info.push(b' ');
-                info.extend_from_slice(oid);
-                info.push(b'\t');
-                info.extend_from_slice(path);
-                info.push(0);
+        for (path, mode, oid) in staged {
+            if wanted.contains(path.as_str()) {
+                info.extend_from_slice(format!("{mode} {oid}\t{path}\0").as_bytes());
             }
         }
         self.git_with_input(&["update-index", "-z", "--index-info"], &info)?;

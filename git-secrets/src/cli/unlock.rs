@@ -161,10 +161,9 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
     let repo = &ws.repo;
     repo.config_set("filter.secrets.process", &exe_command("filter-process")?)?;
     repo.config_set("filter.secrets.required", "true")?;
-    // access.json merges without conflicts (merge-driver/).
-    repo.config_set("merge.secrets-access.name", "git-secrets access.json merge")?;
-    // Secret files merge key by key (merge-driver/).
-    repo.config_set("merge.secrets.name", "git-secrets key-level merge")?;
+    // Secret files merge key by key, access.json without conflicts (merge-driver/).
+    // (No `merge.*.name`: git only shows it in a few messages, and each key set is a
+    // process.)
     repo.config_set(
         "merge.secrets.driver",
         &sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y")?,
@@ -250,13 +249,10 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
         },
         || crate::par::map(&scopes, |scope| open_encrypted(&ws, scope)),
     );
-    let staged: Vec<(String, String)> = staged?
-        .into_iter()
-        .map(|(path, _, oid)| (path, oid))
-        .collect();
+    let staged = staged?;
     let staged_ids: HashMap<&str, gix_hash::ObjectId> = staged
         .iter()
-        .filter_map(|(path, oid)| {
+        .filter_map(|(path, _, oid)| {
             Some((
                 path.as_str(),
                 gix_hash::ObjectId::from_hex(oid.as_bytes()).ok()?,
@@ -303,7 +299,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             // git compares them again through the filter at the next `git status`:
             // unchanged files become clean, files edited while locked stay modified.
             let paths: Vec<String> = writes.iter().map(|(s, ..)| s.rel_path()).collect();
-            ws.repo.restat(&paths, false)
+            ws.repo.restat_staged(&staged, &paths, false)
         },
     );
     set_up?;
@@ -322,11 +318,15 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
 fn fill_diff_cache(
     ws: &Workspace,
     cache: Result<(crate::diffcache::Cache, Vec<(String, String)>), Error>,
-    staged: &[(String, String)],
+    staged: &[(String, String, String)],
     views: &HashMap<String, String>,
 ) {
     let result = cache.and_then(|(cache, history)| {
-        let blobs: Vec<(String, String)> = staged.iter().cloned().chain(history).collect();
+        let blobs: Vec<(String, String)> = staged
+            .iter()
+            .map(|(path, _, oid)| (path.clone(), oid.clone()))
+            .chain(history)
+            .collect();
         crate::diffcache::fill(ws, &cache, &blobs, views)
     });
     if let Err(e) = result {
