@@ -100,7 +100,9 @@ impl Cache {
         let kept: Vec<(&String, &String)> = self
             .notes
             .iter()
-            .filter(|(object, note)| !fresh.contains(object.as_str()) && is_object_id(note))
+            .filter(|(object, note)| {
+                is_object_id(object) && is_object_id(note) && !fresh.contains(object.as_str())
+            })
             .collect();
         let split = kept.len() + views.len() > FANOUT_AT;
         let path = |oid: &str| match split {

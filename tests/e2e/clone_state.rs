@@ -18,13 +18,6 @@ fn setup() -> (Env, PathBuf) {
     (env, repo)
 }
 
-/// A fresh clone of `repo` made by `who`, at `<tmp>/name`.
-fn clone(who: &Env, repo: &Path, name: &str) -> PathBuf {
-    who.git(who.path(), &["clone", "-q", repo.to_str().unwrap(), name])
-        .ok();
-    who.path().join(name)
-}
-
 fn identity_path(env: &Env) -> PathBuf {
     env.home.join(".config/git-secrets/identity.txt")
 }

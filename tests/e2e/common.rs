@@ -231,3 +231,28 @@ pub fn mode(path: impl AsRef<Path>) -> u32 {
 pub fn blob(env: &Env, repo: &Path, rev_path: &str) -> String {
     env.git(repo, &["show", rev_path]).ok().stdout
 }
+
+/// `who` clones `from` into `<tmp>/name`.
+pub fn clone(who: &Env, from: &Path, name: &str) -> PathBuf {
+    who.git(who.path(), &["clone", "-q", from.to_str().unwrap(), name])
+        .ok();
+    who.path().join(name)
+}
+
+/// `who` pulls `main` from `from` into `repo`, with a merge.
+pub fn pull(who: &Env, repo: &Path, from: &Path) {
+    let from = from.to_str().unwrap();
+    who.git(
+        repo,
+        &["pull", "-q", "--no-rebase", "--no-edit", from, "main"],
+    )
+    .ok();
+}
+
+/// The member id of the member called `name`, from `member list --json`.
+pub fn member_id(env: &Env, repo: &Path, name: &str) -> String {
+    let out = env.secrets(repo, &["member", "list", "--json"]).ok().stdout;
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let row = rows.as_array().unwrap().iter().find(|r| r["name"] == name);
+    row.unwrap()["id"].as_str().unwrap().to_owned()
+}

@@ -27,12 +27,6 @@ fn history() -> (Env, PathBuf) {
     (env, repo)
 }
 
-fn clone(who: &Env, from: &Path, name: &str) -> PathBuf {
-    who.git(who.path(), &["clone", "-q", from.to_str().unwrap(), name])
-        .ok();
-    who.path().join(name)
-}
-
 /// How many textconv processes git starts for `git args…` (from its trace).
 fn textconv_runs(env: &Env, repo: &Path, args: &[&str]) -> usize {
     let out = env
@@ -137,47 +131,12 @@ fn the_cache_of_a_member_without_access_is_the_sealed_view() {
     let b = clone(&bob, &repo, "bob");
     bob.secrets(&b, &["join", "--name", "bob"]).ok();
     bob.commit_all(&b, "bob asks to join");
-    env.git(
-        &repo,
-        &[
-            "pull",
-            "-q",
-            "--no-rebase",
-            "--no-edit",
-            b.to_str().unwrap(),
-            "main",
-        ],
-    )
-    .ok();
-    let list = env
-        .secrets(&repo, &["member", "list", "--json"])
-        .ok()
-        .stdout;
-    let rows: serde_json::Value = serde_json::from_str(&list).unwrap();
-    let id = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "bob")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    pull(&env, &repo, &b);
+    let id = member_id(&env, &repo, "bob");
     env.secrets(&repo, &["member", "approve", &id, "--env", "development"])
         .ok();
     env.commit_all(&repo, "approve bob for development");
-    bob.git(
-        &b,
-        &[
-            "pull",
-            "-q",
-            "--no-rebase",
-            "--no-edit",
-            repo.to_str().unwrap(),
-            "main",
-        ],
-    )
-    .ok();
+    pull(&bob, &b, &repo);
     bob.secrets(&b, &["unlock"]).ok();
     assert_cache_is_exact(&bob, &b);
     let log = bob.git(&b, &["log", "-p", "--", PROD]).ok().stdout;

@@ -15,42 +15,6 @@ fn alice_repo(env: &Env) -> PathBuf {
     repo
 }
 
-/// `who` clones `from` into `name`.
-fn clone(who: &Env, from: &Path, name: &str) -> PathBuf {
-    who.git(who.path(), &["clone", "-q", from.to_str().unwrap(), name])
-        .ok();
-    who.path().join(name)
-}
-
-/// `who` pulls `main` from `from` (a merge).
-fn pull(who: &Env, repo: &Path, from: &Path) {
-    who.git(
-        repo,
-        &[
-            "pull",
-            "-q",
-            "--no-rebase",
-            "--no-edit",
-            from.to_str().unwrap(),
-            "main",
-        ],
-    )
-    .ok();
-}
-
-fn member_id(env: &Env, repo: &Path, name: &str) -> String {
-    let out = env.secrets(repo, &["member", "list", "--json"]).ok().stdout;
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Bob joins from his clone, commits the request, Alice pulls it.
 fn bob_joins(env: &Env, alice: &Path) -> (Env, PathBuf, String) {
     let bob = env.person("bob");

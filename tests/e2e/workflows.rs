@@ -89,13 +89,6 @@ fn base_repo(env: &Env) -> PathBuf {
     repo
 }
 
-/// `who` clones `from` into `<tmp>/name`.
-fn clone(who: &Env, from: &Path, name: &str) -> PathBuf {
-    who.git(who.path(), &["clone", "-q", from.to_str().unwrap(), name])
-        .ok();
-    who.path().join(name)
-}
-
 /// A clone of `from` by the same identity, unlocked (filter, drivers and hooks set up).
 fn clone_unlocked(env: &Env, from: &Path, name: &str) -> PathBuf {
     let c = clone(env, from, name);
@@ -541,12 +534,12 @@ fn bob_clone(env: &Env, ours: Change, theirs: Change, setup: Setup) -> (PathBuf,
         Setup::ProductionOnly => {
             bob.secrets(&b, &["join", "--name", "bob"]).ok();
             bob.commit_all(&b, "bob asks to join");
-            pull_merge(env, &alice, &b);
+            pull(env, &alice, &b);
             let id = member_id(env, &alice, "bob");
             env.secrets(&alice, &["member", "approve", &id, "--env", "production"])
                 .ok();
             env.commit_all(&alice, "approve bob for production");
-            pull_merge(&bob, &b, &alice);
+            pull(&bob, &b, &alice);
             bob.secrets(&b, &["unlock"]).ok();
         }
     }
@@ -702,23 +695,6 @@ fn without_access_same_key_is_a_readable_conflict() {
 // ---------------------------------------------------------------------------------------
 // A merge after a member's removal.
 
-fn member_id(env: &Env, repo: &Path, name: &str) -> String {
-    let out = env.secrets(repo, &["member", "list", "--json"]).ok().stdout;
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let row = rows.as_array().unwrap().iter().find(|r| r["name"] == name);
-    row.unwrap()["id"].as_str().unwrap().to_owned()
-}
-
-/// `who` pulls `main` from `from` with a merge.
-fn pull_merge(who: &Env, repo: &Path, from: &Path) {
-    let from = from.to_str().unwrap();
-    who.git(
-        repo,
-        &["pull", "-q", "--no-rebase", "--no-edit", from, "main"],
-    )
-    .ok();
-}
-
 /// Bob, removed, tries `key`'s sealed line from `stored` with the access.json he kept from
 /// when he was a member.
 fn open_with_kept_keys(bob: &Env, b: &Path, stored: &str, key: &str, kept: &str) -> Out {
@@ -738,11 +714,11 @@ fn a_value_merged_after_a_removal_is_not_readable_by_the_removed_member() {
     let b = clone(&bob, &alice, "bob");
     bob.secrets(&b, &["join", "--name", "bob"]).ok();
     bob.commit_all(&b, "bob asks to join");
-    pull_merge(&env, &alice, &b);
+    pull(&env, &alice, &b);
     let id = member_id(&env, &alice, "bob");
     env.secrets(&alice, &["member", "approve", &id]).ok();
     env.commit_all(&alice, "approve bob");
-    pull_merge(&bob, &b, &alice);
+    pull(&bob, &b, &alice);
     let kept = read(b.join(".secrets/access.json"));
     // Alice changes B on a local branch, removes Bob on main, merges the branch, then
     // sets C.
