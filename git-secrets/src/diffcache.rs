@@ -19,7 +19,6 @@
 //! and no crate writes git's notes trees.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
 
 use crate::diffview;
@@ -112,34 +111,28 @@ impl Cache {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut s = Vec::new();
-        let io = |source| Error::Io {
-            path: "git fast-import".into(),
-            source,
-        };
-        (|| -> std::io::Result<()> {
-            writeln!(s, "commit {REF}")?;
-            writeln!(
-                s,
-                "committer git-secrets <git-secrets@localhost> {now} +0000"
-            )?;
-            writeln!(s, "data {}\n{}", self.validity.len() + 1, self.validity)?;
-            if let Some(tip) = &self.tip {
-                writeln!(s, "from {tip}")?;
-            }
-            // The tree is written whole: the notes kept and the new ones, in one layout.
-            writeln!(s, "deleteall")?;
-            for (object, note) in kept {
-                writeln!(s, "M 100644 {note} {}", path(object))?;
-            }
-            for (object, view) in views {
-                writeln!(s, "M 100644 inline {}", path(object))?;
-                writeln!(s, "data {}\n{view}", view.len())?;
-            }
-            writeln!(s, "done")
-        })()
-        .map_err(io)?;
-        repo.fast_import(&["--done"], &s)?;
+        let mut s = format!(
+            "commit {REF}\ncommitter git-secrets <git-secrets@localhost> {now} +0000\ndata {}\n{}\n",
+            self.validity.len() + 1,
+            self.validity
+        );
+        if let Some(tip) = &self.tip {
+            s.push_str(&format!("from {tip}\n"));
+        }
+        // The tree is written whole: the notes kept and the new ones, in one layout.
+        s.push_str("deleteall\n");
+        for (object, note) in kept {
+            s.push_str(&format!("M 100644 {note} {}\n", path(object)));
+        }
+        for (object, view) in views {
+            s.push_str(&format!(
+                "M 100644 inline {}\ndata {}\n{view}\n",
+                path(object),
+                view.len()
+            ));
+        }
+        s.push_str("done\n");
+        repo.fast_import(&["--done"], s.as_bytes())?;
         Ok(())
     }
 }

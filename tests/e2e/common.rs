@@ -256,3 +256,23 @@ pub fn member_id(env: &Env, repo: &Path, name: &str) -> String {
     let row = rows.as_array().unwrap().iter().find(|r| r["name"] == name);
     row.unwrap()["id"].as_str().unwrap().to_owned()
 }
+
+/// Bob joins from his clone, commits the request, Alice pulls it.
+pub fn bob_joins(env: &Env, alice: &Path) -> (Env, PathBuf, String) {
+    let bob = env.person("bob");
+    let b = clone(&bob, alice, "bob");
+    bob.secrets(&b, &["join", "--name", "bob"]).ok();
+    bob.commit_all(&b, "bob asks to join");
+    pull(env, alice, &b);
+    let id = member_id(env, alice, "bob");
+    (bob, b, id)
+}
+
+/// Alice approves Bob (`id`) for `env_name` and commits; Bob pulls it and unlocks.
+pub fn approve_and_unlock(env: &Env, alice: &Path, bob: &Env, b: &Path, id: &str, env_name: &str) {
+    env.secrets(alice, &["member", "approve", id, "--env", env_name])
+        .ok();
+    env.commit_all(alice, &format!("approve bob for {env_name}"));
+    pull(bob, b, alice);
+    bob.secrets(b, &["unlock"]).ok();
+}

@@ -127,17 +127,8 @@ fn unlock_fills_the_cache_for_the_history() {
 #[test]
 fn the_cache_of_a_member_without_access_is_the_sealed_view() {
     let (env, repo) = history();
-    let bob = env.person("bob");
-    let b = clone(&bob, &repo, "bob");
-    bob.secrets(&b, &["join", "--name", "bob"]).ok();
-    bob.commit_all(&b, "bob asks to join");
-    pull(&env, &repo, &b);
-    let id = member_id(&env, &repo, "bob");
-    env.secrets(&repo, &["member", "approve", &id, "--env", "development"])
-        .ok();
-    env.commit_all(&repo, "approve bob for development");
-    pull(&bob, &b, &repo);
-    bob.secrets(&b, &["unlock"]).ok();
+    let (bob, b, id) = bob_joins(&env, &repo);
+    approve_and_unlock(&env, &repo, &bob, &b, &id, "development");
     assert_cache_is_exact(&bob, &b);
     let log = bob.git(&b, &["log", "-p", "--", PROD]).ok().stdout;
     assert!(log.contains("TOKEN = ******** sealed:"), "{log}");

@@ -15,26 +15,6 @@ fn alice_repo(env: &Env) -> PathBuf {
     repo
 }
 
-/// Bob joins from his clone, commits the request, Alice pulls it.
-fn bob_joins(env: &Env, alice: &Path) -> (Env, PathBuf, String) {
-    let bob = env.person("bob");
-    let b = clone(&bob, alice, "bob");
-    bob.secrets(&b, &["join", "--name", "bob"]).ok();
-    bob.commit_all(&b, "bob asks to join");
-    pull(env, alice, &b);
-    let id = member_id(env, alice, "bob");
-    (bob, b, id)
-}
-
-/// Alice approves Bob (`id`) for `env_name` and commits; Bob pulls it and unlocks.
-fn approve_and_unlock(env: &Env, alice: &Path, bob: &Env, b: &Path, id: &str, env_name: &str) {
-    env.secrets(alice, &["member", "approve", id, "--env", env_name])
-        .ok();
-    env.commit_all(alice, &format!("approve bob for {env_name}"));
-    pull(bob, b, alice);
-    bob.secrets(b, &["unlock"]).ok();
-}
-
 #[test]
 fn join_list_approve_then_unlock() {
     let env = Env::new();

@@ -536,11 +536,7 @@ fn bob_clone(env: &Env, ours: Change, theirs: Change, setup: Setup) -> (PathBuf,
             bob.commit_all(&b, "bob asks to join");
             pull(env, &alice, &b);
             let id = member_id(env, &alice, "bob");
-            env.secrets(&alice, &["member", "approve", &id, "--env", "production"])
-                .ok();
-            env.commit_all(&alice, "approve bob for production");
-            pull(&bob, &b, &alice);
-            bob.secrets(&b, &["unlock"]).ok();
+            approve_and_unlock(env, &alice, &bob, &b, &id, "production");
         }
     }
     assert!(
