@@ -292,10 +292,11 @@ fn binary_env_and_conflict_markers_are_blocked() {
     );
 }
 
-// Guards: conflict markers left in a secret file and `git add`ed through the filter: a
-// warning naming the file and line at `git add`, the markers kept as markers (each side
-// sealed, never a marker sealed as a value or a value in plaintext), and the commit
-// refused naming the file, the reason and the fix.
+// Guards: conflict markers left in a secret file and staged through the filter by a
+// command other than `git add` (a script's `git update-index`; `git add` itself refuses
+// them: bad_input.rs): a warning naming the file and line, the markers kept as markers
+// (each side sealed, never a marker sealed as a value or a value in plaintext), and the
+// commit refused naming the file, the reason and the fix.
 #[test]
 fn conflict_markers_added_through_the_filter_are_sealed_apart_and_blocked() {
     let (env, repo) = setup();
@@ -303,7 +304,7 @@ fn conflict_markers_added_through_the_filter_are_sealed_apart_and_blocked() {
     let conflicted =
         format!("<<<<<<< HEAD\nDB_PASS={SECRET}\n=======\nDB_PASS=other-value-12345\n>>>>>>> b\n");
     write(repo.join(f), &conflicted);
-    let out = env.git(&repo, &["add", f]).ok();
+    let out = env.git(&repo, &["update-index", "--add", f]).ok();
     assert!(
         out.stderr
             .contains(&format!("{f} still has merge conflict markers (line 1)")),

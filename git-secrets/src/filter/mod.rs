@@ -18,6 +18,7 @@ use crate::git::Repo;
 use crate::scope::Scope;
 use crate::workspace::Workspace;
 
+mod caller;
 pub mod protocol;
 
 /// The filter's state across the requests of one git command.
@@ -33,6 +34,9 @@ pub struct Filter {
     checked_out: CheckedOut,
     /// What clean and smudge saw, for the fsmonitor hook (crate::fsmonitor).
     learned: crate::fsmonitor::Learned,
+    /// Whether the git command this process serves is `git add` ([`caller::stages`]),
+    /// asked the first time a file has conflict markers.
+    staging: Option<bool>,
 }
 
 /// What this process last wrote to each path by smudge: the digest of the file
@@ -84,6 +88,7 @@ impl Filter {
             warned: HashSet::new(),
             checked_out: CheckedOut::default(),
             learned: Default::default(),
+            staging: None,
         }
     }
 
@@ -134,10 +139,17 @@ impl Filter {
 
     fn clean_file(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let scope = scope_of(path)?;
-        // git runs clean during `git diff` and `git checkout` of a conflicted file too, and
-        // a filter cannot tell those from `git add`: so a conflict is sealed side by side,
-        // markers kept, and the commit is what gets refused (hooks, `check`).
+        // A file with conflict markers is refused by `git add`. git also cleans it to
+        // compare (`git diff`, `git status`, `git commit`'s refresh), which must keep
+        // working during a conflict: there each side is sealed apart, markers kept, and
+        // the commit is what gets refused (hooks, `check`).
         if let Some((line, parts)) = envfile::conflict_parts(input) {
+            if *self.staging.get_or_insert_with(caller::stages) {
+                return Err(Error::Dotenv {
+                    path: path.to_owned(),
+                    source: crate::dotenv::ParseError::ConflictMarker { line },
+                });
+            }
             self.warn_once(&format!("conflict:{path}"), || {
                 format!("{path} still has merge conflict markers (line {line}); each side is sealed, but a commit of it is refused until they are resolved")
             });

@@ -1,0 +1,168 @@
+//! Which git command started this filter process.
+//!
+//! git runs clean for `git add`, but also to compare the work tree with the index
+//! (`git diff`, `git status`, the refresh before `git commit`). A file with conflict
+//! markers must fail `git add` (nothing staged, the user told to resolve it) and must not
+//! fail the others, or `git diff` would die in the middle of a conflict. The filter
+//! protocol does not say why git is cleaning, so the filter asks the process tree: git
+//! starts the filter, directly or through `sh -c`, from the process running the command.
+//!
+//! Only Linux exposes another process's arguments as a file (`/proc/PID/cmdline`). Where
+//! the caller cannot be known, [`stages`] says no and the conflict is sealed side by side
+//! with a warning; the pre-commit hook and `check` still refuse to commit it.
+//! Hand-written: no crate reads a parent's argv portably, and this needs two files.
+
+/// Whether the git command that started this process stages work-tree content: `git add`
+/// or `git stage`, except with `--refresh` or `--dry-run`, which stage nothing.
+pub fn stages() -> bool {
+    invoking_git_args().is_some_and(|argv| is_staging(&argv))
+}
+
+/// The subcommand of a git command line and the arguments after it: `git -C dir -c a=b
+/// add -A` gives `add` and `-A`; the dashed form `git-add -A` gives the same.
+fn subcommand(argv: &[String]) -> Option<(&str, &[String])> {
+    let program = argv.first()?;
+    let name = program.rsplit('/').next().unwrap_or(program);
+    if let Some(sub) = name.strip_prefix("git-") {
+        return Some((sub, &argv[1..]));
+    }
+    if name != "git" {
+        return None;
+    }
+    // git's own options before the subcommand (git.c, handle_options); those listed
+    // here take their value as the next argument when it is not joined with `=`.
+    const WITH_VALUE: [&str; 8] = [
+        "-C",
+        "-c",
+        "--git-dir",
+        "--work-tree",
+        "--namespace",
+        "--super-prefix",
+        "--config-env",
+        "--attr-source",
+    ];
+    let mut i = 1;
+    while let Some(arg) = argv.get(i) {
+        if !arg.starts_with('-') {
+            return Some((arg, &argv[i + 1..]));
+        }
+        i += if WITH_VALUE.contains(&arg.as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    None
+}
+
+fn is_staging(argv: &[String]) -> bool {
+    let Some((sub, rest)) = subcommand(argv) else {
+        return false;
+    };
+    if sub != "add" && sub != "stage" {
+        return false;
+    }
+    !rest
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| matches!(a.as_str(), "--refresh" | "--dry-run" | "-n"))
+}
+
+/// The arguments of the nearest git process above this one, skipping the shell git may
+/// start the filter through.
+#[cfg(target_os = "linux")]
+fn invoking_git_args() -> Option<Vec<String>> {
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..2 {
+        let argv = cmdline(pid)?;
+        let program = argv.first()?;
+        let name = program.rsplit('/').next().unwrap_or(program);
+        if name == "git" || name.starts_with("git-") {
+            return Some(argv);
+        }
+        if !matches!(name, "sh" | "dash" | "bash" | "ash" | "busybox") {
+            return None;
+        }
+        pid = parent_of(pid)?;
+    }
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn invoking_git_args() -> Option<Vec<String>> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn cmdline(pid: u32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+/// The parent of `pid`, from `/proc/PID/stat`: "PID (COMM) STATE PPID …", where COMM
+/// may itself hold spaces and parentheses, so the fields are counted from the last `)`.
+#[cfg(target_os = "linux")]
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn finds_the_subcommand_past_git_options() {
+        for (line, want) in [
+            ("git add -A", Some("add")),
+            (
+                "/usr/bin/git -c a=b -C some/dir --no-pager add .",
+                Some("add"),
+            ),
+            ("git --git-dir .git --work-tree=. stage f", Some("stage")),
+            ("git --config-env a=B -P diff", Some("diff")),
+            ("/usr/libexec/git-core/git-add -u", Some("add")),
+            ("git --version", None),
+            ("git-secrets filter-process", Some("secrets")),
+            ("python3 x.py", None),
+        ] {
+            assert_eq!(subcommand(&args(line)).map(|(s, _)| s), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn only_add_that_writes_the_index_stages() {
+        for (line, want) in [
+            ("git add -A", true),
+            ("git -C x stage .env", true),
+            ("git add -- --refresh", true),
+            ("git add --refresh", false),
+            ("git add -n .", false),
+            ("git diff", false),
+            ("git commit -a", false),
+            ("git update-index --add x", false),
+            ("git -c alias.a=add a x", false),
+        ] {
+            assert_eq!(is_staging(&args(line)), want, "{line}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_this_process_tree() {
+        let me = std::process::id();
+        assert_eq!(parent_of(me), Some(std::os::unix::process::parent_id()));
+        let argv = cmdline(me).unwrap();
+        assert!(argv[0].contains("git_secrets"), "{argv:?}");
+    }
+}
