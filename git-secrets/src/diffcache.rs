@@ -43,6 +43,9 @@ pub struct Cache {
     /// The ref's commit, if any: the parent of the next one, so that a write racing
     /// with git's own (a `git log -p` running meanwhile) fails instead of undoing it.
     tip: Option<String>,
+    /// Whether the ref holds views of this validity (then `notes` lists them, and a
+    /// write adds to its tree; otherwise a write replaces it).
+    current: bool,
     /// Annotated blob id → note blob id, when the ref holds views of this validity.
     notes: HashMap<String, String>,
 }
@@ -69,7 +72,8 @@ impl Cache {
             None => (None, ""),
         };
         let mut notes = HashMap::new();
-        if tip.is_some() && subject == validity {
+        let current = tip.is_some() && subject == validity;
+        if current {
             let out = repo.git(&["notes", "--ref", REF, "list"])?;
             for line in String::from_utf8_lossy(&out).lines() {
                 if let Some((note, object)) = line.split_once(' ') {
@@ -80,6 +84,7 @@ impl Cache {
         Ok(Cache {
             validity: validity.to_owned(),
             tip,
+            current,
             notes,
         })
     }
@@ -89,21 +94,21 @@ impl Cache {
         self.notes.contains_key(blob)
     }
 
-    /// Writes the notes still valid and `views` (blob id, masked view) as the ref's new
-    /// commit, under this cache's validity.
+    /// Adds `views` (blob id, masked view) to the cache, as the ref's new commit under
+    /// this cache's validity: on top of the notes already there when they are of this
+    /// validity, in place of them otherwise.
     pub fn write(&self, repo: &Repo, views: &[(String, String)]) -> Result<(), Error> {
-        if views.is_empty() {
+        let fresh: Vec<&(String, String)> = views
+            .iter()
+            .filter(|(object, _)| is_object_id(object) && !self.has(object))
+            .collect();
+        if fresh.is_empty() {
             return Ok(());
         }
-        let fresh: HashSet<&str> = views.iter().map(|(o, _)| o.as_str()).collect();
-        let kept: Vec<(&String, &String)> = self
-            .notes
-            .iter()
-            .filter(|(object, note)| {
-                is_object_id(object) && is_object_id(note) && !fresh.contains(object.as_str())
-            })
-            .collect();
-        let split = kept.len() + views.len() > FANOUT_AT;
+        // The layout follows the count, as git's does; git reads notes at any depth, so
+        // a tree that had fewer notes keeps its own layout for those.
+        let kept = if self.current { self.notes.len() } else { 0 };
+        let split = kept + fresh.len() > FANOUT_AT;
         let path = |oid: &str| match split {
             true => format!("{}/{}", &oid[..2], &oid[2..]),
             false => oid.to_owned(),
@@ -119,12 +124,10 @@ impl Cache {
         if let Some(tip) = &self.tip {
             s.push_str(&format!("from {tip}\n"));
         }
-        // The tree is written whole: the notes kept and the new ones, in one layout.
-        s.push_str("deleteall\n");
-        for (object, note) in kept {
-            s.push_str(&format!("M 100644 {note} {}\n", path(object)));
+        if !self.current {
+            s.push_str("deleteall\n");
         }
-        for (object, view) in views {
+        for (object, view) in fresh {
             s.push_str(&format!(
                 "M 100644 inline {}\ndata {}\n{view}\n",
                 path(object),
@@ -167,6 +170,46 @@ pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
         ":(glob).secrets/**/*.env",
     ])?;
     Ok(raw_blobs(&out))
+}
+
+/// The file in the git directory where the pre-commit hook leaves the secret blobs of
+/// the commit being made ([`remember_for_commit`]), for the post-commit hook to cache
+/// ([`take_remembered`]): "<blob id> <path>\0" each. Not secret, and only a hint: a
+/// lost or stale list costs a process per blob at the first `git log -p`, as without it.
+const PENDING: &str = "git-secrets-diff-cache-pending";
+
+/// Leaves `blobs` (path, blob id) for the post-commit hook, or clears the list.
+pub fn remember_for_commit(repo: &Repo, blobs: &[(String, String)]) {
+    let Some(path) = crate::git::git_dir(&repo.root).map(|d| d.join(PENDING)) else {
+        return;
+    };
+    if blobs.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
+    let list: String = blobs
+        .iter()
+        .map(|(path, oid)| format!("{oid} {path}\0"))
+        .collect();
+    let _ = std::fs::write(&path, list);
+}
+
+/// The blobs [`remember_for_commit`] left (path, blob id) in the repository whose work
+/// tree is `root`, and the list removed.
+pub fn take_remembered(root: &Path) -> Vec<(String, String)> {
+    let Some(path) = crate::git::git_dir(root).map(|d| d.join(PENDING)) else {
+        return Vec::new();
+    };
+    let Ok(list) = std::fs::read(&path) else {
+        return Vec::new();
+    };
+    let _ = std::fs::remove_file(&path);
+    list.split(|&b| b == 0)
+        .filter_map(|entry| {
+            let (oid, path) = std::str::from_utf8(entry).ok()?.split_once(' ')?;
+            is_object_id(oid).then(|| (path.to_owned(), oid.to_owned()))
+        })
+        .collect()
 }
 
 /// The blobs of `git log --raw -z` output, old and new side, with their path.
@@ -233,8 +276,8 @@ fn fingerprints(
 
 /// Adds to `cache` the view of every blob of `blobs` (path, blob id) it lacks. Some
 /// views may be at hand (`views`, by blob id: files `unlock` just opened); the other
-/// blobs are read from git and smudged here. A blob the filter would not smudge (see
-/// [`crate::filter::smudged_form`]) is left for git. Returns how many views were added.
+/// blobs are read from git and smudged here ([`views_of`]). Returns how many views were
+/// added.
 pub fn fill(
     ws: &Workspace,
     cache: &Cache,
@@ -242,35 +285,44 @@ pub fn fill(
     at_hand: &HashMap<String, String>,
 ) -> Result<usize, Error> {
     let mut seen = HashSet::new();
-    let missing: Vec<&(String, String)> = blobs
+    let missing: Vec<(String, String)> = blobs
         .iter()
         .filter(|(_, oid)| is_object_id(oid) && !cache.has(oid) && seen.insert(oid.as_str()))
+        .cloned()
         .collect();
     let (known, to_read): (Vec<_>, Vec<_>) = missing
         .into_iter()
         .partition(|(_, oid)| at_hand.contains_key(oid));
     let mut views: Vec<(String, String)> = known
         .into_iter()
-        .map(|(_, oid)| (oid.clone(), at_hand[oid].clone()))
+        .map(|(_, oid)| (oid.clone(), at_hand[&oid].clone()))
         .collect();
-    let oids: Vec<&str> = to_read.iter().map(|(_, oid)| oid.as_str()).collect();
+    views.extend(views_of(ws, &to_read)?);
+    cache.write(&ws.repo, &views)?;
+    Ok(views.len())
+}
+
+/// The views (blob id, masked view) of `blobs` (path, blob id), read from git. A blob
+/// the filter would not smudge (see [`crate::filter::smudged_form`]) is left for git.
+pub fn views_of(
+    ws: &Workspace,
+    blobs: &[(String, String)],
+) -> Result<Vec<(String, String)>, Error> {
+    let oids: Vec<&str> = blobs.iter().map(|(_, oid)| oid.as_str()).collect();
     let read: Vec<zeroize::Zeroizing<Vec<u8>>> = ws
         .repo
         .read_blobs(&oids)?
         .into_iter()
         .map(zeroize::Zeroizing::new)
         .collect();
-    let pairs: Vec<_> = to_read.iter().zip(&read).collect();
-    views.extend(
-        crate::par::map(&pairs, |((path, oid), blob)| {
-            let form = crate::filter::smudged_form(ws, path, blob)?;
-            Some((oid.clone(), view_of_smudged(ws, path, &form)))
-        })
-        .into_iter()
-        .flatten(),
-    );
-    cache.write(&ws.repo, &views)?;
-    Ok(views.len())
+    let pairs: Vec<_> = blobs.iter().zip(&read).collect();
+    Ok(crate::par::map(&pairs, |((path, oid), blob)| {
+        let form = crate::filter::smudged_form(ws, path, blob)?;
+        Some((oid.clone(), view_of_smudged(ws, path, &form)))
+    })
+    .into_iter()
+    .flatten()
+    .collect())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! The masked diff's cache (refs/notes/textconv/secrets), filled by `unlock`: the first
-//! `git log -p` of a fresh clone starts no textconv process, and shows exactly what the
-//! textconv itself shows, with or without access to an environment.
+//! The masked diff's cache (refs/notes/textconv/secrets), filled by `unlock` and by the
+//! post-commit hook: the first `git log -p` of a fresh clone, or of commits made in this
+//! clone, starts no textconv process, and shows exactly what the textconv itself shows,
+//! with or without access to an environment.
 
 use std::path::{Path, PathBuf};
 
@@ -120,6 +121,28 @@ fn unlock_fills_the_cache_for_the_history() {
     let before = env.git(&c, &["rev-parse", REF]).ok().stdout;
     env.secrets(&c, &["unlock"]).ok();
     assert_eq!(env.git(&c, &["rev-parse", REF]).ok().stdout, before);
+}
+
+// Guards: commits made in this clone are cached as they are made (the post-commit hook),
+// each on top of the cache before it; a commit that skips the hooks is left for git.
+#[test]
+fn commits_made_here_are_cached_at_commit_time() {
+    let (env, repo) = history();
+    assert_cache_is_exact(&env, &repo);
+    let before = env.git(&repo, &["rev-parse", REF]).ok().stdout;
+    write(repo.join(DEV), "TOKEN=dev-value-next\n");
+    env.commit_all(&repo, "one more");
+    let parent = env
+        .git(&repo, &["rev-parse", &format!("{REF}^")])
+        .ok()
+        .stdout;
+    assert_eq!(parent, before, "added on top of the cache");
+    assert_cache_is_exact(&env, &repo);
+    write(repo.join(DEV), "TOKEN=dev-value-unhooked\n");
+    env.git(&repo, &["commit", "-q", "--no-verify", "-am", "no hooks"])
+        .ok();
+    assert_eq!(textconv_runs(&env, &repo, &["log", "-p", "-1"]), 1);
+    assert_cache_is_exact(&env, &repo);
 }
 
 // Guards: a member who reads only development gets production's sealed view from the

@@ -62,10 +62,12 @@ fn hand_written_hook_keeps_running_and_lock_restores_it() {
     assert_eq!(runs(&repo), 2, "their hook ran again");
     env.secrets(&repo, &["lock"]).ok();
     assert_eq!(read(&hook), THEIRS, "lock leaves their hook as it was");
-    assert!(
-        !repo.join(".git/hooks/pre-merge-commit").exists(),
-        "ours removed"
-    );
+    for ours in ["pre-merge-commit", "post-commit"] {
+        assert!(
+            !repo.join(".git/hooks").join(ours).exists(),
+            "{ours} removed"
+        );
+    }
 }
 
 // Guards: a hook in another language is chained (moved aside, run after the check) and
@@ -122,10 +124,12 @@ fn core_hooks_path_is_respected() {
         read(repo.join(".husky/pre-commit")),
         "#!/bin/sh\nnpm test\n"
     );
-    assert!(
-        !repo.join(".husky/pre-merge-commit").exists(),
-        "no new file in the repo"
-    );
+    for ours in ["pre-merge-commit", "post-commit"] {
+        assert!(
+            !repo.join(".husky").join(ours).exists(),
+            "no new file in the repo"
+        );
+    }
     assert!(
         !repo.join(".git/hooks/pre-commit").exists(),
         "not where git won't look"
@@ -172,11 +176,13 @@ fn shared_hooks_path_outside_the_repo() {
     env.secrets(&repo, &["init"]).ok();
     assert!(read(shared.join("pre-commit")).contains("hook pre-commit"));
     assert!(shared.join("pre-merge-commit").exists());
+    assert!(read(shared.join("post-commit")).contains("hook post-commit"));
     env.commit_all(&repo, "init");
     assert_eq!(runs(&repo), 1);
     env.secrets(&repo, &["lock"]).ok();
     assert_eq!(read(shared.join("pre-commit")), THEIRS);
     assert!(!shared.join("pre-merge-commit").exists());
+    assert!(!shared.join("post-commit").exists());
 }
 
 // Guards: a hook that is a symlink to a shared script stays a symlink, runs after the
@@ -208,7 +214,7 @@ fn status_reports_the_hooks() {
     let repo = env.repo("repo", &[]);
     let status = env.secrets(&repo, &["status"]).ok().stdout;
     assert!(
-        status.contains("pre-commit, pre-merge-commit installed"),
+        status.contains("pre-commit, pre-merge-commit, post-commit installed"),
         "{status}"
     );
     std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();

@@ -1,12 +1,18 @@
 //! `git secrets hook pre-commit` (and `pre-merge-commit`): what the installed hooks run,
 //! also usable from husky, lefthook or the pre-commit framework. It checks the staged
 //! blobs, not the work tree, and blocks the commit with one line per problem.
+//!
+//! `git secrets hook post-commit` caches the masked diff of the secret files the commit
+//! changed (crate::diffcache), so `git log -p` over commits made in this clone starts no
+//! textconv process for them. It never fails: the commit is made already.
 
 use clap::{Args, ValueEnum};
 
+use crate::diffcache;
 use crate::error::Error;
 use crate::git::Repo;
 use crate::guard;
+use crate::workspace::Workspace;
 
 /// Check the staged files for plaintext secrets (run by the git hooks).
 #[derive(Args, Debug)]
@@ -16,22 +22,34 @@ pub struct HookArgs {
     hook: HookName,
 }
 
+/// git's names for its hooks (the command line takes them as `pre-commit` …).
+#[allow(clippy::enum_variant_names)]
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum HookName {
     PreCommit,
     PreMergeCommit,
+    PostCommit,
 }
 
 pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
-    let repo = Repo::discover()?;
-    let report = guard::check_index(&repo)?;
-    if report.findings.is_empty() {
-        return Ok(());
-    }
     let what = match args.hook {
         HookName::PreCommit => "commit",
         HookName::PreMergeCommit => "merge commit",
+        HookName::PostCommit => {
+            cache_committed_views();
+            return Ok(());
+        }
     };
+    let repo = Repo::discover()?;
+    let report = guard::check_index(&repo)?;
+    if report.findings.is_empty() {
+        // What the post-commit hook will cache (a merge commit's own diff is not shown
+        // by `git log -p`).
+        if let HookName::PreCommit = args.hook {
+            diffcache::remember_for_commit(&repo, &report.staged_secrets);
+        }
+        return Ok(());
+    }
     // All on stderr: git shows a hook's stderr to the user.
     let mut text = format!("git-secrets: this {what} would put secrets in git:\n");
     for f in &report.findings {
@@ -45,4 +63,31 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
         ),
         hint: "fix each file as said, `git add` it, and commit again".into(),
     })
+}
+
+/// Caches the masked views of the blobs the pre-commit hook let through, under the
+/// textconv command `unlock` configures for this identity's view. Run after every
+/// commit, rebase picks included, so no process is started to find the repository:
+/// git runs hooks in the top level of the work tree, and the list is found from there
+/// (none: nothing to do). Failures are warnings: the commit is made.
+fn cache_committed_views() {
+    let Ok(root) = std::env::current_dir() else {
+        return;
+    };
+    let blobs = diffcache::take_remembered(&root);
+    if blobs.is_empty() {
+        return;
+    }
+    let result = Workspace::open_repo(Repo { root }).and_then(|ws| {
+        let validity = super::unlock::textconv_command(&ws)?;
+        // The cache is read while the blobs are read and masked.
+        let (cache, views) = crate::par::join(
+            || diffcache::Cache::read(&ws.repo, &validity),
+            || diffcache::views_of(&ws, &blobs),
+        );
+        cache?.write(&ws.repo, &views?)
+    });
+    if let Err(e) = result {
+        eprintln!("git-secrets: warning: the masked diff's cache was not filled ({e}); `git log -p` fills it as it goes");
+    }
 }

@@ -92,7 +92,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         });
     }
     if missing.is_empty() {
-        text.push_str("hooks:        pre-commit, pre-merge-commit installed\n");
+        text.push_str("hooks:        pre-commit, pre-merge-commit, post-commit installed\n");
     } else if unlocked {
         text.push_str(&format!(
             "problem: the {} hook(s) are not installed (a tool may have rewritten them); run `git secrets unlock`\n",

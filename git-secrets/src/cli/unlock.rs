@@ -122,7 +122,7 @@ pub fn unconfigure_fsmonitor(repo: &Repo) -> Result<(), Error> {
 
 /// The textconv command for this identity's current view (diffview::view_id). A change
 /// of access changes it, and git then drops the cached views made under the old one.
-fn textconv_command(ws: &Workspace) -> Result<String, Error> {
+pub fn textconv_command(ws: &Workspace) -> Result<String, Error> {
     let recipient = ws.identity().map(|i| i.recipient()).unwrap_or_default();
     let view = crate::diffview::view_id(&ws.access, &recipient);
     exe_command(&format!("textconv --view {view}"))

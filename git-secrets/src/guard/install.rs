@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::git::Repo;
 
-/// The hooks installed: the same check before a commit and before a merge commit.
-pub const HOOKS: &[&str] = &["pre-commit", "pre-merge-commit"];
+/// The hooks installed: the same check before a commit and before a merge commit, and
+/// after a commit, the masked diff's cache of what it changed (crate::diffcache).
+pub const HOOKS: &[&str] = &["pre-commit", "pre-merge-commit", "post-commit"];
 
 const BEGIN: &str =
     "# >>> git-secrets >>> (added by `git secrets unlock`; `git secrets lock` removes it)";
@@ -73,11 +74,17 @@ fn sh_quote(s: &str) -> String {
 /// The marked block for `hook`; `chained` is the previous program to run after it.
 fn block(exe: &str, hook: &str, chained: bool) -> String {
     let q = sh_quote(exe);
+    // Without the binary, a check cannot let the commit through; the cache after it
+    // has nothing to say.
+    let missing = match hook {
+        "post-commit" => ":",
+        _ => "echo \"git-secrets: not installed, so staged files cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1",
+    };
     let mut b = format!(
         "{BEGIN}\n\
          if [ -x {q} ]; then {q} hook {hook} || exit $?\n\
          elif command -v git-secrets >/dev/null 2>&1; then git-secrets hook {hook} || exit $?\n\
-         else echo \"git-secrets: not installed, so staged files cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1; fi\n"
+         else {missing}; fi\n"
     );
     if chained {
         b.push_str(&format!(

@@ -236,6 +236,8 @@ pub struct Report {
     pub values_searched: Option<usize>,
     /// How many commits were looked at (`git secrets check` of a range).
     pub commits: usize,
+    /// The staged secret files (path, blob id) that differ from HEAD (the hook's check).
+    pub staged_secrets: Vec<(String, String)>,
 }
 
 #[cfg(test)]

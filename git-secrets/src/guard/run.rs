@@ -104,10 +104,16 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
     let lookup = |i: usize| attrs.get(&list[i].1.path).copied().unwrap_or_default();
     let known = LazyKnown::new(repo);
     let findings = run(repo, &list, &lookup, &known)?;
+    let staged_secrets = entries
+        .iter()
+        .filter(|e| super::is_secret_path(&e.path))
+        .map(|e| (e.path.clone(), e.oid.clone()))
+        .collect();
     Ok(Report {
         findings,
         values_searched: known.searched(),
         commits: 0,
+        staged_secrets,
     })
 }
 
@@ -145,5 +151,6 @@ pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
         findings,
         values_searched: known.searched(),
         commits: groups.len(),
+        staged_secrets: Vec::new(),
     })
 }

@@ -64,6 +64,9 @@ pub fn staged(repo: &Repo) -> Result<Vec<Entry>, Error> {
         "--cached",
         "--raw",
         "-z",
+        // `git diff` abbreviates ids, and a short id can name two objects in a large
+        // repository.
+        "--no-abbrev",
         "--no-renames",
         "--no-ext-diff",
         "--diff-filter=ACMRT",
