@@ -14,7 +14,7 @@ commits that each change one value in two scope files (200 changed blobs), and t
          unlock are not timed
   cold   the masked diff with its cache dropped first: git starts the textconv once per
          blob. The worst case: history that no unlock has seen, git never diffed and no
-         hook cached (commits made with --no-verify, or by a rebase, since the unlock)
+         hook cached (commits made with --no-verify, cherry-picked or reverted since)
   warm   the masked diff as configured by `unlock` (diff.secrets.cachetextconv=true),
          after one run has filled the cache: every later `git log -p`
 

@@ -144,9 +144,8 @@ fn is_object_id(s: &str) -> bool {
     s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The secret files' blobs in HEAD's history (its newest [`HISTORY_COMMITS`] commits,
-/// merges included), each with a path it had: (path, blob id), newest first, each blob
-/// once. Empty before the first commit.
+/// The secret files' blobs in HEAD's history (see [`log_blobs`]). Empty before the first
+/// commit.
 pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
     if repo
         .git(&["rev-parse", "-q", "--verify", "HEAD^{commit}"])
@@ -154,6 +153,13 @@ pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
     {
         return Ok(Vec::new());
     }
+    log_blobs(repo, "HEAD")
+}
+
+/// The secret files' blobs of the commits `revs` names (as `git log` takes one argument:
+/// `HEAD`, `ORIG_HEAD..HEAD`), its newest [`HISTORY_COMMITS`], merges included, each
+/// with a path it had: (path, blob id), newest first, each blob once.
+pub fn log_blobs(repo: &Repo, revs: &str) -> Result<Vec<(String, String)>, Error> {
     let limit = format!("-n{HISTORY_COMMITS}");
     let out = repo.git(&[
         "log",
@@ -165,7 +171,7 @@ pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
         "--root",
         "-m",
         &limit,
-        "HEAD",
+        revs,
         "--",
         ":(glob).secrets/**/*.env",
     ])?;

@@ -1,7 +1,8 @@
 //! The masked diff's cache (refs/notes/textconv/secrets), filled by `unlock` and by the
-//! post-commit hook: the first `git log -p` of a fresh clone, or of commits made in this
-//! clone, starts no textconv process, and shows exactly what the textconv itself shows,
-//! with or without access to an environment.
+//! post-commit, post-merge and post-rewrite hooks: the first `git log -p` of a fresh
+//! clone, or over commits made, pulled or rebased in this clone, starts no textconv
+//! process, and shows exactly what the textconv itself shows, with or without access to
+//! an environment.
 
 use std::path::{Path, PathBuf};
 
@@ -143,6 +144,56 @@ fn commits_made_here_are_cached_at_commit_time() {
         .ok();
     assert_eq!(textconv_runs(&env, &repo, &["log", "-p", "-1"]), 1);
     assert_cache_is_exact(&env, &repo);
+}
+
+// Guards: commits a pull brings, by fast-forward or with a merge, are cached by the
+// post-merge hook.
+#[test]
+fn pulled_commits_are_cached_after_the_merge() {
+    let (env, repo) = history();
+    let c = clone(&env, &repo, "clone");
+    env.secrets(&c, &["unlock"]).ok();
+    for n in 5..7 {
+        write(repo.join(PROD), &format!("TOKEN=prod-value-{n}\n"));
+        env.commit_all(&repo, &format!("change {n}"));
+    }
+    pull(&env, &c, &repo);
+    assert_cache_is_exact(&env, &c);
+    write(c.join(DEV), "TOKEN=dev-value-mine\n");
+    env.commit_all(&c, "mine");
+    write(repo.join(PROD), "TOKEN=prod-value-theirs\n");
+    env.commit_all(&repo, "theirs");
+    pull(&env, &c, &repo);
+    assert_eq!(
+        env.git(&c, &["rev-list", "--count", "--merges", "HEAD"])
+            .ok()
+            .stdout
+            .trim(),
+        "1"
+    );
+    assert_cache_is_exact(&env, &c);
+}
+
+// Guards: a rebase (both backends) that merges secret files into new blobs has them
+// cached by the post-rewrite hook.
+#[test]
+fn rebased_commits_are_cached_after_the_rebase() {
+    let (env, repo) = history();
+    for backend in ["--merge", "--apply"] {
+        let branch = format!("feature{backend}");
+        env.git(&repo, &["checkout", "-q", "-b", &branch, "main~1"])
+            .ok();
+        write(
+            repo.join(DEV),
+            &format!("TOKEN=dev-value-3\nEXTRA=dev-value-extra{backend}\n"),
+        );
+        env.commit_all(&repo, "extra");
+        env.git(&repo, &["rebase", "-q", backend, "main"]).ok();
+        let merged = read(repo.join(DEV));
+        assert!(merged.starts_with("TOKEN=dev-value-4\nEXTRA="), "{merged}");
+        assert_cache_is_exact(&env, &repo);
+        env.git(&repo, &["checkout", "-q", "main"]).ok();
+    }
 }
 
 // Guards: a member who reads only development gets production's sealed view from the

@@ -214,7 +214,9 @@ fn status_reports_the_hooks() {
     let repo = env.repo("repo", &[]);
     let status = env.secrets(&repo, &["status"]).ok().stdout;
     assert!(
-        status.contains("pre-commit, pre-merge-commit, post-commit installed"),
+        status.contains(
+            "pre-commit, pre-merge-commit, post-commit, post-merge, post-rewrite installed"
+        ),
         "{status}"
     );
     std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();

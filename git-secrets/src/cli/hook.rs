@@ -3,8 +3,9 @@
 //! blobs, not the work tree, and blocks the commit with one line per problem.
 //!
 //! `git secrets hook post-commit` caches the masked diff of the secret files the commit
-//! changed (crate::diffcache), so `git log -p` over commits made in this clone starts no
-//! textconv process for them. It never fails: the commit is made already.
+//! changed (crate::diffcache), and `post-merge` and `post-rewrite` (a pull, a merge, a
+//! rebase) that of the commits they brought (`ORIG_HEAD..HEAD`), so `git log -p` over
+//! them starts no textconv process. These never fail: the work is done already.
 
 use clap::{Args, ValueEnum};
 
@@ -20,6 +21,9 @@ pub struct HookArgs {
     /// The hook git is running.
     #[arg(value_enum)]
     hook: HookName,
+    /// The arguments git gave the hook (post-rewrite: `amend` or `rebase`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
 }
 
 /// git's names for its hooks (the command line takes them as `pre-commit` …).
@@ -29,6 +33,8 @@ enum HookName {
     PreCommit,
     PreMergeCommit,
     PostCommit,
+    PostMerge,
+    PostRewrite,
 }
 
 pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
@@ -37,6 +43,12 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
         HookName::PreMergeCommit => "merge commit",
         HookName::PostCommit => {
             cache_committed_views();
+            return Ok(());
+        }
+        // An amend was cached by post-commit.
+        HookName::PostRewrite if args.args.first().is_some_and(|a| a == "amend") => return Ok(()),
+        HookName::PostMerge | HookName::PostRewrite => {
+            cache_new_history();
             return Ok(());
         }
     };
@@ -65,25 +77,43 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     })
 }
 
-/// Caches the masked views of the blobs the pre-commit hook let through, under the
-/// textconv command `unlock` configures for this identity's view. Run after every
-/// commit, rebase picks included, so no process is started to find the repository:
-/// git runs hooks in the top level of the work tree, and the list is found from there
-/// (none: nothing to do). Failures are warnings: the commit is made.
+/// Caches the masked views of the blobs the pre-commit hook let through. Run after every
+/// commit, rebase picks included, so no process is started to find the repository: git
+/// runs hooks in the top level of the work tree, and the list is found from there (none:
+/// nothing to do).
 fn cache_committed_views() {
     let Ok(root) = std::env::current_dir() else {
         return;
     };
     let blobs = diffcache::take_remembered(&root);
-    if blobs.is_empty() {
-        return;
+    if !blobs.is_empty() {
+        cache_views(Repo { root }, &blobs);
     }
-    let result = Workspace::open_repo(Repo { root }).and_then(|ws| {
+}
+
+/// Caches the masked views of the secret blobs of the commits a merge, a pull or a
+/// rebase brought (`ORIG_HEAD..HEAD`, which git sets before each). Without ORIG_HEAD,
+/// nothing is done.
+fn cache_new_history() {
+    let Ok(root) = std::env::current_dir() else {
+        return;
+    };
+    let repo = Repo { root };
+    match diffcache::log_blobs(&repo, "ORIG_HEAD..HEAD") {
+        Ok(blobs) if !blobs.is_empty() => cache_views(repo, &blobs),
+        _ => {}
+    }
+}
+
+/// Adds the views of `blobs` (path, blob id) to the cache, under the textconv command
+/// `unlock` configures for this identity's view. Failures are warnings.
+fn cache_views(repo: Repo, blobs: &[(String, String)]) {
+    let result = Workspace::open_repo(repo).and_then(|ws| {
         let validity = super::unlock::textconv_command(&ws)?;
         // The cache is read while the blobs are read and masked.
         let (cache, views) = crate::par::join(
             || diffcache::Cache::read(&ws.repo, &validity),
-            || diffcache::views_of(&ws, &blobs),
+            || diffcache::views_of(&ws, blobs),
         );
         cache?.write(&ws.repo, &views?)
     });

@@ -92,7 +92,10 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         });
     }
     if missing.is_empty() {
-        text.push_str("hooks:        pre-commit, pre-merge-commit, post-commit installed\n");
+        text.push_str(&format!(
+            "hooks:        {} installed\n",
+            crate::guard::install::HOOKS.join(", ")
+        ));
     } else if unlocked {
         text.push_str(&format!(
             "problem: the {} hook(s) are not installed (a tool may have rewritten them); run `git secrets unlock`\n",

@@ -26,8 +26,15 @@ use crate::error::Error;
 use crate::git::Repo;
 
 /// The hooks installed: the same check before a commit and before a merge commit, and
-/// after a commit, the masked diff's cache of what it changed (crate::diffcache).
-pub const HOOKS: &[&str] = &["pre-commit", "pre-merge-commit", "post-commit"];
+/// after a commit, a merge or pull, and a rebase, the masked diff's cache of what they
+/// brought (crate::diffcache).
+pub const HOOKS: &[&str] = &[
+    "pre-commit",
+    "pre-merge-commit",
+    "post-commit",
+    "post-merge",
+    "post-rewrite",
+];
 
 const BEGIN: &str =
     "# >>> git-secrets >>> (added by `git secrets unlock`; `git secrets lock` removes it)";
@@ -77,13 +84,13 @@ fn block(exe: &str, hook: &str, chained: bool) -> String {
     // Without the binary, a check cannot let the commit through; the cache after it
     // has nothing to say.
     let missing = match hook {
-        "post-commit" => ":",
+        h if h.starts_with("post-") => ":",
         _ => "echo \"git-secrets: not installed, so staged files cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1",
     };
     let mut b = format!(
         "{BEGIN}\n\
-         if [ -x {q} ]; then {q} hook {hook} || exit $?\n\
-         elif command -v git-secrets >/dev/null 2>&1; then git-secrets hook {hook} || exit $?\n\
+         if [ -x {q} ]; then {q} hook {hook} \"$@\" || exit $?\n\
+         elif command -v git-secrets >/dev/null 2>&1; then git-secrets hook {hook} \"$@\" || exit $?\n\
          else {missing}; fi\n"
     );
     if chained {
