@@ -7,10 +7,12 @@
 //! protocol does not say why git is cleaning, so the filter asks the process tree: git
 //! starts the filter, directly or through `sh -c`, from the process running the command.
 //!
-//! Only Linux exposes another process's arguments as a file (`/proc/PID/cmdline`). Where
-//! the caller cannot be known, [`stages`] says no and the conflict is sealed side by side
-//! with a warning; the pre-commit hook and `check` still refuse to commit it.
-//! Hand-written: no crate reads a parent's argv portably, and this needs two files.
+//! Linux has each process's arguments and parent in `/proc/PID/`; elsewhere (macOS, the
+//! BSDs) `ps` prints them, joined by spaces (a path with a space in git's own options
+//! then hides the subcommand, which only means a warning). Where the caller cannot be
+//! known, [`stages`] says no and the conflict is sealed side by side with a warning; the
+//! pre-commit hook and `check` still refuse to commit it. This runs only for a file with
+//! conflict markers. Hand-written: no crate reads a parent's argv portably.
 
 /// Whether the git command that started this process stages work-tree content: `git add`
 /// or `git stage`, except with `--refresh` or `--dry-run`, which stage nothing.
@@ -70,11 +72,11 @@ fn is_staging(argv: &[String]) -> bool {
 
 /// The arguments of the nearest git process above this one, skipping the shell git may
 /// start the filter through.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 fn invoking_git_args() -> Option<Vec<String>> {
     let mut pid = std::os::unix::process::parent_id();
     for _ in 0..2 {
-        let argv = cmdline(pid)?;
+        let (parent, argv) = process(pid)?;
         let program = argv.first()?;
         let name = program.rsplit('/').next().unwrap_or(program);
         if name == "git" || name.starts_with("git-") {
@@ -83,17 +85,25 @@ fn invoking_git_args() -> Option<Vec<String>> {
         if !matches!(name, "sh" | "dash" | "bash" | "ash" | "busybox") {
             return None;
         }
-        pid = parent_of(pid)?;
+        pid = parent;
     }
     None
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(unix))]
 fn invoking_git_args() -> Option<Vec<String>> {
     None
 }
 
-#[cfg(target_os = "linux")]
+/// The parent and the arguments of process `pid`.
+#[cfg(unix)]
+fn process(pid: u32) -> Option<(u32, Vec<String>)> {
+    match (parent_of(pid), cmdline(pid)) {
+        (Some(parent), Some(argv)) if !argv.is_empty() => Some((parent, argv)),
+        _ => from_ps(pid),
+    }
+}
+
 fn cmdline(pid: u32) -> Option<Vec<String>> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     Some(
@@ -106,11 +116,29 @@ fn cmdline(pid: u32) -> Option<Vec<String>> {
 
 /// The parent of `pid`, from `/proc/PID/stat`: "PID (COMM) STATE PPID …", where COMM
 /// may itself hold spaces and parentheses, so the fields are counted from the last `)`.
-#[cfg(target_os = "linux")]
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// [`process`] where there is no `/proc`: POSIX `ps`.
+fn from_ps(pid: u32) -> Option<(u32, Vec<String>)> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "ppid=", "-o", "args=", "-p", &pid.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    parse_ps(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// "  PPID ARGS…" as `ps -o ppid= -o args=` prints it.
+fn parse_ps(line: &str) -> Option<(u32, Vec<String>)> {
+    let mut words = line.split_whitespace();
+    let parent = words.next()?.parse().ok()?;
+    let argv: Vec<String> = words.map(str::to_owned).collect();
+    (!argv.is_empty()).then_some((parent, argv))
 }
 
 #[cfg(test)]
@@ -157,12 +185,36 @@ mod tests {
         }
     }
 
-    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_a_ps_line() {
+        assert_eq!(
+            parse_ps("  4242 /usr/bin/git -C x add -A\n"),
+            Some((4242, args("/usr/bin/git -C x add -A")))
+        );
+        assert_eq!(parse_ps(""), None);
+        assert_eq!(parse_ps("12\n"), None);
+        assert_eq!(parse_ps("PPID ARGS\n"), None);
+    }
+
+    #[cfg(unix)]
     #[test]
     fn reads_this_process_tree() {
         let me = std::process::id();
-        assert_eq!(parent_of(me), Some(std::os::unix::process::parent_id()));
-        let argv = cmdline(me).unwrap();
+        let (parent, argv) = process(me).unwrap();
+        assert_eq!(parent, std::os::unix::process::parent_id());
         assert!(argv[0].contains("git_secrets"), "{argv:?}");
+    }
+
+    // The fallback where there is no /proc agrees with it (where both exist; ps joins
+    // the arguments with spaces).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn ps_agrees_with_proc() {
+        let me = std::process::id();
+        let (parent, argv) = process(me).unwrap();
+        match from_ps(me) {
+            Some((p, a)) => assert_eq!((p, a.join(" ")), (parent, argv.join(" "))),
+            None => eprintln!("no `ps` on this machine: the fallback is not compared"),
+        }
     }
 }
