@@ -401,9 +401,10 @@ fn key_with_spaces_fails_git_add() {
     add_fails(bytes.as_bytes(), &["line 2", "MY KEY"]);
 }
 
-// Guards: conflict markers left in a secret file fail `git add` (however git is called),
-// naming the file and line, and nothing is staged; `git diff` and `git status`, which
-// clean the same file to compare it, keep working during the conflict.
+// Guards: conflict markers left in a secret file fail `git add` (however git is called,
+// aliases included), naming the file and line, and nothing is staged; `git diff` and
+// `git status`, which clean the same file to compare it, keep working during the
+// conflict.
 #[test]
 fn conflict_marker_fails_git_add_but_not_diff() {
     let bytes =
@@ -417,6 +418,7 @@ fn conflict_marker_fails_git_add_but_not_diff() {
     let f = repo.join(".secrets/development.env");
     std::fs::write(&f, &bytes).unwrap();
     let index = env.git(&repo, &["ls-files", "-s"]).ok().stdout;
+    env.git(&repo, &["config", "alias.stg", "add -u"]).ok();
     let dir = repo.to_str().unwrap();
     for args in [
         &[
@@ -429,6 +431,8 @@ fn conflict_marker_fails_git_add_but_not_diff() {
         ][..],
         &["--git-dir", ".git", "stage", "-u"],
         &["--no-pager", "add", "--", "."],
+        &["-c", "alias.a=add", "a", ".secrets/development.env"],
+        &["stg", "."],
     ] {
         let out = env.git(&repo, args);
         assert_ne!(out.code, Some(0), "{args:?}: {out:#?}");
