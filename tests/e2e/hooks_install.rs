@@ -120,6 +120,8 @@ fn core_hooks_path_is_respected() {
         "{}",
         out.stderr
     );
+    // The hooks that only cache the diff are not worth a file for everyone.
+    assert!(!out.stderr.contains("hook post-"), "{}", out.stderr);
     assert_eq!(
         read(repo.join(".husky/pre-commit")),
         "#!/bin/sh\nnpm test\n"
@@ -219,10 +221,18 @@ fn status_reports_the_hooks() {
         ),
         "{status}"
     );
+    // Without a hook that caches the diff: said, but not as a problem.
+    std::fs::remove_file(repo.join(".git/hooks/post-merge")).unwrap();
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(
+        status.contains("the checks are installed; not post-merge (they cache")
+            && !status.contains("problem"),
+        "{status}"
+    );
     std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
     let status = env.secrets(&repo, &["status"]).ok().stdout;
     assert!(
-        status.contains("problem: the pre-commit hook(s) are not installed")
+        status.contains("problem: the pre-commit, post-merge hook(s) are not installed")
             && status.contains("git secrets unlock"),
         "{status}"
     );

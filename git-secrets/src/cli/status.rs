@@ -91,15 +91,23 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             None => "fsmonitor:    none (`git secrets unlock` sets it up with git 2.31 or later)\n",
         });
     }
+    // The checks guard against leaks; the post-* hooks only keep the diff's cache filled.
+    let (checks, cache): (Vec<&str>, Vec<&str>) =
+        missing.iter().partition(|h| !h.starts_with("post-"));
     if missing.is_empty() {
         text.push_str(&format!(
             "hooks:        {} installed\n",
             crate::guard::install::HOOKS.join(", ")
         ));
-    } else if unlocked {
+    } else if unlocked && !checks.is_empty() {
         text.push_str(&format!(
             "problem: the {} hook(s) are not installed (a tool may have rewritten them); run `git secrets unlock`\n",
             missing.join(", ")
+        ));
+    } else if unlocked {
+        text.push_str(&format!(
+            "hooks:        the checks are installed; not {} (they cache the masked diff of new commits; `git secrets unlock` installs them)\n",
+            cache.join(", ")
         ));
     }
     // Key problems a merge can leave behind, each with its fix.

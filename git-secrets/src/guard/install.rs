@@ -213,7 +213,10 @@ pub fn install(repo: &Repo, exe: &Path) -> Result<Vec<String>, Error> {
             .display()
             .to_string();
         if let Some(why) = belongs_to_repo(repo, &path) {
-            notes.push(format!("{shown} {why}, so git-secrets did not change it: add the line `git secrets hook {hook}` to it for everyone"));
+            // The post-* hooks only fill the diff's cache: not worth a file for everyone.
+            if !hook.starts_with("post-") {
+                notes.push(format!("{shown} {why}, so git-secrets did not change it: add the line `git secrets hook {hook}` to it for everyone"));
+            }
             continue;
         }
         let existing = match std::fs::read(&path) {
