@@ -22,11 +22,6 @@ fn identity_path(env: &Env) -> PathBuf {
     env.home.join(".config/git-secrets/identity.txt")
 }
 
-fn chmod(path: impl AsRef<Path>, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 /// The `age1…` public key written in an identity file's comment.
 fn public_key(identity_file: &Path) -> String {
     read(identity_file)

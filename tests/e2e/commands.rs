@@ -469,11 +469,7 @@ fn export_output_file_is_private() {
     set_awkward(&env, &repo);
     // Even over an existing file that others could read.
     write(repo.join("out.sh"), "old\n");
-    std::fs::set_permissions(
-        repo.join("out.sh"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .unwrap();
+    chmod(repo.join("out.sh"), 0o644);
     let out = env
         .secrets(&repo, &["export", "--yes", "--output", "out.sh"])
         .ok();
@@ -642,7 +638,7 @@ fn commands_work_in_an_unlocked_clone() {
     assert_eq!(mode(&f), 0o600);
     // An existing file with a looser mode is written back private, and its comments stay.
     write(&f, "# keep me\nKEY=plain-value\n");
-    std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    chmod(&f, 0o644);
     let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&f).unwrap());
     env.secrets(&repo, &["set", "OTHER", "second"]).ok();
     assert_eq!(read(&f), "# keep me\nKEY=plain-value\nOTHER=second\n");

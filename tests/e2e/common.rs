@@ -217,6 +217,12 @@ pub fn write(path: impl AsRef<Path>, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Sets the permission bits of `path`.
+pub fn chmod(path: impl AsRef<Path>, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// The permission bits of `path`.
 pub fn mode(path: impl AsRef<Path>) -> u32 {
     use std::os::unix::fs::PermissionsExt;

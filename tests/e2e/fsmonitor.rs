@@ -26,6 +26,16 @@ fn setup() -> (Env, PathBuf) {
     (env, repo)
 }
 
+/// [`setup`], and a `web` service whose directory holds only secret files (nothing in it
+/// is ever named by the hook), committed.
+fn setup_with_web() -> (Env, PathBuf) {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "--service", "web", "DB", "web-password-1"])
+        .ok();
+    env.commit_all(&repo, "web");
+    (env, repo)
+}
+
 /// Moves the mtime of `path` to `secs` seconds from now, as a later `touch` would.
 fn touch(path: &Path, secs: u64) {
     set_mtime(path, SystemTime::now() + Duration::from_secs(secs));
@@ -176,11 +186,7 @@ fn other_changes_are_all_seen() {
     write(repo.join("new.txt"), "new\n");
     write(repo.join(".secrets/notes.txt"), "untracked\n");
     std::fs::remove_file(repo.join(PROD)).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(repo.join(DEV), std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
+    chmod(repo.join(DEV), 0o700);
     let (out, _) = status(&env, &repo);
     let mut lines: Vec<&str> = out.lines().collect();
     lines.sort();
@@ -225,10 +231,7 @@ fn a_file_moved_to_another_scope_is_checked() {
 #[cfg(unix)]
 #[test]
 fn a_file_behind_a_symlinked_directory_is_not_vouched_for() {
-    let (env, repo) = setup();
-    env.secrets(&repo, &["set", "--service", "web", "DB", "web-password-1"])
-        .ok();
-    env.commit_all(&repo, "web");
+    let (env, repo) = setup_with_web();
     env.git(&repo, &["status", "--porcelain"]).ok();
     let real = env.path().join("web-real");
     std::fs::rename(repo.join(".secrets/web"), &real).unwrap();
@@ -242,11 +245,7 @@ fn a_file_behind_a_symlinked_directory_is_not_vouched_for() {
 // secret files go through the filter, still clean.
 #[test]
 fn an_untracked_cache_gets_the_full_answer() {
-    let (env, repo) = setup();
-    // A directory holding only secret files: nothing in it is ever named by the hook.
-    env.secrets(&repo, &["set", "--service", "web", "DB", "web-password-1"])
-        .ok();
-    env.commit_all(&repo, "web");
+    let (env, repo) = setup_with_web();
     env.git(&repo, &["config", "core.untrackedCache", "true"])
         .ok();
     env.git(&repo, &["update-index", "--untracked-cache"]).ok();
@@ -299,11 +298,7 @@ fn the_users_own_monitor_is_kept_and_ours_is_removed_by_lock() {
 
     let theirs = env.path().join("their-monitor");
     write(&theirs, "#!/bin/sh\nprintf 'theirs\\0/\\0'\n");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    chmod(&theirs, 0o755);
     let other = env.path().join("other");
     env.git(env.path(), &["init", "-q", "other"]).ok();
     env.git(

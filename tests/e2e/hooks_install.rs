@@ -17,18 +17,13 @@ fn runs(repo: &Path) -> usize {
 }
 
 #[cfg(unix)]
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// A fresh repository with `hook_text` as pre-commit, then `init` and `unlock` twice.
 fn repo_with_hook(env: &Env, hook_text: &str) -> PathBuf {
     let repo = env.path().join("repo");
     env.git(env.path(), &["init", "-q", "repo"]).ok();
     let hook = repo.join(".git/hooks/pre-commit");
     write(&hook, hook_text);
-    make_executable(&hook);
+    chmod(&hook, 0o755);
     env.secrets(&repo, &["init"]).ok();
     env.secrets(&repo, &["unlock"]).ok();
     env.secrets(&repo, &["unlock"]).ok();
@@ -110,7 +105,7 @@ fn core_hooks_path_is_respected() {
     env.git(env.path(), &["init", "-q", "repo"]).ok();
     // husky 5-8: a committed .husky/pre-commit.
     write(repo.join(".husky/pre-commit"), "#!/bin/sh\nnpm test\n");
-    make_executable(&repo.join(".husky/pre-commit"));
+    chmod(repo.join(".husky/pre-commit"), 0o755);
     env.commit_all(&repo, "husky");
     env.git(&repo, &["config", "core.hooksPath", ".husky"]).ok();
     let out = env.secrets(&repo, &["init"]).ok();
@@ -146,7 +141,7 @@ fn core_hooks_path_is_respected() {
         repo.join(".husky/_/h"),
         "#!/usr/bin/env sh\necho husky-ran >> \"$(git rev-parse --git-dir)/theirs.log\"\n",
     );
-    make_executable(&repo.join(".husky/_/pre-commit"));
+    chmod(repo.join(".husky/_/pre-commit"), 0o755);
     env.git(&repo, &["config", "core.hooksPath", ".husky/_"])
         .ok();
     env.secrets(&repo, &["unlock"]).ok();
@@ -167,7 +162,7 @@ fn shared_hooks_path_outside_the_repo() {
     let env = Env::new();
     let shared = env.path().join("shared-hooks");
     write(shared.join("pre-commit"), THEIRS);
-    make_executable(&shared.join("pre-commit"));
+    chmod(shared.join("pre-commit"), 0o755);
     let repo = env.path().join("repo");
     env.git(env.path(), &["init", "-q", "repo"]).ok();
     env.git(
@@ -195,7 +190,7 @@ fn symlinked_hook_is_chained_not_edited() {
     let env = Env::new();
     let shared = env.path().join("team-hook.sh");
     write(&shared, THEIRS);
-    make_executable(&shared);
+    chmod(&shared, 0o755);
     let repo = env.path().join("repo");
     env.git(env.path(), &["init", "-q", "repo"]).ok();
     let hook = repo.join(".git/hooks/pre-commit");

@@ -561,11 +561,7 @@ fn ssh_keys_join_and_decrypt() {
             )
             .unwrap();
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
+        chmod(&key, 0o600);
         let b = clone(&bob, &alice, &format!("bob-{kind}"));
         let pubkey = format!("{}.pub", key.display());
         let out = bob
