@@ -280,6 +280,11 @@ fn fingerprints(
     }
 }
 
+/// Says that a fill failed: a warning, since git fills the cache as it goes without it.
+pub fn warn_unfilled(e: &Error) {
+    eprintln!("git-secrets: warning: the masked diff's cache was not filled ({e}); `git log -p` fills it as it goes");
+}
+
 /// Adds to `cache` the view of every blob of `blobs` (path, blob id) it lacks. Some
 /// views may be at hand (`views`, by blob id: files `unlock` just opened); the other
 /// blobs are read from git and smudged here ([`views_of`]). Returns how many views were
@@ -310,10 +315,7 @@ pub fn fill(
 
 /// The views (blob id, masked view) of `blobs` (path, blob id), read from git. A blob
 /// the filter would not smudge (see [`crate::filter::smudged_form`]) is left for git.
-pub fn views_of(
-    ws: &Workspace,
-    blobs: &[(String, String)],
-) -> Result<Vec<(String, String)>, Error> {
+fn views_of(ws: &Workspace, blobs: &[(String, String)]) -> Result<Vec<(String, String)>, Error> {
     let oids: Vec<&str> = blobs.iter().map(|(_, oid)| oid.as_str()).collect();
     let read: Vec<zeroize::Zeroizing<Vec<u8>>> = ws
         .repo

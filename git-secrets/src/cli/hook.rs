@@ -105,19 +105,15 @@ fn cache_new_history() {
     }
 }
 
-/// Adds the views of `blobs` (path, blob id) to the cache, under the textconv command
+/// Adds the views of `blobs` (path, blob id) the cache lacks, under the textconv command
 /// `unlock` configures for this identity's view. Failures are warnings.
 fn cache_views(repo: Repo, blobs: &[(String, String)]) {
     let result = Workspace::open_repo(repo).and_then(|ws| {
         let validity = super::unlock::textconv_command(&ws)?;
-        // The cache is read while the blobs are read and masked.
-        let (cache, views) = crate::par::join(
-            || diffcache::Cache::read(&ws.repo, &validity),
-            || diffcache::views_of(&ws, blobs),
-        );
-        cache?.write(&ws.repo, &views?)
+        let cache = diffcache::Cache::read(&ws.repo, &validity)?;
+        diffcache::fill(&ws, &cache, blobs, &Default::default())
     });
     if let Err(e) = result {
-        eprintln!("git-secrets: warning: the masked diff's cache was not filled ({e}); `git log -p` fills it as it goes");
+        diffcache::warn_unfilled(&e);
     }
 }

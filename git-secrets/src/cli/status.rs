@@ -91,9 +91,9 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             None => "fsmonitor:    none (`git secrets unlock` sets it up with git 2.31 or later)\n",
         });
     }
-    // The checks guard against leaks; the post-* hooks only keep the diff's cache filled.
-    let (checks, cache): (Vec<&str>, Vec<&str>) =
-        missing.iter().partition(|h| !h.starts_with("post-"));
+    let (checks, cache): (Vec<&str>, Vec<&str>) = missing
+        .iter()
+        .partition(|h| crate::guard::install::is_check(h));
     if missing.is_empty() {
         text.push_str(&format!(
             "hooks:        {} installed\n",

@@ -330,7 +330,7 @@ fn fill_diff_cache(
         crate::diffcache::fill(ws, &cache, &blobs, views)
     });
     if let Err(e) = result {
-        eprintln!("git-secrets: warning: the masked diff's cache was not filled ({e}); `git log -p` fills it as it goes");
+        crate::diffcache::warn_unfilled(&e);
     }
 }
 

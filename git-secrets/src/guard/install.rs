@@ -36,6 +36,12 @@ pub const HOOKS: &[&str] = &[
     "post-rewrite",
 ];
 
+/// Whether `hook` is one of the checks, which guard against leaks, rather than one that
+/// only keeps the diff's cache filled (the post-* hooks, optional).
+pub fn is_check(hook: &str) -> bool {
+    !hook.starts_with("post-")
+}
+
 const BEGIN: &str =
     "# >>> git-secrets >>> (added by `git secrets unlock`; `git secrets lock` removes it)";
 const END: &str = "# <<< git-secrets <<<";
@@ -83,9 +89,10 @@ fn block(exe: &str, hook: &str, chained: bool) -> String {
     let q = sh_quote(exe);
     // Without the binary, a check cannot let the commit through; the cache after it
     // has nothing to say.
-    let missing = match hook {
-        h if h.starts_with("post-") => ":",
-        _ => "echo \"git-secrets: not installed, so staged files cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1",
+    let missing = if is_check(hook) {
+        "echo \"git-secrets: not installed, so staged files cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1"
+    } else {
+        ":"
     };
     let mut b = format!(
         "{BEGIN}\n\
@@ -214,7 +221,7 @@ pub fn install(repo: &Repo, exe: &Path) -> Result<Vec<String>, Error> {
             .to_string();
         if let Some(why) = belongs_to_repo(repo, &path) {
             // The post-* hooks only fill the diff's cache: not worth a file for everyone.
-            if !hook.starts_with("post-") {
+            if is_check(hook) {
                 notes.push(format!("{shown} {why}, so git-secrets did not change it: add the line `git secrets hook {hook}` to it for everyone"));
             }
             continue;
