@@ -373,3 +373,34 @@ pub(crate) fn bobs_clone(env: &Env, repo: &Path) -> (Env, PathBuf) {
         .ok();
     (bob, env.path().join("bob"))
 }
+
+// Guards: a clone without the filter still refuses a plaintext secret file, which git
+// stages as it is there: after `lock`, and in a clone waiting for approval after `join`
+// (where a locked git-crypt clone commits plaintext with exit 0).
+#[test]
+fn a_clone_without_the_filter_still_refuses_plaintext_secrets() {
+    let (env, repo) = setup();
+    let f = ".secrets/development.env";
+    env.secrets(&repo, &["lock"]).ok();
+    write(repo.join(f), &format!("DB_PASS={SECRET}\n"));
+    env.git(&repo, &["add", f]).ok();
+    assert_eq!(
+        blob(&env, &repo, &format!(":{f}")),
+        format!("DB_PASS={SECRET}\n"),
+        "no filter: git staged the plaintext"
+    );
+    commit_blocked(
+        &env,
+        &repo,
+        &[(f, "not in encrypted form", "git secrets unlock")],
+    );
+    env.git(&repo, &["reset", "-q", "--hard"]).ok();
+    let (bob, b, _) = bob_joins(&env, &repo);
+    write(b.join(f), "DB_PASS=typed-by-bob-1234\n");
+    bob.git(&b, &["add", f]).ok();
+    commit_blocked(
+        &bob,
+        &b,
+        &[(f, "not in encrypted form", "git secrets join")],
+    );
+}

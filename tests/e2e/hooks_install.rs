@@ -1,5 +1,6 @@
 //! Installing the hooks beside other hooks (hand-written, non-shell, symlinked, husky,
-//! core.hooksPath), idempotently, and removing exactly ours with `git secrets lock`.
+//! core.hooksPath), idempotently; `git secrets lock` keeps the checks (a locked clone has
+//! no filter, and they still refuse plaintext) and removes exactly the cache hooks.
 
 use std::path::{Path, PathBuf};
 
@@ -16,14 +17,16 @@ fn runs(repo: &Path) -> usize {
         .unwrap_or(0)
 }
 
-#[cfg(unix)]
-/// A fresh repository with `hook_text` as pre-commit, then `init` and `unlock` twice.
+/// A fresh repository with `hook_text` as its pre-commit and post-commit hooks, then
+/// `init` and `unlock` twice.
 fn repo_with_hook(env: &Env, hook_text: &str) -> PathBuf {
     let repo = env.path().join("repo");
     env.git(env.path(), &["init", "-q", "repo"]).ok();
-    let hook = repo.join(".git/hooks/pre-commit");
-    write(&hook, hook_text);
-    chmod(&hook, 0o755);
+    for name in ["pre-commit", "post-commit"] {
+        let hook = repo.join(".git/hooks").join(name);
+        write(&hook, hook_text);
+        chmod(&hook, 0o755);
+    }
     env.secrets(&repo, &["init"]).ok();
     env.secrets(&repo, &["unlock"]).ok();
     env.secrets(&repo, &["unlock"]).ok();
@@ -32,8 +35,9 @@ fn repo_with_hook(env: &Env, hook_text: &str) -> PathBuf {
     repo
 }
 
-// Guards: a hand-written shell hook keeps running after init + unlock twice, our check
-// is in it once, and lock gives the file back byte for byte.
+// Guards: a hand-written shell hook keeps running after init + unlock twice, our block
+// is in it once; lock keeps the check in pre-commit (it still blocks, now without the
+// filter) and gives their post-commit back byte for byte.
 
 /// Our hook runs: a staged plaintext .env is refused, then unstaged again.
 fn our_hook_blocks_a_plaintext_env(env: &Env, repo: &Path) {
@@ -43,56 +47,75 @@ fn our_hook_blocks_a_plaintext_env(env: &Env, repo: &Path) {
     env.git(repo, &["rm", "-q", "--cached", ".env"]).ok();
 }
 #[test]
-fn hand_written_hook_keeps_running_and_lock_restores_it() {
+fn hand_written_hook_keeps_running_and_lock_keeps_only_the_check() {
     let env = Env::new();
     let repo = repo_with_hook(&env, THEIRS);
-    let hook = repo.join(".git/hooks/pre-commit");
-    let text = read(&hook);
-    assert_eq!(text.matches("# >>> git-secrets >>>").count(), 1, "{text}");
-    assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
-    assert_eq!(runs(&repo), 1, "their hook ran for the first commit");
+    let hooks = repo.join(".git/hooks");
+    for name in ["pre-commit", "post-commit"] {
+        let text = read(hooks.join(name));
+        assert_eq!(text.matches("# >>> git-secrets >>>").count(), 1, "{text}");
+        assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
+    }
+    assert_eq!(
+        runs(&repo),
+        2,
+        "both of their hooks ran for the first commit"
+    );
     our_hook_blocks_a_plaintext_env(&env, &repo);
     write(repo.join("a.txt"), "a\n");
     env.commit_all(&repo, "fine");
-    assert_eq!(runs(&repo), 2, "their hook ran again");
+    assert_eq!(runs(&repo), 4, "their hooks ran again");
     env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(read(&hook), THEIRS, "lock leaves their hook as it was");
-    for ours in ["pre-merge-commit", "post-commit"] {
-        assert!(
-            !repo.join(".git/hooks").join(ours).exists(),
-            "{ours} removed"
-        );
+    let text = read(hooks.join("pre-commit"));
+    assert_eq!(text.matches("hook pre-commit").count(), 2, "{text}");
+    assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
+    assert!(hooks.join("pre-merge-commit").exists(), "the checks stay");
+    assert_eq!(
+        read(hooks.join("post-commit")),
+        THEIRS,
+        "given back as it was"
+    );
+    for ours in ["post-merge", "post-rewrite"] {
+        assert!(!hooks.join(ours).exists(), "{ours} removed");
     }
+    our_hook_blocks_a_plaintext_env(&env, &repo);
+    write(repo.join("b.txt"), "b\n");
+    env.commit_all(&repo, "locked");
+    assert_eq!(runs(&repo), 6, "their hooks still run");
 }
 
-// Guards: a hook in another language is chained (moved aside, run after the check) and
-// restored by lock.
+// Guards: a hook in another language is chained (moved aside, run after ours); lock
+// keeps the chained check and restores their post-commit.
 #[test]
 fn non_shell_hook_is_chained_and_restored() {
     let env = Env::new();
     let theirs = "#!/usr/bin/env python3\nimport subprocess\nd = subprocess.check_output(['git', 'rev-parse', '--git-dir'], text=True).strip()\nopen(d + '/theirs.log', 'a').write('ran\\n')\n";
     let repo = repo_with_hook(&env, theirs);
     let hook = repo.join(".git/hooks/pre-commit");
-    assert_eq!(
-        read(repo.join(".git/hooks/pre-commit.git-secrets-chained")),
-        theirs
-    );
+    for name in ["pre-commit", "post-commit"] {
+        assert_eq!(
+            read(repo.join(format!(".git/hooks/{name}.git-secrets-chained"))),
+            theirs
+        );
+    }
     assert_eq!(
         read(&hook).matches("hook pre-commit").count(),
         2,
         "{}",
         read(&hook)
     );
-    assert_eq!(runs(&repo), 1, "their hook ran after ours");
+    assert_eq!(runs(&repo), 2, "their hooks ran after ours");
     write(repo.join("key"), &openssh_key());
     env.git(&repo, &["add", "key"]).ok();
     commit_blocked(&env, &repo, &[("key", "private key", "git rm --cached")]);
-    assert_eq!(runs(&repo), 1, "a blocked commit stops before their hook");
+    assert_eq!(runs(&repo), 2, "a blocked commit stops before their hook");
     env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(read(&hook), theirs);
+    assert_eq!(read(repo.join(".git/hooks/post-commit")), theirs);
     assert!(!repo
-        .join(".git/hooks/pre-commit.git-secrets-chained")
+        .join(".git/hooks/post-commit.git-secrets-chained")
         .exists());
+    assert!(read(&hook).contains("hook pre-commit"), "the check stays");
+    commit_blocked(&env, &repo, &[("key", "private key", "git rm --cached")]);
 }
 
 // Guards: core.hooksPath is where the hooks go; a committed hooks directory (husky) is
@@ -150,10 +173,12 @@ fn core_hooks_path_is_respected() {
     env.commit_all(&repo, "setup");
     assert_eq!(runs(&repo), 1, "husky's script still runs");
     env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(
-        read(repo.join(".husky/_/pre-commit")),
-        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n"
+    let text = read(repo.join(".husky/_/pre-commit"));
+    assert!(
+        text.contains("hook pre-commit") && text.ends_with(". \"$(dirname \"$0\")/h\"\n"),
+        "the check stays, husky's line too: {text}"
     );
+    assert!(!repo.join(".husky/_/post-commit").exists());
 }
 
 // Guards: a hooks directory outside the repository (a shared core.hooksPath).
@@ -177,13 +202,17 @@ fn shared_hooks_path_outside_the_repo() {
     env.commit_all(&repo, "init");
     assert_eq!(runs(&repo), 1);
     env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(read(shared.join("pre-commit")), THEIRS);
-    assert!(!shared.join("pre-merge-commit").exists());
+    let text = read(shared.join("pre-commit"));
+    assert!(
+        text.contains("hook pre-commit") && text.ends_with(&THEIRS["#!/bin/sh\n".len()..]),
+        "{text}"
+    );
+    assert!(shared.join("pre-merge-commit").exists());
     assert!(!shared.join("post-commit").exists());
 }
 
-// Guards: a hook that is a symlink to a shared script stays a symlink, runs after the
-// check, and comes back as it was after lock.
+// Guards: a hook that is a symlink to a shared script stays a symlink and runs after the
+// check; a symlinked post-commit comes back as it was after lock.
 #[cfg(unix)]
 #[test]
 fn symlinked_hook_is_chained_not_edited() {
@@ -194,14 +223,21 @@ fn symlinked_hook_is_chained_not_edited() {
     let repo = env.path().join("repo");
     env.git(env.path(), &["init", "-q", "repo"]).ok();
     let hook = repo.join(".git/hooks/pre-commit");
+    let post = repo.join(".git/hooks/post-commit");
     std::os::unix::fs::symlink(&shared, &hook).unwrap();
+    std::os::unix::fs::symlink(&shared, &post).unwrap();
     env.secrets(&repo, &["init"]).ok();
     env.secrets(&repo, &["unlock"]).ok();
     assert_eq!(read(&shared), THEIRS, "the shared script is not edited");
     env.commit_all(&repo, "init");
-    assert_eq!(runs(&repo), 1, "the shared script still runs");
+    assert_eq!(runs(&repo), 2, "the shared script still runs, for both");
     env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(std::fs::read_link(&hook).unwrap(), shared);
+    assert_eq!(std::fs::read_link(&post).unwrap(), shared);
+    let chained = repo.join(".git/hooks/pre-commit.git-secrets-chained");
+    assert_eq!(std::fs::read_link(&chained).unwrap(), shared);
+    write(repo.join("c.txt"), "c\n");
+    env.commit_all(&repo, "locked");
+    assert_eq!(runs(&repo), 4, "still run after lock");
 }
 
 // Guards: status says whether the hooks are in place, and how to put them back.

@@ -13,13 +13,21 @@ pub struct LockArgs {}
 
 /// Removes what `unlock::configure` set that only an unlocked clone needs: the filter,
 /// the fsmonitor hook, the masked diff driver (its cache, refs/notes/textconv/secrets,
-/// holds no secret and is left alone) and our hooks (hooks of others stay as they were).
-/// The merge drivers stay: they merge the encrypted form without access too.
+/// holds no secret and is left alone) and the hooks that fill that cache. The merge
+/// drivers stay: they merge the encrypted form without access too. So do the checks
+/// (`guard::install::CHECKS`): without the filter, they are what refuses a plaintext
+/// secret file written into the locked clone.
 pub fn unconfigure(repo: &crate::git::Repo) -> Result<(), Error> {
+    use crate::guard::install;
     repo.config_unset_section("filter.secrets")?;
     super::unlock::unconfigure_fsmonitor(repo)?;
     repo.config_unset_section("diff.secrets")?;
-    crate::guard::install::remove(repo)
+    let cache_hooks: Vec<&str> = install::HOOKS
+        .iter()
+        .copied()
+        .filter(|h| !install::is_check(h))
+        .collect();
+    install::remove(repo, &cache_hooks)
 }
 
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
@@ -50,7 +58,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let paths: Vec<String> = writes.iter().map(|(s, _)| s.rel_path()).collect();
     ws.repo.restat(&paths, true)?;
     eprintln!(
-        "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed",
+        "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit check stays)",
         writes.len()
     );
     Ok(())

@@ -189,7 +189,7 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
         }
     }
     // The pre-commit and pre-merge-commit hooks, beside any already there.
-    crate::guard::install::install_current(repo)?;
+    crate::guard::install::install_current(repo, crate::guard::install::HOOKS)?;
     Ok(())
 }
 

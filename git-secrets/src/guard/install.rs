@@ -25,9 +25,13 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::git::Repo;
 
-/// The hooks installed: the same check before a commit and before a merge commit, and
-/// after a commit, a merge or pull, and a rebase, the masked diff's cache of what they
-/// brought (crate::diffcache).
+/// The checks, which guard against leaks: the same check before a commit and before a
+/// merge commit. `init`, `unlock` and `join` install them, and `lock` leaves them, so a
+/// clone without the filter (locked, or waiting for approval) still refuses plaintext.
+pub const CHECKS: &[&str] = &["pre-commit", "pre-merge-commit"];
+
+/// Every hook `unlock` installs: the checks, and after a commit, a merge or pull, and a
+/// rebase, the masked diff's cache of what they brought (crate::diffcache; optional).
 pub const HOOKS: &[&str] = &[
     "pre-commit",
     "pre-merge-commit",
@@ -36,14 +40,16 @@ pub const HOOKS: &[&str] = &[
     "post-rewrite",
 ];
 
-/// Whether `hook` is one of the checks, which guard against leaks, rather than one that
-/// only keeps the diff's cache filled (the post-* hooks, optional).
+/// Whether `hook` is one of the [`CHECKS`], rather than one that only keeps the diff's
+/// cache filled.
 pub fn is_check(hook: &str) -> bool {
-    !hook.starts_with("post-")
+    CHECKS.contains(&hook)
 }
 
+/// How our block starts (what finds it), and the whole first line written.
+const MARK: &str = "# >>> git-secrets >>>";
 const BEGIN: &str =
-    "# >>> git-secrets >>> (added by `git secrets unlock`; `git secrets lock` removes it)";
+    "# >>> git-secrets >>> (added by git-secrets; delete this block to take it out)";
 const END: &str = "# <<< git-secrets <<<";
 /// The second line of a hook file git-secrets created itself.
 const OWN: &str = "# created by git-secrets";
@@ -56,7 +62,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// The directory git runs hooks from.
 /// Which of our hooks are in place (for `status`): a hook is ours when its file holds our
 /// block or is our own script.
 pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
@@ -68,11 +73,12 @@ pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
                 .as_ref()
                 .and_then(|d| std::fs::read_to_string(d.join(h)).ok())
                 .unwrap_or_default();
-            (*h, text.contains(BEGIN) || text.contains(OWN))
+            (*h, text.contains(MARK) || text.contains(OWN))
         })
         .collect()
 }
 
+/// The directory git runs hooks from.
 pub fn hooks_dir(repo: &Repo) -> Result<PathBuf, Error> {
     let out = repo.git(&["rev-parse", "--git-path", "hooks"])?;
     let rel = String::from_utf8_lossy(&out).trim_end().to_owned();
@@ -112,7 +118,7 @@ fn block(exe: &str, hook: &str, chained: bool) -> String {
 
 /// The text of `hook` with our block taken out, if it has one.
 fn without_block(text: &str) -> Option<String> {
-    let start = text.find(BEGIN)?;
+    let start = text.find(MARK)?;
     let end = text[start..].find(END)? + start + END.len();
     let end = if text[end..].starts_with('\n') {
         end + 1
@@ -207,12 +213,12 @@ fn belongs_to_repo(repo: &Repo, path: &Path) -> Option<&'static str> {
     }
 }
 
-/// Installs every hook of [`HOOKS`]; returns what to tell the user.
-pub fn install(repo: &Repo, exe: &Path) -> Result<Vec<String>, Error> {
+/// Installs `hooks` (of [`HOOKS`]); returns what to tell the user.
+pub fn install(repo: &Repo, exe: &Path, hooks: &[&str]) -> Result<Vec<String>, Error> {
     let exe = exe.to_string_lossy().replace('\\', "/");
     let dir = hooks_dir(repo)?;
     let mut notes = Vec::new();
-    for hook in HOOKS {
+    for hook in hooks {
         let path = dir.join(hook);
         let shown = path
             .strip_prefix(&repo.root)
@@ -272,10 +278,10 @@ pub fn install(repo: &Repo, exe: &Path) -> Result<Vec<String>, Error> {
     Ok(notes)
 }
 
-/// Removes what [`install`] added, leaving every other hook as it was.
-pub fn remove(repo: &Repo) -> Result<(), Error> {
+/// Removes what [`install`] added to `hooks`, leaving every other hook as it was.
+pub fn remove(repo: &Repo, hooks: &[&str]) -> Result<(), Error> {
     let dir = hooks_dir(repo)?;
-    for hook in HOOKS {
+    for hook in hooks {
         let path = dir.join(hook);
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
@@ -296,14 +302,15 @@ pub fn remove(repo: &Repo) -> Result<(), Error> {
     Ok(())
 }
 
-/// Installs the hooks for this clone with the running binary; called by `init` and
-/// `unlock` with the rest of the clone's setup.
-pub fn install_current(repo: &Repo) -> Result<(), Error> {
+/// Installs `hooks` for this clone with the running binary: every hook of [`HOOKS`]
+/// with the rest of the clone's setup (`init`, `unlock`), the [`CHECKS`] alone for a
+/// clone waiting for access (`join`).
+pub fn install_current(repo: &Repo, hooks: &[&str]) -> Result<(), Error> {
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         path: "git-secrets".into(),
         source,
     })?;
-    for note in install(repo, &exe)? {
+    for note in install(repo, &exe, hooks)? {
         eprintln!("git-secrets: hooks: {note}");
     }
     Ok(())
