@@ -68,6 +68,9 @@ fn head(repo: &Repo) -> Option<String> {
 pub struct Rotated {
     pub environments: Vec<String>,
     pub files: usize,
+    /// (environment, member id) the entries allow but no holder of the old key granted:
+    /// not given the new key.
+    pub left_out: Vec<(String, String)>,
 }
 
 /// Rotates `envs` after `change` edits the access file (marking a member removed, say):
@@ -86,8 +89,16 @@ pub fn rotate(
         chains.insert(env.clone(), ws.access.open_chain(env, identity)?);
     }
     change(&mut next)?;
+    let mut left_out = Vec::new();
     for env in envs {
-        next.rotate(env, &chains[env])?;
+        let chain = &chains[env];
+        left_out.extend(
+            next.ungranted(env, chain)
+                .into_iter()
+                .filter(|id| *id != chain.member)
+                .map(|id| (env.clone(), id)),
+        );
+        next.rotate(env, chain)?;
     }
     let journal = Journal {
         version: 1,
@@ -112,7 +123,8 @@ pub fn rotate(
         true,
     )?;
     fault("after-journal");
-    apply(ws, &journal, &path)
+    let done = apply(ws, &journal, &path)?;
+    Ok(Rotated { left_out, ..done })
 }
 
 /// Writes the new access.json, re-seals, stages, and removes the journal. Idempotent.
@@ -131,6 +143,7 @@ fn apply(ws: &mut Workspace, journal: &Journal, journal_path: &Path) -> Result<R
     Ok(Rotated {
         environments: journal.environments.clone(),
         files,
+        left_out: Vec::new(),
     })
 }
 

@@ -19,6 +19,8 @@ mod hooks_install;
 mod hooks_check;
 // Team access: join, approve, remove with rotation, CI keys, crash safety, merges.
 mod team;
+// access.json edited by hand: nobody without a key gets one through a routine command.
+mod forged_access;
 // The fsmonitor hook: status after a touch without the filter, no change hidden.
 mod fsmonitor;
 // The masked diff driver (textconv) and `git secrets diff`.

@@ -7,6 +7,9 @@
 //! random nonce, under a subkey of the new key) and clears the old head's wraps. Whoever
 //! holds the new key can walk back and open every older key, so history stays readable
 //! to current members and never becomes readable to a removed one.
+//!
+//! Each wrap comes with a grant (see `grant`), and a rotation carries over only the
+//! members the current keys grant.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -17,6 +20,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::Sha256;
 
+use super::grant::grant;
 use super::{access_error, now, Access, KeyRecord, Status};
 use crate::config::SHARED;
 use crate::error::Error;
@@ -28,6 +32,8 @@ use crate::secret::DataKey;
 /// exactly one, then the others.
 pub struct OpenChain {
     pub keys: Vec<(KeyId, DataKey)>,
+    /// The member id of the identity that opened it.
+    pub member: String,
 }
 
 impl OpenChain {
@@ -249,40 +255,52 @@ impl Access {
                 .cmp(&head(a))
                 .then_with(|| keys[b].created_at.cmp(&keys[a].created_at))
         });
-        Ok(OpenChain { keys: ordered })
+        Ok(OpenChain {
+            keys: ordered,
+            member: me.clone(),
+        })
     }
 
-    /// A fresh key for an environment that has none (init, env add).
-    pub fn new_key(&mut self, env: &str) -> Result<DataKey, Error> {
+    /// A fresh key for an environment that has none (init, env add), wrapped and granted
+    /// to `readers` (member id, recipient).
+    pub fn new_key(&mut self, env: &str, readers: &[(String, String)]) -> Result<DataKey, Error> {
         let key = DataKey::generate();
         let id = SealingKey::new(&key).id().clone();
-        let wrapped = self.wrap_to_readers(&key, env)?;
-        self.keys.entry(env.to_owned()).or_default().insert(
-            id,
-            KeyRecord {
-                created_at: now(),
-                wrapped,
-                superseded_by: BTreeMap::new(),
-            },
-        );
+        let record = Self::record_for(&key, env, readers)?;
+        self.keys
+            .entry(env.to_owned())
+            .or_default()
+            .insert(id, record);
         Ok(key)
     }
 
-    fn wrap_to_readers(&self, key: &DataKey, env: &str) -> Result<BTreeMap<String, String>, Error> {
-        let mut wrapped = BTreeMap::new();
-        for (id, recipient) in self.readers(env) {
-            let w = wrap(key, &recipient).map_err(|message| {
+    /// A new key record: `key` wrapped and granted to each of `readers`.
+    fn record_for(
+        key: &DataKey,
+        env: &str,
+        readers: &[(String, String)],
+    ) -> Result<KeyRecord, Error> {
+        let mut record = KeyRecord {
+            created_at: now(),
+            wrapped: BTreeMap::new(),
+            grants: BTreeMap::new(),
+            superseded_by: BTreeMap::new(),
+        };
+        for (id, recipient) in readers {
+            let w = wrap(key, recipient).map_err(|message| {
                 access_error(format!(
                     "cannot wrap the key of `{env}` to member {id}: {message}"
                 ))
             })?;
-            wrapped.insert(id, w);
+            record.wrapped.insert(id.clone(), w);
+            record.grants.insert(id.clone(), grant(key, id, recipient));
         }
-        Ok(wrapped)
+        Ok(record)
     }
 
-    /// Rotates `env`: a new key wrapped only to the members allowed now, every current
-    /// head sealed under it and unwrapped from everyone. `chain` must hold every head.
+    /// Rotates `env`: a new key wrapped only to the members allowed now and granted by
+    /// every current head (see [`Access::granted_readers`]), every current head sealed
+    /// under it and unwrapped from everyone. `chain` must hold every head.
     pub fn rotate(&mut self, env: &str, chain: &OpenChain) -> Result<KeyId, Error> {
         let heads: Vec<KeyId> = self.heads(env).into_iter().cloned().collect();
         let mut held = Vec::new();
@@ -297,22 +315,16 @@ impl Access {
         }
         let key = DataKey::generate();
         let id = SealingKey::new(&key).id().clone();
-        let wrapped = self.wrap_to_readers(&key, env)?;
+        let record = Self::record_for(&key, env, &self.granted_readers(env, chain))?;
         let keys = self.keys.entry(env.to_owned()).or_default();
         for (h, old) in held {
             let rec = keys.get_mut(&h).expect("heads come from this map");
             rec.superseded_by
                 .insert(id.clone(), seal_older(&key, env, &h, &old));
             rec.wrapped.clear();
+            rec.grants.clear();
         }
-        keys.insert(
-            id.clone(),
-            KeyRecord {
-                created_at: now(),
-                wrapped,
-                superseded_by: BTreeMap::new(),
-            },
-        );
+        keys.insert(id.clone(), record);
         Ok(id)
     }
 
@@ -332,12 +344,15 @@ impl Access {
                     "cannot wrap the key of `{env}` to member {member}: {message}"
                 ))
             })?;
-            self.keys
+            let record = self
+                .keys
                 .get_mut(env)
                 .and_then(|k| k.get_mut(&h))
-                .expect("head exists")
-                .wrapped
-                .insert(member.to_owned(), w);
+                .expect("head exists");
+            record.wrapped.insert(member.to_owned(), w);
+            record
+                .grants
+                .insert(member.to_owned(), grant(key, member, &recipient));
         }
         Ok(())
     }

@@ -112,6 +112,7 @@ fn merge_key(base: Option<&KeyRecord>, a: &KeyRecord, b: &KeyRecord) -> KeyRecor
     KeyRecord {
         created_at: pick(base.map(|r| &r.created_at), &a.created_at, &b.created_at),
         wrapped: merge_map(base.map(|r| &r.wrapped), &a.wrapped, &b.wrapped, pick),
+        grants: merge_map(base.map(|r| &r.grants), &a.grants, &b.grants, pick),
         // A key superseded on either side stays superseded: a union, never a deletion.
         superseded_by: {
             let mut out = a.superseded_by.clone();
@@ -154,10 +155,11 @@ pub fn merge(base: Option<&Access>, ours: &Access, theirs: &Access) -> Access {
         members,
         keys,
     };
-    // Wraps to members unknown after the merge would make the file invalid.
+    // Wraps and grants to members unknown after the merge would make the file invalid.
     for keys in merged.keys.values_mut() {
         for rec in keys.values_mut() {
             rec.wrapped.retain(|m, _| merged.members.contains_key(m));
+            rec.grants.retain(|m, _| merged.members.contains_key(m));
         }
     }
     merged
@@ -202,6 +204,10 @@ mod tests {
         )
             .prop_map(|(wrapped, sup)| KeyRecord {
                 created_at: "2026-01-01T00:00:00Z".into(),
+                grants: wrapped
+                    .iter()
+                    .map(|m| (m.to_string(), format!("grant-{m}")))
+                    .collect(),
                 wrapped: wrapped
                     .into_iter()
                     .map(|m| (m.to_owned(), format!("wrap-{m}")))
@@ -242,6 +248,7 @@ mod tests {
                 };
                 for rec in a.keys.values_mut().flat_map(|k| k.values_mut()) {
                     rec.wrapped.retain(|m, _| a.members.contains_key(m));
+                    rec.grants.retain(|m, _| a.members.contains_key(m));
                 }
                 a
             })
@@ -276,6 +283,7 @@ mod tests {
             let members = a.members.clone();
             for rec in a.keys.values_mut().flat_map(|k| k.values_mut()) {
                 rec.wrapped.retain(|m, _| members.contains_key(m));
+                rec.grants.retain(|m, _| members.contains_key(m));
             }
             a
         })
@@ -305,6 +313,21 @@ mod tests {
                 for (id, member) in &side.members {
                     let merged = &m.members[id];
                     prop_assert!(merged.status >= member.status, "{} went back from {:?} to {:?}", id, member.status, merged.status);
+                }
+            }
+        }
+
+        #[test]
+        fn grants_come_only_from_a_side((base, a, b) in three()) {
+            let m = merge(Some(&base), &a, &b);
+            for (env, keys) in &m.keys {
+                for (id, rec) in keys {
+                    for (member, tag) in &rec.grants {
+                        let from_side = [&a, &b].iter().any(|side| {
+                            side.keys.get(env).and_then(|k| k.get(id)).and_then(|r| r.grants.get(member)) == Some(tag)
+                        });
+                        prop_assert!(from_side, "grant of {} to {} made by the merge", id, member);
+                    }
                 }
             }
         }

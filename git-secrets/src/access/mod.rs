@@ -16,7 +16,10 @@ use crate::error::Error;
 use crate::identity::{self, Identity};
 use crate::seal::KeyId;
 
+pub use chain::OpenChain;
+
 pub mod chain;
+pub mod grant;
 pub mod merge;
 
 pub const ACCESS_VERSION: u32 = 1;
@@ -82,6 +85,10 @@ pub struct KeyRecord {
     /// is wrapped to members; a rotation clears this.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub wrapped: BTreeMap<String, String>,
+    /// Member id → base64 of the HMAC that proves a holder of this key gave it to that
+    /// member (see `chain`); cleared with the wraps by a rotation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub grants: BTreeMap<String, String>,
     /// Id of a key that replaced this one → this key sealed under it (the key chain:
     /// whoever holds the newer key can open the older ones, and so read history).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -119,6 +126,7 @@ impl Access {
         environments: &[String],
     ) -> Result<Access, Error> {
         let recipient = identity.recipient();
+        let me = identity::member_id(&recipient);
         let now = now();
         let mut access = Access {
             version: ACCESS_VERSION,
@@ -126,12 +134,12 @@ impl Access {
             keys: BTreeMap::new(),
         };
         access.members.insert(
-            identity::member_id(&recipient),
+            me.clone(),
             Member {
                 name: name.to_owned(),
                 kind: MemberKind::Person,
                 status: Status::Active,
-                recipient,
+                recipient: recipient.clone(),
                 requested_at: now.clone(),
                 approved_at: Some(now),
                 removed_at: None,
@@ -139,7 +147,7 @@ impl Access {
             },
         );
         for env in environments.iter().map(String::as_str).chain([SHARED]) {
-            access.new_key(env)?;
+            access.new_key(env, &[(me.clone(), recipient.clone())])?;
         }
         Ok(access)
     }
@@ -219,6 +227,13 @@ impl Access {
                         ));
                     }
                 }
+                for member in rec.grants.keys() {
+                    if !self.members.contains_key(member) {
+                        return Err(format!(
+                            "key {id} of `{env}` is granted to unknown member {member}"
+                        ));
+                    }
+                }
                 for newer in rec.superseded_by.keys() {
                     if !keys.contains_key(newer) {
                         return Err(format!(
@@ -275,15 +290,36 @@ impl Access {
         }
     }
 
-    /// Grants a new environment to every active member who can read all of `existing`
+    /// Gives a new environment to every active member who can read all the existing ones
     /// (members limited to some environments stay limited), then creates its key.
-    pub fn add_env(&mut self, env: &str, existing: &[String]) -> Result<(), Error> {
-        for m in self.members.values_mut() {
-            if m.status == Status::Active && existing.iter().all(|e| m.environments.contains(e)) {
-                m.environments.insert(env.to_owned());
-            }
+    /// `chains` holds each existing environment, opened by the caller: a member counts
+    /// only if those keys granted it (see [`Access::granted`]), so an entry edited by hand
+    /// to claim them all gains nothing.
+    pub fn add_env(
+        &mut self,
+        env: &str,
+        chains: &BTreeMap<String, OpenChain>,
+    ) -> Result<(), Error> {
+        let readers: Vec<(String, String)> = self
+            .members
+            .iter()
+            .filter(|(id, m)| {
+                m.status == Status::Active
+                    && chains.iter().all(|(e, chain)| {
+                        m.environments.contains(e)
+                            && (**id == chain.member || self.granted(e, id, chain))
+                    })
+            })
+            .map(|(id, m)| (id.clone(), m.recipient.clone()))
+            .collect();
+        for (id, _) in &readers {
+            self.members
+                .get_mut(id)
+                .expect("a member of this file")
+                .environments
+                .insert(env.to_owned());
         }
-        self.new_key(env)?;
+        self.new_key(env, &readers)?;
         Ok(())
     }
 
@@ -371,6 +407,26 @@ fn check_duplicates(text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_to_an_unknown_member_is_refused() {
+        let me = Identity::generate();
+        let access = Access::create("me", &me, &["development".to_owned()]).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&access.to_json()).unwrap();
+        let record = doc["keys"]["development"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+            .next()
+            .unwrap();
+        record["grants"]["00000000000000ff"] = "AAAA".into();
+        let err = Access::parse(&doc.to_string(), Path::new("access.json")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("granted to unknown member 00000000000000ff"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn duplicate_member_ids_are_refused() {

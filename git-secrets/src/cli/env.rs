@@ -86,8 +86,21 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
         }
         EnvCommand::Add { name } => {
             check_new_name(&ws, &name)?;
-            let existing = ws.config.environments.clone();
-            ws.access.add_env(&name, &existing)?;
+            // The new key goes to members granted every existing environment; only a
+            // holder of all their keys can check those grants.
+            let identity = ws.identity()?;
+            let mut chains = std::collections::BTreeMap::new();
+            for e in &ws.config.environments {
+                let chain = ws.access.open_chain(e, identity).map_err(|err| match err {
+                    Error::NoAccess { .. } => Error::Refused {
+                        message: format!("you cannot add an environment: you cannot read `{e}`"),
+                        hint: format!("a new environment goes to the members who can read every existing one, and only a member who holds all their keys can tell who those are: ask one to run `git secrets env add {name}`"),
+                    },
+                    err => err,
+                })?;
+                chains.insert(e.clone(), chain);
+            }
+            ws.access.add_env(&name, &chains)?;
             ws.config.environments.push(name.clone());
             ws.save_access()?;
             ws.save_config()?;

@@ -223,6 +223,7 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
         eprintln!("they could read these secrets; change them at their provider too (rotation protects new values, not what was already seen):");
         super::out(&format!("{}\n", seen.join("\n")))?;
     }
+    super::rotate::report_left_out(ws, &rotated);
     eprintln!("next: `git commit` (the rotation is staged)");
     Ok(())
 }

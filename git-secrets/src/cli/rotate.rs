@@ -5,7 +5,8 @@ use clap::Args;
 
 use crate::config::SHARED;
 use crate::error::Error;
-use crate::rotation;
+use crate::rotation::{self, Rotated};
+use crate::workspace::Workspace;
 
 /// Give environments new keys and re-seal their files (staged, not committed).
 #[derive(Args, Debug)]
@@ -41,5 +42,17 @@ pub fn cmd_rotate(args: RotateArgs) -> Result<(), Error> {
         done.environments.join(", "),
         done.files
     );
+    report_left_out(&ws, &done);
     Ok(())
+}
+
+/// Warns about members a rotation did not carry over although their entries allow them:
+/// no holder of the old key granted them access.
+pub fn report_left_out(ws: &Workspace, done: &Rotated) {
+    for (env, id) in &done.left_out {
+        let name = ws.access.members.get(id).map_or("?", |m| m.name.as_str());
+        eprintln!(
+            "warning: {name} ({id}) was not given the new key of `{env}`: access.json lists them for it, but no holder of its key granted it (an edit by hand, or an approval merged with a rotation; `git log -p .secrets/access.json` shows who changed it). If they should read it: `git secrets member approve {id} --env {env}`"
+        );
+    }
 }

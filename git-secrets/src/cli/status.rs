@@ -132,10 +132,38 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             ));
         }
     }
-    for (id, env) in ws.access.missing_wraps() {
+    // Entries that claim an environment without proof: the environments this identity
+    // can open are checked for grants; the others only for a missing wrap.
+    let mut claims = Vec::new();
+    let mut checked = Vec::new();
+    for env in ws
+        .config
+        .environments
+        .iter()
+        .map(String::as_str)
+        .chain([SHARED])
+    {
+        if let Some(chain) = identity.and_then(|id| ws.access.open_chain(env, id).ok()) {
+            checked.push(env.to_owned());
+            claims.extend(
+                ws.access
+                    .ungranted(env, &chain)
+                    .into_iter()
+                    .map(|id| (id, env.to_owned(), "no holder of its key granted it")),
+            );
+        }
+    }
+    claims.extend(
+        ws.access
+            .missing_wraps()
+            .into_iter()
+            .filter(|(_, env)| !checked.contains(env))
+            .map(|(id, env)| (id, env, "its current key is not wrapped to them")),
+    );
+    for (id, env, what) in claims {
         let name = &ws.access.members[&id].name;
         text.push_str(&format!(
-            "problem: {name} ({id}) is approved for `{env}` but its current key is not wrapped to them; run `git secrets member approve {id}`\n"
+            "problem: {name} ({id}) is listed for `{env}` but {what} (an approval merged with a rotation, or an edit by hand: `git log -p .secrets/access.json` shows who changed it); they get no new key of it. If they should read it: `git secrets member approve {id} --env {env}`\n"
         ));
     }
     // Files left encrypted in an unlocked clone that this identity could now read.

@@ -1,0 +1,212 @@
+//! access.json edited by hand by someone who can push but holds no key: a removed member
+//! marking itself active again, a request marking itself approved, a key record of the
+//! attacker's own beside the real one. None of them may end up holding a key that later
+//! values are sealed under, whatever routine command a real member runs next.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+/// Alice's repository with a value in development and production, committed.
+fn alice_repo(env: &Env) -> std::path::PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
+        .ok();
+    env.commit_all(&repo, "secrets");
+    repo
+}
+
+/// Rewrites `<repo>/.secrets/access.json` through `edit`, as a text editor would.
+fn edit_access(repo: &Path, edit: impl FnOnce(&mut Value)) {
+    let path = repo.join(".secrets/access.json");
+    let mut doc: Value = serde_json::from_str(&read(&path)).unwrap();
+    edit(&mut doc);
+    write(&path, &(serde_json::to_string_pretty(&doc).unwrap() + "\n"));
+}
+
+/// Marks member `id` active for every environment, with no trace of a removal.
+fn promote(doc: &mut Value, id: &str) {
+    let m = &mut doc["members"][id];
+    m["status"] = json!("active");
+    m["approved_at"] = json!("2026-01-01T00:00:00Z");
+    m.as_object_mut().unwrap().remove("removed_at");
+    m["environments"] = json!(["development", "production", "test"]);
+}
+
+/// Alice sets a new production value after her routine command, commits; `who` pulls and
+/// must not be able to read it.
+fn new_value_stays_closed(env: &Env, alice: &Path, who: &Env, clone: &Path) {
+    env.secrets(alice, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    env.commit_all(alice, "new production value");
+    pull(who, clone, alice);
+    let out = who
+        .secrets(clone, &["get", "production", "DB", "--yes"])
+        .fails();
+    assert!(!out.stdout.contains("prod-password-2"), "{out:?}");
+    assert!(!read(clone.join(".secrets/production.env")).contains("prod-password-2"));
+}
+
+#[test]
+fn a_removed_member_who_marks_itself_active_gets_no_new_key() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    pull(&bob, &b, &alice);
+    // Bob still has push access: he writes himself back in, and Alice fast-forwards.
+    edit_access(&b, |doc| promote(doc, &id));
+    bob.commit_all(&b, "tidy access.json");
+    pull(&env, &alice, &b);
+    let status = env.secrets(&alice, &["status"]).ok().stdout;
+    assert!(
+        status.contains(&format!("bob ({id}) is listed for `production`"))
+            && status.contains("no holder of its key granted"),
+        "{status}"
+    );
+    // A routine rotation by Alice does not carry him over.
+    let out = env.secrets(&alice, &["rotate"]).ok();
+    assert!(
+        out.stderr.contains("not given the new key") && out.stderr.contains(&id),
+        "{out:?}"
+    );
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    new_value_stays_closed(&env, &alice, &bob, &b);
+}
+
+#[test]
+fn a_request_that_approves_itself_gets_no_key() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let eve = env.person("eve");
+    let e = clone(&eve, &alice, "eve");
+    eve.secrets(&e, &["join", "--name", "eve"]).ok();
+    let id = member_id(&eve, &e, "eve");
+    edit_access(&e, |doc| promote(doc, &id));
+    eve.commit_all(&e, "eve joins");
+    pull(&env, &alice, &e);
+    // A new environment goes to the members who can read every other one: not to her.
+    env.secrets(&alice, &["env", "add", "staging"]).ok();
+    env.secrets(&alice, &["set", "staging", "API", "staging-secret"])
+        .ok();
+    env.commit_all(&alice, "staging");
+    pull(&eve, &e, &alice);
+    let out = eve.secrets(&e, &["get", "staging", "API", "--yes"]).fails();
+    assert!(!out.stdout.contains("staging-secret"), "{out:?}");
+    // Nor does a rotation give her production.
+    env.secrets(&alice, &["rotate", "--env", "production"]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    new_value_stays_closed(&env, &alice, &eve, &e);
+    // Approving her for real is what gives her access.
+    env.secrets(&alice, &["member", "approve", &id, "--env", "production"])
+        .ok();
+    env.commit_all(&alice, "approve eve");
+    pull(&eve, &e, &alice);
+    assert_eq!(
+        eve.secrets(&e, &["get", "production", "DB", "--yes"])
+            .ok()
+            .stdout,
+        "prod-password-2\n"
+    );
+}
+
+#[test]
+fn a_key_of_the_attackers_own_beside_the_real_one_is_rotated_away() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let eve = env.person("eve");
+    let e = clone(&eve, &alice, "eve");
+    eve.secrets(&e, &["join", "--name", "eve"]).ok();
+    let eve_id = member_id(&eve, &e, "eve");
+    // Elsewhere, Eve makes a production key of her own and wraps it to Alice too (only
+    // Alice's public key is needed), granting it to both of them: she holds that key.
+    let scratch = eve.repo("scratch", &["--envs"]);
+    env.secrets(&scratch, &["join", "--name", "alice"]).ok();
+    let alice_id = member_id(&eve, &scratch, "alice");
+    eve.secrets(&scratch, &["member", "approve", &alice_id])
+        .ok();
+    let forged: Value = serde_json::from_str(&read(scratch.join(".secrets/access.json"))).unwrap();
+    edit_access(&e, |doc| {
+        promote(doc, &eve_id);
+        let records = forged["keys"]["production"].as_object().unwrap();
+        for (key_id, record) in records {
+            doc["keys"]["production"][key_id] = record.clone();
+        }
+    });
+    eve.commit_all(&e, "eve joins");
+    pull(&env, &alice, &e);
+    // Two current keys: new values are refused until a rotation, which Alice can run
+    // (she opens both) and which must not carry Eve over.
+    let status = env.secrets(&alice, &["status"]).ok().stdout;
+    assert!(
+        status.contains("`production` has 2 current keys"),
+        "{status}"
+    );
+    env.secrets(&alice, &["rotate", "--env", "production"]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    assert!(!env
+        .secrets(&alice, &["status"])
+        .ok()
+        .stdout
+        .contains("current keys"));
+    new_value_stays_closed(&env, &alice, &eve, &e);
+    // Alice still reads the history through the chain.
+    assert_eq!(
+        env.secrets(&alice, &["get", "production", "DB", "--yes"])
+            .ok()
+            .stdout,
+        "prod-password-2\n"
+    );
+}
+
+/// The honest case that looks the same: an approval on one branch, a rotation on another.
+/// The merged entry says "active" with no grant of the new key; approving again fixes it,
+/// and from then on rotations carry the member over.
+#[test]
+fn an_approval_merged_with_a_rotation_is_repaired_by_approving_again() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.git(&alice, &["branch", "rotated"]).ok();
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    env.git(&alice, &["checkout", "-q", "rotated"]).ok();
+    env.secrets(&alice, &["rotate", "--env", "production"]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    env.git(&alice, &["checkout", "-q", "main"]).ok();
+    env.git(&alice, &["merge", "-q", "--no-edit", "rotated"])
+        .ok();
+    let status = env.secrets(&alice, &["status"]).ok().stdout;
+    assert!(
+        status.contains(&format!("bob ({id}) is listed for `production`")),
+        "{status}"
+    );
+    assert!(!status.contains("listed for `development`"), "{status}");
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob again");
+    assert!(!env
+        .secrets(&alice, &["status"])
+        .ok()
+        .stdout
+        .contains("is listed for"));
+    let out = env.secrets(&alice, &["rotate"]).ok();
+    assert!(!out.stderr.contains("not given"), "{}", out.stderr);
+    env.git(&alice, &["commit", "-q", "-m", "rotate all"]).ok();
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    env.commit_all(&alice, "new production value");
+    pull(&bob, &b, &alice);
+    bob.secrets(&b, &["unlock"]).ok();
+    assert_eq!(
+        bob.secrets(&b, &["get", "production", "DB", "--yes"])
+            .ok()
+            .stdout,
+        "prod-password-2\n"
+    );
+}
