@@ -9,6 +9,8 @@ mod filter;
 mod commands;
 // unlock, lock, status, identity handling.
 mod clone_state;
+// doctor: each problem with its fix, and --fix repairing what needs no decision.
+mod doctor;
 // Bad input: each gets one clear error and changes nothing.
 mod bad_input;
 // The pre-commit/pre-merge-commit hooks: what they block and let through.

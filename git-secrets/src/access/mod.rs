@@ -20,6 +20,7 @@ pub use chain::OpenChain;
 
 pub mod chain;
 pub mod grant;
+pub mod health;
 pub mod merge;
 
 pub const ACCESS_VERSION: u32 = 1;

@@ -14,6 +14,7 @@ use crate::workspace::Workspace;
 
 mod check;
 mod diff;
+mod doctor;
 mod env;
 mod export;
 mod filter;
@@ -54,6 +55,7 @@ enum Command {
     Unlock(unlock::UnlockArgs),
     Lock(lock::LockArgs),
     Status(status::StatusArgs),
+    Doctor(doctor::DoctorArgs),
     Set(set::SetArgs),
     Unset(unset::UnsetArgs),
     Get(get::GetArgs),
@@ -61,12 +63,15 @@ enum Command {
     Import(import::ImportArgs),
     Export(export::ExportArgs),
     Sync(sync::SyncArgs),
+    /// Declare, list, rename and delete environments.
     #[command(subcommand)]
     Env(env::EnvCommand),
     Join(join::JoinArgs),
+    /// List members, approve requests, remove members (with a rotation).
     #[command(subcommand)]
     Member(member::MemberCommand),
     Rotate(rotate::RotateArgs),
+    /// CI keys: identities limited to some environments, printed once.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     // The guard (issue 4): the git hooks' check and its server-side twin.
@@ -118,6 +123,7 @@ pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
         Command::Unlock(a) => unlock::cmd_unlock(a),
         Command::Lock(a) => lock::cmd_lock(a),
         Command::Status(a) => status::cmd_status(a),
+        Command::Doctor(a) => doctor::cmd_doctor(a),
         Command::Set(a) => set::cmd_set(a),
         Command::Unset(a) => unset::cmd_unset(a),
         Command::Get(a) => get::cmd_get(a),

@@ -4,9 +4,7 @@
 use clap::Args;
 
 use crate::access::{Access, Status};
-use crate::config::SHARED;
 use crate::error::Error;
-use crate::workspace::FileState;
 
 /// Show this clone's state, identity and the environments it can read.
 #[derive(Args, Debug)]
@@ -110,69 +108,15 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             cache.join(", ")
         ));
     }
-    // Key problems a merge can leave behind, each with its fix.
-    for env in ws
-        .config
-        .environments
-        .iter()
-        .map(String::as_str)
-        .chain([SHARED])
-    {
-        let heads = ws.access.heads(env);
-        if heads.len() > 1 {
-            text.push_str(&format!(
-                "problem: `{env}` has {} current keys (two rotations were merged); new values cannot be sealed there until `git secrets rotate --env {env}`\n",
-                heads.len()
-            ));
-        }
-        for (key, removed) in ws.access.exposed_heads(env) {
-            text.push_str(&format!(
-                "problem: the current key {key} of `{env}` was given to removed member(s) {}; run `git secrets rotate --env {env}`\n",
-                removed.join(", ")
-            ));
-        }
-    }
-    // Entries that claim an environment without proof: the environments this identity
-    // can open are checked for grants; the others only for a missing wrap.
-    let mut claims = Vec::new();
-    let mut checked = Vec::new();
-    for env in ws
-        .config
-        .environments
-        .iter()
-        .map(String::as_str)
-        .chain([SHARED])
-    {
-        if let Some(chain) = identity.and_then(|id| ws.access.open_chain(env, id).ok()) {
-            checked.push(env.to_owned());
-            claims.extend(
-                ws.access
-                    .ungranted(env, &chain)
-                    .into_iter()
-                    .map(|id| (id, env.to_owned(), "no holder of its key granted it")),
-            );
-        }
-    }
-    claims.extend(
-        ws.access
-            .missing_wraps()
-            .into_iter()
-            .filter(|(_, env)| !checked.contains(env))
-            .map(|(id, env)| (id, env, "its current key is not wrapped to them")),
-    );
-    for (id, env, what) in claims {
-        let name = &ws.access.members[&id].name;
-        text.push_str(&format!(
-            "problem: {name} ({id}) is listed for `{env}` but {what} (an approval merged with a rotation, or an edit by hand: `git log -p .secrets/access.json` shows who changed it); they get no new key of it. If they should read it: `git secrets member approve {id} --env {env}`\n"
-        ));
+    // Key problems a merge or an edit can leave behind, each with its fix.
+    for problem in ws.access.problems(&ws.config.environments, identity) {
+        text.push_str(&format!("problem: {problem}\n"));
     }
     // Files left encrypted in an unlocked clone that this identity could now read.
     if unlocked {
         let readable_but_locked: Vec<String> = ws
-            .scope_files()
-            .into_iter()
-            .filter(|s| s.env == SHARED || member.is_some_and(|(_, m)| Access::may_read(m, &s.env)))
-            .filter(|s| matches!(ws.read_scope(s), Ok(f) if f.state == FileState::Encrypted))
+            .readable_but_encrypted()
+            .iter()
             .map(|s| s.rel_path())
             .collect();
         if !readable_but_locked.is_empty() {

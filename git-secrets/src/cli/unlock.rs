@@ -21,7 +21,7 @@ pub const ATTRIBUTES: &[&str] = &[
     ".secrets/**/*.env filter=secrets diff=secrets merge=secrets -text",
     ".secrets/access.json merge=secrets-access",
 ];
-const IGNORES: &[&str] = &[".env", ".env.*", "!.env.example"];
+pub const IGNORES: &[&str] = &[".env", ".env.*", "!.env.example"];
 
 /// Appends the lines of `wanted` that `path` lacks, keeping what is there.
 fn append_missing(path: &Path, header: &str, wanted: &[&str]) -> Result<(), Error> {

@@ -78,6 +78,32 @@ pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
         .collect()
 }
 
+/// The program each of our hook blocks runs first (the absolute path it was installed
+/// from), for `doctor` to check that it still exists.
+pub fn programs(repo: &Repo) -> Vec<(&'static str, String)> {
+    let Ok(dir) = hooks_dir(repo) else {
+        return Vec::new();
+    };
+    HOOKS
+        .iter()
+        .filter_map(|h| {
+            let text = std::fs::read_to_string(dir.join(h)).ok()?;
+            let block = &text[text.find(MARK).or_else(|| text.find(OWN))?..];
+            let quoted = block.split("if [ -x ").nth(1)?.split(" ]").next()?;
+            Some((*h, sh_unquote(quoted)?))
+        })
+        .collect()
+}
+
+/// The text `sh_quote` quoted.
+fn sh_unquote(q: &str) -> Option<String> {
+    Some(
+        q.strip_prefix('\'')?
+            .strip_suffix('\'')?
+            .replace(r"'\''", "'"),
+    )
+}
+
 /// The directory git runs hooks from.
 pub fn hooks_dir(repo: &Repo) -> Result<PathBuf, Error> {
     let out = repo.git(&["rev-parse", "--git-path", "hooks"])?;

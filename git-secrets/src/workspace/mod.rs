@@ -245,6 +245,26 @@ impl Workspace {
         }
     }
 
+    /// Scope files in encrypted form in the work tree that this identity can read: what
+    /// `unlock` would open.
+    pub fn readable_but_encrypted(&self) -> Vec<Scope> {
+        let Some((_, member)) = self
+            .identity_opt()
+            .ok()
+            .flatten()
+            .and_then(|id| self.access.member_of(id))
+        else {
+            return Vec::new();
+        };
+        self.scope_files()
+            .into_iter()
+            .filter(|s| Access::may_read(member, &s.env))
+            .filter(|s| {
+                matches!(self.read_bytes(s), Ok(Some(b)) if !b.is_empty() && envfile::is_encrypted(&b))
+            })
+            .collect()
+    }
+
     /// The bytes of `scope`'s work-tree file, in whichever form; `None` when it is missing.
     pub fn read_bytes(&self, scope: &Scope) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, Error> {
         let path = scope.path(self.root());

@@ -1,0 +1,425 @@
+//! `git secrets doctor [--fix]`: checks what `status` shows, and deeper: that the
+//! programs this clone's configuration and hooks run still exist, that .gitattributes
+//! still routes secret files through the filter, and the keys' problems. Each problem
+//! comes with its fix; `--fix` applies the ones that need no decision (setting the clone
+//! up again, restoring the .gitattributes and .gitignore lines, opening files left
+//! encrypted, rotating an environment that needs it) and leaves the rest to a person.
+
+use std::path::Path;
+
+use clap::Args;
+
+use crate::access::Status;
+use crate::error::Error;
+use crate::guard::install;
+use crate::rotation;
+use crate::workspace::Workspace;
+
+use super::unlock;
+
+/// Check this clone's setup and the repository's keys; `--fix` repairs what it safely can.
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Repair what needs no decision; report the rest.
+    #[arg(long)]
+    fix: bool,
+}
+
+/// What `--fix` does about a problem.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fix {
+    /// Restore the .gitattributes lines (a change to commit).
+    Attributes,
+    /// Restore the .gitignore lines (a change to commit).
+    Ignores,
+    /// Install the checks (a locked clone keeps them).
+    Checks,
+    /// Set this clone up again: filter, drivers, fsmonitor, hooks (`unlock`'s first half).
+    Configure,
+    /// `unlock`: set up and open the files this identity can read.
+    Unlock,
+    /// Rotate an environment (staged, to commit).
+    Rotate(String),
+}
+
+impl Fix {
+    fn describe(&self) -> String {
+        match self {
+            Fix::Attributes => {
+                "`git secrets doctor --fix` adds the lines back (then commit .gitattributes)".into()
+            }
+            Fix::Ignores => {
+                "`git secrets doctor --fix` adds the lines back (then commit .gitignore)".into()
+            }
+            Fix::Checks => "`git secrets doctor --fix` installs them".into(),
+            Fix::Configure => {
+                "`git secrets doctor --fix` sets this clone up again with this git-secrets".into()
+            }
+            Fix::Unlock => "`git secrets doctor --fix` runs `git secrets unlock`".into(),
+            Fix::Rotate(env) => format!(
+                "`git secrets doctor --fix` runs `git secrets rotate --env {env}` (then commit)"
+            ),
+        }
+    }
+}
+
+impl Fix {
+    /// What was done, once done (a rotation reports itself).
+    fn done(&self) -> Option<&'static str> {
+        match self {
+            Fix::Attributes => Some("added the lines back to .gitattributes (commit it)"),
+            Fix::Ignores => Some("added the lines back to .gitignore (commit it)"),
+            Fix::Checks => Some("installed the checks"),
+            Fix::Configure => Some("set this clone up again"),
+            Fix::Unlock => Some("unlocked"),
+            Fix::Rotate(_) => None,
+        }
+    }
+}
+
+struct Finding {
+    problem: String,
+    /// What `--fix` does, or what a person must do.
+    fix: Result<Fix, String>,
+}
+
+fn problem(problem: String, fix: Fix) -> Finding {
+    Finding {
+        problem,
+        fix: Ok(fix),
+    }
+}
+
+fn manual(problem: String, what: String) -> Finding {
+    Finding {
+        problem,
+        fix: Err(what),
+    }
+}
+
+pub fn cmd_doctor(args: DoctorArgs) -> Result<(), Error> {
+    let mut ws = super::open()?;
+    let (notes, findings) = examine(&ws);
+    let notes: String = notes.iter().map(|n| format!("ok: {n}\n")).collect();
+    super::out(&notes)?;
+    if !args.fix {
+        report(&findings)?;
+        return verdict(&findings, false);
+    }
+    let mut fixes: Vec<Fix> = findings.iter().filter_map(|f| f.fix.clone().ok()).collect();
+    fixes.sort();
+    fixes.dedup();
+    if fixes.contains(&Fix::Unlock) {
+        // unlock sets the clone up first.
+        fixes.retain(|f| *f != Fix::Configure && *f != Fix::Checks);
+    }
+    apply(&mut ws, &fixes)?;
+    let ws = super::open()?;
+    let (_, left) = examine(&ws);
+    report(&left)?;
+    verdict(&left, true)
+}
+
+/// Each problem and its fix, to stdout.
+fn report(findings: &[Finding]) -> Result<(), Error> {
+    let mut text = String::new();
+    for f in findings {
+        let fix = match &f.fix {
+            Ok(fix) => fix.describe(),
+            Err(what) => what.clone(),
+        };
+        text.push_str(&format!("problem: {}\n  fix: {fix}\n", f.problem));
+    }
+    if findings.is_empty() {
+        text.push_str("no problems found\n");
+    }
+    super::out(&text)
+}
+
+fn verdict(findings: &[Finding], fixed: bool) -> Result<(), Error> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let automatic = findings.iter().filter(|f| f.fix.is_ok()).count();
+    Err(Error::Refused {
+        message: format!("{} problem(s) found", findings.len()),
+        hint: if fixed || automatic == 0 {
+            "each problem above says what to do".into()
+        } else {
+            format!("`git secrets doctor --fix` repairs {automatic} of them; each problem above says what to do")
+        },
+    })
+}
+
+fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
+    let mut rotate = Vec::new();
+    for fix in fixes {
+        match fix {
+            Fix::Attributes => unlock::write_gitattributes(ws.root())?,
+            Fix::Ignores => unlock::write_gitignore(ws.root())?,
+            Fix::Checks => install::install_current(&ws.repo, install::CHECKS)?,
+            Fix::Configure => unlock::configure(ws)?,
+            Fix::Unlock => unlock::cmd_unlock(unlock::UnlockArgs {})?,
+            Fix::Rotate(env) => rotate.push(env.clone()),
+        }
+        if let Some(done) = fix.done() {
+            eprintln!("fixed: {done}");
+        }
+    }
+    if !rotate.is_empty() {
+        let mut ws = super::open()?;
+        let done = rotation::rotate(&mut ws, &rotate, |_| Ok(()))?;
+        eprintln!(
+            "fixed: rotated {} ({} file(s) re-sealed); staged with .secrets/access.json: `git commit` to finish",
+            done.environments.join(", "),
+            done.files
+        );
+        super::rotate::report_left_out(&ws, &done);
+    }
+    Ok(())
+}
+
+/// Notes on what is fine, and the problems.
+fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
+    let mut notes = Vec::new();
+    let mut found = Vec::new();
+    let identity = match ws.identity_opt() {
+        Ok(Some(id)) => {
+            notes.push(format!("identity {} ({})", id.recipient(), id.origin));
+            Some(id)
+        }
+        Ok(None) => {
+            notes.push("no identity on this device (`git secrets join --name NAME` creates one and asks for access)".into());
+            None
+        }
+        Err(e) => {
+            found.push(manual(
+                e.to_string(),
+                e.hint().unwrap_or_else(|| "see the error".into()),
+            ));
+            None
+        }
+    };
+    let member = identity.and_then(|id| ws.access.member_of(id));
+    let active = member.is_some_and(|(_, m)| m.status == Status::Active);
+    match member {
+        Some((id, m)) => notes.push(format!(
+            "member {} ({id}, {})",
+            m.name,
+            format!("{:?}", m.status).to_lowercase()
+        )),
+        None if identity.is_some() => {
+            notes.push("this identity is not a member of this repository".into())
+        }
+        None => {}
+    }
+
+    // The repository's own files: without these lines secret files are committed as
+    // they are in the work tree.
+    let root = ws.root();
+    if let Some(lines) = missing_lines(&root.join(".gitattributes"), unlock::ATTRIBUTES) {
+        found.push(problem(
+            format!(".gitattributes lacks {lines}: secret files would not go through the filter, diff and merge drivers"),
+            Fix::Attributes,
+        ));
+    }
+    if let Some(lines) = missing_lines(&root.join(".gitignore"), unlock::IGNORES) {
+        found.push(problem(
+            format!(
+                ".gitignore lacks {lines}: a plaintext .env file could be added by `git add -A`"
+            ),
+            Fix::Ignores,
+        ));
+    }
+
+    let hooks = install::installed(&ws.repo);
+    let missing = |wanted: &[&str]| -> Vec<&str> {
+        hooks
+            .iter()
+            .filter(|(h, ok)| wanted.contains(h) && !ok)
+            .map(|(h, _)| *h)
+            .collect()
+    };
+    if !ws.is_unlocked() {
+        notes.push("this clone is locked: secret files stay encrypted in the work tree".into());
+        if active {
+            notes.push("`git secrets unlock` opens the ones you can read".into());
+        }
+        let checks = missing(install::CHECKS);
+        if !checks.is_empty() {
+            found.push(problem(
+                format!("the {} hook(s) are not installed: nothing stops a plaintext secret file from being committed", checks.join(", ")),
+                Fix::Checks,
+            ));
+        }
+    } else {
+        found.extend(examine_config(ws));
+        let checks = missing(install::CHECKS);
+        if !checks.is_empty() {
+            found.push(problem(
+                format!(
+                    "the {} hook(s) are not installed (a tool may have rewritten them)",
+                    checks.join(", ")
+                ),
+                Fix::Configure,
+            ));
+        }
+        let cache = missing(install::HOOKS);
+        let cache: Vec<&str> = cache
+            .into_iter()
+            .filter(|h| !install::is_check(h))
+            .collect();
+        if !cache.is_empty() {
+            notes.push(format!(
+                "not installed: {} (optional: they cache the masked diff of new commits)",
+                cache.join(", ")
+            ));
+        }
+        for (hook, program) in install::programs(&ws.repo) {
+            if !runs(&program) {
+                let then = if on_path("git-secrets") {
+                    "it falls back to the git-secrets on PATH, whichever version that is"
+                } else {
+                    "and no git-secrets is on PATH: every commit fails"
+                };
+                found.push(problem(
+                    format!("the {hook} hook runs `{program}`, which does not exist; {then}"),
+                    Fix::Configure,
+                ));
+            }
+        }
+        let encrypted = ws.readable_but_encrypted();
+        if !encrypted.is_empty() {
+            found.push(problem(
+                format!(
+                    "still encrypted in the work tree although you can read them: {}",
+                    encrypted
+                        .iter()
+                        .map(|s| s.rel_path())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Fix::Unlock,
+            ));
+        }
+    }
+
+    for p in ws.access.problems(&ws.config.environments, identity) {
+        let text = p.to_string();
+        found.push(match p.rotation_fixes() {
+            Some(env) if active => problem(text, Fix::Rotate(env.to_owned())),
+            _ => manual(text, "a member who can read it must do this".into()),
+        });
+    }
+    (notes, found)
+}
+
+/// The configuration `unlock` writes, each value checked for the program it runs.
+fn examine_config(ws: &Workspace) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let repo = &ws.repo;
+    for key in [
+        "filter.secrets.process",
+        "merge.secrets.driver",
+        "merge.secrets-access.driver",
+        "diff.secrets.textconv",
+    ] {
+        match repo.config_get(key) {
+            None => found.push(problem(format!("{key} is not set"), Fix::Configure)),
+            Some(value) => {
+                let program = program_of(&value);
+                if !runs(&program) {
+                    found.push(problem(
+                        format!("{key} runs `{program}`, which does not exist (git-secrets was moved or installed elsewhere)"),
+                        Fix::Configure,
+                    ));
+                }
+            }
+        }
+    }
+    for key in ["filter.secrets.required", "diff.secrets.cachetextconv"] {
+        if repo.config_get(key).as_deref() != Some("true") {
+            found.push(problem(format!("{key} is not `true`"), Fix::Configure));
+        }
+    }
+    if let Some(value) = repo.config_get_any("core.fsmonitor") {
+        if unlock::is_our_fsmonitor(&value) && !runs(&program_of(&value)) {
+            found.push(problem(
+                format!(
+                    "core.fsmonitor runs `{}`, which does not exist: `git status` fails",
+                    program_of(&value)
+                ),
+                Fix::Configure,
+            ));
+        }
+    }
+    found
+}
+
+/// The lines of `wanted` that `path` lacks, quoted and joined; None when it has them all.
+fn missing_lines(path: &Path, wanted: &[&str]) -> Option<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let have: Vec<&str> = text.lines().map(str::trim).collect();
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|w| !have.contains(w))
+        .map(|w| format!("`{w}`"))
+        .collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
+/// The program of a command as `unlock` writes it: `"<path>" args`, or `path args`.
+fn program_of(command: &str) -> String {
+    if let Some(rest) = command.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = rest.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => break,
+                c => out.push(c),
+            }
+        }
+        out
+    } else {
+        command.split_whitespace().next().unwrap_or("").to_owned()
+    }
+}
+
+/// Whether `program` runs: an executable file, or a bare name found on PATH.
+fn runs(program: &str) -> bool {
+    if program.contains('/') {
+        is_executable(Path::new(program))
+    } else {
+        !program.is_empty() && on_path(program)
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(name))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::program_of;
+
+    #[test]
+    fn the_program_of_a_configured_command() {
+        assert_eq!(
+            program_of(r#""/opt/my apps/git-secrets" filter-process"#),
+            "/opt/my apps/git-secrets"
+        );
+        assert_eq!(
+            program_of(r#""/a/b\"c/git-secrets" x"#),
+            "/a/b\"c/git-secrets"
+        );
+        assert_eq!(program_of("git-secrets-merge env %O"), "git-secrets-merge");
+        assert_eq!(program_of(""), "");
+    }
+}

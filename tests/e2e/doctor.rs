@@ -1,0 +1,207 @@
+//! `git secrets doctor [--fix]`: each problem named with its fix, `--fix` repairing what
+//! needs no decision, and the repair checked by what git then does.
+
+use std::path::Path;
+
+use crate::common::*;
+
+const DEV: &str = ".secrets/development.env";
+
+fn repo_with_secret(env: &Env) -> std::path::PathBuf {
+    let repo = env.repo("r", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
+    env.commit_all(&repo, "secrets");
+    repo
+}
+
+/// `doctor` fails naming every one of `needles`; `doctor --fix` then succeeds and a
+/// second `doctor` finds nothing.
+fn fixes(env: &Env, repo: &Path, needles: &[&str]) {
+    let out = env.secrets(repo, &["doctor"]).fails();
+    for n in needles {
+        assert!(out.stdout.contains(n), "{n}: {}", out.stdout);
+    }
+    assert!(
+        out.stdout.contains("fix: `git secrets doctor --fix`"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("problem(s) found"), "{}", out.stderr);
+    let out = env.secrets(repo, &["doctor", "--fix"]).ok();
+    assert!(out.stderr.contains("fixed:"), "{}", out.stderr);
+    assert!(out.stdout.contains("no problems found"), "{}", out.stdout);
+    env.secrets(repo, &["doctor"]).ok();
+}
+
+/// A changed value staged through git: must be sealed, never plaintext.
+fn add_is_sealed(env: &Env, repo: &Path, value: &str) {
+    write(repo.join(DEV), &format!("DB={value}\n"));
+    env.git(repo, &["add", DEV]).ok();
+    let staged = blob(env, repo, &format!(":{DEV}"));
+    assert!(
+        staged.starts_with("DB=gs1:") && !staged.contains(value),
+        "{staged}"
+    );
+}
+
+#[test]
+fn a_healthy_clone_has_no_problems() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    let out = env.secrets(&repo, &["doctor"]).ok();
+    assert!(out.stdout.contains("no problems found"), "{}", out.stdout);
+    assert!(out.stdout.contains("ok: member"), "{}", out.stdout);
+}
+
+#[test]
+fn a_moved_binary_is_found_and_the_clone_set_up_again() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    // The configuration still names where git-secrets was when it was set up.
+    for key in ["filter.secrets.process", "diff.secrets.textconv"] {
+        env.git(
+            &repo,
+            &[
+                "config",
+                key,
+                "\"/nonexistent/bin/git-secrets\" filter-process",
+            ],
+        )
+        .ok();
+    }
+    let hook = repo.join(".git/hooks/pre-commit");
+    let exe = bin().to_string_lossy().into_owned();
+    write(
+        &hook,
+        &read(&hook).replace(&exe, "/nonexistent/bin/git-secrets"),
+    );
+    let out = env.git(&repo, &["add", "--renormalize", DEV]);
+    assert!(!out.success(), "a filter that cannot start stops git add");
+    fixes(
+        &env,
+        &repo,
+        &[
+            "filter.secrets.process runs `/nonexistent/bin/git-secrets`, which does not exist",
+            "diff.secrets.textconv runs",
+            "the pre-commit hook runs `/nonexistent/bin/git-secrets`",
+        ],
+    );
+    add_is_sealed(&env, &repo, "dev-password-2");
+    assert!(read(&hook).contains(&exe) && !read(&hook).contains("/nonexistent"));
+    env.git(&repo, &["commit", "-q", "-m", "through the hook"])
+        .ok();
+}
+
+#[test]
+fn lost_gitattributes_lines_and_hooks_are_restored() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    write(repo.join(".gitattributes"), "*.png binary\n");
+    std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
+    fixes(
+        &env,
+        &repo,
+        &[
+            ".gitattributes lacks `.secrets/**/*.env filter=secrets",
+            "pre-commit",
+        ],
+    );
+    let attributes = read(repo.join(".gitattributes"));
+    assert!(
+        attributes.starts_with("*.png binary\n"),
+        "the user's lines stay: {attributes}"
+    );
+    add_is_sealed(&env, &repo, "dev-password-3");
+    assert!(read(repo.join(".git/hooks/pre-commit")).contains("git-secrets"));
+}
+
+#[test]
+fn files_left_encrypted_are_opened() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    let sealed = blob(&env, &repo, &format!("HEAD:{DEV}"));
+    write(repo.join(DEV), &sealed);
+    fixes(&env, &repo, &["still encrypted in the work tree", DEV]);
+    assert_eq!(read(repo.join(DEV)), "DB=dev-password-1\n");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+#[test]
+fn a_fork_is_rotated_and_a_claim_without_a_grant_is_left_to_a_person() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    env.git(&repo, &["branch", "other"]).ok();
+    env.secrets(&repo, &["rotate", "--env", "development"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "rotate on main"])
+        .ok();
+    env.git(&repo, &["checkout", "-q", "other"]).ok();
+    env.secrets(&repo, &["rotate", "--env", "development"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "rotate on other"])
+        .ok();
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.git(&repo, &["merge", "-q", "--no-edit", "other"]).ok();
+    fixes(&env, &repo, &["`development` has 2 current keys"]);
+    env.git(&repo, &["commit", "-q", "-m", "repair"]).ok();
+    env.secrets(&repo, &["set", "NEW", "value"]).ok();
+
+    // A request that marked itself approved: reported, never fixed by a machine.
+    let eve = env.person("eve");
+    let e = clone(&eve, &repo, "eve");
+    eve.secrets(&e, &["join", "--name", "eve"]).ok();
+    let id = member_id(&eve, &e, "eve");
+    let path = e.join(".secrets/access.json");
+    let mut doc: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    doc["members"][&id]["status"] = "active".into();
+    doc["members"][&id]["approved_at"] = "2026-01-01T00:00:00Z".into();
+    doc["members"][&id]["environments"] = serde_json::json!(["production"]);
+    write(&path, &serde_json::to_string_pretty(&doc).unwrap());
+    eve.commit_all(&e, "eve");
+    env.git(&repo, &["add", "-A"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "new value"]).ok();
+    pull(&env, &repo, &e);
+    let out = env.secrets(&repo, &["doctor", "--fix"]).fails();
+    assert!(
+        out.stdout
+            .contains(&format!("eve ({id}) is listed for `production`"))
+            && out.stdout.contains("git secrets member approve"),
+        "{}",
+        out.stdout
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&read(repo.join(".secrets/access.json"))).unwrap();
+    for record in doc["keys"]["production"].as_object().unwrap().values() {
+        assert!(
+            record["wrapped"].get(&id).is_none(),
+            "nothing given to eve: {record}"
+        );
+        assert!(
+            record["grants"].get(&id).is_none(),
+            "nothing granted to eve: {record}"
+        );
+    }
+}
+
+#[test]
+fn a_locked_clone_without_its_checks_gets_them_back() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    env.secrets(&repo, &["lock"]).ok();
+    let out = env.secrets(&repo, &["doctor"]).ok();
+    assert!(
+        out.stdout.contains("this clone is locked"),
+        "{}",
+        out.stdout
+    );
+    std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
+    fixes(
+        &env,
+        &repo,
+        &["pre-commit", "nothing stops a plaintext secret file"],
+    );
+    // Still locked: doctor does not decide to decrypt.
+    assert!(read(repo.join(DEV)).starts_with("DB=gs1:"));
+    write(repo.join(DEV), "DB=plaintext-now\n");
+    env.git(&repo, &["add", DEV]).ok();
+    let out = env.git(&repo, &["commit", "-q", "-m", "leak"]);
+    assert!(!out.success(), "the check refuses the plaintext commit");
+}
