@@ -38,6 +38,8 @@ pub enum Error {
     NoHome,
     #[error("this identity has no access to {env}")]
     NoAccess { env: String, recipient: String },
+    #[error("the keys of `{env}` in .secrets/access.json reach none of the keys this clone held before: they were replaced by someone who did not hold the old ones, or `{env}` was deleted and added again; nothing is opened or sealed under them")]
+    KeysReplaced { env: String },
     #[error("unknown environment `{name}` (known: {})", .known.join(", "))]
     UnknownEnv { name: String, known: Vec<String> },
     #[error("`{word}` is neither a known service nor a known environment (services: {}; environments: {})", list(.services), .envs.join(", "))]
@@ -99,6 +101,7 @@ impl Error {
             Error::BadIdentity { .. } => "the identity must be the AGE-SECRET-KEY-1… line of an age identity file".into(),
             Error::NoHome => "set HOME, or GIT_SECRETS_IDENTITY / GIT_SECRETS_IDENTITY_FILE".into(),
             Error::NoAccess { recipient, .. } => format!("ask a member to approve this device (`git secrets join --name NAME` if you have not; your public key is {recipient})"),
+            Error::KeysReplaced { env } => format!("see who changed it with `git log -p .secrets/access.json`; if `{env}` was re-created on purpose, `git secrets env trust {env}` accepts its new keys (then `git secrets unlock`)"),
             Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
             Error::UnknownScopeWord { .. } => "check the spelling; a new service is created only with `-s/--service NAME`".into(),
             Error::BadKeyName { .. } => "variable names are letters, digits and `_`, not starting with a digit (e.g. DATABASE_URL)".into(),

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod cli;
 pub mod config;
+pub mod continuity;
 pub mod diffcache;
 pub mod diffview;
 pub mod dotenv;

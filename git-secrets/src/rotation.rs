@@ -82,11 +82,10 @@ pub fn rotate(
     envs: &[String],
     change: impl FnOnce(&mut Access) -> Result<(), Error>,
 ) -> Result<Rotated, Error> {
-    let identity = ws.identity()?;
     let mut next = ws.access.clone();
     let mut chains = BTreeMap::new();
     for env in envs {
-        chains.insert(env.clone(), ws.access.open_chain(env, identity)?);
+        chains.insert(env.clone(), ws.open_chain(env)?);
     }
     change(&mut next)?;
     let mut left_out = Vec::new();

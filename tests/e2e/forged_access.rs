@@ -126,15 +126,10 @@ fn a_key_of_the_attackers_own_beside_the_real_one_is_rotated_away() {
     let eve_id = member_id(&eve, &e, "eve");
     // Elsewhere, Eve makes a production key of her own and wraps it to Alice too (only
     // Alice's public key is needed), granting it to both of them: she holds that key.
-    let scratch = eve.repo("scratch", &["--envs"]);
-    env.secrets(&scratch, &["join", "--name", "alice"]).ok();
-    let alice_id = member_id(&eve, &scratch, "alice");
-    eve.secrets(&scratch, &["member", "approve", &alice_id])
-        .ok();
-    let forged: Value = serde_json::from_str(&read(scratch.join(".secrets/access.json"))).unwrap();
+    let forged = eves_production_key(&env, &eve);
     edit_access(&e, |doc| {
         promote(doc, &eve_id);
-        let records = forged["keys"]["production"].as_object().unwrap();
+        let records = forged.as_object().unwrap();
         for (key_id, record) in records {
             doc["keys"]["production"][key_id] = record.clone();
         }
@@ -209,4 +204,111 @@ fn an_approval_merged_with_a_rotation_is_repaired_by_approving_again() {
             .stdout,
         "prod-password-2\n"
     );
+}
+
+/// Eve's own production key, wrapped and granted to Alice (whose public key is all that
+/// takes): the key record(s) of a scratch repository Eve set up, for `edit_access`.
+fn eves_production_key(env: &Env, eve: &Env) -> Value {
+    let scratch = eve.repo("scratch", &["--envs"]);
+    env.secrets(&scratch, &["join", "--name", "alice"]).ok();
+    let alice_id = member_id(eve, &scratch, "alice");
+    eve.secrets(&scratch, &["member", "approve", &alice_id])
+        .ok();
+    let forged: Value = serde_json::from_str(&read(scratch.join(".secrets/access.json"))).unwrap();
+    forged["keys"]["production"].clone()
+}
+
+#[test]
+fn keys_replaced_wholesale_are_refused_by_a_clone_that_held_the_old_ones() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let eve = env.person("eve");
+    let e = clone(&eve, &alice, "eve");
+    eve.secrets(&e, &["join", "--name", "eve"]).ok();
+    let forged = eves_production_key(&env, &eve);
+    edit_access(&e, |doc| doc["keys"]["production"] = forged.clone());
+    eve.commit_all(&e, "tidy");
+    pull(&env, &alice, &e);
+    let staged = blob(&env, &alice, ":.secrets/production.env");
+    // Nothing is sealed under the new keys: not by a set, not by a git add. (The
+    // plaintext already in the work tree still reads: it needs no key.)
+    for out in [
+        env.secrets(&alice, &["set", "production", "NEW", "value"]),
+        {
+            write(
+                alice.join(".secrets/production.env"),
+                "DB=prod-password-2\n",
+            );
+            env.git(&alice, &["add", ".secrets/production.env"])
+        },
+    ] {
+        assert!(!out.success(), "{out:?}");
+        assert!(
+            out.stderr
+                .contains("reach none of the keys this clone held before"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(blob(&env, &alice, ":.secrets/production.env"), staged);
+    // Putting the real keys back (what `git log -p .secrets/access.json` leads to) is the
+    // way out: the edit then seals under them.
+    env.git(
+        &alice,
+        &["checkout", "HEAD~1", "--", ".secrets/access.json"],
+    )
+    .ok();
+    env.git(&alice, &["add", ".secrets/production.env"]).ok();
+    assert_ne!(blob(&env, &alice, ":.secrets/production.env"), staged);
+    env.secrets(&alice, &["set", "production", "NEW", "value"])
+        .ok();
+    // The other environments are untouched.
+    assert_eq!(
+        env.secrets(&alice, &["get", "DB", "--yes"]).ok().stdout,
+        "dev-password-1\n"
+    );
+}
+
+#[test]
+fn an_environment_added_again_elsewhere_is_accepted_with_trust() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    env.secrets(&alice, &["env", "add", "staging"]).ok();
+    env.secrets(&alice, &["set", "staging", "API", "old"]).ok();
+    env.commit_all(&alice, "staging");
+    // The same person, in a second clone, deletes and re-creates it.
+    let other = clone(&env, &alice, "other");
+    env.secrets(&other, &["unlock"]).ok();
+    env.secrets(&other, &["env", "del", "staging", "--yes"])
+        .ok();
+    env.secrets(&other, &["env", "add", "staging"]).ok();
+    env.secrets(&other, &["set", "staging", "API", "new"]).ok();
+    env.commit_all(&other, "staging again");
+    pull(&env, &alice, &other);
+    let out = env
+        .secrets(&alice, &["get", "staging", "API", "--yes"])
+        .fails();
+    assert!(
+        out.stderr.contains("git secrets env trust staging"),
+        "{}",
+        out.stderr
+    );
+    // The pull left the file encrypted rather than failing; trusting, then unlocking,
+    // opens it.
+    assert!(read(alice.join(".secrets/staging.env")).starts_with("API=gs1:"));
+    env.secrets(&alice, &["env", "trust", "staging"]).ok();
+    env.secrets(&alice, &["unlock"]).ok();
+    assert_eq!(read(alice.join(".secrets/staging.env")), "API=new\n");
+    assert_eq!(
+        env.secrets(&alice, &["get", "staging", "API", "--yes"])
+            .ok()
+            .stdout,
+        "new\n"
+    );
+    // A rotation elsewhere is no replacement: the old key stays reachable.
+    env.secrets(&other, &["rotate", "--env", "staging"]).ok();
+    env.git(&other, &["commit", "-q", "-m", "rotate"]).ok();
+    pull(&env, &alice, &other);
+    env.secrets(&alice, &["set", "staging", "API", "newer"])
+        .ok();
 }

@@ -25,6 +25,9 @@ pub enum EnvCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Accept new keys of an environment that was deleted and added again elsewhere
+    /// (this clone refuses keys that reach none it held before).
+    Trust { name: String },
 }
 
 fn check_new_name(ws: &Workspace, name: &str) -> Result<(), Error> {
@@ -88,10 +91,9 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             check_new_name(&ws, &name)?;
             // The new key goes to members granted every existing environment; only a
             // holder of all their keys can check those grants.
-            let identity = ws.identity()?;
             let mut chains = std::collections::BTreeMap::new();
             for e in &ws.config.environments {
-                let chain = ws.access.open_chain(e, identity).map_err(|err| match err {
+                let chain = ws.open_chain(e).map_err(|err| match err {
                     Error::NoAccess { .. } => Error::Refused {
                         message: format!("you cannot add an environment: you cannot read `{e}`"),
                         hint: format!("a new environment goes to the members who can read every existing one, and only a member who holds all their keys can tell who those are: ask one to run `git secrets env add {name}`"),
@@ -101,6 +103,8 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 chains.insert(e.clone(), chain);
             }
             ws.access.add_env(&name, &chains)?;
+            // Keys this clone held for an earlier environment of this name are not these.
+            crate::continuity::forget(ws.root(), &name);
             ws.config.environments.push(name.clone());
             ws.save_access()?;
             ws.save_config()?;
@@ -117,7 +121,7 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 moves.push((old, file));
             }
             // The chain's seals bind the environment's name: redo them under the new one.
-            let chain = ws.access.open_chain(&from, ws.identity()?)?;
+            let chain = ws.open_chain(&from)?;
             ws.access.rename_env(&from, &to);
             ws.access.reseal_chain(&to, &chain)?;
             for e in ws.config.environments.iter_mut().filter(|e| **e == from) {
@@ -151,6 +155,7 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 let path = old.path(ws.root());
                 std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
             }
+            crate::continuity::rename(ws.root(), &from, &to);
             eprintln!(
                 "renamed environment `{from}` to `{to}` ({} file(s) re-sealed); commit .secrets",
                 moves.len()
@@ -183,7 +188,21 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 let path = s.path(ws.root());
                 std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
             }
+            crate::continuity::forget(ws.root(), &name);
             eprintln!("deleted environment `{name}`; its values remain in git history");
+            Ok(())
+        }
+        EnvCommand::Trust { name } => {
+            if name != SHARED {
+                known(&ws, &name)?;
+            }
+            crate::continuity::forget(ws.root(), &name);
+            let chain = ws.open_chain(&name)?;
+            let ids: Vec<&str> = chain.keys.iter().map(|(id, _)| id.0.as_str()).collect();
+            eprintln!(
+                "trusting the keys of `{name}` in .secrets/access.json ({}); values sealed from now on use them",
+                ids.join(", ")
+            );
             Ok(())
         }
     }

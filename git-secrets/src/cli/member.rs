@@ -99,7 +99,6 @@ fn check_envs(ws: &Workspace, envs: &[String]) -> Result<Vec<String>, Error> {
 
 /// Gives `member` the environments `envs` (and `shared`): wraps their current keys to it.
 pub fn grant(ws: &mut Workspace, member: &str, envs: &[String]) -> Result<(), Error> {
-    let identity = ws.identity()?;
     let mut next = ws.access.clone();
     {
         let m = next.members.get_mut(member).expect("member exists");
@@ -108,7 +107,7 @@ pub fn grant(ws: &mut Workspace, member: &str, envs: &[String]) -> Result<(), Er
         m.environments.extend(envs.iter().cloned());
     }
     for env in envs.iter().map(String::as_str).chain([SHARED]) {
-        let chain = ws.access.open_chain(env, identity).map_err(|e| match e {
+        let chain = ws.open_chain(env).map_err(|e| match e {
             Error::NoAccess { .. } => Error::Refused {
                 message: format!("you cannot give `{env}`: you cannot read it yourself"),
                 hint: "ask a member who can read it to approve, or name only your environments with --env".into(),

@@ -278,6 +278,10 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             Err(Error::NoAccess { env, .. }) => {
                 kept.push(format!("{} (no access to {env})", scope.rel_path()))
             }
+            Err(Error::KeysReplaced { env }) => kept.push(format!(
+                "{} (the keys of {env} reach none this clone held: see `git log -p .secrets/access.json`; `git secrets env trust {env}` if it was re-created on purpose)",
+                scope.rel_path()
+            )),
             Err(e) => return Err(e),
         }
     }

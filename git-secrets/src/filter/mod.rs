@@ -185,7 +185,7 @@ impl Filter {
             // the bytes, but never pass on a tampered value when we can tell.
             match ws.decrypt(&scope, input) {
                 Ok(_) => {}
-                Err(Error::NoAccess { .. } | Error::NoIdentity) => {}
+                Err(Error::NoAccess { .. } | Error::NoIdentity | Error::KeysReplaced { .. }) => {}
                 Err(Error::Open {
                     source: OpenError::UnknownKey { .. },
                     ..
@@ -301,6 +301,10 @@ impl Filter {
                         format!("env:{env}"),
                         format!("no access to {env}: its files stay encrypted"),
                     ),
+                    Error::KeysReplaced { env } => (
+                        format!("env:{env}"),
+                        format!("{e}; its files stay encrypted ({})", e.hint().unwrap_or_default()),
+                    ),
                     Error::Open {
                         source: OpenError::UnknownKey { key_id, .. },
                         ..
@@ -329,6 +333,7 @@ pub fn leaves_encrypted(e: &Error) -> bool {
         e,
         Error::NoAccess { .. }
             | Error::NoIdentity
+            | Error::KeysReplaced { .. }
             | Error::Open {
                 source: OpenError::UnknownKey { .. },
                 ..

@@ -128,6 +128,14 @@ impl Workspace {
         self.identity_opt()?.ok_or(Error::NoIdentity)
     }
 
+    /// The keys of `env` this identity opens, checked against the keys this clone held
+    /// before (see [`crate::continuity`]).
+    pub fn open_chain(&self, env: &str) -> Result<crate::access::OpenChain, Error> {
+        let chain = self.access.open_chain(env, self.identity()?)?;
+        crate::continuity::check(self.root(), env, &chain)?;
+        Ok(chain)
+    }
+
     /// The key chain of `env` (newest first), opened once per process.
     pub fn keys(&self, env: &str) -> Result<Arc<Vec<SealingKey>>, Error> {
         // Held while a chain opens, so threads that need the same one open it once.
@@ -135,11 +143,7 @@ impl Workspace {
         if let Some(k) = keys.get(env) {
             return Ok(k.clone());
         }
-        let chain = Arc::new(
-            self.access
-                .open_chain(env, self.identity()?)?
-                .sealing_keys(),
-        );
+        let chain = Arc::new(self.open_chain(env)?.sealing_keys());
         keys.insert(env.to_owned(), chain.clone());
         Ok(chain)
     }
@@ -314,8 +318,11 @@ impl Workspace {
             FileState::Missing => FileState::Plain,
             s => s,
         };
-        // Refuse here, not only at `git add`, when the environment cannot seal new values.
+        // Refuse here, not only at `git add`, when the environment cannot seal new values
+        // (no single current key, one a removed member holds, or keys that replaced the
+        // ones this clone held).
         self.access.sealing_key_id(&scope.env)?;
+        self.keys(&scope.env)?;
         match state {
             FileState::Plain => {
                 fsutil::write_private(&path, file.doc.print().expose().as_bytes(), true)?;

@@ -1,0 +1,99 @@
+//! Key continuity: a clone remembers the ids of the keys it has held, per environment, and
+//! refuses to use an environment whose keys in access.json reach none of them.
+//!
+//! Why: grants (`access::grant`) stop someone who can push but holds no key from joining a
+//! chain, but such a person can still replace an environment's keys wholesale with a key
+//! of their own, wrapped to every member. Everything would still open, and every value
+//! sealed afterwards (a `git add` re-seals a whole file under the current key) would be
+//! readable to them, or chosen by them. A real rotation keeps the old key reachable (it is
+//! sealed under the new one), so a clone that held any key of the environment still
+//! reaches one; a replacement reaches none.
+//!
+//! A fresh clone has nothing to compare with and trusts what it finds, as does a clone
+//! for an environment it could not read before (trust on first use). The memory is a
+//! plain file in the repository's common git directory (`git-secrets/held-keys`: one
+//! `<environment> <key id>` line per key, nothing secret), shared by its worktrees; a
+//! failure to write it only weakens the check, it never blocks a command.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::access::OpenChain;
+use crate::error::Error;
+use crate::fsutil;
+
+const FILE: &str = "git-secrets/held-keys";
+
+/// The repository's common git directory (the main one's, for a linked worktree).
+pub fn common_dir(root: &Path) -> Option<PathBuf> {
+    let dir = crate::git::git_dir(root)?;
+    match std::fs::read_to_string(dir.join("commondir")) {
+        Ok(rel) => Some(dir.join(rel.trim())),
+        Err(_) => Some(dir),
+    }
+}
+
+fn load(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        if let Some((env, id)) = line.split_once(' ') {
+            held.entry(env.to_owned())
+                .or_default()
+                .insert(id.to_owned());
+        }
+    }
+    held
+}
+
+fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
+    let text: String = held
+        .iter()
+        .flat_map(|(env, ids)| ids.iter().map(move |id| format!("{env} {id}\n")))
+        .collect();
+    let _ = fsutil::write_private(path, text.as_bytes(), true);
+}
+
+/// Checks that `chain` (the keys of `env` this identity opened) holds a key this clone
+/// held before, when it held any; then remembers the chain's keys.
+pub fn check(root: &Path, env: &str, chain: &OpenChain) -> Result<(), Error> {
+    let Some(path) = common_dir(root).map(|d| d.join(FILE)) else {
+        return Ok(());
+    };
+    let mut held = load(&path);
+    let ids: BTreeSet<String> = chain.keys.iter().map(|(id, _)| id.0.clone()).collect();
+    let known = held.entry(env.to_owned()).or_default();
+    if !known.is_empty() && known.is_disjoint(&ids) {
+        return Err(Error::KeysReplaced {
+            env: env.to_owned(),
+        });
+    }
+    if !ids.is_subset(known) {
+        known.extend(ids);
+        save(&path, &held);
+    }
+    Ok(())
+}
+
+/// Forgets the keys held for `env` (it was deleted or added here, or the user trusts its
+/// new keys).
+pub fn forget(root: &Path, env: &str) {
+    let Some(path) = common_dir(root).map(|d| d.join(FILE)) else {
+        return;
+    };
+    let mut held = load(&path);
+    if held.remove(env).is_some() {
+        save(&path, &held);
+    }
+}
+
+/// Moves what was held for `from` to `to` (a rename keeps the keys).
+pub fn rename(root: &Path, from: &str, to: &str) {
+    let Some(path) = common_dir(root).map(|d| d.join(FILE)) else {
+        return;
+    };
+    let mut held = load(&path);
+    if let Some(ids) = held.remove(from) {
+        held.insert(to.to_owned(), ids);
+        save(&path, &held);
+    }
+}
