@@ -221,6 +221,27 @@ fn service_flag_creates_a_service_then_positional_words_work() {
     assert!(repo.join(".secrets/api/development.env").exists());
 }
 
+// Guards: `service add` declares a service before any value, so positional words find it;
+// a bad or taken name changes nothing.
+#[test]
+fn service_add_declares_a_service_and_list_shows_it() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "web", "KEY", "v"]).fails();
+    env.secrets(&repo, &["service", "add", "web"]).ok();
+    env.secrets(&repo, &["set", "web", "KEY", "web-value"]).ok();
+    assert_eq!(reveal(&env, &repo, &["web", "KEY"]), "web-value");
+    let config = read(repo.join(".secrets/config.toml"));
+    for bad in ["web", "production", "Not Valid"] {
+        env.secrets(&repo, &["service", "add", bad]).fails();
+    }
+    assert_eq!(read(repo.join(".secrets/config.toml")), config);
+    env.secrets(&repo, &["service", "add", "worker"]).ok();
+    assert_eq!(
+        env.secrets(&repo, &["service", "list"]).ok().stdout,
+        "web\t1 scope file(s)\nworker\t0 scope file(s)\n"
+    );
+}
+
 // Guards: an unknown positional word is an error listing the known ones; no file or service appears.
 #[test]
 fn unknown_positional_word_is_an_error_and_creates_nothing() {

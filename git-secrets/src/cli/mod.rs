@@ -29,6 +29,7 @@ mod lock;
 mod member;
 mod rotate;
 mod run;
+mod service;
 mod set;
 mod status;
 mod sync;
@@ -66,6 +67,9 @@ enum Command {
     /// Declare, list, rename and delete environments.
     #[command(subcommand)]
     Env(env::EnvCommand),
+    /// List and declare services.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
     Join(join::JoinArgs),
     /// List members, approve requests, remove members (with a rotation).
     #[command(subcommand)]
@@ -132,6 +136,7 @@ pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
         Command::Export(a) => export::cmd_export(a),
         Command::Sync(a) => sync::cmd_sync(a),
         Command::Env(c) => env::cmd_env(c),
+        Command::Service(c) => service::cmd_service(c),
         Command::Join(a) => join::cmd_join(a),
         Command::Member(c) => member::cmd_member(c),
         Command::Rotate(a) => rotate::cmd_rotate(a),
