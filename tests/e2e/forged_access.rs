@@ -312,3 +312,35 @@ fn an_environment_added_again_elsewhere_is_accepted_with_trust() {
     env.secrets(&alice, &["set", "staging", "API", "newer"])
         .ok();
 }
+
+/// An entry edited by hand does not count as someone who can still read an environment:
+/// removing the last real reader is refused, not done with the new key given to nobody.
+#[test]
+fn a_forged_member_does_not_count_as_another_reader() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let eve = env.person("eve");
+    let e = clone(&eve, &alice, "eve");
+    eve.secrets(&e, &["join", "--name", "eve"]).ok();
+    let eve_id = member_id(&eve, &e, "eve");
+    edit_access(&e, |doc| promote(doc, &eve_id));
+    eve.commit_all(&e, "eve joins");
+    pull(&env, &alice, &e);
+    let alice_id = member_id(&env, &alice, "Alice Test");
+    let before = read(alice.join(".secrets/access.json"));
+    let out = env
+        .secrets(&alice, &["member", "remove", &alice_id])
+        .fails();
+    assert!(
+        out.stderr.contains("is the last member who can read"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(read(alice.join(".secrets/access.json")), before);
+    assert_eq!(
+        env.secrets(&alice, &["get", "production", "DB", "--yes"])
+            .ok()
+            .stdout,
+        "prod-password-1\n"
+    );
+}

@@ -315,7 +315,15 @@ impl Access {
         }
         let key = DataKey::generate();
         let id = SealingKey::new(&key).id().clone();
-        let record = Self::record_for(&key, env, &self.granted_readers(env, chain))?;
+        let readers = self.granted_readers(env, chain);
+        if readers.is_empty() {
+            // Nobody would hold the new key: every value sealed from now on would be lost.
+            return Err(Error::Refused {
+                message: format!("no member would get the new key of `{env}`: none left may read it with a grant from its current key"),
+                hint: format!("approve someone for `{env}` first (`git secrets member approve ID --env {env}`)"),
+            });
+        }
+        let record = Self::record_for(&key, env, &readers)?;
         let keys = self.keys.entry(env.to_owned()).or_default();
         for (h, old) in held {
             let rec = keys.get_mut(&h).expect("heads come from this map");

@@ -172,11 +172,19 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
         .cloned()
         .collect();
     for env in readable.iter().filter(|e| *e != SHARED) {
+        // Only members the current keys granted count: an entry edited by hand would
+        // get no new key (where this identity cannot check, the rotation will refuse).
+        let chain = ws.open_chain(env).ok();
         let others = ws
             .access
             .members
             .iter()
             .filter(|(oid, om)| **oid != id && Access::may_read(om, env))
+            .filter(|(oid, _)| {
+                chain
+                    .as_ref()
+                    .is_none_or(|c| **oid == c.member || ws.access.granted(env, oid, c))
+            })
             .count();
         if others == 0 {
             return Err(Error::Refused {
