@@ -6,9 +6,12 @@
 //! environments = ["development", "test", "production"]
 //! nested = false
 //! services = ["api"]
+//!
+//! [files]                      # whole files sealed as one (`git secrets track`)
+//! "certs/prod.pem" = "production"
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +32,38 @@ pub struct Config {
     pub nested: bool,
     #[serde(default)]
     pub services: BTreeSet<String>,
+    /// Tracked files: path (from the work tree's root) → the environment whose key seals
+    /// it (or `shared`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
+}
+
+/// Why `path` cannot be tracked, if it cannot: it must be a plain relative path outside
+/// `.git` and `.secrets`, with no character that .gitattributes would read as a pattern,
+/// a quote or a space (its attribute line names it literally).
+pub fn tracked_path_problem(path: &str) -> Option<String> {
+    let bad_char = path
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "*?[]\\\"!#".contains(*c));
+    if path.is_empty() || path.starts_with('/') || path.ends_with('/') {
+        Some("must be a file's path relative to the top of the work tree".into())
+    } else if path
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        Some("must not have empty, `.` or `..` parts".into())
+    } else if let Some(c) = bad_char {
+        Some(format!(
+            "contains `{}`, which .gitattributes would not read literally",
+            c.escape_default()
+        ))
+    } else if path.starts_with(".git/") || path == ".git" || path.starts_with(".secrets/") {
+        Some("is inside .git or .secrets".into())
+    } else if [".gitattributes", ".gitignore", ".gitmodules"].contains(&path) {
+        Some("is one of git's own files".into())
+    } else {
+        None
+    }
 }
 
 /// Environment and service names: lowercase letters, digits, `-` and `_`, starting with a
@@ -56,6 +91,7 @@ impl Config {
             environments,
             nested,
             services: BTreeSet::new(),
+            files: BTreeMap::new(),
         };
         config.validate().map_err(|message| Error::Usage {
             message,
@@ -118,6 +154,17 @@ impl Config {
         for s in &self.services {
             if !is_valid_name(s) || self.environments.contains(s) {
                 return Err(format!("`{s}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name)"));
+            }
+        }
+        for (path, env) in &self.files {
+            if let Some(problem) = tracked_path_problem(path) {
+                return Err(format!("tracked file `{path}` {problem}"));
+            }
+            if env != SHARED && !self.has_env(env) {
+                return Err(format!(
+                    "tracked file `{path}` names environment `{env}`, which is not declared ({})",
+                    self.environments.join(", ")
+                ));
             }
         }
         Ok(())

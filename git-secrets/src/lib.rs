@@ -28,6 +28,7 @@ pub mod rotation;
 pub mod scope;
 pub mod seal;
 pub mod secret;
+pub mod wholefile;
 pub mod workspace;
 
 #[cfg(test)]

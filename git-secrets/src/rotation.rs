@@ -146,18 +146,59 @@ fn apply(ws: &mut Workspace, journal: &Journal, journal_path: &Path) -> Result<R
     })
 }
 
-/// Re-seals the staged blob and the work-tree file of every scope file of `envs` under
-/// the environments' current keys.
+/// What a re-sealed file is: a scope file, or a tracked whole file of an environment.
+enum Sealed {
+    Scope(Scope),
+    File(String),
+}
+
+impl Sealed {
+    /// `bytes` (in sealed form) sealed again under the current key; None when they are
+    /// not in sealed form (plaintext committed by mistake is `check`'s business, not
+    /// ours to seal silently).
+    fn again(&self, ws: &Workspace, path: &str, bytes: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        match self {
+            Sealed::Scope(scope) => {
+                if bytes.is_empty() || !envfile::is_encrypted(bytes) {
+                    return Ok(None);
+                }
+                let doc = ws.decrypt(scope, bytes)?;
+                Ok(Some(ws.encrypt(scope, &doc)?.into_bytes()))
+            }
+            Sealed::File(env) => {
+                if !crate::wholefile::looks_sealed(bytes) {
+                    return Ok(None);
+                }
+                let plain = ws.open_file(path, env, bytes)?;
+                Ok(Some(ws.seal_file(path, env, &plain)?))
+            }
+        }
+    }
+}
+
+/// Re-seals the staged blob and the work-tree file of every scope file and tracked file
+/// of `envs` under the environments' current keys.
 fn reseal(ws: &Workspace, envs: &[String]) -> Result<usize, Error> {
     let in_envs = |s: &Scope| envs.contains(&s.env);
+    let what = |path: &str| -> Option<Sealed> {
+        match ws.tracked_env(path) {
+            Some(env) => envs
+                .iter()
+                .any(|e| e == env)
+                .then(|| Sealed::File(env.to_owned())),
+            None => Scope::from_rel_path(path)
+                .filter(|s| in_envs(s))
+                .map(Sealed::Scope),
+        }
+    };
     // Staged blobs: read them all with one cat-file, write them with one fast-import.
-    let staged: Vec<(String, String, String, Scope)> = ws
+    let staged: Vec<(String, String, String, Sealed)> = ws
         .repo
         .staged_blobs()?
         .into_iter()
         .filter_map(|(path, mode, oid)| {
-            let scope = Scope::from_rel_path(&path).filter(|s| in_envs(s))?;
-            Some((path, mode, oid, scope))
+            let kind = what(&path)?;
+            Some((path, mode, oid, kind))
         })
         .collect();
     let contents = ws.repo.read_blobs(
@@ -167,14 +208,11 @@ fn reseal(ws: &Workspace, envs: &[String]) -> Result<usize, Error> {
             .collect::<Vec<_>>(),
     )?;
     let mut new_blobs = Vec::new();
-    for ((path, mode, _, scope), bytes) in staged.iter().zip(contents) {
-        if !envfile::is_encrypted(&bytes) || bytes.is_empty() {
-            continue; // plaintext committed by mistake is `check`'s business, not ours to seal silently
-        }
-        let doc = ws.decrypt(scope, &bytes)?;
-        let sealed = ws.encrypt(scope, &doc)?;
-        if sealed.as_bytes() != bytes.as_slice() {
-            new_blobs.push((path.clone(), mode.clone(), sealed.into_bytes()));
+    for ((path, mode, _, kind), bytes) in staged.iter().zip(contents) {
+        if let Some(sealed) = kind.again(ws, path, &bytes)? {
+            if sealed != bytes {
+                new_blobs.push((path.clone(), mode.clone(), sealed));
+            }
         }
     }
     let oids = ws
@@ -191,20 +229,24 @@ fn reseal(ws: &Workspace, envs: &[String]) -> Result<usize, Error> {
     }
     fault("mid-reseal");
     // Work-tree files in encrypted form (a locked clone, or files never unlocked).
-    for scope in ws.scope_files().into_iter().filter(|s| in_envs(s)) {
-        let path = scope.path(ws.root());
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if bytes.is_empty() || !envfile::is_encrypted(&bytes) {
+    let mut paths: Vec<String> = ws.scope_files().iter().map(Scope::rel_path).collect();
+    paths.extend(ws.config.files.keys().cloned());
+    for rel in paths {
+        let Some(kind) = what(&rel) else {
             continue;
-        }
-        let doc = ws.decrypt(&scope, &bytes)?;
-        let sealed = ws.encrypt(&scope, &doc)?;
-        if sealed.as_bytes() != bytes.as_slice() {
-            fsutil::write_private(&path, sealed.as_bytes(), false)?;
-            count += 1;
+        };
+        let path = ws.root().join(&rel);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            // A tracked file need not exist in every checkout.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(Error::Io { path, source }),
+        };
+        if let Some(sealed) = kind.again(ws, &rel, &bytes)? {
+            if sealed != bytes {
+                fsutil::write_private(&path, &sealed, false)?;
+                count += 1;
+            }
         }
     }
     Ok(count)

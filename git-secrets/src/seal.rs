@@ -28,11 +28,24 @@ pub const FINGERPRINT_LEN: usize = 6;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// What a token seals: an entry's value (bound to its key name) or a comment line.
+/// What a token seals: an entry's value (bound to its key name), a comment line, or a
+/// whole tracked file (`git secrets track`; its path is the scope).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind<'a> {
     Value(&'a str),
     Comment,
+    File,
+}
+
+impl<'a> Kind<'a> {
+    /// The kind's name and key name, as bound into the associated data.
+    fn fields(self) -> (&'static str, &'a str) {
+        match self {
+            Kind::Value(name) => ("value", name),
+            Kind::Comment => ("comment", ""),
+            Kind::File => ("file", ""),
+        }
+    }
 }
 
 /// The short public name of a data key, written in every token sealed with it.
@@ -97,10 +110,7 @@ impl SealingKey {
     /// to the scope, because git hands the diff driver only a file's basename (FORMAT.md
     /// §8.1).
     pub fn fingerprint(&self, kind: Kind<'_>, text: &str) -> String {
-        let (kind, name) = match kind {
-            Kind::Value(name) => ("value", name),
-            Kind::Comment => ("comment", ""),
-        };
+        let (kind, name) = kind.fields();
         let mut mac = <HmacSha256 as Mac>::new_from_slice(self.fingerprint_key.as_ref())
             .expect("HMAC takes any key length");
         mac.update(b"git-secrets/v1");
@@ -121,8 +131,13 @@ impl SealingKey {
 
     /// Seals `plaintext` for `kind` in `scope` and returns the token.
     pub fn seal(&self, scope: &str, kind: Kind<'_>, plaintext: &str) -> String {
+        self.seal_bytes(scope, kind, plaintext.as_bytes())
+    }
+
+    /// Seals any bytes (a whole tracked file) for `kind` in `scope`.
+    pub fn seal_bytes(&self, scope: &str, kind: Kind<'_>, plaintext: &[u8]) -> String {
         let aad = aad(scope, kind);
-        let padded = pad(plaintext.as_bytes());
+        let padded = pad(plaintext);
         let mut mac = <HmacSha256 as Mac>::new_from_slice(self.nonce_key.as_ref())
             .expect("HMAC takes any key length");
         mac.update(&aad);
@@ -152,6 +167,18 @@ impl SealingKey {
         kind: Kind<'_>,
         token: &Token<'_>,
     ) -> Option<Zeroizing<String>> {
+        let plain = self.open_bytes(scope, kind, token)?;
+        let text = Zeroizing::new(String::from_utf8(plain.to_vec()).ok()?);
+        Some(text)
+    }
+
+    /// Opens a token sealed by [`SealingKey::seal_bytes`].
+    pub fn open_bytes(
+        &self,
+        scope: &str,
+        kind: Kind<'_>,
+        token: &Token<'_>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
         let blob = B64.decode(token.body).ok()?;
         if blob.len() < NONCE_LEN + TAG_LEN {
             return None;
@@ -163,9 +190,7 @@ impl SealingKey {
                 .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
                 .ok()?,
         );
-        let plain = unpad(&padded)?;
-        let text = Zeroizing::new(String::from_utf8(plain.to_vec()).ok()?);
-        Some(text)
+        Some(Zeroizing::new(unpad(&padded)?.to_vec()))
     }
 }
 
@@ -193,10 +218,7 @@ impl<'a> Token<'a> {
 
 /// Length-prefixed fields, so no two (scope, kind, name) triples share an encoding.
 fn aad(scope: &str, kind: Kind<'_>) -> Vec<u8> {
-    let (kind, name) = match kind {
-        Kind::Value(name) => ("value", name),
-        Kind::Comment => ("comment", ""),
-    };
+    let (kind, name) = kind.fields();
     let mut out = b"git-secrets/v1".to_vec();
     for field in [scope, kind, name] {
         out.extend_from_slice(&(field.len() as u32).to_be_bytes());

@@ -169,6 +169,17 @@ impl Env {
         )
     }
 
+    /// Runs `git args…` and returns its stdout as bytes (binary blobs), asserting success.
+    pub fn git_bytes(&self, cwd: &Path, args: &[&str]) -> Vec<u8> {
+        let out = self
+            .command(OsStr::new("git"), cwd)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?} failed");
+        out.stdout
+    }
+
     /// Runs `git secrets args…` (through git, as a user would).
     pub fn secrets(&self, cwd: &Path, args: &[&str]) -> Out {
         self.git(cwd, &[&["secrets"], args].concat())

@@ -7,6 +7,8 @@ mod common;
 mod filter;
 // The everyday commands: set/get/unset/run/import/export/sync/env, scopes, nesting.
 mod commands;
+// track: whole files (binary too) sealed by the filter, git-crypt style.
+mod track;
 // unlock, lock, status, identity handling.
 mod clone_state;
 // doctor: each problem with its fix, and --fix repairing what needs no decision.

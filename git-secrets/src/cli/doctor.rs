@@ -155,7 +155,11 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
     let mut rotate = Vec::new();
     for fix in fixes {
         match fix {
-            Fix::Attributes => unlock::write_gitattributes(ws.root())?,
+            Fix::Attributes => {
+                unlock::write_gitattributes(ws.root())?;
+                let tracked: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
+                super::track::write_attributes(ws.root(), &tracked)?;
+            }
             Fix::Ignores => unlock::write_gitignore(ws.root())?,
             Fix::Checks => install::install_current(&ws.repo, install::CHECKS)?,
             Fix::Configure => unlock::configure(ws)?,
@@ -220,6 +224,21 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     if let Some(lines) = missing_lines(&root.join(".gitattributes"), unlock::ATTRIBUTES) {
         found.push(problem(
             format!(".gitattributes lacks {lines}: secret files would not go through the filter, diff and merge drivers"),
+            Fix::Attributes,
+        ));
+    }
+    let tracked: Vec<String> = ws
+        .config
+        .files
+        .keys()
+        .map(|p| super::track::attribute_line(p))
+        .collect();
+    let tracked: Vec<&str> = tracked.iter().map(String::as_str).collect();
+    if let Some(lines) = missing_lines(&root.join(".gitattributes"), &tracked) {
+        found.push(problem(
+            format!(
+                ".gitattributes lacks {lines}: those tracked files would be committed as they are"
+            ),
             Fix::Attributes,
         ));
     }
@@ -293,11 +312,7 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
             found.push(problem(
                 format!(
                     "still encrypted in the work tree although you can read them: {}",
-                    encrypted
-                        .iter()
-                        .map(|s| s.rel_path())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    encrypted.join(", ")
                 ),
                 Fix::Unlock,
             ));

@@ -127,6 +127,10 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             for e in ws.config.environments.iter_mut().filter(|e| **e == from) {
                 *e = to.clone();
             }
+            // Tracked files keep their keys (a file's seal binds its path, not the name).
+            for e in ws.config.files.values_mut().filter(|e| **e == from) {
+                *e = to.clone();
+            }
             if ws.config.default_environment == from {
                 ws.config.default_environment = to.clone();
             }
@@ -168,6 +172,24 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 return Err(super::usage(format!(
                     "`{name}` is the only environment; add another first"
                 )));
+            }
+            let tracked: Vec<&str> = ws
+                .config
+                .files
+                .iter()
+                .filter(|(_, e)| **e == name)
+                .map(|(p, _)| p.as_str())
+                .collect();
+            if !tracked.is_empty() {
+                return Err(Error::Refused {
+                    message: format!(
+                        "tracked files are sealed with the key of `{name}`: {}",
+                        tracked.join(", ")
+                    ),
+                    hint:
+                        "move them first (`git secrets track PATH -e OTHER`), then `git add` them"
+                            .into(),
+                });
             }
             let files = files_of(&ws, &name);
             confirm(

@@ -40,22 +40,35 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
         let file = ws.read_scope(&scope)?;
         if file.state == FileState::Plain {
             let sealed = ws.encrypt(&scope, &file.doc)?;
-            writes.push((scope, sealed));
+            writes.push((scope.rel_path(), sealed.into_bytes()));
         }
+    }
+    for (path, env) in &ws.config.files {
+        let plain = match std::fs::read(ws.root().join(path)) {
+            Ok(b) if !crate::wholefile::looks_sealed(&b) => zeroize::Zeroizing::new(b),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(Error::Io {
+                    path: ws.root().join(path),
+                    source,
+                })
+            }
+        };
+        writes.push((path.clone(), ws.seal_file(path, env, &plain)?));
     }
     // Compared while the filter is still configured: real edits only.
     let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
     unconfigure(&ws.repo)?;
-    for (scope, sealed) in &writes {
-        let rel = scope.rel_path();
-        let path = scope.path(ws.root());
-        if tracked.contains(&rel) && !edited.contains(&rel) {
-            fsutil::overwrite_committed(&path, sealed.as_bytes())?;
+    for (rel, sealed) in &writes {
+        let path = ws.root().join(rel);
+        if tracked.contains(rel) && !edited.contains(rel) {
+            fsutil::overwrite_committed(&path, sealed)?;
         } else {
-            fsutil::write_private(&path, sealed.as_bytes(), false)?;
+            fsutil::write_private(&path, sealed, false)?;
         }
     }
-    let paths: Vec<String> = writes.iter().map(|(s, _)| s.rel_path()).collect();
+    let paths: Vec<String> = writes.iter().map(|(p, _)| p.clone()).collect();
     ws.repo.restat(&paths, true)?;
     eprintln!(
         "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit check stays)",

@@ -212,6 +212,16 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
             seen.push(format!("  {}: {}", scope.label(), names.join(", ")));
         }
     }
+    let files: Vec<&str> = ws
+        .config
+        .files
+        .iter()
+        .filter(|(_, e)| readable.contains(e))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if !files.is_empty() {
+        seen.push(format!("  tracked files: {}", files.join(", ")));
+    }
     let rotated = rotation::rotate(ws, &readable, |next| {
         let nm = next.members.get_mut(&id).expect("member exists");
         nm.status = Status::Removed;

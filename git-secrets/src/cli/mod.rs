@@ -34,6 +34,7 @@ mod set;
 mod status;
 mod sync;
 mod textconv;
+mod track;
 mod unlock;
 mod unset;
 
@@ -81,6 +82,7 @@ enum Command {
     // The guard (issue 4): the git hooks' check and its server-side twin.
     Hook(hook::HookArgs),
     Check(check::CheckArgs),
+    Track(track::TrackArgs),
     #[command(hide = true, name = "filter-process")]
     FilterProcess,
     Diff(diff::DiffArgs),
@@ -143,6 +145,7 @@ pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
         Command::Keys(c) => keys::cmd_keys(c),
         Command::Hook(a) => hook::cmd_hook(a),
         Command::Check(a) => check::cmd_check(a),
+        Command::Track(a) => track::cmd_track(a),
         Command::FilterProcess => filter::cmd_filter_process(),
         Command::Diff(a) => diff::cmd_diff(a),
         Command::Textconv(a) => textconv::cmd_textconv(a),

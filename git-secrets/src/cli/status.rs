@@ -73,6 +73,15 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         .filter(|m| m.status == Status::Pending)
         .count();
     text.push_str(&format!("pending requests: {pending}\n"));
+    if !ws.config.files.is_empty() {
+        let files: Vec<String> = ws
+            .config
+            .files
+            .iter()
+            .map(|(path, env)| format!("{path} ({env})"))
+            .collect();
+        text.push_str(&format!("tracked files: {}\n", files.join(", ")));
+    }
     let hooks = crate::guard::install::installed(&ws.repo);
     let missing: Vec<&str> = hooks
         .iter()
@@ -114,11 +123,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     }
     // Files left encrypted in an unlocked clone that this identity could now read.
     if unlocked {
-        let readable_but_locked: Vec<String> = ws
-            .readable_but_encrypted()
-            .iter()
-            .map(|s| s.rel_path())
-            .collect();
+        let readable_but_locked = ws.readable_but_encrypted();
         if !readable_but_locked.is_empty() {
             text.push_str(&format!(
                 "still encrypted in the work tree (run `git secrets unlock`): {}\n",

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use clap::Args;
+use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::fsutil;
@@ -24,7 +25,7 @@ pub const ATTRIBUTES: &[&str] = &[
 pub const IGNORES: &[&str] = &[".env", ".env.*", "!.env.example"];
 
 /// Appends the lines of `wanted` that `path` lacks, keeping what is there.
-fn append_missing(path: &Path, header: &str, wanted: &[&str]) -> Result<(), Error> {
+pub fn append_missing(path: &Path, header: &str, wanted: &[&str]) -> Result<(), Error> {
     let existing = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -272,7 +273,8 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
                 if let Some(oid) = staged_id {
                     views.insert(oid.to_string(), view);
                 }
-                writes.push((scope, plain, staged_id.is_some()))
+                let bytes = Zeroizing::new(plain.expose().as_bytes().to_vec());
+                writes.push((scope.rel_path(), bytes, staged_id.is_some()))
             }
             Ok(None) => {}
             Err(Error::NoAccess { env, .. }) => {
@@ -285,24 +287,51 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             Err(e) => return Err(e),
         }
     }
+    for (path, env) in &ws.config.files {
+        let bytes = match std::fs::read(ws.root().join(path)) {
+            Ok(b) if crate::wholefile::looks_sealed(&b) => b,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(Error::Io {
+                    path: ws.root().join(path),
+                    source,
+                })
+            }
+        };
+        match ws.open_file(path, env, &bytes) {
+            Ok(plain) => {
+                let blob = crate::git::blob_id(&bytes);
+                let committed = staged_ids
+                    .get(path.as_str())
+                    .is_some_and(|oid| blob.is_some_and(|b| oid.as_slice() == b));
+                writes.push((path.clone(), plain, committed));
+            }
+            Err(Error::NoAccess { env, .. }) => kept.push(format!("{path} (no access to {env})")),
+            Err(Error::KeysReplaced { env }) => kept.push(format!(
+                "{path} (the keys of {env} reach none this clone held: see `git log -p .secrets/access.json`; `git secrets env trust {env}` if it was re-created on purpose)"
+            )),
+            Err(e) => return Err(e),
+        }
+    }
     // The masked diff's cache is filled while the clone is set up and the files are
     // written: `git fast-import` runs beside them.
     let ((), set_up) = crate::par::join(
         || fill_diff_cache(&ws, diff_cache, &staged, &views),
         || -> Result<(), Error> {
             configure(&ws)?;
-            let written = crate::par::map(&writes, |(scope, plain, committed)| {
-                let path = scope.path(ws.root());
+            let written = crate::par::map(&writes, |(rel, plain, committed)| {
+                let path = ws.root().join(rel);
                 if *committed {
-                    fsutil::overwrite_committed(&path, plain.expose().as_bytes())
+                    fsutil::overwrite_committed(&path, plain)
                 } else {
-                    fsutil::write_private(&path, plain.expose().as_bytes(), false)
+                    fsutil::write_private(&path, plain, false)
                 }
             });
             written.into_iter().collect::<Result<(), Error>>()?;
             // git compares them again through the filter at the next `git status`:
             // unchanged files become clean, files edited while locked stay modified.
-            let paths: Vec<String> = writes.iter().map(|(s, ..)| s.rel_path()).collect();
+            let paths: Vec<String> = writes.iter().map(|(p, ..)| p.clone()).collect();
             ws.repo.restat_staged(&staged, &paths, false)
         },
     );

@@ -19,6 +19,7 @@ use crate::scope::Scope;
 use crate::workspace::Workspace;
 
 mod caller;
+mod files;
 pub mod protocol;
 
 /// The filter's state across the requests of one git command.
@@ -138,6 +139,13 @@ impl Filter {
     }
 
     fn clean_file(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        if let Some(env) = self.tracked(path) {
+            return self.clean_whole(path, &env, input);
+        }
+        if crate::wholefile::looks_sealed(input) && Scope::from_rel_path(path).is_none() {
+            // A tracked file while the configuration cannot load: keep the sealed bytes.
+            return Ok(input.to_vec());
+        }
         let scope = scope_of(path)?;
         // A file with conflict markers is refused by `git add`. git also cleans it to
         // compare (`git diff`, `git status`, `git commit`'s refresh), which must keep
@@ -242,6 +250,9 @@ impl Filter {
 
     /// The work-tree form of `input`, and whether it was opened (not passed through).
     fn smudge_file(&mut self, path: &str, input: &[u8]) -> Result<(Vec<u8>, bool), Error> {
+        if let Some(env) = self.tracked(path) {
+            return self.smudge_whole(path, &env, input);
+        }
         let Ok(scope) = scope_of(path) else {
             return Ok((input.to_vec(), false));
         };
@@ -296,32 +307,42 @@ impl Filter {
         match result {
             Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
             Err(e) if leaves_encrypted(&e) => {
-                let (topic, message) = match &e {
-                    Error::NoAccess { env, .. } => (
-                        format!("env:{env}"),
-                        format!("no access to {env}: its files stay encrypted"),
-                    ),
-                    Error::KeysReplaced { env } => (
-                        format!("env:{env}"),
-                        format!("{e}; its files stay encrypted ({})", e.hint().unwrap_or_default()),
-                    ),
-                    Error::Open {
-                        source: OpenError::UnknownKey { key_id, .. },
-                        ..
-                    } => (
-                        format!("key:{key_id}"),
-                        format!("{path}: sealed with key {key_id}, which this identity does not hold; left encrypted"),
-                    ),
-                    _ => (
-                        "identity".into(),
-                        "no identity on this device: secret files stay encrypted".into(),
-                    ),
-                };
-                self.warn_once(&topic, || message);
+                self.warn_left_encrypted(path, &e);
                 Ok((input.to_vec(), false))
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Filter {
+    /// Says once per cause why files stay encrypted (`e` is one [`leaves_encrypted`] takes).
+    fn warn_left_encrypted(&mut self, path: &str, e: &Error) {
+        let (topic, message) = match e {
+            Error::NoAccess { env, .. } => (
+                format!("env:{env}"),
+                format!("no access to {env}: its files stay encrypted"),
+            ),
+            Error::KeysReplaced { env } => (
+                format!("env:{env}"),
+                format!(
+                    "{e}; its files stay encrypted ({})",
+                    e.hint().unwrap_or_default()
+                ),
+            ),
+            Error::Open {
+                source: OpenError::UnknownKey { key_id, .. },
+                ..
+            } => (
+                format!("key:{key_id}"),
+                format!("{path}: sealed with key {key_id}, which this identity does not hold; left encrypted"),
+            ),
+            _ => (
+                "identity".into(),
+                "no identity on this device: secret files stay encrypted".into(),
+            ),
+        };
+        self.warn_once(&topic, || message);
     }
 }
 

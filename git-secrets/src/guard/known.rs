@@ -276,8 +276,17 @@ impl Known {
     /// key this identity holds: tampered, or copied from another key, scope or file.
     /// Files of environments this identity cannot read are not judged.
     pub fn verify(&self, blob: &Blob) -> Option<Finding> {
-        let scope = Scope::from_rel_path(blob.path)?;
-        match self.ws.decrypt(&scope, blob.bytes) {
+        let opened = match self.ws.tracked_env(blob.path) {
+            Some(env) if crate::wholefile::looks_sealed(blob.bytes) => {
+                self.ws.open_file(blob.path, env, blob.bytes).map(|_| ())
+            }
+            Some(_) => return None,
+            None => {
+                let scope = Scope::from_rel_path(blob.path)?;
+                self.ws.decrypt(&scope, blob.bytes).map(|_| ())
+            }
+        };
+        match opened {
             Err(e @ Error::Open { .. }) if !is_unknown_key(&e) => Some(Finding {
                 commit: None,
                 path: blob.path.to_owned(),

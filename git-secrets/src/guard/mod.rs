@@ -91,7 +91,9 @@ impl Blob<'_> {
     /// Checks 1 to 3: these need no key. At most one of 1 and 2 applies.
     pub fn check(&self) -> Vec<Finding> {
         let mut out = Vec::new();
-        let encrypted = envfile::is_encrypted(self.bytes);
+        // A scope file seals line by line; a tracked file whole (crate::wholefile).
+        let encrypted =
+            envfile::is_encrypted(self.bytes) || crate::wholefile::is_sealed(self.bytes);
         let p = self.path;
         if (self.routed || is_secret_path(p)) && !encrypted {
             out.push(self.unencrypted_secret());
@@ -122,7 +124,12 @@ impl Blob<'_> {
     /// Check 2's finding, with the most likely cause.
     fn unencrypted_secret(&self) -> Finding {
         let p = self.path;
-        let (what, fix) = if is_binary(self.bytes) {
+        let (what, fix) = if crate::wholefile::looks_sealed(self.bytes) {
+            (
+                "a sealed file that is damaged (cut short or edited)".into(),
+                format!("restore it from the last commit (`git checkout HEAD -- {p}`)"),
+            )
+        } else if is_binary(self.bytes) && is_secret_path(p) {
             (
                 "binary content, not a dotenv file".into(),
                 format!("restore it (`git restore --staged --worktree -- {p}`), or remove it with `git rm --cached -- {p}`"),

@@ -19,6 +19,7 @@ use crate::identity::{self, Identity};
 use crate::scope::{Scope, SECRETS_DIR};
 use crate::seal::SealingKey;
 
+mod files;
 mod tokens;
 
 pub const CONFIG_FILE: &str = ".secrets/config.toml";
@@ -249,9 +250,9 @@ impl Workspace {
         }
     }
 
-    /// Scope files in encrypted form in the work tree that this identity can read: what
-    /// `unlock` would open.
-    pub fn readable_but_encrypted(&self) -> Vec<Scope> {
+    /// Secret files (scope files and tracked files) in encrypted form in the work tree
+    /// that this identity can read: what `unlock` would open.
+    pub fn readable_but_encrypted(&self) -> Vec<String> {
         let Some((_, member)) = self
             .identity_opt()
             .ok()
@@ -260,13 +261,30 @@ impl Workspace {
         else {
             return Vec::new();
         };
-        self.scope_files()
+        let sealed = |rel: &str, whole: bool| {
+            std::fs::read(self.root().join(rel)).is_ok_and(|b| {
+                !b.is_empty()
+                    && if whole {
+                        crate::wholefile::looks_sealed(&b)
+                    } else {
+                        envfile::is_encrypted(&b)
+                    }
+            })
+        };
+        let scopes = self
+            .scope_files()
             .into_iter()
             .filter(|s| Access::may_read(member, &s.env))
-            .filter(|s| {
-                matches!(self.read_bytes(s), Ok(Some(b)) if !b.is_empty() && envfile::is_encrypted(&b))
-            })
-            .collect()
+            .map(|s| s.rel_path())
+            .filter(|rel| sealed(rel, false));
+        let files = self
+            .config
+            .files
+            .iter()
+            .filter(|(_, env)| Access::may_read(member, env))
+            .map(|(rel, _)| rel.clone())
+            .filter(|rel| sealed(rel, true));
+        scopes.chain(files).collect()
     }
 
     /// The bytes of `scope`'s work-tree file, in whichever form; `None` when it is missing.

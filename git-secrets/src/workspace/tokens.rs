@@ -39,7 +39,7 @@ impl Workspace {
     /// Searches access.json in the commits a merge, rebase, cherry-pick or revert is
     /// using, then in history, for the key `key_id` of `env`; adds it to this session's
     /// keys when this identity can open it. Returns whether it was found.
-    fn learn_key(&self, env: &str, key_id: &str) -> Result<bool, Error> {
+    pub(super) fn learn_key(&self, env: &str, key_id: &str) -> Result<bool, Error> {
         let mut revs: Vec<String> = [
             "MERGE_HEAD",
             "REBASE_HEAD",

@@ -1,0 +1,56 @@
+//! Tracked whole files (`git secrets track`): sealing and opening them with their
+//! environment's keys (the format is crate::wholefile).
+
+use zeroize::Zeroizing;
+
+use super::Workspace;
+use crate::error::Error;
+use crate::wholefile;
+
+impl Workspace {
+    /// The environment whose key seals `path`, when it is a tracked file.
+    pub fn tracked_env(&self, path: &str) -> Option<&str> {
+        self.config.files.get(path).map(String::as_str)
+    }
+
+    /// Seals the content of the tracked file `path` (of `env`) under the current key.
+    pub fn seal_file(&self, path: &str, env: &str, plain: &[u8]) -> Result<Vec<u8>, Error> {
+        let keys = self.keys(env)?;
+        let sealing = self.access.sealing_key_id(env)?;
+        let current = keys
+            .iter()
+            .find(|k| k.id() == sealing)
+            .ok_or_else(|| Error::Refused {
+                message: format!(
+                "the current key of {env} is not wrapped to this identity, so it cannot seal {path}"
+            ),
+                hint: "pull the latest .secrets/access.json, or ask a member to approve you again"
+                    .into(),
+            })?;
+        Ok(wholefile::seal(path, plain, current))
+    }
+
+    /// Opens the sealed form of the tracked file `path` (of `env`).
+    pub fn open_file(
+        &self,
+        path: &str,
+        env: &str,
+        bytes: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let keys = self.keys(env)?;
+        let opened = match wholefile::open(path, bytes, &keys) {
+            // A key from a branch or commit not merged here: look for it in history.
+            Err(crate::envfile::OpenError::UnknownKey { key_id, .. })
+                if self.learn_key(env, &key_id)? =>
+            {
+                wholefile::open(path, bytes, &self.keys(env)?)
+            }
+            other => other,
+        };
+        opened.map_err(|source| Error::Open {
+            path: path.to_owned(),
+            scope: env.to_owned(),
+            source,
+        })
+    }
+}

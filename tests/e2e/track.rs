@@ -1,0 +1,278 @@
+//! `git secrets track`: whole files (binary too) sealed by the filter, git-crypt style,
+//! through add, commit, clone, unlock, lock, rotation, merges, the hook and `check`.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+const CERT: &str = "certs/key.p12";
+
+/// Every byte value, NULs and CR LF included: what a text filter would damage.
+fn binary() -> Vec<u8> {
+    let mut b: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    b.extend_from_slice(b"\r\nsecret-marker-1234\r\n");
+    b
+}
+
+/// Alice's repository with a development value, a production value and CERT tracked in
+/// production, committed.
+fn repo_with_cert(env: &Env) -> PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
+        .ok();
+    std::fs::create_dir_all(repo.join("certs")).unwrap();
+    std::fs::write(repo.join(CERT), binary()).unwrap();
+    let out = env
+        .secrets(&repo, &["track", CERT, "-e", "production"])
+        .ok();
+    assert!(out.stderr.contains("git add"), "{}", out.stderr);
+    env.commit_all(&repo, "secrets and a certificate");
+    repo
+}
+
+fn raw_blob(env: &Env, repo: &Path, rev_path: &str) -> Vec<u8> {
+    env.git_bytes(repo, &["cat-file", "blob", rev_path])
+}
+
+fn assert_sealed(bytes: &[u8]) {
+    assert!(bytes.starts_with(b"#gs1:file\ngs1:"), "not sealed");
+    let text = String::from_utf8_lossy(bytes);
+    assert!(
+        !text.contains("secret-marker"),
+        "plaintext in the sealed form"
+    );
+}
+
+#[test]
+fn a_tracked_binary_file_round_trips_through_git() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    assert_sealed(&raw_blob(&env, &repo, &format!("HEAD:{CERT}")));
+    assert!(read(repo.join(".secrets/config.toml")).contains("\"certs/key.p12\" = \"production\""));
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(
+        status.contains("tracked files: certs/key.p12 (production)"),
+        "{status}"
+    );
+    let now = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(repo.join(CERT))
+        .unwrap()
+        .set_modified(now)
+        .unwrap();
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    // A clone holds the sealed form until unlock, then the exact bytes.
+    let c = clone(&env, &repo, "clone");
+    assert_sealed(&std::fs::read(c.join(CERT)).unwrap());
+    env.secrets(&c, &["unlock"]).ok();
+    assert_eq!(std::fs::read(c.join(CERT)).unwrap(), binary());
+    assert_eq!(env.git(&c, &["status", "--porcelain"]).ok().stdout, "");
+    // The diff says only that it changed; log -p never shows the content.
+    let mut changed = binary();
+    changed.extend_from_slice(b"more-secret-5678");
+    std::fs::write(c.join(CERT), &changed).unwrap();
+    let diff = env.git(&c, &["diff"]).ok().stdout;
+    assert!(
+        diff.contains("Binary files") && !diff.contains("more-secret"),
+        "{diff}"
+    );
+    env.commit_all(&c, "new certificate");
+    let log = env.git(&c, &["log", "-p"]).ok().stdout;
+    assert!(!log.contains("secret-marker") && !log.contains("more-secret"));
+    assert_sealed(&raw_blob(&env, &c, &format!("HEAD:{CERT}")));
+    // lock puts the sealed form back; unlock opens it again.
+    env.secrets(&c, &["lock"]).ok();
+    assert_sealed(&std::fs::read(c.join(CERT)).unwrap());
+    assert_eq!(env.git(&c, &["status", "--porcelain"]).ok().stdout, "");
+    env.secrets(&c, &["unlock"]).ok();
+    assert_eq!(std::fs::read(c.join(CERT)).unwrap(), changed);
+}
+
+#[test]
+fn without_access_the_file_stays_sealed_and_cannot_be_replaced_in_plaintext() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    let (bob, b, id) = bob_joins(&env, &repo);
+    approve_and_unlock(&env, &repo, &bob, &b, &id, "development");
+    assert_sealed(&std::fs::read(b.join(CERT)).unwrap());
+    assert_eq!(bob.git(&b, &["status", "--porcelain"]).ok().stdout, "");
+    std::fs::write(b.join(CERT), b"bob's own plaintext").unwrap();
+    let out = bob.git(&b, &["add", CERT]).fails();
+    assert!(
+        out.stderr.contains(CERT) && out.stderr.contains("no access to production"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_hook_and_check_refuse_a_tracked_file_stored_in_plaintext() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    std::fs::write(repo.join(CERT), b"secret-marker-plain").unwrap();
+    // The filter bypassed: git stores the bytes as they are.
+    env.git(
+        &repo,
+        &[
+            "-c",
+            "filter.secrets.process=",
+            "-c",
+            "filter.secrets.required=false",
+            "add",
+            CERT,
+        ],
+    )
+    .ok();
+    let out = env.git(&repo, &["commit", "-q", "-m", "leak"]);
+    assert!(!out.success(), "{out:?}");
+    assert!(
+        out.stderr.contains(CERT) && out.stderr.contains("not in encrypted form"),
+        "{}",
+        out.stderr
+    );
+    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "leak"])
+        .ok();
+    let out = env.secrets(&repo, &["check", "HEAD~1..HEAD"]).fails();
+    assert!(
+        out.stdout.contains(CERT) || out.stderr.contains(CERT),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn tampered_or_moved_sealed_files_are_refused() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    let sealed = raw_blob(&env, &repo, &format!("HEAD:{CERT}"));
+    // The same sealed bytes at another tracked path do not open there.
+    let other = "certs/other.p12";
+    std::fs::write(repo.join(other), b"x").unwrap();
+    env.secrets(&repo, &["track", other, "-e", "production"])
+        .ok();
+    std::fs::write(repo.join(other), &sealed).unwrap();
+    let out = env.git(&repo, &["add", other]).fails();
+    assert!(
+        out.stderr.contains(other) && out.stderr.contains("does not decrypt"),
+        "{}",
+        out.stderr
+    );
+    // An edited token does not open at its own path either.
+    let mut bad = sealed.clone();
+    let i = bad.len() - 10;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    std::fs::write(repo.join(CERT), &bad).unwrap();
+    let out = env.git(&repo, &["add", CERT]).fails();
+    assert!(out.stderr.contains(CERT), "{}", out.stderr);
+    assert_eq!(raw_blob(&env, &repo, &format!(":{CERT}")), sealed);
+}
+
+#[test]
+fn removal_reseals_tracked_files_and_later_versions_stay_closed() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    let (bob, b, id) = bob_joins(&env, &repo);
+    approve_and_unlock(&env, &repo, &bob, &b, &id, "production");
+    assert_eq!(std::fs::read(b.join(CERT)).unwrap(), binary());
+    let before = raw_blob(&env, &repo, &format!("HEAD:{CERT}"));
+    let out = env.secrets(&repo, &["member", "remove", &id]).ok();
+    assert!(out.stdout.contains(CERT), "listed as seen: {}", out.stdout);
+    env.git(&repo, &["commit", "-q", "-m", "remove bob"]).ok();
+    let after = raw_blob(&env, &repo, &format!("HEAD:{CERT}"));
+    assert_sealed(&after);
+    assert_ne!(before, after, "re-sealed under the new key");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    std::fs::write(repo.join(CERT), b"secret-marker-new-version").unwrap();
+    env.commit_all(&repo, "new version");
+    pull(&bob, &b, &repo);
+    let bytes = std::fs::read(b.join(CERT)).unwrap();
+    assert_sealed(&bytes);
+    // Alice still opens the old version through the key chain.
+    env.git(&repo, &["checkout", "-q", "HEAD~2", "--", CERT])
+        .ok();
+    assert_eq!(std::fs::read(repo.join(CERT)).unwrap(), binary());
+}
+
+#[test]
+fn a_merge_of_two_versions_conflicts_without_damage() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    env.git(&repo, &["checkout", "-q", "-b", "other"]).ok();
+    std::fs::write(repo.join(CERT), b"secret-marker-other").unwrap();
+    env.commit_all(&repo, "other");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    std::fs::write(repo.join(CERT), b"secret-marker-main").unwrap();
+    env.commit_all(&repo, "main");
+    let out = env.git(&repo, &["merge", "-q", "other"]);
+    assert!(!out.success(), "a conflict: {out:?}");
+    // Ours stays whole in the work tree: no markers spliced into either form.
+    assert_eq!(read(repo.join(CERT)), "secret-marker-main");
+    std::fs::write(repo.join(CERT), b"secret-marker-resolved").unwrap();
+    env.git(&repo, &["add", CERT]).ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    assert_sealed(&raw_blob(&env, &repo, &format!("HEAD:{CERT}")));
+    assert_eq!(read(repo.join(CERT)), "secret-marker-resolved");
+}
+
+#[test]
+fn bad_track_requests_change_nothing() {
+    let env = Env::new();
+    let repo = env.repo("r", &["--envs"]);
+    std::fs::create_dir_all(repo.join("certs")).unwrap();
+    std::fs::write(repo.join("certs/a b.pem"), b"x").unwrap();
+    let config = read(repo.join(".secrets/config.toml"));
+    let attributes = read(repo.join(".gitattributes"));
+    for (args, says) in [
+        (vec!["track", "../outside"], "outside"),
+        (vec!["track", ".secrets/x.bin"], "inside .git or .secrets"),
+        (vec!["track", "certs/a b.pem"], "would not read literally"),
+        (vec!["track", "certs"], "is a directory"),
+        (
+            vec!["track", "certs/x.pem", "-e", "nope"],
+            "unknown environment",
+        ),
+    ] {
+        let out = env.secrets(&repo, &args).fails();
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(read(repo.join(".secrets/config.toml")), config);
+    assert_eq!(read(repo.join(".gitattributes")), attributes);
+    env.secrets(&repo, &["lock"]).ok();
+    let out = env.secrets(&repo, &["track", "certs/x.pem"]).fails();
+    assert!(out.stderr.contains("locked"), "{}", out.stderr);
+}
+
+#[test]
+fn environments_and_doctor_know_tracked_files() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    let out = env
+        .secrets(&repo, &["env", "del", "production", "--yes"])
+        .fails();
+    assert!(out.stderr.contains(CERT), "{}", out.stderr);
+    env.secrets(&repo, &["env", "rename", "production", "prod"])
+        .ok();
+    assert!(read(repo.join(".secrets/config.toml")).contains("\"certs/key.p12\" = \"prod\""));
+    env.commit_all(&repo, "rename");
+    let c = clone(&env, &repo, "clone");
+    env.secrets(&c, &["unlock"]).ok();
+    assert_eq!(std::fs::read(c.join(CERT)).unwrap(), binary());
+    // A lost attribute line is found and put back.
+    let attributes = read(c.join(".gitattributes"));
+    write(
+        c.join(".gitattributes"),
+        &attributes.replace(
+            "/certs/key.p12 filter=secrets -diff merge=binary -text\n",
+            "",
+        ),
+    );
+    let out = env.secrets(&c, &["doctor"]).fails();
+    assert!(
+        out.stdout.contains("/certs/key.p12 filter=secrets"),
+        "{}",
+        out.stdout
+    );
+    env.secrets(&c, &["doctor", "--fix"]).ok();
+    assert!(read(c.join(".gitattributes")).contains("/certs/key.p12 filter=secrets"));
+}
