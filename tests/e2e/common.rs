@@ -249,6 +249,16 @@ pub fn blob(env: &Env, repo: &Path, rev_path: &str) -> String {
     env.git(repo, &["show", rev_path]).ok().stdout
 }
 
+/// Alice's repository with a value in development and production, committed.
+pub fn alice_repo(env: &Env) -> PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
+        .ok();
+    env.commit_all(&repo, "secrets");
+    repo
+}
+
 /// `who` clones `from` into `<tmp>/name`.
 pub fn clone(who: &Env, from: &Path, name: &str) -> PathBuf {
     who.git(who.path(), &["clone", "-q", from.to_str().unwrap(), name])

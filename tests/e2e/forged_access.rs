@@ -9,16 +9,6 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-/// Alice's repository with a value in development and production, committed.
-fn alice_repo(env: &Env) -> std::path::PathBuf {
-    let repo = env.repo("alice", &["--envs"]);
-    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
-    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
-        .ok();
-    env.commit_all(&repo, "secrets");
-    repo
-}
-
 /// Rewrites `<repo>/.secrets/access.json` through `edit`, as a text editor would.
 fn edit_access(repo: &Path, edit: impl FnOnce(&mut Value)) {
     let path = repo.join(".secrets/access.json");
@@ -34,6 +24,24 @@ fn promote(doc: &mut Value, id: &str) {
     m["approved_at"] = json!("2026-01-01T00:00:00Z");
     m.as_object_mut().unwrap().remove("removed_at");
     m["environments"] = json!(["development", "production", "test"]);
+}
+
+/// `eve` clones Alice's repository, asks to join, edits access.json by hand (`edit`,
+/// given her member id), commits, and Alice fast-forwards to it. Returns Eve's clone and
+/// her id.
+fn eve_edits_access(
+    env: &Env,
+    eve: &Env,
+    alice: &Path,
+    edit: impl FnOnce(&mut Value, &str),
+) -> (std::path::PathBuf, String) {
+    let e = clone(eve, alice, "eve");
+    eve.secrets(&e, &["join", "--name", "eve"]).ok();
+    let id = member_id(eve, &e, "eve");
+    edit_access(&e, |doc| edit(doc, &id));
+    eve.commit_all(&e, "eve joins");
+    pull(env, alice, &e);
+    (e, id)
 }
 
 /// Alice sets a new production value after her routine command, commits; `who` pulls and
@@ -85,12 +93,7 @@ fn a_request_that_approves_itself_gets_no_key() {
     let env = Env::new();
     let alice = alice_repo(&env);
     let eve = env.person("eve");
-    let e = clone(&eve, &alice, "eve");
-    eve.secrets(&e, &["join", "--name", "eve"]).ok();
-    let id = member_id(&eve, &e, "eve");
-    edit_access(&e, |doc| promote(doc, &id));
-    eve.commit_all(&e, "eve joins");
-    pull(&env, &alice, &e);
+    let (e, id) = eve_edits_access(&env, &eve, &alice, promote);
     // A new environment goes to the members who can read every other one: not to her.
     env.secrets(&alice, &["env", "add", "staging"]).ok();
     env.secrets(&alice, &["set", "staging", "API", "staging-secret"])
@@ -121,21 +124,15 @@ fn a_key_of_the_attackers_own_beside_the_real_one_is_rotated_away() {
     let env = Env::new();
     let alice = alice_repo(&env);
     let eve = env.person("eve");
-    let e = clone(&eve, &alice, "eve");
-    eve.secrets(&e, &["join", "--name", "eve"]).ok();
-    let eve_id = member_id(&eve, &e, "eve");
     // Elsewhere, Eve makes a production key of her own and wraps it to Alice too (only
     // Alice's public key is needed), granting it to both of them: she holds that key.
     let forged = eves_production_key(&env, &eve);
-    edit_access(&e, |doc| {
-        promote(doc, &eve_id);
-        let records = forged.as_object().unwrap();
-        for (key_id, record) in records {
+    let (e, _) = eve_edits_access(&env, &eve, &alice, |doc, id| {
+        promote(doc, id);
+        for (key_id, record) in forged.as_object().unwrap() {
             doc["keys"]["production"][key_id] = record.clone();
         }
     });
-    eve.commit_all(&e, "eve joins");
-    pull(&env, &alice, &e);
     // Two current keys: new values are refused until a rotation, which Alice can run
     // (she opens both) and which must not carry Eve over.
     let status = env.secrets(&alice, &["status"]).ok().stdout;
@@ -223,12 +220,10 @@ fn keys_replaced_wholesale_are_refused_by_a_clone_that_held_the_old_ones() {
     let env = Env::new();
     let alice = alice_repo(&env);
     let eve = env.person("eve");
-    let e = clone(&eve, &alice, "eve");
-    eve.secrets(&e, &["join", "--name", "eve"]).ok();
     let forged = eves_production_key(&env, &eve);
-    edit_access(&e, |doc| doc["keys"]["production"] = forged.clone());
-    eve.commit_all(&e, "tidy");
-    pull(&env, &alice, &e);
+    eve_edits_access(&env, &eve, &alice, |doc, _| {
+        doc["keys"]["production"] = forged.clone()
+    });
     let staged = blob(&env, &alice, ":.secrets/production.env");
     // Nothing is sealed under the new keys: not by a set, not by a git add. (The
     // plaintext already in the work tree still reads: it needs no key.)
@@ -320,12 +315,7 @@ fn a_forged_member_does_not_count_as_another_reader() {
     let env = Env::new();
     let alice = alice_repo(&env);
     let eve = env.person("eve");
-    let e = clone(&eve, &alice, "eve");
-    eve.secrets(&e, &["join", "--name", "eve"]).ok();
-    let eve_id = member_id(&eve, &e, "eve");
-    edit_access(&e, |doc| promote(doc, &eve_id));
-    eve.commit_all(&e, "eve joins");
-    pull(&env, &alice, &e);
+    eve_edits_access(&env, &eve, &alice, promote);
     let alice_id = member_id(&env, &alice, "Alice Test");
     let before = read(alice.join(".secrets/access.json"));
     let out = env

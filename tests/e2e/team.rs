@@ -1,19 +1,9 @@
 //! Team access with several identities: join, approve, per-environment keys, removal
 //! with rotation, CI keys, crash-safe rotation, and access.json through git merges.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::*;
-
-/// Alice's repository with a value in development and production, committed.
-fn alice_repo(env: &Env) -> PathBuf {
-    let repo = env.repo("alice", &["--envs"]);
-    env.secrets(&repo, &["set", "DB", "dev-password-1"]).ok();
-    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
-        .ok();
-    env.commit_all(&repo, "secrets");
-    repo
-}
 
 #[test]
 fn join_list_approve_then_unlock() {

@@ -43,19 +43,9 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
             writes.push((scope.rel_path(), sealed.into_bytes()));
         }
     }
-    for (path, env) in &ws.config.files {
-        let plain = match std::fs::read(ws.root().join(path)) {
-            Ok(b) if !crate::wholefile::looks_sealed(&b) => zeroize::Zeroizing::new(b),
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(Error::Io {
-                    path: ws.root().join(path),
-                    source,
-                })
-            }
-        };
-        writes.push((path.clone(), ws.seal_file(path, env, &plain)?));
+    for (path, env, plain) in ws.read_tracked(false)? {
+        let sealed = ws.seal_file(&path, &env, &plain)?;
+        writes.push((path, sealed));
     }
     // Compared while the filter is still configured: real edits only.
     let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);

@@ -287,25 +287,14 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             Err(e) => return Err(e),
         }
     }
-    for (path, env) in &ws.config.files {
-        let bytes = match std::fs::read(ws.root().join(path)) {
-            Ok(b) if crate::wholefile::looks_sealed(&b) => b,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(Error::Io {
-                    path: ws.root().join(path),
-                    source,
-                })
-            }
-        };
-        match ws.open_file(path, env, &bytes) {
+    for (path, env, bytes) in ws.read_tracked(true)? {
+        match ws.open_file(&path, &env, &bytes) {
             Ok(plain) => {
                 let blob = crate::git::blob_id(&bytes);
                 let committed = staged_ids
                     .get(path.as_str())
                     .is_some_and(|oid| blob.is_some_and(|b| oid.as_slice() == b));
-                writes.push((path.clone(), plain, committed));
+                writes.push((path, plain, committed));
             }
             Err(Error::NoAccess { env, .. }) => kept.push(format!("{path} (no access to {env})")),
             Err(Error::KeysReplaced { env }) => kept.push(format!(
