@@ -94,6 +94,18 @@ fn a_request_that_approves_itself_gets_no_key() {
     let alice = alice_repo(&env);
     let eve = env.person("eve");
     let (e, id) = eve_edits_access(&env, &eve, &alice, promote);
+    // An approver's list says so.
+    let list = env.secrets(&alice, &["member", "list"]).ok().stdout;
+    let row = list.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(
+        row.contains("NOT GRANTED: development,test,production,shared"),
+        "{list}"
+    );
+    let json = env
+        .secrets(&alice, &["member", "list", "--json"])
+        .ok()
+        .stdout;
+    assert!(json.contains("\"not_granted\": ["), "{json}");
     // A new environment goes to the members who can read every other one: not to her.
     env.secrets(&alice, &["env", "add", "staging"]).ok();
     env.secrets(&alice, &["set", "staging", "API", "staging-secret"])

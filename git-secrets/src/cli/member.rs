@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 
+use crate::access::health::KeyProblem;
 use crate::access::{Access, MemberKind, Status};
 use crate::config::SHARED;
 use crate::envfile;
@@ -43,6 +44,16 @@ pub fn cmd_member(command: MemberCommand) -> Result<(), Error> {
 }
 
 pub fn list(ws: &Workspace, json: bool, kind: Option<MemberKind>) -> Result<(), Error> {
+    // Environments an entry claims that no holder of their keys granted (checked where
+    // this identity can open them): an approver must not take the entry's word for it.
+    let mut ungranted: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let identity = ws.identity_opt().ok().flatten();
+    for p in ws.access.problems(&ws.config.environments, identity) {
+        if let KeyProblem::Ungranted { env, member, .. } = p {
+            ungranted.entry(member).or_default().push(env);
+        }
+    }
+    let not_granted = |id: &str| ungranted.get(id).cloned().unwrap_or_default();
     let members = ws
         .access
         .members
@@ -54,7 +65,7 @@ pub fn list(ws: &Workspace, json: bool, kind: Option<MemberKind>) -> Result<(), 
                 serde_json::json!({
                     "id": id, "name": m.name, "kind": m.kind, "status": m.status,
                     "environments": m.environments, "fingerprint": identity::fingerprint(&m.recipient),
-                    "recipient": m.recipient,
+                    "recipient": m.recipient, "not_granted": not_granted(id),
                 })
             })
             .collect();
@@ -70,8 +81,17 @@ pub fn list(ws: &Workspace, json: bool, kind: Option<MemberKind>) -> Result<(), 
         } else {
             m.environments.iter().cloned().collect::<Vec<_>>().join(",")
         };
+        let missing = not_granted(id);
+        let warning = if missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  NOT GRANTED: {} (listed, but no key holder gave it; see `git secrets status`)",
+                missing.join(",")
+            )
+        };
         text.push_str(&format!(
-            "{id}  {:<16} {:<6} {:<8} {:<24} {}\n",
+            "{id}  {:<16} {:<6} {:<8} {:<24} {}{warning}\n",
             m.name,
             format!("{:?}", m.kind).to_lowercase(),
             format!("{:?}", m.status).to_lowercase(),
