@@ -276,3 +276,47 @@ fn environments_and_doctor_know_tracked_files() {
     env.secrets(&c, &["doctor", "--fix"]).ok();
     assert!(read(c.join(".gitattributes")).contains("/certs/key.p12 filter=secrets"));
 }
+
+#[test]
+fn tracking_a_file_already_committed_warns_that_history_keeps_it() {
+    let env = Env::new();
+    let repo = env.repo("r", &["--envs"]);
+    write(repo.join("token.txt"), "secret-marker-committed\n");
+    env.commit_all(&repo, "oops");
+    // Long committed: git trusts the file's stat and would not clean it again.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(repo.join("token.txt"))
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    env.git(&repo, &["update-index", "--refresh"]).ok();
+    let out = env
+        .secrets(&repo, &["track", "token.txt", "-e", "production"])
+        .ok();
+    assert!(
+        out.stderr.contains("already in git in plaintext"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("git add --renormalize -- token.txt"),
+        "{}",
+        out.stderr
+    );
+    // Only attributes changed: a plain `git add -A` leaves the plaintext blob, and the
+    // hook (which then checks every routed blob, not only changed ones) refuses the
+    // commit; renormalizing seals it.
+    env.git(&repo, &["add", "-A"]).ok();
+    let out = env.git(&repo, &["commit", "-q", "-m", "track it"]);
+    assert!(
+        !out.success() && out.stderr.contains("token.txt"),
+        "{out:?}"
+    );
+    env.git(&repo, &["add", "--renormalize", "--", "token.txt"])
+        .ok();
+    env.git(&repo, &["commit", "-q", "-m", "track it"]).ok();
+    assert_sealed(&raw_blob(&env, &repo, "HEAD:token.txt"));
+    assert_eq!(read(repo.join("token.txt")), "secret-marker-committed\n");
+}

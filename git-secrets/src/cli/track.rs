@@ -121,6 +121,7 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
     let names: Vec<&str> = paths.iter().map(String::as_str).collect();
     write_attributes(ws.root(), &names)?;
     ws.save_config()?;
+    let mut in_index = Vec::new();
     for rel in &paths {
         // Already in git as plaintext: history keeps it.
         let staged = ws
@@ -128,9 +129,12 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
             .git(&["ls-files", "-s", "--", rel])
             .unwrap_or_default();
         if let Some(oid) = String::from_utf8_lossy(&staged).split_whitespace().nth(1) {
-            let blob = ws.repo.git(&["cat-file", "blob", oid]).unwrap_or_default();
+            in_index.push(rel.clone());
+            let blob = zeroize::Zeroizing::new(
+                ws.repo.git(&["cat-file", "blob", oid]).unwrap_or_default(),
+            );
             if !wholefile::looks_sealed(&blob) {
-                eprintln!("warning: {rel} is already in git in plaintext; its history keeps it, so change the secret it holds. From the next `git add` on it is stored encrypted");
+                eprintln!("warning: {rel} is already in git in plaintext; its history keeps it, so change the secret it holds");
             }
         }
     }
@@ -142,9 +146,21 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
             paths.join(", ")
         }
     );
+    let new: Vec<&str> = paths
+        .iter()
+        .filter(|p| !in_index.contains(p))
+        .map(String::as_str)
+        .collect();
     eprintln!(
         "next: `git add .gitattributes .secrets/config.toml {}` and commit",
-        paths.join(" ")
+        new.join(" ")
     );
+    if !in_index.is_empty() {
+        // git does not clean an unchanged file again when only its attributes change.
+        eprintln!(
+            "and, since git already has them: `git add --renormalize -- {}`",
+            in_index.join(" ")
+        );
+    }
     Ok(())
 }

@@ -98,14 +98,31 @@ fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
 
 /// The pre-commit (and pre-merge-commit) check of the index.
 pub fn check_index(repo: &Repo) -> Result<Report, Error> {
-    let entries = staged(repo)?;
+    let changed = staged(repo)?;
+    let mut entries = changed.clone();
+    // A commit that changes what is routed to the filter (.gitattributes, or the tracked
+    // files in config.toml) can make a file git already has a secret file without the
+    // file changing, and git does not clean an unchanged file again: the staged blobs of
+    // every routed file are checked then, not only the changed ones.
+    let routing_changed = changed.iter().any(|e| {
+        e.path == crate::workspace::CONFIG_FILE
+            || e.path.rsplit('/').next() == Some(".gitattributes")
+    });
+    if routing_changed {
+        let have: HashSet<String> = changed.iter().map(|e| e.path.clone()).collect();
+        for (path, mode, oid) in repo.staged_blobs()? {
+            if !have.contains(&path) && (mode == "100644" || mode == "100755") {
+                entries.push(Entry { path, oid });
+            }
+        }
+    }
     let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
     let attrs = attributes(repo, AttrSource::Index, &paths)?;
     let list: Vec<(Option<&str>, &Entry)> = entries.iter().map(|e| (None, e)).collect();
     let lookup = |i: usize| attrs.get(&list[i].1.path).copied().unwrap_or_default();
     let known = LazyKnown::new(repo);
     let findings = run(repo, &list, &lookup, &known)?;
-    let staged_secrets = entries
+    let staged_secrets = changed
         .iter()
         .filter(|e| super::is_secret_path(&e.path))
         .map(|e| (e.path.clone(), e.oid.clone()))
