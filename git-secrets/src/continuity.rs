@@ -50,7 +50,13 @@ fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
         .iter()
         .flat_map(|(env, ids)| ids.iter().map(move |id| format!("{env} {id}\n")))
         .collect();
-    let _ = fsutil::write_private(path, text.as_bytes(), true);
+    // Not synced: lost in a crash, the memory starts again from what is found (as in a
+    // fresh clone); an fsync per environment would slow every unlock.
+    if let Some(dir) = path.parent() {
+        if fsutil::create_private_dir(dir).is_ok() {
+            let _ = fsutil::replace_unsynced(path, text.as_bytes());
+        }
+    }
 }
 
 /// Checks that `chain` (the keys of `env` this identity opened) holds a key this clone

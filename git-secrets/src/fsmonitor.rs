@@ -209,14 +209,7 @@ fn save_digests(git_dir: &Path, digests: &HashMap<String, (StatKey, [u8; 32])>) 
     let Ok(dir) = make_state_dir(git_dir) else {
         return;
     };
-    if let Ok(mut tmp) = tempfile::Builder::new()
-        .prefix(".fsmonitor-")
-        .tempfile_in(&dir)
-    {
-        if tmp.write_all(text.as_bytes()).is_ok() {
-            let _ = tmp.persist(dir.join(DIGESTS_FILE));
-        }
-    }
+    let _ = crate::fsutil::replace_unsynced(&dir.join(DIGESTS_FILE), text.as_bytes());
 }
 
 fn new_token() -> String {

@@ -46,6 +46,20 @@ pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(),
     Ok(())
 }
 
+/// Replaces `path` atomically (a reader sees the old content or the new), mode 0600,
+/// without syncing: for state whose loss in a crash only costs time or is noticed (the
+/// fsmonitor digests, the keys a clone held), where an fsync per write would cost more
+/// than the state saves.
+pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".git-secrets-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Overwrites an existing work-tree file in place (mode 0600, no fsync), for unlock and
 /// lock rewriting many files whose content git already holds in the index: creating a
 /// temporary file per file cost more than everything else together, and a file left
