@@ -346,3 +346,35 @@ fn a_forged_member_does_not_count_as_another_reader() {
         "prod-password-1\n"
     );
 }
+
+/// A removal taken out of access.json by hand (the entry back to a request) is still
+/// found in history when someone goes to approve it.
+#[test]
+fn a_removal_edited_away_is_found_when_approving() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    pull(&bob, &b, &alice);
+    edit_access(&b, |doc| {
+        let m = &mut doc["members"][&id];
+        m["status"] = json!("pending");
+        let m = m.as_object_mut().unwrap();
+        m.remove("removed_at");
+        m.remove("approved_at");
+        m.insert("environments".into(), json!([]));
+    });
+    bob.commit_all(&b, "ask again");
+    pull(&env, &alice, &b);
+    let before = read(alice.join(".secrets/access.json"));
+    let out = env.secrets(&alice, &["member", "approve", &id]).fails();
+    assert!(
+        out.stderr.contains("was removed (commit") && out.stderr.contains("new identity"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(read(alice.join(".secrets/access.json")), before);
+}

@@ -9,7 +9,7 @@ use crate::envfile;
 use crate::error::Error;
 use crate::identity;
 use crate::rotation;
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, ACCESS_FILE};
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
@@ -152,6 +152,16 @@ fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Err
             hint: "a removed key stays removed: they must join with a new identity".into(),
         });
     }
+    if let Some(commit) = removed_in_history(ws, &id) {
+        return Err(Error::Refused {
+            message: format!(
+                "member {id} ({}) was removed (commit {}); a later edit took the removal out of .secrets/access.json",
+                m.name,
+                &commit[..commit.len().min(12)]
+            ),
+            hint: format!("a removed key stays removed: they must join with a new identity (`git log -p .secrets/access.json` shows who edited it since {})", &commit[..commit.len().min(12)]),
+        });
+    }
     // Approving an active member again without --env re-wraps what it already has (after
     // a merge lost a wrap); a request gets every environment by default.
     let envs = if envs.is_empty() && m.status == Status::Active {
@@ -164,6 +174,47 @@ fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Err
     eprintln!("approved {name} ({id}, {fp}) for {}", envs.join(", "));
     eprintln!("next: commit and push .secrets/access.json; they can then `git secrets unlock`");
     Ok(())
+}
+
+/// The newest commit in HEAD's history whose access.json marks `id` removed. A removal is
+/// final, but the file is only text: an edit by hand can take it out again, and an
+/// approver looking at a request must not be the one to undo it.
+fn removed_in_history(ws: &Workspace, id: &str) -> Option<String> {
+    let out = ws
+        .repo
+        .git(&[
+            "log",
+            "--format=%H",
+            "--diff-filter=AM",
+            "HEAD",
+            "--",
+            ACCESS_FILE,
+        ])
+        .ok()?;
+    let commits: Vec<String> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let revs: Vec<String> = commits
+        .iter()
+        .map(|c| format!("{c}:{ACCESS_FILE}"))
+        .collect();
+    let blobs = ws
+        .repo
+        .read_blobs(&revs.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok()?;
+    commits.into_iter().zip(blobs).find_map(|(commit, text)| {
+        let access = Access::parse(
+            &String::from_utf8_lossy(&text),
+            std::path::Path::new(ACCESS_FILE),
+        )
+        .ok()?;
+        access
+            .members
+            .get(id)
+            .is_some_and(|m| m.status == Status::Removed)
+            .then_some(commit)
+    })
 }
 
 /// Removes a member (of `kind`, when given) with a rotation of every environment it could
