@@ -320,3 +320,45 @@ fn tracking_a_file_already_committed_warns_that_history_keeps_it() {
     assert_sealed(&raw_blob(&env, &repo, "HEAD:token.txt"));
     assert_eq!(read(repo.join("token.txt")), "secret-marker-committed\n");
 }
+
+#[test]
+fn a_moved_or_copied_tracked_file_is_not_committed_in_plaintext() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    // `git mv` moves the sealed blob to a path that is not routed: committed like that,
+    // a later add of the plaintext there would not be sealed.
+    env.git(&repo, &["mv", CERT, "certs/moved.p12"]).ok();
+    let out = env.git(&repo, &["commit", "-q", "-m", "move"]);
+    assert!(
+        !out.success()
+            && out
+                .stderr
+                .contains("certs/moved.p12: is a tracked file's sealed form"),
+        "{out:?}"
+    );
+    // And the next add stages the plaintext there.
+    std::fs::copy(repo.join("certs/moved.p12"), repo.join("copy.p12")).unwrap();
+    env.git(&repo, &["add", "-A"]).ok();
+    let out = env.git(&repo, &["commit", "-q", "-m", "move"]);
+    assert!(!out.success(), "{out:?}");
+    for path in ["certs/moved.p12", "copy.p12"] {
+        assert!(
+            out.stderr.contains(&format!(
+                "{path}: holds the plaintext of the tracked file {CERT}"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    // Tracking the new path seals it; the copy is unstaged.
+    env.secrets(&repo, &["track", "certs/moved.p12", "-e", "production"])
+        .ok();
+    env.git(&repo, &["add", "--renormalize", "--", "certs/moved.p12"])
+        .ok();
+    env.git(&repo, &["rm", "-q", "--cached", "--", "copy.p12"])
+        .ok();
+    env.git(&repo, &["add", ".gitattributes", ".secrets/config.toml"])
+        .ok();
+    env.git(&repo, &["commit", "-q", "-m", "move"]).ok();
+    assert_sealed(&raw_blob(&env, &repo, "HEAD:certs/moved.p12"));
+}

@@ -212,7 +212,12 @@ impl SecretIndex {
 pub struct Known {
     ws: Workspace,
     index: OnceCell<SecretIndex>,
+    /// The git blob ids of the tracked files' plaintext, by size.
+    tracked: OnceCell<TrackedIds>,
 }
+
+/// Size → (git blob id of a tracked file's plaintext, its tracked path).
+type TrackedIds = HashMap<usize, Vec<([u8; 20], String)>>;
 
 impl Known {
     /// `None` when git-secrets is not set up in this work tree or there is no identity
@@ -231,6 +236,7 @@ impl Known {
         Some(Known {
             ws,
             index: OnceCell::new(),
+            tracked: OnceCell::new(),
         })
     }
 
@@ -270,6 +276,54 @@ impl Known {
     /// How many values were searched for, if the search ran.
     pub fn searched(&self) -> Option<usize> {
         self.index.get().map(SecretIndex::len)
+    }
+
+    /// A blob at a path not routed to the filter that is exactly the plaintext of a
+    /// tracked file (a copy, or `git mv` of it followed by `git add`): it would be
+    /// committed as it is there.
+    pub fn tracked_copy(&self, blob: &Blob) -> Option<Finding> {
+        let copies = self.tracked.get_or_init(|| {
+            let ws = &self.ws;
+            let mut by_size = TrackedIds::new();
+            let mut add = |path: &str, bytes: &[u8]| {
+                if let (false, Some(id)) = (bytes.is_empty(), crate::git::blob_id(bytes)) {
+                    by_size
+                        .entry(bytes.len())
+                        .or_default()
+                        .push((id, path.to_owned()));
+                }
+            };
+            // The plaintext in the work tree, and what HEAD holds (a moved file is no
+            // longer at its tracked path).
+            for (path, _, bytes) in ws.read_tracked(false).unwrap_or_default() {
+                add(&path, &bytes);
+            }
+            for (path, env) in &ws.config.files {
+                let Ok(sealed) = ws.repo.git(&["cat-file", "blob", &format!("HEAD:{path}")]) else {
+                    continue;
+                };
+                if let Ok(plain) = ws.open_file(path, env, &sealed) {
+                    add(path, &plain);
+                }
+            }
+            by_size
+        });
+        let candidates = copies.get(&blob.bytes.len())?;
+        let id = crate::git::blob_id(blob.bytes)?;
+        let (_, tracked) = candidates
+            .iter()
+            .find(|(i, p)| *i == id && p != blob.path)?;
+        Some(Finding {
+            commit: None,
+            path: blob.path.to_owned(),
+            reason: format!(
+                "holds the plaintext of the tracked file {tracked} (a copy, or `git mv` of it)"
+            ),
+            fix: format!(
+                "track this path too (`git secrets track {}`), then `git add --renormalize -- {}`; or unstage it (`git rm --cached -- {}`)",
+                blob.path, blob.path, blob.path
+            ),
+        })
     }
 
     /// A staged or committed secret file in encrypted form that does not open with a

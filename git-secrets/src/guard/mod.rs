@@ -110,6 +110,15 @@ impl Blob<'_> {
                 )
             });
         }
+        if !self.routed && !is_secret_path(p) && crate::wholefile::looks_sealed(self.bytes) {
+            // Sealed whole, but at a path git does not route to the filter (`git mv`): a
+            // checkout leaves it sealed, and the next `git add` of its plaintext would not
+            // seal it again.
+            out.push(self.finding(
+                "is a tracked file's sealed form at a path that is not tracked (moved with `git mv`?)".into(),
+                format!("track the new path (`git secrets track {p}`) and `git add` .gitattributes and .secrets/config.toml with it"),
+            ));
+        }
         if !self.exempt {
             if let Some((kind, line)) = private_key(self.bytes) {
                 out.push(self.finding(

@@ -90,10 +90,17 @@ fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
     if encrypted && (blob.routed || super::is_secret_path(blob.path)) {
         return known.get()?.verify(blob);
     }
-    if blob.exempt || encrypted || super::is_binary(blob.bytes) {
+    if blob.exempt || encrypted {
         return None;
     }
-    known.get()?.index().find(blob)
+    let known = known.get()?;
+    if let Some(f) = (!blob.routed).then(|| known.tracked_copy(blob)).flatten() {
+        return Some(f);
+    }
+    if super::is_binary(blob.bytes) {
+        return None;
+    }
+    known.index().find(blob)
 }
 
 /// The pre-commit (and pre-merge-commit) check of the index.
