@@ -3,7 +3,7 @@
 //! attacker's own beside the real one. None of them may end up holding a key that later
 //! values are sealed under, whatever routine command a real member runs next.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -34,7 +34,7 @@ fn eve_edits_access(
     eve: &Env,
     alice: &Path,
     edit: impl FnOnce(&mut Value, &str),
-) -> (std::path::PathBuf, String) {
+) -> (PathBuf, String) {
     let e = clone(eve, alice, "eve");
     eve.secrets(&e, &["join", "--name", "eve"]).ok();
     let id = member_id(eve, &e, "eve");
@@ -42,6 +42,19 @@ fn eve_edits_access(
     eve.commit_all(&e, "eve joins");
     pull(env, alice, &e);
     (e, id)
+}
+
+/// Alice's repository where Bob was approved, then removed (committed), and Bob's clone
+/// up to date with it: (alice, bob, bob's clone, bob's id).
+fn bob_approved_then_removed(env: &Env) -> (PathBuf, Env, PathBuf, String) {
+    let alice = alice_repo(env);
+    let (bob, b, id) = bob_joins(env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    pull(&bob, &b, &alice);
+    (alice, bob, b, id)
 }
 
 /// Alice sets a new production value after her routine command, commits; `who` pulls and
@@ -61,13 +74,7 @@ fn new_value_stays_closed(env: &Env, alice: &Path, who: &Env, clone: &Path) {
 #[test]
 fn a_removed_member_who_marks_itself_active_gets_no_new_key() {
     let env = Env::new();
-    let alice = alice_repo(&env);
-    let (bob, b, id) = bob_joins(&env, &alice);
-    env.secrets(&alice, &["member", "approve", &id]).ok();
-    env.commit_all(&alice, "approve bob");
-    env.secrets(&alice, &["member", "remove", &id]).ok();
-    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
-    pull(&bob, &b, &alice);
+    let (alice, bob, b, id) = bob_approved_then_removed(&env);
     // Bob still has push access: he writes himself back in, and Alice fast-forwards.
     edit_access(&b, |doc| promote(doc, &id));
     bob.commit_all(&b, "tidy access.json");
@@ -352,13 +359,7 @@ fn a_forged_member_does_not_count_as_another_reader() {
 #[test]
 fn a_removal_edited_away_is_found_when_approving() {
     let env = Env::new();
-    let alice = alice_repo(&env);
-    let (bob, b, id) = bob_joins(&env, &alice);
-    env.secrets(&alice, &["member", "approve", &id]).ok();
-    env.commit_all(&alice, "approve bob");
-    env.secrets(&alice, &["member", "remove", &id]).ok();
-    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
-    pull(&bob, &b, &alice);
+    let (alice, bob, b, id) = bob_approved_then_removed(&env);
     edit_access(&b, |doc| {
         let m = &mut doc["members"][&id];
         m["status"] = json!("pending");
