@@ -33,6 +33,11 @@ pub fn common_dir(root: &Path) -> Option<PathBuf> {
     }
 }
 
+/// Where the clone of the work tree `root` keeps its memory.
+fn memory(root: &Path) -> Option<PathBuf> {
+    common_dir(root).map(|d| d.join(FILE))
+}
+
 fn load(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
@@ -62,7 +67,7 @@ fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
 /// Checks that `chain` (the keys of `env` this identity opened) holds a key this clone
 /// held before, when it held any; then remembers the chain's keys.
 pub fn check(root: &Path, env: &str, chain: &OpenChain) -> Result<(), Error> {
-    let Some(path) = common_dir(root).map(|d| d.join(FILE)) else {
+    let Some(path) = memory(root) else {
         return Ok(());
     };
     let mut held = load(&path);
@@ -83,7 +88,7 @@ pub fn check(root: &Path, env: &str, chain: &OpenChain) -> Result<(), Error> {
 /// Forgets the keys held for `env` (it was deleted or added here, or the user trusts its
 /// new keys).
 pub fn forget(root: &Path, env: &str) {
-    let Some(path) = common_dir(root).map(|d| d.join(FILE)) else {
+    let Some(path) = memory(root) else {
         return;
     };
     let mut held = load(&path);
@@ -94,7 +99,7 @@ pub fn forget(root: &Path, env: &str) {
 
 /// Moves what was held for `from` to `to` (a rename keeps the keys).
 pub fn rename(root: &Path, from: &str, to: &str) {
-    let Some(path) = common_dir(root).map(|d| d.join(FILE)) else {
+    let Some(path) = memory(root) else {
         return;
     };
     let mut held = load(&path);

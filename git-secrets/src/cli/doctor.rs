@@ -374,10 +374,8 @@ fn examine_config(ws: &Workspace) -> Vec<Finding> {
 /// The lines of `wanted` that `path` lacks, quoted and joined; None when it has them all.
 fn missing_lines(path: &Path, wanted: &[&str]) -> Option<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let have: Vec<&str> = text.lines().map(str::trim).collect();
-    let missing: Vec<String> = wanted
+    let missing: Vec<String> = unlock::missing_lines(&text, wanted)
         .iter()
-        .filter(|w| !have.contains(w))
         .map(|w| format!("`{w}`"))
         .collect();
     (!missing.is_empty()).then(|| missing.join(", "))

@@ -302,18 +302,24 @@ pub fn resolve_scope(
     Ok((Scope { service, env }, rest.to_vec()))
 }
 
+/// `dir` relative to the top of the work tree (both with symlinks resolved where they
+/// exist), or None when it is outside.
+pub fn in_work_tree(ws: &Workspace, dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+    let root = ws
+        .root()
+        .canonicalize()
+        .unwrap_or_else(|_| ws.root().to_owned());
+    dir.strip_prefix(&root).ok().map(std::path::Path::to_owned)
+}
+
 /// With nesting on, the top-level folder of the work tree the user stands in.
 fn nested_service(ws: &Workspace) -> Result<Option<String>, Error> {
     let cwd = std::env::current_dir().map_err(|source| Error::Io {
         path: ".".into(),
         source,
     })?;
-    let cwd = cwd.canonicalize().unwrap_or(cwd);
-    let root = ws
-        .root()
-        .canonicalize()
-        .unwrap_or_else(|_| ws.root().to_owned());
-    let Ok(rel) = cwd.strip_prefix(&root) else {
+    let Some(rel) = in_work_tree(ws, &cwd) else {
         return Ok(None);
     };
     let Some(first) = rel.components().next() else {

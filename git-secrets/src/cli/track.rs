@@ -49,10 +49,8 @@ fn repo_path(ws: &Workspace, path: &Path) -> Result<String, Error> {
     })?;
     let abs = cwd.join(path);
     let mut parts: Vec<String> = Vec::new();
-    let root = std::fs::canonicalize(ws.root()).unwrap_or_else(|_| ws.root().to_owned());
     let parent = abs.parent().map(Path::to_owned).unwrap_or_default();
-    let parent = std::fs::canonicalize(&parent).unwrap_or(parent);
-    let rel = parent.strip_prefix(&root).map_err(|_| {
+    let rel = super::in_work_tree(ws, &parent).ok_or_else(|| {
         super::usage(format!(
             "{} is outside this repository's work tree",
             path.display()

@@ -24,6 +24,16 @@ pub const ATTRIBUTES: &[&str] = &[
 ];
 pub const IGNORES: &[&str] = &[".env", ".env.*", "!.env.example"];
 
+/// The lines of `wanted` that `text` lacks (lines compared trimmed).
+pub fn missing_lines<'a>(text: &str, wanted: &[&'a str]) -> Vec<&'a str> {
+    let have: Vec<&str> = text.lines().map(str::trim).collect();
+    wanted
+        .iter()
+        .copied()
+        .filter(|w| !have.contains(w))
+        .collect()
+}
+
 /// Appends the lines of `wanted` that `path` lacks, keeping what is there.
 pub fn append_missing(path: &Path, header: &str, wanted: &[&str]) -> Result<(), Error> {
     let existing = match std::fs::read_to_string(path) {
@@ -36,8 +46,7 @@ pub fn append_missing(path: &Path, header: &str, wanted: &[&str]) -> Result<(), 
             })
         }
     };
-    let have: Vec<&str> = existing.lines().map(str::trim).collect();
-    let missing: Vec<&&str> = wanted.iter().filter(|w| !have.contains(w)).collect();
+    let missing = missing_lines(&existing, wanted);
     if missing.is_empty() {
         return Ok(());
     }
@@ -277,14 +286,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
                 writes.push((scope.rel_path(), bytes, staged_id.is_some()))
             }
             Ok(None) => {}
-            Err(Error::NoAccess { env, .. }) => {
-                kept.push(format!("{} (no access to {env})", scope.rel_path()))
-            }
-            Err(Error::KeysReplaced { env }) => kept.push(format!(
-                "{} (the keys of {env} reach none this clone held: see `git log -p .secrets/access.json`; `git secrets env trust {env}` if it was re-created on purpose)",
-                scope.rel_path()
-            )),
-            Err(e) => return Err(e),
+            Err(e) => kept.push(left_encrypted(&scope.rel_path(), e)?),
         }
     }
     for (path, env, bytes) in ws.read_tracked(true)? {
@@ -296,11 +298,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
                     .is_some_and(|oid| blob.is_some_and(|b| oid.as_slice() == b));
                 writes.push((path, plain, committed));
             }
-            Err(Error::NoAccess { env, .. }) => kept.push(format!("{path} (no access to {env})")),
-            Err(Error::KeysReplaced { env }) => kept.push(format!(
-                "{path} (the keys of {env} reach none this clone held: see `git log -p .secrets/access.json`; `git secrets env trust {env}` if it was re-created on purpose)"
-            )),
-            Err(e) => return Err(e),
+            Err(e) => kept.push(left_encrypted(&path, e)?),
         }
     }
     // The masked diff's cache is filled while the clone is set up and the files are
@@ -331,6 +329,18 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
         eprintln!("left encrypted: {k}");
     }
     Ok(())
+}
+
+/// What unlock says of a file it leaves encrypted (no access, or keys this clone does not
+/// trust); any other error stops unlock before anything changes.
+fn left_encrypted(path: &str, e: Error) -> Result<String, Error> {
+    match e {
+        Error::NoAccess { env, .. } => Ok(format!("{path} (no access to {env})")),
+        Error::KeysReplaced { env } => Ok(format!(
+            "{path} (the keys of {env} reach none this clone held: see `git log -p .secrets/access.json`; `git secrets env trust {env}` if it was re-created on purpose)"
+        )),
+        e => Err(e),
+    }
 }
 
 /// Fills the masked diff's cache (crate::diffcache) with the views of the staged and

@@ -1,8 +1,7 @@
 //! clean and smudge of tracked whole files (`git secrets track`; crate::wholefile): the
 //! same rules as scope files, for one token instead of one per line.
 
-use super::{leaves_encrypted, Filter};
-use crate::envfile::OpenError;
+use super::{leaves_encrypted, not_sealed, pass_sealed, Filter};
 use crate::error::Error;
 use crate::wholefile;
 
@@ -20,17 +19,7 @@ impl Filter {
     ) -> Result<Vec<u8>, Error> {
         let ws = self.workspace().expect("tracked() loaded it");
         if wholefile::looks_sealed(input) {
-            // Already sealed (a locked clone, or no access): keep the bytes, but never
-            // pass on tampered content when this identity can tell.
-            match ws.open_file(path, env, input) {
-                Ok(_)
-                | Err(Error::NoAccess { .. } | Error::NoIdentity | Error::KeysReplaced { .. })
-                | Err(Error::Open {
-                    source: OpenError::UnknownKey { .. },
-                    ..
-                }) => return Ok(input.to_vec()),
-                Err(e) => return Err(e),
-            }
+            return pass_sealed(ws.open_file(path, env, input), input);
         }
         // Unchanged since it was staged: the staged bytes, whichever key sealed them (a
         // rotation or a merge), so the file does not look modified.
@@ -49,17 +38,8 @@ impl Filter {
             }
         }
         let ws = self.workspace.as_ref().expect("loaded above");
-        ws.seal_file(path, env, input).map_err(|e| match e {
-            Error::NoAccess { env, recipient } => Error::Refused {
-                message: format!("cannot encrypt {path}: this identity has no access to {env}, and the file is plaintext"),
-                hint: format!("ask a member to approve this device for {env} (your public key: {recipient}), or restore the encrypted file with `git checkout -- {path}`"),
-            },
-            Error::NoIdentity => Error::Refused {
-                message: format!("cannot encrypt {path}: this device has no identity"),
-                hint: format!("run `git secrets join --name NAME` and ask for access, or restore the file with `git checkout -- {path}`"),
-            },
-            e => e,
-        })
+        ws.seal_file(path, env, input)
+            .map_err(|e| not_sealed(path, e))
     }
 
     /// The work-tree form of a tracked file, and whether it was opened.
@@ -75,19 +55,7 @@ impl Filter {
             });
             return Ok((input.to_vec(), false));
         }
-        let ws = self.workspace().expect("tracked() loaded it");
-        let mut result = ws.open_file(path, env, input);
-        if let Err(Error::Open {
-            source: OpenError::UnknownKey { .. },
-            ..
-        }) = &result
-        {
-            // A checkout may have just written a newer access.json: read it once more.
-            if ws.reload_access().is_ok() {
-                result = ws.open_file(path, env, input);
-            }
-        }
-        match result {
+        match self.open_reloading(|ws| ws.open_file(path, env, input)) {
             Ok(plain) => Ok((plain.to_vec(), true)),
             Err(e) if leaves_encrypted(&e) => {
                 self.warn_left_encrypted(path, &e);

@@ -189,18 +189,7 @@ impl Filter {
             });
         };
         if encrypted {
-            // Already sealed (a locked clone, or a file this identity cannot read): keep
-            // the bytes, but never pass on a tampered value when we can tell.
-            match ws.decrypt(&scope, input) {
-                Ok(_) => {}
-                Err(Error::NoAccess { .. } | Error::NoIdentity | Error::KeysReplaced { .. }) => {}
-                Err(Error::Open {
-                    source: OpenError::UnknownKey { .. },
-                    ..
-                }) => {}
-                Err(e) => return Err(e),
-            }
-            return Ok(input.to_vec());
+            return pass_sealed(ws.decrypt(&scope, input), input);
         }
         let doc = ws.parse_plain(&scope, input)?;
         let result = match ws.encrypt(&scope, &doc) {
@@ -216,18 +205,9 @@ impl Filter {
                 ws.encrypt_reusing(&scope, &doc, previous.as_deref())
             }
         };
-        match result {
-            Ok(enc) => Ok(enc.into_bytes()),
-            Err(Error::NoAccess { env, recipient }) => Err(Error::Refused {
-                message: format!("cannot encrypt {path}: this identity has no access to {env}, and the file is plaintext"),
-                hint: format!("ask a member to approve this device for {env} (your public key: {recipient}), or restore the encrypted file with `git checkout -- {path}`"),
-            }),
-            Err(Error::NoIdentity) => Err(Error::Refused {
-                message: format!("cannot encrypt {path}: this device has no identity"),
-                hint: format!("run `git secrets join --name NAME` and ask for access, or restore the file with `git checkout -- {path}`"),
-            }),
-            Err(e) => Err(e),
-        }
+        result
+            .map(String::into_bytes)
+            .map_err(|e| not_sealed(path, e))
     }
 
     /// git → work tree.
@@ -288,23 +268,7 @@ impl Filter {
             self.warn_once("load", || format!("leaving secret files encrypted: {why}"));
             return Ok((input.to_vec(), false));
         }
-        let mut result = self
-            .workspace()
-            .expect("loaded above")
-            .decrypt(&scope, input);
-        if let Err(Error::Open {
-            source: OpenError::UnknownKey { .. },
-            ..
-        }) = &result
-        {
-            // A checkout may have just written a newer access.json: read it once more.
-            if let Some(ws) = self.workspace() {
-                if ws.reload_access().is_ok() {
-                    result = ws.decrypt(&scope, input);
-                }
-            }
-        }
-        match result {
+        match self.open_reloading(|ws| ws.decrypt(&scope, input)) {
             Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
             Err(e) if leaves_encrypted(&e) => {
                 self.warn_left_encrypted(path, &e);
@@ -316,6 +280,26 @@ impl Filter {
 }
 
 impl Filter {
+    /// `open` with the loaded workspace; on a key this identity does not know, once more
+    /// after reading access.json again (a checkout may have just written a newer one).
+    fn open_reloading<T>(
+        &mut self,
+        open: impl Fn(&Workspace) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let ws = self.workspace().expect("loaded by the caller");
+        let first = open(ws);
+        if let Err(Error::Open {
+            source: OpenError::UnknownKey { .. },
+            ..
+        }) = &first
+        {
+            if ws.reload_access().is_ok() {
+                return open(ws);
+            }
+        }
+        first
+    }
+
     /// Says once per cause why files stay encrypted (`e` is one [`leaves_encrypted`] takes).
     fn warn_left_encrypted(&mut self, path: &str, e: &Error) {
         let (topic, message) = match e {
@@ -343,6 +327,30 @@ impl Filter {
             ),
         };
         self.warn_once(&topic, || message);
+    }
+}
+
+/// Content clean got already sealed (a locked clone, a file this identity cannot read),
+/// `opened` being the attempt to open it: kept as it is, unless it is tampered with.
+fn pass_sealed<T>(opened: Result<T, Error>, input: &[u8]) -> Result<Vec<u8>, Error> {
+    match opened {
+        Err(e) if !leaves_encrypted(&e) => Err(e),
+        _ => Ok(input.to_vec()),
+    }
+}
+
+/// Why clean cannot seal the plaintext file `path`, said for `git add`.
+fn not_sealed(path: &str, e: Error) -> Error {
+    match e {
+        Error::NoAccess { env, recipient } => Error::Refused {
+            message: format!("cannot encrypt {path}: this identity has no access to {env}, and the file is plaintext"),
+            hint: format!("ask a member to approve this device for {env} (your public key: {recipient}), or restore the encrypted file with `git checkout -- {path}`"),
+        },
+        Error::NoIdentity => Error::Refused {
+            message: format!("cannot encrypt {path}: this device has no identity"),
+            hint: format!("run `git secrets join --name NAME` and ask for access, or restore the file with `git checkout -- {path}`"),
+        },
+        e => e,
     }
 }
 

@@ -64,6 +64,12 @@ pub fn is_secret_path(path: &str) -> bool {
     path.starts_with(".secrets/") && path.ends_with(".env")
 }
 
+/// Whether a blob is in a sealed form: a scope file sealed line by line, or a tracked
+/// file sealed whole (crate::wholefile).
+pub fn is_sealed(bytes: &[u8]) -> bool {
+    envfile::is_encrypted(bytes) || crate::wholefile::is_sealed(bytes)
+}
+
 /// Like git (`buffer_is_binary`): a NUL byte in the first 8000 bytes.
 pub fn is_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(8000).any(|&b| b == 0)
@@ -91,9 +97,7 @@ impl Blob<'_> {
     /// Checks 1 to 3: these need no key. At most one of 1 and 2 applies.
     pub fn check(&self) -> Vec<Finding> {
         let mut out = Vec::new();
-        // A scope file seals line by line; a tracked file whole (crate::wholefile).
-        let encrypted =
-            envfile::is_encrypted(self.bytes) || crate::wholefile::is_sealed(self.bytes);
+        let encrypted = is_sealed(self.bytes);
         let p = self.path;
         if (self.routed || is_secret_path(p)) && !encrypted {
             out.push(self.unencrypted_secret());

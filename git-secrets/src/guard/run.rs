@@ -85,8 +85,7 @@ fn run(
 
 /// The checks that need an identity, for a blob the first three let through.
 fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
-    let encrypted =
-        crate::envfile::is_encrypted(blob.bytes) || crate::wholefile::is_sealed(blob.bytes);
+    let encrypted = super::is_sealed(blob.bytes);
     if encrypted && (blob.routed || super::is_secret_path(blob.path)) {
         return known.get()?.verify(blob);
     }

@@ -37,19 +37,7 @@ impl Workspace {
 
     /// Seals the content of the tracked file `path` (of `env`) under the current key.
     pub fn seal_file(&self, path: &str, env: &str, plain: &[u8]) -> Result<Vec<u8>, Error> {
-        let keys = self.keys(env)?;
-        let sealing = self.access.sealing_key_id(env)?;
-        let current = keys
-            .iter()
-            .find(|k| k.id() == sealing)
-            .ok_or_else(|| Error::Refused {
-                message: format!(
-                "the current key of {env} is not wrapped to this identity, so it cannot seal {path}"
-            ),
-                hint: "pull the latest .secrets/access.json, or ask a member to approve you again"
-                    .into(),
-            })?;
-        Ok(wholefile::seal(path, plain, current))
+        Ok(wholefile::seal(path, plain, &self.sealing_key(env)?))
     }
 
     /// Opens the sealed form of the tracked file `path` (of `env`).

@@ -206,19 +206,27 @@ impl Workspace {
             .map(|(env, _)| env.as_str())
     }
 
+    /// The key that seals new values of `env`: the environment's one current key, and
+    /// never one a removed member was given (after a merge of two rotations, or of a
+    /// removal).
+    pub fn sealing_key(&self, env: &str) -> Result<SealingKey, Error> {
+        let keys = self.keys(env)?;
+        let sealing = self.access.sealing_key_id(env)?;
+        keys.iter()
+            .find(|k| k.id() == sealing)
+            .cloned()
+            .ok_or_else(|| Error::Refused {
+                message: format!(
+                    "the current key of {env} is not wrapped to this identity, so it cannot seal new values there"
+                ),
+                hint: "pull the latest .secrets/access.json, or ask a member to approve you again"
+                    .into(),
+            })
+    }
+
     /// Seals a plaintext document of `scope` under its environment's newest key.
     pub fn encrypt(&self, scope: &Scope, doc: &Document) -> Result<String, Error> {
-        let keys = self.keys(&scope.env)?;
-        // Only the environment's one current key seals, and never one a removed member
-        // was given (after a merge of two rotations, or of a removal).
-        let sealing = self.access.sealing_key_id(&scope.env)?;
-        let current = keys.iter().find(|k| k.id() == sealing).ok_or_else(|| Error::Refused {
-            message: format!(
-                "the current key of {} is not wrapped to this identity, so it cannot seal new values there",
-                scope.env
-            ),
-            hint: "pull the latest .secrets/access.json, or ask a member to approve you again".into(),
-        })?;
+        let current = self.sealing_key(&scope.env)?;
         if let Some((line, key)) = envfile::pasted_token(doc) {
             return Err(Error::Refused {
                 message: format!(
@@ -228,7 +236,7 @@ impl Workspace {
                 hint: format!("set the real value with `git secrets set {key}`, or restore the file with `git checkout -- {}`", scope.rel_path()),
             });
         }
-        Ok(envfile::encrypt(doc, &scope.label(), current))
+        Ok(envfile::encrypt(doc, &scope.label(), &current))
     }
 
     /// Parses plaintext `bytes` of `scope`'s file.
@@ -261,29 +269,20 @@ impl Workspace {
         else {
             return Vec::new();
         };
-        let sealed = |rel: &str, whole: bool| {
-            std::fs::read(self.root().join(rel)).is_ok_and(|b| {
-                !b.is_empty()
-                    && if whole {
-                        crate::wholefile::looks_sealed(&b)
-                    } else {
-                        envfile::is_encrypted(&b)
-                    }
-            })
-        };
         let scopes = self
             .scope_files()
             .into_iter()
             .filter(|s| Access::may_read(member, &s.env))
-            .map(|s| s.rel_path())
-            .filter(|rel| sealed(rel, false));
+            .filter(|s| {
+                matches!(self.read_bytes(s), Ok(Some(b)) if !b.is_empty() && envfile::is_encrypted(&b))
+            })
+            .map(|s| s.rel_path());
         let files = self
-            .config
-            .files
-            .iter()
-            .filter(|(_, env)| Access::may_read(member, env))
-            .map(|(rel, _)| rel.clone())
-            .filter(|rel| sealed(rel, true));
+            .read_tracked(true)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, env, _)| Access::may_read(member, env))
+            .map(|(rel, ..)| rel);
         scopes.chain(files).collect()
     }
 
