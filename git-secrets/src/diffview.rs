@@ -7,6 +7,7 @@
 //! value, nothing a value can be guessed from, and no ciphertext noise: one line per
 //! entry, the value masked, and a fingerprint that changes exactly when the value does.
 
+use std::fmt::Write as _;
 use std::path::{Component, Path};
 
 use sha2::{Digest, Sha256};
@@ -139,21 +140,14 @@ pub fn view_id(access: &Access, recipient: &str) -> String {
             hash.update(format!("\0{}", root.0).as_bytes());
         }
     }
-    hash.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&hash.finalize()[..8])
 }
 
 /// The fingerprint of a sealed token: a hash of public bytes, so it reveals nothing the
 /// token does not. A value re-sealed under another key gets another one.
 fn sealed_fingerprint(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
-    let hex: String = digest[..FINGERPRINT_LEN]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sealed:{hex}")
+    format!("sealed:{}", crate::hex(&digest[..FINGERPRINT_LEN]))
 }
 
 /// The masked view of a secret file, plaintext or encrypted. `fingerprint` gives the
@@ -216,7 +210,7 @@ pub fn masked_doc(
                     Some(token) => sealed_fingerprint(token),
                     None => fp(Kind::Comment, text),
                 };
-                out.push_str(&format!("# {MASK} {f}\n"));
+                let _ = writeln!(out, "# {MASK} {f}");
             }
             LineKind::Entry(e) => {
                 let export = if e.prefix.trim_start().starts_with("export") {
@@ -225,7 +219,7 @@ pub fn masked_doc(
                     ""
                 };
                 let f = fp(Kind::Value(&e.key), e.raw.expose());
-                out.push_str(&format!("{export}{} = {MASK} {f}\n", e.key));
+                let _ = writeln!(out, "{export}{} = {MASK} {f}", e.key);
             }
         }
     }

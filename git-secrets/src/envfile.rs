@@ -76,12 +76,15 @@ fn looks_like_token(raw: &str) -> bool {
 /// Whether any line of `bytes` holds a token, even a damaged one: such a file is meant
 /// to be encrypted and must not be read as plaintext.
 pub fn looks_encrypted(bytes: &[u8]) -> bool {
-    Document::parse(bytes).is_ok_and(|doc| {
-        doc.lines.iter().any(|l| match &l.kind {
-            LineKind::Entry(e) => looks_like_token(e.raw.expose()),
-            LineKind::Comment(c) => c.expose().strip_prefix('#').is_some_and(looks_like_token),
-            LineKind::Blank(_) => false,
-        })
+    Document::parse(bytes).is_ok_and(|doc| looks_encrypted_doc(&doc))
+}
+
+/// [`looks_encrypted`] of a file already parsed.
+pub fn looks_encrypted_doc(doc: &Document) -> bool {
+    doc.lines.iter().any(|l| match &l.kind {
+        LineKind::Entry(e) => looks_like_token(e.raw.expose()),
+        LineKind::Comment(c) => c.expose().strip_prefix('#').is_some_and(looks_like_token),
+        LineKind::Blank(_) => false,
     })
 }
 
@@ -198,9 +201,12 @@ fn classify(doc: &Document) -> Result<Vec<Sealed<'_>>, OpenError> {
 /// Whether `bytes` is entirely in encrypted form (what a commit must hold). This checks
 /// the shape only; it needs no key.
 pub fn is_encrypted(bytes: &[u8]) -> bool {
-    Document::parse(bytes)
-        .ok()
-        .is_some_and(|doc| classify(&doc).is_ok())
+    Document::parse(bytes).is_ok_and(|doc| is_encrypted_doc(&doc))
+}
+
+/// [`is_encrypted`] of a file already parsed.
+pub fn is_encrypted_doc(doc: &Document) -> bool {
+    classify(doc).is_ok()
 }
 
 /// The key ids a file's tokens name, each once.
@@ -243,7 +249,17 @@ pub fn decrypt(
     let doc = Document::parse(bytes).map_err(|e| OpenError::NotEncrypted {
         line: parse_error_line(&e),
     })?;
-    let sealed = classify(&doc)?;
+    decrypt_doc(&doc, scope, keys, elsewhere)
+}
+
+/// [`decrypt`] of a file already parsed.
+pub fn decrypt_doc(
+    doc: &Document,
+    scope: &str,
+    keys: &[SealingKey],
+    elsewhere: &dyn Fn() -> Vec<String>,
+) -> Result<Document, OpenError> {
+    let sealed = classify(doc)?;
     let mut lines = Vec::with_capacity(sealed.len());
     for (i, (s, line)) in sealed.iter().zip(&doc.lines).enumerate() {
         let (kind, token, key) = match s {

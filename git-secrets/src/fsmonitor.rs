@@ -200,7 +200,7 @@ fn from_hex(hex: &str) -> Option<[u8; 32]> {
 fn save_digests(git_dir: &Path, digests: &HashMap<String, (StatKey, [u8; 32])>) {
     let mut text = String::new();
     for (path, (key, d)) in digests {
-        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex(d);
         let key: Vec<String> = key.iter().map(i64::to_string).collect();
         text.push_str(&format!("{hex} {} {path}\n", key.join(" ")));
     }

@@ -255,8 +255,5 @@ pub fn fingerprint(recipient: &str) -> String {
 /// device joining on two branches gets the same id and the two requests merge into one,
 /// and finding another recipient with an existing member's id is out of reach.
 pub fn member_id(recipient: &str) -> String {
-    Sha256::digest(recipient.trim().as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&Sha256::digest(recipient.trim().as_bytes())[..8])
 }

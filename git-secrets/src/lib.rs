@@ -37,3 +37,14 @@ mod proptests;
 mod vectors;
 
 pub use error::Error;
+
+/// Lower-case hexadecimal of `bytes` (key ids, fingerprints, digests).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}

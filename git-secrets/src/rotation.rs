@@ -45,10 +45,7 @@ struct Journal {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&Sha256::digest(text.as_bytes()))
 }
 
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {

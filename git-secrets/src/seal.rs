@@ -62,13 +62,18 @@ impl std::fmt::Display for KeyId {
 }
 
 /// A data key ready to seal and open: its derived subkeys and its id.
+///
+/// The two HMACs are kept keyed (their inner and outer hash states computed once) and
+/// cloned per use: a value's nonce or fingerprint then costs two SHA-256 blocks fewer,
+/// which is a third of the work on a short value. Like the AEAD's key schedule, they
+/// are derived from the data key and live as long as it.
 #[derive(Clone)]
 pub struct SealingKey {
     id: KeyId,
     aead: XChaCha20Poly1305,
-    nonce_key: Zeroizing<[u8; 32]>,
+    nonce_mac: HmacSha256,
     /// For the masked diff's fingerprints (see [`SealingKey::fingerprint`]).
-    fingerprint_key: Zeroizing<[u8; 32]>,
+    fingerprint_mac: HmacSha256,
 }
 
 impl std::fmt::Debug for SealingKey {
@@ -88,18 +93,17 @@ fn hkdf(key: &DataKey, info: &str) -> Zeroizing<[u8; 32]> {
 impl SealingKey {
     pub fn new(key: &DataKey) -> SealingKey {
         let id_bytes = hkdf(key, "git-secrets/v1/key-id");
-        let id = KeyId(
-            id_bytes[..KEY_ID_LEN / 2]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        );
+        let id = KeyId(crate::hex(&id_bytes[..KEY_ID_LEN / 2]));
         let enc = hkdf(key, "git-secrets/v1/seal");
+        let mac = |info: &str| {
+            <HmacSha256 as Mac>::new_from_slice(hkdf(key, info).as_ref())
+                .expect("HMAC takes any key length")
+        };
         SealingKey {
             id,
             aead: XChaCha20Poly1305::new(enc.as_ref().into()),
-            nonce_key: hkdf(key, "git-secrets/v1/nonce"),
-            fingerprint_key: hkdf(key, "git-secrets/v1/fingerprint"),
+            nonce_mac: mac("git-secrets/v1/nonce"),
+            fingerprint_mac: mac("git-secrets/v1/fingerprint"),
         }
     }
 
@@ -111,18 +115,13 @@ impl SealingKey {
     /// §8.1).
     pub fn fingerprint(&self, kind: Kind<'_>, text: &str) -> String {
         let (kind, name) = kind.fields();
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.fingerprint_key.as_ref())
-            .expect("HMAC takes any key length");
+        let mut mac = self.fingerprint_mac.clone();
         mac.update(b"git-secrets/v1");
         for field in [kind, name, text] {
             mac.update(&(field.len() as u32).to_be_bytes());
             mac.update(field.as_bytes());
         }
-        let tag = mac.finalize().into_bytes();
-        tag[..FINGERPRINT_LEN]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex(&mac.finalize().into_bytes()[..FINGERPRINT_LEN])
     }
 
     pub fn id(&self) -> &KeyId {
@@ -138,8 +137,7 @@ impl SealingKey {
     pub fn seal_bytes(&self, scope: &str, kind: Kind<'_>, plaintext: &[u8]) -> String {
         let aad = aad(scope, kind);
         let padded = pad(plaintext);
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.nonce_key.as_ref())
-            .expect("HMAC takes any key length");
+        let mut mac = self.nonce_mac.clone();
         mac.update(&aad);
         mac.update(&padded);
         let tag = mac.finalize().into_bytes();
@@ -207,14 +205,26 @@ impl<'a> Token<'a> {
         let rest = s.strip_prefix(TOKEN_PREFIX)?;
         let (key_id, body) = rest.split_once(':')?;
         let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
-        let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
         (key_id.len() == KEY_ID_LEN
             && key_id.bytes().all(hex)
             && body.len() >= 4
-            && body.bytes().all(b64))
+            && body.bytes().all(|c| BASE64URL[usize::from(c)]))
         .then_some(Token { key_id, body })
     }
 }
+
+/// The bytes of base64url's alphabet, as a table: every value of every file is checked
+/// against it (twice when a file opens), and a lookup is cheaper than four comparisons.
+static BASE64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        c += 1;
+    }
+    table
+};
 
 /// Length-prefixed fields, so no two (scope, kind, name) triples share an encoding.
 fn aad(scope: &str, kind: Kind<'_>) -> Vec<u8> {

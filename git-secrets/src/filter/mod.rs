@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use zeroize::Zeroizing;
 
+use crate::dotenv::Document;
 use crate::envfile::{self, OpenError};
 use crate::error::Error;
 use crate::git::Repo;
@@ -175,7 +176,9 @@ impl Filter {
 
     fn clean_body(&mut self, path: &str, scope: &Scope, input: &[u8]) -> Result<Vec<u8>, Error> {
         let scope = scope.clone();
-        let encrypted = envfile::is_encrypted(input);
+        // One parse serves both forms (the encrypted form is itself a dotenv file).
+        let parsed = Document::parse(input).ok();
+        let encrypted = parsed.as_ref().is_some_and(envfile::is_encrypted_doc);
         let Some(ws) = self.workspace() else {
             if encrypted {
                 return Ok(input.to_vec());
@@ -188,10 +191,11 @@ impl Filter {
                 hint: "fix the error above, then `git add` again".into(),
             });
         };
-        if encrypted {
-            return pass_sealed(ws.decrypt(&scope, input), input);
-        }
-        let doc = ws.parse_plain(&scope, input)?;
+        let doc = match parsed {
+            Some(doc) if encrypted => return pass_sealed(ws.decrypt_doc(&scope, &doc), input),
+            Some(doc) => doc,
+            None => ws.parse_plain(&scope, input)?,
+        };
         let result = match ws.encrypt(&scope, &doc) {
             Ok(fresh) => Ok(fresh),
             // No key may seal now (two current keys after a merge, or one a removed member
@@ -254,12 +258,15 @@ impl Filter {
             }
             return Ok((out, true));
         }
-        if !envfile::is_encrypted(input) {
+        let Some(doc) = Document::parse(input)
+            .ok()
+            .filter(envfile::is_encrypted_doc)
+        else {
             self.warn_once(path, || {
                 format!("{path} is committed in plaintext; run `git secrets check`")
             });
             return Ok((input.to_vec(), false));
-        }
+        };
         if input.is_empty() {
             return Ok((Vec::new(), false));
         }
@@ -268,7 +275,7 @@ impl Filter {
             self.warn_once("load", || format!("leaving secret files encrypted: {why}"));
             return Ok((input.to_vec(), false));
         }
-        match self.open_reloading(|ws| ws.decrypt(&scope, input)) {
+        match self.open_reloading(|ws| ws.decrypt_doc(&scope, &doc)) {
             Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
             Err(e) if leaves_encrypted(&e) => {
                 self.warn_left_encrypted(path, &e);

@@ -175,8 +175,20 @@ impl Workspace {
 
     /// Decrypts the encrypted form of `scope`'s file.
     pub fn decrypt(&self, scope: &Scope, bytes: &[u8]) -> Result<Document, Error> {
+        let doc = Document::parse(bytes).map_err(|e| Error::Open {
+            path: scope.rel_path(),
+            scope: scope.label(),
+            source: envfile::OpenError::NotEncrypted {
+                line: envfile::parse_error_line(&e),
+            },
+        })?;
+        self.decrypt_doc(scope, &doc)
+    }
+
+    /// [`Workspace::decrypt`] of a file already parsed.
+    pub fn decrypt_doc(&self, scope: &Scope, doc: &Document) -> Result<Document, Error> {
         let keys = self.keys(&scope.env)?;
-        envfile::decrypt(bytes, &scope.label(), &keys, &|| self.other_scopes(scope)).map_err(|source| {
+        envfile::decrypt_doc(doc, &scope.label(), &keys, &|| self.other_scopes(scope)).map_err(|source| {
             // A key id of another environment means the file was moved or copied here.
             let source = match source {
                 envfile::OpenError::UnknownKey { line, key, key_id } => match self.env_of_key(&key_id) {
@@ -309,16 +321,18 @@ impl Workspace {
                 state,
             });
         }
-        // A file with any sealed value is read as encrypted, so a damaged token is an
+        // The encrypted form is itself a dotenv file: one parse serves both states. A
+        // file with any sealed value is read as encrypted, so a damaged token is an
         // error rather than a plaintext value.
-        if envfile::is_encrypted(bytes) || envfile::looks_encrypted(bytes) {
+        let doc = self.parse_plain(scope, bytes)?;
+        if envfile::is_encrypted_doc(&doc) || envfile::looks_encrypted_doc(&doc) {
             Ok(ScopeFile {
-                doc: self.decrypt(scope, bytes)?,
+                doc: self.decrypt_doc(scope, &doc)?,
                 state: FileState::Encrypted,
             })
         } else {
             Ok(ScopeFile {
-                doc: self.parse_plain(scope, bytes)?,
+                doc,
                 state: FileState::Plain,
             })
         }
