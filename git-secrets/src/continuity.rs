@@ -9,20 +9,30 @@
 //! sealed under the new one), so a clone that held any key of the environment still
 //! reaches one; a replacement reaches none.
 //!
+//! It also remembers the members it has seen removed (in any access.json it loaded, or
+//! in HEAD's history at `unlock` and `status`), and refuses to seal a new value under a
+//! current key wrapped to one of them: an access.json where they are back, whether a
+//! `git revert` of their removal pushed by the removed member or a branch made before
+//! it. (A routine rotation shuts nobody out, so a branch made before one is fine.)
+//! Reading stays possible: old commits must still check out.
+//!
 //! A fresh clone has nothing to compare with and trusts what it finds, as does a clone
-//! for an environment it could not read before (trust on first use). The memory is a
-//! plain file in the repository's common git directory (`git-secrets/held-keys`: one
-//! `<environment> <key id>` line per key, nothing secret), shared by its worktrees; a
-//! failure to write it only weakens the check, it never blocks a command.
+//! for an environment it could not read before (trust on first use); `unlock` and
+//! `status` open every environment this identity can, so that only environments added
+//! or given since are new to it. The memory is plain files in the repository's common
+//! git directory (`git-secrets/held-keys`: one `<environment> <key id>` line per key;
+//! `git-secrets/removed-members`: one member id per line; nothing secret), shared by its
+//! worktrees; a failure to write them only weakens the checks, never blocks a command.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::access::OpenChain;
+use crate::access::{Access, OpenChain};
 use crate::error::Error;
 use crate::fsutil;
 
 const FILE: &str = "git-secrets/held-keys";
+const REMOVED_FILE: &str = "git-secrets/removed-members";
 
 /// The repository's common git directory (the main one's, for a linked worktree).
 pub fn common_dir(root: &Path) -> Option<PathBuf> {
@@ -36,6 +46,51 @@ pub fn common_dir(root: &Path) -> Option<PathBuf> {
 /// Where the clone of the work tree `root` keeps its memory.
 fn memory(root: &Path) -> Option<PathBuf> {
     common_dir(root).map(|d| d.join(FILE))
+}
+
+/// The members this clone has seen removed.
+pub fn removed(root: &Path) -> BTreeSet<String> {
+    common_dir(root)
+        .and_then(|d| std::fs::read_to_string(d.join(REMOVED_FILE)).ok())
+        .map(|text| text.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Adds `ids` to the members this clone has seen removed.
+pub fn remember_removed<'a>(root: &Path, ids: impl IntoIterator<Item = &'a str>) {
+    let Some(dir) = common_dir(root) else {
+        return;
+    };
+    let mut known = removed(root);
+    let before = known.len();
+    known.extend(ids.into_iter().map(str::to_owned));
+    if known.len() != before {
+        let text: String = known.iter().map(|id| format!("{id}\n")).collect();
+        let path = dir.join(REMOVED_FILE);
+        if let Some(parent) = path.parent() {
+            if fsutil::create_private_dir(parent).is_ok() {
+                let _ = fsutil::replace_unsynced(&path, text.as_bytes());
+            }
+        }
+    }
+}
+
+/// Refuses a current key of `env` in `access` that is wrapped to a member this clone saw
+/// removed (see the module's docs): no new value is sealed under it.
+pub fn check_current(root: &Path, env: &str, access: &Access) -> Result<(), Error> {
+    let (Some(keys), removed) = (access.keys.get(env), removed(root)) else {
+        return Ok(());
+    };
+    for head in access.heads(env) {
+        if let Some(member) = keys[head].wrapped.keys().find(|m| removed.contains(*m)) {
+            return Err(Error::KeyHeldByRemoved {
+                env: env.to_owned(),
+                key: head.0.clone(),
+                member: member.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn load(path: &Path) -> BTreeMap<String, BTreeSet<String>> {

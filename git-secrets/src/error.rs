@@ -40,6 +40,12 @@ pub enum Error {
     NoAccess { env: String, recipient: String },
     #[error("the keys of `{env}` in .secrets/access.json reach none of the keys this clone held before: they were replaced by someone who did not hold the old ones, or `{env}` was deleted and added again; nothing is opened or sealed under them")]
     KeysReplaced { env: String },
+    #[error("the current key {key} of `{env}` in .secrets/access.json is wrapped to member {member}, whom this clone saw removed: this access.json is older than the removal (a revert of it, or a branch made before it), so they hold that key; no new value is sealed under it")]
+    KeyHeldByRemoved {
+        env: String,
+        key: String,
+        member: String,
+    },
     #[error("unknown environment `{name}` (known: {})", .known.join(", "))]
     UnknownEnv { name: String, known: Vec<String> },
     #[error("`{word}` is neither a known service nor a known environment (services: {}; environments: {})", list(.services), .envs.join(", "))]
@@ -101,6 +107,7 @@ impl Error {
             Error::BadIdentity { .. } => "the identity must be the AGE-SECRET-KEY-1… line of an age identity file".into(),
             Error::NoHome => "set HOME, or GIT_SECRETS_IDENTITY / GIT_SECRETS_IDENTITY_FILE".into(),
             Error::NoAccess { recipient, .. } => format!("ask a member to approve this device (`git secrets join --name NAME` if you have not; your public key is {recipient})"),
+            Error::KeyHeldByRemoved { .. } => "bring the removal in first (`git pull`, or merge the branch that has it; `git log -p .secrets/access.json` shows who took it out). An edit already in the work tree stays there: move the file aside (`mv FILE FILE.mine && git checkout -- FILE`), merge, then put the values back with `git secrets import --file FILE.mine`".into(),
             Error::KeysReplaced { env } => format!("see who changed it with `git log -p .secrets/access.json`; if `{env}` was re-created on purpose, `git secrets env trust {env}` accepts its new keys (then `git secrets unlock`)"),
             Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
             Error::UnknownScopeWord { .. } => "check the spelling; a new service is created only with `-s/--service NAME`".into(),

@@ -68,6 +68,9 @@ pub struct Rotated {
     /// (environment, member id) the entries allow but no holder of the old key granted:
     /// not given the new key.
     pub left_out: Vec<(String, String)>,
+    /// (member id, commit) listed as not removed although HEAD's history removed them
+    /// (an edit by hand, a revert): kept removed, given no new key.
+    pub kept_removed: Vec<(String, String)>,
 }
 
 /// Rotates `envs` after `change` edits the access file (marking a member removed, say):
@@ -85,6 +88,7 @@ pub fn rotate(
         chains.insert(env.clone(), ws.open_chain(env)?);
     }
     change(&mut next)?;
+    let kept_removed = ws.keep_removed(&mut next);
     let mut left_out = Vec::new();
     for env in envs {
         let chain = &chains[env];
@@ -120,7 +124,11 @@ pub fn rotate(
     )?;
     fault("after-journal");
     let done = apply(ws, &journal, &path)?;
-    Ok(Rotated { left_out, ..done })
+    Ok(Rotated {
+        left_out,
+        kept_removed,
+        ..done
+    })
 }
 
 /// Writes the new access.json, re-seals, stages, and removes the journal. Idempotent.
@@ -140,6 +148,7 @@ fn apply(ws: &mut Workspace, journal: &Journal, journal_path: &Path) -> Result<R
         environments: journal.environments.clone(),
         files,
         left_out: Vec::new(),
+        kept_removed: Vec::new(),
     })
 }
 

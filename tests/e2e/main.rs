@@ -25,6 +25,8 @@ mod hooks_check;
 mod team;
 // access.json edited by hand: nobody without a key gets one through a routine command.
 mod forged_access;
+// Against a rewritten access.json or config.toml: the clone's memory of keys, HEAD's history.
+mod history;
 // The fsmonitor hook: status after a touch without the filter, no change hidden.
 mod fsmonitor;
 // The masked diff driver (textconv) and `git secrets diff`.

@@ -102,7 +102,11 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 })?;
                 chains.insert(e.clone(), chain);
             }
+            let mut next = ws.access.clone();
+            let kept_removed = ws.keep_removed(&mut next);
+            ws.access = next;
             ws.access.add_env(&name, &chains)?;
+            super::rotate::report_kept_removed(&ws, &kept_removed);
             // Keys this clone held for an earlier environment of this name are not these.
             crate::continuity::forget(ws.root(), &name);
             ws.config.environments.push(name.clone());

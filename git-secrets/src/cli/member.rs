@@ -234,12 +234,19 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
             hint: "`git secrets member list` shows every member".into(),
         });
     }
+    // What the member could read is every environment whose keys were ever wrapped to
+    // it, here or in HEAD's history, not what its entry lists now: anyone who can push
+    // can edit the entry (or its wraps) before the removal. Without a history to ask,
+    // every environment is rotated.
+    let given = ws.environments_given(&id);
     let readable: Vec<String> = ws
         .config
         .environments
         .iter()
         .chain([&SHARED.to_owned()])
-        .filter(|e| Access::may_read(&m, e))
+        .filter(|e| {
+            Access::may_read(&m, e) || given.as_ref().is_none_or(|g| g.contains(e.as_str()))
+        })
         .cloned()
         .collect();
     for env in readable.iter().filter(|e| *e != SHARED) {

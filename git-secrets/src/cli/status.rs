@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::access::{Access, Status};
 use crate::error::Error;
+use crate::workspace::Workspace;
 
 /// Show this clone's state, identity and the environments it can read.
 #[derive(Args, Debug)]
@@ -121,6 +122,11 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     for problem in ws.access.problems(&ws.config.environments, identity) {
         text.push_str(&format!("problem: {problem}\n"));
     }
+    if member.is_some() {
+        for problem in history_problems(&ws) {
+            text.push_str(&format!("problem: {problem}\n"));
+        }
+    }
     // Files left encrypted in an unlocked clone that this identity could now read.
     if unlocked {
         let readable_but_locked = ws.readable_but_encrypted();
@@ -132,4 +138,47 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         }
     }
     super::out(&text)
+}
+
+/// What this clone's memory of keys and HEAD's history of access.json say against the
+/// current access.json: keys replaced or rolled back (crate::continuity), and members
+/// listed again after a removal. Opening every readable environment also makes this
+/// clone remember its keys.
+pub fn history_problems(ws: &Workspace) -> Vec<String> {
+    let with_hint = |e: Error| match e.hint() {
+        Some(h) => format!("{e} ({h})"),
+        None => e.to_string(),
+    };
+    let mut out: Vec<String> = ws
+        .remember_keys()
+        .into_iter()
+        .map(|env| with_hint(Error::KeysReplaced { env }))
+        .collect();
+    let removals = ws.removals();
+    for env in ws
+        .config
+        .environments
+        .iter()
+        .map(String::as_str)
+        .chain([crate::config::SHARED])
+    {
+        if let Err(e) = ws.check_current(env) {
+            out.push(with_hint(e));
+        }
+    }
+    for (id, place) in removals {
+        if let Some(m) = ws
+            .access
+            .members
+            .get(&id)
+            .filter(|m| m.status != Status::Removed)
+        {
+            out.push(format!(
+                "{} ({id}) was removed ({place}), but .secrets/access.json lists them as {} again (an edit by hand or a revert: `git log -p .secrets/access.json` shows who); a rotation keeps them removed, and if this undid a removal, revert it back",
+                m.name,
+                format!("{:?}", m.status).to_lowercase()
+            ));
+        }
+    }
+    out
 }

@@ -90,6 +90,7 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
     ws.access.sealing_key_id(&env)?;
     ws.keys(&env)?;
     let mut paths = Vec::new();
+    let mut moved = Vec::new();
     for p in &args.paths {
         let rel = repo_path(&ws, p)?;
         if let Some(problem) = tracked_path_problem(&rel) {
@@ -102,14 +103,39 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
                 "{rel} is a directory: name the files in it"
             )));
         }
-        match ws.tracked_env(&rel) {
-            Some(e) if e == env => {}
+        // Where the file is now: the environment git holds it sealed for, or the one
+        // config.toml names (which anyone who can push may have changed).
+        let from = staged_env(&ws, &rel).or_else(|| ws.tracked_env(&rel).map(str::to_owned));
+        match from {
+            Some(e) if e == env => {
+                if ws.tracked_env(&rel) != Some(env.as_str()) {
+                    paths.push(rel);
+                }
+            }
             Some(e) => {
-                eprintln!("moving {rel} from {e} to {env}: the next `git add` seals it with the key of {env} (whoever could read {e} has seen what it held)");
+                moved.push((rel.clone(), e));
                 paths.push(rel);
             }
             None => paths.push(rel),
         }
+    }
+    // A moved file is sealed again now, by someone who reads both environments, and
+    // staged so: the filter never moves a file git holds sealed for another environment
+    // (config.toml alone is no proof of intent). Sealed before anything changes.
+    let mut resealed = Vec::new();
+    for (rel, from) in &moved {
+        let path = ws.root().join(rel);
+        let bytes = zeroize::Zeroizing::new(std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?);
+        let plain = if wholefile::looks_sealed(&bytes) {
+            ws.open_file(rel, from, &bytes)?
+        } else {
+            bytes
+        };
+        resealed.push((rel.as_str(), ws.seal_file(rel, &env, &plain)?));
+        eprintln!("moving {rel} from {from} to {env}: sealed with the key of {env} and staged (whoever could read {from} has seen what it held)");
     }
     for rel in &paths {
         ws.config.files.insert(rel.clone(), env.clone());
@@ -119,6 +145,7 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
     let names: Vec<&str> = paths.iter().map(String::as_str).collect();
     write_attributes(ws.root(), &names)?;
     ws.save_config()?;
+    stage_sealed(&ws, &resealed)?;
     let mut in_index = Vec::new();
     for rel in &paths {
         // Already in git as plaintext: history keeps it.
@@ -161,4 +188,43 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// Stages each (path, sealed bytes) as the blob of its path, keeping the mode git has for
+/// it (a path git does not have yet is left to `git add`).
+fn stage_sealed(ws: &Workspace, files: &[(&str, Vec<u8>)]) -> Result<(), Error> {
+    let staged: std::collections::HashMap<String, String> = ws
+        .repo
+        .staged_blobs()?
+        .into_iter()
+        .map(|(path, mode, _)| (path, mode))
+        .collect();
+    let files: Vec<&(&str, Vec<u8>)> = files
+        .iter()
+        .filter(|(p, _)| staged.contains_key(*p))
+        .collect();
+    let oids = ws
+        .repo
+        .write_blobs(files.iter().map(|(_, b)| b.as_slice()))?;
+    let mut info = Vec::new();
+    for ((path, _), oid) in files.iter().zip(oids) {
+        info.extend_from_slice(format!("{} {oid}\t{path}\0", staged[*path]).as_bytes());
+    }
+    if !info.is_empty() {
+        ws.repo
+            .git_with_input(&["update-index", "-z", "--index-info"], &info)?;
+    }
+    Ok(())
+}
+
+/// The environment whose key sealed the blob git has staged for `rel`, if it is sealed.
+fn staged_env(ws: &Workspace, rel: &str) -> Option<String> {
+    let listed = ws.repo.git(&["ls-files", "-s", "--", rel]).ok()?;
+    let oid = String::from_utf8_lossy(&listed)
+        .split_whitespace()
+        .nth(1)?
+        .to_owned();
+    let blob = ws.repo.git(&["cat-file", "blob", &oid]).ok()?;
+    let key = wholefile::key_id(&blob)?;
+    ws.env_of_key(key).map(str::to_owned)
 }

@@ -249,9 +249,19 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     // The files open on every core while git lists the staged blob of each.
     // Meanwhile, the masked diff's cache and the history it lacks are read.
     let scopes = ws.scope_files();
+    // Every environment this identity opens is remembered, files or not, so keys that
+    // replace them later are refused (crate::continuity).
+    for env in ws.remember_keys() {
+        if !scopes.iter().any(|s| s.env == env) {
+            eprintln!("warning: {}", Error::KeysReplaced { env });
+        }
+    }
     let validity = textconv_command(&ws)?;
     let ((staged, diff_cache), opened) = crate::par::join(
         || {
+            // Every removal in HEAD's history is remembered, so no value is sealed under
+            // a key wrapped to a removed member (crate::continuity).
+            ws.removals();
             let staged = ws.repo.staged_blobs();
             let cache = crate::diffcache::Cache::read(&ws.repo, &validity)
                 .and_then(|c| Ok((c, crate::diffcache::history(&ws.repo)?)));

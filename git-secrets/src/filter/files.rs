@@ -29,12 +29,25 @@ impl Filter {
             .and_then(|oid| self.index.blob(&oid))
         {
             let ws = self.workspace.as_ref().expect("loaded above");
+            // The environment whose key sealed it, which config.toml may no longer name.
+            let sealed_for = wholefile::key_id(&staged)
+                .and_then(|k| ws.env_of_key(k))
+                .unwrap_or(env);
             if wholefile::is_sealed(&staged)
                 && ws
-                    .open_file(path, env, &staged)
+                    .open_file(path, sealed_for, &staged)
                     .is_ok_and(|plain| plain.as_slice() == input)
             {
                 return Ok(staged);
+            }
+            // config.toml says which key seals the file, and anyone who can push can
+            // edit it: a file git holds sealed for another environment moves only by
+            // `track -e` (which stages it re-sealed), never by a re-seal here.
+            if let Some(other) = Some(sealed_for).filter(|other| *other != env) {
+                return Err(Error::Refused {
+                    message: format!("{path} is in git sealed for `{other}`, but .secrets/config.toml now names `{env}` for it: sealing it with the key of `{env}` would give it to whoever reads `{env}`"),
+                    hint: format!("if the move is meant, a member who reads both runs `git secrets track {path} -e {env}`; otherwise put the line back (`git log -p .secrets/config.toml` shows who changed it)"),
+                });
             }
         }
         let ws = self.workspace.as_ref().expect("loaded above");

@@ -20,6 +20,7 @@ use crate::scope::{Scope, SECRETS_DIR};
 use crate::seal::SealingKey;
 
 mod files;
+mod history;
 mod tokens;
 
 pub const CONFIG_FILE: &str = ".secrets/config.toml";
@@ -47,6 +48,7 @@ pub struct Workspace {
     identity: OnceLock<Option<Identity>>,
     /// Shared by threads (unlock and the hook read scope files in parallel).
     keys: Mutex<HashMap<String, Arc<Vec<SealingKey>>>>,
+    history: OnceLock<history::History>,
 }
 
 impl Workspace {
@@ -69,6 +71,7 @@ impl Workspace {
             access,
             identity: OnceLock::new(),
             keys: Mutex::default(),
+            history: OnceLock::new(),
         })
     }
 
@@ -98,6 +101,7 @@ impl Workspace {
             repo,
             identity: OnceLock::new(),
             keys: Mutex::default(),
+            history: OnceLock::new(),
         })
     }
 
@@ -109,6 +113,7 @@ impl Workspace {
             access,
             identity: OnceLock::from(Some(identity)),
             keys: Mutex::default(),
+            history: OnceLock::new(),
         }
     }
 
@@ -135,6 +140,40 @@ impl Workspace {
         let chain = self.access.open_chain(env, self.identity()?)?;
         crate::continuity::check(self.root(), env, &chain)?;
         Ok(chain)
+    }
+
+    /// Refuses to seal under a current key of `env` wrapped to a member this clone saw
+    /// removed ([`crate::continuity::check_current`]); remembers first the members this
+    /// access.json marks removed.
+    pub fn check_current(&self, env: &str) -> Result<(), Error> {
+        crate::continuity::remember_removed(
+            self.root(),
+            self.access
+                .members
+                .iter()
+                .filter(|(_, m)| m.status == crate::access::Status::Removed)
+                .map(|(id, _)| id.as_str()),
+        );
+        crate::continuity::check_current(self.root(), env, &self.access)
+    }
+
+    /// Opens every environment this identity can read, so the clone remembers their keys
+    /// (crate::continuity): an environment it never opened would trust any keys it finds.
+    /// Returns the environments whose keys it refuses (replaced keys).
+    pub fn remember_keys(&self) -> Vec<String> {
+        let mut refused = Vec::new();
+        for env in self
+            .config
+            .environments
+            .iter()
+            .map(String::as_str)
+            .chain([crate::config::SHARED])
+        {
+            if let Err(Error::KeysReplaced { .. }) = self.keys(env) {
+                refused.push(env.to_owned());
+            }
+        }
+        refused
     }
 
     /// The key chain of `env` (newest first), opened once per process.
@@ -210,7 +249,7 @@ impl Workspace {
     }
 
     /// The environment whose key chain holds the key `key_id` (key ids are public).
-    fn env_of_key(&self, key_id: &str) -> Option<&str> {
+    pub fn env_of_key(&self, key_id: &str) -> Option<&str> {
         self.access
             .keys
             .iter()
@@ -224,6 +263,7 @@ impl Workspace {
     pub fn sealing_key(&self, env: &str) -> Result<SealingKey, Error> {
         let keys = self.keys(env)?;
         let sealing = self.access.sealing_key_id(env)?;
+        self.check_current(env)?;
         keys.iter()
             .find(|k| k.id() == sealing)
             .cloned()
@@ -354,6 +394,7 @@ impl Workspace {
         // ones this clone held).
         self.access.sealing_key_id(&scope.env)?;
         self.keys(&scope.env)?;
+        self.check_current(&scope.env)?;
         match state {
             FileState::Plain => {
                 fsutil::write_private(&path, file.doc.print().expose().as_bytes(), true)?;

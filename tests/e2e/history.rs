@@ -1,0 +1,222 @@
+//! What a clone remembers and what HEAD's history says, against an access.json or a
+//! config.toml that someone who can push rewrote: a revert of a removal, an entry
+//! shrunk before its removal, keys of an environment with no file yet replaced, a
+//! tracked file routed to another environment.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::forged_access::{bob_approved_then_removed, edit_access};
+
+/// The key ids the tokens of `text` (a scope file's encrypted form) name.
+fn key_ids(text: &str) -> Vec<String> {
+    let mut ids: Vec<String> = text
+        .split("gs1:")
+        .skip(1)
+        .filter_map(|rest| rest.split(':').next())
+        .filter(|id| id.len() == 8)
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn a_revert_of_a_removal_does_not_seal_new_values_under_the_old_key() {
+    let env = Env::new();
+    let (alice, bob, b, id) = bob_approved_then_removed(&env);
+    // Bob can still push: he reverts the removal (access.json and the re-sealed files
+    // go back to the key he holds), and Alice fast-forwards to it.
+    bob.git(&b, &["revert", "--no-edit", "HEAD"]).ok();
+    pull(&env, &alice, &b);
+    // Values already there still open for her (old commits must check out)...
+    assert!(read(alice.join(".secrets/production.env")).contains("prod-password-1"));
+    // ...but nothing new is sealed under a key wrapped to someone she saw removed.
+    let out = env
+        .secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .fails();
+    out.error_names(&["whom this clone saw removed", "git pull"]);
+    assert!(!out.stderr.contains("prod-password"), "{out:?}");
+    let original = read(alice.join(".secrets/production.env"));
+    write(
+        alice.join(".secrets/production.env"),
+        "DB=prod-password-2\n",
+    );
+    let out = env.git(&alice, &["add", ".secrets/production.env"]).fails();
+    assert!(out.stderr.contains("saw removed"), "{out:?}");
+    write(alice.join(".secrets/production.env"), &original);
+    let status = env.secrets(&alice, &["status"]).ok().stdout;
+    assert!(
+        status.contains("whom this clone saw removed")
+            && status.contains(&format!("bob ({id}) was removed (commit")),
+        "{status}"
+    );
+    // The way out is to bring the rotation back; then values seal under the new key.
+    env.git(&alice, &["revert", "--no-edit", "HEAD"]).ok();
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    env.commit_all(&alice, "new production value");
+    pull(&bob, &b, &alice);
+    let out = bob
+        .secrets(&b, &["get", "production", "DB", "--yes"])
+        .fails();
+    assert!(!out.stdout.contains("prod-password-2"), "{out:?}");
+}
+
+#[test]
+fn a_rotation_keeps_a_member_removed_in_history_removed() {
+    let env = Env::new();
+    let (_alice, bob, b, id) = bob_approved_then_removed(&env);
+    bob.git(&b, &["revert", "--no-edit", "HEAD"]).ok();
+    // Alice's identity in a fresh clone, which has no memory of the keys: HEAD's
+    // history still has the removal.
+    let fresh = clone(&env, &b, "alice-fresh");
+    env.secrets(&fresh, &["unlock"]).ok();
+    let out = env.secrets(&fresh, &["rotate", "--env", "production"]).ok();
+    assert!(
+        out.stderr
+            .contains(&format!("bob ({id}) was removed (commit"))
+            && out.stderr.contains("kept removed"),
+        "{out:?}"
+    );
+    let access: Value = serde_json::from_str(&read(fresh.join(".secrets/access.json"))).unwrap();
+    assert_eq!(access["members"][&id]["status"], "removed");
+}
+
+#[test]
+fn a_removal_rotates_every_environment_the_member_was_given() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    pull(&bob, &b, &alice);
+    bob.secrets(&b, &["unlock"]).ok();
+    assert!(read(b.join(".secrets/production.env")).contains("prod-password-1"));
+    let before = key_ids(&blob(&env, &alice, "HEAD:.secrets/production.env"));
+    // Bob, still a member, shrinks his entry and takes his production wraps out (from
+    // a locked clone: his unlocked one already opened production).
+    let edit = clone(&bob, &alice, "bob-edit");
+    edit_access(&edit, |doc| {
+        doc["members"][&id]["environments"] = serde_json::json!(["development"]);
+        for record in doc["keys"]["production"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+        {
+            for field in ["wrapped", "grants"] {
+                if let Some(map) = record[field].as_object_mut() {
+                    map.remove(&id);
+                }
+            }
+        }
+    });
+    bob.commit_all(&edit, "tidy");
+    pull(&env, &alice, &edit);
+    let out = env.secrets(&alice, &["member", "remove", &id]).ok();
+    let rotated = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("removed bob"))
+        .unwrap();
+    assert!(rotated.contains("production"), "{out:?}");
+    assert!(out.stdout.contains("production"), "listed as seen: {out:?}");
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    let after = key_ids(&blob(&env, &alice, "HEAD:.secrets/production.env"));
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(!before.contains(&after[0]), "production was not rotated");
+}
+
+#[test]
+fn keys_of_an_environment_with_no_file_are_remembered_at_unlock() {
+    let env = Env::new();
+    let alice = env.repo("alice", &["--envs"]);
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-1"])
+        .ok();
+    env.commit_all(&alice, "secrets");
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    pull(&bob, &b, &alice);
+    bob.secrets(&b, &["unlock"]).ok();
+    // `test` has no file: its keys are replaced wholesale (here by a delete and add,
+    // which Bob's clone cannot tell from a forgery).
+    env.secrets(&alice, &["env", "del", "test", "--yes"]).ok();
+    env.secrets(&alice, &["env", "add", "test"]).ok();
+    env.commit_all(&alice, "test again");
+    pull(&bob, &b, &alice);
+    let out = bob
+        .secrets(&b, &["set", "test", "API", "test-secret"])
+        .fails();
+    out.error_names(&["reach none of the keys this clone held", "env trust test"]);
+    let status = bob.secrets(&b, &["status"]).ok().stdout;
+    assert!(
+        status.contains("`test` in .secrets/access.json reach none"),
+        "{status}"
+    );
+    // Accepting them is a decision, and then it works.
+    bob.secrets(&b, &["env", "trust", "test"]).ok();
+    bob.secrets(&b, &["set", "test", "API", "test-secret"]).ok();
+}
+
+fn tracked(env: &Env) -> std::path::PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "test", "DB", "test-password-1"])
+        .ok();
+    write(repo.join("prod.pem"), "PROD-CERT-1\n");
+    env.secrets(&repo, &["track", "prod.pem", "-e", "production"])
+        .ok();
+    env.commit_all(&repo, "cert");
+    repo
+}
+
+fn key_of_env(env: &Env, repo: &Path, name: &str) -> String {
+    let access: Value = serde_json::from_str(&read(repo.join(".secrets/access.json"))).unwrap();
+    let keys = access["keys"][name].as_object().unwrap();
+    assert_eq!(keys.len(), 1);
+    let _ = env;
+    keys.keys().next().unwrap().clone()
+}
+
+#[test]
+fn a_tracked_file_routed_to_another_environment_is_not_sealed_for_it() {
+    let env = Env::new();
+    let repo = tracked(&env);
+    // Someone who reads only `test` routes the certificate there (a pull brings it).
+    let config = read(repo.join(".secrets/config.toml"));
+    assert!(config.contains("\"prod.pem\" = \"production\""), "{config}");
+    write(
+        repo.join(".secrets/config.toml"),
+        &config.replace("\"prod.pem\" = \"production\"", "\"prod.pem\" = \"test\""),
+    );
+    env.commit_all(&repo, "tidy config");
+    // The next edit of the file is not sealed with test's key.
+    write(repo.join("prod.pem"), "PROD-CERT-2\n");
+    let out = env.git(&repo, &["add", "prod.pem"]).fails();
+    assert!(
+        out.stderr.contains("sealed for `production`")
+            && out.stderr.contains("track prod.pem -e test"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("PROD-CERT"), "{out:?}");
+    let staged = blob(&env, &repo, ":prod.pem");
+    assert!(
+        staged.contains(&key_of_env(&env, &repo, "production")),
+        "{staged}"
+    );
+    // A deliberate move by someone who reads both: re-sealed and staged, then add works.
+    env.secrets(&repo, &["track", "prod.pem", "-e", "test"])
+        .ok();
+    let staged = blob(&env, &repo, ":prod.pem");
+    assert!(
+        staged.contains(&key_of_env(&env, &repo, "test")),
+        "{staged}"
+    );
+    env.git(&repo, &["add", "prod.pem"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "move the cert"])
+        .ok();
+    assert_eq!(read(repo.join("prod.pem")), "PROD-CERT-2\n");
+}
