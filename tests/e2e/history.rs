@@ -220,3 +220,65 @@ fn a_tracked_file_routed_to_another_environment_is_not_sealed_for_it() {
         .ok();
     assert_eq!(read(repo.join("prod.pem")), "PROD-CERT-2\n");
 }
+
+/// An `env rename` on one branch and a first value of the old name on another, merged
+/// (`ours_renamed`: merged into the branch that renamed).
+fn rename_meets_a_new_value(env: &Env, ours_renamed: bool) -> std::path::PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-1"])
+        .ok();
+    env.commit_all(&repo, "secrets");
+    env.git(&repo, &["checkout", "-q", "-b", "values"]).ok();
+    env.secrets(&repo, &["set", "development", "API", "dev-api-1"])
+        .ok();
+    env.commit_all(&repo, "a development value");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["env", "rename", "development", "dev"])
+        .ok();
+    env.commit_all(&repo, "rename");
+    if ours_renamed {
+        env.git(&repo, &["merge", "-q", "--no-edit", "values"]).ok();
+    } else {
+        env.git(&repo, &["checkout", "-q", "values"]).ok();
+        env.git(&repo, &["merge", "-q", "--no-edit", "main"]).ok();
+    }
+    repo
+}
+
+#[test]
+fn a_value_set_under_a_renamed_environment_is_found_and_moved_home() {
+    for ours_renamed in [true, false] {
+        let env = Env::new();
+        let repo = rename_meets_a_new_value(&env, ours_renamed);
+        let status = env.secrets(&repo, &["status"]).ok().stdout;
+        assert!(
+            status.contains(".secrets/development.env is a file of `development`")
+                && status.contains("belong in .secrets/dev.env"),
+            "{status}"
+        );
+        let out = env.secrets(&repo, &["doctor"]).fails();
+        assert!(
+            out.stdout.contains("doctor --fix` moves the values"),
+            "{out:?}"
+        );
+        let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+        assert!(
+            out.stderr
+                .contains("moved API from .secrets/development.env to .secrets/dev.env"),
+            "{out:?}"
+        );
+        assert!(!repo.join(".secrets/development.env").exists());
+        let got = env
+            .secrets(&repo, &["get", "-e", "dev", "API", "--yes"])
+            .ok();
+        assert_eq!(got.stdout.trim(), "dev-api-1");
+        env.commit_all(&repo, "move the value home");
+        assert!(env
+            .git(&repo, &["ls-files", ".secrets/development.env"])
+            .ok()
+            .stdout
+            .is_empty());
+        let status = env.secrets(&repo, &["status"]).ok().stdout;
+        assert!(!status.contains("problem"), "{status}");
+    }
+}

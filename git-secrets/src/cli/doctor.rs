@@ -40,6 +40,8 @@ enum Fix {
     Unlock,
     /// Rotate an environment (staged, to commit).
     Rotate(String),
+    /// Move the values of a scope file of an unknown environment home (to commit).
+    Adopt(String),
 }
 
 impl Fix {
@@ -59,6 +61,7 @@ impl Fix {
             Fix::Rotate(env) => format!(
                 "`git secrets doctor --fix` runs `git secrets rotate --env {env}` (then commit)"
             ),
+            Fix::Adopt(_) => "`git secrets doctor --fix` moves the values there, keeping any the file there already has (then commit)".into(),
         }
     }
 }
@@ -72,7 +75,7 @@ impl Fix {
             Fix::Checks => Some("installed the checks"),
             Fix::Configure => Some("set this clone up again"),
             Fix::Unlock => Some("unlocked"),
-            Fix::Rotate(_) => None,
+            Fix::Rotate(_) | Fix::Adopt(_) => None,
         }
     }
 }
@@ -165,6 +168,28 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             Fix::Configure => unlock::configure(ws)?,
             Fix::Unlock => unlock::cmd_unlock(unlock::UnlockArgs {})?,
             Fix::Rotate(env) => rotate.push(env.clone()),
+            Fix::Adopt(path) => {
+                for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
+                    let done = ws.adopt(orphan)?;
+                    eprintln!(
+                        "fixed: moved {} from {path} to {}{}",
+                        if done.moved.is_empty() {
+                            "nothing new".to_owned()
+                        } else {
+                            done.moved.join(", ")
+                        },
+                        done.target.rel_path(),
+                        if done.kept.is_empty() {
+                            format!("; removed {path} (commit both)")
+                        } else {
+                            format!(
+                                "; kept {path}: {} differ there (compare them by hand)",
+                                done.kept.join(", ")
+                            )
+                        }
+                    );
+                }
+            }
         }
         if let Some(done) = fix.done() {
             eprintln!("fixed: {done}");
@@ -324,6 +349,30 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
         found.push(match p.rotation_fixes() {
             Some(env) if active => problem(text, Fix::Rotate(env.to_owned())),
             _ => manual(text, "a member who can read it must do this".into()),
+        });
+    }
+    if member.is_some() {
+        for text in super::status::history_problems(ws) {
+            found.push(manual(text, "see the problem".into()));
+        }
+    }
+    for orphan in ws.orphans() {
+        let text = super::status::orphan_problem(&orphan);
+        let readable = orphan.sealed_for.as_deref().is_some_and(|env| {
+            member.is_some_and(|(_, m)| crate::access::Access::may_read(m, env))
+        });
+        found.push(if readable {
+            problem(text, Fix::Adopt(orphan.scope.rel_path()))
+        } else if orphan.sealed_for.is_some() {
+            manual(
+                text,
+                "a member who can read that environment runs `git secrets doctor --fix`".into(),
+            )
+        } else {
+            manual(
+                text,
+                "restore the environment in .secrets/config.toml, or delete the file".into(),
+            )
         });
     }
     (notes, found)

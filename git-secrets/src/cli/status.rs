@@ -122,6 +122,17 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     for problem in ws.access.problems(&ws.config.environments, identity) {
         text.push_str(&format!("problem: {problem}\n"));
     }
+    for orphan in ws.orphans() {
+        text.push_str(&format!(
+            "problem: {}; {}\n",
+            orphan_problem(&orphan),
+            if orphan.sealed_for.is_some() {
+                "`git secrets doctor --fix` moves them there".to_owned()
+            } else {
+                "restore the environment in .secrets/config.toml, or delete the file".to_owned()
+            }
+        ));
+    }
     if member.is_some() {
         for problem in history_problems(&ws) {
             text.push_str(&format!("problem: {problem}\n"));
@@ -181,4 +192,20 @@ pub fn history_problems(ws: &Workspace) -> Vec<String> {
         }
     }
     out
+}
+
+/// What is wrong with a scope file of an environment config.toml lacks.
+pub fn orphan_problem(orphan: &crate::workspace::Orphan) -> String {
+    let home = match &orphan.sealed_for {
+        Some(env) => format!(
+            "; it was sealed with the key of `{env}`, so its values belong in {}",
+            crate::scope::Scope::new(orphan.scope.service.as_deref(), env).rel_path()
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{} is a file of `{}`, an environment .secrets/config.toml does not have: get, run and export never read it (an `env rename` merged with a value set under the old name?){home}",
+        orphan.scope.rel_path(),
+        orphan.scope.env
+    )
 }

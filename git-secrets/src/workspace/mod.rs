@@ -21,7 +21,10 @@ use crate::seal::SealingKey;
 
 mod files;
 mod history;
+mod orphans;
 mod tokens;
+
+pub use orphans::{Adopted, Orphan};
 
 pub const CONFIG_FILE: &str = ".secrets/config.toml";
 pub const ACCESS_FILE: &str = ".secrets/access.json";
