@@ -4,8 +4,11 @@
 //! (a rotation) is unchanged. Only the same key changed differently on both sides (or
 //! changed on one and deleted on the other) conflicts; the conflict is written as
 //! ordinary conflict markers around the two entries. The layout (order, comments, blank
-//! lines) is ours, or theirs when only theirs changed it; keys added by theirs go after
-//! the entry that precedes them there, with the comment lines right above them.
+//! lines, prefixes) is that of the side that changed it beyond adding or deleting keys,
+//! ours when neither did; keys added by the other side go after the entry that precedes
+//! them there, with the comment lines right above them. When both sides changed the
+//! layout differently, the whole file conflicts (each side as it is), so that no
+//! comment or prefix edit is dropped silently.
 //!
 //! Every line of the result is a line of one side, emitted as that side renders it: for
 //! the merge driver, its encrypted line. Nothing is sealed again, so no value ends up
@@ -39,6 +42,33 @@ fn skeleton(doc: &Document) -> Vec<String> {
             LineKind::Blank(b) => format!(" {b}"),
         })
         .collect()
+}
+
+/// The layout of a document beyond the keys one side added or deleted: comments, blank
+/// lines, and the entries of the `common` keys (those of all three versions), in order,
+/// with their prefixes (`export `). Comment lines right above an entry of another key
+/// belong to that entry (an addition brings its comment). Two sides of which only one
+/// changed this merge key by key in that side's layout; if both changed it differently,
+/// neither layout holds the other's change.
+fn layout(doc: &Document, common: &BTreeSet<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut comments = Vec::new();
+    for line in &doc.lines {
+        match &line.kind {
+            LineKind::Comment(c) => comments.push(format!("#{}", c.expose())),
+            LineKind::Entry(e) if common.contains(e.key.as_str()) => {
+                out.append(&mut comments);
+                out.push(format!("={}", e.prefix));
+            }
+            LineKind::Entry(_) => comments.clear(),
+            LineKind::Blank(b) => {
+                out.append(&mut comments);
+                out.push(format!(" {b}"));
+            }
+        }
+    }
+    out.append(&mut comments);
+    out
 }
 
 fn line_text(line: &Line) -> String {
@@ -77,7 +107,33 @@ pub fn merge(
     let (b, o, t) = (raw_of(base), raw_of(ours), raw_of(theirs));
     // The side whose layout we keep; the other side contributes values, additions and
     // deletions.
-    let theirs_layout = skeleton(ours) == skeleton(base) && skeleton(theirs) != skeleton(base);
+    let common: BTreeSet<&str> = b
+        .keys()
+        .filter(|k| o.contains_key(*k) && t.contains_key(*k))
+        .copied()
+        .collect();
+    let (lb, lo, lt) = (
+        layout(base, &common),
+        layout(ours, &common),
+        layout(theirs, &common),
+    );
+    if lo != lb && lt != lb && lo != lt {
+        // Both sides changed comments, prefixes or order: a key-level merge would drop
+        // one side's change. The whole file conflicts instead, each side as it is.
+        let mut text = format!("{} {}\n", "<".repeat(marker), labels.0);
+        text.extend(ours_side.out.iter().map(String::as_str));
+        text.push_str(&format!("{}\n", "=".repeat(marker)));
+        text.extend(theirs_side.out.iter().map(String::as_str));
+        text.push_str(&format!("{} {}\n", ">".repeat(marker), labels.1));
+        return Merged { text, conflicts: 1 };
+    }
+    let theirs_layout = if lo == lb && lt != lb {
+        true
+    } else if lo == lb {
+        skeleton(ours) == skeleton(base) && skeleton(theirs) != skeleton(base)
+    } else {
+        false
+    };
     let (lay, other, lay_map, other_map) = if theirs_layout {
         (theirs, ours, &t, &o)
     } else {
@@ -274,6 +330,41 @@ mod tests {
         let r = m("A=1\n", "", "A=2\n");
         assert_eq!(r.conflicts, 1);
         assert_eq!(r.text, "<<<<<<< ours\n=======\nA=2\n>>>>>>> theirs\n");
+    }
+
+    #[test]
+    fn a_layout_change_on_one_side_survives_keys_added_on_the_other() {
+        // Theirs edits a comment and an entry's prefix; ours adds a key (with its comment).
+        let base = "A=1\n# rotate before 2025-01\nC=2\n";
+        let theirs = "export A=1\n# rotate before 2025-06\nC=2\n";
+        let ours = "A=1\n# rotate before 2025-01\nC=2\n# new\nB=3\n";
+        let r = m(base, ours, theirs);
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("export A=1\n# rotate before 2025-06\nC=2\n# new\nB=3\n", 0)
+        );
+        let r = m(base, theirs, ours);
+        assert_eq!(r.conflicts, 0);
+        assert!(
+            r.text.contains("2025-06") && r.text.contains("export A=1") && r.text.contains("B=3")
+        );
+    }
+
+    #[test]
+    fn layout_changed_differently_on_both_sides_conflicts_whole() {
+        let r = m(
+            "# a\nA=1\n",
+            "# a, edited here\nA=1\n",
+            "# a, edited there\nA=1\n",
+        );
+        assert_eq!(r.conflicts, 1);
+        assert_eq!(
+            r.text,
+            "<<<<<<< ours\n# a, edited here\nA=1\n=======\n# a, edited there\nA=1\n>>>>>>> theirs\n"
+        );
+        // The same change on both sides is no conflict.
+        let r = m("# a\nA=1\n", "# b\nA=1\n", "# b\nA=2\n");
+        assert_eq!((r.text.as_str(), r.conflicts), ("# b\nA=2\n", 0));
     }
 
     #[test]

@@ -1001,3 +1001,45 @@ fn eol_crlf_attribute_does_not_touch_secret_files() {
     let c = autocrlf_clone(&env, &repo);
     assert_crlf_checkouts_keep_bytes(&env, &c);
 }
+
+/// A comment edit and an `export ` prefix on one branch, a key added on the other: the
+/// merge driver keeps both (it once kept our layout and dropped theirs silently).
+#[test]
+fn a_comment_edit_survives_a_merge_with_an_added_key() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    let file = repo.join(".secrets/test.env");
+    write(&file, "A=1\n# rotate before 2025-01\nC=2\n");
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "theirs"]).ok();
+    write(
+        &file,
+        "export A=1\n# rotate before 2025-06, ticket SEC-42\nC=2\n",
+    );
+    env.commit_all(&repo, "theirs: the note, export A");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    write(&file, "A=1\n# rotate before 2025-01\nC=2\nB=3\n");
+    env.commit_all(&repo, "ours: B");
+    env.git(&repo, &["merge", "-q", "--no-edit", "theirs"]).ok();
+    assert_eq!(
+        read(&file),
+        "export A=1\n# rotate before 2025-06, ticket SEC-42\nC=2\nB=3\n"
+    );
+    // Both sides editing the comment differently: a conflict, nothing dropped.
+    env.git(&repo, &["checkout", "-q", "-b", "other", "HEAD~1"])
+        .ok();
+    write(&file, "A=1\n# rotate before 2025-03\nC=2\nB=3\n");
+    env.commit_all(&repo, "other: the note");
+    let out = env
+        .git(&repo, &["merge", "-q", "--no-edit", "main"])
+        .fails();
+    assert!(
+        out.stdout.contains("CONFLICT") || out.stderr.contains("CONFLICT"),
+        "{out:?}"
+    );
+    let text = read(&file);
+    assert!(
+        text.contains("2025-03") && text.contains("SEC-42"),
+        "{text}"
+    );
+}
