@@ -282,3 +282,33 @@ fn a_value_set_under_a_renamed_environment_is_found_and_moved_home() {
         assert!(!status.contains("problem"), "{status}");
     }
 }
+
+#[test]
+fn a_branch_made_before_a_removal_seals_nothing_until_it_has_the_removal() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    env.git(&alice, &["branch", "feature"]).ok();
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    // On the branch, Bob is still active and holds the current key.
+    env.git(&alice, &["checkout", "-q", "feature"]).ok();
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .fails()
+        .error_names(&["whom this clone saw removed", "git pull"]);
+    // With the removal merged in, the value is sealed under the new key.
+    env.git(&alice, &["merge", "-q", "--no-edit", "main"]).ok();
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    env.commit_all(&alice, "new value");
+    env.git(&alice, &["checkout", "-q", "main"]).ok();
+    env.git(&alice, &["merge", "-q", "--no-edit", "feature"])
+        .ok();
+    pull(&bob, &b, &alice);
+    let out = bob
+        .secrets(&b, &["get", "production", "DB", "--yes"])
+        .fails();
+    assert!(!out.stdout.contains("prod-password-2"), "{out:?}");
+}

@@ -75,7 +75,8 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
-        })
+        }
+        .note_removals())
     }
 
     /// For the filter: config and access come from the work tree, or, while a checkout
@@ -105,7 +106,8 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
-        })
+        }
+        .note_removals())
     }
 
     /// A workspace for a repository being set up now.
@@ -149,6 +151,17 @@ impl Workspace {
     /// removed ([`crate::continuity::check_current`]); remembers first the members this
     /// access.json marks removed.
     pub fn check_current(&self, env: &str) -> Result<(), Error> {
+        crate::continuity::check_current(self.root(), env, &self.access)
+    }
+
+    /// Remembers the members this access.json marks removed (crate::continuity), so that
+    /// a branch without the removal, checked out later, seals nothing under their key.
+    fn note_removals(self) -> Self {
+        self.remember_removals();
+        self
+    }
+
+    fn remember_removals(&self) {
         crate::continuity::remember_removed(
             self.root(),
             self.access
@@ -157,7 +170,6 @@ impl Workspace {
                 .filter(|(_, m)| m.status == crate::access::Status::Removed)
                 .map(|(id, _)| id.as_str()),
         );
-        crate::continuity::check_current(self.root(), env, &self.access)
     }
 
     /// Opens every environment this identity can read, so the clone remembers their keys
@@ -194,6 +206,7 @@ impl Workspace {
     /// Drops cached keys and reads access.json again (after a checkout changed it).
     pub fn reload_access(&mut self) -> Result<(), Error> {
         self.access = Access::load(&self.repo.root.join(ACCESS_FILE))?;
+        self.remember_removals();
         self.keys
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
