@@ -117,9 +117,7 @@ pub fn fingerprint_chain(
 /// with new ones. Rotations keep it: they change neither readability nor roots.
 pub fn view_id(access: &Access, recipient: &str) -> String {
     let member = access
-        .members
-        .iter()
-        .find(|(_, m)| m.recipient == recipient)
+        .member_by_recipient(recipient)
         .map(|(id, _)| id.as_str());
     let mut hash = Sha256::new();
     hash.update(b"git-secrets masked view 1\0");

@@ -25,6 +25,8 @@ mod hooks_check;
 mod team;
 // access.json edited by hand: nobody without a key gets one through a routine command.
 mod forged_access;
+// Member names printed safely; recipients compared by key (SSH comment, case).
+mod names;
 // The fsmonitor hook: status after a touch without the filter, no change hidden.
 mod fsmonitor;
 // The masked diff driver (textconv) and `git secrets diff`.

@@ -209,7 +209,7 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     match member {
         Some((id, m)) => notes.push(format!(
             "member {} ({id}, {})",
-            m.name,
+            m.shown_name(),
             format!("{:?}", m.status).to_lowercase()
         )),
         None if identity.is_some() => {

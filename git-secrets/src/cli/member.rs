@@ -92,7 +92,7 @@ pub fn list(ws: &Workspace, json: bool, kind: Option<MemberKind>) -> Result<(), 
         };
         text.push_str(&format!(
             "{id}  {:<16} {:<6} {:<8} {:<24} {}{warning}\n",
-            m.name,
+            m.shown_name(),
             format!("{:?}", m.kind).to_lowercase(),
             format!("{:?}", m.status).to_lowercase(),
             envs,
@@ -147,16 +147,16 @@ fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Err
         return Err(Error::Refused {
             message: format!(
                 "member {id} ({}) was removed and cannot be approved again",
-                m.name
+                m.shown_name()
             ),
             hint: "a removed key stays removed: they must join with a new identity".into(),
         });
     }
-    if let Some(commit) = removed_in_history(ws, &id) {
+    if let Some(commit) = removed_in_history(ws, &m.recipient) {
         return Err(Error::Refused {
             message: format!(
                 "member {id} ({}) was removed (commit {}); a later edit took the removal out of .secrets/access.json",
-                m.name,
+                m.shown_name(),
                 &commit[..commit.len().min(12)]
             ),
             hint: format!("a removed key stays removed: they must join with a new identity (`git log -p .secrets/access.json` shows who edited it since {})", &commit[..commit.len().min(12)]),
@@ -169,17 +169,24 @@ fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Err
     } else {
         check_envs(ws, &envs)?
     };
-    let (name, fp) = (m.name.clone(), identity::fingerprint(&m.recipient));
+    let (name, fp) = (
+        m.shown_name().to_string(),
+        identity::fingerprint(&m.recipient),
+    );
     grant(ws, &id, &envs)?;
     eprintln!("approved {name} ({id}, {fp}) for {}", envs.join(", "));
     eprintln!("next: commit and push .secrets/access.json; they can then `git secrets unlock`");
     Ok(())
 }
 
-/// The newest commit in HEAD's history whose access.json marks `id` removed. A removal is
-/// final, but the file is only text: an edit by hand can take it out again, and an
-/// approver looking at a request must not be the one to undo it.
-fn removed_in_history(ws: &Workspace, id: &str) -> Option<String> {
+/// The newest commit in HEAD's history whose access.json marks a member with the key of
+/// `recipient` removed (keys compared canonically: an SSH key with another comment, or an
+/// age recipient in upper case, is the same key). A removal is final, but the file is
+/// only text: an edit by hand can take it out again or add the key back under another
+/// spelling, and an approver looking at a request must not be the one to undo it. Each
+/// version is read leniently (members' status and recipient only), so a version that
+/// today's validation would refuse still counts.
+fn removed_in_history(ws: &Workspace, recipient: &str) -> Option<String> {
     let out = ws
         .repo
         .git(&[
@@ -203,16 +210,19 @@ fn removed_in_history(ws: &Workspace, id: &str) -> Option<String> {
         .repo
         .read_blobs(&revs.iter().map(String::as_str).collect::<Vec<_>>())
         .ok()?;
+    let key = identity::canonical_recipient(recipient)?;
     commits.into_iter().zip(blobs).find_map(|(commit, text)| {
-        let access = Access::parse(
-            &String::from_utf8_lossy(&text),
-            std::path::Path::new(ACCESS_FILE),
-        )
-        .ok()?;
-        access
-            .members
-            .get(id)
-            .is_some_and(|m| m.status == Status::Removed)
+        let doc: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        doc.get("members")?
+            .as_object()?
+            .values()
+            .any(|m| {
+                m.get("status").and_then(|s| s.as_str()) == Some("removed")
+                    && m.get("recipient")
+                        .and_then(|r| r.as_str())
+                        .and_then(identity::canonical_recipient)
+                        .is_some_and(|r| r == key)
+            })
             .then_some(commit)
     })
 }
@@ -224,13 +234,13 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
     let m = ws.access.members[&id].clone();
     if kind.is_some_and(|k| m.kind != k) {
         return Err(Error::Usage {
-            message: format!("{id} ({}) is not a CI key", m.name),
+            message: format!("{id} ({}) is not a CI key", m.shown_name()),
             hint: Some("use `git secrets member remove` for people".into()),
         });
     }
     if m.status == Status::Removed {
         return Err(Error::Refused {
-            message: format!("member {id} ({}) is already removed", m.name),
+            message: format!("member {id} ({}) is already removed", m.shown_name()),
             hint: "`git secrets member list` shows every member".into(),
         });
     }
@@ -259,7 +269,7 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
             .count();
         if others == 0 {
             return Err(Error::Refused {
-                message: format!("{} is the last member who can read `{env}`; removing them would lock it for good", m.name),
+                message: format!("{} is the last member who can read `{env}`; removing them would lock it for good", m.shown_name()),
                 hint: format!("approve someone else for `{env}` first (`git secrets member approve ID --env {env}`)"),
             });
         }
@@ -301,7 +311,7 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
     })?;
     eprintln!(
         "removed {} ({id}); rotated {} ({} file(s) re-sealed and staged with .secrets/access.json)",
-        m.name,
+        m.shown_name(),
         rotated.environments.join(", "),
         rotated.files
     );

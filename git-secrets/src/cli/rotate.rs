@@ -51,6 +51,7 @@ pub fn cmd_rotate(args: RotateArgs) -> Result<(), Error> {
 pub fn report_left_out(ws: &Workspace, done: &Rotated) {
     for (env, id) in &done.left_out {
         let name = ws.access.members.get(id).map_or("?", |m| m.name.as_str());
+        let name = crate::access::name::shown(name);
         eprintln!(
             "warning: {name} ({id}) was not given the new key of `{env}`: access.json lists them for it, but no holder of its key granted it (an edit by hand, or an approval merged with a rotation; `git log -p .secrets/access.json` shows who changed it). If they should read it: `git secrets member approve {id} --env {env}`"
         );

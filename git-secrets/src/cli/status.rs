@@ -48,7 +48,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     match member {
         Some((id, m)) => text.push_str(&format!(
             "member:       {} ({id}, {})\n",
-            m.name,
+            m.shown_name(),
             format!("{:?}", m.status).to_lowercase()
         )),
         None => text.push_str("member:       not a member of this repository\n"),
