@@ -176,7 +176,7 @@ pub fn masked(
             // Half-resolved conflicts and the like: one line for the whole file, which
             // still changes whenever the file does (keyed under a key name no entry can
             // have). The parse error names only a line number.
-            let line = crate::envfile::parse_error_line(&e);
+            let line = e.line();
             let whole = zeroize::Zeroizing::new(String::from_utf8_lossy(bytes).into_owned());
             let f = fingerprint(Kind::Value(""), &whole)
                 .map(|f| format!("fp:{f}"))

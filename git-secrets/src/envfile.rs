@@ -246,9 +246,7 @@ pub fn decrypt(
     keys: &[SealingKey],
     elsewhere: &dyn Fn() -> Vec<String>,
 ) -> Result<Document, OpenError> {
-    let doc = Document::parse(bytes).map_err(|e| OpenError::NotEncrypted {
-        line: parse_error_line(&e),
-    })?;
+    let doc = Document::parse(bytes).map_err(|e| OpenError::NotEncrypted { line: e.line() })?;
     decrypt_doc(&doc, scope, keys, elsewhere)
 }
 
@@ -331,19 +329,6 @@ fn locate(
         }
     }
     None
-}
-
-pub fn parse_error_line(e: &crate::dotenv::ParseError) -> usize {
-    use crate::dotenv::ParseError::*;
-    match e {
-        NotUtf8 { line }
-        | BadKey { line, .. }
-        | NotAnEntry { line }
-        | ConflictMarker { line }
-        | Unterminated { line, .. }
-        | AfterQuote { line, .. }
-        | Nul { line } => *line,
-    }
 }
 
 #[cfg(test)]

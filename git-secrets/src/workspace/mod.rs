@@ -178,9 +178,7 @@ impl Workspace {
         let doc = Document::parse(bytes).map_err(|e| Error::Open {
             path: scope.rel_path(),
             scope: scope.label(),
-            source: envfile::OpenError::NotEncrypted {
-                line: envfile::parse_error_line(&e),
-            },
+            source: envfile::OpenError::NotEncrypted { line: e.line() },
         })?;
         self.decrypt_doc(scope, &doc)
     }
