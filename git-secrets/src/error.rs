@@ -50,6 +50,8 @@ pub enum Error {
     },
     #[error("`{key}` is not a valid variable name")]
     BadKeyName { key: String },
+    #[error("the value of `{key}`{} starts with `gs1:`, the prefix of a sealed value, so it would be taken for one (committed unsealed, or the whole scope unreadable)", .from.as_ref().map(|f| format!(" in {f}")).unwrap_or_default())]
+    TokenLikeValue { key: String, from: Option<String> },
     #[error("`{key}` is not set in {scope}")]
     KeyNotFound { key: String, scope: String },
     #[error("{message}")]
@@ -104,6 +106,7 @@ impl Error {
             Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
             Error::UnknownScopeWord { .. } => "check the spelling; a new service is created only with `-s/--service NAME`".into(),
             Error::BadKeyName { .. } => "variable names are letters, digits and `_`, not starting with a digit (e.g. DATABASE_URL)".into(),
+            Error::TokenLikeValue { key, .. } => format!("if it was copied from an encrypted file, set the real value instead; if the value really starts with `gs1:`, write it quoted in a dotenv file (the unlocked scope file, or a file you import): {key}=\"gs1:…\" is never taken for a sealed value"),
             Error::KeyNotFound { .. } => "`git secrets get` lists the keys of a scope".into(),
             Error::Usage { hint, .. } => return hint.clone(),
             Error::Refused { hint, .. } => hint.clone(),

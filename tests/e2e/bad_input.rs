@@ -589,3 +589,60 @@ fn continuation_lines_of_a_pasted_value_are_never_echoed() {
         );
     }
 }
+
+// Guards: a value starting with `gs1:` (the token prefix) would be taken for a sealed one:
+// a file of such lines committed unsealed, one such line making the scope unreadable.
+// `set`, `import` and `sync` refuse it, naming the key (never the value), and change
+// nothing; quoted, `"gs1:…"`, it is plain text that is sealed like any other.
+#[test]
+fn values_shaped_like_sealed_ones_are_refused() {
+    const LEAK: &str = "TOKLEAK";
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "test", "OTHER", "uncommitted-1"])
+        .ok();
+    let before = snapshot(&env, &repo);
+    for value in [
+        format!("gs1:0badc0de:{LEAK}-secret-value_42"),
+        format!("gs1:my-{LEAK}-password"),
+    ] {
+        let out = env.secrets(&repo, &["set", "test", "API_TOKEN", &value]);
+        assert_clear_error(&out, &["API_TOKEN", "`gs1:`", "API_TOKEN=\"gs1:…\""]);
+        assert!(!out.stderr.contains(LEAK), "{}", out.stderr);
+        let out = env.secrets_stdin(&repo, &["set", "test", "API_TOKEN"], value.as_bytes());
+        assert_clear_error(&out, &["API_TOKEN", "`gs1:`"]);
+    }
+    let bad = env.path().join("tokens.env");
+    write(&bad, &format!("FINE=1\nAPI_TOKEN=gs1:0badc0de:{LEAK}\n"));
+    let out = env.secrets(&repo, &["import", "--file", bad.to_str().unwrap(), "test"]);
+    assert_clear_error(&out, &["API_TOKEN", "tokens.env", "`gs1:`"]);
+    assert!(!out.stderr.contains(LEAK), "{}", out.stderr);
+    let out = env.secrets(&repo, &["sync", "--from", bad.to_str().unwrap(), "test"]);
+    assert_clear_error(&out, &["API_TOKEN", "tokens.env"]);
+    assert_eq!(snapshot(&env, &repo), before, "nothing changed");
+    let out = env
+        .secrets(&repo, &["run", "test", "--", "printenv", "OTHER"])
+        .ok();
+    assert_eq!(out.stdout, "uncommitted-1\n", "the scope stays readable");
+
+    // Quoted, as the hint says: imported, sealed in git, read back exactly.
+    write(&bad, &format!("API_TOKEN=\"gs1:0badc0de:{LEAK}\"\n"));
+    env.secrets(&repo, &["import", "--file", bad.to_str().unwrap(), "test"])
+        .ok();
+    env.commit_all(&repo, "quoted");
+    assert!(!blob(&env, &repo, "HEAD:.secrets/test.env").contains(LEAK));
+    let out = env
+        .secrets(&repo, &["run", "test", "--", "printenv", "API_TOKEN"])
+        .ok();
+    assert_eq!(out.stdout, format!("gs1:0badc0de:{LEAK}\n"));
+
+    // A comment written by hand as `#gs1:…` would make the file look sealed too.
+    let path = repo.join(".secrets/test.env");
+    let text = read(&path);
+    write(&path, &format!("{text}#gs1:{LEAK}-note\n"));
+    let out = env.git(&repo, &["add", "-A"]);
+    assert_clear_error(
+        &out,
+        &[".secrets/test.env", "line 3", "#gs1:", "space after"],
+    );
+    assert!(!out.stderr.contains(LEAK), "{}", out.stderr);
+}

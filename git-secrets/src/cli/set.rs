@@ -74,7 +74,7 @@ pub fn cmd_set(args: SetArgs) -> Result<(), Error> {
         None => read_value(key)?,
     };
     let raw = render(key, &value)?;
-    let existed = file.doc.set_raw(key, raw);
+    let existed = file.set(key, raw, None)?;
     let path = ws.write_scope(&scope, &file)?;
     eprintln!(
         "{} {key} in {} ({})",
