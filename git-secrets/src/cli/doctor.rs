@@ -3,7 +3,8 @@
 //! still routes secret files through the filter, and the keys' problems. Each problem
 //! comes with its fix; `--fix` applies the ones that need no decision (setting the clone
 //! up again, restoring the .gitattributes and .gitignore lines, opening files left
-//! encrypted, rotating an environment that needs it) and leaves the rest to a person.
+//! encrypted, rotating an environment that needs it, deleting temporary files a crash
+//! left) and leaves the rest to a person.
 
 use std::path::Path;
 
@@ -40,6 +41,8 @@ enum Fix {
     Unlock,
     /// Rotate an environment (staged, to commit).
     Rotate(String),
+    /// Delete temporary files interrupted writes left behind.
+    RemoveLeftovers(Vec<String>),
 }
 
 impl Fix {
@@ -59,6 +62,7 @@ impl Fix {
             Fix::Rotate(env) => format!(
                 "`git secrets doctor --fix` runs `git secrets rotate --env {env}` (then commit)"
             ),
+            Fix::RemoveLeftovers(_) => "`git secrets doctor --fix` deletes them (what the interrupted command was writing was not saved: run it again)".into(),
         }
     }
 }
@@ -73,6 +77,7 @@ impl Fix {
             Fix::Configure => Some("set this clone up again"),
             Fix::Unlock => Some("unlocked"),
             Fix::Rotate(_) => None,
+            Fix::RemoveLeftovers(_) => Some("deleted the leftover temporary files"),
         }
     }
 }
@@ -165,6 +170,12 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             Fix::Configure => unlock::configure(ws)?,
             Fix::Unlock => unlock::cmd_unlock(unlock::UnlockArgs {})?,
             Fix::Rotate(env) => rotate.push(env.clone()),
+            Fix::RemoveLeftovers(paths) => {
+                for p in paths {
+                    let path = ws.root().join(p);
+                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+                }
+            }
         }
         if let Some(done) = fix.done() {
             eprintln!("fixed: {done}");
@@ -245,9 +256,19 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     if let Some(lines) = missing_lines(&root.join(".gitignore"), unlock::IGNORES) {
         found.push(problem(
             format!(
-                ".gitignore lacks {lines}: a plaintext .env file could be added by `git add -A`"
+                ".gitignore lacks {lines}: a plaintext .env file, or a temporary file an interrupted command left, could be added by `git add -A`"
             ),
             Fix::Ignores,
+        ));
+    }
+    let left = leftovers(ws);
+    if !left.is_empty() {
+        found.push(problem(
+            format!(
+                "temporary file(s) an interrupted git-secrets command left behind, which may hold plaintext secrets: {}",
+                left.join(", ")
+            ),
+            Fix::RemoveLeftovers(left),
         ));
     }
 
@@ -416,6 +437,25 @@ fn is_executable(path: &Path) -> bool {
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(name))))
+}
+
+/// Temporary files of ours (crate::fsutil::TEMP_PREFIX) in the work tree, ignored or not,
+/// that no running command is about to rename: a write interrupted by a crash left them,
+/// holding what was being written (plaintext, for a scope file).
+fn leftovers(ws: &Workspace) -> Vec<String> {
+    let pattern = format!(":(glob)**/{}*", crate::fsutil::TEMP_PREFIX);
+    let Ok(out) = ws.repo.git(&["ls-files", "-z", "--others", "--", &pattern]) else {
+        return Vec::new();
+    };
+    let settled = |p: &str| {
+        std::fs::metadata(ws.root().join(p))
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 60))
+    };
+    out.split(|&b| b == 0)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .filter(|p| crate::fsutil::is_temp_name(p) && settled(p))
+        .collect()
 }
 
 #[cfg(test)]
