@@ -117,9 +117,7 @@ pub fn fingerprint_chain(
 /// with new ones. Rotations keep it: they change neither readability nor roots.
 pub fn view_id(access: &Access, recipient: &str) -> String {
     let member = access
-        .members
-        .iter()
-        .find(|(_, m)| m.recipient == recipient)
+        .member_by_recipient(recipient)
         .map(|(id, _)| id.as_str());
     let mut hash = Sha256::new();
     hash.update(b"git-secrets masked view 1\0");
@@ -178,7 +176,7 @@ pub fn masked(
             // Half-resolved conflicts and the like: one line for the whole file, which
             // still changes whenever the file does (keyed under a key name no entry can
             // have). The parse error names only a line number.
-            let line = crate::envfile::parse_error_line(&e);
+            let line = e.line();
             let whole = zeroize::Zeroizing::new(String::from_utf8_lossy(bytes).into_owned());
             let f = fingerprint(Kind::Value(""), &whole)
                 .map(|f| format!("fp:{f}"))

@@ -68,23 +68,53 @@ pub struct Document {
     pub lines: Vec<Line>,
 }
 
-/// Why a dotenv file could not be read. Line numbers are 1-based; no variant holds a value.
+/// Why a dotenv file could not be read. Line numbers are 1-based. No variant holds any
+/// text of the file, not even a would-be key name: a line that does not parse is often
+/// the continuation of a value pasted without quotes (the end of a base64 key, a URL
+/// with `?a=b`), so its text is secret.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
     #[error("line {line}: the file is not valid UTF-8")]
     NotUtf8 { line: usize },
-    #[error("line {line}: `{key}` is not a valid variable name (letters, digits and `_`, not starting with a digit)")]
-    BadKey { line: usize, key: String },
+    #[error("line {line}: the text before the first `=` is not a variable name (letters, digits and `_`, not starting with a digit)")]
+    BadKey { line: usize },
     #[error("line {line}: expected `KEY=VALUE`, a `# comment` or a blank line")]
     NotAnEntry { line: usize },
     #[error("line {line}: a merge conflict marker was left in the file")]
     ConflictMarker { line: usize },
-    #[error("line {line}: the quoted value of `{key}` is never closed")]
-    Unterminated { line: usize, key: String },
-    #[error("line {line}: unexpected text after the closing quote of `{key}`")]
-    AfterQuote { line: usize, key: String },
+    #[error("line {line}: the quoted value that starts on this line is never closed")]
+    Unterminated { line: usize },
+    #[error("line {line}: unexpected text after the closing quote of a value (only a `# comment` may follow it)")]
+    AfterQuote { line: usize },
     #[error("line {line}: a NUL byte is not allowed in a dotenv file")]
     Nul { line: usize },
+}
+
+impl ParseError {
+    /// The 1-based line the error is about.
+    pub fn line(&self) -> usize {
+        match self {
+            ParseError::NotUtf8 { line }
+            | ParseError::BadKey { line }
+            | ParseError::NotAnEntry { line }
+            | ParseError::ConflictMarker { line }
+            | ParseError::Unterminated { line }
+            | ParseError::AfterQuote { line }
+            | ParseError::Nul { line } => *line,
+        }
+    }
+
+    /// How to fix it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ParseError::NotUtf8 { .. } => "save the file as UTF-8; encode binary values (e.g. base64) first",
+            ParseError::BadKey { .. } | ParseError::NotAnEntry { .. } => "each line must be `KEY=VALUE`, `# comment` or blank; if that line continues the value above it (a pasted key or certificate), put the whole value in double quotes: KEY=\"first line…last line\"",
+            ParseError::ConflictMarker { .. } => "resolve the conflict: keep one value per key, remove the `<<<<<<<`, `=======` and `>>>>>>>` lines, then `git add` the file",
+            ParseError::Unterminated { .. } => "close the quote at the end of the value (a `\"` inside double quotes is written `\\\"`)",
+            ParseError::AfterQuote { .. } => "end the value at its closing quote, or put the whole value in other quotes; a comment after it starts with ` #`",
+            ParseError::Nul { .. } => "remove the NUL byte; encode binary values (e.g. base64) first",
+        }
+    }
 }
 
 /// The quoting of a value, which decides escapes and `${VAR}` expansion.
@@ -186,17 +216,15 @@ impl Document {
                 None => (line.len() - value_start, eol, 1),
                 Some(q) => {
                     let open = lead + 1;
-                    let close = find_closing(&body[open..], q).ok_or(ParseError::Unterminated {
-                        line: line_no,
-                        key: key.clone(),
-                    })? + open;
+                    let close = find_closing(&body[open..], q)
+                        .ok_or(ParseError::Unterminated { line: line_no })?
+                        + open;
                     // The rest of the physical line after the closing quote.
                     let (tail, eol, _) = split_line(&body[close + 1..]);
                     let tail_trim = tail.trim_start_matches([' ', '\t']);
                     if !(tail_trim.is_empty() || tail_trim.starts_with('#')) {
                         return Err(ParseError::AfterQuote {
                             line: line_no + body[..close].matches('\n').count(),
-                            key,
                         });
                     }
                     let raw_len = close + 1 + tail.len();
@@ -340,10 +368,7 @@ fn parse_prefix(line: &str, line_no: usize) -> Result<(usize, &str), ParseError>
         }
     }
     if !is_valid_key(name) {
-        return Err(ParseError::BadKey {
-            line: line_no,
-            key: name.chars().take(64).collect(),
-        });
+        return Err(ParseError::BadKey { line: line_no });
     }
     Ok((eq + 1, name))
 }
@@ -497,17 +522,11 @@ mod tests {
         );
         assert_eq!(
             Document::parse(b"A=1\nMY KEY=2\n"),
-            Err(ParseError::BadKey {
-                line: 2,
-                key: "MY KEY".into()
-            })
+            Err(ParseError::BadKey { line: 2 })
         );
         assert_eq!(
             Document::parse(b"A=1\nB=\"open\n\nC=3\n"),
-            Err(ParseError::Unterminated {
-                line: 2,
-                key: "B".into()
-            })
+            Err(ParseError::Unterminated { line: 2 })
         );
         assert_eq!(
             Document::parse(b"<<<<<<< ours\nA=1\n"),
@@ -519,11 +538,27 @@ mod tests {
         );
         assert_eq!(
             Document::parse(b"A='x' y\n"),
-            Err(ParseError::AfterQuote {
-                line: 1,
-                key: "A".into()
-            })
+            Err(ParseError::AfterQuote { line: 1 })
         );
+    }
+
+    // Guards: a line that does not parse is often the rest of a value pasted without
+    // quotes; no error, nor its Debug form, quotes any of it.
+    #[test]
+    fn errors_quote_no_text_of_the_file() {
+        for bad in [
+            "K=\nhttps://hooks.example/T01/SECRETxyz?x=1\n",
+            "K=MIIEv\nk9+ab/SECRETxyz==\n",
+            "K=MIIEv\nSECRETxyz\n",
+            "K=\"SECRETxyz\n",
+            "K='a' SECRETxyz\n",
+            "SECRETxyz-1=2\n",
+        ] {
+            let e = Document::parse(bad.as_bytes()).unwrap_err();
+            let shown = format!("{e} {e:?} {}", e.hint());
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(shown.contains(&format!("line {}", e.line())), "{shown}");
+        }
     }
 
     #[test]

@@ -68,8 +68,9 @@ pub fn encrypt(doc: &Document, scope: &str, key: &SealingKey) -> String {
     out
 }
 
-/// Whether a value starts like a token (`gs1:`), complete or not.
-fn looks_like_token(raw: &str) -> bool {
+/// Whether a raw value (or a comment's text after `#`) starts like a token (`gs1:`),
+/// complete or not: such a line is read as sealed, never as plaintext.
+pub fn looks_like_token(raw: &str) -> bool {
     raw.starts_with(crate::seal::TOKEN_PREFIX)
 }
 
@@ -101,11 +102,7 @@ pub fn pasted_token(doc: &Document) -> Option<(usize, String)> {
                 line_no += e.raw.expose().matches('\n').count();
             }
             LineKind::Comment(c) => {
-                if c.expose()
-                    .strip_prefix('#')
-                    .and_then(Token::parse)
-                    .is_some()
-                {
+                if c.expose().strip_prefix('#').is_some_and(looks_like_token) {
                     return Some((line_no, "#".into()));
                 }
             }
@@ -246,9 +243,7 @@ pub fn decrypt(
     keys: &[SealingKey],
     elsewhere: &dyn Fn() -> Vec<String>,
 ) -> Result<Document, OpenError> {
-    let doc = Document::parse(bytes).map_err(|e| OpenError::NotEncrypted {
-        line: parse_error_line(&e),
-    })?;
+    let doc = Document::parse(bytes).map_err(|e| OpenError::NotEncrypted { line: e.line() })?;
     decrypt_doc(&doc, scope, keys, elsewhere)
 }
 
@@ -331,19 +326,6 @@ fn locate(
         }
     }
     None
-}
-
-pub fn parse_error_line(e: &crate::dotenv::ParseError) -> usize {
-    use crate::dotenv::ParseError::*;
-    match e {
-        NotUtf8 { line }
-        | BadKey { line, .. }
-        | NotAnEntry { line }
-        | ConflictMarker { line }
-        | Unterminated { line, .. }
-        | AfterQuote { line, .. }
-        | Nul { line } => *line,
-    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ pub enum Error {
     },
     #[error("`{key}` is not a valid variable name")]
     BadKeyName { key: String },
+    #[error("the value of `{key}`{} starts with `gs1:`, the prefix of a sealed value, so it would be taken for one (committed unsealed, or the whole scope unreadable)", .from.as_ref().map(|f| format!(" in {f}")).unwrap_or_default())]
+    TokenLikeValue { key: String, from: Option<String> },
     #[error("`{key}` is not set in {scope}")]
     KeyNotFound { key: String, scope: String },
     #[error("{message}")]
@@ -95,8 +97,7 @@ impl Error {
             Error::AlreadyInitialized => "use `git secrets unlock` to set up this clone, or `git secrets status` to see its state".into(),
             Error::Config { .. } => "fix the file by hand (`git diff .secrets/config.toml` shows recent changes), or restore it with `git checkout -- .secrets/config.toml`".into(),
             Error::Access { .. } => "restore it with `git checkout -- .secrets/access.json`; if a merge broke it, redo the merge".into(),
-            Error::Dotenv { source: crate::dotenv::ParseError::ConflictMarker { .. }, .. } => "resolve the conflict: keep one value per key, remove the `<<<<<<<`, `=======` and `>>>>>>>` lines, then `git add` the file".into(),
-            Error::Dotenv { .. } => "fix that line: each line must be `KEY=VALUE`, `# comment` or blank, with valid UTF-8 and closed quotes".into(),
+            Error::Dotenv { source, .. } => source.hint().into(),
             Error::Open { source: crate::envfile::OpenError::UnknownKey { .. }, .. } => "pull the latest .secrets/access.json; if the key is still unknown, ask a member to run `git secrets member list` and approve you".into(),
             Error::Open { source: crate::envfile::OpenError::DoesNotOpen { .. }, scope, .. } => format!("restore the file from a trusted commit (`git checkout <commit> -- <file>`), or set the key again in {scope} with `git secrets set`"),
             Error::Open { source: crate::envfile::OpenError::Damaged { .. }, .. } => "restore the file from git (`git checkout -- <file>`), then set the value again if it was changed on purpose".into(),
@@ -112,6 +113,7 @@ impl Error {
             Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
             Error::UnknownScopeWord { .. } => "check the spelling; a new service is created only with `-s/--service NAME`".into(),
             Error::BadKeyName { .. } => "variable names are letters, digits and `_`, not starting with a digit (e.g. DATABASE_URL)".into(),
+            Error::TokenLikeValue { key, .. } => format!("if it was copied from an encrypted file, set the real value instead; if the value really starts with `gs1:`, write it quoted in a dotenv file (the unlocked scope file, or a file you import): {key}=\"gs1:…\" is never taken for a sealed value"),
             Error::KeyNotFound { .. } => "`git secrets get` lists the keys of a scope".into(),
             Error::Usage { hint, .. } => return hint.clone(),
             Error::Refused { hint, .. } => hint.clone(),

@@ -13,6 +13,9 @@ pub enum ExpandError {
         "`{key}` refers to `${{{name}}}`, which is set neither in the scope nor in the environment"
     )]
     Unknown { key: String, name: String },
+    /// `${…}` around text that is no variable name: part of the value, so not shown.
+    #[error("`{key}` has a `${{…}}` whose content is not a variable name (write a literal `${{` in single quotes)")]
+    NotAName { key: String },
     #[error("`{key}` refers to itself: {}", .path.join(" -> "))]
     Cycle { key: String, path: Vec<String> },
     #[error("`{key}` has a `${{` that is never closed")]
@@ -78,6 +81,10 @@ fn expand_key(
             out.push_str(expand_key(name, raw, env, done, stack)?.expose());
         } else if let Some(v) = env(name) {
             out.push_str(&v);
+        } else if !crate::dotenv::is_valid_key(name) {
+            return Err(ExpandError::NotAName {
+                key: key.to_owned(),
+            });
         } else {
             return Err(ExpandError::Unknown {
                 key: key.to_owned(),
@@ -116,6 +123,9 @@ mod tests {
         let env = |_: &str| None;
         let err = resolve(&[&doc("A=${B}\nB=${A}\n")], &env).unwrap_err();
         assert!(matches!(err, ExpandError::Cycle { .. }), "{err}");
+        let err = resolve(&[&doc("A=\"p${w0rd!}\"\n")], &env).unwrap_err();
+        assert_eq!(err, ExpandError::NotAName { key: "A".into() });
+        assert!(!err.to_string().contains("w0rd"), "{err}");
         let err = resolve(&[&doc("A=${NOPE}\n")], &env).unwrap_err();
         assert_eq!(
             err,

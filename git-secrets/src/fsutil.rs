@@ -6,6 +6,21 @@ use std::path::Path;
 
 use crate::error::Error;
 
+/// The name every temporary file of ours starts with. A crash between writing one and
+/// renaming it leaves it behind, plaintext (0600) beside the scope file it was to
+/// replace, so git must never take it: `.gitignore` lists `.git-secrets-*`
+/// (cli::unlock::IGNORES) and the pre-commit check refuses a staged file so named
+/// ([`is_temp_name`]).
+pub const TEMP_PREFIX: &str = ".git-secrets-";
+
+/// Whether the last component of `path` is named like one of our temporary files.
+pub fn is_temp_name(path: &str) -> bool {
+    path.rsplit('/')
+        .next()
+        .unwrap_or(path)
+        .starts_with(TEMP_PREFIX)
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_owned(),
@@ -34,7 +49,7 @@ pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(),
     }
     // tempfile creates the file 0600 on Unix.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".git-secrets-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(path))?;
@@ -53,7 +68,7 @@ pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(),
 pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
-        .prefix(".git-secrets-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;

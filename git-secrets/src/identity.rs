@@ -56,7 +56,8 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// The public recipient string (`age1…`), safe to share.
+    /// The public recipient string (`age1…`, or an SSH key without its comment), in
+    /// canonical form ([`canonical_recipient`]), safe to share.
     pub fn recipient(&self) -> String {
         match &self.key {
             Key::Age(k) => k.to_public().to_string(),
@@ -111,8 +112,8 @@ impl Identity {
         let pub_path = PathBuf::from(format!("{}.pub", path.display()));
         let recipient = std::fs::read_to_string(&pub_path)
             .ok()
-            .map(|t| t.trim().to_owned())
-            .filter(|r| r.parse::<age::ssh::Recipient>().is_ok())
+            .and_then(|t| t.trim().parse::<age::ssh::Recipient>().ok())
+            .map(|r| r.to_string())
             .ok_or_else(|| bad("its public key must sit beside it as <file>.pub"))?;
         Ok(Identity {
             key: Key::Ssh { key, recipient },
@@ -241,19 +242,95 @@ pub fn parse_recipient(s: &str) -> Option<Box<dyn age::Recipient + Send>> {
         .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
 }
 
-/// `SHA256:<base64>` of a recipient string, for checking it out of band (like ssh).
+/// The canonical form of a recipient: the text that names its key, however the key was
+/// written. An age recipient is its bech32 string in lower case (bech32 also reads it in
+/// upper case); an SSH public key is its type, a space and the base64 of its key blob,
+/// without the comment (the first two fields of the `.pub` line, as `ssh-keygen` writes
+/// them). Ids, fingerprints and every comparison of recipients use this form, so a key
+/// whose comment changed is still the same member (and a removed one stays removed).
+pub fn canonical_recipient(recipient: &str) -> Option<String> {
+    let s = recipient.trim();
+    if let Ok(r) = age::x25519::Recipient::from_str(s) {
+        return Some(r.to_string());
+    }
+    age::ssh::Recipient::from_str(s).ok().map(|r| r.to_string())
+}
+
+/// Whether two recipients name the same key ([`canonical_recipient`]).
+pub fn same_key(a: &str, b: &str) -> bool {
+    match (canonical_recipient(a), canonical_recipient(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The form of `recipient` that ids and fingerprints hash: canonical, or trimmed when it
+/// is no recipient at all (access.json refuses such an entry anyway).
+fn canonical_or_trimmed(recipient: &str) -> String {
+    canonical_recipient(recipient).unwrap_or_else(|| recipient.trim().to_owned())
+}
+
+/// `SHA256:<base64, no padding>` of a recipient, for checking it out of band. For an SSH
+/// key it is what `ssh-keygen -lf key.pub` prints (the SHA-256 of the key blob); for an
+/// age recipient, the SHA-256 of its canonical string.
 pub fn fingerprint(recipient: &str) -> String {
     use base64::Engine;
-    let digest = Sha256::digest(recipient.trim().as_bytes());
+    let canonical = canonical_or_trimmed(recipient);
+    let blob = canonical
+        .strip_prefix("ssh-")
+        .and_then(|_| canonical.split(' ').nth(1))
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
+    let digest = match blob {
+        Some(blob) => Sha256::digest(&blob),
+        None => Sha256::digest(canonical.as_bytes()),
+    };
     format!(
         "SHA256:{}",
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
     )
 }
 
-/// The member id of a recipient: 16 hex digits (64 bits) of its SHA-256, so the same
-/// device joining on two branches gets the same id and the two requests merge into one,
-/// and finding another recipient with an existing member's id is out of reach.
+/// The member id of a recipient: 16 hex digits (64 bits) of the SHA-256 of its canonical
+/// form, so the same key gets the same id however it is written (an SSH comment changed,
+/// an age recipient in upper case), the same device joining on two branches gets one id
+/// and the two requests merge into one, and finding another key with an existing
+/// member's id is out of reach.
 pub fn member_id(recipient: &str) -> String {
-    crate::hex(&Sha256::digest(recipient.trim().as_bytes())[..8])
+    crate::hex(&Sha256::digest(canonical_or_trimmed(recipient).as_bytes())[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICu3PqpbX8TgIdY46pdCwTYthPVEKW1ssg9WJAfUItVH";
+
+    // Guards: a key is one member however its comment or case is written.
+    #[test]
+    fn ids_and_fingerprints_follow_the_key_not_its_text() {
+        let with_comment = format!("{ED25519} bob@laptop");
+        let other_comment = format!("  {ED25519}   mal (new laptop)\n");
+        assert_eq!(canonical_recipient(&with_comment).unwrap(), ED25519);
+        assert_eq!(member_id(&with_comment), member_id(&other_comment));
+        assert_eq!(member_id(&with_comment), member_id(ED25519));
+        assert_eq!(fingerprint(&with_comment), fingerprint(&other_comment));
+        // What `ssh-keygen -lf tests/fixtures/ssh/id_ed25519.pub` prints.
+        assert_eq!(
+            fingerprint(&with_comment),
+            "SHA256:BYQA0/1X4xLmtEHnrDLqqFFA/f5TAURQFgxGgSCIeeg"
+        );
+        let age = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        let upper = age.to_uppercase();
+        assert_eq!(canonical_recipient(&upper).unwrap(), age);
+        assert_eq!(member_id(&upper), member_id(age));
+        assert_eq!(fingerprint(&upper), fingerprint(age));
+        assert!(same_key(&upper, age));
+        assert!(!same_key(age, ED25519));
+        // Canonical recipients keep the ids they had when ids hashed the whole string.
+        assert_eq!(
+            member_id(age),
+            crate::hex(&Sha256::digest(age.as_bytes())[..8])
+        );
+    }
 }

@@ -404,3 +404,63 @@ fn a_clone_without_the_filter_still_refuses_plaintext_secrets() {
         &[(f, "not in encrypted form", "git secrets join")],
     );
 }
+
+// Guards: a temporary file of git-secrets left behind by a crash (plaintext, named
+// `.git-secrets-XXXXXX` beside the scope file it was to replace) is ignored by
+// `git add -A`, refused by the pre-commit hook and `check` when staged anyway; `doctor`
+// names it, and `--fix` deletes it and adds the ignore line to an older repository.
+#[test]
+fn a_leftover_temporary_file_is_never_committed() {
+    const LEAK: &str = "crash-TMPLEAK-9f2";
+    let (env, repo) = setup();
+    let tmp = ".secrets/.git-secrets-Ab12Cd";
+    write(
+        repo.join(tmp),
+        &format!("DB_PASS={SECRET}\nNEW_API_KEY={LEAK}\n"),
+    );
+    chmod(repo.join(tmp), 0o600);
+    env.git(&repo, &["add", "-A"]).ok();
+    let staged = env.git(&repo, &["ls-files", "--", tmp]).ok();
+    assert_eq!(staged.stdout, "", "ignored by git add -A");
+
+    env.git(&repo, &["add", "-f", "--", tmp]).ok();
+    let out = commit_blocked(&env, &repo, &[(tmp, "temporary file", "git rm --cached")]);
+    assert!(!out.stderr.contains(LEAK), "{}", out.stderr);
+    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "bypassed"])
+        .ok();
+    let out = env.secrets(&repo, &["check", "HEAD~1..HEAD"]).fails();
+    assert!(
+        out.stdout.contains(tmp) || out.stderr.contains(tmp),
+        "{out:#?}"
+    );
+    assert!(!out.stdout.contains(LEAK) && !out.stderr.contains(LEAK));
+    env.git(&repo, &["reset", "-q", "--hard", "HEAD~1"]).ok();
+
+    // A repository whose .gitignore predates the line: doctor names it and adds it, and
+    // deletes a leftover a minute old (a younger one may be a running command's).
+    let gitignore = read(repo.join(".gitignore"));
+    write(
+        repo.join(".gitignore"),
+        &gitignore.replace(".git-secrets-*\n", ""),
+    );
+    let old = ".secrets/.git-secrets-Old123";
+    write(repo.join(old), &format!("NEW_API_KEY={LEAK}\n"));
+    env.run("touch", &repo, &["-d", "2 minutes ago", old]).ok();
+    let young = ".git-secrets-Young1";
+    write(repo.join(young), "x\n");
+    let out = env.secrets(&repo, &["doctor"]).fails();
+    assert!(
+        out.stdout.contains(".gitignore lacks `.git-secrets-*`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(old) && !out.stdout.contains(young),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(LEAK) && !out.stderr.contains(LEAK));
+    env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(read(repo.join(".gitignore")).contains(".git-secrets-*\n"));
+    assert!(!repo.join(old).exists() && repo.join(young).exists());
+}

@@ -27,6 +27,8 @@ mod team;
 mod forged_access;
 // Against a rewritten access.json or config.toml: the clone's memory of keys, HEAD's history.
 mod history;
+// Member names printed safely; recipients compared by key (SSH comment, case).
+mod names;
 // The fsmonitor hook: status after a touch without the filter, no change hidden.
 mod fsmonitor;
 // The masked diff driver (textconv) and `git secrets diff`.

@@ -412,13 +412,19 @@ fn a_removed_member_never_comes_back_through_a_merge() {
     let (_bob, _b, id) = bob_joins(&env, &alice);
     env.secrets(&alice, &["member", "approve", &id]).ok();
     env.commit_all(&alice, "approve bob");
-    env.git(&alice, &["branch", "other"]).ok();
+    // A branch widens Bob's access while main removes him (the widening first: once this
+    // clone has seen the removal, it approves him nowhere).
+    env.git(&alice, &["checkout", "-q", "-b", "other"]).ok();
+    env.secrets(&alice, &["member", "approve", &id, "--env", "test"])
+        .ok();
+    env.commit_all(&alice, "widen bob");
+    env.git(&alice, &["checkout", "-q", "main"]).ok();
     env.secrets(&alice, &["member", "remove", &id]).ok();
     env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
     env.git(&alice, &["checkout", "-q", "other"]).ok();
     env.secrets(&alice, &["member", "approve", &id, "--env", "test"])
-        .ok();
-    env.commit_all(&alice, "widen bob");
+        .fails()
+        .error_names(&["was removed", "new identity"]);
     for (ours, theirs) in [("other", "main"), ("main", "other")] {
         env.git(&alice, &["checkout", "-q", "-B", "m", ours]).ok();
         env.git(&alice, &["merge", "-q", "--no-edit", theirs]).ok();

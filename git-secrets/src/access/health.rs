@@ -57,7 +57,8 @@ impl fmt::Display for KeyProblem {
                 checked,
             } => write!(
                 f,
-                "{name} ({member}) is listed for `{env}` but {} (an approval merged with a rotation, or an edit by hand: `git log -p .secrets/access.json` shows who changed it); they get no new key of it. If they should read it: `git secrets member approve {member} --env {env}`",
+                "{} ({member}) is listed for `{env}` but {} (an approval merged with a rotation, or an edit by hand: `git log -p .secrets/access.json` shows who changed it); they get no new key of it. If they should read it: `git secrets member approve {member} --env {env}`",
+                super::name::shown(name),
                 if *checked {
                     "no holder of its key granted it"
                 } else {

@@ -22,6 +22,7 @@ pub mod chain;
 pub mod grant;
 pub mod health;
 pub mod merge;
+pub mod name;
 
 pub const ACCESS_VERSION: u32 = 1;
 const ACCESS_PATH: &str = ".secrets/access.json";
@@ -62,9 +63,10 @@ pub struct Member {
 }
 
 impl Member {
-    /// A request to join, not yet approved.
-    pub fn request(name: &str, kind: MemberKind, recipient: &str) -> Member {
-        Member {
+    /// A request to join, not yet approved. The name is checked ([`name::check`]).
+    pub fn request(name: &str, kind: MemberKind, recipient: &str) -> Result<Member, Error> {
+        name::check(name)?;
+        Ok(Member {
             name: name.to_owned(),
             kind,
             status: Status::Pending,
@@ -73,7 +75,12 @@ impl Member {
             approved_at: None,
             removed_at: None,
             environments: BTreeSet::new(),
-        }
+        })
+    }
+
+    /// The name, escaped for printing ([`name::shown`]).
+    pub fn shown_name(&self) -> name::Shown<'_> {
+        name::shown(&self.name)
     }
 }
 
@@ -126,6 +133,7 @@ impl Access {
         identity: &Identity,
         environments: &[String],
     ) -> Result<Access, Error> {
+        name::check(name)?;
         let recipient = identity.recipient();
         let me = identity::member_id(&recipient);
         let now = now();
@@ -192,28 +200,29 @@ impl Access {
             if identity::parse_recipient(&m.recipient).is_none() {
                 return Err(format!(
                     "member {id} ({}): `{}` is not an age or SSH recipient",
-                    m.name, m.recipient
+                    m.shown_name(),
+                    name::shown(&m.recipient)
                 ));
             }
             if identity::member_id(&m.recipient) != *id {
                 return Err(format!(
                     "member {id} ({}): the id does not match its recipient (expected {})",
-                    m.name,
+                    m.shown_name(),
                     identity::member_id(&m.recipient)
                 ));
             }
             if m.status == Status::Removed && m.removed_at.is_none() {
                 return Err(format!(
                     "member {id} ({}) is removed but has no removed_at",
-                    m.name
+                    m.shown_name()
                 ));
             }
             if m.status != Status::Removed && m.removed_at.is_some() {
                 return Err(format!(
-                    "member {id} ({}) has a removed_at but is marked {:?}",
-                    m.name, m.status
-                )
-                .to_lowercase());
+                    "member {id} ({}) has a removed_at but is marked {}",
+                    m.shown_name(),
+                    format!("{:?}", m.status).to_lowercase()
+                ));
             }
         }
         for (env, keys) in &self.keys {
@@ -249,8 +258,15 @@ impl Access {
 
     /// The member this identity is, if any.
     pub fn member_of(&self, identity: &Identity) -> Option<(&String, &Member)> {
-        let recipient = identity.recipient();
-        self.members.iter().find(|(_, m)| m.recipient == recipient)
+        self.member_by_recipient(&identity.recipient())
+    }
+
+    /// The member whose key is `recipient`'s, however either is written (an SSH
+    /// comment, upper case): found by id, then checked by comparing the keys.
+    pub fn member_by_recipient(&self, recipient: &str) -> Option<(&String, &Member)> {
+        self.members
+            .get_key_value(&identity::member_id(recipient))
+            .filter(|(_, m)| identity::same_key(&m.recipient, recipient))
     }
 
     /// Whether `member` may read `env` (`shared` needs any environment).

@@ -3,7 +3,8 @@
 //! still routes secret files through the filter, and the keys' problems. Each problem
 //! comes with its fix; `--fix` applies the ones that need no decision (setting the clone
 //! up again, restoring the .gitattributes and .gitignore lines, opening files left
-//! encrypted, rotating an environment that needs it) and leaves the rest to a person.
+//! encrypted, rotating an environment that needs it, deleting temporary files a crash
+//! left) and leaves the rest to a person.
 
 use std::path::Path;
 
@@ -42,6 +43,8 @@ enum Fix {
     Rotate(String),
     /// Move the values of a scope file of an unknown environment home (to commit).
     Adopt(String),
+    /// Delete temporary files interrupted writes left behind.
+    RemoveLeftovers(Vec<String>),
 }
 
 impl Fix {
@@ -62,6 +65,7 @@ impl Fix {
                 "`git secrets doctor --fix` runs `git secrets rotate --env {env}` (then commit)"
             ),
             Fix::Adopt(_) => "`git secrets doctor --fix` moves the values there, keeping any the file there already has (then commit)".into(),
+            Fix::RemoveLeftovers(_) => "`git secrets doctor --fix` deletes them (what the interrupted command was writing was not saved: run it again)".into(),
         }
     }
 }
@@ -76,6 +80,7 @@ impl Fix {
             Fix::Configure => Some("set this clone up again"),
             Fix::Unlock => Some("unlocked"),
             Fix::Rotate(_) | Fix::Adopt(_) => None,
+            Fix::RemoveLeftovers(_) => Some("deleted the leftover temporary files"),
         }
     }
 }
@@ -190,6 +195,12 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
                     );
                 }
             }
+            Fix::RemoveLeftovers(paths) => {
+                for p in paths {
+                    let path = ws.root().join(p);
+                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+                }
+            }
         }
         if let Some(done) = fix.done() {
             eprintln!("fixed: {done}");
@@ -234,7 +245,7 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     match member {
         Some((id, m)) => notes.push(format!(
             "member {} ({id}, {})",
-            m.name,
+            m.shown_name(),
             format!("{:?}", m.status).to_lowercase()
         )),
         None if identity.is_some() => {
@@ -270,9 +281,19 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     if let Some(lines) = missing_lines(&root.join(".gitignore"), unlock::IGNORES) {
         found.push(problem(
             format!(
-                ".gitignore lacks {lines}: a plaintext .env file could be added by `git add -A`"
+                ".gitignore lacks {lines}: a plaintext .env file, or a temporary file an interrupted command left, could be added by `git add -A`"
             ),
             Fix::Ignores,
+        ));
+    }
+    let left = leftovers(ws);
+    if !left.is_empty() {
+        found.push(problem(
+            format!(
+                "temporary file(s) an interrupted git-secrets command left behind, which may hold plaintext secrets: {}",
+                left.join(", ")
+            ),
+            Fix::RemoveLeftovers(left),
         ));
     }
 
@@ -465,6 +486,25 @@ fn is_executable(path: &Path) -> bool {
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(name))))
+}
+
+/// Temporary files of ours (crate::fsutil::TEMP_PREFIX) in the work tree, ignored or not,
+/// that no running command is about to rename: a write interrupted by a crash left them,
+/// holding what was being written (plaintext, for a scope file).
+fn leftovers(ws: &Workspace) -> Vec<String> {
+    let pattern = format!(":(glob)**/{}*", crate::fsutil::TEMP_PREFIX);
+    let Ok(out) = ws.repo.git(&["ls-files", "-z", "--others", "--", &pattern]) else {
+        return Vec::new();
+    };
+    let settled = |p: &str| {
+        std::fs::metadata(ws.root().join(p))
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 60))
+    };
+    out.split(|&b| b == 0)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .filter(|p| crate::fsutil::is_temp_name(p) && settled(p))
+        .collect()
 }
 
 #[cfg(test)]

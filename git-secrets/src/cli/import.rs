@@ -36,8 +36,9 @@ pub fn cmd_import(args: ImportArgs) -> Result<(), Error> {
     let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, true)?;
     let mut file = ws.read_scope(&scope)?;
     let (mut added, mut replaced) = (Vec::new(), Vec::new());
+    let from = args.file.display().to_string();
     for e in source.entries() {
-        if file.doc.set_raw(&e.key, e.raw.clone()) {
+        if file.set(&e.key, e.raw.clone(), Some(&from))? {
             replaced.push(e.key.clone());
         } else {
             added.push(e.key.clone());

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::access::{Member, MemberKind, Status};
+use crate::access::{name, Member, MemberKind, Status};
 use crate::error::Error;
 use crate::identity;
 
@@ -24,6 +24,7 @@ pub struct JoinArgs {
 
 pub fn cmd_join(args: JoinArgs) -> Result<(), Error> {
     let mut ws = super::open()?;
+    name::check(&args.name)?;
     let recipient = match &args.ssh_key {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -37,15 +38,22 @@ pub fn cmd_join(args: JoinArgs) -> Result<(), Error> {
                     hint: Some("pass the public key (the .pub file)".into()),
                 });
             }
-            if line.parse::<age::ssh::Recipient>().is_err() {
-                return Err(Error::Usage {
-                    message: format!("{} is not an ed25519 or RSA SSH public key", path.display()),
-                    hint: Some(
-                        "use `ssh-keygen -t ed25519` to make one, and pass its .pub file".into(),
-                    ),
-                });
+            // Stored without its comment: the key is what counts (identity::member_id).
+            match line.parse::<age::ssh::Recipient>() {
+                Ok(key) => key.to_string(),
+                Err(_) => {
+                    return Err(Error::Usage {
+                        message: format!(
+                            "{} is not an ed25519 or RSA SSH public key",
+                            path.display()
+                        ),
+                        hint: Some(
+                            "use `ssh-keygen -t ed25519` to make one, and pass its .pub file"
+                                .into(),
+                        ),
+                    })
+                }
             }
-            line
         }
         None => {
             let (id, created) = identity::load_or_create()?;
@@ -59,11 +67,11 @@ pub fn cmd_join(args: JoinArgs) -> Result<(), Error> {
     if let Some(m) = ws.access.members.get(&id) {
         return Err(match m.status {
             Status::Pending => Error::Refused {
-                message: format!("this key has already asked to join (member {id}, {})", m.name),
+                message: format!("this key has already asked to join (member {id}, {})", m.shown_name()),
                 hint: "commit and push .secrets/access.json, and ask a member to approve you".into(),
             },
             Status::Active => Error::Refused {
-                message: format!("this key is already a member ({id}, {})", m.name),
+                message: format!("this key is already a member ({id}, {})", m.shown_name()),
                 hint: "run `git secrets unlock`".into(),
             },
             Status::Removed => Error::Refused {
@@ -74,7 +82,7 @@ pub fn cmd_join(args: JoinArgs) -> Result<(), Error> {
     }
     ws.access.members.insert(
         id.clone(),
-        Member::request(&args.name, MemberKind::Person, &recipient),
+        Member::request(&args.name, MemberKind::Person, &recipient)?,
     );
     ws.save_access()?;
     // Until an approval and `unlock`, this clone has no filter: the checks refuse a
@@ -83,7 +91,7 @@ pub fn cmd_join(args: JoinArgs) -> Result<(), Error> {
     {
         eprintln!("git-secrets: warning: the pre-commit check was not installed ({e}); `git secrets unlock` installs it once you are approved");
     }
-    eprintln!("asked to join as {} (member {id})", args.name);
+    eprintln!("asked to join as {} (member {id})", name::shown(&args.name));
     eprintln!("fingerprint: {}", identity::fingerprint(&recipient));
     eprintln!("next: commit and push .secrets/access.json, then ask a member to check this fingerprint with you and run `git secrets member approve {id}`");
     Ok(())

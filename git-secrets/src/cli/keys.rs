@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::access::{Member, MemberKind};
+use crate::access::{name, Member, MemberKind};
 use crate::error::Error;
 use crate::identity::{self, Identity};
 
@@ -47,10 +47,14 @@ pub fn cmd_keys(command: KeysCommand) -> Result<(), Error> {
             let id = identity::member_id(&recipient);
             ws.access.members.insert(
                 id.clone(),
-                Member::request(&name, MemberKind::Ci, &recipient),
+                Member::request(&name, MemberKind::Ci, &recipient)?,
             );
             member::grant(&mut ws, &id, &envs)?;
-            eprintln!("created CI key {name} ({id}) for {}", envs.join(", "));
+            eprintln!(
+                "created CI key {} ({id}) for {}",
+                name::shown(&name),
+                envs.join(", ")
+            );
             eprintln!("this is the only time it is shown: store it as the secret GIT_SECRETS_IDENTITY of your CI");
             eprintln!("next: commit and push .secrets/access.json");
             super::out(&format!("{}\n", key.secret_string().expose()))

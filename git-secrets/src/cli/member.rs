@@ -9,7 +9,7 @@ use crate::envfile;
 use crate::error::Error;
 use crate::identity;
 use crate::rotation;
-use crate::workspace::{Workspace, ACCESS_FILE};
+use crate::workspace::Workspace;
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
@@ -92,7 +92,7 @@ pub fn list(ws: &Workspace, json: bool, kind: Option<MemberKind>) -> Result<(), 
         };
         text.push_str(&format!(
             "{id}  {:<16} {:<6} {:<8} {:<24} {}{warning}\n",
-            m.name,
+            m.shown_name(),
             format!("{:?}", m.kind).to_lowercase(),
             format!("{:?}", m.status).to_lowercase(),
             envs,
@@ -147,19 +147,28 @@ fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Err
         return Err(Error::Refused {
             message: format!(
                 "member {id} ({}) was removed and cannot be approved again",
-                m.name
+                m.shown_name()
             ),
             hint: "a removed key stays removed: they must join with a new identity".into(),
         });
     }
-    if let Some(commit) = removed_in_history(ws, &id) {
+    if let Some(commit) = ws.removed_in_history(&m.recipient) {
         return Err(Error::Refused {
             message: format!(
                 "member {id} ({}) was removed (commit {}); a later edit took the removal out of .secrets/access.json",
-                m.name,
+                m.shown_name(),
                 &commit[..commit.len().min(12)]
             ),
             hint: format!("a removed key stays removed: they must join with a new identity (`git log -p .secrets/access.json` shows who edited it since {})", &commit[..commit.len().min(12)]),
+        });
+    }
+    if crate::continuity::removed(ws.root()).contains(&id) {
+        return Err(Error::Refused {
+            message: format!(
+                "member {id} ({}) was removed (this clone saw it, on a branch this one does not have yet)",
+                m.shown_name()
+            ),
+            hint: "a removed key stays removed: they must join with a new identity".into(),
         });
     }
     // Approving an active member again without --env re-wraps what it already has (after
@@ -169,52 +178,14 @@ fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Err
     } else {
         check_envs(ws, &envs)?
     };
-    let (name, fp) = (m.name.clone(), identity::fingerprint(&m.recipient));
+    let (name, fp) = (
+        m.shown_name().to_string(),
+        identity::fingerprint(&m.recipient),
+    );
     grant(ws, &id, &envs)?;
     eprintln!("approved {name} ({id}, {fp}) for {}", envs.join(", "));
     eprintln!("next: commit and push .secrets/access.json; they can then `git secrets unlock`");
     Ok(())
-}
-
-/// The newest commit in HEAD's history whose access.json marks `id` removed. A removal is
-/// final, but the file is only text: an edit by hand can take it out again, and an
-/// approver looking at a request must not be the one to undo it.
-fn removed_in_history(ws: &Workspace, id: &str) -> Option<String> {
-    let out = ws
-        .repo
-        .git(&[
-            "log",
-            "--format=%H",
-            "--diff-filter=AM",
-            "HEAD",
-            "--",
-            ACCESS_FILE,
-        ])
-        .ok()?;
-    let commits: Vec<String> = String::from_utf8_lossy(&out)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let revs: Vec<String> = commits
-        .iter()
-        .map(|c| format!("{c}:{ACCESS_FILE}"))
-        .collect();
-    let blobs = ws
-        .repo
-        .read_blobs(&revs.iter().map(String::as_str).collect::<Vec<_>>())
-        .ok()?;
-    commits.into_iter().zip(blobs).find_map(|(commit, text)| {
-        let access = Access::parse(
-            &String::from_utf8_lossy(&text),
-            std::path::Path::new(ACCESS_FILE),
-        )
-        .ok()?;
-        access
-            .members
-            .get(id)
-            .is_some_and(|m| m.status == Status::Removed)
-            .then_some(commit)
-    })
 }
 
 /// Removes a member (of `kind`, when given) with a rotation of every environment it could
@@ -224,13 +195,13 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
     let m = ws.access.members[&id].clone();
     if kind.is_some_and(|k| m.kind != k) {
         return Err(Error::Usage {
-            message: format!("{id} ({}) is not a CI key", m.name),
+            message: format!("{id} ({}) is not a CI key", m.shown_name()),
             hint: Some("use `git secrets member remove` for people".into()),
         });
     }
     if m.status == Status::Removed {
         return Err(Error::Refused {
-            message: format!("member {id} ({}) is already removed", m.name),
+            message: format!("member {id} ({}) is already removed", m.shown_name()),
             hint: "`git secrets member list` shows every member".into(),
         });
     }
@@ -266,7 +237,7 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
             .count();
         if others == 0 {
             return Err(Error::Refused {
-                message: format!("{} is the last member who can read `{env}`; removing them would lock it for good", m.name),
+                message: format!("{} is the last member who can read `{env}`; removing them would lock it for good", m.shown_name()),
                 hint: format!("approve someone else for `{env}` first (`git secrets member approve ID --env {env}`)"),
             });
         }
@@ -308,7 +279,7 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
     })?;
     eprintln!(
         "removed {} ({id}); rotated {} ({} file(s) re-sealed and staged with .secrets/access.json)",
-        m.name,
+        m.shown_name(),
         rotated.environments.join(", "),
         rotated.files
     );

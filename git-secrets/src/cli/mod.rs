@@ -341,12 +341,21 @@ pub fn usage(message: String) -> Error {
 
 pub fn check_key(key: &str) -> Result<(), Error> {
     if crate::dotenv::is_valid_key(key) {
-        Ok(())
-    } else {
-        Err(Error::BadKeyName {
-            key: key.chars().take(64).collect(),
-        })
+        return Ok(());
     }
+    // `set KEY=VALUE` as one word: what follows `=` is the value, never echoed.
+    if let Some((name, _)) = key.split_once('=') {
+        return Err(Error::Usage {
+            message: format!(
+                "`{}=…` is not a valid variable name: the key and its value were given as one word",
+                name.chars().take(64).collect::<String>()
+            ),
+            hint: Some("give them as two words, `git secrets set KEY VALUE`, or leave the value out to type it at a hidden prompt".into()),
+        });
+    }
+    Err(Error::BadKeyName {
+        key: key.chars().take(64).collect(),
+    })
 }
 
 #[cfg(test)]

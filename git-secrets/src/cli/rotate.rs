@@ -52,6 +52,7 @@ pub fn report_left_out(ws: &Workspace, done: &Rotated) {
     report_kept_removed(ws, &done.kept_removed);
     for (env, id) in &done.left_out {
         let name = ws.access.members.get(id).map_or("?", |m| m.name.as_str());
+        let name = crate::access::name::shown(name);
         eprintln!(
             "warning: {name} ({id}) was not given the new key of `{env}`: access.json lists them for it, but no holder of its key granted it (an edit by hand, or an approval merged with a rotation; `git log -p .secrets/access.json` shows who changed it). If they should read it: `git secrets member approve {id} --env {env}`"
         );
@@ -62,6 +63,7 @@ pub fn report_left_out(ws: &Workspace, done: &Rotated) {
 pub fn report_kept_removed(ws: &Workspace, kept: &[(String, String)]) {
     for (id, commit) in kept {
         let name = ws.access.members.get(id).map_or("?", |m| m.name.as_str());
+        let name = crate::access::name::shown(name);
         eprintln!(
             "warning: {name} ({id}) was removed ({commit}), but .secrets/access.json lists them again (an edit by hand or a revert; `git log -p .secrets/access.json` shows who): kept removed and given no new key. To read again they join with a new identity."
         );

@@ -17,11 +17,18 @@ pub struct SetArgs {
     #[command(flatten)]
     scope: ScopeArgs,
     /// [SERVICE] [ENV] KEY [VALUE]
+    ///
+    /// Without VALUE, the value is read from stdin (or prompted for, hidden, at a
+    /// terminal). Read from stdin it is kept byte for byte, with one exception: a
+    /// single-line value loses its one final newline (LF or CRLF), so `echo secret | git
+    /// secrets set KEY` stores `secret`. A value of several lines (a PEM or OpenSSH private
+    /// key, a certificate) keeps every byte, its final newline included: `git secrets set
+    /// KEY < id_ed25519` stores the file exactly.
     #[arg(value_name = "WORDS", required = true, num_args = 1..)]
     words: Vec<String>,
 }
 
-/// Reads a value from stdin (one trailing newline removed) or a no-echo prompt.
+/// Reads a value from stdin ([`from_stdin`]) or a no-echo prompt.
 pub fn read_value(key: &str) -> Result<SecretString, Error> {
     let io = |source| Error::Io {
         path: "<stdin>".into(),
@@ -33,17 +40,26 @@ pub fn read_value(key: &str) -> Result<SecretString, Error> {
     }
     let mut buf = zeroize::Zeroizing::new(Vec::new());
     std::io::stdin().read_to_end(&mut buf).map_err(io)?;
-    let mut s = String::from_utf8(buf.to_vec()).map_err(|_| Error::Usage {
+    let s = String::from_utf8(buf.to_vec()).map_err(|_| Error::Usage {
         message: format!("the value for {key} read from stdin is not valid UTF-8"),
         hint: Some("values must be text; encode binary data (e.g. base64) first".into()),
     })?;
-    if s.ends_with('\n') {
-        s.pop();
-        if s.ends_with('\r') {
-            s.pop();
-        }
+    Ok(SecretString::new(from_stdin(s)))
+}
+
+/// The value meant by `text` read from stdin: a single line loses its one final LF or
+/// CRLF (what `echo` and a here-string add); anything with another line break is a
+/// multi-line value whose final newline is part of it (a PEM or OpenSSH key file does not
+/// load without it), kept byte for byte.
+pub fn from_stdin(mut text: String) -> String {
+    let body = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if !body.contains('\n') {
+        text.truncate(body.len());
     }
-    Ok(SecretString::new(s))
+    text
 }
 
 pub fn render(key: &str, value: &SecretString) -> Result<SecretString, Error> {
@@ -74,7 +90,7 @@ pub fn cmd_set(args: SetArgs) -> Result<(), Error> {
         None => read_value(key)?,
     };
     let raw = render(key, &value)?;
-    let existed = file.doc.set_raw(key, raw);
+    let existed = file.set(key, raw, None)?;
     let path = ws.write_scope(&scope, &file)?;
     eprintln!(
         "{} {key} in {} ({})",
@@ -83,4 +99,30 @@ pub fn cmd_set(args: SetArgs) -> Result<(), Error> {
         path.strip_prefix(ws.root()).unwrap_or(&path).display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_stdin;
+
+    // Guards: `echo v | set` stores `v`; a key file keeps its final newline.
+    #[test]
+    fn only_a_single_line_loses_its_final_newline() {
+        for (input, value) in [
+            ("secret\n", "secret"),
+            ("secret\r\n", "secret"),
+            ("secret", "secret"),
+            ("\n", ""),
+            ("a\r", "a\r"),
+            ("a\nb\n", "a\nb\n"),
+            ("a\r\nb\r\n", "a\r\nb\r\n"),
+            ("two\n\n", "two\n\n"),
+            (
+                "-----BEGIN K-----\nabc\n-----END K-----\n",
+                "-----BEGIN K-----\nabc\n-----END K-----\n",
+            ),
+        ] {
+            assert_eq!(from_stdin(input.into()), value, "{input:?}");
+        }
+    }
 }

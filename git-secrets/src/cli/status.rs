@@ -49,7 +49,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     match member {
         Some((id, m)) => text.push_str(&format!(
             "member:       {} ({id}, {})\n",
-            m.name,
+            m.shown_name(),
             format!("{:?}", m.status).to_lowercase()
         )),
         None => text.push_str("member:       not a member of this repository\n"),
@@ -186,7 +186,7 @@ pub fn history_problems(ws: &Workspace) -> Vec<String> {
         {
             out.push(format!(
                 "{} ({id}) was removed ({place}), but .secrets/access.json lists them as {} again (an edit by hand or a revert: `git log -p .secrets/access.json` shows who); a rotation keeps them removed, and if this undid a removal, revert it back",
-                m.name,
+                crate::access::name::shown(&m.name),
                 format!("{:?}", m.status).to_lowercase()
             ));
         }

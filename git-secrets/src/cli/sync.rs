@@ -49,7 +49,7 @@ pub fn cmd_sync(args: SyncArgs) -> Result<(), Error> {
     let mut added = Vec::new();
     for e in example.entries() {
         if file.doc.get(&e.key).is_none() {
-            file.doc.set_raw(&e.key, e.raw.clone());
+            file.set(&e.key, e.raw.clone(), Some(&path.display().to_string()))?;
             added.push(e.key.clone());
         }
     }

@@ -7,7 +7,8 @@
 //!    templates excepted);
 //! 2. a path routed to the secrets filter whose blob is not in encrypted form (the filter
 //!    is missing, was bypassed, or a tool skipped it);
-//! 3. a private key (age, OpenSSH, PEM, PGP);
+//! 3. a private key (age, OpenSSH, PEM, PGP), and a temporary file git-secrets left
+//!    behind (crate::fsutil::TEMP_PREFIX);
 //! 4. the plaintext of a secret value this identity can read, and a sealed value that
 //!    does not open (tampered), both only when an identity is at hand ([`known`]).
 //!
@@ -121,6 +122,13 @@ impl Blob<'_> {
             out.push(self.finding(
                 "is a tracked file's sealed form at a path that is not tracked (moved with `git mv`?)".into(),
                 format!("track the new path (`git secrets track {p}`) and `git add` .gitattributes and .secrets/config.toml with it"),
+            ));
+        }
+        if crate::fsutil::is_temp_name(p) {
+            // Whatever its content: a write of ours that was interrupted (plaintext).
+            out.push(self.finding(
+                "is a temporary file git-secrets left behind when a command was interrupted; it may hold plaintext secrets".into(),
+                format!("unstage and delete it (`git rm --cached -- {p}`, then `rm -- {p}`); `.gitignore` keeps such files out (`git secrets doctor --fix` adds the line)"),
             ));
         }
         if !self.exempt {

@@ -169,3 +169,20 @@ fn values_are_found_and_never_shown() {
     );
     assert!(index.find(&blob("a.txt", b"env: production\n")).is_none());
 }
+
+// Guards: a leftover temporary file of ours is refused wherever it sits, whatever it holds.
+#[test]
+fn leftover_temporary_files_are_found() {
+    for p in [
+        ".secrets/.git-secrets-Ab12Cd",
+        ".git-secrets-x",
+        "a/b/.git-secrets-",
+    ] {
+        let f = blob(p, b"K=v\n").check();
+        assert!(
+            f.iter().any(|f| f.reason.contains("temporary file")),
+            "{p}: {f:?}"
+        );
+    }
+    assert!(blob("a/my.git-secrets-x", b"K=v\n").check().is_empty());
+}

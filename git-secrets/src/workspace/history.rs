@@ -8,20 +8,23 @@
 //!   entry lists now: a removal rotates every environment whose key chain it was given.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+
+use serde_json::Value;
 
 use super::{Workspace, ACCESS_FILE};
 use crate::access::{Access, Status};
-use crate::seal::KeyId;
 
-/// Every version of access.json in HEAD's history, newest first: (commit, file). `None`
-/// when git cannot list them (no commit yet, a broken repository).
-pub type History = Option<Vec<(String, Access)>>;
+/// Every version of access.json in HEAD's history, newest first: (commit, its JSON).
+/// `None` when git cannot list them (no commit yet, a broken repository). Versions are
+/// read as plain JSON, not validated: an older version may predate a rule of today's
+/// format (member ids were once derived from SSH comments too), and what it says about
+/// removals and wraps still counts.
+pub type History = Option<Vec<(String, Value)>>;
 
 /// Reads the history: one `git log` over every path to HEAD (`--full-history`, so a side
 /// branch whose version a merge did not keep is still seen; `-m`, so a version a merge
-/// wrote is too), then every version in one `git cat-file --batch`. Versions that do not
-/// parse are skipped (they never held a key anyone could use).
+/// wrote is too), then every version in one `git cat-file --batch`. Versions that are not
+/// JSON are skipped (no tool could have used them).
 pub(super) fn read(ws: &Workspace) -> History {
     let out = ws
         .repo
@@ -54,13 +57,44 @@ pub(super) fn read(ws: &Workspace) -> History {
         commits
             .into_iter()
             .zip(blobs)
-            .filter_map(|(commit, text)| {
-                let access =
-                    Access::parse(&String::from_utf8_lossy(&text), Path::new(ACCESS_FILE)).ok()?;
-                Some((commit, access))
-            })
+            .filter_map(|(commit, text)| Some((commit, serde_json::from_slice(&text).ok()?)))
             .collect(),
     )
+}
+
+/// The members of a version marked removed: (member id, recipient).
+fn removed_members(version: &Value) -> impl Iterator<Item = (&str, &str)> {
+    version
+        .get("members")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, m)| m.get("status").and_then(Value::as_str) == Some("removed"))
+        .map(|(id, m)| {
+            let recipient = m.get("recipient").and_then(Value::as_str).unwrap_or("");
+            (id.as_str(), recipient)
+        })
+}
+
+/// The key ids of a version wrapped to `member`.
+fn keys_wrapped_to<'a>(version: &'a Value, member: &'a str) -> impl Iterator<Item = &'a str> {
+    version
+        .get("keys")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, records)| records.as_object())
+        .flatten()
+        .filter(move |(_, r)| {
+            r.get("wrapped")
+                .and_then(Value::as_object)
+                .is_some_and(|w| w.contains_key(member))
+        })
+        .map(|(id, _)| id.as_str())
+}
+
+fn short(commit: &str) -> String {
+    format!("commit {}", &commit[..commit.len().min(12)])
 }
 
 impl Workspace {
@@ -75,12 +109,9 @@ impl Workspace {
     /// history are remembered by the clone from now on.
     pub fn removals(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        for (commit, access) in self.access_history().iter().flatten() {
-            for (id, m) in &access.members {
-                if m.status == Status::Removed {
-                    out.entry(id.clone())
-                        .or_insert_with(|| format!("commit {}", &commit[..commit.len().min(12)]));
-                }
+        for (commit, version) in self.access_history().iter().flatten() {
+            for (id, _) in removed_members(version) {
+                out.entry(id.to_owned()).or_insert_with(|| short(commit));
             }
         }
         crate::continuity::remember_removed(self.root(), out.keys().map(String::as_str));
@@ -96,25 +127,40 @@ impl Workspace {
     /// given under an old name is found under the new one.
     pub fn environments_given(&self, member: &str) -> Option<BTreeSet<String>> {
         let history = self.access_history().as_ref()?;
-        let mut given: BTreeSet<&KeyId> = BTreeSet::new();
-        for access in std::iter::once(&self.access).chain(history.iter().map(|(_, a)| a)) {
-            for records in access.keys.values() {
-                given.extend(
-                    records
-                        .iter()
-                        .filter(|(_, r)| r.wrapped.contains_key(member))
-                        .map(|(id, _)| id),
-                );
-            }
+        let mut given: BTreeSet<&str> = self
+            .access
+            .keys
+            .values()
+            .flat_map(|records| records.iter())
+            .filter(|(_, r)| r.wrapped.contains_key(member))
+            .map(|(id, _)| id.0.as_str())
+            .collect();
+        for (_, version) in history {
+            given.extend(keys_wrapped_to(version, member));
         }
         Some(
             self.access
                 .keys
                 .iter()
-                .filter(|(_, records)| records.keys().any(|id| given.contains(id)))
+                .filter(|(_, records)| records.keys().any(|id| given.contains(id.0.as_str())))
                 .map(|(env, _)| env.clone())
                 .collect(),
         )
+    }
+
+    /// The newest commit in HEAD's history whose access.json marks removed a member with
+    /// the same key as `recipient` (compared as keys: an SSH comment or the case of an age
+    /// recipient does not make another member).
+    pub fn removed_in_history(&self, recipient: &str) -> Option<String> {
+        let key = crate::identity::canonical_recipient(recipient)?;
+        self.access_history()
+            .iter()
+            .flatten()
+            .find(|(_, version)| {
+                removed_members(version)
+                    .any(|(_, r)| crate::identity::canonical_recipient(r).is_some_and(|r| r == key))
+            })
+            .map(|(commit, _)| commit.clone())
     }
 
     /// Marks removed again, in `next`, every member removed before ([`Workspace::removals`])

@@ -18,6 +18,7 @@ use crate::git::Repo;
 use crate::identity::{self, Identity};
 use crate::scope::{Scope, SECRETS_DIR};
 use crate::seal::SealingKey;
+use crate::secret::SecretString;
 
 mod files;
 mod history;
@@ -42,6 +43,23 @@ pub enum FileState {
 pub struct ScopeFile {
     pub doc: Document,
     pub state: FileState,
+}
+
+impl ScopeFile {
+    /// Sets `key` to the rendered `raw` value (see [`Document::set_raw`]); `from` names
+    /// the file it came from, if any. Refuses a raw value that starts with `gs1:`: it
+    /// would be taken for a sealed value, so a file of such lines would be committed as
+    /// it is, and one such line among plaintext makes the scope unreadable. (Quoted,
+    /// `"gs1:…"`, it is plain text like any other.) Returns whether the key existed.
+    pub fn set(&mut self, key: &str, raw: SecretString, from: Option<&str>) -> Result<bool, Error> {
+        if envfile::looks_like_token(raw.expose()) {
+            return Err(Error::TokenLikeValue {
+                key: key.to_owned(),
+                from: from.map(str::to_owned),
+            });
+        }
+        Ok(self.doc.set_raw(key, raw))
+    }
 }
 
 pub struct Workspace {
@@ -233,9 +251,7 @@ impl Workspace {
         let doc = Document::parse(bytes).map_err(|e| Error::Open {
             path: scope.rel_path(),
             scope: scope.label(),
-            source: envfile::OpenError::NotEncrypted {
-                line: envfile::parse_error_line(&e),
-            },
+            source: envfile::OpenError::NotEncrypted { line: e.line() },
         })?;
         self.decrypt_doc(scope, &doc)
     }
@@ -296,12 +312,17 @@ impl Workspace {
     pub fn encrypt(&self, scope: &Scope, doc: &Document) -> Result<String, Error> {
         let current = self.sealing_key(&scope.env)?;
         if let Some((line, key)) = envfile::pasted_token(doc) {
-            return Err(Error::Refused {
-                message: format!(
-                    "{} line {line}: `{key}` holds an encrypted value (gs1:…) in a plaintext file",
-                    scope.rel_path()
-                ),
-                hint: format!("set the real value with `git secrets set {key}`, or restore the file with `git checkout -- {}`", scope.rel_path()),
+            let path = scope.rel_path();
+            return Err(if key == "#" {
+                Error::Refused {
+                    message: format!("{path} line {line}: a comment starts with `#gs1:`, the form of a sealed comment, in a plaintext file"),
+                    hint: format!("if it was pasted from the encrypted form, restore the file with `git checkout -- {path}`; otherwise put a space after the `#` (`# gs1:…`)"),
+                }
+            } else {
+                Error::Refused {
+                    message: format!("{path} line {line}: `{key}` holds an encrypted value (gs1:…) in a plaintext file"),
+                    hint: format!("set the real value with `git secrets set {key}`, or restore the file with `git checkout -- {path}`; a value that really starts with `gs1:` is written quoted: {key}=\"gs1:…\""),
+                }
             });
         }
         Ok(envfile::encrypt(doc, &scope.label(), &current))
