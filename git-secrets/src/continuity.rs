@@ -56,12 +56,15 @@ pub fn removed(root: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// Adds `ids` to the members this clone has seen removed.
-pub fn remember_removed<'a>(root: &Path, ids: impl IntoIterator<Item = &'a str>) {
-    let Some(dir) = common_dir(root) else {
-        return;
-    };
+/// Adds `ids` to the members this clone has seen removed, and returns them all.
+pub fn remember_removed<'a>(
+    root: &Path,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<String> {
     let mut known = removed(root);
+    let Some(dir) = common_dir(root) else {
+        return known;
+    };
     let before = known.len();
     known.extend(ids.into_iter().map(str::to_owned));
     if known.len() != before {
@@ -73,12 +76,14 @@ pub fn remember_removed<'a>(root: &Path, ids: impl IntoIterator<Item = &'a str>)
             }
         }
     }
+    known
 }
 
-/// Refuses a current key of `env` in `access` that is wrapped to a member this clone saw
-/// removed (see the module's docs): no new value is sealed under it.
-pub fn check_current(root: &Path, env: &str, access: &Access) -> Result<(), Error> {
-    let (Some(keys), removed) = (access.keys.get(env), removed(root)) else {
+/// Refuses a current key of `env` in `access` that is wrapped to one of `removed` (the
+/// members this clone saw removed; see the module's docs): no new value is sealed under
+/// it.
+pub fn check_current(removed: &BTreeSet<String>, env: &str, access: &Access) -> Result<(), Error> {
+    let Some(keys) = access.keys.get(env) else {
         return Ok(());
     };
     for head in access.heads(env) {

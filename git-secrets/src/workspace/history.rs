@@ -114,9 +114,10 @@ impl Workspace {
                 out.entry(id.to_owned()).or_insert_with(|| short(commit));
             }
         }
-        crate::continuity::remember_removed(self.root(), out.keys().map(String::as_str));
-        for id in crate::continuity::removed(self.root()) {
-            out.entry(id).or_insert_with(|| "seen by this clone".into());
+        self.remember_removed(out.keys().map(String::as_str));
+        for id in self.removed_seen().iter() {
+            out.entry(id.clone())
+                .or_insert_with(|| "seen by this clone".into());
         }
         out
     }

@@ -70,6 +70,8 @@ pub struct Workspace {
     /// Shared by threads (unlock and the hook read scope files in parallel).
     keys: Mutex<HashMap<String, Arc<Vec<SealingKey>>>>,
     history: OnceLock<history::History>,
+    /// The members this clone saw removed (crate::continuity).
+    removed: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Workspace {
@@ -93,6 +95,7 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
+            removed: Mutex::default(),
         }
         .note_removals())
     }
@@ -124,6 +127,7 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
+            removed: Mutex::default(),
         }
         .note_removals())
     }
@@ -137,6 +141,7 @@ impl Workspace {
             identity: OnceLock::from(Some(identity)),
             keys: Mutex::default(),
             history: OnceLock::new(),
+            removed: Mutex::default(),
         }
     }
 
@@ -169,7 +174,12 @@ impl Workspace {
     /// removed ([`crate::continuity::check_current`]); remembers first the members this
     /// access.json marks removed.
     pub fn check_current(&self, env: &str) -> Result<(), Error> {
-        crate::continuity::check_current(self.root(), env, &self.access)
+        crate::continuity::check_current(&self.removed_seen(), env, &self.access)
+    }
+
+    /// The members this clone saw removed (read once, kept up to date by this process).
+    pub fn removed_seen(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.removed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Remembers the members this access.json marks removed (crate::continuity), so that
@@ -180,14 +190,19 @@ impl Workspace {
     }
 
     fn remember_removals(&self) {
-        crate::continuity::remember_removed(
-            self.root(),
-            self.access
-                .members
-                .iter()
-                .filter(|(_, m)| m.status == crate::access::Status::Removed)
-                .map(|(id, _)| id.as_str()),
-        );
+        let ids: Vec<&str> = self
+            .access
+            .members
+            .iter()
+            .filter(|(_, m)| m.status == crate::access::Status::Removed)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        self.remember_removed(ids);
+    }
+
+    /// Adds `ids` to the members this clone saw removed (crate::continuity).
+    pub fn remember_removed<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        *self.removed_seen() = crate::continuity::remember_removed(self.root(), ids);
     }
 
     /// Opens every environment this identity can read, so the clone remembers their keys
