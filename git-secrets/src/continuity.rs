@@ -48,6 +48,13 @@ fn memory(root: &Path) -> Option<PathBuf> {
     common_dir(root).map(|d| d.join(FILE))
 }
 
+/// Threads of one process open environments at once: one read-modify-write of the
+/// memory at a time.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static MEMORY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MEMORY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The members this clone has seen removed.
 pub fn removed(root: &Path) -> BTreeSet<String> {
     common_dir(root)
@@ -61,6 +68,7 @@ pub fn remember_removed<'a>(
     root: &Path,
     ids: impl IntoIterator<Item = &'a str>,
 ) -> BTreeSet<String> {
+    let _one = one_at_a_time();
     let mut known = removed(root);
     let Some(dir) = common_dir(root) else {
         return known;
@@ -130,6 +138,7 @@ pub fn check(root: &Path, env: &str, chain: &OpenChain) -> Result<(), Error> {
     let Some(path) = memory(root) else {
         return Ok(());
     };
+    let _one = one_at_a_time();
     let mut held = load(&path);
     let ids: BTreeSet<String> = chain.keys.iter().map(|(id, _)| id.0.clone()).collect();
     let known = held.entry(env.to_owned()).or_default();
@@ -151,6 +160,7 @@ pub fn forget(root: &Path, env: &str) {
     let Some(path) = memory(root) else {
         return;
     };
+    let _one = one_at_a_time();
     let mut held = load(&path);
     if held.remove(env).is_some() {
         save(&path, &held);
@@ -162,6 +172,7 @@ pub fn rename(root: &Path, from: &str, to: &str) {
     let Some(path) = memory(root) else {
         return;
     };
+    let _one = one_at_a_time();
     let mut held = load(&path);
     if let Some(ids) = held.remove(from) {
         held.insert(to.to_owned(), ids);

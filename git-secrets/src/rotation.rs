@@ -49,10 +49,20 @@ fn sha256_hex(text: &str) -> String {
 }
 
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
-    let out = repo.git(&["rev-parse", "--absolute-git-dir"])?;
-    Ok(PathBuf::from(String::from_utf8_lossy(&out).trim())
-        .join("git-secrets")
-        .join("rotation.json"))
+    // Every command looks for a journal: the usual `.git` (a directory, or the file a
+    // linked worktree has) is read without starting git; with GIT_DIR set, git says.
+    let dir = match std::env::var_os("GIT_DIR") {
+        None => crate::git::git_dir(&repo.root),
+        Some(_) => None,
+    };
+    let dir = match dir {
+        Some(dir) => dir,
+        None => {
+            let out = repo.git(&["rev-parse", "--absolute-git-dir"])?;
+            PathBuf::from(String::from_utf8_lossy(&out).trim())
+        }
+    };
+    Ok(dir.join("git-secrets").join("rotation.json"))
 }
 
 fn head(repo: &Repo) -> Option<String> {

@@ -62,13 +62,17 @@ impl ScopeFile {
     }
 }
 
+/// One environment's key chain, opened on first use; its own lock, so threads open
+/// different environments at once and the same one once.
+type KeySlot = Arc<Mutex<Option<Arc<Vec<SealingKey>>>>>;
+
 pub struct Workspace {
     pub repo: Repo,
     pub config: Config,
     pub access: Access,
     identity: OnceLock<Option<Identity>>,
     /// Shared by threads (unlock and the hook read scope files in parallel).
-    keys: Mutex<HashMap<String, Arc<Vec<SealingKey>>>>,
+    keys: Mutex<HashMap<String, KeySlot>>,
     history: OnceLock<history::History>,
     /// The members this clone saw removed (crate::continuity).
     removed: Mutex<std::collections::BTreeSet<String>>,
@@ -209,30 +213,38 @@ impl Workspace {
     /// (crate::continuity): an environment it never opened would trust any keys it finds.
     /// Returns the environments whose keys it refuses (replaced keys).
     pub fn remember_keys(&self) -> Vec<String> {
-        let mut refused = Vec::new();
-        for env in self
+        let envs: Vec<&str> = self
             .config
             .environments
             .iter()
             .map(String::as_str)
             .chain([crate::config::SHARED])
-        {
-            if let Err(Error::KeysReplaced { .. }) = self.keys(env) {
-                refused.push(env.to_owned());
-            }
-        }
-        refused
+            .collect();
+        // An age unwrap each: on every core.
+        let opened = crate::par::map(&envs, |env| self.keys(env).err());
+        envs.into_iter()
+            .zip(opened)
+            .filter(|(_, e)| matches!(e, Some(Error::KeysReplaced { .. })))
+            .map(|(env, _)| env.to_owned())
+            .collect()
     }
 
     /// The key chain of `env` (newest first), opened once per process.
     pub fn keys(&self, env: &str) -> Result<Arc<Vec<SealingKey>>, Error> {
-        // Held while a chain opens, so threads that need the same one open it once.
-        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(k) = keys.get(env) {
+        let slot = self
+            .keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(env.to_owned())
+            .or_default()
+            .clone();
+        // Held while the chain opens, so threads that need it open it once.
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = &*slot {
             return Ok(k.clone());
         }
         let chain = Arc::new(self.open_chain(env)?.sealing_keys());
-        keys.insert(env.to_owned(), chain.clone());
+        *slot = Some(chain.clone());
         Ok(chain)
     }
 

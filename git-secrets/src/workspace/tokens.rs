@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{Workspace, ACCESS_FILE};
 use crate::access::Access;
@@ -94,7 +94,7 @@ impl Workspace {
                 self.keys
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(env.to_owned(), Arc::new(keys));
+                    .insert(env.to_owned(), Arc::new(Mutex::new(Some(Arc::new(keys)))));
                 return Ok(true);
             }
         }
