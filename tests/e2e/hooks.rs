@@ -404,3 +404,88 @@ fn a_clone_without_the_filter_still_refuses_plaintext_secrets() {
         &[(f, "not in encrypted form", "git secrets join")],
     );
 }
+
+// Guards: `git mv` of a scope file out of the filter's paths (`.secrets/x.env.bak`, any
+// path outside .secrets/) then `git commit -a` stages the plaintext work-tree file: the
+// values of HEAD's secret files the commit deletes are searched for too, so it is
+// refused. And so is a value `unset` in the same commit that another file keeps.
+#[test]
+fn values_of_secret_files_the_commit_removes_are_still_searched_for() {
+    let (env, repo) = setup();
+    env.git(
+        &repo,
+        &[
+            "mv",
+            ".secrets/production.env",
+            ".secrets/production.env.bak",
+        ],
+    )
+    .ok();
+    env.git(&repo, &["mv", ".secrets/development.env", "dev-config.txt"])
+        .ok();
+    // `commit -a` stages the plaintext work-tree files once git sees them changed (the
+    // rename changed their ctime, which a second's granularity may hide): staged here so
+    // the test does not depend on the clock.
+    env.git(
+        &repo,
+        &["add", "--", ".secrets/production.env.bak", "dev-config.txt"],
+    )
+    .ok();
+    let before = head(&env, &repo);
+    let out = env
+        .git(&repo, &["commit", "-q", "-a", "-m", "backup"])
+        .fails();
+    for (path, key, scope, from) in [
+        (
+            ".secrets/production.env.bak",
+            "API_TOKEN",
+            "production",
+            ".secrets/production.env",
+        ),
+        (
+            "dev-config.txt",
+            "DB_PASS",
+            "development",
+            ".secrets/development.env",
+        ),
+    ] {
+        let want = format!(
+            "{path}: line 1 contains the plaintext of the secret `{key}` ({scope}, as {from} held it in HEAD)"
+        );
+        assert!(out.stderr.contains(&want), "{want}?\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "move it back (`git mv`) or unstage it (`git rm --cached -- {path}`)"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains(SECRET) && !out.stderr.contains("tok-prod"));
+    assert_eq!(head(&env, &repo), before, "nothing committed");
+    // Moved back, the commit is an ordinary one.
+    env.git(&repo, &["reset", "-q", "--hard"]).ok();
+    assert_eq!(
+        read(repo.join(".secrets/production.env")),
+        "API_TOKEN=tok-prod-0042-xyz\n"
+    );
+
+    // `unset` of a value that a file staged in the same commit still holds.
+    env.secrets(&repo, &["unset", "production", "API_TOKEN"])
+        .ok();
+    write(repo.join("deploy.yaml"), "token: tok-prod-0042-xyz\n");
+    env.git(&repo, &["add", "-A"]).ok();
+    commit_blocked(
+        &env,
+        &repo,
+        &[(
+            "deploy.yaml",
+            "line 1 contains the plaintext of the secret `API_TOKEN` (production, as .secrets/production.env held it in HEAD)",
+            "git rm --cached -- deploy.yaml",
+        )],
+    );
+    // Without the copy, the unset commits.
+    write(repo.join("deploy.yaml"), "token: from git secrets run\n");
+    env.git(&repo, &["add", "-A"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "unset"]).ok();
+}

@@ -8,8 +8,10 @@
 //! 2. a path routed to the secrets filter whose blob is not in encrypted form (the filter
 //!    is missing, was bypassed, or a tool skipped it);
 //! 3. a private key (age, OpenSSH, PEM, PGP);
-//! 4. the plaintext of a secret value this identity can read, and a sealed value that
-//!    does not open (tampered), both only when an identity is at hand ([`known`]).
+//! 4. the plaintext of a secret value this identity can read (in the work tree's scope
+//!    files, or in the parent's version of a scope file the commit deletes or changes),
+//!    and a sealed value that does not open (tampered), both only when an identity is at
+//!    hand ([`known`]).
 //!
 //! The first three need no key. No finding ever holds a value: only paths, line
 //! numbers, key names and scopes.

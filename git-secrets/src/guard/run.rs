@@ -1,14 +1,21 @@
 //! One run of the checks over a list of blobs: each distinct blob read once, the checks
 //! that need no key on every blob, the ones that need an identity only where a blob
 //! needs them (the identity's view of the repository is opened on first need).
+//!
+//! Besides the blobs checked, the same `git cat-file --batch` reads first the parent's
+//! version of each scope file a commit deletes or changes, whose values are searched for
+//! too (check 4). Those are sealed blobs, opened only when check 4 runs.
 
 use std::collections::{HashMap, HashSet};
 
-use super::known::Known;
+use zeroize::Zeroizing;
+
+use super::known::{Former, Known};
 use super::scan::{attributes, commits, staged, tree, AttrSource, Entry};
 use super::{Blob, Finding, Report};
 use crate::error::Error;
 use crate::git::Repo;
+use crate::scope::Scope;
 
 /// The identity's view of the repository, opened on first need: a commit of encrypted
 /// secret files alone never reads every scope file.
@@ -35,45 +42,124 @@ impl<'r> LazyKnown<'r> {
     }
 }
 
-/// Runs every check on `entries` (`attrs` gives each one's attributes), reading each
-/// distinct blob once; findings come out in the order of `entries`.
+/// One blob to check.
+struct Item<'a> {
+    /// The commit that holds it (`git secrets check`); none for the index.
+    commit: Option<&'a str>,
+    entry: &'a Entry,
+}
+
+/// One commit (or the index) being checked, and its parent's blobs at the paths it
+/// deletes or changes.
+struct Context<'a> {
+    /// The parent as findings name it: `HEAD`, or its short id.
+    parent: String,
+    old: &'a [Entry],
+}
+
+/// The blobs read before the checked ones: the parent's blob of each scope file a
+/// commit deletes or changes (the parent as findings name it, the path, the bytes).
+struct Auxiliary<'a> {
+    parents: Vec<&'a str>,
+    paths: Vec<&'a str>,
+    bytes: Vec<Option<Zeroizing<Vec<u8>>>>,
+}
+
+impl<'a> Auxiliary<'a> {
+    /// The parent's version of each scope file a commit deletes or changes (by blob id).
+    fn plan(contexts: &'a [Context<'a>]) -> (Auxiliary<'a>, Vec<String>) {
+        let mut parents = Vec::new();
+        let mut paths = Vec::new();
+        let mut names = Vec::new();
+        for c in contexts {
+            for e in c.old {
+                if Scope::from_rel_path(&e.path).is_some() {
+                    parents.push(c.parent.as_str());
+                    paths.push(e.path.as_str());
+                    names.push(e.oid.clone());
+                }
+            }
+        }
+        let bytes = (0..parents.len()).map(|_| None).collect();
+        let aux = Auxiliary {
+            parents,
+            paths,
+            bytes,
+        };
+        (aux, names)
+    }
+
+    /// The parents' scope files, for the value search.
+    fn formers(&self) -> Vec<Former<'_>> {
+        self.parents
+            .iter()
+            .zip(&self.paths)
+            .zip(&self.bytes)
+            .filter_map(|((parent, path), bytes)| {
+                Some(Former {
+                    rev: parent,
+                    path,
+                    bytes: bytes.as_deref()?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Runs every check on `items` (`attrs` gives each one's attributes), reading each
+/// distinct blob once; findings come out in the order of `items`.
 fn run(
     repo: &Repo,
-    entries: &[(Option<&str>, &Entry)],
+    items: &[Item],
+    contexts: &[Context],
     attrs: &dyn Fn(usize) -> (bool, bool),
     known: &LazyKnown,
 ) -> Result<Vec<Finding>, Error> {
+    let (mut aux, mut names) = Auxiliary::plan(contexts);
+    let n_aux = names.len();
     // Group the users of each blob, so it is read once however many commits hold it.
     let mut users: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut oids = Vec::new();
+    let mut oids: Vec<&str> = Vec::new();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    for (i, (_, e)) in entries.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
+        let e = item.entry;
         if !seen.insert((e.path.as_str(), e.oid.as_str())) {
             continue; // the same blob at the same path, brought in again by a merge
         }
         let u = users.entry(e.oid.as_str()).or_default();
         if u.is_empty() {
-            oids.push(e.oid.clone());
+            oids.push(e.oid.as_str());
         }
         u.push(i);
     }
+    names.extend(oids.iter().map(|o| o.to_string()));
     let mut findings: Vec<(usize, Finding)> = Vec::new();
-    repo.for_each_blob(oids.clone(), |n, bytes| {
-        for &i in &users[oids[n].as_str()] {
-            let (commit, entry) = entries[i];
+    repo.for_each_object(names, |n, name, bytes| {
+        if n < n_aux {
+            aux.bytes[n] = bytes.map(|b| Zeroizing::new(b.to_vec()));
+            return Ok(());
+        }
+        let Some(bytes) = bytes else {
+            return Err(Error::Git {
+                args: "cat-file --batch".into(),
+                stderr: format!("cannot read object: {name} missing"),
+            });
+        };
+        for &i in &users[oids[n - n_aux]] {
+            let item = &items[i];
             let (routed, exempt) = attrs(i);
             let blob = Blob {
-                path: &entry.path,
+                path: &item.entry.path,
                 bytes,
                 routed,
                 exempt,
             };
             let mut found = blob.check();
             if found.is_empty() {
-                found.extend(extra(&blob, known));
+                found.extend(extra(&blob, known, &|| aux.formers()));
             }
             for mut f in found {
-                f.commit = commit.map(str::to_owned);
+                f.commit = item.commit.map(str::to_owned);
                 findings.push((i, f));
             }
         }
@@ -84,7 +170,11 @@ fn run(
 }
 
 /// The checks that need an identity, for a blob the first three let through.
-fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
+fn extra<'a>(
+    blob: &Blob,
+    known: &LazyKnown,
+    formers: &dyn Fn() -> Vec<Former<'a>>,
+) -> Option<Finding> {
     let encrypted = super::is_sealed(blob.bytes);
     if encrypted && (blob.routed || super::is_secret_path(blob.path)) {
         return known.get()?.verify(blob);
@@ -99,12 +189,13 @@ fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
     if super::is_binary(blob.bytes) {
         return None;
     }
-    known.index().find(blob)
+    known.values(formers).find(blob)
 }
 
 /// The pre-commit (and pre-merge-commit) check of the index.
 pub fn check_index(repo: &Repo) -> Result<Report, Error> {
-    let changed = staged(repo)?;
+    let changes = staged(repo)?;
+    let changed = &changes.new;
     let mut entries = changed.clone();
     // A commit that changes what is routed to the filter (.gitattributes, or the tracked
     // files in config.toml) can make a file git already has a secret file without the
@@ -124,10 +215,20 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
     }
     let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
     let attrs = attributes(repo, AttrSource::Index, &paths)?;
-    let list: Vec<(Option<&str>, &Entry)> = entries.iter().map(|e| (None, e)).collect();
-    let lookup = |i: usize| attrs.get(&list[i].1.path).copied().unwrap_or_default();
+    let items: Vec<Item> = entries
+        .iter()
+        .map(|entry| Item {
+            commit: None,
+            entry,
+        })
+        .collect();
+    let lookup = |i: usize| attrs.get(&items[i].entry.path).copied().unwrap_or_default();
+    let contexts = [Context {
+        parent: "HEAD".into(),
+        old: &changes.old,
+    }];
     let known = LazyKnown::new(repo);
-    let findings = run(repo, &list, &lookup, &known)?;
+    let findings = run(repo, &items, &contexts, &lookup, &known)?;
     let staged_secrets = changed
         .iter()
         .filter(|e| super::is_secret_path(&e.path))
@@ -141,36 +242,59 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
     })
 }
 
-/// `git secrets check`: every commit of a range, or the whole tree of HEAD.
+/// The short form of a commit id in findings (as `check` prints them).
+fn short(id: &str) -> String {
+    id[..id.len().min(12)].to_owned()
+}
+
+/// `git secrets check`: every commit of a range, or the whole tree of HEAD (and what
+/// HEAD itself changes, judged against its parent).
 pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
-    let groups = if revs.is_empty() {
+    let (groups, tree_mode) = if revs.is_empty() {
         if repo
             .git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
             .is_err()
         {
             return Ok(Report::default()); // nothing committed yet
         }
-        let head = String::from_utf8_lossy(&repo.git(&["rev-parse", "HEAD"])?)
-            .trim()
-            .to_owned();
-        let t = tree(repo, &head)?;
-        vec![(head, t)]
+        (commits(repo, &["-1".to_owned(), "HEAD".to_owned()])?, true)
     } else {
-        commits(repo, revs)?
+        (commits(repo, revs)?, false)
     };
-    let mut list: Vec<(Option<&str>, &Entry)> = Vec::new();
+    let trees: Vec<Vec<Entry>> = if tree_mode {
+        groups
+            .iter()
+            .map(|c| tree(repo, &c.id))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let mut items: Vec<Item> = Vec::new();
     let mut attrs: Vec<(bool, bool)> = Vec::new();
-    for (commit, entries) in &groups {
+    let mut contexts: Vec<Context> = Vec::new();
+    for (n, commit) in groups.iter().enumerate() {
+        let entries = if tree_mode {
+            &trees[n]
+        } else {
+            &commit.changes.new
+        };
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-        let at = attributes(repo, AttrSource::Tree(commit), &paths)?;
+        let at = attributes(repo, AttrSource::Tree(&commit.id), &paths)?;
         for e in entries {
-            list.push((Some(commit.as_str()), e));
+            items.push(Item {
+                commit: Some(&commit.id),
+                entry: e,
+            });
             attrs.push(at.get(&e.path).copied().unwrap_or_default());
         }
+        contexts.push(Context {
+            parent: commit.parent.as_deref().map(short).unwrap_or_default(),
+            old: &commit.changes.old,
+        });
     }
     let lookup = |i: usize| attrs[i];
     let known = LazyKnown::new(repo);
-    let findings = run(repo, &list, &lookup, &known)?;
+    let findings = run(repo, &items, &contexts, &lookup, &known)?;
     Ok(Report {
         findings,
         values_searched: known.searched(),
