@@ -21,15 +21,21 @@ impl Filter {
         if wholefile::looks_sealed(input) {
             return pass_sealed(ws.open_file(path, env, input), input);
         }
-        // Unchanged since it was staged: the staged bytes, whichever key sealed them (a
-        // rotation or a merge), so the file does not look modified.
+        // Unchanged since it was staged: the staged bytes, so the file does not look
+        // modified, when they are under the key that seals now or no key may seal now (a
+        // merge of two rotations, a key a removed member holds). A file brought back
+        // under a key a rotation retired (a pathspec checkout of a stash) is sealed again.
         if let Some(staged) = self
             .index
             .staged_oid(path)
             .and_then(|oid| self.index.blob(&oid))
         {
             let ws = self.workspace.as_ref().expect("loaded above");
-            if wholefile::is_sealed(&staged)
+            let current = ws.access.sealing_key_id(env).ok();
+            let reusable =
+                current.is_none_or(|id| wholefile::key_id(&staged) == Some(id.0.as_str()));
+            if reusable
+                && wholefile::is_sealed(&staged)
                 && ws
                     .open_file(path, env, &staged)
                     .is_ok_and(|plain| plain.as_slice() == input)
