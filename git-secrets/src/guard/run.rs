@@ -207,7 +207,7 @@ impl<'a> Auxiliary<'a> {
             .iter()
             .zip(&self.bytes)
             .filter_map(|(aux, bytes)| match (aux, bytes) {
-                (Aux::Former { parent, path, .. }, Some(bytes)) => Some(Former {
+                (Aux::Former { parent, path }, Some(bytes)) => Some(Former {
                     rev: parent,
                     path,
                     bytes,
@@ -326,9 +326,18 @@ fn retired<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) ->
         Some(scope) => scope.env,
         None => aux.config(commit)?.files.get(blob.path)?.clone(),
     };
-    let former = aux.former(commit, blob.path).map(<[u8]>::to_vec);
+    // Copied (sealed bytes, wiped all the same) to look at beside the parsed access.json.
+    let former = aux
+        .former(commit, blob.path)
+        .map(|b| Zeroizing::new(b.to_vec()));
     let access = aux.access(commit)?;
-    super::keys::retired_keys(blob, &env, whole, access, former.as_deref())
+    super::keys::retired_keys(
+        blob,
+        &env,
+        whole,
+        access,
+        former.as_deref().map(Vec::as_slice),
+    )
 }
 
 /// The pre-commit (and pre-merge-commit) check of the index.
