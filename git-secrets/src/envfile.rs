@@ -226,6 +226,45 @@ pub fn key_ids(bytes: &[u8]) -> Vec<String> {
     ids
 }
 
+/// One token of an encrypted file, not opened: where it is and which key sealed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedToken {
+    /// The 1-based line (every line of the encrypted form is one line).
+    pub line: usize,
+    /// The entry's key name; `None` for a comment.
+    pub key: Option<String>,
+    pub key_id: String,
+    /// The whole token (`gs1:<key id>:<body>`): ciphertext, nothing secret.
+    pub token: String,
+}
+
+/// Every token of a file entirely in encrypted form, in line order (readable without
+/// any key); `None` when the file is not entirely in encrypted form.
+pub fn tokens(bytes: &[u8]) -> Option<Vec<SealedToken>> {
+    let doc = Document::parse(bytes).ok()?;
+    let lines = classify(&doc).ok()?;
+    let token = |t: &Token| format!("{}{}:{}", crate::seal::TOKEN_PREFIX, t.key_id, t.body);
+    Some(
+        lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let (key, t) = match l {
+                    Sealed::Blank => return None,
+                    Sealed::Comment(t) => (None, t),
+                    Sealed::Entry(e, t) => (Some(e.key.clone()), t),
+                };
+                Some(SealedToken {
+                    line: i + 1,
+                    key,
+                    key_id: t.key_id.to_owned(),
+                    token: token(t),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The key names of an encrypted file (readable without any key).
 pub fn key_names(bytes: &[u8]) -> Option<Vec<String>> {
     let doc = Document::parse(bytes).ok()?;

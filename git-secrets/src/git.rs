@@ -176,7 +176,8 @@ fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String)> 
 fn cat_file_batch(root: &Path, stderr: Stdio) -> std::io::Result<std::process::Child> {
     Command::new("git")
         .current_dir(root)
-        .args(["cat-file", "--batch"])
+        // A name like `:path` reads the index: never through the fsmonitor hook.
+        .args(["-c", "core.fsmonitor=false", "cat-file", "--batch"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -343,6 +344,22 @@ impl Repo {
         oids: Vec<String>,
         mut each: impl FnMut(usize, &[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        self.for_each_object(oids, |i, name, bytes| match bytes {
+            Some(bytes) => each(i, bytes),
+            None => Err(Error::Git {
+                args: "cat-file --batch".into(),
+                stderr: format!("cannot read object: {name} missing"),
+            }),
+        })
+    }
+
+    /// Like [`Repo::for_each_blob`], for names git resolves (`<commit>:<path>`,
+    /// `:<path>` for the index) that may not exist: those are handed over as `None`.
+    pub fn for_each_object(
+        &self,
+        oids: Vec<String>,
+        mut each: impl FnMut(usize, &str, Option<&[u8]>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         use std::io::{BufRead, BufReader, Read, Write};
         if oids.is_empty() {
             return Ok(());
@@ -354,9 +371,11 @@ impl Repo {
         let mut child = cat_file_batch(&self.root, Stdio::inherit()).map_err(io)?;
         let mut stdin = child.stdin.take().expect("piped");
         let count = oids.len();
+        let names = std::sync::Arc::new(oids);
+        let to_write = names.clone();
         let writer = std::thread::spawn(move || -> std::io::Result<()> {
             let mut w = std::io::BufWriter::new(&mut stdin);
-            for oid in &oids {
+            for oid in to_write.iter() {
                 w.write_all(oid.as_bytes())?;
                 w.write_all(b"\n")?;
             }
@@ -375,6 +394,13 @@ impl Repo {
                 .nth(2)
                 .and_then(|s| s.trim().parse::<usize>().ok());
             let Some(size) = size else {
+                if header.ends_with(" missing\n") || header.ends_with(" ambiguous\n") {
+                    if let Err(e) = each(i, &names[i], None) {
+                        result = Err(e);
+                        break;
+                    }
+                    continue;
+                }
                 result = Err(Error::Git {
                     args: "cat-file --batch".into(),
                     stderr: format!("cannot read object: {}", header.trim()),
@@ -385,7 +411,7 @@ impl Repo {
             blob.resize(size + 1, 0);
             reader.read_exact(&mut blob).map_err(io)?;
             blob.truncate(size);
-            if let Err(e) = each(i, &blob) {
+            if let Err(e) = each(i, &names[i], Some(&blob)) {
                 result = Err(e);
                 break;
             }

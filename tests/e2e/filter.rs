@@ -226,3 +226,51 @@ fn corpus_round_trips_through_git() {
     }
     assert_eq!(env.git(&clone, &["status", "--porcelain"]).ok().stdout, "");
 }
+
+/// The bytes of `path` inside the tar archive `tar`.
+fn from_tar(env: &Env, tar: &std::path::Path, path: &str) -> String {
+    env.run("tar", env.path(), &["-xOf", tar.to_str().unwrap(), path])
+        .ok()
+        .stdout
+}
+
+// Guards: `git archive` (a release tarball) in an unlocked clone, and `git archive
+// --remote` served by it, ship secret files in their encrypted form, while checkouts,
+// worktrees and stash in the same clone still decrypt.
+#[test]
+fn git_archive_ships_the_encrypted_form() {
+    let (env, repo) = setup();
+    let f = ".secrets/development.env";
+    let stored = blob(&env, &repo, &format!("HEAD:{f}"));
+    assert_eq!(read(repo.join(f)), PLAIN, "unlocked");
+    let tar = env.path().join("release.tar");
+    env.git(&repo, &["archive", "-o", tar.to_str().unwrap(), "HEAD"])
+        .ok();
+    assert_eq!(from_tar(&env, &tar, f), stored);
+    // Served to `git archive --remote` by `git upload-archive` in the unlocked clone.
+    let remote = env.path().join("remote.tar");
+    env.git(
+        env.path(),
+        &[
+            "archive",
+            "--remote",
+            repo.to_str().unwrap(),
+            "-o",
+            remote.to_str().unwrap(),
+            "HEAD",
+        ],
+    )
+    .ok();
+    assert_eq!(from_tar(&env, &remote, f), stored);
+    // Everything that writes the work tree still decrypts.
+    std::fs::remove_file(repo.join(f)).unwrap();
+    env.git(&repo, &["checkout", "--", f]).ok();
+    assert_eq!(read(repo.join(f)), PLAIN);
+    env.git(&repo, &["worktree", "add", "-q", "../wt"]).ok();
+    assert_eq!(read(env.path().join("wt").join(f)), PLAIN);
+    write(repo.join(f), "CHANGED=value-1234\n");
+    env.git(&repo, &["stash", "-q"]).ok();
+    assert_eq!(read(repo.join(f)), PLAIN);
+    env.git(&repo, &["stash", "pop", "-q"]).ok();
+    assert_eq!(read(repo.join(f)), "CHANGED=value-1234\n");
+}

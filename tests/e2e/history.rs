@@ -9,20 +9,7 @@ use serde_json::Value;
 
 use crate::common::*;
 use crate::forged_access::{bob_approved_then_removed, edit_access};
-
-/// The key ids the tokens of `text` (a scope file's encrypted form) name.
-fn key_ids(text: &str) -> Vec<String> {
-    let mut ids: Vec<String> = text
-        .split("gs1:")
-        .skip(1)
-        .filter_map(|rest| rest.split(':').next())
-        .filter(|id| id.len() == 8)
-        .map(str::to_owned)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}
+use crate::hooks::key_ids;
 
 #[test]
 fn a_revert_of_a_removal_does_not_seal_new_values_under_the_old_key() {

@@ -464,3 +464,277 @@ fn a_leftover_temporary_file_is_never_committed() {
     assert!(read(repo.join(".gitignore")).contains(".git-secrets-*\n"));
     assert!(!repo.join(old).exists() && repo.join(young).exists());
 }
+
+/// The key id of every token of a sealed scope file, or of a sealed whole file.
+pub(crate) fn key_ids(sealed: &str) -> Vec<String> {
+    let mut ids: Vec<String> = sealed
+        .split("gs1:")
+        .skip(1)
+        .filter_map(|t| {
+            t.get(..8)
+                .filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+// Guards: `git mv` of a scope file out of the filter's paths (`.secrets/x.env.bak`, any
+// path outside .secrets/) then `git commit -a` stages the plaintext work-tree file: the
+// values of HEAD's secret files the commit deletes are searched for too, so it is
+// refused. And so is a value `unset` in the same commit that another file keeps.
+#[test]
+fn values_of_secret_files_the_commit_removes_are_still_searched_for() {
+    let (env, repo) = setup();
+    env.git(
+        &repo,
+        &[
+            "mv",
+            ".secrets/production.env",
+            ".secrets/production.env.bak",
+        ],
+    )
+    .ok();
+    env.git(&repo, &["mv", ".secrets/development.env", "dev-config.txt"])
+        .ok();
+    // `commit -a` stages the plaintext work-tree files once git sees them changed (the
+    // rename changed their ctime, which a second's granularity may hide): staged here so
+    // the test does not depend on the clock.
+    env.git(
+        &repo,
+        &["add", "--", ".secrets/production.env.bak", "dev-config.txt"],
+    )
+    .ok();
+    let before = head(&env, &repo);
+    let out = env
+        .git(&repo, &["commit", "-q", "-a", "-m", "backup"])
+        .fails();
+    for (path, key, scope, from) in [
+        (
+            ".secrets/production.env.bak",
+            "API_TOKEN",
+            "production",
+            ".secrets/production.env",
+        ),
+        (
+            "dev-config.txt",
+            "DB_PASS",
+            "development",
+            ".secrets/development.env",
+        ),
+    ] {
+        let want = format!(
+            "{path}: line 1 contains the plaintext of the secret `{key}` ({scope}, as {from} held it in HEAD)"
+        );
+        assert!(out.stderr.contains(&want), "{want}?\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "move it back (`git mv`) or unstage it (`git rm --cached -- {path}`)"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains(SECRET) && !out.stderr.contains("tok-prod"));
+    assert_eq!(head(&env, &repo), before, "nothing committed");
+    // Moved back, the commit is an ordinary one.
+    env.git(&repo, &["reset", "-q", "--hard"]).ok();
+    assert_eq!(
+        read(repo.join(".secrets/production.env")),
+        "API_TOKEN=tok-prod-0042-xyz\n"
+    );
+
+    // `unset` of a value that a file staged in the same commit still holds.
+    env.secrets(&repo, &["unset", "production", "API_TOKEN"])
+        .ok();
+    write(repo.join("deploy.yaml"), "token: tok-prod-0042-xyz\n");
+    env.git(&repo, &["add", "-A"]).ok();
+    commit_blocked(
+        &env,
+        &repo,
+        &[(
+            "deploy.yaml",
+            "line 1 contains the plaintext of the secret `API_TOKEN` (production, as .secrets/production.env held it in HEAD)",
+            "git rm --cached -- deploy.yaml",
+        )],
+    );
+    // Without the copy, the unset commits.
+    write(repo.join("deploy.yaml"), "token: from git secrets run\n");
+    env.git(&repo, &["add", "-A"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "unset"]).ok();
+}
+
+// Guards: after `member remove` (which rotates), a blob sealed under the retired key,
+// which the removed member holds, is refused: one a pathspec checkout of a stash puts
+// straight into the index (pre-commit), and a scope file an unpushed branch added
+// before the removal (pre-merge-commit). `git add --renormalize` re-seals each under the
+// current key, and `check` finds such a commit with no key at all.
+#[test]
+fn values_under_a_key_a_removal_retired_are_not_committed() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (_bob, _b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    let old_key = key_ids(&blob(&env, &alice, "HEAD:.secrets/production.env"));
+    // Work prepared before the removal: a stashed value, an unpushed branch.
+    env.secrets(&alice, &["set", "production", "LATE", "stashed-value-0001"])
+        .ok();
+    env.git(&alice, &["add", "-A"]).ok();
+    env.git(&alice, &["stash", "-q"]).ok();
+    env.git(&alice, &["checkout", "-q", "-b", "feature"]).ok();
+    env.secrets(
+        &alice,
+        &[
+            "set",
+            "-s",
+            "payments",
+            "production",
+            "STRIPE",
+            "sk-live-value-0002",
+        ],
+    )
+    .ok();
+    env.commit_all(&alice, "payments");
+    env.git(&alice, &["checkout", "-q", "main"]).ok();
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    let new_key = key_ids(&blob(&env, &alice, "HEAD:.secrets/production.env"));
+    assert_eq!(new_key.len(), 1);
+    assert_ne!(new_key, old_key, "the removal rotated production");
+
+    // (a) The stashed blob, put in the index as it is.
+    let f = ".secrets/production.env";
+    env.git(&alice, &["checkout", "stash@{0}", "--", f]).ok();
+    assert_eq!(key_ids(&blob(&env, &alice, &format!(":{f}"))), old_key);
+    let out = commit_blocked(
+        &env,
+        &alice,
+        &[(
+            f,
+            &format!(
+                "(`DB`) is sealed with key {}, which a rotation of `production` replaced",
+                old_key[0]
+            ),
+            &format!("git add --renormalize -- {f}"),
+        )],
+    );
+    assert!(out.stderr.contains("and 1 more line(s)"), "{}", out.stderr);
+    assert!(!out.stderr.contains("stashed-value"), "{}", out.stderr);
+    env.git(&alice, &["add", "--renormalize", "--", f]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "late value"]).ok();
+    assert_eq!(key_ids(&blob(&env, &alice, &format!("HEAD:{f}"))), new_key);
+    assert_eq!(
+        env.secrets(&alice, &["get", "production", "LATE", "--yes"])
+            .ok()
+            .stdout,
+        "stashed-value-0001\n"
+    );
+
+    // (b) A branch that added a scope file before the removal.
+    let p = ".secrets/payments/production.env";
+    let before = head(&env, &alice);
+    let out = env
+        .git(&alice, &["merge", "--no-ff", "--no-edit", "feature"])
+        .fails();
+    assert!(
+        out.stderr.contains("merge commit would put secrets in git")
+            && out.stderr.contains(&format!(
+                "{p}: line 1 (`STRIPE`) is sealed with key {}",
+                old_key[0]
+            )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("sk-live"), "{}", out.stderr);
+    assert_eq!(head(&env, &alice), before, "no merge commit");
+    // Committed past the hook, `check` finds it in a clone with no identity.
+    env.git(&alice, &["commit", "-q", "--no-verify", "--no-edit"])
+        .ok();
+    let carol = env.person("carol");
+    let c = clone(&carol, &alice, "carol");
+    let out = carol
+        .secrets(&c, &["check", &format!("{}..HEAD", before.trim())])
+        .fails();
+    let merge = head(&env, &alice);
+    assert!(
+        out.stdout.contains(&format!(
+            "{} {p}: line 1 (`STRIPE`) is sealed with key {}",
+            &merge[..12],
+            old_key[0]
+        )),
+        "{out:#?}"
+    );
+    assert_eq!(
+        out.stdout.matches("is sealed with key").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    // Repaired: the merge made again, the file re-sealed before committing it.
+    env.git(&alice, &["reset", "-q", "--hard", before.trim()])
+        .ok();
+    env.git(&alice, &["merge", "--no-ff", "--no-edit", "feature"])
+        .fails();
+    env.git(&alice, &["add", "--renormalize", "--", p]).ok();
+    env.git(&alice, &["commit", "-q", "--no-edit"]).ok();
+    assert_eq!(key_ids(&blob(&env, &alice, &format!("HEAD:{p}"))), new_key);
+    env.secrets(&alice, &["check", &format!("{}..HEAD", before.trim())])
+        .ok();
+}
+
+// Guards: while an environment's only key is one a removed member was given (a removal
+// recorded where no rotation followed), a commit may keep the tokens its parent holds
+// (an `unset`), but a token new to the file under that key is refused, with `rotate` as
+// the fix.
+#[test]
+fn under_an_exposed_key_a_commit_keeps_old_tokens_and_takes_no_new_one() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (_bob, _b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.secrets(&alice, &["set", "production", "OTHER", "other-value-0004"])
+        .ok();
+    env.commit_all(&alice, "approve bob");
+    let first = head(&env, &alice).trim().to_owned();
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    env.commit_all(&alice, "new DB");
+    // Bob marked removed by hand: his key stays the current one until `rotate`.
+    let path = alice.join(".secrets/access.json");
+    let mut doc: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    doc["members"][&id]["status"] = serde_json::json!("removed");
+    doc["members"][&id]["removed_at"] = serde_json::json!("2026-01-02T00:00:00Z");
+    write(&path, &(serde_json::to_string_pretty(&doc).unwrap() + "\n"));
+    env.commit_all(&alice, "bob removed");
+    let f = ".secrets/production.env";
+    let key = key_ids(&blob(&env, &alice, &format!("HEAD:{f}")));
+    // Keeping what HEAD holds is no news to anyone: a line deleted by hand (`unset`
+    // refuses to seal under the exposed key) is staged with the other tokens kept.
+    assert_eq!(
+        read(alice.join(f)),
+        "DB=prod-password-2\nOTHER=other-value-0004\n"
+    );
+    write(alice.join(f), "DB=prod-password-2\n");
+    env.git(&alice, &["add", f]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "unset"]).ok();
+    // An older value under the same key is news to the file.
+    env.git(&alice, &["checkout", &first, "--", f]).ok();
+    commit_blocked(
+        &env,
+        &alice,
+        &[(
+            f,
+            &format!(
+                "line 1 (`DB`) is sealed with key {}, the current key of `production`, which removed member(s) bob were given",
+                key[0]
+            ),
+            "git secrets rotate --env production",
+        )],
+    );
+    env.secrets(&alice, &["rotate", "--env", "production"]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    assert_ne!(key_ids(&blob(&env, &alice, &format!("HEAD:{f}"))), key);
+}

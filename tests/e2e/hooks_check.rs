@@ -153,3 +153,36 @@ fn check_with_identity_finds_values_and_tampering() {
         "{out:#?}"
     );
 }
+
+// Guards: a commit that moved a scope file out of the filter's paths (committed past the
+// hook) is found by `check`, with the values of the parent's secret files it deletes,
+// over a range and for HEAD alone.
+#[test]
+fn check_finds_a_secret_file_moved_out_of_secrets() {
+    let (env, repo) = setup();
+    let base = head(&env, &repo).trim().to_owned();
+    env.git(&repo, &["mv", ".secrets/production.env", "api-prod.txt"])
+        .ok();
+    // What `commit -a` stages once it sees the file changed (see hooks.rs).
+    env.git(&repo, &["add", "--", "api-prod.txt"]).ok();
+    env.git(&repo, &["commit", "-q", "-a", "--no-verify", "-m", "mv"])
+        .ok();
+    assert_eq!(
+        blob(&env, &repo, "HEAD:api-prod.txt"),
+        "API_TOKEN=tok-prod-0042-xyz\n",
+        "git committed the plaintext"
+    );
+    let want = format!(
+        "api-prod.txt: line 1 contains the plaintext of the secret `API_TOKEN` (production, as .secrets/production.env held it in {})",
+        &base[..12]
+    );
+    for args in [
+        vec!["check".to_owned(), format!("{base}..HEAD")],
+        vec!["check".to_owned()],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = env.secrets(&repo, &args).fails();
+        assert!(out.stdout.contains(&want), "{args:?}: {out:#?}");
+        assert!(!out.stdout.contains("tok-prod") && !out.stderr.contains("tok-prod"));
+    }
+}

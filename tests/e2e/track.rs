@@ -362,3 +362,41 @@ fn a_moved_or_copied_tracked_file_is_not_committed_in_plaintext() {
     env.git(&repo, &["commit", "-q", "-m", "move"]).ok();
     assert_sealed(&raw_blob(&env, &repo, "HEAD:certs/moved.p12"));
 }
+
+// Guards: a tracked file sealed under a key a rotation replaced, put back in the index by
+// a pathspec checkout of a stash, is refused by the hook; `git add --renormalize`
+// re-seals it under the current key (clean does not keep the staged blob's old key).
+#[test]
+fn a_tracked_file_under_a_retired_key_is_re_sealed_not_committed() {
+    let env = Env::new();
+    let repo = repo_with_cert(&env);
+    let mut changed = binary();
+    changed.extend_from_slice(b"stashed-change-0003\n");
+    std::fs::write(repo.join(CERT), &changed).unwrap();
+    env.git(&repo, &["stash", "-q"]).ok();
+    let key_of = |rev_path: &str| {
+        let b = raw_blob(&env, &repo, rev_path);
+        String::from_utf8_lossy(&b[b"#gs1:file\ngs1:".len()..][..8]).into_owned()
+    };
+    let old = key_of("stash@{0}:certs/key.p12");
+    env.secrets(&repo, &["rotate", "--env", "production"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "rotate"]).ok();
+    let new = key_of(&format!("HEAD:{CERT}"));
+    assert_ne!(old, new);
+    env.git(&repo, &["checkout", "stash@{0}", "--", CERT]).ok();
+    let out = env.git(&repo, &["commit", "-q", "-m", "restore"]).fails();
+    assert!(
+        out.stderr.contains(&format!(
+            "{CERT}: is sealed with key {old}, which a rotation of `production` replaced"
+        )) && out
+            .stderr
+            .contains(&format!("git add --renormalize -- {CERT}")),
+        "{}",
+        out.stderr
+    );
+    env.git(&repo, &["add", "--renormalize", "--", CERT]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "restore"]).ok();
+    assert_eq!(key_of(&format!("HEAD:{CERT}")), new);
+    assert_eq!(std::fs::read(repo.join(CERT)).unwrap(), changed);
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}

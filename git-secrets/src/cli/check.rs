@@ -1,7 +1,7 @@
 //! `git secrets check [REV-RANGE]`: the server-side guard, for CI and pre-receive hooks.
-//! The first three checks of the pre-commit hook (plaintext .env files, secret files not
-//! in encrypted form, private keys) over every commit of a range, or every file of HEAD;
-//! they need no identity. With an identity that can read secrets here, the plaintext of
+//! The checks of the pre-commit hook that need no key (plaintext .env files, secret files
+//! not in encrypted form, private keys, values sealed under a retired key) over every
+//! commit of a range, or every file of HEAD. With an identity that can read secrets here, the plaintext of
 //! those values is looked for too, and sealed files must open.
 
 use clap::Args;

@@ -20,6 +20,20 @@ pub fn stages() -> bool {
     invoking_git_args().is_some_and(|argv| is_staging(&argv))
 }
 
+/// Whether the git command that started this process writes an archive: `git archive`,
+/// or `git upload-archive` (and its `upload-archive--writer`), which serve `git archive
+/// --remote`. An archive leaves the repository (a release tarball, an attachment), so
+/// smudge keeps secret files in their encrypted form there.
+pub fn archives() -> bool {
+    invoking_git_args().is_some_and(|argv| is_archiving(&argv))
+}
+
+fn is_archiving(argv: &[String]) -> bool {
+    subcommand(argv).is_some_and(|(sub, _)| {
+        matches!(sub, "archive" | "upload-archive" | "upload-archive--writer")
+    })
+}
+
 /// The subcommand of a git command line and the arguments after it: `git -C dir -c a=b
 /// add -A` gives `add` and `-A`; the dashed form `git-add -A` gives the same.
 fn subcommand(argv: &[String]) -> Option<(&str, &[String])> {
@@ -182,6 +196,26 @@ mod tests {
             ("git -c alias.a=add a x", false),
         ] {
             assert_eq!(is_staging(&args(line)), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn archive_commands_are_recognised() {
+        for (line, want) in [
+            ("git archive -o x.tar HEAD", true),
+            ("/usr/bin/git -C repo archive --format=zip HEAD", true),
+            ("git archive --remote=../origin HEAD", true),
+            ("git upload-archive /srv/repo.git", true),
+            ("/usr/lib/git-core/git-upload-archive /srv/repo.git", true),
+            ("git upload-archive--writer .", true),
+            ("git checkout main", false),
+            ("git worktree add ../wt", false),
+            ("git stash pop", false),
+            ("git clone a b", false),
+            ("git add archive", false),
+            ("git-secrets archive", false),
+        ] {
+            assert_eq!(is_archiving(&args(line)), want, "{line}");
         }
     }
 

@@ -21,8 +21,10 @@ impl Filter {
         if wholefile::looks_sealed(input) {
             return pass_sealed(ws.open_file(path, env, input), input);
         }
-        // Unchanged since it was staged: the staged bytes, whichever key sealed them (a
-        // rotation or a merge), so the file does not look modified.
+        // Unchanged since it was staged: the staged bytes, so the file does not look
+        // modified, when they are under the key that seals now or no key may seal now (a
+        // merge of two rotations, a key a removed member holds). A file brought back
+        // under a key a rotation retired (a pathspec checkout of a stash) is sealed again.
         if let Some(staged) = self
             .index
             .staged_oid(path)
@@ -33,7 +35,13 @@ impl Filter {
             let sealed_for = wholefile::key_id(&staged)
                 .and_then(|k| ws.env_of_key(k))
                 .unwrap_or(env);
-            if wholefile::is_sealed(&staged)
+            // A blob config.toml routes elsewhere now stays as it is while unchanged
+            // (see below).
+            let current = ws.access.sealing_key_id(env).ok();
+            let reusable = sealed_for != env
+                || current.is_none_or(|id| wholefile::key_id(&staged) == Some(id.0.as_str()));
+            if reusable
+                && wholefile::is_sealed(&staged)
                 && ws
                     .open_file(path, sealed_for, &staged)
                     .is_ok_and(|plain| plain.as_slice() == input)

@@ -6,6 +6,7 @@
 //! access, plaintext is refused, so `filter.secrets.required` stops `git add`.
 //! smudge (git → work tree): the encrypted form is opened when this identity can read the
 //! environment, and left as it is otherwise, so a checkout never fails for lack of a key.
+//! `git archive` gets the encrypted form: an archive leaves the repository.
 //! Tampered content fails loudly in both directions.
 
 use std::collections::{HashMap, HashSet};
@@ -39,6 +40,8 @@ pub struct Filter {
     /// Whether the git command this process serves is `git add` ([`caller::stages`]),
     /// asked the first time a file has conflict markers.
     staging: Option<bool>,
+    /// Whether it is `git archive` ([`caller::archives`]), asked at the first smudge.
+    archiving: Option<bool>,
 }
 
 /// What this process last wrote to each path by smudge: the digest of the file
@@ -91,6 +94,7 @@ impl Filter {
             checked_out: CheckedOut::default(),
             learned: Default::default(),
             staging: None,
+            archiving: None,
         }
     }
 
@@ -214,8 +218,12 @@ impl Filter {
             .map_err(|e| not_sealed(path, e))
     }
 
-    /// git → work tree.
+    /// git → work tree; for `git archive`, git → an archive that leaves the repository
+    /// (a release tarball): there secret files keep the encrypted form git stores.
     pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        if *self.archiving.get_or_insert_with(caller::archives) {
+            return Ok(input.to_vec());
+        }
         let (out, opened) = self.smudge_file(path, input)?;
         let digest = crate::fsmonitor::digest(path, &out);
         if opened {

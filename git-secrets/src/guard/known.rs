@@ -48,8 +48,9 @@ pub fn is_searchable(value: &str) -> bool {
 pub struct SecretIndex {
     /// Distinct values (moved in, never copied).
     values: Vec<SecretString>,
-    /// Scope labels, each once.
-    scopes: Vec<String>,
+    /// Scope labels, each once, and whether the scope is an earlier version of a file
+    /// ([`Former`]).
+    scopes: Vec<(String, bool)>,
     /// Where each value lives: (value id, scope id, key), in the order added.
     owners: Vec<(usize, usize, String)>,
     /// Value ids by their last 8 bytes (ends vary more than starts: `postgres://…`,
@@ -99,7 +100,13 @@ impl SecretIndex {
 
     /// Declares a scope; returns its id for [`SecretIndex::add`].
     pub fn add_scope(&mut self, label: String) -> usize {
-        self.scopes.push(label);
+        self.scopes.push((label, false));
+        self.scopes.len() - 1
+    }
+
+    /// Declares the scope of an earlier version of a file ([`Former`]).
+    pub fn add_former_scope(&mut self, label: String) -> usize {
+        self.scopes.push((label, true));
         self.scopes.len() - 1
     }
 
@@ -132,6 +139,23 @@ impl SecretIndex {
             }
         };
         self.owners.push((id, scope, key));
+    }
+
+    /// Like [`SecretIndex::add`], unless the value is searched for already: a value an
+    /// earlier version of a file still shares with the work tree is named by the latter.
+    pub fn add_new(&mut self, value: SecretString, scope: usize, key: String) {
+        let v = value.expose().as_bytes();
+        if v.len() >= MIN_LEN {
+            let values = &self.values;
+            let known = self
+                .heads
+                .get(&head_of(v, v.len()))
+                .is_some_and(|ids| ids.iter().any(|&id| values[id].expose().as_bytes() == v));
+            if known {
+                return;
+            }
+        }
+        self.add(value, scope, key);
     }
 
     /// How many distinct values are searched for.
@@ -185,7 +209,7 @@ impl SecretIndex {
         let owners: Vec<&(usize, usize, String)> =
             self.owners.iter().filter(|o| o.0 == first).collect();
         let (_, scope, key) = owners[0];
-        let scope = &self.scopes[*scope];
+        let (scope, former) = &self.scopes[*scope];
         let mut reason = format!(
             "line {} contains the plaintext of the secret `{key}` ({scope})",
             line_at(blob.bytes, offset)
@@ -199,13 +223,33 @@ impl SecretIndex {
         if !others.is_empty() {
             reason.push_str(&format!(", and {} other secret value(s)", others.len()));
         }
+        let p = blob.path;
+        let fix = if *former {
+            // Most likely a secret file moved out of .secrets/ (`git mv`), or a value
+            // dropped from one and kept here.
+            format!("if it is a secret file moved or copied out of .secrets/, move it back (`git mv`) or unstage it (`git rm --cached -- {p}`); otherwise take the value out of {p} (programs get it from `git secrets run`) and `git add` it again")
+        } else {
+            format!("take the value out of {p} (programs get it from `git secrets run`), then `git add` it again; if the match is not a secret, mark the path `-{}` in .gitattributes", super::EXEMPT_ATTR)
+        };
         Some(Finding {
             commit: None,
-            path: blob.path.to_owned(),
+            path: p.to_owned(),
             reason,
-            fix: format!("take the value out of {} (programs get it from `git secrets run`), then `git add` it again; if the match is not a secret, mark the path `-{}` in .gitattributes", blob.path, super::EXEMPT_ATTR),
+            fix,
         })
     }
+}
+
+/// A scope file as the parent of a commit held it (HEAD's, for the index), at a path the
+/// commit deletes or changes. Its values are searched for too: a commit that moves a
+/// secret file out of `.secrets/` (`git mv`) or drops a value (`unset`) takes them out
+/// of the work tree's scope files, while another file of the same commit may hold them.
+pub struct Former<'a> {
+    /// The commit that held it, as findings name it (`HEAD`, or a short id).
+    pub rev: &'a str,
+    pub path: &'a str,
+    /// Its blob, as stored (sealed).
+    pub bytes: &'a [u8],
 }
 
 /// A repository's secrets as this identity can read them, opened on first need.
@@ -240,9 +284,10 @@ impl Known {
         })
     }
 
-    /// The values of every scope file in the work tree this identity can read (built on
-    /// first use: it reads every scope file, so it is skipped when no blob needs it).
-    pub fn index(&self) -> &SecretIndex {
+    /// The values of every scope file in the work tree this identity can read, then those
+    /// of the `former` versions of scope files (built on first use: it reads every scope
+    /// file, so it is skipped when no blob needs it).
+    pub fn values<'a>(&self, former: &dyn Fn() -> Vec<Former<'a>>) -> &SecretIndex {
         self.index.get_or_init(|| {
             let ws = &self.ws;
             let scopes = ws.scope_files();
@@ -267,6 +312,29 @@ impl Known {
                 let id = index.add_scope(scope.label());
                 for (value, key) in values.into_iter().flatten() {
                     index.add(value, id, key);
+                }
+            }
+            let former = former();
+            let docs = crate::par::map(&former, |f| {
+                let scope = Scope::from_rel_path(f.path)?;
+                let doc = match crate::dotenv::Document::parse(f.bytes) {
+                    Ok(doc) if !has_token(&doc) => doc,
+                    _ => ws.decrypt(&scope, f.bytes).ok()?,
+                };
+                let values: Vec<(SecretString, String)> = doc
+                    .entries()
+                    .map(|e| (e.value().text, e.key.clone()))
+                    .collect();
+                Some((scope, values))
+            });
+            for (f, opened) in former.iter().zip(docs) {
+                let Some((scope, values)) = opened else {
+                    continue;
+                };
+                let label = format!("{}, as {} held it in {}", scope.label(), f.path, f.rev);
+                let id = index.add_former_scope(label);
+                for (value, key) in values {
+                    index.add_new(value, id, key);
                 }
             }
             index

@@ -2,20 +2,26 @@
 //! pre-commit hook reads the index, `git secrets check` reads commits), never on the
 //! work tree, whose plaintext is expected in an unlocked clone.
 //!
-//! Four checks, each giving a [`Finding`] that names the path, the reason and the fix:
+//! Five checks, each giving a [`Finding`] that names the path, the reason and the fix:
 //! 1. a `.env`, `.env.*` or `*.env` file that is not in encrypted form (examples and
 //!    templates excepted);
 //! 2. a path routed to the secrets filter whose blob is not in encrypted form (the filter
 //!    is missing, was bypassed, or a tool skipped it);
 //! 3. a private key (age, OpenSSH, PEM, PGP), and a temporary file git-secrets left
 //!    behind (crate::fsutil::TEMP_PREFIX);
-//! 4. the plaintext of a secret value this identity can read, and a sealed value that
-//!    does not open (tampered), both only when an identity is at hand ([`known`]).
+//! 4. the plaintext of a secret value this identity can read (in the work tree's scope
+//!    files, or in the parent's version of a scope file the commit deletes or changes),
+//!    and a sealed value that does not open (tampered), both only when an identity is at
+//!    hand ([`known`]);
+//! 5. a secret file the commit adds or changes holding a value sealed under a key that
+//!    is not a current key of its environment in the commit's access.json: one a
+//!    rotation retired, or one a removed member was given ([`keys`]).
 //!
-//! The first three need no key. No finding ever holds a value: only paths, line
-//! numbers, key names and scopes.
+//! Checks 1, 2, 3 and 5 need no key. No finding ever holds a value: only paths, line
+//! numbers, key names, key ids and scopes.
 
 pub mod install;
+pub mod keys;
 pub mod known;
 mod run;
 pub mod scan;

@@ -1,14 +1,27 @@
 //! One run of the checks over a list of blobs: each distinct blob read once, the checks
 //! that need no key on every blob, the ones that need an identity only where a blob
 //! needs them (the identity's view of the repository is opened on first need).
+//!
+//! Besides the blobs checked, the same `git cat-file --batch` reads first what judging
+//! them takes: the access.json (and config.toml) of each commit whose secret files
+//! change (check 5), and the parent's version of each scope file a commit deletes or
+//! changes, whose values are searched for too (check 4) and whose tokens a commit may
+//! keep (check 5). Those are sealed blobs, opened only when check 4 runs.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
-use super::known::Known;
+use zeroize::Zeroizing;
+
+use super::known::{Former, Known};
 use super::scan::{attributes, commits, staged, tree, AttrSource, Entry};
 use super::{Blob, Finding, Report};
+use crate::access::Access;
+use crate::config::Config;
 use crate::error::Error;
 use crate::git::Repo;
+use crate::scope::Scope;
+use crate::workspace::{ACCESS_FILE, CONFIG_FILE};
 
 /// The identity's view of the repository, opened on first need: a commit of encrypted
 /// secret files alone never reads every scope file.
@@ -35,45 +48,242 @@ impl<'r> LazyKnown<'r> {
     }
 }
 
-/// Runs every check on `entries` (`attrs` gives each one's attributes), reading each
-/// distinct blob once; findings come out in the order of `entries`.
+/// One blob to check.
+struct Item<'a> {
+    /// The commit that holds it (`git secrets check`); none for the index.
+    commit: Option<&'a str>,
+    entry: &'a Entry,
+    /// Whether the commit adds or changes it against its parent: only such blobs are
+    /// judged by the keys that sealed them (check 5).
+    changed: bool,
+}
+
+/// One commit (or the index) being checked, and its parent's blobs at the paths it
+/// deletes or changes.
+struct Context<'a> {
+    commit: Option<&'a str>,
+    /// The parent as findings name it: `HEAD`, or its short id.
+    parent: String,
+    old: &'a [Entry],
+}
+
+/// A blob read before the checked ones.
+enum Aux<'a> {
+    Access(Option<&'a str>),
+    Config(Option<&'a str>),
+    /// The parent's blob of a scope file a commit deletes or changes.
+    Former {
+        parent: &'a str,
+        path: &'a str,
+    },
+}
+
+impl Aux<'_> {
+    /// The name `git cat-file --batch` reads it by: `oid` when the commit changes it,
+    /// else the commit's (HEAD's, for the index: the same blob) by path. Never `:path`,
+    /// which would make git read the index (and ask the fsmonitor hook).
+    fn name(&self, oid: Option<&str>) -> String {
+        if let Some(oid) = oid {
+            return oid.to_owned();
+        }
+        let (commit, path) = match self {
+            Aux::Access(c) => (c, ACCESS_FILE),
+            Aux::Config(c) => (c, CONFIG_FILE),
+            Aux::Former { path, .. } => (&None, *path),
+        };
+        format!("{}:{path}", commit.unwrap_or("HEAD"))
+    }
+}
+
+/// The blobs read before the checked ones, and what was parsed from them.
+struct Auxiliary<'a> {
+    list: Vec<Aux<'a>>,
+    bytes: Vec<Option<Zeroizing<Vec<u8>>>>,
+    access_at: HashMap<Option<&'a str>, usize>,
+    config_at: HashMap<Option<&'a str>, usize>,
+    former_at: HashMap<(Option<&'a str>, &'a str), usize>,
+    accesses: HashMap<Option<&'a str>, Option<Access>>,
+    configs: HashMap<Option<&'a str>, Option<Config>>,
+}
+
+impl<'a> Auxiliary<'a> {
+    /// What `items` and `contexts` need read: access.json (and config.toml, for a tracked
+    /// file) where a secret file changes; the parent's version of each scope file a
+    /// commit deletes or changes.
+    fn plan(
+        items: &[Item<'a>],
+        contexts: &'a [Context<'a>],
+        attrs: &dyn Fn(usize) -> (bool, bool),
+    ) -> (Auxiliary<'a>, Vec<String>) {
+        let mut list = Vec::new();
+        let mut names = Vec::new();
+        let mut access_at = HashMap::new();
+        let mut config_at = HashMap::new();
+        let mut former_at = HashMap::new();
+        // The blobs of access.json and config.toml a commit changes.
+        let staged: HashMap<(Option<&str>, &str), &str> = items
+            .iter()
+            .filter(|i| i.changed && [ACCESS_FILE, CONFIG_FILE].contains(&i.entry.path.as_str()))
+            .map(|i| ((i.commit, i.entry.path.as_str()), i.entry.oid.as_str()))
+            .collect();
+        let oid = |commit: Option<&str>, path: &str| staged.get(&(commit, path)).copied();
+        for (i, item) in items.iter().enumerate() {
+            let path = item.entry.path.as_str();
+            let routed = attrs(i).0;
+            if !item.changed || !(routed || super::is_secret_path(path)) {
+                continue;
+            }
+            if let std::collections::hash_map::Entry::Vacant(v) = access_at.entry(item.commit) {
+                v.insert(list.len());
+                names.push(Aux::Access(item.commit).name(oid(item.commit, ACCESS_FILE)));
+                list.push(Aux::Access(item.commit));
+            }
+            if Scope::from_rel_path(path).is_none() {
+                if let std::collections::hash_map::Entry::Vacant(v) = config_at.entry(item.commit) {
+                    v.insert(list.len());
+                    names.push(Aux::Config(item.commit).name(oid(item.commit, CONFIG_FILE)));
+                    list.push(Aux::Config(item.commit));
+                }
+            }
+        }
+        for c in contexts {
+            for e in c.old {
+                if Scope::from_rel_path(&e.path).is_some() {
+                    let aux = Aux::Former {
+                        parent: &c.parent,
+                        path: &e.path,
+                    };
+                    former_at.insert((c.commit, e.path.as_str()), list.len());
+                    names.push(aux.name(Some(&e.oid)));
+                    list.push(aux);
+                }
+            }
+        }
+        let bytes = (0..list.len()).map(|_| None).collect();
+        let aux = Auxiliary {
+            list,
+            bytes,
+            access_at,
+            config_at,
+            former_at,
+            accesses: HashMap::new(),
+            configs: HashMap::new(),
+        };
+        (aux, names)
+    }
+
+    fn access(&mut self, commit: Option<&'a str>) -> Option<&Access> {
+        let bytes = &self.bytes;
+        let at = self.access_at.get(&commit).copied();
+        self.accesses
+            .entry(commit)
+            .or_insert_with(|| {
+                let text = std::str::from_utf8(bytes[at?].as_deref()?).ok()?;
+                Access::parse(text, Path::new(ACCESS_FILE)).ok()
+            })
+            .as_ref()
+    }
+
+    fn config(&mut self, commit: Option<&'a str>) -> Option<&Config> {
+        let bytes = &self.bytes;
+        let at = self.config_at.get(&commit).copied();
+        self.configs
+            .entry(commit)
+            .or_insert_with(|| {
+                let text = std::str::from_utf8(bytes[at?].as_deref()?).ok()?;
+                Config::parse(text, Path::new(CONFIG_FILE)).ok()
+            })
+            .as_ref()
+    }
+
+    fn former(&self, commit: Option<&str>, path: &str) -> Option<&[u8]> {
+        let at = *self.former_at.get(&(commit, path))?;
+        self.bytes[at].as_deref().map(Vec::as_slice)
+    }
+
+    /// The parents' scope files, for the value search.
+    fn formers(&self) -> Vec<Former<'_>> {
+        self.list
+            .iter()
+            .zip(&self.bytes)
+            .filter_map(|(aux, bytes)| match (aux, bytes) {
+                (Aux::Former { parent, path }, Some(bytes)) => Some(Former {
+                    rev: parent,
+                    path,
+                    bytes,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Runs every check on `items` (`attrs` gives each one's attributes), reading each
+/// distinct blob once; findings come out in the order of `items`.
 fn run(
     repo: &Repo,
-    entries: &[(Option<&str>, &Entry)],
+    items: &[Item],
+    contexts: &[Context],
     attrs: &dyn Fn(usize) -> (bool, bool),
     known: &LazyKnown,
 ) -> Result<Vec<Finding>, Error> {
+    let (mut aux, mut names) = Auxiliary::plan(items, contexts, attrs);
+    let n_aux = names.len();
     // Group the users of each blob, so it is read once however many commits hold it.
-    let mut users: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut oids = Vec::new();
+    // (item, whether it is the first of its path and blob).
+    let mut users: HashMap<&str, Vec<(usize, bool)>> = HashMap::new();
+    let mut oids: Vec<&str> = Vec::new();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    for (i, (_, e)) in entries.iter().enumerate() {
-        if !seen.insert((e.path.as_str(), e.oid.as_str())) {
-            continue; // the same blob at the same path, brought in again by a merge
+    for (i, item) in items.iter().enumerate() {
+        let e = item.entry;
+        let first = seen.insert((e.path.as_str(), e.oid.as_str()));
+        // The same blob at the same path, brought in again by a merge, is reported once;
+        // but a secret file is judged again by the access.json of each commit that
+        // brings it (a merge after a rotation).
+        let secret = attrs(i).0 || super::is_secret_path(&e.path);
+        if !(first || item.changed && secret) {
+            continue;
         }
         let u = users.entry(e.oid.as_str()).or_default();
         if u.is_empty() {
-            oids.push(e.oid.clone());
+            oids.push(e.oid.as_str());
         }
-        u.push(i);
+        u.push((i, first));
     }
+    names.extend(oids.iter().map(|o| o.to_string()));
     let mut findings: Vec<(usize, Finding)> = Vec::new();
-    repo.for_each_blob(oids.clone(), |n, bytes| {
-        for &i in &users[oids[n].as_str()] {
-            let (commit, entry) = entries[i];
+    repo.for_each_object(names, |n, name, bytes| {
+        if n < n_aux {
+            aux.bytes[n] = bytes.map(|b| Zeroizing::new(b.to_vec()));
+            return Ok(());
+        }
+        let Some(bytes) = bytes else {
+            return Err(Error::Git {
+                args: "cat-file --batch".into(),
+                stderr: format!("cannot read object: {name} missing"),
+            });
+        };
+        for &(i, once) in &users[oids[n - n_aux]] {
+            let item = &items[i];
             let (routed, exempt) = attrs(i);
             let blob = Blob {
-                path: &entry.path,
+                path: &item.entry.path,
                 bytes,
                 routed,
                 exempt,
             };
-            let mut found = blob.check();
-            if found.is_empty() {
-                found.extend(extra(&blob, known));
+            let mut found = Vec::new();
+            if once {
+                found = blob.check();
+                if found.is_empty() {
+                    found.extend(extra(&blob, known, &|| aux.formers()));
+                }
+            }
+            if found.is_empty() && item.changed {
+                found.extend(retired(&blob, item.commit, &mut aux));
             }
             for mut f in found {
-                f.commit = commit.map(str::to_owned);
+                f.commit = item.commit.map(str::to_owned);
                 findings.push((i, f));
             }
         }
@@ -84,7 +294,11 @@ fn run(
 }
 
 /// The checks that need an identity, for a blob the first three let through.
-fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
+fn extra<'a>(
+    blob: &Blob,
+    known: &LazyKnown,
+    formers: &dyn Fn() -> Vec<Former<'a>>,
+) -> Option<Finding> {
     let encrypted = super::is_sealed(blob.bytes);
     if encrypted && (blob.routed || super::is_secret_path(blob.path)) {
         return known.get()?.verify(blob);
@@ -99,12 +313,37 @@ fn extra(blob: &Blob, known: &LazyKnown) -> Option<Finding> {
     if super::is_binary(blob.bytes) {
         return None;
     }
-    known.index().find(blob)
+    known.values(formers).find(blob)
+}
+
+/// Check 5 for a sealed secret file the commit adds or changes.
+fn retired<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) -> Option<Finding> {
+    if !(blob.routed || super::is_secret_path(blob.path)) || !super::is_sealed(blob.bytes) {
+        return None;
+    }
+    let whole = crate::wholefile::is_sealed(blob.bytes);
+    let env = match Scope::from_rel_path(blob.path) {
+        Some(scope) => scope.env,
+        None => aux.config(commit)?.files.get(blob.path)?.clone(),
+    };
+    // Copied (sealed bytes, wiped all the same) to look at beside the parsed access.json.
+    let former = aux
+        .former(commit, blob.path)
+        .map(|b| Zeroizing::new(b.to_vec()));
+    let access = aux.access(commit)?;
+    super::keys::retired_keys(
+        blob,
+        &env,
+        whole,
+        access,
+        former.as_deref().map(Vec::as_slice),
+    )
 }
 
 /// The pre-commit (and pre-merge-commit) check of the index.
 pub fn check_index(repo: &Repo) -> Result<Report, Error> {
-    let changed = staged(repo)?;
+    let changes = staged(repo)?;
+    let changed = &changes.new;
     let mut entries = changed.clone();
     // A commit that changes what is routed to the filter (.gitattributes, or the tracked
     // files in config.toml) can make a file git already has a secret file without the
@@ -124,10 +363,23 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
     }
     let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
     let attrs = attributes(repo, AttrSource::Index, &paths)?;
-    let list: Vec<(Option<&str>, &Entry)> = entries.iter().map(|e| (None, e)).collect();
-    let lookup = |i: usize| attrs.get(&list[i].1.path).copied().unwrap_or_default();
+    let items: Vec<Item> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| Item {
+            commit: None,
+            entry,
+            changed: i < changed.len(),
+        })
+        .collect();
+    let lookup = |i: usize| attrs.get(&items[i].entry.path).copied().unwrap_or_default();
+    let contexts = [Context {
+        commit: None,
+        parent: "HEAD".into(),
+        old: &changes.old,
+    }];
     let known = LazyKnown::new(repo);
-    let findings = run(repo, &list, &lookup, &known)?;
+    let findings = run(repo, &items, &contexts, &lookup, &known)?;
     let staged_secrets = changed
         .iter()
         .filter(|e| super::is_secret_path(&e.path))
@@ -141,36 +393,67 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
     })
 }
 
-/// `git secrets check`: every commit of a range, or the whole tree of HEAD.
+/// The short form of a commit id in findings (as `check` prints them).
+fn short(id: &str) -> String {
+    id[..id.len().min(12)].to_owned()
+}
+
+/// `git secrets check`: every commit of a range, or the whole tree of HEAD (and what
+/// HEAD itself changes, judged against its parent).
 pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
-    let groups = if revs.is_empty() {
+    let (groups, tree_mode) = if revs.is_empty() {
         if repo
             .git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
             .is_err()
         {
             return Ok(Report::default()); // nothing committed yet
         }
-        let head = String::from_utf8_lossy(&repo.git(&["rev-parse", "HEAD"])?)
-            .trim()
-            .to_owned();
-        let t = tree(repo, &head)?;
-        vec![(head, t)]
+        (commits(repo, &["-1".to_owned(), "HEAD".to_owned()])?, true)
     } else {
-        commits(repo, revs)?
+        (commits(repo, revs)?, false)
     };
-    let mut list: Vec<(Option<&str>, &Entry)> = Vec::new();
+    let trees: Vec<Vec<Entry>> = if tree_mode {
+        groups
+            .iter()
+            .map(|c| tree(repo, &c.id))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let mut items: Vec<Item> = Vec::new();
     let mut attrs: Vec<(bool, bool)> = Vec::new();
-    for (commit, entries) in &groups {
+    let mut contexts: Vec<Context> = Vec::new();
+    for (n, commit) in groups.iter().enumerate() {
+        let changed: HashSet<(&str, &str)> = commit
+            .changes
+            .new
+            .iter()
+            .map(|e| (e.path.as_str(), e.oid.as_str()))
+            .collect();
+        let entries = if tree_mode {
+            &trees[n]
+        } else {
+            &commit.changes.new
+        };
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-        let at = attributes(repo, AttrSource::Tree(commit), &paths)?;
+        let at = attributes(repo, AttrSource::Tree(&commit.id), &paths)?;
         for e in entries {
-            list.push((Some(commit.as_str()), e));
+            items.push(Item {
+                commit: Some(&commit.id),
+                entry: e,
+                changed: changed.contains(&(e.path.as_str(), e.oid.as_str())),
+            });
             attrs.push(at.get(&e.path).copied().unwrap_or_default());
         }
+        contexts.push(Context {
+            commit: Some(&commit.id),
+            parent: commit.parent.as_deref().map(short).unwrap_or_default(),
+            old: &commit.changes.old,
+        });
     }
     let lookup = |i: usize| attrs[i];
     let known = LazyKnown::new(repo);
-    let findings = run(repo, &list, &lookup, &known)?;
+    let findings = run(repo, &items, &contexts, &lookup, &known)?;
     Ok(Report {
         findings,
         values_searched: known.searched(),

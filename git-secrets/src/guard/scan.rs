@@ -25,40 +25,59 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// What the index or a commit changes against its parent (HEAD, or the first parent):
+/// the blobs it adds or changes, and the parent's blobs it deletes or replaces.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// The blobs added or changed (what the commit holds).
+    pub new: Vec<Entry>,
+    /// The parent's blobs at the paths deleted or changed (what the commit drops).
+    pub old: Vec<Entry>,
+}
+
 /// Parses `--raw -z` output: `:<mode> <mode> <old> <new> <status>` then the path; other
 /// fields (commit ids from `diff-tree --stdin`) start a new group. Only regular files:
 /// a symlink's blob is a path, a submodule's a commit elsewhere.
-fn parse_raw(out: &[u8]) -> Vec<(Option<String>, Entry)> {
-    let mut result = Vec::new();
-    let mut commit = None;
+fn parse_raw(out: &[u8]) -> Vec<(Option<String>, Changes)> {
+    let mut result: Vec<(Option<String>, Changes)> = Vec::new();
     let mut it = fields(out);
     while let Some(f) = it.next() {
         let Some(header) = f.strip_prefix(b":") else {
-            commit = Some(text(f));
+            result.push((Some(text(f)), Changes::default()));
             continue;
         };
         let Some(path) = it.next() else { break };
         let header = text(header);
         let parts: Vec<&str> = header.split(' ').collect();
-        if let [_, mode, _, oid, _status] = parts[..] {
-            if mode == "100644" || mode == "100755" {
-                result.push((
-                    commit.clone(),
-                    Entry {
-                        path: text(path),
-                        oid: oid.to_owned(),
-                    },
-                ));
-            }
+        let [old_mode, new_mode, old, new, status] = parts[..] else {
+            continue;
+        };
+        if result.is_empty() {
+            result.push((None, Changes::default()));
+        }
+        let changes = &mut result.last_mut().expect("pushed above").1;
+        let regular = |mode: &str| mode == "100644" || mode == "100755";
+        if regular(new_mode) && status != "D" {
+            changes.new.push(Entry {
+                path: text(path),
+                oid: new.to_owned(),
+            });
+        }
+        if regular(old_mode) && matches!(status, "M" | "T" | "D") {
+            changes.old.push(Entry {
+                path: text(path),
+                oid: old.to_owned(),
+            });
         }
     }
     result
 }
 
 /// The blobs staged for the next commit that differ from HEAD (all of them before the
-/// first commit). `GIT_INDEX_FILE`, which git sets for `commit -a` and `commit PATH`,
-/// is inherited, so this is exactly what the commit will hold.
-pub fn staged(repo: &Repo) -> Result<Vec<Entry>, Error> {
+/// first commit), and HEAD's blobs at the paths the commit deletes or changes.
+/// `GIT_INDEX_FILE`, which git sets for `commit -a` and `commit PATH`, is inherited, so
+/// this is exactly what the commit will hold.
+pub fn staged(repo: &Repo) -> Result<Changes, Error> {
     let out = repo.git(&[
         "diff",
         "--cached",
@@ -69,9 +88,13 @@ pub fn staged(repo: &Repo) -> Result<Vec<Entry>, Error> {
         "--no-abbrev",
         "--no-renames",
         "--no-ext-diff",
-        "--diff-filter=ACMRT",
+        "--diff-filter=ACMRTD",
     ])?;
-    Ok(parse_raw(&out).into_iter().map(|(_, e)| e).collect())
+    Ok(parse_raw(&out)
+        .into_iter()
+        .next()
+        .map(|(_, c)| c)
+        .unwrap_or_default())
 }
 
 /// Every blob of `rev`'s tree.
@@ -96,11 +119,20 @@ pub fn tree(repo: &Repo, rev: &str) -> Result<Vec<Entry>, Error> {
     Ok(entries)
 }
 
-/// Each commit of `revs` (as `git rev-list` takes them) with the blobs it adds or changes,
-/// against its first parent (a root commit: all of them), oldest commit first. A merge
-/// is judged against its first parent too, so what it brings in is seen even when the
-/// merged branch is outside the range.
-pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>, Error> {
+/// One commit of a range: its id, its first parent (none for a root commit) and what it
+/// changes against that parent.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub id: String,
+    pub parent: Option<String>,
+    pub changes: Changes,
+}
+
+/// Each commit of `revs` (as `git rev-list` takes them) with the blobs it adds, changes
+/// and drops against its first parent (a root commit: it adds all of them), oldest
+/// commit first. A merge is judged against its first parent too, so what it brings in
+/// is seen even when the merged branch is outside the range.
+pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<Commit>, Error> {
     let mut args = vec!["rev-list", "--reverse", "--topo-order", "--parents"];
     args.extend(revs.iter().map(String::as_str));
     args.push("--");
@@ -112,14 +144,15 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>
         let Some(commit) = ids.next().filter(|c| !c.is_empty()) else {
             continue;
         };
-        order.push(commit.to_owned());
+        let parent = ids.next().map(str::to_owned);
         // "<commit> <first parent>" compares with that parent only.
         input.push_str(commit);
-        if let Some(parent) = ids.next() {
+        if let Some(parent) = &parent {
             input.push(' ');
             input.push_str(parent);
         }
         input.push('\n');
+        order.push((commit.to_owned(), parent));
     }
     if order.is_empty() {
         return Ok(Vec::new());
@@ -133,21 +166,25 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<(String, Vec<Entry>)>
             "-z",
             "--no-renames",
             "--no-ext-diff",
-            "--diff-filter=ACMRT",
+            "--diff-filter=ACMRTD",
         ],
         input.as_bytes(),
     )?;
-    let mut by_commit: HashMap<String, Vec<Entry>> = HashMap::new();
-    for (commit, entry) in parse_raw(&out) {
+    let mut by_commit: HashMap<String, Changes> = HashMap::new();
+    for (commit, changes) in parse_raw(&out) {
         if let Some(c) = commit {
-            by_commit.entry(c).or_default().push(entry);
+            by_commit.insert(c, changes);
         }
     }
     Ok(order
         .into_iter()
-        .map(|c| {
-            let e = by_commit.remove(&c).unwrap_or_default();
-            (c, e)
+        .map(|(id, parent)| {
+            let changes = by_commit.remove(&id).unwrap_or_default();
+            Commit {
+                id,
+                parent,
+                changes,
+            }
         })
         .collect())
 }

@@ -1,0 +1,142 @@
+//! Check 5: a secret blob a commit adds or changes holds values only under a current key
+//! of its environment, as the commit's own access.json has it. A rotation (after
+//! `member remove`) re-seals every file, but git can still bring back a blob sealed
+//! under the key it replaced, which the removed member holds: a pathspec checkout of a
+//! stash or an old commit writes it straight into the index, and a merge takes a file
+//! an unpushed branch added as it is. Key ids are public, so this needs no key and
+//! works in a locked clone and in CI.
+//!
+//! A current key is a head of the environment's chain (a merge of two rotations has
+//! two, both fine) that no removed member was given. A token the parent (HEAD) already
+//! holds in the same file is not new: what a commit keeps, it does not reveal.
+
+use std::collections::HashSet;
+
+use super::{Blob, Finding};
+use crate::access::Access;
+use crate::envfile;
+use crate::wholefile;
+
+/// Why a key may not hold a new value.
+enum Retired {
+    /// A rotation replaced it.
+    Replaced,
+    /// A current key that removed members were given (their names).
+    Exposed(Vec<String>),
+    /// access.json does not list it for the environment.
+    Unknown,
+}
+
+fn why(access: &Access, env: &str, key_id: &str) -> Retired {
+    if let Some((_, members)) = access
+        .exposed_heads(env)
+        .into_iter()
+        .find(|(id, _)| id.0 == key_id)
+    {
+        let names = members
+            .iter()
+            .map(|m| {
+                access
+                    .members
+                    .get(m)
+                    .map_or_else(|| m.clone(), |x| x.name.clone())
+            })
+            .collect();
+        return Retired::Exposed(names);
+    }
+    match access.keys.get(env).and_then(|keys| {
+        keys.iter()
+            .find(|(id, _)| id.0 == key_id)
+            .map(|(_, r)| !r.superseded_by.is_empty())
+    }) {
+        Some(true) => Retired::Replaced,
+        _ => Retired::Unknown,
+    }
+}
+
+/// The keys of `env` a new value may be sealed under; `None` when access.json has no
+/// key for `env` (nothing to compare with: other checks speak for such a file).
+fn usable(access: &Access, env: &str) -> Option<HashSet<String>> {
+    access.keys.get(env)?;
+    let exposed: HashSet<String> = access
+        .exposed_heads(env)
+        .into_iter()
+        .map(|(id, _)| id.0)
+        .collect();
+    Some(
+        access
+            .heads(env)
+            .into_iter()
+            .map(|id| id.0.clone())
+            .filter(|id| !exposed.contains(id))
+            .collect(),
+    )
+}
+
+/// Check 5 for `blob`, a sealed secret file of `env` that the commit adds or changes:
+/// `whole` for a tracked file sealed whole, `former` the parent's blob at the same path.
+pub fn retired_keys(
+    blob: &Blob,
+    env: &str,
+    whole: bool,
+    access: &Access,
+    former: Option<&[u8]>,
+) -> Option<Finding> {
+    let usable = usable(access, env)?;
+    let p = blob.path;
+    // (line, key name, key id) of each token under a key that may not hold it.
+    let bad: Vec<(Option<usize>, Option<String>, String)> = if whole {
+        let id = wholefile::key_id(blob.bytes)?;
+        if usable.contains(id) {
+            return None;
+        }
+        vec![(None, None, id.to_owned())]
+    } else {
+        let kept: HashSet<String> = former
+            .and_then(envfile::tokens)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.token)
+            .collect();
+        envfile::tokens(blob.bytes)?
+            .into_iter()
+            .filter(|t| !usable.contains(&t.key_id) && !kept.contains(&t.token))
+            .map(|t| (Some(t.line), t.key, t.key_id))
+            .collect()
+    };
+    let (line, key, key_id) = bad.first()?;
+    let what = match (line, key) {
+        (Some(l), Some(k)) => format!("line {l} (`{k}`) is"),
+        (Some(l), None) => format!("line {l} (a comment) is"),
+        _ => "is".to_owned(),
+    };
+    let mut reason = format!("{what} sealed with key {key_id}, ");
+    let retired = why(access, env, key_id);
+    reason.push_str(&match &retired {
+        Retired::Replaced => format!(
+            "which a rotation of `{env}` replaced: whoever held that key (a removed member too) can read it"
+        ),
+        Retired::Exposed(names) => format!(
+            "the current key of `{env}`, which removed member(s) {} were given",
+            names.join(", ")
+        ),
+        Retired::Unknown => format!("which access.json does not list as a key of `{env}`"),
+    });
+    if bad.len() > 1 {
+        reason.push_str(&format!(", and {} more line(s) like it", bad.len() - 1));
+    }
+    let exposed = bad
+        .iter()
+        .any(|(_, _, id)| matches!(why(access, env, id), Retired::Exposed(_)));
+    let fix = if exposed {
+        format!("give `{env}` a new key with `git secrets rotate --env {env}` (it re-seals and stages its files), then commit again")
+    } else {
+        format!("re-seal it under the current key of `{env}`: `git add --renormalize -- {p}` in a clone that can read `{env}` (after `git secrets unlock`), then commit again")
+    };
+    Some(Finding {
+        commit: None,
+        path: p.to_owned(),
+        reason,
+        fix,
+    })
+}
