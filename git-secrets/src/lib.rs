@@ -21,6 +21,7 @@ pub mod filter;
 pub mod fsmonitor;
 pub mod fsutil;
 pub mod git;
+pub mod gitconfig;
 pub mod guard;
 pub mod identity;
 pub mod par;

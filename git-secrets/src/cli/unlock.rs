@@ -171,23 +171,25 @@ fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
 /// This clone's git config: the filter process, required so a failure stops `git add`.
 pub fn configure(ws: &Workspace) -> Result<(), Error> {
     let repo = &ws.repo;
-    repo.config_set("filter.secrets.process", &exe_command("filter-process")?)?;
-    repo.config_set("filter.secrets.required", "true")?;
-    // Secret files merge key by key, access.json without conflicts (merge-driver/).
-    // (No `merge.*.name`: git only shows it in a few messages, and each key set is a
-    // process.)
-    repo.config_set(
-        "merge.secrets.driver",
-        &sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y")?,
-    )?;
-    repo.config_set(
-        "merge.secrets-access.driver",
-        &sibling_command("git-secrets-merge", "access %O %A %B")?,
-    )?;
-    // The masked diff driver, cached (`git log -p` would otherwise start a process per
-    // blob): its output holds no secret, and the command names the view it shows.
-    repo.config_set("diff.secrets.textconv", &textconv_command(ws)?)?;
-    repo.config_set("diff.secrets.cachetextconv", "true")?;
+    let (filter, merge, merge_access, textconv, fsmonitor) = (
+        exe_command("filter-process")?,
+        // Secret files merge key by key, access.json without conflicts (merge-driver/).
+        // (No `merge.*.name`: git only shows it in a few messages.)
+        sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y")?,
+        sibling_command("git-secrets-merge", "access %O %A %B")?,
+        // The masked diff driver, cached (`git log -p` would otherwise start a process
+        // per blob): its output holds no secret, and the command names the view it shows.
+        textconv_command(ws)?,
+        exe_command("fsmonitor")?,
+    );
+    let mut settings = vec![
+        ("filter.secrets.process", filter.as_str()),
+        ("filter.secrets.required", "true"),
+        ("merge.secrets.driver", merge.as_str()),
+        ("merge.secrets-access.driver", merge_access.as_str()),
+        ("diff.secrets.textconv", textconv.as_str()),
+        ("diff.secrets.cachetextconv", "true"),
+    ];
     // The fsmonitor hook, so `git status` after a touch need not run the filter on every
     // secret file; a clone with a monitor of its own (git's daemon, watchman) keeps it.
     match repo.config_get_any("core.fsmonitor") {
@@ -196,10 +198,11 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
         // everything under it.
         _ if !git_at_least(repo, (2, 31)) => unconfigure_fsmonitor(repo)?,
         _ => {
-            repo.config_set("core.fsmonitor", &exe_command("fsmonitor")?)?;
-            repo.config_set("core.fsmonitorHookVersion", "2")?;
+            settings.push(("core.fsmonitor", fsmonitor.as_str()));
+            settings.push(("core.fsmonitorHookVersion", "2"));
         }
     }
+    crate::gitconfig::set_all(repo, &settings)?;
     // The pre-commit and pre-merge-commit hooks, beside any already there.
     crate::guard::install::install_current(repo, crate::guard::install::HOOKS)?;
     Ok(())
