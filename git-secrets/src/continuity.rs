@@ -135,23 +135,37 @@ fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
 /// Checks that `chain` (the keys of `env` this identity opened) holds a key this clone
 /// held before, when it held any; then remembers the chain's keys.
 pub fn check(root: &Path, env: &str, chain: &OpenChain) -> Result<(), Error> {
+    match check_all(root, &[(env, chain)]).pop() {
+        Some(env) => Err(Error::KeysReplaced { env }),
+        None => Ok(()),
+    }
+}
+
+/// [`check`] of several environments at once, with one read and at most one write of
+/// the memory: returns the environments whose keys are refused (the others are
+/// remembered).
+pub fn check_all(root: &Path, chains: &[(&str, &OpenChain)]) -> Vec<String> {
     let Some(path) = memory(root) else {
-        return Ok(());
+        return Vec::new();
     };
     let _one = one_at_a_time();
     let mut held = load(&path);
-    let ids: BTreeSet<String> = chain.keys.iter().map(|(id, _)| id.0.clone()).collect();
-    let known = held.entry(env.to_owned()).or_default();
-    if !known.is_empty() && known.is_disjoint(&ids) {
-        return Err(Error::KeysReplaced {
-            env: env.to_owned(),
-        });
+    let mut refused = Vec::new();
+    let mut changed = false;
+    for (env, chain) in chains {
+        let ids: BTreeSet<String> = chain.keys.iter().map(|(id, _)| id.0.clone()).collect();
+        let known = held.entry(env.to_string()).or_default();
+        if !known.is_empty() && known.is_disjoint(&ids) {
+            refused.push(env.to_string());
+        } else if !ids.is_subset(known) {
+            known.extend(ids);
+            changed = true;
+        }
     }
-    if !ids.is_subset(known) {
-        known.extend(ids);
+    if changed {
         save(&path, &held);
     }
-    Ok(())
+    refused
 }
 
 /// Forgets the keys held for `env` (it was deleted or added here, or the user trusts its

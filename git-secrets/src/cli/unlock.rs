@@ -264,9 +264,6 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     let validity = textconv_command(&ws)?;
     let ((staged, diff_cache), opened) = crate::par::join(
         || {
-            // Every removal in HEAD's history is remembered, so no value is sealed under
-            // a key wrapped to a removed member (crate::continuity).
-            ws.removals();
             let staged = ws.repo.staged_blobs();
             let cache = crate::diffcache::Cache::read(&ws.repo, &validity)
                 .and_then(|c| Ok((c, crate::diffcache::history(&ws.repo)?)));
@@ -319,7 +316,12 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     // The masked diff's cache is filled while the clone is set up and the files are
     // written: `git fast-import` runs beside them.
     let ((), set_up) = crate::par::join(
-        || fill_diff_cache(&ws, diff_cache, &staged, &views),
+        || {
+            fill_diff_cache(&ws, diff_cache, &staged, &views);
+            // Every removal in HEAD's history is remembered, so no value is sealed under
+            // a key wrapped to a removed member (crate::continuity).
+            ws.removals();
+        },
         || -> Result<(), Error> {
             configure(&ws)?;
             let written = crate::par::map(&writes, |(rel, plain, committed)| {

@@ -213,6 +213,9 @@ impl Workspace {
     /// (crate::continuity): an environment it never opened would trust any keys it finds.
     /// Returns the environments whose keys it refuses (replaced keys).
     pub fn remember_keys(&self) -> Vec<String> {
+        let Ok(identity) = self.identity() else {
+            return Vec::new();
+        };
         let envs: Vec<&str> = self
             .config
             .environments
@@ -220,13 +223,29 @@ impl Workspace {
             .map(String::as_str)
             .chain([crate::config::SHARED])
             .collect();
-        // An age unwrap each: on every core.
-        let opened = crate::par::map(&envs, |env| self.keys(env).err());
-        envs.into_iter()
-            .zip(opened)
-            .filter(|(_, e)| matches!(e, Some(Error::KeysReplaced { .. })))
-            .map(|(env, _)| env.to_owned())
-            .collect()
+        // An age unwrap each, on every core; then one pass over the clone's memory.
+        let opened: Vec<(&str, crate::access::OpenChain)> = envs
+            .iter()
+            .zip(crate::par::map(&envs, |env| {
+                self.access.open_chain(env, identity).ok()
+            }))
+            .filter_map(|(env, chain)| Some((*env, chain?)))
+            .collect();
+        let checks: Vec<(&str, &crate::access::OpenChain)> =
+            opened.iter().map(|(env, chain)| (*env, chain)).collect();
+        let refused = crate::continuity::check_all(self.root(), &checks);
+        let mut slots = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        for (env, chain) in opened
+            .iter()
+            .filter(|(env, _)| !refused.iter().any(|r| r == env))
+        {
+            let slot = slots.entry(env.to_string()).or_default();
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(Arc::new(chain.sealing_keys()));
+            }
+        }
+        refused
     }
 
     /// The key chain of `env` (newest first), opened once per process.
