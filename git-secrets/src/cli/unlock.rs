@@ -94,12 +94,16 @@ pub fn exe_command(subcommand: &str) -> Result<String, Error> {
     Ok(format!("\"{exe}\" {subcommand}"))
 }
 
-/// Whether `git --version` is at least `want` (major, minor); unknown is no.
+/// Whether `git --version` is at least `want` (major, minor); unknown is no. Asked once
+/// per process.
 fn git_at_least(repo: &Repo, want: (u32, u32)) -> bool {
-    let Ok(out) = repo.git(&["--version"]) else {
-        return false;
-    };
-    parse_git_version(&String::from_utf8_lossy(&out)).is_some_and(|v| v >= want)
+    static VERSION: std::sync::OnceLock<Option<(u32, u32)>> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let out = repo.git(&["--version"]).ok()?;
+            parse_git_version(&String::from_utf8_lossy(&out))
+        })
+        .is_some_and(|v| v >= want)
 }
 
 /// (major, minor) from `git version 2.47.3` (or `git version 2.39.3 (Apple Git-145)`).
@@ -264,6 +268,9 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     let validity = textconv_command(&ws)?;
     let ((staged, diff_cache), opened) = crate::par::join(
         || {
+            // What setting the clone up asks git, asked now (each is remembered).
+            let _ = crate::guard::install::hooks_dir(&ws.repo);
+            git_at_least(&ws.repo, (2, 31));
             let staged = ws.repo.staged_blobs();
             let cache = crate::diffcache::Cache::read(&ws.repo, &validity)
                 .and_then(|c| Ok((c, crate::diffcache::history(&ws.repo)?)));

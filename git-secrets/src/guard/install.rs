@@ -106,9 +106,27 @@ fn sh_unquote(q: &str) -> Option<String> {
 
 /// The directory git runs hooks from.
 pub fn hooks_dir(repo: &Repo) -> Result<PathBuf, Error> {
+    // Asked once per process and repository (`unlock` asks early, beside decrypting).
+    static KNOWN: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let known = |root: &Path| {
+        KNOWN
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(r, _)| r == root)
+            .map(|(_, dir)| dir.clone())
+    };
+    if let Some(dir) = known(&repo.root) {
+        return Ok(dir);
+    }
     let out = repo.git(&["rev-parse", "--git-path", "hooks"])?;
     let rel = String::from_utf8_lossy(&out).trim_end().to_owned();
-    Ok(repo.root.join(rel))
+    let dir = repo.root.join(rel);
+    KNOWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((repo.root.clone(), dir.clone()));
+    Ok(dir)
 }
 
 /// Single-quotes `s` for sh.
