@@ -199,8 +199,14 @@ fn run_with_env(
     // git-secrets reads the index and the objects, and compares the work tree only where
     // it must be exact: the fsmonitor hook (`crate::fsmonitor`) would only add its cost.
     // (Not for `git config`, which would read the override back.)
+    // And git's output is parsed: a user's `log.showSignature` would add lines to it.
     if args.first() != Some(&"config") {
-        cmd.args(["-c", "core.fsmonitor=false"]);
+        cmd.args([
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "log.showSignature=false",
+        ]);
     }
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if input.is_some() {

@@ -299,3 +299,49 @@ fn a_branch_made_before_a_removal_seals_nothing_until_it_has_the_removal() {
         .fails();
     assert!(!out.stdout.contains("prod-password-2"), "{out:?}");
 }
+
+/// Signs every commit with a stand-in for ssh-keygen (no key needed) and shows
+/// signatures in `git log`, as people who sign their commits often configure: git then
+/// prints signature lines among a log's output.
+fn sign_commits_and_show_signatures(env: &Env) {
+    let signer = env.path().join("fake-ssh-keygen");
+    write(
+        &signer,
+        "#!/bin/sh\ncase \"$*\" in\n  *\"-Y sign\"*) for last; do :; done; printf -- '-----BEGIN SSH SIGNATURE-----\\nZmFrZQ==\\n-----END SSH SIGNATURE-----\\n' > \"$last.sig\";;\n  *) echo 'Good signature'; exit 0;;\nesac\n",
+    );
+    chmod(&signer, 0o755);
+    let key = env.path().join("signing.pub");
+    write(
+        &key,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFake test\n",
+    );
+    let mut config = read(env.gitconfig());
+    config.push_str(&format!(
+        "[gpg]\n\tformat = ssh\n[gpg \"ssh\"]\n\tprogram = {}\n[user]\n\tsigningkey = {}\n[commit]\n\tgpgsign = true\n[log]\n\tshowSignature = true\n",
+        signer.display(),
+        key.display()
+    ));
+    write(env.gitconfig(), &config);
+}
+
+#[test]
+fn a_removal_in_signed_history_is_still_read() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (bob, b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    sign_commits_and_show_signatures(&env);
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    let log = env.git(&alice, &["log", "-1", "--format=%H"]).ok().stdout;
+    assert!(log.lines().count() > 1, "the log shows signatures: {log}");
+    pull(&bob, &b, &alice);
+    bob.git(&b, &["revert", "--no-edit", "HEAD"]).ok();
+    // A fresh clone knows the removal only from history.
+    let fresh = clone(&env, &b, "alice-fresh");
+    env.secrets(&fresh, &["unlock"]).ok();
+    env.secrets(&fresh, &["set", "production", "DB", "prod-password-2"])
+        .fails()
+        .error_names(&["whom this clone saw removed"]);
+}

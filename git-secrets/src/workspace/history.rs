@@ -40,9 +40,14 @@ pub(super) fn read(ws: &Workspace) -> History {
         ])
         .ok()?;
     let mut seen = BTreeSet::new();
+    // Only object ids: whatever else a user's configuration makes git print is not one.
     let commits: Vec<String> = String::from_utf8_lossy(&out)
         .lines()
-        .filter(|c| !c.is_empty() && seen.insert(c.to_string()))
+        .filter(|c| {
+            matches!(c.len(), 40 | 64)
+                && c.bytes().all(|b| b.is_ascii_hexdigit())
+                && seen.insert(c.to_string())
+        })
         .map(str::to_owned)
         .collect();
     let revs: Vec<String> = commits
