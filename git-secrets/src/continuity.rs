@@ -33,6 +33,7 @@ use crate::fsutil;
 
 const FILE: &str = "git-secrets/held-keys";
 const REMOVED_FILE: &str = "git-secrets/removed-members";
+const WRAPPED_FILE: &str = "git-secrets/wrapped-to";
 
 /// The repository's common git directory (the main one's, for a linked worktree).
 pub fn common_dir(root: &Path) -> Option<PathBuf> {
@@ -55,51 +56,91 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     MEMORY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The members this clone has seen removed.
-pub fn removed(root: &Path) -> BTreeSet<String> {
-    common_dir(root)
-        .and_then(|d| std::fs::read_to_string(d.join(REMOVED_FILE)).ok())
+/// What this clone has seen of its members: who was removed, and to whom each key was
+/// ever wrapped (`<key id> <member id>`), from every access.json it loaded and, at
+/// `unlock` and `status`, from HEAD's history. A key once wrapped to a member later
+/// removed is one that member may hold, even where the file no longer says so.
+#[derive(Default, Clone)]
+pub struct Seen {
+    pub removed: BTreeSet<String>,
+    pub wrapped: BTreeSet<String>,
+}
+
+impl Seen {
+    /// The members `key` was ever wrapped to, as seen.
+    fn wrapped_to<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+        let prefix = format!("{key} ");
+        self.wrapped
+            .range(prefix.clone()..)
+            .take_while(move |l| l.starts_with(&prefix))
+            .filter_map(|l| l.split_once(' ').map(|(_, m)| m))
+    }
+}
+
+fn read_lines(dir: &Path, file: &str) -> BTreeSet<String> {
+    std::fs::read_to_string(dir.join(file))
         .map(|text| text.lines().map(str::to_owned).collect())
         .unwrap_or_default()
 }
 
-/// Adds `ids` to the members this clone has seen removed, and returns them all.
-pub fn remember_removed<'a>(
-    root: &Path,
-    ids: impl IntoIterator<Item = &'a str>,
-) -> BTreeSet<String> {
+/// Adds what `access` shows (its removed members, its wraps) and `more` (the same from
+/// elsewhere: history) to what this clone has seen, and returns it all.
+pub fn remember_seen(root: &Path, access: &Access, more: &Seen) -> Seen {
     let _one = one_at_a_time();
-    let mut known = removed(root);
     let Some(dir) = common_dir(root) else {
-        return known;
+        return more.clone();
     };
-    let before = known.len();
-    known.extend(ids.into_iter().map(str::to_owned));
-    if known.len() != before {
-        let text: String = known.iter().map(|id| format!("{id}\n")).collect();
-        let path = dir.join(REMOVED_FILE);
-        if let Some(parent) = path.parent() {
-            if fsutil::create_private_dir(parent).is_ok() {
-                let _ = fsutil::replace_unsynced(&path, text.as_bytes());
+    let add = |file: &str, lines: BTreeSet<String>| {
+        let mut known = read_lines(&dir, file);
+        let before = known.len();
+        known.extend(lines);
+        if known.len() != before {
+            let text: String = known.iter().map(|l| format!("{l}\n")).collect();
+            let path = dir.join(file);
+            if let Some(parent) = path.parent() {
+                if fsutil::create_private_dir(parent).is_ok() {
+                    let _ = fsutil::replace_unsynced(&path, text.as_bytes());
+                }
             }
         }
+        known
+    };
+    let mut removed = more.removed.clone();
+    removed.extend(
+        access
+            .members
+            .iter()
+            .filter(|(_, m)| m.status == crate::access::Status::Removed)
+            .map(|(id, _)| id.clone()),
+    );
+    let mut wrapped = more.wrapped.clone();
+    for records in access.keys.values() {
+        for (key, record) in records {
+            wrapped.extend(record.wrapped.keys().map(|m| format!("{key} {m}")));
+        }
     }
-    known
+    Seen {
+        removed: add(REMOVED_FILE, removed),
+        wrapped: add(WRAPPED_FILE, wrapped),
+    }
 }
 
-/// Refuses a current key of `env` in `access` that is wrapped to one of `removed` (the
-/// members this clone saw removed; see the module's docs): no new value is sealed under
-/// it.
-pub fn check_current(removed: &BTreeSet<String>, env: &str, access: &Access) -> Result<(), Error> {
+/// Refuses a current key of `env` in `access` that was ever wrapped to a member this
+/// clone saw removed (see the module's docs): no new value is sealed under it.
+pub fn check_current(seen: &Seen, env: &str, access: &Access) -> Result<(), Error> {
     let Some(keys) = access.keys.get(env) else {
         return Ok(());
     };
     for head in access.heads(env) {
-        if let Some(member) = keys[head].wrapped.keys().find(|m| removed.contains(*m)) {
+        let now = keys[head].wrapped.keys().map(String::as_str);
+        if let Some(member) = now
+            .chain(seen.wrapped_to(&head.0))
+            .find(|m| seen.removed.contains(*m))
+        {
             return Err(Error::KeyHeldByRemoved {
                 env: env.to_owned(),
                 key: head.0.clone(),
-                member: member.clone(),
+                member: member.to_owned(),
             });
         }
     }

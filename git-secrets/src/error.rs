@@ -40,7 +40,7 @@ pub enum Error {
     NoAccess { env: String, recipient: String },
     #[error("the keys of `{env}` in .secrets/access.json reach none of the keys this clone held before: they were replaced by someone who did not hold the old ones, or `{env}` was deleted and added again; nothing is opened or sealed under them")]
     KeysReplaced { env: String },
-    #[error("the current key {key} of `{env}` in .secrets/access.json is wrapped to member {member}, whom this clone saw removed: this access.json is older than the removal (a revert of it, or a branch made before it), so they hold that key; no new value is sealed under it")]
+    #[error("the current key {key} of `{env}` in .secrets/access.json was wrapped to member {member}, whom this clone saw removed: this access.json is older than the removal (a revert of it, or a branch made before it), so they hold that key; no new value is sealed under it")]
     KeyHeldByRemoved {
         env: String,
         key: String,

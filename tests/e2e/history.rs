@@ -345,3 +345,36 @@ fn a_removal_in_signed_history_is_still_read() {
         .fails()
         .error_names(&["whom this clone saw removed"]);
 }
+
+#[test]
+fn a_revert_that_also_strips_the_removed_members_wrap_is_still_refused() {
+    let env = Env::new();
+    let (alice, bob, b, id) = bob_approved_then_removed(&env);
+    // Bob reverts his removal and takes his own wrap off the key he holds, so that the
+    // file no longer says he has it.
+    bob.git(&b, &["revert", "--no-edit", "HEAD"]).ok();
+    edit_access(&b, |doc| {
+        for records in doc["keys"].as_object_mut().unwrap().values_mut() {
+            for record in records.as_object_mut().unwrap().values_mut() {
+                for field in ["wrapped", "grants"] {
+                    if let Some(map) = record[field].as_object_mut() {
+                        map.remove(&id);
+                    }
+                }
+            }
+        }
+    });
+    bob.git(&b, &["commit", "-q", "-am", "tidy"]).ok();
+    pull(&env, &alice, &b);
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .fails()
+        .error_names(&["whom this clone saw removed"]);
+    // A fresh clone learns it from history at unlock.
+    let fresh = clone(&env, &b, "alice-fresh");
+    env.secrets(&fresh, &["unlock"]).ok();
+    env.secrets(&fresh, &["set", "production", "DB", "prod-password-2"])
+        .fails()
+        .error_names(&["whom this clone saw removed"]);
+    let status = env.secrets(&fresh, &["status"]).ok().stdout;
+    assert!(status.contains("whom this clone saw removed"), "{status}");
+}

@@ -162,7 +162,7 @@ fn approve(ws: &mut Workspace, query: &str, envs: Vec<String>) -> Result<(), Err
             hint: format!("a removed key stays removed: they must join with a new identity (`git log -p .secrets/access.json` shows who edited it since {})", &commit[..commit.len().min(12)]),
         });
     }
-    if ws.removed_seen().contains(&id) {
+    if ws.seen().removed.contains(&id) {
         return Err(Error::Refused {
             message: format!(
                 "member {id} ({}) was removed (this clone saw it, on a branch this one does not have yet)",

@@ -98,6 +98,24 @@ fn keys_wrapped_to<'a>(version: &'a Value, member: &'a str) -> impl Iterator<Ite
         .map(|(id, _)| id.as_str())
 }
 
+/// Every wrap of a version, as `<key id> <member id>`.
+fn wraps(version: &Value) -> impl Iterator<Item = String> + '_ {
+    version
+        .get("keys")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, records)| records.as_object())
+        .flatten()
+        .flat_map(|(key, r)| {
+            r.get("wrapped")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(move |(member, _)| format!("{key} {member}"))
+        })
+}
+
 fn short(commit: &str) -> String {
     format!("commit {}", &commit[..commit.len().min(12)])
 }
@@ -114,13 +132,16 @@ impl Workspace {
     /// history are remembered by the clone from now on.
     pub fn removals(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
+        let mut seen = crate::continuity::Seen::default();
         for (commit, version) in self.access_history().iter().flatten() {
             for (id, _) in removed_members(version) {
                 out.entry(id.to_owned()).or_insert_with(|| short(commit));
+                seen.removed.insert(id.to_owned());
             }
+            seen.wrapped.extend(wraps(version));
         }
-        self.remember_removed(out.keys().map(String::as_str));
-        for id in self.removed_seen().iter() {
+        self.remember_seen(&seen);
+        for id in self.seen().removed.iter() {
             out.entry(id.clone())
                 .or_insert_with(|| "seen by this clone".into());
         }

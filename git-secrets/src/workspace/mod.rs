@@ -74,8 +74,8 @@ pub struct Workspace {
     /// Shared by threads (unlock and the hook read scope files in parallel).
     keys: Mutex<HashMap<String, KeySlot>>,
     history: OnceLock<history::History>,
-    /// The members this clone saw removed (crate::continuity).
-    removed: Mutex<std::collections::BTreeSet<String>>,
+    /// What this clone saw of its members (crate::continuity::Seen).
+    seen: Mutex<crate::continuity::Seen>,
 }
 
 impl Workspace {
@@ -99,9 +99,9 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
-            removed: Mutex::default(),
+            seen: Mutex::default(),
         }
-        .note_removals())
+        .note_seen())
     }
 
     /// For the filter: config and access come from the work tree, or, while a checkout
@@ -131,9 +131,9 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
-            removed: Mutex::default(),
+            seen: Mutex::default(),
         }
-        .note_removals())
+        .note_seen())
     }
 
     /// A workspace for a repository being set up now.
@@ -145,7 +145,7 @@ impl Workspace {
             identity: OnceLock::from(Some(identity)),
             keys: Mutex::default(),
             history: OnceLock::new(),
-            removed: Mutex::default(),
+            seen: Mutex::default(),
         }
     }
 
@@ -174,39 +174,29 @@ impl Workspace {
         Ok(chain)
     }
 
-    /// Refuses to seal under a current key of `env` wrapped to a member this clone saw
-    /// removed ([`crate::continuity::check_current`]); remembers first the members this
-    /// access.json marks removed.
+    /// Refuses to seal under a current key of `env` ever wrapped to a member this clone
+    /// saw removed ([`crate::continuity::check_current`]).
     pub fn check_current(&self, env: &str) -> Result<(), Error> {
-        crate::continuity::check_current(&self.removed_seen(), env, &self.access)
+        crate::continuity::check_current(&self.seen(), env, &self.access)
     }
 
-    /// The members this clone saw removed (read once, kept up to date by this process).
-    pub fn removed_seen(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
-        self.removed.lock().unwrap_or_else(|p| p.into_inner())
+    /// What this clone has seen of its members (crate::continuity::Seen): read once, kept
+    /// up to date by this process.
+    pub fn seen(&self) -> std::sync::MutexGuard<'_, crate::continuity::Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers the members this access.json marks removed (crate::continuity), so that
-    /// a branch without the removal, checked out later, seals nothing under their key.
-    fn note_removals(self) -> Self {
-        self.remember_removals();
+    /// Remembers who this access.json marks removed and to whom it wraps each key
+    /// (crate::continuity), so that a branch without a removal, checked out later, or an
+    /// access.json edited since, seals nothing under a key the member may hold.
+    fn note_seen(self) -> Self {
+        self.remember_seen(&Default::default());
         self
     }
 
-    fn remember_removals(&self) {
-        let ids: Vec<&str> = self
-            .access
-            .members
-            .iter()
-            .filter(|(_, m)| m.status == crate::access::Status::Removed)
-            .map(|(id, _)| id.as_str())
-            .collect();
-        self.remember_removed(ids);
-    }
-
-    /// Adds `ids` to the members this clone saw removed (crate::continuity).
-    pub fn remember_removed<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
-        *self.removed_seen() = crate::continuity::remember_removed(self.root(), ids);
+    /// Adds what this access.json shows and `more` to what the clone has seen.
+    pub fn remember_seen(&self, more: &crate::continuity::Seen) {
+        *self.seen() = crate::continuity::remember_seen(self.root(), &self.access, more);
     }
 
     /// Opens every environment this identity can read, so the clone remembers their keys
@@ -270,7 +260,7 @@ impl Workspace {
     /// Drops cached keys and reads access.json again (after a checkout changed it).
     pub fn reload_access(&mut self) -> Result<(), Error> {
         self.access = Access::load(&self.repo.root.join(ACCESS_FILE))?;
-        self.remember_removals();
+        self.remember_seen(&Default::default());
         self.keys
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())

@@ -242,7 +242,7 @@ impl Workspace {
         let head = merged.sealing_key_id(env).ok()?.clone();
         let chain = merged.open_chain(env, self.identity().ok()?).ok()?;
         crate::continuity::check(self.root(), env, &chain).ok()?;
-        crate::continuity::check_current(&self.removed_seen(), env, &merged).ok()?;
+        crate::continuity::check_current(&self.seen(), env, &merged).ok()?;
         chain.sealing_keys().into_iter().find(|k| *k.id() == head)
     }
 
