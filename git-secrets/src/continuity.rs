@@ -34,6 +34,7 @@ use crate::fsutil;
 const FILE: &str = "git-secrets/held-keys";
 const REMOVED_FILE: &str = "git-secrets/removed-members";
 const WRAPPED_FILE: &str = "git-secrets/wrapped-to";
+const TRACKED_FILE: &str = "git-secrets/tracked-files";
 
 /// The repository's common git directory (the main one's, for a linked worktree).
 pub fn common_dir(root: &Path) -> Option<PathBuf> {
@@ -122,6 +123,71 @@ pub fn remember_seen(root: &Path, access: &Access, more: &Seen) -> Seen {
     Seen {
         removed: add(REMOVED_FILE, removed),
         wrapped: add(WRAPPED_FILE, wrapped),
+    }
+}
+
+/// The environment this clone first knew each tracked file in (`<environment> <path>`
+/// lines): `config.toml` says which key seals a tracked file, and anyone who can push can
+/// change it, so a file moves to another environment only by a `track -e` on this clone.
+fn tracked_memory(root: &Path) -> Option<PathBuf> {
+    common_dir(root).map(|d| d.join(TRACKED_FILE))
+}
+
+fn load_tracked(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(env, p)| (p.to_owned(), env.to_owned()))
+        .collect()
+}
+
+/// Remembers the environment of each tracked file this clone did not know yet
+/// (`files`: path → environment); with `moved`, the given ones replace what was known
+/// (`track -e` here). Returns what the clone knows.
+pub fn remember_tracked<'a>(
+    root: &Path,
+    files: impl IntoIterator<Item = (&'a String, &'a String)>,
+    moved: bool,
+) -> BTreeMap<String, String> {
+    let Some(path) = tracked_memory(root) else {
+        return BTreeMap::new();
+    };
+    let _one = one_at_a_time();
+    let mut known = load_tracked(&path);
+    let before = known.clone();
+    for (file, env) in files {
+        if moved {
+            known.insert(file.clone(), env.clone());
+        } else {
+            known.entry(file.clone()).or_insert_with(|| env.clone());
+        }
+    }
+    if known != before {
+        let text: String = known.iter().map(|(p, e)| format!("{e} {p}\n")).collect();
+        if let Some(dir) = path.parent() {
+            if fsutil::create_private_dir(dir).is_ok() {
+                let _ = fsutil::replace_unsynced(&path, text.as_bytes());
+            }
+        }
+    }
+    known
+}
+
+/// The environment this clone knows the tracked file `file` in.
+pub fn known_tracked(root: &Path, file: &str) -> Option<String> {
+    load_tracked(&tracked_memory(root)?).remove(file)
+}
+
+/// Refuses to seal the tracked file `file` for `env` when this clone knew it in another
+/// environment (config.toml was changed since, not by `track -e` here).
+pub fn check_tracked(root: &Path, file: &str, env: &str) -> Result<(), Error> {
+    match known_tracked(root, file) {
+        Some(was) if was != env => Err(Error::Refused {
+            message: format!("{file} is tracked in `{was}` as far as this clone knows, but .secrets/config.toml now names `{env}` for it: sealing it with the key of `{env}` would give it to whoever reads `{env}`"),
+            hint: format!("if the move is meant, run `git secrets track {file} -e {env}` (a member who reads both); otherwise put the line back (`git log -p .secrets/config.toml` shows who changed it)"),
+        }),
+        _ => Ok(()),
     }
 }
 

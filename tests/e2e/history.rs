@@ -378,3 +378,38 @@ fn a_revert_that_also_strips_the_removed_members_wrap_is_still_refused() {
     let status = env.secrets(&fresh, &["status"]).ok().stdout;
     assert!(status.contains("whom this clone saw removed"), "{status}");
 }
+
+#[test]
+fn a_tracked_file_deleted_and_routed_elsewhere_is_not_sealed_there_when_it_comes_back() {
+    let env = Env::new();
+    let repo = tracked(&env);
+    // Someone who reads only `test` routes the certificate there and deletes it, so no
+    // staged blob says where it belonged.
+    let config = read(repo.join(".secrets/config.toml"));
+    write(
+        repo.join(".secrets/config.toml"),
+        &config.replace("\"prod.pem\" = \"production\"", "\"prod.pem\" = \"test\""),
+    );
+    env.git(&repo, &["rm", "-q", "prod.pem"]).ok();
+    env.commit_all(&repo, "tidy");
+    // The renewed certificate is not sealed with test's key.
+    write(repo.join("prod.pem"), "PROD-CERT-2\n");
+    let out = env.git(&repo, &["add", "prod.pem"]).fails();
+    assert!(
+        out.stderr
+            .contains("tracked in `production` as far as this clone knows")
+            && out.stderr.contains("track prod.pem -e test"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("PROD-CERT"), "{out:?}");
+    // Put back where it belongs, it is sealed for production again.
+    env.secrets(&repo, &["track", "prod.pem", "-e", "production"])
+        .ok();
+    env.git(&repo, &["add", "prod.pem", ".secrets/config.toml"])
+        .ok();
+    let staged = blob(&env, &repo, ":prod.pem");
+    assert!(
+        staged.contains(&key_of_env(&env, &repo, "production")),
+        "{staged}"
+    );
+}

@@ -105,7 +105,9 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
         }
         // Where the file is now: the environment git holds it sealed for, or the one
         // config.toml names (which anyone who can push may have changed).
-        let from = staged_env(&ws, &rel).or_else(|| ws.tracked_env(&rel).map(str::to_owned));
+        let from = staged_env(&ws, &rel)
+            .or_else(|| crate::continuity::known_tracked(ws.root(), &rel))
+            .or_else(|| ws.tracked_env(&rel).map(str::to_owned));
         match from {
             Some(e) if e == env => {
                 if ws.tracked_env(&rel) != Some(env.as_str()) {
@@ -146,6 +148,9 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
     write_attributes(ws.root(), &names)?;
     ws.save_config()?;
     stage_sealed(&ws, &resealed)?;
+    // This clone now knows them in `env` (a move is this decision, made here).
+    let chosen: Vec<(String, String)> = paths.iter().map(|p| (p.clone(), env.clone())).collect();
+    crate::continuity::remember_tracked(ws.root(), chosen.iter().map(|(p, e)| (p, e)), true);
     let mut in_index = Vec::new();
     for rel in &paths {
         // Already in git as plaintext: history keeps it.

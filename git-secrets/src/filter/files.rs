@@ -59,6 +59,7 @@ impl Filter {
             }
         }
         let ws = self.workspace.as_ref().expect("loaded above");
+        crate::continuity::check_tracked(ws.root(), path, env)?;
         ws.seal_file(path, env, input)
             .map_err(|e| not_sealed(path, e))
     }

@@ -191,6 +191,7 @@ impl Workspace {
     /// access.json edited since, seals nothing under a key the member may hold.
     fn note_seen(self) -> Self {
         self.remember_seen(&Default::default());
+        crate::continuity::remember_tracked(self.root(), &self.config.files, false);
         self
     }
 
