@@ -458,7 +458,16 @@ fn program_of(command: &str) -> String {
         let mut chars = rest.chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => out.extend(chars.next()),
+                // Inside double quotes sh takes a backslash as an escape only before
+                // these (unlock::sh_double_quote); elsewhere it is itself.
+                '\\' => match chars.next() {
+                    Some(e @ ('\\' | '"' | '$' | '`')) => out.push(e),
+                    Some(e) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    None => out.push('\\'),
+                },
                 '"' => break,
                 c => out.push(c),
             }
@@ -523,5 +532,23 @@ mod tests {
         );
         assert_eq!(program_of("git-secrets-merge env %O"), "git-secrets-merge");
         assert_eq!(program_of(""), "");
+        // sh's double quotes: a backslash escapes only `\`, `"`, `$` and `` ` ``.
+        assert_eq!(program_of(r#""/a\b\$c" x"#), r"/a\b$c");
+        assert_eq!(program_of(r#""/a\nb" x"#), r"/a\nb");
+    }
+
+    // Guards: what unlock writes for any install path reads back as that path.
+    #[test]
+    fn the_program_of_a_quoted_path_round_trips() {
+        for path in [
+            "/usr/bin/git-secrets",
+            r#"/tmp/tools $HOME `id` $(id) "q" \ \n it's #;x/git-secrets"#,
+        ] {
+            let command = format!(
+                "{} filter-process",
+                crate::cli::unlock::sh_double_quote(path)
+            );
+            assert_eq!(program_of(&command), path);
+        }
     }
 }
