@@ -176,20 +176,34 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             Fix::Adopt(path) => {
                 for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
                     let done = ws.adopt(orphan)?;
+                    let mut stayed = Vec::new();
+                    if !done.kept.is_empty() {
+                        stayed.push(format!("{} differ there", done.kept.join(", ")));
+                    }
+                    if done.comments_kept > 0 {
+                        stayed.push(format!(
+                            "{} comment line(s) above no moved key are not there",
+                            done.comments_kept
+                        ));
+                    }
+                    let comments = match done.comments_moved {
+                        0 => String::new(),
+                        n => format!(" (with {n} comment line(s))"),
+                    };
                     eprintln!(
-                        "fixed: moved {} from {path} to {}{}",
+                        "fixed: moved {}{comments} from {path} to {}{}",
                         if done.moved.is_empty() {
                             "nothing new".to_owned()
                         } else {
                             done.moved.join(", ")
                         },
                         done.target.rel_path(),
-                        if done.kept.is_empty() {
+                        if stayed.is_empty() {
                             format!("; removed {path} (commit both)")
                         } else {
                             format!(
-                                "; kept {path}: {} differ there (compare them by hand)",
-                                done.kept.join(", ")
+                                "; kept {path} whole: {} (compare them by hand, then delete it)",
+                                stayed.join("; ")
                             )
                         }
                     );
