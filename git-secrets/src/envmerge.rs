@@ -84,6 +84,29 @@ fn line_text(line: &Line) -> String {
     s
 }
 
+/// `rendered`, the emitted text of `from` (an entry of the other side), with the prefix
+/// and line ending of `to` (the layout side's entry of the same key), so that taking the
+/// other side's value keeps a layout edit such as an added `export `. A rendered line
+/// starts with its entry's prefix and ends with its line ending in plaintext and in
+/// encrypted form alike; the value between them is taken as it is (never sealed again).
+fn restyle(from: &Line, rendered: &str, to: &Line) -> String {
+    let (LineKind::Entry(f), LineKind::Entry(t)) = (&from.kind, &to.kind) else {
+        return rendered.to_owned();
+    };
+    let Some(body) = rendered.strip_prefix(f.prefix.as_str()) else {
+        return rendered.to_owned();
+    };
+    let eol = |e: Eol| match e {
+        Eol::None => "\n",
+        e => e.as_str(),
+    };
+    let body = match body.strip_suffix(eol(from.eol)) {
+        Some(value) if from.eol != to.eol => format!("{value}{}", eol(to.eol)),
+        _ => body.to_owned(),
+    };
+    format!("{}{body}", t.prefix)
+}
+
 /// One side: its plaintext, and the text to emit for each of its lines (with the line
 /// ending), index for index.
 pub struct Side<'a> {
@@ -151,6 +174,14 @@ pub fn merge(
         .zip(other_out)
         .filter_map(|(l, out)| match &l.kind {
             LineKind::Entry(e) => Some((e.key.as_str(), out)),
+            _ => None,
+        })
+        .collect();
+    let other_entry: HashMap<&str, &Line> = other
+        .lines
+        .iter()
+        .filter_map(|l| match &l.kind {
+            LineKind::Entry(e) => Some((e.key.as_str(), l)),
             _ => None,
         })
         .collect();
@@ -234,8 +265,9 @@ pub fn merge(
         match chosen {
             // The layout side's own value: its line as it is.
             Some(v) if v == e.raw.expose() => out.push(rendered.clone()),
-            // The other side's value: the other side's line for that key.
-            Some(_) => out.push(other_line[key].clone()),
+            // The other side's value: the other side's line for that key, in the layout
+            // side's form (its prefix, such as an added `export `, and line ending).
+            Some(_) => out.push(restyle(other_entry[key], other_line[key], line)),
             None => {}
         }
         add_after(&mut out, Some(key.to_owned()));
@@ -348,6 +380,31 @@ mod tests {
         assert!(
             r.text.contains("2025-06") && r.text.contains("export A=1") && r.text.contains("B=3")
         );
+    }
+
+    // Guards: a prefix added on one side (`export `) survives a value changed on the
+    // other, either way round; so does a line ending converted on the side whose layout
+    // is kept (line endings are not part of the layout, so ours when neither side changed
+    // anything else).
+    #[test]
+    fn a_prefix_edit_survives_a_value_change_on_the_other_side() {
+        let base = "A=1\nB=2\n";
+        let prefixed = "export A=1\nB=2\n";
+        let changed = "A=theirs-value\nB=2\n";
+        for (ours, theirs) in [(prefixed, changed), (changed, prefixed)] {
+            let r = m(base, ours, theirs);
+            assert_eq!(
+                (r.text.as_str(), r.conflicts),
+                ("export A=theirs-value\nB=2\n", 0),
+                "{ours:?} {theirs:?}"
+            );
+        }
+        // The prefix removed on one side, spacing changed on the other side's value.
+        let r = m("export A=1\n", "A=1\n", "export A='2'\n");
+        assert_eq!((r.text.as_str(), r.conflicts), ("A='2'\n", 0));
+        // A line ending converted on one side.
+        let r = m("A=1\nB=2\n", "A=1\r\nB=2\r\n", "A=3\nB=2\n");
+        assert_eq!((r.text.as_str(), r.conflicts), ("A=3\r\nB=2\r\n", 0));
     }
 
     #[test]

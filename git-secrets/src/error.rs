@@ -48,14 +48,18 @@ pub enum Error {
     },
     #[error("unknown environment `{name}` (known: {})", .known.join(", "))]
     UnknownEnv { name: String, known: Vec<String> },
-    #[error("`{word}` is neither a known service nor a known environment (services: {}; environments: {})", list(.services), .envs.join(", "))]
+    /// `word` is `None` when the word is not a valid name: it is then not repeated (a
+    /// value given in its place would be printed).
+    #[error("{} is neither a known service nor a known environment (services: {}; environments: {})", .word.as_ref().map_or("the first word (not repeated: it is not a valid name)".to_owned(), |w| format!("`{w}`")), list(.services), .envs.join(", "))]
     UnknownScopeWord {
-        word: String,
+        word: Option<String>,
         services: Vec<String>,
         envs: Vec<String>,
     },
-    #[error("`{key}` is not a valid variable name")]
-    BadKeyName { key: String },
+    /// An invalid key name typed by the user is never repeated: `KEY: value` or `KEY value`
+    /// given as one word would print the value. `arg` says which argument it was.
+    #[error("the {arg} is not a valid variable name (not repeated here: it may hold a value)")]
+    BadKeyName { arg: String },
     #[error("the value of `{key}`{} starts with `gs1:`, the prefix of a sealed value, so it would be taken for one (committed unsealed, or the whole scope unreadable)", .from.as_ref().map(|f| format!(" in {f}")).unwrap_or_default())]
     TokenLikeValue { key: String, from: Option<String> },
     #[error("`{key}` is not set in {scope}")]
@@ -112,7 +116,7 @@ impl Error {
             Error::KeysReplaced { env } => format!("see who changed it with `git log -p .secrets/access.json`; if `{env}` was re-created on purpose, `git secrets env trust {env}` accepts its new keys (then `git secrets unlock`)"),
             Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
             Error::UnknownScopeWord { .. } => "check the spelling; a new service is created only with `-s/--service NAME`".into(),
-            Error::BadKeyName { .. } => "variable names are letters, digits and `_`, not starting with a digit (e.g. DATABASE_URL)".into(),
+            Error::BadKeyName { .. } => "variable names are letters, digits and `_`, not starting with a digit (e.g. DATABASE_URL); give the key and its value as two words, `git secrets set KEY VALUE`, or leave the value out to type it at a hidden prompt".into(),
             Error::TokenLikeValue { key, .. } => format!("if it was copied from an encrypted file, set the real value instead; if the value really starts with `gs1:`, write it quoted in a dotenv file (the unlocked scope file, or a file you import): {key}=\"gs1:…\" is never taken for a sealed value"),
             Error::KeyNotFound { .. } => "`git secrets get` lists the keys of a scope".into(),
             Error::Usage { hint, .. } => return hint.clone(),

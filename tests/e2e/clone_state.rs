@@ -359,3 +359,67 @@ fn unlock_as_a_non_member_is_refused() {
     assert!(!filter_configured(&bob, &c));
     assert_encrypted(&read(c.join(".secrets/development.env")));
 }
+
+// Guards: the filter's configuration is shared by every worktree of a repository. `lock`
+// in one worktree re-seals its own files and keeps the filter while another worktree
+// still holds decrypted files, naming it: without the filter, git there would take them
+// for edits and a routine `git stash` would store the plaintext. The last lock removes it.
+#[test]
+fn lock_keeps_the_filter_while_another_worktree_holds_plaintext() {
+    let (env, repo) = setup();
+    let wt = env.path().join("wt two");
+    env.git(
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            wt.to_str().unwrap(),
+            "-b",
+            "hotfix",
+        ],
+    )
+    .ok();
+    assert_eq!(read(wt.join(".secrets/production.env")), PROD);
+    let out = env.secrets(&repo, &["lock"]).ok();
+    assert!(
+        out.stderr.contains("wt two") && out.stderr.contains("git secrets lock"),
+        "{out:#?}"
+    );
+    assert_encrypted(&read(repo.join(".secrets/development.env")));
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    assert!(
+        filter_configured(&env, &repo),
+        "the filter stays for `wt two`"
+    );
+    // The other worktree still works through the filter: clean, and a stash stores
+    // nothing in plaintext.
+    assert_eq!(read(wt.join(".secrets/production.env")), PROD);
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]).ok().stdout, "");
+    write(
+        wt.join(".secrets/production.env"),
+        "PROD_TOKEN=prod-token-new\n",
+    );
+    env.git(&wt, &["stash", "-q"]).ok();
+    let objects = env
+        .git(&wt, &["cat-file", "--batch-all-objects", "--batch"])
+        .ok()
+        .stdout;
+    assert!(
+        !objects.contains("prod-token") && !objects.contains("dev-pass-1"),
+        "plaintext stored by git"
+    );
+    env.git(&wt, &["stash", "pop", "-q"]).ok();
+    // Locking the last worktree removes the filter; both stay clean, both sealed.
+    let out = env.secrets(&wt, &["lock"]).ok();
+    assert!(out.stderr.contains("filter is removed"), "{out:#?}");
+    assert!(!filter_configured(&env, &repo));
+    assert_encrypted(&read(wt.join(".secrets/development.env")));
+    assert!(read(wt.join(".secrets/production.env")).contains("PROD_TOKEN=gs1:"));
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    assert_eq!(
+        env.git(&wt, &["status", "--porcelain"]).ok().stdout,
+        " M .secrets/production.env\n",
+        "the uncommitted edit is kept, sealed"
+    );
+}

@@ -120,13 +120,31 @@ fn invalid_key_names_are_rejected() {
     let before = secrets_files(&repo);
     for key in ["MY KEY", "1ABC", "A-B"] {
         let out = env.secrets(&repo, &["set", key, "value-xyz"]).fails();
-        out.error_names(&[key, "not a valid variable name"]);
-        assert_no_leak(&out, &["value-xyz"]);
+        out.error_names(&["KEY argument", "not a valid variable name"]);
+        assert_no_leak(&out, &["value-xyz", key]);
     }
     // `KEY=VALUE` as one word: the value part is never echoed.
     let out = env.secrets(&repo, &["set", "KEY=value-xyz"]).fails();
     out.error_names(&["KEY=…", "not a valid variable name", "two words"]);
     assert_no_leak(&out, &["value-xyz"]);
+    // Other one-word forms (`KEY: value`, `KEY value`, an invalid name before `=`) hold
+    // the value in the invalid name itself: the name is never echoed, by any command.
+    for args in [
+        &["set", "-e", "production", "DB_PASS: hunter2-echoed"][..],
+        &["set", "DB PASS=hunter2-echoed"],
+        &["get", "API_KEY sk-echoed"],
+        &["unset", "API_KEY: sk-echoed"],
+        &["set", "KEY=sk-echoed", "x", "y"],
+    ] {
+        let out = env.secrets(&repo, args).fails();
+        assert_no_leak(&out, &["hunter2", "sk-echoed"]);
+    }
+    let out = env.secrets(&repo, &["get", "API_KEY sk-echoed"]).fails();
+    out.error_names(&[
+        "KEY argument",
+        "not a valid variable name",
+        "letters, digits",
+    ]);
     assert_eq!(secrets_files(&repo), before, "no file created");
 }
 

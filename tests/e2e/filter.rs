@@ -274,3 +274,64 @@ fn git_archive_ships_the_encrypted_form() {
     env.git(&repo, &["stash", "pop", "-q"]).ok();
     assert_eq!(read(repo.join(f)), "CHANGED=value-1234\n");
 }
+
+// Guards: git runs the configured commands (filter, merge, textconv, fsmonitor) through
+// `sh -c`, so an install path holding `$`, a backtick, `"` or a space is quoted for sh:
+// the filter still runs, and nothing in the path is expanded or run.
+#[test]
+fn the_filter_runs_from_an_install_path_with_shell_characters() {
+    let env = Env::new();
+    let dir = env.path().join("bin $HOME `touch PWNED` \"q\" it's");
+    std::fs::create_dir_all(&dir).unwrap();
+    let built = bin().parent().unwrap().to_owned();
+    for name in ["git-secrets", "git-secrets-merge"] {
+        let to = dir.join(name);
+        std::fs::copy(built.join(name), &to).unwrap();
+        chmod(&to, 0o755);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![dir.clone()];
+    paths.extend(std::env::split_paths(&path));
+    let mut env = env;
+    env.vars.push((
+        "PATH".into(),
+        std::env::join_paths(paths)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+    ));
+    let repo = env.repo("repo", &["--envs"]);
+    write(repo.join(".secrets/development.env"), PLAIN);
+    env.commit_all(&repo, "secrets");
+    let stored = blob(&env, &repo, "HEAD:.secrets/development.env");
+    assert!(
+        stored.contains("DB_URL=gs1:") && !stored.contains("hunter2"),
+        "{stored}"
+    );
+    let file = repo.join(".secrets/development.env");
+    std::fs::remove_file(&file).unwrap();
+    env.git(&repo, &["checkout", "--", ".secrets/development.env"])
+        .ok();
+    assert_eq!(read(&file), PLAIN);
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    let out = env.git(&repo, &["log", "-p", "-1"]).ok();
+    assert!(out.stdout.contains("DB_URL = ********"), "{}", out.stdout);
+    assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+    let doctor = env.secrets(&repo, &["doctor"]);
+    assert!(!doctor.stdout.contains("does not exist"), "{doctor:#?}");
+    assert!(!doctor.stderr.contains("does not exist"), "{doctor:#?}");
+    let configured = env
+        .git(&repo, &["config", "filter.secrets.process"])
+        .ok()
+        .stdout;
+    assert!(
+        configured.contains("bin \\$HOME \\`touch PWNED\\`"),
+        "{configured}"
+    );
+    for place in [&repo, &env.path().to_path_buf(), &dir] {
+        assert!(
+            !place.join("PWNED").exists(),
+            "a command in the install path ran"
+        );
+    }
+}

@@ -413,3 +413,52 @@ fn a_tracked_file_deleted_and_routed_elsewhere_is_not_sealed_there_when_it_comes
         "{staged}"
     );
 }
+
+/// `doctor --fix` moving a renamed environment's stray values home brings the comment
+/// lines right above each entry along, in order (they are sealed content, as secret as
+/// values), and never deletes the stray file while it holds anything not moved: a comment
+/// above no entry keeps it whole, and the output says so without the comment's text.
+#[test]
+fn moving_values_home_keeps_their_comments() {
+    for (orphan, moved_whole) in [
+        (
+            "# rotated monthly, old-comment-secret-1\nDB_PASS=hunter2-value\n# vault path kv/comment-secret-2\n# second line\nAPI=k-123456789\n",
+            true,
+        ),
+        (
+            "# above DB, comment-secret-1\nDB_PASS=hunter2-value\n\n# a note on its own, comment-secret-3\n",
+            false,
+        ),
+    ] {
+        let env = Env::new();
+        let repo = env.repo("alice", &["--envs"]);
+        env.commit_all(&repo, "init");
+        env.git(&repo, &["checkout", "-q", "-b", "values"]).ok();
+        write(repo.join(".secrets/development.env"), orphan);
+        env.commit_all(&repo, "development values");
+        env.git(&repo, &["checkout", "-q", "main"]).ok();
+        env.secrets(&repo, &["env", "rename", "development", "dev"])
+            .ok();
+        env.commit_all(&repo, "rename");
+        env.git(&repo, &["merge", "-q", "--no-edit", "values"]).ok();
+        let stray = repo.join(".secrets/development.env");
+        let before = read(&stray);
+        let out = env.secrets(&repo, &["doctor", "--fix"]);
+        assert!(!out.stderr.contains("comment-secret"), "{out:?}");
+        assert!(!out.stdout.contains("comment-secret"), "{out:?}");
+        let home = read(repo.join(".secrets/dev.env"));
+        if moved_whole {
+            assert!(out.stderr.contains("with 3 comment line(s)"), "{out:?}");
+            assert_eq!(home, orphan);
+            assert!(!stray.exists());
+        } else {
+            assert!(
+                out.stderr.contains("kept .secrets/development.env whole")
+                    && out.stderr.contains("1 comment line(s)"),
+                "{out:?}"
+            );
+            assert_eq!(home, "# above DB, comment-secret-1\nDB_PASS=hunter2-value\n");
+            assert_eq!(read(&stray), before, "the stray file is kept as it was");
+        }
+    }
+}

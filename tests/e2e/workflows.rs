@@ -1043,3 +1043,54 @@ fn a_comment_edit_survives_a_merge_with_an_added_key() {
         "{text}"
     );
 }
+
+/// `export ` added to a key on one branch, the same key's value changed on the other: the
+/// merge keeps both, whichever side is merged into which (it once took the changed
+/// value's whole line and dropped the `export ` silently). The merged value is the other
+/// side's sealed value as it was, under its own key.
+#[test]
+fn an_export_prefix_survives_a_merge_with_a_value_change() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    let file = repo.join(".secrets/production.env");
+    write(&file, "A=1\nB=2\n");
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "value"]).ok();
+    write(&file, "A=value-changed\nB=2\n");
+    env.commit_all(&repo, "value: A");
+    env.git(&repo, &["checkout", "-q", "-b", "prefix", "main"])
+        .ok();
+    write(&file, "export A=1\nB=2\n");
+    env.commit_all(&repo, "prefix: export A");
+    for (into, from) in [("prefix", "value"), ("value", "prefix")] {
+        env.git(&repo, &["checkout", "-q", "-B", "merged", into])
+            .ok();
+        env.git(&repo, &["merge", "-q", "--no-edit", from]).ok();
+        assert_eq!(
+            read(&file),
+            "export A=value-changed\nB=2\n",
+            "{from} into {into}"
+        );
+        assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+        let stored = blob(&env, &repo, "HEAD:.secrets/production.env");
+        assert!(
+            stored.starts_with("export A=gs1:") && !stored.contains("value-changed"),
+            "{stored}"
+        );
+        let sealed_value = blob(&env, &repo, "value:.secrets/production.env");
+        let value_of = |s: &str| {
+            s.lines()
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_owned()
+        };
+        assert_eq!(
+            value_of(&stored),
+            value_of(&sealed_value),
+            "not sealed again"
+        );
+    }
+}

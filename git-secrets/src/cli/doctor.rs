@@ -176,20 +176,34 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             Fix::Adopt(path) => {
                 for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
                     let done = ws.adopt(orphan)?;
+                    let mut stayed = Vec::new();
+                    if !done.kept.is_empty() {
+                        stayed.push(format!("{} differ there", done.kept.join(", ")));
+                    }
+                    if done.comments_kept > 0 {
+                        stayed.push(format!(
+                            "{} comment line(s) above no moved key are not there",
+                            done.comments_kept
+                        ));
+                    }
+                    let comments = match done.comments_moved {
+                        0 => String::new(),
+                        n => format!(" (with {n} comment line(s))"),
+                    };
                     eprintln!(
-                        "fixed: moved {} from {path} to {}{}",
+                        "fixed: moved {}{comments} from {path} to {}{}",
                         if done.moved.is_empty() {
                             "nothing new".to_owned()
                         } else {
                             done.moved.join(", ")
                         },
                         done.target.rel_path(),
-                        if done.kept.is_empty() {
+                        if stayed.is_empty() {
                             format!("; removed {path} (commit both)")
                         } else {
                             format!(
-                                "; kept {path}: {} differ there (compare them by hand)",
-                                done.kept.join(", ")
+                                "; kept {path} whole: {} (compare them by hand, then delete it)",
+                                stayed.join("; ")
                             )
                         }
                     );
@@ -458,7 +472,16 @@ fn program_of(command: &str) -> String {
         let mut chars = rest.chars();
         while let Some(c) = chars.next() {
             match c {
-                '\\' => out.extend(chars.next()),
+                // Inside double quotes sh takes a backslash as an escape only before
+                // these (unlock::sh_double_quote); elsewhere it is itself.
+                '\\' => match chars.next() {
+                    Some(e @ ('\\' | '"' | '$' | '`')) => out.push(e),
+                    Some(e) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    None => out.push('\\'),
+                },
                 '"' => break,
                 c => out.push(c),
             }
@@ -523,5 +546,23 @@ mod tests {
         );
         assert_eq!(program_of("git-secrets-merge env %O"), "git-secrets-merge");
         assert_eq!(program_of(""), "");
+        // sh's double quotes: a backslash escapes only `\`, `"`, `$` and `` ` ``.
+        assert_eq!(program_of(r#""/a\b\$c" x"#), r"/a\b$c");
+        assert_eq!(program_of(r#""/a\nb" x"#), r"/a\nb");
+    }
+
+    // Guards: what unlock writes for any install path reads back as that path.
+    #[test]
+    fn the_program_of_a_quoted_path_round_trips() {
+        for path in [
+            "/usr/bin/git-secrets",
+            r#"/tmp/tools $HOME `id` $(id) "q" \ \n it's #;x/git-secrets"#,
+        ] {
+            let command = format!(
+                "{} filter-process",
+                crate::cli::unlock::sh_double_quote(path)
+            );
+            assert_eq!(program_of(&command), path);
+        }
     }
 }

@@ -1,11 +1,16 @@
 //! `git secrets lock`: puts the encrypted form back in the work tree and removes this
 //! clone's filter configuration. Uncommitted edits are kept, encrypted.
 
+use std::path::{Path, PathBuf};
+
 use clap::Args;
 
+use crate::dotenv::{Document, LineKind};
+use crate::envfile;
 use crate::error::Error;
 use crate::fsutil;
-use crate::workspace::FileState;
+use crate::git::Repo;
+use crate::workspace::{FileState, Workspace};
 
 /// Encrypt the secret files in the work tree and remove this clone's filter setup.
 #[derive(Args, Debug)]
@@ -49,7 +54,13 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     }
     // Compared while the filter is still configured: real edits only.
     let (tracked, edited) = (ws.repo.tracked()?, ws.repo.edited_filtered()?);
-    unconfigure(&ws.repo)?;
+    // The configuration is shared by every worktree of the repository: removed while
+    // another one still holds decrypted files, git there would take them for edits and
+    // a `git stash` or `git add` would store the plaintext. The last lock removes it.
+    let plain_elsewhere = other_worktrees_with_plaintext(&ws.repo)?;
+    if plain_elsewhere.is_empty() {
+        unconfigure(&ws.repo)?;
+    }
     for (rel, sealed) in &writes {
         let path = ws.root().join(rel);
         if tracked.contains(rel) && !edited.contains(rel) {
@@ -60,9 +71,120 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     }
     let paths: Vec<String> = writes.iter().map(|(p, _)| p.clone()).collect();
     ws.repo.restat(&paths, true)?;
-    eprintln!(
-        "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit check stays)",
-        writes.len()
-    );
+    if plain_elsewhere.is_empty() {
+        eprintln!(
+            "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit check stays)",
+            writes.len()
+        );
+    } else {
+        let list: Vec<String> = plain_elsewhere
+            .iter()
+            .map(|p| format!("  {}", p.display()))
+            .collect();
+        eprintln!(
+            "locked this worktree: {} secret file(s) encrypted in it; the filter stays configured, because these other worktrees of the repository still hold decrypted secret files:\n{}\nhint: run `git secrets lock` in each of them; the last one removes the filter",
+            writes.len(),
+            list.join("\n")
+        );
+    }
     Ok(())
+}
+
+/// The other worktrees of this repository (`git worktree list`) whose work tree holds a
+/// decrypted secret file: a scope file or a tracked file in plaintext. A worktree whose
+/// configuration cannot be read counts as holding them (nothing proves otherwise).
+fn other_worktrees_with_plaintext(repo: &Repo) -> Result<Vec<PathBuf>, Error> {
+    let here = repo
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| repo.root.clone());
+    let out = repo.git(&["worktree", "list", "--porcelain"])?;
+    let mut found = Vec::new();
+    for path in worktree_paths(&String::from_utf8_lossy(&out)) {
+        let same = path.canonicalize().is_ok_and(|p| p == here) || path == repo.root;
+        if same || !path.is_dir() {
+            continue;
+        }
+        if holds_plaintext(&path) {
+            found.push(path);
+        }
+    }
+    Ok(found)
+}
+
+/// The work-tree paths of `git worktree list --porcelain` (bare entries left out).
+fn worktree_paths(porcelain: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for record in porcelain.split("\n\n") {
+        let mut lines = record.lines();
+        let Some(path) = lines.next().and_then(|l| l.strip_prefix("worktree ")) else {
+            continue;
+        };
+        if !record.lines().any(|l| l == "bare") {
+            out.push(PathBuf::from(path));
+        }
+    }
+    out
+}
+
+/// Whether the work tree at `root` holds a secret file in plaintext.
+fn holds_plaintext(root: &Path) -> bool {
+    let ws = match Workspace::open_repo(Repo {
+        root: root.to_owned(),
+    }) {
+        Ok(ws) => ws,
+        // A branch without git-secrets has no secret files.
+        Err(Error::NotInitialized) => return false,
+        Err(_) => return true,
+    };
+    let plain_scope = ws
+        .scope_files()
+        .iter()
+        .any(|scope| match ws.read_bytes(scope) {
+            Ok(Some(bytes)) => is_plain_scope(&bytes),
+            Ok(None) => false,
+            Err(_) => true,
+        });
+    plain_scope
+        || ws
+            .read_tracked(false)
+            .map_or(true, |files| !files.is_empty())
+}
+
+/// Whether a scope file's bytes are its decrypted form: a value or comment not sealed
+/// (a file of blank lines holds nothing; one that does not parse may hold anything).
+fn is_plain_scope(bytes: &[u8]) -> bool {
+    match Document::parse(bytes) {
+        Ok(doc) => {
+            doc.lines
+                .iter()
+                .any(|l| !matches!(l.kind, LineKind::Blank(_)))
+                && !envfile::is_encrypted_doc(&doc)
+                && !envfile::looks_encrypted_doc(&doc)
+        }
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn worktree_list_paths() {
+        let porcelain = "worktree /r/main\nHEAD 0123\nbranch refs/heads/main\n\nworktree /r/wt two\nHEAD 4567\ndetached\nprunable gitdir file points to non-existent location\n\nworktree /r/bare.git\nbare\n\n";
+        assert_eq!(
+            super::worktree_paths(porcelain),
+            vec![
+                std::path::PathBuf::from("/r/main"),
+                std::path::PathBuf::from("/r/wt two")
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_and_sealed_scope_files() {
+        assert!(super::is_plain_scope(b"A=1\n"));
+        assert!(super::is_plain_scope(b"# a note\n"));
+        assert!(!super::is_plain_scope(b"\n\n"));
+        assert!(!super::is_plain_scope(b""));
+    }
 }

@@ -262,8 +262,13 @@ pub fn resolve_scope(
         }
     }
     if rest.len() > max_rest {
+        // The word is named only when it could be a name: a value given in its place
+        // (`set KEY=value extra`) is never echoed.
+        let word = &rest[0];
+        let word = (crate::config::is_valid_name(word) || crate::dotenv::is_valid_key(word))
+            .then(|| word.clone());
         return Err(Error::UnknownScopeWord {
-            word: rest[0].clone(),
+            word,
             services: config.services.iter().cloned().collect(),
             envs: config.environments.clone(),
         });
@@ -289,7 +294,7 @@ pub fn resolve_scope(
             }
             if !create {
                 return Err(Error::UnknownScopeWord {
-                    word: s.clone(),
+                    word: Some(s.clone()),
                     services: ws.config.services.iter().cloned().collect(),
                     envs: ws.config.environments.clone(),
                 });
@@ -339,22 +344,29 @@ pub fn usage(message: String) -> Error {
     }
 }
 
+/// Refuses a KEY argument that is not a valid variable name, without repeating it: a
+/// key and its value given as one word (`KEY=value`, `KEY: value`, `KEY value`) would
+/// print the value. Only a valid name before `=` is named.
 pub fn check_key(key: &str) -> Result<(), Error> {
     if crate::dotenv::is_valid_key(key) {
         return Ok(());
     }
     // `set KEY=VALUE` as one word: what follows `=` is the value, never echoed.
     if let Some((name, _)) = key.split_once('=') {
+        let name = if crate::dotenv::is_valid_key(name) {
+            format!("`{name}=…`")
+        } else {
+            "the KEY argument".to_owned()
+        };
         return Err(Error::Usage {
             message: format!(
-                "`{}=…` is not a valid variable name: the key and its value were given as one word",
-                name.chars().take(64).collect::<String>()
+                "{name} is not a valid variable name: the key and its value were given as one word"
             ),
             hint: Some("give them as two words, `git secrets set KEY VALUE`, or leave the value out to type it at a hidden prompt".into()),
         });
     }
     Err(Error::BadKeyName {
-        key: key.chars().take(64).collect(),
+        arg: "KEY argument".into(),
     })
 }
 

@@ -87,11 +87,26 @@ pub fn exe_command(subcommand: &str) -> Result<String, Error> {
         path: "git-secrets".into(),
         source,
     })?;
-    let exe = exe
-        .to_string_lossy()
-        .replace('\\', "/")
-        .replace('"', "\\\"");
-    Ok(format!("\"{exe}\" {subcommand}"))
+    Ok(format!(
+        "{} {subcommand}",
+        sh_double_quote(&exe.to_string_lossy())
+    ))
+}
+
+/// `path` inside shell double quotes, as git runs a configured command with `sh -c`:
+/// `\`, `"`, `$` and `` ` `` are escaped, so an install path holding them is taken
+/// literally (never expanded, never run). doctor's `program_of` reads it back.
+pub fn sh_double_quote(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 2);
+    out.push('"');
+    for c in path.chars() {
+        if matches!(c, '\\' | '"' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// Whether `git --version` is at least `want` (major, minor); unknown is no. Asked once
@@ -165,11 +180,10 @@ fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
         source,
     })?;
     let sibling = exe.with_file_name(format!("{program}{}", std::env::consts::EXE_SUFFIX));
-    let sibling = sibling
-        .to_string_lossy()
-        .replace('\\', "/")
-        .replace('"', "\\\"");
-    Ok(format!("\"{sibling}\" {args}"))
+    Ok(format!(
+        "{} {args}",
+        sh_double_quote(&sibling.to_string_lossy())
+    ))
 }
 
 /// This clone's git config: the filter process, required so a failure stops `git add`.
@@ -392,6 +406,23 @@ fn fill_diff_cache(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn command_paths_are_quoted_for_sh() {
+        let q = super::sh_double_quote;
+        assert_eq!(q("/usr/bin/git-secrets"), r#""/usr/bin/git-secrets""#);
+        assert_eq!(
+            q(r#"/opt/a $HOME `id` "x" \ b/git-secrets"#),
+            r#""/opt/a \$HOME \`id\` \"x\" \\ b/git-secrets""#
+        );
+        // What sh makes of it: the path itself, nothing expanded or run.
+        let path = "/tmp/t $HOME `echo run` $(echo run) \"q\" \\n it's #;x/prog";
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("printf %s {}", q(path))])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), path);
+    }
+
     #[test]
     fn git_versions() {
         let v = super::parse_git_version;

@@ -30,6 +30,11 @@ pub struct Adopted {
     /// Keys the target already has with another value: the orphan then stays as it is
     /// (nothing is overwritten, nothing dropped).
     pub kept: Vec<String>,
+    /// Comment lines moved with the entries they sit right above.
+    pub comments_moved: usize,
+    /// Comment lines that were not moved (above no moved entry) and that the target
+    /// lacks: the orphan then stays as it is too.
+    pub comments_kept: usize,
 }
 
 impl Workspace {
@@ -67,10 +72,12 @@ impl Workspace {
     }
 
     /// Moves the entries of `orphan` into the same service's file of the environment
-    /// whose key sealed it: keys that file lacks are added; a key it has with the same
-    /// value is dropped from the orphan; a key it has with another value is left where
-    /// it is and named. The orphan file is deleted (and its deletion staged) once nothing
-    /// is left in it.
+    /// whose key sealed it: keys that file lacks are added, each with the comment lines
+    /// right above it, in order; a key it has with the same value is dropped from the
+    /// orphan; a key it has with another value is left where it is and named. The orphan
+    /// file is deleted (and its deletion staged) only when everything in it was moved or
+    /// is already in the target as it is (other comments included); otherwise it stays
+    /// whole, and what stayed is counted.
     pub fn adopt(&self, orphan: &Orphan) -> Result<Adopted, Error> {
         let env = orphan.sealed_for.as_deref().ok_or_else(|| Error::Refused {
             message: format!(
@@ -100,9 +107,30 @@ impl Workspace {
         let target = Scope::new(orphan.scope.service.as_deref(), env);
         let mut file = self.read_scope(&target)?;
         let (mut moved, mut kept) = (Vec::new(), Vec::new());
+        let mut comments_moved = 0;
+        // Comment lines right above the entry being read (no blank line between): they
+        // belong to it and go where it goes.
+        let mut above: Vec<&Line> = Vec::new();
+        // Comment lines left behind: neither moved with an entry nor already in the
+        // target's file.
+        let mut left: Vec<&Line> = Vec::new();
+        let has_comment = |doc: &crate::dotenv::Document, line: &Line| {
+            doc.lines.iter().any(|l| match (&l.kind, &line.kind) {
+                (LineKind::Comment(a), LineKind::Comment(b)) => a.expose() == b.expose(),
+                _ => false,
+            })
+        };
         for line in &doc.lines {
-            let LineKind::Entry(e) = &line.kind else {
-                continue;
+            let e = match &line.kind {
+                LineKind::Comment(_) => {
+                    above.push(line);
+                    continue;
+                }
+                LineKind::Blank(_) => {
+                    left.append(&mut above);
+                    continue;
+                }
+                LineKind::Entry(e) => e,
             };
             match file.doc.get(&e.key) {
                 None => {
@@ -112,23 +140,32 @@ impl Workspace {
                             last.eol = Eol::Lf;
                         }
                     }
-                    file.doc.lines.push(Line {
-                        kind: line.kind.clone(),
-                        eol: Eol::Lf,
-                    });
+                    comments_moved += above.len();
+                    for l in above.drain(..).chain(std::iter::once(line)) {
+                        file.doc.lines.push(Line {
+                            kind: l.kind.clone(),
+                            eol: Eol::Lf,
+                        });
+                    }
                     moved.push(e.key.clone());
                 }
-                Some(have) if have.raw.expose() == e.raw.expose() => {}
-                Some(_) => kept.push(e.key.clone()),
+                Some(have) if have.raw.expose() == e.raw.expose() => left.append(&mut above),
+                Some(_) => {
+                    left.append(&mut above);
+                    kept.push(e.key.clone());
+                }
             }
         }
+        left.append(&mut above);
+        // Comments the target already holds as they are are not lost with the orphan.
+        let comments_kept = left.iter().filter(|l| !has_comment(&file.doc, l)).count();
         if !moved.is_empty() {
             if file.state == FileState::Missing {
                 file.state = FileState::Plain;
             }
             self.write_scope(&target, &file)?;
         }
-        if kept.is_empty() {
+        if kept.is_empty() && comments_kept == 0 {
             std::fs::remove_file(&path).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
@@ -146,6 +183,8 @@ impl Workspace {
             target,
             moved,
             kept,
+            comments_moved,
+            comments_kept,
         })
     }
 }
