@@ -130,7 +130,18 @@ impl<'a> Auxiliary<'a> {
         for (i, item) in items.iter().enumerate() {
             let path = item.entry.path.as_str();
             let routed = attrs(i).0;
-            if !item.changed || !(routed || super::is_secret_path(path)) {
+            let scope = Scope::from_rel_path(path).is_some();
+            // A path .gitattributes does not route may still be a tracked file (listed
+            // in config.toml) whose line was lost or overridden: config.toml is read
+            // for it, changed or not, and access.json too if the commit changes it.
+            if !routed && !scope && !super::is_secret_path(path) {
+                if let std::collections::hash_map::Entry::Vacant(v) = config_at.entry(item.commit) {
+                    v.insert(list.len());
+                    names.push(Aux::Config(item.commit).name(oid(item.commit, CONFIG_FILE)));
+                    list.push(Aux::Config(item.commit));
+                }
+            }
+            if !item.changed {
                 continue;
             }
             if let std::collections::hash_map::Entry::Vacant(v) = access_at.entry(item.commit) {
@@ -138,7 +149,7 @@ impl<'a> Auxiliary<'a> {
                 names.push(Aux::Access(item.commit).name(oid(item.commit, ACCESS_FILE)));
                 list.push(Aux::Access(item.commit));
             }
-            if Scope::from_rel_path(path).is_none() {
+            if !scope {
                 if let std::collections::hash_map::Entry::Vacant(v) = config_at.entry(item.commit) {
                     v.insert(list.len());
                     names.push(Aux::Config(item.commit).name(oid(item.commit, CONFIG_FILE)));
@@ -265,7 +276,26 @@ fn run(
         };
         for &(i, once) in &users[oids[n - n_aux]] {
             let item = &items[i];
-            let (routed, exempt) = attrs(i);
+            let (mut routed, exempt) = attrs(i);
+            let path = item.entry.path.as_str();
+            if !routed
+                && !super::is_secret_path(path)
+                && aux
+                    .config(item.commit)
+                    .is_some_and(|c| c.files.contains_key(path))
+            {
+                // A tracked file is a secret file whatever .gitattributes says now.
+                if !crate::wholefile::is_sealed(bytes) {
+                    if !once {
+                        continue;
+                    }
+                    let mut f = unrouted_tracked(path);
+                    f.commit = item.commit.map(str::to_owned);
+                    findings.push((i, f));
+                    continue;
+                }
+                routed = true;
+            }
             let blob = Blob {
                 path: &item.entry.path,
                 bytes,
@@ -291,6 +321,17 @@ fn run(
     })?;
     findings.sort_by_key(|(i, _)| *i);
     Ok(findings.into_iter().map(|(_, f)| f).collect())
+}
+
+/// A tracked file (config.toml `[files]`) stored as it is, because .gitattributes no
+/// longer routes it to the filter.
+fn unrouted_tracked(p: &str) -> Finding {
+    Finding {
+        commit: None,
+        path: p.to_owned(),
+        reason: "is a tracked secret file (listed in .secrets/config.toml) but is not in encrypted form: its `.gitattributes` routing to the secrets filter was lost or overridden by a later line (another tool's `filter=`, or `-filter`)".into(),
+        fix: format!("restore the line with `git secrets doctor --fix` (it puts it back after any line that overrides it; commit .gitattributes), then `git add --renormalize -- {p}`"),
+    }
 }
 
 /// The checks that need an identity, for a blob the first three let through.
