@@ -61,7 +61,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let paths: Vec<String> = writes.iter().map(|(p, _)| p.clone()).collect();
     ws.repo.restat(&paths, true)?;
     eprintln!(
-        "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit check stays)",
+        "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit and pre-push checks stay)",
         writes.len()
     );
     Ok(())

@@ -442,6 +442,16 @@ fn short(id: &str) -> String {
 /// `git secrets check`: every commit of a range, or the whole tree of HEAD (and what
 /// HEAD itself changes, judged against its parent).
 pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
+    history(repo, revs, true)
+}
+
+/// The checks of [`check_history`] that need no key, over the commits `revs` name (the
+/// post-rewrite hook's quick look at what a rebase or an amend wrote).
+pub fn check_commits_keyless(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
+    history(repo, revs, false)
+}
+
+fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, Error> {
     let (groups, tree_mode) = if revs.is_empty() {
         if repo
             .git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
@@ -494,6 +504,9 @@ pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
     }
     let lookup = |i: usize| attrs[i];
     let known = LazyKnown::new(repo);
+    if !with_identity {
+        let _ = known.cell.set(None);
+    }
     let findings = run(repo, &items, &contexts, &lookup, &known)?;
     Ok(Report {
         findings,
