@@ -207,6 +207,27 @@ impl<'a> Auxiliary<'a> {
             .as_ref()
     }
 
+    /// Whether the config.toml of `commit` lists `path` as a tracked file. A path that
+    /// does not occur in its text (as TOML writes a key with nothing to escape) is not
+    /// listed: most paths a commit changes are told so without parsing the file.
+    fn tracks(&mut self, commit: Option<&'a str>, path: &str) -> bool {
+        let Some(bytes) = self
+            .config_at
+            .get(&commit)
+            .and_then(|&at| self.bytes[at].as_deref())
+        else {
+            return false;
+        };
+        let plain = !path
+            .bytes()
+            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f);
+        if plain && !bytes.windows(path.len()).any(|w| w == path.as_bytes()) {
+            return false;
+        }
+        self.config(commit)
+            .is_some_and(|c| c.files.contains_key(path))
+    }
+
     fn former(&self, commit: Option<&str>, path: &str) -> Option<&[u8]> {
         let at = *self.former_at.get(&(commit, path))?;
         self.bytes[at].as_deref().map(Vec::as_slice)
@@ -278,12 +299,7 @@ fn run(
             let item = &items[i];
             let (mut routed, exempt) = attrs(i);
             let path = item.entry.path.as_str();
-            if !routed
-                && !super::is_secret_path(path)
-                && aux
-                    .config(item.commit)
-                    .is_some_and(|c| c.files.contains_key(path))
-            {
+            if !routed && !super::is_secret_path(path) && aux.tracks(item.commit, path) {
                 // A tracked file is a secret file whatever .gitattributes says now.
                 if !crate::wholefile::is_sealed(bytes) {
                     if !once {
