@@ -51,7 +51,7 @@ impl Fix {
     fn describe(&self) -> String {
         match self {
             Fix::Attributes => {
-                "`git secrets doctor --fix` adds the lines back (then commit .gitattributes)".into()
+                "`git secrets doctor --fix` adds the lines back, after any line that overrides them (then commit .gitattributes)".into()
             }
             Fix::Ignores => {
                 "`git secrets doctor --fix` adds the lines back (then commit .gitignore)".into()
