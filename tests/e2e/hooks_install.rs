@@ -70,6 +70,10 @@ fn hand_written_hook_keeps_running_and_lock_keeps_only_the_check() {
     assert_eq!(text.matches("hook pre-commit").count(), 2, "{text}");
     assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
     assert!(hooks.join("pre-merge-commit").exists(), "the checks stay");
+    assert!(
+        read(hooks.join("pre-push")).contains("hook pre-push"),
+        "the checks stay"
+    );
     assert_eq!(
         read(hooks.join("post-commit")),
         THEIRS,
@@ -248,7 +252,7 @@ fn status_reports_the_hooks() {
     let status = env.secrets(&repo, &["status"]).ok().stdout;
     assert!(
         status.contains(
-            "pre-commit, pre-merge-commit, post-commit, post-merge, post-rewrite installed"
+            "pre-commit, pre-merge-commit, pre-push, post-commit, post-merge, post-rewrite installed"
         ),
         "{status}"
     );

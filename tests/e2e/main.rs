@@ -21,6 +21,8 @@ mod hooks;
 mod hooks_install;
 // `git secrets check [REV-RANGE]` over commits, with and without an identity.
 mod hooks_check;
+// The pre-push hook over the commits being pushed, and post-rewrite's warning.
+mod hooks_push;
 // Team access: join, approve, remove with rotation, CI keys, crash safety, merges.
 mod team;
 // access.json edited by hand: nobody without a key gets one through a routine command.

@@ -400,3 +400,79 @@ fn a_tracked_file_under_a_retired_key_is_re_sealed_not_committed() {
     assert_eq!(std::fs::read(repo.join(CERT)).unwrap(), changed);
     assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
 }
+
+// Guards: a tracked file whose .gitattributes routing is lost — a later line gives its
+// path another filter (what `git lfs track "*.p12"` appends, or `-filter`), or its line
+// is deleted — is still a secret file: its plaintext is refused by the hook and by
+// `check`, `status` and `doctor` say so, and `doctor --fix` routes it again.
+#[test]
+fn a_tracked_file_whose_routing_is_overridden_or_lost_is_not_committed_in_plaintext() {
+    for how in ["override", "unset", "delete"] {
+        let env = Env::new();
+        let repo = repo_with_cert(&env);
+        let attrs = read(repo.join(".gitattributes"));
+        let line = format!("/{CERT} filter=secrets -diff merge=binary -text");
+        assert!(attrs.contains(&line), "{attrs}");
+        let changed = match how {
+            "override" => format!("{attrs}*.p12 filter=lfs diff=lfs merge=lfs -text\n"),
+            "unset" => format!("{attrs}certs/* -filter\n"),
+            _ => attrs.replace(&format!("{line}\n"), ""),
+        };
+        write(repo.join(".gitattributes"), &changed);
+        // The routine renewal, as a text file (git's own view of it is not sealed).
+        write(repo.join(CERT), "renewed-keystore-secret-marker-5678\n");
+        env.git(&repo, &["add", "-A"]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", "renew"]).fails();
+        assert!(
+            out.stderr.contains(&format!(
+                "{CERT}: is a tracked secret file (listed in .secrets/config.toml) but is not in encrypted form: its `.gitattributes` routing to the secrets filter was lost or overridden"
+            )) && out.stderr.contains("`git secrets doctor --fix`") && out.stderr.contains(&format!("git add --renormalize -- {CERT}")),
+            "{how}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("secret-marker"), "{}", out.stderr);
+        // Committed past the hook, `check` finds it too.
+        env.git(&repo, &["commit", "-q", "--no-verify", "-m", "renew"])
+            .ok();
+        let out = env.secrets(&repo, &["check", "HEAD~1..HEAD"]).fails();
+        assert!(
+            out.stdout
+                .contains(&format!("{CERT}: is a tracked secret file")),
+            "{how}: {out:#?}"
+        );
+        let out = env.secrets(&repo, &["check"]).fails();
+        assert!(
+            out.stdout
+                .contains(&format!("{CERT}: is a tracked secret file")),
+            "{how}: {out:#?}"
+        );
+        env.git(&repo, &["reset", "-q", "--soft", "HEAD~1"]).ok();
+        let status = env.secrets(&repo, &["status"]).ok().stdout;
+        assert!(
+            status.contains("problem: tracked file(s) not routed to the secrets filter")
+                && status.contains(CERT),
+            "{how}: {status}"
+        );
+        let out = env.secrets(&repo, &["doctor"]).fails();
+        let said = if how == "delete" {
+            format!(".gitattributes lacks `{line}`")
+        } else {
+            format!("tracked file(s) {CERT} are not routed to the secrets filter: a later .gitattributes line overrides theirs")
+        };
+        assert!(
+            out.stdout.contains(&said) || out.stderr.contains(&said),
+            "{how}: {out:#?}"
+        );
+        env.secrets(&repo, &["doctor", "--fix"]).ok();
+        let routed = env
+            .git(&repo, &["check-attr", "filter", "--", CERT])
+            .ok()
+            .stdout;
+        assert_eq!(routed, format!("{CERT}: filter: secrets\n"), "{how}");
+        env.git(&repo, &["add", "--renormalize", "--", CERT]).ok();
+        env.git(&repo, &["add", "-A"]).ok();
+        env.git(&repo, &["commit", "-q", "-m", "renew"]).ok();
+        assert_sealed(&raw_blob(&env, &repo, &format!("HEAD:{CERT}")));
+        env.secrets(&repo, &["check", "HEAD~1..HEAD"]).ok();
+    }
+}

@@ -51,7 +51,7 @@ impl Fix {
     fn describe(&self) -> String {
         match self {
             Fix::Attributes => {
-                "`git secrets doctor --fix` adds the lines back (then commit .gitattributes)".into()
+                "`git secrets doctor --fix` adds the lines back, after any line that overrides them (then commit .gitattributes)".into()
             }
             Fix::Ignores => {
                 "`git secrets doctor --fix` adds the lines back (then commit .gitignore)".into()
@@ -167,6 +167,10 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
                 unlock::write_gitattributes(ws.root())?;
                 let tracked: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
                 super::track::write_attributes(ws.root(), &tracked)?;
+                let overridden = super::track::overridden(ws, &tracked);
+                if !overridden.is_empty() {
+                    super::track::move_attributes_last(ws.root(), &overridden)?;
+                }
             }
             Fix::Ignores => unlock::write_gitignore(ws.root())?,
             Fix::Checks => install::install_current(&ws.repo, install::CHECKS)?,
@@ -288,6 +292,17 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
         found.push(problem(
             format!(
                 ".gitattributes lacks {lines}: those tracked files would be committed as they are"
+            ),
+            Fix::Attributes,
+        ));
+    }
+    let paths: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
+    let overridden = super::track::overridden(ws, &paths);
+    if !overridden.is_empty() {
+        found.push(problem(
+            format!(
+                "tracked file(s) {} are not routed to the secrets filter: a later .gitattributes line overrides theirs (another tool's `filter=`, or `-filter`), so they would be committed as they are",
+                overridden.join(", ")
             ),
             Fix::Attributes,
         ));

@@ -2,6 +2,10 @@
 //! also usable from husky, lefthook or the pre-commit framework. It checks the staged
 //! blobs, not the work tree, and blocks the commit with one line per problem.
 //!
+//! `git secrets hook pre-push` runs the checks of `git secrets check` over the commits
+//! being pushed (what a rebase or a cherry-pick made without pre-commit), and blocks the
+//! push; post-rewrite warns about the same right after a rebase or an amend.
+//!
 //! `git secrets hook post-commit` caches the masked diff of the secret files the commit
 //! changed (crate::diffcache), and `post-merge` and `post-rewrite` (a pull, a merge, a
 //! rebase) that of the commits they brought (`ORIG_HEAD..HEAD`), so `git log -p` over
@@ -32,6 +36,7 @@ pub struct HookArgs {
 enum HookName {
     PreCommit,
     PreMergeCommit,
+    PrePush,
     PostCommit,
     PostMerge,
     PostRewrite,
@@ -41,13 +46,20 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     let what = match args.hook {
         HookName::PreCommit => "commit",
         HookName::PreMergeCommit => "merge commit",
+        HookName::PrePush => return pre_push(),
         HookName::PostCommit => {
             cache_committed_views();
             return Ok(());
         }
-        // An amend was cached by post-commit.
-        HookName::PostRewrite if args.args.first().is_some_and(|a| a == "amend") => return Ok(()),
-        HookName::PostMerge | HookName::PostRewrite => {
+        HookName::PostRewrite => {
+            warn_rewritten();
+            // An amend was cached by post-commit.
+            if args.args.first().is_none_or(|a| a != "amend") {
+                cache_new_history();
+            }
+            return Ok(());
+        }
+        HookName::PostMerge => {
             cache_new_history();
             return Ok(());
         }
@@ -115,5 +127,157 @@ fn cache_views(repo: Repo, blobs: &[(String, String)]) {
     });
     if let Err(e) = result {
         diffcache::warn_unfilled(&e);
+    }
+}
+
+/// The all-zero id git gives for a ref that does not exist (a deletion, a new ref).
+fn is_zero(id: &str) -> bool {
+    id.bytes().all(|b| b == b'0')
+}
+
+/// The `git rev-list` arguments naming the commits a pre-push hook's stdin lines
+/// (`<local ref> <local sha> <remote ref> <remote sha>`) push: each local commit but
+/// what any remote-tracking ref already has and what the remote ref was. Deletions are
+/// skipped; none at all: nothing to check.
+pub fn pushed_revs(stdin: &str, known: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let mut tips = Vec::new();
+    let mut not = Vec::new();
+    for line in stdin.lines() {
+        let [_, local, _, remote] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            continue;
+        };
+        if is_zero(local) {
+            continue;
+        }
+        tips.push(local.to_owned());
+        // A remote sha this clone does not have (someone else's push) cannot be named.
+        if !is_zero(remote) && known(remote) {
+            not.push(remote.to_owned());
+        }
+    }
+    if tips.is_empty() {
+        return tips;
+    }
+    tips.push("--not".into());
+    tips.push("--remotes".into());
+    tips.extend(not);
+    tips
+}
+
+/// The pre-push check: `git secrets check` over the commits being pushed. A rebase, a
+/// cherry-pick or a `commit --no-verify` makes commits the pre-commit hook never saw;
+/// this is the last point before others can read them.
+fn pre_push() -> Result<(), Error> {
+    let mut stdin = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin).map_err(|source| {
+        Error::Io {
+            path: "stdin".into(),
+            source,
+        }
+    })?;
+    let repo = Repo::discover()?;
+    let known = |id: &str| {
+        repo.git(&["cat-file", "-e", &format!("{id}^{{commit}}")])
+            .is_ok()
+    };
+    let revs = pushed_revs(&stdin, &known);
+    if revs.is_empty() {
+        return Ok(());
+    }
+    let report = guard::check_history(&repo, &revs)?;
+    if report.findings.is_empty() {
+        return Ok(());
+    }
+    let mut text = "git-secrets: this push would put secrets in git:\n".to_owned();
+    for f in &report.findings {
+        let commit = f.commit.as_deref().unwrap_or("index");
+        text.push_str(&format!(
+            "  {} {}: {}\n    fix: {}\n",
+            &commit[..commit.len().min(12)],
+            f.path,
+            f.reason,
+            f.fix
+        ));
+    }
+    eprint!("{text}");
+    Err(Error::Refused {
+        message: format!(
+            "push blocked: {} problem(s) in the commits being pushed (listed above); nothing was pushed",
+            report.findings.len()
+        ),
+        hint: "fix each file as said in the commit that holds it: for the last commit, `git add --renormalize -- PATH` and `git commit --amend`; for an older one, `git rebase -i` and amend it there; then push again (`git secrets check @{upstream}..HEAD` lists what is left)".into(),
+    })
+}
+
+/// After a rebase or an amend: the keyless checks over the commits it wrote (only
+/// those), so a file a rebase carried over under a retired key is said at once, not at
+/// the push. A warning: the commits are made already.
+fn warn_rewritten() {
+    let mut stdin = String::new();
+    if std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin).is_err() {
+        return;
+    }
+    // "<old sha> <new sha> [extra]" per rewritten commit.
+    let mut revs: Vec<String> = stdin
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|id| !is_zero(id))
+        .map(str::to_owned)
+        .collect();
+    revs.dedup();
+    if revs.is_empty() {
+        return;
+    }
+    let Ok(root) = std::env::current_dir() else {
+        return;
+    };
+    let repo = Repo { root };
+    revs.insert(0, "--no-walk".into());
+    let report = match guard::check_commits_keyless(&repo, &revs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("git-secrets: warning: could not check the rewritten commits: {e}");
+            return;
+        }
+    };
+    if report.findings.is_empty() {
+        return;
+    }
+    let mut text =
+        "git-secrets: warning: the rewritten commits hold secrets the push will refuse:\n"
+            .to_owned();
+    for f in &report.findings {
+        let commit = f.commit.as_deref().unwrap_or("index");
+        text.push_str(&format!(
+            "  {} {}: {}\n    fix: {}\n",
+            &commit[..commit.len().min(12)],
+            f.path,
+            f.reason,
+            f.fix
+        ));
+    }
+    text.push_str("  then amend the commit that holds it (`git rebase -i` for an older one)\n");
+    eprint!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pushed_revs;
+
+    #[test]
+    fn pushed_commits_are_named_for_rev_list() {
+        let z = "0".repeat(40);
+        let (a, b, c) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
+        let have = |id: &str| id != c;
+        // A new ref, an update, a deletion, an update over a commit not here.
+        let stdin = format!(
+            "refs/heads/new {a} refs/heads/new {z}\nrefs/heads/main {b} refs/heads/main {a}\n(delete) {z} refs/heads/old {b}\nrefs/heads/x {a} refs/heads/x {c}\n"
+        );
+        assert_eq!(
+            pushed_revs(&stdin, &have),
+            [&a, &b, &a, "--not", "--remotes", &a]
+        );
+        assert!(pushed_revs(&format!("(delete) {z} refs/heads/old {b}\n"), &have).is_empty());
+        assert!(pushed_revs("\n", &have).is_empty());
     }
 }

@@ -73,7 +73,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     ws.repo.restat(&paths, true)?;
     if plain_elsewhere.is_empty() {
         eprintln!(
-            "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit check stays)",
+            "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit and pre-push checks stay)",
             writes.len()
         );
     } else {

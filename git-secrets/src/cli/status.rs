@@ -82,6 +82,27 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             .map(|(path, env)| format!("{path} ({env})"))
             .collect();
         text.push_str(&format!("tracked files: {}\n", files.join(", ")));
+        let paths: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
+        let wanted: Vec<String> = paths
+            .iter()
+            .map(|p| super::track::attribute_line(p))
+            .collect();
+        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let attrs = std::fs::read_to_string(ws.root().join(".gitattributes")).unwrap_or_default();
+        let lacking = super::unlock::missing_lines(&attrs, &wanted);
+        let overridden = super::track::overridden(&ws, &paths);
+        if !lacking.is_empty() || !overridden.is_empty() {
+            text.push_str(&format!(
+                "problem: tracked file(s) not routed to the secrets filter (their .gitattributes line is missing, or a later line overrides it), so they would be committed as they are: {}; run `git secrets doctor --fix`\n",
+                paths
+                    .iter()
+                    .filter(|p| overridden.iter().any(|o| o == *p)
+                        || lacking.contains(&super::track::attribute_line(p).as_str()))
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     let hooks = crate::guard::install::installed(&ws.repo);
     let missing: Vec<&str> = hooks

@@ -41,6 +41,64 @@ pub fn write_attributes(root: &Path, paths: &[&str]) -> Result<(), Error> {
     )
 }
 
+/// The tracked paths (of `paths`) whose line in .gitattributes is there but that git
+/// does not route to the secrets filter: a later line overrides it (`git lfs track`
+/// appends `*.p12 filter=lfs …`), or `-filter`.
+pub fn overridden(ws: &Workspace, paths: &[&str]) -> Vec<String> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let text = std::fs::read_to_string(ws.root().join(".gitattributes")).unwrap_or_default();
+    let present: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| super::unlock::missing_lines(&text, &[attribute_line(p).as_str()]).is_empty())
+        .collect();
+    if present.is_empty() {
+        return Vec::new();
+    }
+    let mut input = Vec::new();
+    for p in &present {
+        input.extend_from_slice(p.as_bytes());
+        input.push(0);
+    }
+    let Ok(out) = ws
+        .repo
+        .git_with_input(&["check-attr", "-z", "--stdin", "filter"], &input)
+    else {
+        return Vec::new();
+    };
+    let parts: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+    parts
+        .chunks_exact(3)
+        .filter(|t| t[2] != b"secrets")
+        .map(|t| String::from_utf8_lossy(t[0]).into_owned())
+        .collect()
+}
+
+/// Moves the lines of `paths` to the end of .gitattributes, after whatever overrides
+/// them (the last matching line wins in git).
+pub fn move_attributes_last(root: &Path, paths: &[String]) -> Result<(), Error> {
+    let file = root.join(".gitattributes");
+    let lines: Vec<String> = paths.iter().map(|p| attribute_line(p)).collect();
+    let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let kept: String = text
+        .lines()
+        .filter(|l| !lines.iter().any(|w| w == l.trim()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    crate::fsutil::write_public(&file, kept.as_bytes())?;
+    let wanted: Vec<&str> = lines.iter().map(String::as_str).collect();
+    super::unlock::append_missing(
+        &file,
+        "# git-secrets: tracked files, encrypted whole (after the lines that overrode them)",
+        &wanted,
+    )
+}
+
 /// `path` (as typed, from the current directory) relative to the work tree's root.
 fn repo_path(ws: &Workspace, path: &Path) -> Result<String, Error> {
     let cwd = std::env::current_dir().map_err(|source| Error::Io {

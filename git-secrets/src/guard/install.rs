@@ -28,13 +28,16 @@ use crate::git::Repo;
 /// The checks, which guard against leaks: the same check before a commit and before a
 /// merge commit. `init`, `unlock` and `join` install them, and `lock` leaves them, so a
 /// clone without the filter (locked, or waiting for approval) still refuses plaintext.
-pub const CHECKS: &[&str] = &["pre-commit", "pre-merge-commit"];
+/// And before a push, over the commits being pushed: a rebase or a cherry-pick makes
+/// commits without running the other two.
+pub const CHECKS: &[&str] = &["pre-commit", "pre-merge-commit", "pre-push"];
 
 /// Every hook `unlock` installs: the checks, and after a commit, a merge or pull, and a
 /// rebase, the masked diff's cache of what they brought (crate::diffcache; optional).
 pub const HOOKS: &[&str] = &[
     "pre-commit",
     "pre-merge-commit",
+    "pre-push",
     "post-commit",
     "post-merge",
     "post-rewrite",
@@ -140,16 +143,32 @@ fn block(exe: &str, hook: &str, chained: bool) -> String {
     // Without the binary, a check cannot let the commit through; the cache after it
     // has nothing to say.
     let missing = if is_check(hook) {
-        "echo \"git-secrets: not installed, so staged files cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1"
+        "echo \"git-secrets: not installed, so what is committed or pushed cannot be checked for secrets; install it, or delete the git-secrets block from $0\" >&2; exit 1"
     } else {
         ":"
     };
-    let mut b = format!(
-        "{BEGIN}\n\
-         if [ -x {q} ]; then {q} hook {hook} \"$@\" || exit $?\n\
-         elif command -v git-secrets >/dev/null 2>&1; then git-secrets hook {hook} \"$@\" || exit $?\n\
-         else {missing}; fi\n"
-    );
+    let mut b = if hook == "pre-push" {
+        // git gives pre-push the refs on stdin, and the rest of the hook (git lfs's
+        // pre-push, say) needs them too: read once, given to the check, then made the
+        // hook's stdin again.
+        format!(
+            "{BEGIN}\n\
+             git_secrets_refs=$(cat)\n\
+             if [ -x {q} ]; then printf '%s\\n' \"$git_secrets_refs\" | {q} hook {hook} \"$@\" || exit $?\n\
+             elif command -v git-secrets >/dev/null 2>&1; then printf '%s\\n' \"$git_secrets_refs\" | git-secrets hook {hook} \"$@\" || exit $?\n\
+             else {missing}; fi\n\
+             exec <<GIT_SECRETS_REFS\n\
+             $git_secrets_refs\n\
+             GIT_SECRETS_REFS\n"
+        )
+    } else {
+        format!(
+            "{BEGIN}\n\
+             if [ -x {q} ]; then {q} hook {hook} \"$@\" || exit $?\n\
+             elif command -v git-secrets >/dev/null 2>&1; then git-secrets hook {hook} \"$@\" || exit $?\n\
+             else {missing}; fi\n"
+        )
+    };
     if chained {
         b.push_str(&format!(
             "exec \"$(dirname \"$0\")/{hook}{CHAINED}\" \"$@\"\n"

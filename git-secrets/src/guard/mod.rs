@@ -26,7 +26,7 @@ pub mod known;
 mod run;
 pub mod scan;
 
-pub use run::{check_history, check_index};
+pub use run::{check_commits_keyless, check_history, check_index};
 
 use crate::envfile;
 

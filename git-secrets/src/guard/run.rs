@@ -130,7 +130,18 @@ impl<'a> Auxiliary<'a> {
         for (i, item) in items.iter().enumerate() {
             let path = item.entry.path.as_str();
             let routed = attrs(i).0;
-            if !item.changed || !(routed || super::is_secret_path(path)) {
+            let scope = Scope::from_rel_path(path).is_some();
+            // A path .gitattributes does not route may still be a tracked file (listed
+            // in config.toml) whose line was lost or overridden: config.toml is read
+            // for it, changed or not, and access.json too if the commit changes it.
+            if !routed && !scope && !super::is_secret_path(path) {
+                if let std::collections::hash_map::Entry::Vacant(v) = config_at.entry(item.commit) {
+                    v.insert(list.len());
+                    names.push(Aux::Config(item.commit).name(oid(item.commit, CONFIG_FILE)));
+                    list.push(Aux::Config(item.commit));
+                }
+            }
+            if !item.changed {
                 continue;
             }
             if let std::collections::hash_map::Entry::Vacant(v) = access_at.entry(item.commit) {
@@ -138,7 +149,7 @@ impl<'a> Auxiliary<'a> {
                 names.push(Aux::Access(item.commit).name(oid(item.commit, ACCESS_FILE)));
                 list.push(Aux::Access(item.commit));
             }
-            if Scope::from_rel_path(path).is_none() {
+            if !scope {
                 if let std::collections::hash_map::Entry::Vacant(v) = config_at.entry(item.commit) {
                     v.insert(list.len());
                     names.push(Aux::Config(item.commit).name(oid(item.commit, CONFIG_FILE)));
@@ -194,6 +205,27 @@ impl<'a> Auxiliary<'a> {
                 Config::parse(text, Path::new(CONFIG_FILE)).ok()
             })
             .as_ref()
+    }
+
+    /// Whether the config.toml of `commit` lists `path` as a tracked file. A path that
+    /// does not occur in its text (as TOML writes a key with nothing to escape) is not
+    /// listed: most paths a commit changes are told so without parsing the file.
+    fn tracks(&mut self, commit: Option<&'a str>, path: &str) -> bool {
+        let Some(bytes) = self
+            .config_at
+            .get(&commit)
+            .and_then(|&at| self.bytes[at].as_deref())
+        else {
+            return false;
+        };
+        let plain = !path
+            .bytes()
+            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f);
+        if plain && !bytes.windows(path.len()).any(|w| w == path.as_bytes()) {
+            return false;
+        }
+        self.config(commit)
+            .is_some_and(|c| c.files.contains_key(path))
     }
 
     fn former(&self, commit: Option<&str>, path: &str) -> Option<&[u8]> {
@@ -265,7 +297,21 @@ fn run(
         };
         for &(i, once) in &users[oids[n - n_aux]] {
             let item = &items[i];
-            let (routed, exempt) = attrs(i);
+            let (mut routed, exempt) = attrs(i);
+            let path = item.entry.path.as_str();
+            if !routed && !super::is_secret_path(path) && aux.tracks(item.commit, path) {
+                // A tracked file is a secret file whatever .gitattributes says now.
+                if !crate::wholefile::is_sealed(bytes) {
+                    if !once {
+                        continue;
+                    }
+                    let mut f = unrouted_tracked(path);
+                    f.commit = item.commit.map(str::to_owned);
+                    findings.push((i, f));
+                    continue;
+                }
+                routed = true;
+            }
             let blob = Blob {
                 path: &item.entry.path,
                 bytes,
@@ -291,6 +337,17 @@ fn run(
     })?;
     findings.sort_by_key(|(i, _)| *i);
     Ok(findings.into_iter().map(|(_, f)| f).collect())
+}
+
+/// A tracked file (config.toml `[files]`) stored as it is, because .gitattributes no
+/// longer routes it to the filter.
+fn unrouted_tracked(p: &str) -> Finding {
+    Finding {
+        commit: None,
+        path: p.to_owned(),
+        reason: "is a tracked secret file (listed in .secrets/config.toml) but is not in encrypted form: its `.gitattributes` routing to the secrets filter was lost or overridden by a later line (another tool's `filter=`, or `-filter`)".into(),
+        fix: format!("restore the line with `git secrets doctor --fix` (it puts it back after any line that overrides it; commit .gitattributes), then `git add --renormalize -- {p}`"),
+    }
 }
 
 /// The checks that need an identity, for a blob the first three let through.
@@ -401,6 +458,16 @@ fn short(id: &str) -> String {
 /// `git secrets check`: every commit of a range, or the whole tree of HEAD (and what
 /// HEAD itself changes, judged against its parent).
 pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
+    history(repo, revs, true)
+}
+
+/// The checks of [`check_history`] that need no key, over the commits `revs` name (the
+/// post-rewrite hook's quick look at what a rebase or an amend wrote).
+pub fn check_commits_keyless(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
+    history(repo, revs, false)
+}
+
+fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, Error> {
     let (groups, tree_mode) = if revs.is_empty() {
         if repo
             .git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
@@ -453,6 +520,9 @@ pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
     }
     let lookup = |i: usize| attrs[i];
     let known = LazyKnown::new(repo);
+    if !with_identity {
+        let _ = known.cell.set(None);
+    }
     let findings = run(repo, &items, &contexts, &lookup, &known)?;
     Ok(Report {
         findings,

@@ -1,0 +1,150 @@
+//! The pre-push hook: the checks of `git secrets check` over the commits being pushed,
+//! for what a rebase or a cherry-pick made without the pre-commit hook; and the
+//! post-rewrite hook's warning right after such a rebase.
+
+use std::path::Path;
+
+use crate::common::*;
+
+fn head(env: &Env, repo: &Path, rev: &str) -> String {
+    env.git(repo, &["rev-parse", rev])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned()
+}
+
+// Guards: a branch made before `member remove` that adds a scope file (sealed under the
+// key the removal retired) is rebased onto the removal: rebase runs no pre-commit hook,
+// so the post-rewrite hook warns at once and the pre-push hook refuses the push (to a
+// new ref and to an existing one), naming the file and the fix, never the value. An
+// ordinary push passes, and so does the push once the file is re-sealed.
+// (The rebased file is pushed as `feature:main`: a checkout of main here would stop on
+// the work tree's copy, which the filter re-seals under the new key.)
+#[test]
+fn a_push_of_a_rebased_branch_keeping_a_retired_key_is_refused() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let (_bob, _b, id) = bob_joins(&env, &alice);
+    env.secrets(&alice, &["member", "approve", &id]).ok();
+    env.commit_all(&alice, "approve bob");
+    let origin = env.path().join("origin.git");
+    env.git(
+        env.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    )
+    .ok();
+    env.git(
+        &alice,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    )
+    .ok();
+    // An ordinary push (a new ref: every commit is checked) passes.
+    env.git(&alice, &["push", "-q", "-u", "origin", "main"])
+        .ok();
+
+    env.git(&alice, &["checkout", "-q", "-b", "feature"]).ok();
+    env.secrets(
+        &alice,
+        &[
+            "set",
+            "-s",
+            "payments",
+            "production",
+            "STRIPE",
+            "sk-live-value-0002",
+        ],
+    )
+    .ok();
+    env.commit_all(&alice, "payments");
+    env.git(&alice, &["checkout", "-q", "main"]).ok();
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    env.git(&alice, &["push", "-q", "origin", "main"]).ok();
+    let pushed = head(&env, &origin, "main");
+
+    env.git(&alice, &["checkout", "-q", "feature"]).ok();
+    let p = ".secrets/payments/production.env";
+    let out = env.git(&alice, &["rebase", "main"]).ok();
+    assert!(
+        out.stderr
+            .contains("the rewritten commits hold secrets the push will refuse")
+            && out
+                .stderr
+                .contains(&format!("{p}: line 1 (`STRIPE`) is sealed with key")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("sk-live"), "{}", out.stderr);
+
+    // A new ref, and main fast-forwarded to it: both refused, nothing pushed.
+    for (refspec, target) in [("feature", "feature"), ("feature:main", "main")] {
+        let out = env.git(&alice, &["push", "origin", refspec]).fails();
+        assert!(
+            out.stderr.contains("this push would put secrets in git")
+                && out.stderr.contains(&format!(
+                    "{} {p}: line 1 (`STRIPE`) is sealed with key",
+                    &head(&env, &alice, "feature")[..12]
+                ))
+                && out
+                    .stderr
+                    .contains("which a rotation of `production` replaced")
+                && out
+                    .stderr
+                    .contains(&format!("git add --renormalize -- {p}"))
+                && out.stderr.contains("push blocked: 1 problem(s)")
+                && out.stderr.contains("git commit --amend"),
+            "{refspec}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("sk-live"), "{}", out.stderr);
+        assert_eq!(head(&env, &origin, "main"), pushed, "nothing pushed");
+        let refs = env.git(&origin, &["branch", "--list", target]).ok().stdout;
+        assert!(target == "main" || refs.is_empty(), "{refs}");
+    }
+
+    // Re-sealed and amended: the push goes through.
+    env.git(&alice, &["add", "--renormalize", "--", p]).ok();
+    env.git(&alice, &["commit", "-q", "--amend", "--no-edit"])
+        .ok();
+    env.git(&alice, &["push", "-q", "origin", "feature:main"])
+        .ok();
+    assert_eq!(head(&env, &origin, "main"), head(&env, &alice, "feature"));
+    // Deleting a ref checks nothing.
+    env.git(&alice, &["push", "-q", "origin", "main:gone"]).ok();
+    env.git(&alice, &["push", "-q", "origin", ":gone"]).ok();
+}
+
+// Guards: a pre-push hook of the user's (git lfs's reads the refs from stdin) still
+// gets the refs git gave, after the check.
+#[test]
+fn a_shell_pre_push_hook_still_reads_the_refs() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let hook = alice.join(".git/hooks/pre-push");
+    let seen = env.path().join("seen");
+    write(
+        &hook,
+        &format!("#!/bin/sh\ncat > '{}'\n", seen.to_str().unwrap()),
+    );
+    chmod(&hook, 0o755);
+    env.secrets(&alice, &["unlock"]).ok();
+    assert!(
+        read(&hook).contains("git-secrets hook pre-push"),
+        "{}",
+        read(&hook)
+    );
+    let origin = env.path().join("origin.git");
+    env.git(
+        env.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    )
+    .ok();
+    env.git(&alice, &["push", "-q", origin.to_str().unwrap(), "main"])
+        .ok();
+    let tip = head(&env, &alice, "main");
+    assert_eq!(
+        read(&seen),
+        format!("refs/heads/main {tip} refs/heads/main {}\n", "0".repeat(40))
+    );
+}
