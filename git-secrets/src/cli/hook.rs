@@ -188,17 +188,7 @@ fn pre_push() -> Result<(), Error> {
     if report.findings.is_empty() {
         return Ok(());
     }
-    let mut text = "git-secrets: this push would put secrets in git:\n".to_owned();
-    for f in &report.findings {
-        let commit = f.commit.as_deref().unwrap_or("index");
-        text.push_str(&format!(
-            "  {} {}: {}\n    fix: {}\n",
-            &commit[..commit.len().min(12)],
-            f.path,
-            f.reason,
-            f.fix
-        ));
-    }
+    let text = by_commit("git-secrets: this push would put secrets in git:", &report);
     eprint!("{text}");
     Err(Error::Refused {
         message: format!(
@@ -243,9 +233,17 @@ fn warn_rewritten() {
     if report.findings.is_empty() {
         return;
     }
-    let mut text =
-        "git-secrets: warning: the rewritten commits hold secrets the push will refuse:\n"
-            .to_owned();
+    let mut text = by_commit(
+        "git-secrets: warning: the rewritten commits hold secrets the push will refuse:",
+        &report,
+    );
+    text.push_str("  then amend the commit that holds it (`git rebase -i` for an older one)\n");
+    eprint!("{text}");
+}
+
+/// `header`, then each finding under the commit that holds it, with its fix.
+fn by_commit(header: &str, report: &guard::Report) -> String {
+    let mut text = format!("{header}\n");
     for f in &report.findings {
         let commit = f.commit.as_deref().unwrap_or("index");
         text.push_str(&format!(
@@ -256,8 +254,7 @@ fn warn_rewritten() {
             f.fix
         ));
     }
-    text.push_str("  then amend the commit that holds it (`git rebase -i` for an older one)\n");
-    eprint!("{text}");
+    text
 }
 
 #[cfg(test)]

@@ -81,8 +81,9 @@ fn removed_members(version: &Value) -> impl Iterator<Item = (&str, &str)> {
         })
 }
 
-/// The key ids of a version wrapped to `member`.
-fn keys_wrapped_to<'a>(version: &'a Value, member: &'a str) -> impl Iterator<Item = &'a str> {
+/// Every key record of a version, each environment's: (key id, the members it is
+/// wrapped to).
+fn key_records(version: &Value) -> impl Iterator<Item = (&str, Vec<&str>)> {
     version
         .get("keys")
         .and_then(Value::as_object)
@@ -90,30 +91,32 @@ fn keys_wrapped_to<'a>(version: &'a Value, member: &'a str) -> impl Iterator<Ite
         .flatten()
         .filter_map(|(_, records)| records.as_object())
         .flatten()
-        .filter(move |(_, r)| {
-            r.get("wrapped")
+        .map(|(id, r)| {
+            let members = r
+                .get("wrapped")
                 .and_then(Value::as_object)
-                .is_some_and(|w| w.contains_key(member))
+                .into_iter()
+                .flatten()
+                .map(|(m, _)| m.as_str())
+                .collect();
+            (id.as_str(), members)
         })
-        .map(|(id, _)| id.as_str())
+}
+
+/// The key ids of a version wrapped to `member`.
+fn keys_wrapped_to<'a>(version: &'a Value, member: &'a str) -> impl Iterator<Item = &'a str> {
+    key_records(version)
+        .filter(move |(_, members)| members.contains(&member))
+        .map(|(id, _)| id)
 }
 
 /// Every wrap of a version, as `<key id> <member id>`.
 fn wraps(version: &Value) -> impl Iterator<Item = String> + '_ {
-    version
-        .get("keys")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(_, records)| records.as_object())
-        .flatten()
-        .flat_map(|(key, r)| {
-            r.get("wrapped")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(move |(member, _)| format!("{key} {member}"))
-        })
+    key_records(version).flat_map(|(key, members)| {
+        members
+            .into_iter()
+            .map(move |member| format!("{key} {member}"))
+    })
 }
 
 fn short(commit: &str) -> String {
