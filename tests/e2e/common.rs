@@ -303,3 +303,26 @@ pub fn approve_and_unlock(env: &Env, alice: &Path, bob: &Env, b: &Path, id: &str
     pull(bob, b, alice);
     bob.secrets(b, &["unlock"]).ok();
 }
+
+/// On a branch `feature`, a new service's production value (STRIPE), committed; then, on
+/// main, member `id` removed (which rotates production) and committed: a scope file a
+/// branch added under the key the removal retired.
+pub fn payments_branch_then_remove(env: &Env, alice: &Path, id: &str) {
+    env.git(alice, &["checkout", "-q", "-b", "feature"]).ok();
+    env.secrets(
+        alice,
+        &[
+            "set",
+            "-s",
+            "payments",
+            "production",
+            "STRIPE",
+            "sk-live-value-0002",
+        ],
+    )
+    .ok();
+    env.commit_all(alice, "payments");
+    env.git(alice, &["checkout", "-q", "main"]).ok();
+    env.secrets(alice, &["member", "remove", id]).ok();
+    env.git(alice, &["commit", "-q", "-m", "remove bob"]).ok();
+}

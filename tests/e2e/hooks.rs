@@ -584,23 +584,7 @@ fn values_under_a_key_a_removal_retired_are_not_committed() {
         .ok();
     env.git(&alice, &["add", "-A"]).ok();
     env.git(&alice, &["stash", "-q"]).ok();
-    env.git(&alice, &["checkout", "-q", "-b", "feature"]).ok();
-    env.secrets(
-        &alice,
-        &[
-            "set",
-            "-s",
-            "payments",
-            "production",
-            "STRIPE",
-            "sk-live-value-0002",
-        ],
-    )
-    .ok();
-    env.commit_all(&alice, "payments");
-    env.git(&alice, &["checkout", "-q", "main"]).ok();
-    env.secrets(&alice, &["member", "remove", &id]).ok();
-    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    payments_branch_then_remove(&env, &alice, &id);
     let new_key = key_ids(&blob(&env, &alice, "HEAD:.secrets/production.env"));
     assert_eq!(new_key.len(), 1);
     assert_ne!(new_key, old_key, "the removal rotated production");

@@ -43,23 +43,7 @@ fn a_push_of_a_rebased_branch_keeping_a_retired_key_is_refused() {
     env.git(&alice, &["push", "-q", "-u", "origin", "main"])
         .ok();
 
-    env.git(&alice, &["checkout", "-q", "-b", "feature"]).ok();
-    env.secrets(
-        &alice,
-        &[
-            "set",
-            "-s",
-            "payments",
-            "production",
-            "STRIPE",
-            "sk-live-value-0002",
-        ],
-    )
-    .ok();
-    env.commit_all(&alice, "payments");
-    env.git(&alice, &["checkout", "-q", "main"]).ok();
-    env.secrets(&alice, &["member", "remove", &id]).ok();
-    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    payments_branch_then_remove(&env, &alice, &id);
     env.git(&alice, &["push", "-q", "origin", "main"]).ok();
     let pushed = head(&env, &origin, "main");
 
