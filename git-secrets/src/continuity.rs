@@ -97,12 +97,7 @@ pub fn remember_seen(root: &Path, access: &Access, more: &Seen) -> Seen {
         known.extend(lines);
         if known.len() != before {
             let text: String = known.iter().map(|l| format!("{l}\n")).collect();
-            let path = dir.join(file);
-            if let Some(parent) = path.parent() {
-                if fsutil::create_private_dir(parent).is_ok() {
-                    let _ = fsutil::replace_unsynced(&path, text.as_bytes());
-                }
-            }
+            store(&dir.join(file), &text);
         }
         known
     };
@@ -165,11 +160,7 @@ pub fn remember_tracked<'a>(
     }
     if known != before {
         let text: String = known.iter().map(|(p, e)| format!("{e} {p}\n")).collect();
-        if let Some(dir) = path.parent() {
-            if fsutil::create_private_dir(dir).is_ok() {
-                let _ = fsutil::replace_unsynced(&path, text.as_bytes());
-            }
-        }
+        store(&path, &text);
     }
     known
 }
@@ -230,8 +221,13 @@ fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
         .iter()
         .flat_map(|(env, ids)| ids.iter().map(move |id| format!("{env} {id}\n")))
         .collect();
-    // Not synced: lost in a crash, the memory starts again from what is found (as in a
-    // fresh clone); an fsync per environment would slow every unlock.
+    store(path, &text);
+}
+
+/// Writes one of the memory's files. Not synced: lost in a crash, the memory starts
+/// again from what is found (as in a fresh clone); an fsync per environment would slow
+/// every unlock. A failure only weakens the checks.
+fn store(path: &Path, text: &str) {
     if let Some(dir) = path.parent() {
         if fsutil::create_private_dir(dir).is_ok() {
             let _ = fsutil::replace_unsynced(path, text.as_bytes());

@@ -212,15 +212,8 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
     let mut in_index = Vec::new();
     for rel in &paths {
         // Already in git as plaintext: history keeps it.
-        let staged = ws
-            .repo
-            .git(&["ls-files", "-s", "--", rel])
-            .unwrap_or_default();
-        if let Some(oid) = String::from_utf8_lossy(&staged).split_whitespace().nth(1) {
+        if let Some(blob) = staged_blob(&ws, rel) {
             in_index.push(rel.clone());
-            let blob = zeroize::Zeroizing::new(
-                ws.repo.git(&["cat-file", "blob", oid]).unwrap_or_default(),
-            );
             if !wholefile::looks_sealed(&blob) {
                 eprintln!("warning: {rel} is already in git in plaintext; its history keeps it, so change the secret it holds");
             }
@@ -282,12 +275,20 @@ fn stage_sealed(ws: &Workspace, files: &[(&str, Vec<u8>)]) -> Result<(), Error> 
 
 /// The environment whose key sealed the blob git has staged for `rel`, if it is sealed.
 fn staged_env(ws: &Workspace, rel: &str) -> Option<String> {
+    let blob = staged_blob(ws, rel)?;
+    let key = wholefile::key_id(&blob)?;
+    ws.env_of_key(key).map(str::to_owned)
+}
+
+/// The blob git has in the index for `rel`, when it has one (wiped when dropped: it may
+/// be plaintext).
+fn staged_blob(ws: &Workspace, rel: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
     let listed = ws.repo.git(&["ls-files", "-s", "--", rel]).ok()?;
     let oid = String::from_utf8_lossy(&listed)
         .split_whitespace()
         .nth(1)?
         .to_owned();
-    let blob = ws.repo.git(&["cat-file", "blob", &oid]).ok()?;
-    let key = wholefile::key_id(&blob)?;
-    ws.env_of_key(key).map(str::to_owned)
+    Some(zeroize::Zeroizing::new(
+        ws.repo.git(&["cat-file", "blob", &oid]).unwrap_or_default(),
+    ))
 }

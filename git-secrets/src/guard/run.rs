@@ -106,6 +106,11 @@ struct Auxiliary<'a> {
     configs: HashMap<Option<&'a str>, Option<Config>>,
 }
 
+/// The text of the blob read at `at`, if it was read and is UTF-8.
+fn text_at(bytes: &[Option<Zeroizing<Vec<u8>>>], at: Option<usize>) -> Option<&str> {
+    std::str::from_utf8(bytes[at?].as_deref()?).ok()
+}
+
 impl<'a> Auxiliary<'a> {
     /// What `items` and `contexts` need read: access.json (and config.toml, for a tracked
     /// file) where a secret file changes; the parent's version of each scope file a
@@ -184,26 +189,18 @@ impl<'a> Auxiliary<'a> {
     }
 
     fn access(&mut self, commit: Option<&'a str>) -> Option<&Access> {
-        let bytes = &self.bytes;
-        let at = self.access_at.get(&commit).copied();
+        let (bytes, at) = (&self.bytes, self.access_at.get(&commit).copied());
         self.accesses
             .entry(commit)
-            .or_insert_with(|| {
-                let text = std::str::from_utf8(bytes[at?].as_deref()?).ok()?;
-                Access::parse(text, Path::new(ACCESS_FILE)).ok()
-            })
+            .or_insert_with(|| Access::parse(text_at(bytes, at)?, Path::new(ACCESS_FILE)).ok())
             .as_ref()
     }
 
     fn config(&mut self, commit: Option<&'a str>) -> Option<&Config> {
-        let bytes = &self.bytes;
-        let at = self.config_at.get(&commit).copied();
+        let (bytes, at) = (&self.bytes, self.config_at.get(&commit).copied());
         self.configs
             .entry(commit)
-            .or_insert_with(|| {
-                let text = std::str::from_utf8(bytes[at?].as_deref()?).ok()?;
-                Config::parse(text, Path::new(CONFIG_FILE)).ok()
-            })
+            .or_insert_with(|| Config::parse(text_at(bytes, at)?, Path::new(CONFIG_FILE)).ok())
             .as_ref()
     }
 

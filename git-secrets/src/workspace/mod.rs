@@ -225,12 +225,11 @@ impl Workspace {
         let checks: Vec<(&str, &crate::access::OpenChain)> =
             opened.iter().map(|(env, chain)| (*env, chain)).collect();
         let refused = crate::continuity::check_all(self.root(), &checks);
-        let mut slots = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         for (env, chain) in opened
             .iter()
             .filter(|(env, _)| !refused.iter().any(|r| r == env))
         {
-            let slot = slots.entry(env.to_string()).or_default();
+            let slot = self.key_slot(env);
             let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
                 *slot = Some(Arc::new(chain.sealing_keys()));
@@ -241,13 +240,7 @@ impl Workspace {
 
     /// The key chain of `env` (newest first), opened once per process.
     pub fn keys(&self, env: &str) -> Result<Arc<Vec<SealingKey>>, Error> {
-        let slot = self
-            .keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(env.to_owned())
-            .or_default()
-            .clone();
+        let slot = self.key_slot(env);
         // Held while the chain opens, so threads that need it open it once.
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = &*slot {
@@ -256,6 +249,16 @@ impl Workspace {
         let chain = Arc::new(self.open_chain(env)?.sealing_keys());
         *slot = Some(chain.clone());
         Ok(chain)
+    }
+
+    /// The cache slot of `env`'s key chain.
+    pub(crate) fn key_slot(&self, env: &str) -> KeySlot {
+        self.keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(env.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Drops cached keys and reads access.json again (after a checkout changed it).

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{Workspace, ACCESS_FILE};
 use crate::access::Access;
@@ -91,10 +91,8 @@ impl Workspace {
                 }
             }
             if keys.len() > before && keys.iter().any(|k| k.id().0 == key_id) {
-                self.keys
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(env.to_owned(), Arc::new(Mutex::new(Some(Arc::new(keys)))));
+                *self.key_slot(env).lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Arc::new(keys));
                 return Ok(true);
             }
         }
