@@ -270,6 +270,122 @@ fn a_value_set_under_a_renamed_environment_is_found_and_moved_home() {
     }
 }
 
+/// An `env rename development dev` on main; on a branch, `development` edited (`edit`).
+/// The branch merged (`ours_renamed`: into main, else main into the branch) conflicts:
+/// git sees the renamed file deleted and the old one modified.
+fn rename_meets_an_edit(
+    env: &Env,
+    ours_renamed: bool,
+    main_api: Option<&str>,
+) -> std::path::PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    for (key, value) in [("API", "dev-api-1"), ("OLD", "old-1"), ("OTHER", "other-1")] {
+        env.secrets(&repo, &["set", "development", key, value]).ok();
+    }
+    env.commit_all(&repo, "secrets");
+    env.git(&repo, &["checkout", "-q", "-b", "values"]).ok();
+    env.secrets(&repo, &["set", "development", "API", "dev-api-2"])
+        .ok();
+    env.secrets(&repo, &["set", "development", "NEW", "new-1"])
+        .ok();
+    env.secrets(&repo, &["unset", "development", "OLD"]).ok();
+    env.commit_all(&repo, "development values");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["env", "rename", "development", "dev"])
+        .ok();
+    env.secrets(&repo, &["set", "dev", "OTHER", "other-2"]).ok();
+    if let Some(api) = main_api {
+        env.secrets(&repo, &["set", "dev", "API", api]).ok();
+    }
+    env.commit_all(&repo, "rename");
+    let (into, from) = if ours_renamed {
+        ("main", "values")
+    } else {
+        ("values", "main")
+    };
+    env.git(&repo, &["checkout", "-q", into]).ok();
+    let out = env.git(&repo, &["merge", "-q", "--no-edit", from]).fails();
+    assert!(out.stdout.contains("modify/delete"), "{out:?}");
+    repo
+}
+
+#[test]
+fn an_edit_merged_with_a_rename_of_its_environment_is_merged_home() {
+    for ours_renamed in [true, false] {
+        let env = Env::new();
+        let repo = rename_meets_an_edit(&env, ours_renamed, None);
+        let status = env.secrets(&repo, &["status"]).ok().stdout;
+        assert!(
+            status.contains("belong in .secrets/dev.env")
+                && status.contains("`git secrets doctor --fix` moves them there"),
+            "{status}"
+        );
+        let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+        assert!(
+            out.stderr.contains(
+                "moved API, NEW from .secrets/development.env to .secrets/dev.env, deleted OLD"
+            ),
+            "{out:?}"
+        );
+        // Each side's change is kept: the branch's edits, main's own.
+        let get = |key: &str| {
+            env.secrets(&repo, &["get", "-e", "dev", key, "--yes"])
+                .ok()
+                .stdout
+                .trim()
+                .to_owned()
+        };
+        assert_eq!(get("API"), "dev-api-2");
+        assert_eq!(get("NEW"), "new-1");
+        assert_eq!(get("OTHER"), "other-2");
+        env.secrets(&repo, &["get", "-e", "dev", "OLD", "--yes"])
+            .fails();
+        assert!(!repo.join(".secrets/development.env").exists());
+        assert!(env.git(&repo, &["ls-files", "-u"]).ok().stdout.is_empty());
+        env.commit_all(&repo, "merge");
+        let status = env.secrets(&repo, &["status"]).ok().stdout;
+        assert!(!status.contains("problem"), "{status}");
+    }
+}
+
+#[test]
+fn a_value_both_sides_of_a_rename_merge_changed_becomes_a_conflict_to_resolve() {
+    let env = Env::new();
+    let repo = rename_meets_an_edit(&env, true, Some("dev-api-3"));
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(
+        out.stderr.contains(
+            "merged .secrets/development.env into .secrets/dev.env, with conflict markers where both sides of the merge changed API"
+        ),
+        "{out:?}"
+    );
+    // The conflict is where git would have put it, had it seen the rename: in the
+    // renamed file, each side's value, in plaintext for the user; the rest merged.
+    assert!(!repo.join(".secrets/development.env").exists());
+    let dev = read(repo.join(".secrets/dev.env"));
+    assert!(
+        dev.contains("<<<<<<< .secrets/dev.env\nAPI=dev-api-3\n=======\nAPI=dev-api-2\n>>>>>>> .secrets/development.env\n")
+            && dev.contains("NEW=new-1")
+            && dev.contains("OTHER=other-2")
+            && !dev.contains("OLD="),
+        "{dev}"
+    );
+    assert!(env.git(&repo, &["ls-files", "-u"]).ok().stdout.is_empty());
+    env.git(&repo, &["add", ".secrets/dev.env"])
+        .fails()
+        .error_names(&["conflict marker"]);
+    write(
+        repo.join(".secrets/dev.env"),
+        &dev.replace("<<<<<<< .secrets/dev.env\nAPI=dev-api-3\n=======\n", "")
+            .replace(">>>>>>> .secrets/development.env\n", ""),
+    );
+    env.commit_all(&repo, "merge");
+    let got = env
+        .secrets(&repo, &["get", "-e", "dev", "API", "--yes"])
+        .ok();
+    assert_eq!(got.stdout.trim(), "dev-api-2");
+}
+
 #[test]
 fn a_branch_made_before_a_removal_seals_nothing_until_it_has_the_removal() {
     let env = Env::new();

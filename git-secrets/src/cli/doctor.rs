@@ -180,9 +180,26 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             Fix::Adopt(path) => {
                 for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
                     let done = ws.adopt(orphan)?;
+                    if done.marked {
+                        let target = done.target.rel_path();
+                        eprintln!(
+                            "fixed: merged {path} into {target}, with conflict markers where both sides of the merge changed {}; resolve them in {target}, then `git add` it and commit",
+                            if done.kept.is_empty() {
+                                "comments or order".to_owned()
+                            } else {
+                                done.kept.join(", ")
+                            }
+                        );
+                        continue;
+                    }
                     let mut stayed = Vec::new();
                     if !done.kept.is_empty() {
                         stayed.push(format!("{} differ there", done.kept.join(", ")));
+                    }
+                    if done.layout_conflict {
+                        stayed.push(
+                            "both sides of the merge changed its comments or order".to_owned(),
+                        );
                     }
                     if done.comments_kept > 0 {
                         stayed.push(format!(
@@ -194,8 +211,12 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
                         0 => String::new(),
                         n => format!(" (with {n} comment line(s))"),
                     };
+                    let deleted = match done.deleted.as_slice() {
+                        [] => String::new(),
+                        keys => format!(", deleted {} (as {path} had)", keys.join(", ")),
+                    };
                     eprintln!(
-                        "fixed: moved {}{comments} from {path} to {}{}",
+                        "fixed: moved {}{comments} from {path} to {}{deleted}{}",
                         if done.moved.is_empty() {
                             "nothing new".to_owned()
                         } else {

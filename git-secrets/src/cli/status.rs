@@ -225,7 +225,7 @@ pub fn orphan_problem(orphan: &crate::workspace::Orphan) -> String {
         None => String::new(),
     };
     format!(
-        "{} is a file of `{}`, an environment .secrets/config.toml does not have: get, run and export never read it (an `env rename` merged with a value set under the old name?){home}",
+        "{} is a file of `{}`, an environment .secrets/config.toml does not have: get, run and export never read it (an `env rename` merged with a value set or changed under the old name?){home}",
         orphan.scope.rel_path(),
         orphan.scope.env
     )

@@ -9,9 +9,11 @@ use zeroize::Zeroizing;
 
 use super::{FileState, Workspace};
 use crate::config::SHARED;
-use crate::dotenv::{Eol, Line, LineKind};
+use crate::dotenv::{Document, Eol, Line, LineKind};
 use crate::envfile;
+use crate::envmerge;
 use crate::error::Error;
+use crate::fsutil;
 use crate::scope::Scope;
 
 /// A scope file whose environment config.toml lacks.
@@ -35,6 +37,30 @@ pub struct Adopted {
     /// Comment lines that were not moved (above no moved entry) and that the target
     /// lacks: the orphan then stays as it is too.
     pub comments_kept: usize,
+    /// Keys deleted from the target: an orphan left by a merge conflict had them deleted
+    /// since the common ancestor.
+    pub deleted: Vec<String>,
+    /// An orphan left by a merge conflict whose comments or order both sides changed:
+    /// it stays as it is.
+    pub layout_conflict: bool,
+    /// The conflicts of an orphan left by a merge conflict (`kept`, or the layout) were
+    /// written into the target's file as conflict markers, and the orphan removed.
+    pub marked: bool,
+}
+
+impl Adopted {
+    fn nothing(target: Scope) -> Adopted {
+        Adopted {
+            target,
+            moved: Vec::new(),
+            kept: Vec::new(),
+            comments_moved: 0,
+            comments_kept: 0,
+            deleted: Vec::new(),
+            layout_conflict: false,
+            marked: false,
+        }
+    }
 }
 
 impl Workspace {
@@ -58,17 +84,43 @@ impl Workspace {
             .collect()
     }
 
-    /// The encrypted form of `scope`'s file: the work tree's, or else the staged blob.
+    /// The encrypted form of `scope`'s file: the work tree's, or else the index's: the
+    /// staged blob, or during a merge conflict on the path, a side's or the base's (all
+    /// sealed with the same environment's key).
     fn sealed_form(&self, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
-        let bytes = Zeroizing::new(std::fs::read(scope.path(self.root())).ok()?);
-        if envfile::is_encrypted(&bytes) && !bytes.is_empty() {
-            return Some(bytes);
+        if let Ok(bytes) = std::fs::read(scope.path(self.root())) {
+            let bytes = Zeroizing::new(bytes);
+            if envfile::is_encrypted(&bytes) && !bytes.is_empty() {
+                return Some(bytes);
+            }
         }
-        let staged = self
-            .repo
-            .git(&["cat-file", "blob", &format!(":{}", scope.rel_path())])
-            .ok()?;
-        Some(Zeroizing::new(staged))
+        ["0", "3", "2", "1"]
+            .into_iter()
+            .find_map(|stage| self.index_blob(stage, scope))
+    }
+
+    /// The blob at `stage` of `scope`'s path in the index (`0`: staged; `1`, `2`, `3`:
+    /// the base and the two sides of a merge conflict).
+    fn index_blob(&self, stage: &str, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
+        let rev = format!(":{stage}:{}", scope.rel_path());
+        self.repo
+            .git(&["cat-file", "blob", &rev])
+            .ok()
+            .map(Zeroizing::new)
+    }
+
+    /// `bytes` of the orphan file `orphan`, opened: sealed under `env`'s key for the
+    /// orphan's own scope label, or plaintext.
+    fn open_orphan(&self, orphan: &Scope, env: &str, bytes: &[u8]) -> Result<Document, Error> {
+        if !envfile::is_encrypted(bytes) {
+            return self.parse_plain(orphan, bytes);
+        }
+        let keys = self.keys(env)?;
+        envfile::decrypt(bytes, &orphan.label(), &keys, &Vec::new).map_err(|source| Error::Open {
+            path: orphan.rel_path(),
+            scope: orphan.label(),
+            source,
+        })
     }
 
     /// Moves the entries of `orphan` into the same service's file of the environment
@@ -91,21 +143,16 @@ impl Workspace {
             path: path.clone(),
             source,
         })?);
-        // Sealed under `env`'s key for the orphan's own scope label.
-        let doc = if envfile::is_encrypted(&bytes) {
-            let keys = self.keys(env)?;
-            envfile::decrypt(&bytes, &orphan.scope.label(), &keys, &Vec::new).map_err(|source| {
-                Error::Open {
-                    path: orphan.scope.rel_path(),
-                    scope: orphan.scope.label(),
-                    source,
-                }
-            })?
-        } else {
-            self.parse_plain(&orphan.scope, &bytes)?
-        };
+        let doc = self.open_orphan(&orphan.scope, env, &bytes)?;
         let target = Scope::new(orphan.scope.service.as_deref(), env);
         let mut file = self.read_scope(&target)?;
+        // A merge that renamed the environment on one side and changed this file on the
+        // other left it in conflict, its common ancestor in the index: the changes are
+        // merged key by key, as the merge driver would have, had git seen a rename.
+        if let Some(base) = self.index_blob("1", &orphan.scope) {
+            let base = self.open_orphan(&orphan.scope, env, &base)?;
+            return self.adopt_merging(orphan, &base, &doc, target, file);
+        }
         let (mut moved, mut kept) = (Vec::new(), Vec::new());
         let mut comments_moved = 0;
         // Comment lines right above the entry being read (no blank line between): they
@@ -166,25 +213,127 @@ impl Workspace {
             self.write_scope(&target, &file)?;
         }
         if kept.is_empty() && comments_kept == 0 {
-            std::fs::remove_file(&path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            self.repo.git(&[
-                "rm",
-                "-q",
-                "--cached",
-                "--ignore-unmatch",
-                "--",
-                &orphan.scope.rel_path(),
-            ])?;
+            self.remove_orphan(&orphan.scope)?;
         }
         Ok(Adopted {
-            target,
             moved,
             kept,
             comments_moved,
             comments_kept,
+            ..Adopted::nothing(target)
         })
     }
+
+    /// Deletes the orphan file and stages its deletion (which also resolves a conflict
+    /// on its path).
+    fn remove_orphan(&self, orphan: &Scope) -> Result<(), Error> {
+        let path = orphan.path(self.root());
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::Io { path, source: e })
+            }
+            _ => {}
+        }
+        self.repo.git(&[
+            "rm",
+            "-q",
+            "--cached",
+            "--ignore-unmatch",
+            "--",
+            &orphan.rel_path(),
+        ])?;
+        Ok(())
+    }
+
+    /// [`Workspace::adopt`] of an orphan in conflict: `orphan_doc`'s changes since `base`
+    /// are merged key by key into `file` (the target's, which holds the other side's),
+    /// and the orphan removed. When the same key changed differently on both sides, or
+    /// both changed comments or order, nothing is written and the orphan stays.
+    fn adopt_merging(
+        &self,
+        orphan: &Orphan,
+        base: &Document,
+        orphan_doc: &Document,
+        target: Scope,
+        mut file: super::ScopeFile,
+    ) -> Result<Adopted, Error> {
+        let (target_lines, orphan_lines) = (
+            envmerge::plain_lines(&file.doc),
+            envmerge::plain_lines(orphan_doc),
+        );
+        let merged = envmerge::merge(
+            base,
+            envmerge::Side {
+                doc: &file.doc,
+                out: &target_lines,
+            },
+            envmerge::Side {
+                doc: orphan_doc,
+                out: &orphan_lines,
+            },
+            7,
+            (&target.rel_path(), &orphan.scope.rel_path()),
+        );
+        let text = Zeroizing::new(merged.text);
+        if merged.conflicts > 0 {
+            let kept = changed_on_both(base, &file.doc, orphan_doc);
+            let mut done = Adopted {
+                layout_conflict: kept.is_empty(),
+                kept,
+                ..Adopted::nothing(target)
+            };
+            // In plaintext, the conflict goes where git would have put it had it seen the
+            // rename: into the target's file, as conflict markers around each side's
+            // entries, for the user to resolve (the hooks refuse a commit of markers).
+            // In a locked clone, both files stay as they are.
+            if file.state == FileState::Plain {
+                fsutil::write_private(&done.target.path(self.root()), text.as_bytes(), false)?;
+                self.remove_orphan(&orphan.scope)?;
+                done.marked = true;
+            }
+            return Ok(done);
+        }
+        let doc = self.parse_plain(&target, text.as_bytes())?;
+        let value = |d: &Document, k: &str| d.get(k).map(|e| e.raw.expose().to_owned());
+        let moved: Vec<String> = doc
+            .entries()
+            .filter(|e| value(&file.doc, &e.key).as_deref() != Some(e.raw.expose()))
+            .map(|e| e.key.clone())
+            .collect();
+        let deleted: Vec<String> = file
+            .doc
+            .entries()
+            .filter(|e| doc.get(&e.key).is_none())
+            .map(|e| e.key.clone())
+            .collect();
+        if !moved.is_empty() || !deleted.is_empty() || file.doc.lines != doc.lines {
+            file.doc = doc;
+            if file.state == FileState::Missing {
+                file.state = FileState::Plain;
+            }
+            self.write_scope(&target, &file)?;
+        }
+        self.remove_orphan(&orphan.scope)?;
+        Ok(Adopted {
+            moved,
+            deleted,
+            ..Adopted::nothing(target)
+        })
+    }
+}
+
+/// The keys `a` and `b` each changed (or deleted) since `base`, differently.
+fn changed_on_both(base: &Document, a: &Document, b: &Document) -> Vec<String> {
+    let value = |d: &Document, k: &str| d.get(k).map(|e| e.raw.expose().to_owned());
+    let keys: BTreeSet<&str> = [base, a, b]
+        .iter()
+        .flat_map(|d| d.entries().map(|e| e.key.as_str()))
+        .collect();
+    keys.into_iter()
+        .filter(|k| {
+            let (was, x, y) = (value(base, k), value(a, k), value(b, k));
+            x != was && y != was && x != y
+        })
+        .map(str::to_owned)
+        .collect()
 }
