@@ -392,6 +392,18 @@ fn lock_keeps_the_filter_while_another_worktree_holds_plaintext() {
         filter_configured(&env, &repo),
         "the filter stays for `wt two`"
     );
+    // Each worktree's status says its own state.
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(
+        status.contains("clone:        locked in this worktree")
+            && !status.contains("still encrypted"),
+        "{status}"
+    );
+    let status = env.secrets(&wt, &["status"]).ok().stdout;
+    assert!(
+        status.contains("clone:        unlocked (filter configured)"),
+        "{status}"
+    );
     // The other worktree still works through the filter: clean, and a stash stores
     // nothing in plaintext.
     assert_eq!(read(wt.join(".secrets/production.env")), PROD);

@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::dotenv::{Document, LineKind};
-use crate::envfile;
 use crate::error::Error;
 use crate::fsutil;
 use crate::git::Repo;
@@ -137,33 +135,7 @@ fn holds_plaintext(root: &Path) -> bool {
         Err(Error::NotInitialized) => return false,
         Err(_) => return true,
     };
-    let plain_scope = ws
-        .scope_files()
-        .iter()
-        .any(|scope| match ws.read_bytes(scope) {
-            Ok(Some(bytes)) => is_plain_scope(&bytes),
-            Ok(None) => false,
-            Err(_) => true,
-        });
-    plain_scope
-        || ws
-            .read_tracked(false)
-            .map_or(true, |files| !files.is_empty())
-}
-
-/// Whether a scope file's bytes are its decrypted form: a value or comment not sealed
-/// (a file of blank lines holds nothing; one that does not parse may hold anything).
-fn is_plain_scope(bytes: &[u8]) -> bool {
-    match Document::parse(bytes) {
-        Ok(doc) => {
-            doc.lines
-                .iter()
-                .any(|l| !matches!(l.kind, LineKind::Blank(_)))
-                && !envfile::is_encrypted_doc(&doc)
-                && !envfile::looks_encrypted_doc(&doc)
-        }
-        Err(_) => true,
-    }
+    ws.holds_plaintext()
 }
 
 #[cfg(test)]

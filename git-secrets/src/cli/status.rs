@@ -15,13 +15,20 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     let ws = super::open()?;
     let mut text = String::new();
     let unlocked = ws.is_unlocked();
+    // Files this identity can read still encrypted here, with the filter configured.
+    let mut readable_but_locked = Vec::new();
     if unlocked {
         // Access may have changed with a pull: the masked diff cache follows.
         super::unlock::refresh_textconv(&ws);
+        readable_but_locked = ws.readable_but_encrypted();
     }
+    // `lock` in one worktree keeps the filter the others need (crate::cli::lock).
+    let locked_here = !readable_but_locked.is_empty() && !ws.holds_plaintext();
     text.push_str(&format!(
         "clone:        {}\n",
-        if unlocked {
+        if locked_here {
+            "locked in this worktree (the filter stays configured for the repository's other worktrees; `git secrets unlock` decrypts the files here)"
+        } else if unlocked {
             "unlocked (filter configured)"
         } else {
             "locked (no filter configured; `git secrets unlock` to set it up)"
@@ -160,14 +167,11 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         }
     }
     // Files left encrypted in an unlocked clone that this identity could now read.
-    if unlocked {
-        let readable_but_locked = ws.readable_but_encrypted();
-        if !readable_but_locked.is_empty() {
-            text.push_str(&format!(
-                "still encrypted in the work tree (run `git secrets unlock`): {}\n",
-                readable_but_locked.join(", ")
-            ));
-        }
+    if !readable_but_locked.is_empty() && !locked_here {
+        text.push_str(&format!(
+            "still encrypted in the work tree (run `git secrets unlock`): {}\n",
+            readable_but_locked.join(", ")
+        ));
     }
     super::out(&text)
 }

@@ -1,9 +1,12 @@
-//! Tracked whole files (`git secrets track`): sealing and opening them with their
-//! environment's keys (the format is crate::wholefile).
+//! The secret files of the work tree: whether any is in plaintext, and tracked whole
+//! files (`git secrets track`), sealed and opened with their environment's keys (the
+//! format is crate::wholefile).
 
 use zeroize::Zeroizing;
 
 use super::Workspace;
+use crate::dotenv::{Document, LineKind};
+use crate::envfile;
 use crate::error::Error;
 use crate::wholefile;
 
@@ -11,6 +14,23 @@ use crate::wholefile;
 pub type TrackedFile = (String, String, Zeroizing<Vec<u8>>);
 
 impl Workspace {
+    /// Whether this work tree holds a secret file in plaintext: a scope file (one that
+    /// cannot be read counts) or a tracked file.
+    pub fn holds_plaintext(&self) -> bool {
+        let plain_scope = self
+            .scope_files()
+            .iter()
+            .any(|scope| match self.read_bytes(scope) {
+                Ok(Some(bytes)) => is_plain_scope(&bytes),
+                Ok(None) => false,
+                Err(_) => true,
+            });
+        plain_scope
+            || self
+                .read_tracked(false)
+                .map_or(true, |files| !files.is_empty())
+    }
+
     /// The environment whose key seals `path`, when it is a tracked file.
     pub fn tracked_env(&self, path: &str) -> Option<&str> {
         self.config.files.get(path).map(String::as_str)
@@ -62,5 +82,20 @@ impl Workspace {
             scope: env.to_owned(),
             source,
         })
+    }
+}
+
+/// Whether a scope file's bytes are its decrypted form: a value or comment not sealed
+/// (a file of blank lines holds nothing; one that does not parse may hold anything).
+fn is_plain_scope(bytes: &[u8]) -> bool {
+    match Document::parse(bytes) {
+        Ok(doc) => {
+            doc.lines
+                .iter()
+                .any(|l| !matches!(l.kind, LineKind::Blank(_)))
+                && !envfile::is_encrypted_doc(&doc)
+                && !envfile::looks_encrypted_doc(&doc)
+        }
+        Err(_) => true,
     }
 }
