@@ -4,7 +4,7 @@
 //! (a rotation) is unchanged. Only the same key changed differently on both sides (or
 //! changed on one and deleted on the other) conflicts; the conflict is written as
 //! ordinary conflict markers around the two entries. The layout (order, comments, blank
-//! lines, prefixes) is that of the side that changed it beyond adding or deleting keys,
+//! lines, prefixes, line endings) is that of the side that changed it beyond adding or deleting keys,
 //! ours when neither did; keys added by the other side go after the entry that precedes
 //! them there, with the comment lines right above them. When both sides changed the
 //! layout differently, the whole file conflicts (each side as it is), so that no
@@ -54,16 +54,19 @@ fn layout(doc: &Document, common: &BTreeSet<&str>) -> Vec<String> {
     let mut out = Vec::new();
     let mut comments = Vec::new();
     for line in &doc.lines {
+        // Line endings are layout too (a side converted to CRLF), but not the final
+        // newline that a key added at the end brings.
+        let eol = if line.eol == Eol::CrLf { "\r" } else { "" };
         match &line.kind {
-            LineKind::Comment(c) => comments.push(format!("#{}", c.expose())),
+            LineKind::Comment(c) => comments.push(format!("#{}{eol}", c.expose())),
             LineKind::Entry(e) if common.contains(e.key.as_str()) => {
                 out.append(&mut comments);
-                out.push(format!("={}", e.prefix));
+                out.push(format!("={}{eol}", e.prefix));
             }
             LineKind::Entry(_) => comments.clear(),
             LineKind::Blank(b) => {
                 out.append(&mut comments);
-                out.push(format!(" {b}"));
+                out.push(format!(" {b}{eol}"));
             }
         }
     }
@@ -422,6 +425,22 @@ mod tests {
         // The same change on both sides is no conflict.
         let r = m("# a\nA=1\n", "# b\nA=1\n", "# b\nA=2\n");
         assert_eq!((r.text.as_str(), r.conflicts), ("# b\nA=2\n", 0));
+    }
+
+    #[test]
+    fn line_endings_converted_on_one_side_survive_values_changed_on_the_other() {
+        let (base, crlf, changed) = (
+            "# c\nA=1\nB=2\n",
+            "# c\r\nA=1\r\nB=2\r\n",
+            "# c\nA=1\nB=3\n",
+        );
+        for (ours, theirs) in [(crlf, changed), (changed, crlf)] {
+            let r = m(base, ours, theirs);
+            assert_eq!((r.text.as_str(), r.conflicts), ("# c\r\nA=1\r\nB=3\r\n", 0));
+        }
+        // A key added at the end of a file without a final newline is no layout change.
+        let r = m("A=1", "A=1\nB=2", "# c\nA=1");
+        assert_eq!((r.text.as_str(), r.conflicts), ("# c\nA=1\nB=2", 0));
     }
 
     #[test]

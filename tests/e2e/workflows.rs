@@ -1094,3 +1094,33 @@ fn an_export_prefix_survives_a_merge_with_a_value_change() {
         );
     }
 }
+
+/// A file converted to CRLF on one branch, a value changed on the other: the merge keeps
+/// both, whichever side is merged into which (the conversion was once dropped when the
+/// converting side's layout was not the one kept).
+#[test]
+fn a_crlf_conversion_survives_a_merge_with_a_value_change() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    let file = repo.join(".secrets/production.env");
+    write(&file, "# db\nA=1\nB=2\n");
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "value"]).ok();
+    write(&file, "# db\nA=1\nB=value-changed\n");
+    env.commit_all(&repo, "value: B");
+    env.git(&repo, &["checkout", "-q", "-b", "crlf", "main"])
+        .ok();
+    write(&file, "# db\r\nA=1\r\nB=2\r\n");
+    env.commit_all(&repo, "crlf");
+    for (into, from) in [("crlf", "value"), ("value", "crlf")] {
+        env.git(&repo, &["checkout", "-q", "-B", "merged", into])
+            .ok();
+        env.git(&repo, &["merge", "-q", "--no-edit", from]).ok();
+        assert_eq!(
+            read(&file),
+            "# db\r\nA=1\r\nB=value-changed\r\n",
+            "{from} into {into}"
+        );
+        assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    }
+}

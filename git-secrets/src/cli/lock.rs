@@ -151,12 +151,4 @@ mod tests {
             ]
         );
     }
-
-    #[test]
-    fn plain_and_sealed_scope_files() {
-        assert!(super::is_plain_scope(b"A=1\n"));
-        assert!(super::is_plain_scope(b"# a note\n"));
-        assert!(!super::is_plain_scope(b"\n\n"));
-        assert!(!super::is_plain_scope(b""));
-    }
 }

@@ -99,3 +99,14 @@ fn is_plain_scope(bytes: &[u8]) -> bool {
         Err(_) => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plain_and_sealed_scope_files() {
+        assert!(super::is_plain_scope(b"A=1\n"));
+        assert!(super::is_plain_scope(b"# a note\n"));
+        assert!(!super::is_plain_scope(b"\n\n"));
+        assert!(!super::is_plain_scope(b""));
+    }
+}
