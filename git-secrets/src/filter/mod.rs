@@ -30,6 +30,9 @@ type FileState = Option<(std::time::SystemTime, u64)>;
 pub struct Filter {
     root: std::path::PathBuf,
     loaded_state: Option<[FileState; 2]>,
+    /// Whether `loaded_state` was compared with the files during the current request:
+    /// nothing changes them while git waits for the answer.
+    state_checked: bool,
     index: crate::git::BlobReader,
     workspace: Option<Workspace>,
     load_error: Option<String>,
@@ -86,6 +89,7 @@ impl Filter {
     pub fn new(root: std::path::PathBuf) -> Filter {
         Filter {
             loaded_state: None,
+            state_checked: false,
             index: crate::git::BlobReader::new(root.clone()),
             root,
             workspace: None,
@@ -103,14 +107,16 @@ impl Filter {
     /// failure is retried on the next request, since the checkout in progress may be
     /// about to write the missing file.
     fn workspace(&mut self) -> Option<&mut Workspace> {
-        let state = [crate::workspace::ACCESS_FILE, crate::workspace::CONFIG_FILE].map(|f| {
-            std::fs::metadata(self.root.join(f))
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())))
-        });
-        if self.loaded_state != Some(state) {
-            self.workspace = None;
-            self.loaded_state = Some(state);
+        if !std::mem::replace(&mut self.state_checked, true) {
+            let state = [crate::workspace::ACCESS_FILE, crate::workspace::CONFIG_FILE].map(|f| {
+                std::fs::metadata(self.root.join(f))
+                    .ok()
+                    .and_then(|m| Some((m.modified().ok()?, m.len())))
+            });
+            if self.loaded_state != Some(state) {
+                self.workspace = None;
+                self.loaded_state = Some(state);
+            }
         }
         if self.workspace.is_none() {
             match Workspace::open_for_filter(Repo {
@@ -130,6 +136,12 @@ impl Filter {
         if self.warned.insert(topic.to_owned()) {
             eprintln!("git-secrets: warning: {}", message());
         }
+    }
+
+    /// Starts a request: the configuration files are compared with the loaded ones again
+    /// at its first use of the workspace.
+    pub fn begin_request(&mut self) {
+        self.state_checked = false;
     }
 
     /// work tree → git.
@@ -436,6 +448,7 @@ pub fn serve() -> Result<(), Error> {
         protocol::Server::handshake(stdin, stdout, &["clean", "smudge"]).map_err(proto)?;
     while let Some(request) = server.next_request().map_err(proto)? {
         let path = &request.pathname;
+        filter.begin_request();
         let result = match request.command.as_str() {
             "clean" => filter.clean(path, &request.content),
             "smudge" => filter.smudge(path, &request.content),
