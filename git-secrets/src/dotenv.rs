@@ -275,6 +275,12 @@ impl Document {
         self.entries().filter(|e| e.key == key).last()
     }
 
+    /// The raw text (as written, quotes included) of the value in effect for `key`: what
+    /// a merge compares.
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.get(key).map(|e| e.raw.expose())
+    }
+
     /// Key names in file order, each once.
     pub fn keys(&self) -> Vec<String> {
         let mut seen = std::collections::BTreeSet::new();

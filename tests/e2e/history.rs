@@ -223,12 +223,19 @@ fn rename_meets_a_new_value(env: &Env, ours_renamed: bool) -> std::path::PathBuf
     env.secrets(&repo, &["env", "rename", "development", "dev"])
         .ok();
     env.commit_all(&repo, "rename");
-    if ours_renamed {
-        env.git(&repo, &["merge", "-q", "--no-edit", "values"]).ok();
-    } else {
+    if !ours_renamed {
         env.git(&repo, &["checkout", "-q", "values"]).ok();
-        env.git(&repo, &["merge", "-q", "--no-edit", "main"]).ok();
     }
+    let from = if ours_renamed { "values" } else { "main" };
+    // git merges it cleanly; the pre-merge-commit hook stops the commit.
+    let out = env.git(&repo, &["merge", "-q", "--no-edit", from]).fails();
+    assert!(
+        out.stderr.contains("would lose or strand secret values")
+            && out
+                .stderr
+                .contains(".secrets/development.env: a file of `development`, an environment .secrets/config.toml does not have"),
+        "{out:?}"
+    );
     repo
 }
 
@@ -259,7 +266,7 @@ fn a_value_set_under_a_renamed_environment_is_found_and_moved_home() {
             .secrets(&repo, &["get", "-e", "dev", "API", "--yes"])
             .ok();
         assert_eq!(got.stdout.trim(), "dev-api-1");
-        env.commit_all(&repo, "move the value home");
+        env.commit_all(&repo, "merge, the value moved home");
         assert!(env
             .git(&repo, &["ls-files", ".secrets/development.env"])
             .ok()
@@ -346,6 +353,44 @@ fn an_edit_merged_with_a_rename_of_its_environment_is_merged_home() {
         let status = env.secrets(&repo, &["status"]).ok().stdout;
         assert!(!status.contains("problem"), "{status}");
     }
+}
+
+#[test]
+fn a_merge_that_drops_an_edit_of_a_renamed_environment_is_refused() {
+    let env = Env::new();
+    let repo = rename_meets_an_edit(&env, true, None);
+    // The obvious resolution of "deleted in main, modified in values": `git rm`.
+    env.git(&repo, &["rm", "-q", ".secrets/development.env"])
+        .ok();
+    let out = env.git(&repo, &["commit", "-q", "--no-edit"]).fails();
+    assert!(
+        out.stderr.contains(
+            ".secrets/development.env: the merge drops this file, which MERGE_HEAD changed, while the other side renamed its environment (.secrets/dev.env holds its values now)"
+        ) && out.stderr.contains("`git checkout MERGE_HEAD -- .secrets/development.env`"),
+        "{out:?}"
+    );
+    // The fix as said: the file back, merged home from the merge base.
+    env.git(
+        &repo,
+        &["checkout", "MERGE_HEAD", "--", ".secrets/development.env"],
+    )
+    .ok();
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(
+        out.stderr.contains(
+            "moved API, NEW from .secrets/development.env to .secrets/dev.env, deleted OLD"
+        ),
+        "{out:?}"
+    );
+    env.commit_all(&repo, "merge");
+    let got = env
+        .secrets(&repo, &["get", "-e", "dev", "API", "--yes"])
+        .ok();
+    assert_eq!(got.stdout.trim(), "dev-api-2");
+    let got = env
+        .secrets(&repo, &["get", "-e", "dev", "OTHER", "--yes"])
+        .ok();
+    assert_eq!(got.stdout.trim(), "other-2");
 }
 
 #[test]
@@ -556,7 +601,8 @@ fn moving_values_home_keeps_their_comments() {
         env.secrets(&repo, &["env", "rename", "development", "dev"])
             .ok();
         env.commit_all(&repo, "rename");
-        env.git(&repo, &["merge", "-q", "--no-edit", "values"]).ok();
+        env.git(&repo, &["merge", "-q", "--no-edit", "values"])
+            .fails();
         let stray = repo.join(".secrets/development.env");
         let before = read(&stray);
         let out = env.secrets(&repo, &["doctor", "--fix"]);

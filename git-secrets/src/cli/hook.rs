@@ -67,6 +67,23 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     let repo = Repo::discover()?;
     let report = guard::check_index(&repo)?;
     if report.findings.is_empty() {
+        // What concluding a merge would lose of an environment renamed on one side.
+        let lost = guard::merge::check_merge(&repo, &report.staged_secrets, report.config_changed)?;
+        if !lost.is_empty() {
+            let mut text =
+                format!("git-secrets: this {what} would lose or strand secret values:\n");
+            for f in &lost {
+                text.push_str(&format!("  {}: {}\n    fix: {}\n", f.path, f.reason, f.fix));
+            }
+            eprint!("{text}");
+            return Err(Error::Refused {
+                message: format!(
+                    "{what} blocked: {} problem(s) with the merge (listed above); nothing was committed",
+                    lost.len()
+                ),
+                hint: "fix each file as said, and commit again".into(),
+            });
+        }
         // What the post-commit hook will cache (a merge commit's own diff is not shown
         // by `git log -p`).
         if let HookName::PreCommit = args.hook {

@@ -23,6 +23,7 @@
 pub mod install;
 pub mod keys;
 pub mod known;
+pub mod merge;
 mod run;
 pub mod scan;
 
@@ -272,6 +273,8 @@ pub struct Report {
     pub commits: usize,
     /// The staged secret files (path, blob id) that differ from HEAD (the hook's check).
     pub staged_secrets: Vec<(String, String)>,
+    /// Whether the staged config.toml differs from HEAD's (the hook's check).
+    pub config_changed: bool,
 }
 
 #[cfg(test)]

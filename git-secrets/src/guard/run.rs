@@ -444,6 +444,7 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
         values_searched: known.searched(),
         commits: 0,
         staged_secrets,
+        config_changed: changed.iter().any(|e| e.path == CONFIG_FILE),
     })
 }
 
@@ -526,5 +527,6 @@ fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, 
         values_searched: known.searched(),
         commits: groups.len(),
         staged_secrets: Vec::new(),
+        config_changed: false,
     })
 }

@@ -109,9 +109,30 @@ impl Workspace {
             .map(Zeroizing::new)
     }
 
+    /// `scope`'s file as the merge in progress found it in the common ancestor: stage 1
+    /// of a conflict on its path, or else its blob in the merge base of HEAD and
+    /// MERGE_HEAD (the conflict resolved, or none). `None` when no merge is in progress or
+    /// the ancestor lacks the file.
+    fn merge_base_blob(&self, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
+        if let Some(base) = self.index_blob("1", scope) {
+            return Some(base);
+        }
+        let theirs = crate::guard::merge::merging(&self.repo)?;
+        let out = self.repo.git(&["merge-base", "HEAD", &theirs]).ok()?;
+        let rev = format!(
+            "{}:{}",
+            String::from_utf8_lossy(&out).trim(),
+            scope.rel_path()
+        );
+        self.repo
+            .git(&["cat-file", "blob", &rev])
+            .ok()
+            .map(Zeroizing::new)
+    }
+
     /// `bytes` of the orphan file `orphan`, opened: sealed under `env`'s key for the
     /// orphan's own scope label, or plaintext.
-    fn open_orphan(&self, orphan: &Scope, env: &str, bytes: &[u8]) -> Result<Document, Error> {
+    pub fn open_orphan(&self, orphan: &Scope, env: &str, bytes: &[u8]) -> Result<Document, Error> {
         if !envfile::is_encrypted(bytes) {
             return self.parse_plain(orphan, bytes);
         }
@@ -147,9 +168,10 @@ impl Workspace {
         let target = Scope::new(orphan.scope.service.as_deref(), env);
         let mut file = self.read_scope(&target)?;
         // A merge that renamed the environment on one side and changed this file on the
-        // other left it in conflict, its common ancestor in the index: the changes are
-        // merged key by key, as the merge driver would have, had git seen a rename.
-        if let Some(base) = self.index_blob("1", &orphan.scope) {
+        // other left it in conflict, or brought it in: the changes since the common
+        // ancestor are merged key by key, as the merge driver would have, had git seen a
+        // rename.
+        if let Some(base) = self.merge_base_blob(&orphan.scope) {
             let base = self.open_orphan(&orphan.scope, env, &base)?;
             return self.adopt_merging(orphan, &base, &doc, target, file);
         }
@@ -294,10 +316,9 @@ impl Workspace {
             return Ok(done);
         }
         let doc = self.parse_plain(&target, text.as_bytes())?;
-        let value = |d: &Document, k: &str| d.get(k).map(|e| e.raw.expose().to_owned());
         let moved: Vec<String> = doc
             .entries()
-            .filter(|e| value(&file.doc, &e.key).as_deref() != Some(e.raw.expose()))
+            .filter(|e| file.doc.raw(&e.key) != Some(e.raw.expose()))
             .map(|e| e.key.clone())
             .collect();
         let deleted: Vec<String> = file
@@ -324,14 +345,13 @@ impl Workspace {
 
 /// The keys `a` and `b` each changed (or deleted) since `base`, differently.
 fn changed_on_both(base: &Document, a: &Document, b: &Document) -> Vec<String> {
-    let value = |d: &Document, k: &str| d.get(k).map(|e| e.raw.expose().to_owned());
     let keys: BTreeSet<&str> = [base, a, b]
         .iter()
         .flat_map(|d| d.entries().map(|e| e.key.as_str()))
         .collect();
     keys.into_iter()
         .filter(|k| {
-            let (was, x, y) = (value(base, k), value(a, k), value(b, k));
+            let (was, x, y) = (base.raw(k), a.raw(k), b.raw(k));
             x != was && y != was && x != y
         })
         .map(str::to_owned)
