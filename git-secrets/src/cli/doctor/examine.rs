@@ -1,265 +1,18 @@
-//! `git secrets doctor [--fix]`: checks what `status` shows, and deeper: that the
-//! programs this clone's configuration and hooks run still exist, that .gitattributes
-//! still routes secret files through the filter, and the keys' problems. Each problem
-//! comes with its fix; `--fix` applies the ones that need no decision (setting the clone
-//! up again, restoring the .gitattributes and .gitignore lines, opening files left
-//! encrypted, rotating an environment that needs it, deleting temporary files a crash
-//! left) and leaves the rest to a person.
+//! What `doctor` looks at: the identity and membership, this clone's configuration and
+//! the programs it runs, the hooks, the .gitattributes and .gitignore lines, files left
+//! encrypted, the keys' problems, orphan scope files and temporary files a crash left.
 
 use std::path::Path;
 
-use clap::Args;
-
 use crate::access::Status;
-use crate::error::Error;
 use crate::guard::install;
-use crate::rotation;
 use crate::workspace::Workspace;
 
-use super::unlock;
-
-/// Check this clone's setup and the repository's keys; `--fix` repairs what it safely can.
-#[derive(Args, Debug)]
-pub struct DoctorArgs {
-    /// Repair what needs no decision; report the rest.
-    #[arg(long)]
-    fix: bool,
-}
-
-/// What `--fix` does about a problem.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Fix {
-    /// Restore the .gitattributes lines (a change to commit).
-    Attributes,
-    /// Restore the .gitignore lines (a change to commit).
-    Ignores,
-    /// Install the checks (a locked clone keeps them).
-    Checks,
-    /// Set this clone up again: filter, drivers, fsmonitor, hooks (`unlock`'s first half).
-    Configure,
-    /// `unlock`: set up and open the files this identity can read.
-    Unlock,
-    /// Rotate an environment (staged, to commit).
-    Rotate(String),
-    /// Move the values of a scope file of an unknown environment home (to commit).
-    Adopt(String),
-    /// Delete temporary files interrupted writes left behind.
-    RemoveLeftovers(Vec<String>),
-}
-
-impl Fix {
-    fn describe(&self) -> String {
-        match self {
-            Fix::Attributes => {
-                "`git secrets doctor --fix` adds the lines back, after any line that overrides them (then commit .gitattributes)".into()
-            }
-            Fix::Ignores => {
-                "`git secrets doctor --fix` adds the lines back (then commit .gitignore)".into()
-            }
-            Fix::Checks => "`git secrets doctor --fix` installs them".into(),
-            Fix::Configure => {
-                "`git secrets doctor --fix` sets this clone up again with this git-secrets".into()
-            }
-            Fix::Unlock => "`git secrets doctor --fix` runs `git secrets unlock`".into(),
-            Fix::Rotate(env) => format!(
-                "`git secrets doctor --fix` runs `git secrets rotate --env {env}` (then commit)"
-            ),
-            Fix::Adopt(_) => "`git secrets doctor --fix` moves the values there, keeping any the file there already has (then commit)".into(),
-            Fix::RemoveLeftovers(_) => "`git secrets doctor --fix` deletes them (what the interrupted command was writing was not saved: run it again)".into(),
-        }
-    }
-}
-
-impl Fix {
-    /// What was done, once done (a rotation reports itself).
-    fn done(&self) -> Option<&'static str> {
-        match self {
-            Fix::Attributes => Some("added the lines back to .gitattributes (commit it)"),
-            Fix::Ignores => Some("added the lines back to .gitignore (commit it)"),
-            Fix::Checks => Some("installed the checks"),
-            Fix::Configure => Some("set this clone up again"),
-            Fix::Unlock => Some("unlocked"),
-            Fix::Rotate(_) | Fix::Adopt(_) => None,
-            Fix::RemoveLeftovers(_) => Some("deleted the leftover temporary files"),
-        }
-    }
-}
-
-struct Finding {
-    problem: String,
-    /// What `--fix` does, or what a person must do.
-    fix: Result<Fix, String>,
-}
-
-fn problem(problem: String, fix: Fix) -> Finding {
-    Finding {
-        problem,
-        fix: Ok(fix),
-    }
-}
-
-fn manual(problem: String, what: String) -> Finding {
-    Finding {
-        problem,
-        fix: Err(what),
-    }
-}
-
-pub fn cmd_doctor(args: DoctorArgs) -> Result<(), Error> {
-    let mut ws = super::open()?;
-    let (notes, findings) = examine(&ws);
-    let notes: String = notes.iter().map(|n| format!("ok: {n}\n")).collect();
-    super::out(&notes)?;
-    if !args.fix {
-        report(&findings)?;
-        return verdict(&findings, false);
-    }
-    let mut fixes: Vec<Fix> = findings.iter().filter_map(|f| f.fix.clone().ok()).collect();
-    fixes.sort();
-    fixes.dedup();
-    if fixes.contains(&Fix::Unlock) {
-        // unlock sets the clone up first.
-        fixes.retain(|f| *f != Fix::Configure && *f != Fix::Checks);
-    }
-    apply(&mut ws, &fixes)?;
-    let ws = super::open()?;
-    let (_, left) = examine(&ws);
-    report(&left)?;
-    verdict(&left, true)
-}
-
-/// Each problem and its fix, to stdout.
-fn report(findings: &[Finding]) -> Result<(), Error> {
-    let mut text = String::new();
-    for f in findings {
-        let fix = match &f.fix {
-            Ok(fix) => fix.describe(),
-            Err(what) => what.clone(),
-        };
-        text.push_str(&format!("problem: {}\n  fix: {fix}\n", f.problem));
-    }
-    if findings.is_empty() {
-        text.push_str("no problems found\n");
-    }
-    super::out(&text)
-}
-
-fn verdict(findings: &[Finding], fixed: bool) -> Result<(), Error> {
-    if findings.is_empty() {
-        return Ok(());
-    }
-    let automatic = findings.iter().filter(|f| f.fix.is_ok()).count();
-    Err(Error::Refused {
-        message: format!("{} problem(s) found", findings.len()),
-        hint: if fixed || automatic == 0 {
-            "each problem above says what to do".into()
-        } else {
-            format!("`git secrets doctor --fix` repairs {automatic} of them; each problem above says what to do")
-        },
-    })
-}
-
-fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
-    let mut rotate = Vec::new();
-    for fix in fixes {
-        match fix {
-            Fix::Attributes => {
-                unlock::write_gitattributes(ws.root())?;
-                let tracked: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
-                super::track::write_attributes(ws.root(), &tracked)?;
-                let overridden = super::track::overridden(ws, &tracked);
-                if !overridden.is_empty() {
-                    super::track::move_attributes_last(ws.root(), &overridden)?;
-                }
-            }
-            Fix::Ignores => unlock::write_gitignore(ws.root())?,
-            Fix::Checks => install::install_current(&ws.repo, install::CHECKS)?,
-            Fix::Configure => unlock::configure(ws)?,
-            Fix::Unlock => unlock::cmd_unlock(unlock::UnlockArgs {})?,
-            Fix::Rotate(env) => rotate.push(env.clone()),
-            Fix::Adopt(path) => {
-                for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
-                    let done = ws.adopt(orphan)?;
-                    if done.marked {
-                        let target = done.target.rel_path();
-                        eprintln!(
-                            "fixed: merged {path} into {target}, with conflict markers where both sides of the merge changed {}; resolve them in {target}, then `git add` it and commit",
-                            if done.kept.is_empty() {
-                                "comments or order".to_owned()
-                            } else {
-                                done.kept.join(", ")
-                            }
-                        );
-                        continue;
-                    }
-                    let mut stayed = Vec::new();
-                    if !done.kept.is_empty() {
-                        stayed.push(format!("{} differ there", done.kept.join(", ")));
-                    }
-                    if done.layout_conflict {
-                        stayed.push(
-                            "both sides of the merge changed its comments or order".to_owned(),
-                        );
-                    }
-                    if done.comments_kept > 0 {
-                        stayed.push(format!(
-                            "{} comment line(s) above no moved key are not there",
-                            done.comments_kept
-                        ));
-                    }
-                    let comments = match done.comments_moved {
-                        0 => String::new(),
-                        n => format!(" (with {n} comment line(s))"),
-                    };
-                    let deleted = match done.deleted.as_slice() {
-                        [] => String::new(),
-                        keys => format!(", deleted {} (as {path} had)", keys.join(", ")),
-                    };
-                    eprintln!(
-                        "fixed: moved {}{comments} from {path} to {}{deleted}{}",
-                        if done.moved.is_empty() {
-                            "nothing new".to_owned()
-                        } else {
-                            done.moved.join(", ")
-                        },
-                        done.target.rel_path(),
-                        if stayed.is_empty() {
-                            format!("; removed {path} (commit both)")
-                        } else {
-                            format!(
-                                "; kept {path} whole: {} (compare them by hand, then delete it)",
-                                stayed.join("; ")
-                            )
-                        }
-                    );
-                }
-            }
-            Fix::RemoveLeftovers(paths) => {
-                for p in paths {
-                    let path = ws.root().join(p);
-                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-                }
-            }
-        }
-        if let Some(done) = fix.done() {
-            eprintln!("fixed: {done}");
-        }
-    }
-    if !rotate.is_empty() {
-        let mut ws = super::open()?;
-        let done = rotation::rotate(&mut ws, &rotate, |_| Ok(()))?;
-        eprintln!(
-            "fixed: rotated {} ({} file(s) re-sealed); staged with .secrets/access.json: `git commit` to finish",
-            done.environments.join(", "),
-            done.files
-        );
-        super::rotate::report_left_out(&ws, &done);
-    }
-    Ok(())
-}
+use super::{manual, problem, Finding, Fix};
+use crate::cli::unlock;
 
 /// Notes on what is fine, and the problems.
-fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
+pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     let mut notes = Vec::new();
     let mut found = Vec::new();
     let identity = match ws.identity_opt() {
@@ -306,7 +59,7 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
         .config
         .files
         .keys()
-        .map(|p| super::track::attribute_line(p))
+        .map(|p| crate::cli::track::attribute_line(p))
         .collect();
     let tracked: Vec<&str> = tracked.iter().map(String::as_str).collect();
     if let Some(lines) = missing_lines(&root.join(".gitattributes"), &tracked) {
@@ -318,7 +71,7 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
         ));
     }
     let paths: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
-    let overridden = super::track::overridden(ws, &paths);
+    let overridden = crate::cli::track::overridden(ws, &paths);
     if !overridden.is_empty() {
         found.push(problem(
             format!(
@@ -423,12 +176,12 @@ fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
         });
     }
     if member.is_some() {
-        for text in super::status::history_problems(ws) {
+        for text in crate::cli::status::history_problems(ws) {
             found.push(manual(text, "see the problem".into()));
         }
     }
     for orphan in ws.orphans() {
-        let text = super::status::orphan_problem(&orphan);
+        let text = crate::cli::status::orphan_problem(&orphan);
         let readable = orphan.sealed_for.as_deref().is_some_and(|env| {
             member.is_some_and(|(_, m)| crate::access::Access::may_read(m, env))
         });
