@@ -234,9 +234,9 @@ fn from_tar(env: &Env, tar: &std::path::Path, path: &str) -> String {
         .stdout
 }
 
-// Guards: `git archive` (a release tarball) in an unlocked clone, and `git archive
-// --remote` served by it, ship secret files in their encrypted form, while checkouts,
-// worktrees and stash in the same clone still decrypt.
+// Guards: `git archive` (a release tarball) in an unlocked clone, `git archive --remote`
+// served by it, and `git checkout-index --prefix` ship secret files in their encrypted
+// form, while checkouts, worktrees and stash in the same clone still decrypt.
 #[test]
 fn git_archive_ships_the_encrypted_form() {
     let (env, repo) = setup();
@@ -262,6 +262,23 @@ fn git_archive_ships_the_encrypted_form() {
     )
     .ok();
     assert_eq!(from_tar(&env, &remote, f), stored);
+    // A tree exported under a directory (a build script's copy) is sealed too; the
+    // temporary file `git mergetool` opens a side in is not an export.
+    let build = env.path().join("build");
+    env.git(
+        &repo,
+        &[
+            "checkout-index",
+            "-a",
+            &format!("--prefix={}/", build.display()),
+        ],
+    )
+    .ok();
+    assert_eq!(read(build.join(f)), stored);
+    let temp = env.git(&repo, &["checkout-index", "--temp", "--", f]).ok();
+    let name = temp.stdout.split('\t').next().unwrap().to_owned();
+    assert_eq!(read(repo.join(&name)), PLAIN);
+    std::fs::remove_file(repo.join(name)).unwrap();
     // Everything that writes the work tree still decrypts.
     std::fs::remove_file(repo.join(f)).unwrap();
     env.git(&repo, &["checkout", "--", f]).ok();

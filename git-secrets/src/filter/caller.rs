@@ -20,17 +20,25 @@ pub fn stages() -> bool {
     invoking_git_args().is_some_and(|argv| is_staging(&argv))
 }
 
-/// Whether the git command that started this process writes an archive: `git archive`,
-/// or `git upload-archive` (and its `upload-archive--writer`), which serve `git archive
-/// --remote`. An archive leaves the repository (a release tarball, an attachment), so
-/// smudge keeps secret files in their encrypted form there.
-pub fn archives() -> bool {
-    invoking_git_args().is_some_and(|argv| is_archiving(&argv))
+/// Whether the git command that started this process writes files out of the
+/// repository: an archive (`git archive`, or `git upload-archive` and its
+/// `upload-archive--writer`, which serve `git archive --remote`), or a tree exported
+/// under a directory (`git checkout-index --prefix=DIR/`, which build and deploy scripts
+/// use to copy a tree). What leaves the repository (a release tarball, a build
+/// directory) gets secret files in their encrypted form. `checkout-index --temp`, which
+/// `git mergetool` uses to show each side, is not an export.
+pub fn exports() -> bool {
+    invoking_git_args().is_some_and(|argv| is_exporting(&argv))
 }
 
-fn is_archiving(argv: &[String]) -> bool {
-    subcommand(argv).is_some_and(|(sub, _)| {
-        matches!(sub, "archive" | "upload-archive" | "upload-archive--writer")
+fn is_exporting(argv: &[String]) -> bool {
+    subcommand(argv).is_some_and(|(sub, rest)| match sub {
+        "archive" | "upload-archive" | "upload-archive--writer" => true,
+        "checkout-index" => rest
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| a == "--prefix" || a.starts_with("--prefix=")),
+        _ => false,
     })
 }
 
@@ -200,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn archive_commands_are_recognised() {
+    fn archive_and_export_commands_are_recognised() {
         for (line, want) in [
             ("git archive -o x.tar HEAD", true),
             ("/usr/bin/git -C repo archive --format=zip HEAD", true),
@@ -208,6 +216,13 @@ mod tests {
             ("git upload-archive /srv/repo.git", true),
             ("/usr/lib/git-core/git-upload-archive /srv/repo.git", true),
             ("git upload-archive--writer .", true),
+            ("git checkout-index -a --prefix=/tmp/build/", true),
+            ("git checkout-index --prefix /tmp/build/ -a", true),
+            (
+                "git checkout-index --temp --stage=2 -- .secrets/x.env",
+                false,
+            ),
+            ("git checkout-index -f -- --prefix=x", false),
             ("git checkout main", false),
             ("git worktree add ../wt", false),
             ("git stash pop", false),
@@ -215,7 +230,7 @@ mod tests {
             ("git add archive", false),
             ("git-secrets archive", false),
         ] {
-            assert_eq!(is_archiving(&args(line)), want, "{line}");
+            assert_eq!(is_exporting(&args(line)), want, "{line}");
         }
     }
 

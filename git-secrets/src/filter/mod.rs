@@ -6,7 +6,8 @@
 //! access, plaintext is refused, so `filter.secrets.required` stops `git add`.
 //! smudge (git → work tree): the encrypted form is opened when this identity can read the
 //! environment, and left as it is otherwise, so a checkout never fails for lack of a key.
-//! `git archive` gets the encrypted form: an archive leaves the repository.
+//! `git archive` and `git checkout-index --prefix` get the encrypted form: what they
+//! write leaves the repository.
 //! Tampered content fails loudly in both directions.
 
 use std::collections::{HashMap, HashSet};
@@ -43,8 +44,9 @@ pub struct Filter {
     /// Whether the git command this process serves is `git add` ([`caller::stages`]),
     /// asked the first time a file has conflict markers.
     staging: Option<bool>,
-    /// Whether it is `git archive` ([`caller::archives`]), asked at the first smudge.
-    archiving: Option<bool>,
+    /// Whether it is `git archive` or another export ([`caller::exports`]), asked at the
+    /// first smudge.
+    exporting: Option<bool>,
 }
 
 /// What this process last wrote to each path by smudge: the digest of the file
@@ -98,7 +100,7 @@ impl Filter {
             checked_out: CheckedOut::default(),
             learned: Default::default(),
             staging: None,
-            archiving: None,
+            exporting: None,
         }
     }
 
@@ -230,10 +232,11 @@ impl Filter {
             .map_err(|e| not_sealed(path, e))
     }
 
-    /// git → work tree; for `git archive`, git → an archive that leaves the repository
-    /// (a release tarball): there secret files keep the encrypted form git stores.
+    /// git → work tree; for `git archive` or `git checkout-index --prefix`, git → files
+    /// that leave the repository (a release tarball, a build directory): there secret
+    /// files keep the encrypted form git stores.
     pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
-        if *self.archiving.get_or_insert_with(caller::archives) {
+        if *self.exporting.get_or_insert_with(caller::exports) {
             return Ok(input.to_vec());
         }
         let (out, opened) = self.smudge_file(path, input)?;
