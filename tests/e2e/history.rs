@@ -277,6 +277,34 @@ fn a_value_set_under_a_renamed_environment_is_found_and_moved_home() {
     }
 }
 
+#[test]
+fn an_orphan_older_than_the_merge_in_progress_is_moved_home_whole() {
+    let env = Env::new();
+    let repo = rename_meets_a_new_value(&env, true);
+    // Committed past the hook: the stray file is now part of history.
+    env.git(&repo, &["commit", "-q", "--no-verify", "--no-edit"])
+        .ok();
+    // A later merge, in progress (a conflict elsewhere), has nothing to do with it.
+    env.git(&repo, &["checkout", "-q", "-b", "other"]).ok();
+    write(repo.join("notes.txt"), "other\n");
+    env.commit_all(&repo, "other");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    write(repo.join("notes.txt"), "main\n");
+    env.commit_all(&repo, "main");
+    env.git(&repo, &["merge", "-q", "--no-edit", "other"])
+        .fails();
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(
+        out.stderr
+            .contains("moved API from .secrets/development.env to .secrets/dev.env"),
+        "{out:?}"
+    );
+    let got = env
+        .secrets(&repo, &["get", "-e", "dev", "API", "--yes"])
+        .ok();
+    assert_eq!(got.stdout.trim(), "dev-api-1");
+}
+
 /// An `env rename development dev` on main; on a branch, `development` edited (`edit`).
 /// The branch merged (`ours_renamed`: into main, else main into the branch) conflicts:
 /// git sees the renamed file deleted and the old one modified.

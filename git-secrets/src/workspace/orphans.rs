@@ -111,23 +111,32 @@ impl Workspace {
 
     /// `scope`'s file as the merge in progress found it in the common ancestor: stage 1
     /// of a conflict on its path, or else its blob in the merge base of HEAD and
-    /// MERGE_HEAD (the conflict resolved, or none). `None` when no merge is in progress or
-    /// the ancestor lacks the file.
+    /// MERGE_HEAD (the conflict resolved, or none), when its environment was still
+    /// declared there (renamed since; an orphan older than the merge is none of its
+    /// business). `None` when no merge is in progress or the ancestor lacks the file.
     fn merge_base_blob(&self, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
         if let Some(base) = self.index_blob("1", scope) {
             return Some(base);
         }
         let theirs = crate::guard::merge::merging(&self.repo)?;
         let out = self.repo.git(&["merge-base", "HEAD", &theirs]).ok()?;
-        let rev = format!(
-            "{}:{}",
-            String::from_utf8_lossy(&out).trim(),
-            scope.rel_path()
-        );
-        self.repo
-            .git(&["cat-file", "blob", &rev])
-            .ok()
-            .map(Zeroizing::new)
+        let base = String::from_utf8_lossy(&out).trim().to_owned();
+        let blob = |path: &str| {
+            self.repo
+                .git(&["cat-file", "blob", &format!("{base}:{path}")])
+                .ok()
+                .map(Zeroizing::new)
+        };
+        let config = blob(super::CONFIG_FILE)?;
+        let config = crate::config::Config::parse(
+            &String::from_utf8_lossy(&config),
+            std::path::Path::new(super::CONFIG_FILE),
+        )
+        .ok()?;
+        if !config.has_env(&scope.env) {
+            return None;
+        }
+        blob(&scope.rel_path())
     }
 
     /// `bytes` of the orphan file `orphan`, opened: sealed under `env`'s key for the
@@ -150,7 +159,8 @@ impl Workspace {
     /// orphan; a key it has with another value is left where it is and named. The orphan
     /// file is deleted (and its deletion staged) only when everything in it was moved or
     /// is already in the target as it is (other comments included); otherwise it stays
-    /// whole, and what stayed is counted.
+    /// whole, and what stayed is counted. During the merge that made it an orphan, its
+    /// changes since the merge base are merged instead ([`Workspace::adopt_merging`]).
     pub fn adopt(&self, orphan: &Orphan) -> Result<Adopted, Error> {
         let env = orphan.sealed_for.as_deref().ok_or_else(|| Error::Refused {
             message: format!(
