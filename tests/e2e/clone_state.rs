@@ -360,6 +360,23 @@ fn unlock_as_a_non_member_is_refused() {
     assert_encrypted(&read(c.join(".secrets/development.env")));
 }
 
+// Guards: an unlocked clone with no other worktree whose files this identity can read are
+// all in sealed form (written back by hand here; in life, access granted by a pull) is
+// unlocked, with files to decrypt, not "locked in this worktree".
+#[test]
+fn status_of_an_unlocked_clone_with_every_file_sealed_says_unlocked() {
+    let (env, repo) = setup();
+    for f in [".secrets/development.env", ".secrets/production.env"] {
+        write(repo.join(f), &blob(&env, &repo, &format!("HEAD:{f}")));
+    }
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(
+        status.contains("clone:        unlocked (filter configured)")
+            && status.contains("still encrypted in the work tree (run `git secrets unlock`)"),
+        "{status}"
+    );
+}
+
 // Guards: the filter's configuration is shared by every worktree of a repository. `lock`
 // in one worktree re-seals its own files and keeps the filter while another worktree
 // still holds decrypted files, naming it: without the filter, git there would take them

@@ -29,6 +29,8 @@ mod team;
 mod forged_access;
 // Against a rewritten access.json or config.toml: the clone's memory of keys, HEAD's history.
 mod history;
+// `env rename` on one branch, an edit of the old name on another, merged.
+mod rename_merge;
 // Member names printed safely; recipients compared by key (SSH comment, case).
 mod names;
 // The fsmonitor hook: status after a touch without the filter, no change hidden.

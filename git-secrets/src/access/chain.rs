@@ -201,12 +201,25 @@ impl Access {
     /// Opens every key of `env` this identity can reach: the heads wrapped to it, then,
     /// walking back, every key sealed under a key already open.
     pub fn open_chain(&self, env: &str, identity: &Identity) -> Result<OpenChain, Error> {
+        self.open_chain_granted(env, env, identity)
+    }
+
+    /// [`Access::open_chain`] of `env` for a member granted `granted`: an environment
+    /// `env` was renamed to, whose grants moved with it while a merge brought back keys
+    /// of the old name (a rotation on the other side). Nothing opens that is not wrapped
+    /// to the member.
+    pub fn open_chain_granted(
+        &self,
+        env: &str,
+        granted: &str,
+        identity: &Identity,
+    ) -> Result<OpenChain, Error> {
         let no_access = || Error::NoAccess {
-            env: env.to_owned(),
+            env: granted.to_owned(),
             recipient: identity.recipient(),
         };
         let (me, member) = self.member_of(identity).ok_or_else(no_access)?;
-        if !Self::may_read(member, env) {
+        if !Self::may_read(member, granted) {
             return Err(no_access());
         }
         let keys = self

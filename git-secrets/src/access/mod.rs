@@ -256,6 +256,28 @@ impl Access {
         Ok(())
     }
 
+    /// The environments whose keys are kin to the key ids `ids`: those holding one of
+    /// them, and those sharing a key with these. `env rename` moves an environment's keys
+    /// to its new name, and a rotation on either side of a merge extends one copy of the
+    /// chain, so a file sealed under the old name finds its environment this way whatever
+    /// either side did since. Key ids are public: no key is opened.
+    pub fn kin_envs(&self, ids: &std::collections::HashSet<String>) -> Vec<&str> {
+        let holding: Vec<&BTreeMap<KeyId, KeyRecord>> = self
+            .keys
+            .values()
+            .filter(|chain| chain.keys().any(|id| ids.contains(&id.0)))
+            .collect();
+        let related: std::collections::HashSet<&str> = holding
+            .iter()
+            .flat_map(|chain| chain.keys().map(|id| id.0.as_str()))
+            .collect();
+        self.keys
+            .iter()
+            .filter(|(_, chain)| chain.keys().any(|id| related.contains(id.0.as_str())))
+            .map(|(env, _)| env.as_str())
+            .collect()
+    }
+
     /// The member this identity is, if any.
     pub fn member_of(&self, identity: &Identity) -> Option<(&String, &Member)> {
         self.member_by_recipient(&identity.recipient())

@@ -68,7 +68,12 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     let report = guard::check_index(&repo)?;
     if report.findings.is_empty() {
         // What concluding a merge would lose of an environment renamed on one side.
-        let lost = guard::merge::check_merge(&repo, &report.staged_secrets, report.config_changed)?;
+        let lost = guard::merge::check_merge(
+            &repo,
+            &report.staged_secrets,
+            report.config_changed,
+            guard::merge::Home::Staged,
+        )?;
         if !lost.is_empty() {
             let mut text =
                 format!("git-secrets: this {what} would lose or strand secret values:\n");

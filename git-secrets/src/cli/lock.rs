@@ -91,7 +91,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
 /// The other worktrees of this repository (`git worktree list`) whose work tree holds a
 /// decrypted secret file: a scope file or a tracked file in plaintext. A worktree whose
 /// configuration cannot be read counts as holding them (nothing proves otherwise).
-fn other_worktrees_with_plaintext(repo: &Repo) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn other_worktrees_with_plaintext(repo: &Repo) -> Result<Vec<PathBuf>, Error> {
     let here = repo
         .root
         .canonicalize()

@@ -23,7 +23,10 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         readable_but_locked = ws.readable_but_encrypted();
     }
     // `lock` in one worktree keeps the filter the others need (crate::cli::lock).
-    let locked_here = !readable_but_locked.is_empty() && !ws.holds_plaintext();
+    let locked_here = !readable_but_locked.is_empty()
+        && !ws.holds_plaintext()
+        && super::lock::other_worktrees_with_plaintext(&ws.repo)
+            .is_ok_and(|others| !others.is_empty());
     text.push_str(&format!(
         "clone:        {}\n",
         if locked_here {

@@ -15,25 +15,84 @@
 //! `git secrets doctor --fix` merges either home (crate::workspace::orphans), key by key
 //! from the merge base.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use zeroize::Zeroizing;
 
 use super::Finding;
+use crate::access::Access;
 use crate::config::{Config, SHARED};
+use crate::dotenv::Document;
 use crate::error::Error;
 use crate::git::Repo;
 use crate::scope::Scope;
-use crate::workspace::{Workspace, CONFIG_FILE};
+use crate::workspace::{Workspace, ACCESS_FILE, CONFIG_FILE};
 
 /// Scope files of a tree or of the index: path → blob id.
 type Files = HashMap<String, String>;
 
-/// The commit being merged into HEAD, while a merge is in progress in `repo`'s work tree.
-pub fn merging(repo: &Repo) -> Option<String> {
+/// A commit whose changes are being brought onto HEAD, its conflicts being resolved.
+pub struct Joining {
+    /// The commit, and how to name it to `git checkout`.
+    pub theirs: String,
+    pub name: String,
+    /// What its changes are taken against: the merge base, or its parent for a
+    /// cherry-pick or a rebase.
+    pub base: String,
+}
+
+/// The commit a merge (`MERGE_HEAD`), a squash merge (`SQUASH_MSG`, which names the
+/// merged commits, the tip first), a cherry-pick or a revert (`CHERRY_PICK_HEAD`,
+/// `REVERT_HEAD`) or a rebase (`REBASE_HEAD`) in progress in `repo`'s work tree brings
+/// onto HEAD.
+pub fn joining(repo: &Repo) -> Option<Joining> {
     let dir = crate::git::git_dir(&repo.root)?;
-    let text = std::fs::read_to_string(dir.join("MERGE_HEAD")).ok()?;
-    Some(text.lines().next()?.trim().to_owned()).filter(|s| !s.is_empty())
+    let first_line = |file: &str| {
+        let text = std::fs::read_to_string(dir.join(file)).ok()?;
+        Some(text.lines().next()?.trim().to_owned()).filter(|s| !s.is_empty())
+    };
+    let rev = |args: &[&str]| {
+        let out = repo.git(args).ok()?;
+        Some(String::from_utf8_lossy(&out).trim().to_owned()).filter(|s| !s.is_empty())
+    };
+    let merged = |theirs: String, name: String| {
+        let base = rev(&["merge-base", "HEAD", &theirs])?;
+        Some(Joining { theirs, name, base })
+    };
+    if let Some(theirs) = first_line("MERGE_HEAD") {
+        return merged(theirs, "MERGE_HEAD".into());
+    }
+    for head in ["CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD"] {
+        if let Some(theirs) = first_line(head) {
+            // A revert takes the commit's changes backwards: against the commit itself.
+            let base = if head == "REVERT_HEAD" {
+                theirs.clone()
+            } else {
+                rev(&["rev-parse", "-q", "--verify", &format!("{theirs}^")])?
+            };
+            return Some(Joining {
+                theirs,
+                name: head.into(),
+                base,
+            });
+        }
+    }
+    let squash = std::fs::read_to_string(dir.join("SQUASH_MSG")).ok()?;
+    let tip = squash.lines().find_map(|l| {
+        let id = l.strip_prefix("commit ")?.trim();
+        (id.len() >= 40 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_owned())
+    })?;
+    merged(tip.clone(), tip)
+}
+
+/// Where a dropped file's changes are looked for in its renamed home.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    /// The staged file: what the commit would hold (the hooks).
+    Staged,
+    /// The work tree's file (`doctor`): one with conflict markers is a resolution under
+    /// way, which the hooks judge once it is staged.
+    WorkTree,
 }
 
 /// The findings of a commit about to be made in `repo`, `staged` being the secret files
@@ -45,10 +104,11 @@ pub fn check_merge(
     repo: &Repo,
     staged: &[(String, String)],
     config_changed: bool,
+    look_in: Home,
 ) -> Result<Vec<Finding>, Error> {
-    let merging = merging(repo);
+    let joining = joining(repo);
     let scope_file = |p: &str| Scope::from_rel_path(p).is_some_and(|s| s.env != SHARED);
-    if merging.is_none() && !config_changed && !staged.iter().any(|(p, _)| scope_file(p)) {
+    if joining.is_none() && !config_changed && !staged.iter().any(|(p, _)| scope_file(p)) {
         return Ok(Vec::new());
     }
     // The work tree's config.toml: during a merge, the merged one. One that cannot be
@@ -60,7 +120,7 @@ pub fn check_merge(
         Scope::from_rel_path(path).is_some_and(|s| s.env == SHARED || config.has_env(&s.env))
     };
     // Every staged scope file when the environments may have changed, else the changed.
-    let index = if merging.is_some() || config_changed {
+    let index = if joining.is_some() || config_changed {
         scope_files(
             &repo.git(&["ls-files", "-s", "-z", "--", ".secrets"])?,
             true,
@@ -86,7 +146,7 @@ pub fn check_merge(
             fix: "`git secrets doctor --fix` merges its values into the renamed environment's file (or `git rm` it, if its environment was deleted on purpose); then commit".into(),
         })
         .collect();
-    let Some(theirs) = merging else {
+    let Some(join) = joining else {
         return Ok(findings);
     };
     let tree = |rev: &str| -> Result<Files, Error> {
@@ -95,18 +155,18 @@ pub fn check_merge(
             false,
         ))
     };
-    let ours = tree("HEAD")?;
-    let base = match repo.git(&["merge-base", "HEAD", &theirs]) {
-        Ok(out) => String::from_utf8_lossy(&out).trim().to_owned(),
-        Err(_) => return Ok(findings),
-    };
-    let (theirs_files, base_files) = (tree(&theirs)?, tree(&base)?);
-    let base_files = &base_files;
-    // Files the merge drops that a side changed since the base: (side, path, blob id,
+    let sides = [
+        ("HEAD".to_owned(), tree("HEAD")?),
+        (join.name.clone(), tree(&join.theirs)?),
+    ];
+    let base_files = tree(&join.base)?;
+    // Files the commit drops that a side changed since the base: (side, path, blob id,
     // the base's blob id).
-    let dropped: Vec<(&str, &str, &str, &str)> = [("HEAD", &ours), ("MERGE_HEAD", &theirs_files)]
-        .into_iter()
-        .flat_map(|(side, files)| {
+    let dropped: Vec<(usize, &str, &str, &str)> = sides
+        .iter()
+        .enumerate()
+        .flat_map(|(side, (_, files))| {
+            let base_files = &base_files;
             files.iter().filter_map(move |(path, oid)| {
                 let was = base_files.get(path)?;
                 (was != oid).then_some((side, path.as_str(), oid.as_str(), was.as_str()))
@@ -117,48 +177,79 @@ pub fn check_merge(
     if dropped.is_empty() {
         return Ok(findings);
     }
-    // Where the renaming side put each service's values: files it added, whose keys are
-    // those of the dropped file.
-    let added: Vec<(&String, &String)> = index
-        .iter()
-        .filter(|(p, _)| known(p) && !base_files.contains_key(*p))
-        .collect();
-    let oids: Vec<&str> = dropped
-        .iter()
-        .flat_map(|(_, _, oid, was)| [*oid, *was])
-        .chain(added.iter().map(|(_, oid)| oid.as_str()))
-        .collect();
-    let blobs: HashMap<&str, Zeroizing<Vec<u8>>> = oids
-        .iter()
-        .copied()
-        .zip(repo.read_blobs(&oids)?.into_iter().map(Zeroizing::new))
-        .collect();
-    let key_ids = |oid: &str| -> HashSet<String> {
-        crate::envfile::key_ids(&blobs[oid]).into_iter().collect()
+    // The merged access.json tells where each dropped file's keys went.
+    let Ok(access) = Access::load(&repo.root.join(ACCESS_FILE)) else {
+        return Ok(findings);
     };
-    let workspace = std::cell::OnceCell::new();
+    let mut blobs = Blobs::default();
+    blobs.read(
+        repo,
+        dropped.iter().flat_map(|(_, _, oid, was)| [*oid, *was]),
+    )?;
+    // Each dropped file whose keys lead to a declared environment: (side, path, blob id,
+    // the base's, the environments kin to its keys, its home's path).
+    let mut homeless = Vec::new();
     for (side, path, oid, was) in dropped {
         let scope = Scope::from_rel_path(path).expect("a scope file");
-        let home = added.iter().find(|(p, added_oid)| {
-            Scope::from_rel_path(p).is_some_and(|s| s.service == scope.service)
-                && !key_ids(oid).is_disjoint(&key_ids(added_oid))
-        });
-        let Some((home, home_oid)) = home else {
+        let ids = [oid, was]
+            .iter()
+            .flat_map(|o| crate::envfile::key_ids(blobs.get(o)))
+            .collect();
+        let kin: Vec<String> = access
+            .kin_envs(&ids)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // None declared: the environment was deleted (`env del`), and with it its values.
+        let Some(home) = kin.iter().find(|e| config.has_env(e)) else {
             continue;
         };
+        let home = Scope::new(scope.service.as_deref(), home).rel_path();
+        homeless.push((side, scope, oid, was, kin, home));
+    }
+    let other = |side: usize| &sides[1 - side].1;
+    blobs.read(
+        repo,
+        homeless.iter().flat_map(|(side, _, _, _, _, home)| {
+            [index.get(home), other(*side).get(home)]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+        }),
+    )?;
+    let workspace = std::cell::OnceCell::new();
+    for (side, scope, oid, was, kin, home) in homeless {
         let ws = workspace.get_or_init(|| Workspace::open_repo(repo.clone()).ok());
-        let changes = [was, oid, home_oid.as_str()].map(|o| blobs[o].as_slice());
+        let in_work_tree = match look_in {
+            Home::Staged => None,
+            Home::WorkTree => Some(std::fs::read(repo.root.join(&home)).map(Zeroizing::new)),
+        };
+        if let Some(Ok(bytes)) = &in_work_tree {
+            if crate::envfile::conflict_parts(bytes).is_some() {
+                continue;
+            }
+        }
+        let versions = Versions {
+            base: blobs.get(was),
+            changed: blobs.get(oid),
+            staged: match &in_work_tree {
+                None => index.get(&home).map(|o| blobs.get(o)),
+                Some(read) => read.as_ref().ok().map(|b| b.as_slice()),
+            },
+            other: other(side).get(&home).map(|o| blobs.get(o)),
+        };
         if ws
             .as_ref()
-            .is_some_and(|ws| carried_over(ws, &scope, home, changes))
+            .is_some_and(|ws| carried_over(ws, &scope, &home, &kin, versions))
         {
             continue;
         }
+        let (side, path) = (&sides[side].0, scope.rel_path());
         findings.push(Finding {
             commit: None,
-            path: path.to_owned(),
+            path: path.clone(),
             reason: format!(
-                "the merge drops this file, which {side} changed, while the other side renamed its environment ({home} holds its values now): the change would be lost"
+                "the commit drops this file, which {side} changed, while the other side renamed its environment ({home} holds its values now): the change would be lost"
             ),
             fix: format!(
                 "`git checkout {side} -- {path}`, then `git secrets doctor --fix` merges it into {home}; or commit with --no-verify to drop the change"
@@ -168,29 +259,64 @@ pub fn check_merge(
     Ok(findings)
 }
 
-/// Whether each value `scope`'s file changed from `base` to `changed` is in `home`'s
-/// staged file `staged` as it is there (`doctor --fix` merged it home), read with the keys
-/// of `home`'s environment; no when this identity cannot read them.
-fn carried_over(
-    ws: &Workspace,
-    scope: &Scope,
-    home: &str,
-    [base, changed, staged]: [&[u8]; 3],
-) -> bool {
+/// Blobs read by id, with one `git cat-file --batch` per call to [`Blobs::read`].
+#[derive(Default)]
+struct Blobs(HashMap<String, Zeroizing<Vec<u8>>>);
+
+impl Blobs {
+    fn read<'a>(&mut self, repo: &Repo, oids: impl Iterator<Item = &'a str>) -> Result<(), Error> {
+        let oids: Vec<&str> = oids.filter(|o| !self.0.contains_key(*o)).collect();
+        for (oid, bytes) in oids.iter().zip(repo.read_blobs(&oids)?) {
+            self.0.insert((*oid).to_owned(), Zeroizing::new(bytes));
+        }
+        Ok(())
+    }
+
+    fn get(&self, oid: &str) -> &[u8] {
+        self.0.get(oid).map_or(&[], |b| b.as_slice())
+    }
+}
+
+/// The versions of a scope file that a commit drops, and of its renamed home.
+struct Versions<'a> {
+    /// The dropped file in the base, and on the side that changed it.
+    base: &'a [u8],
+    changed: &'a [u8],
+    /// The home file as staged, and on the side that renamed (none: it has no file).
+    staged: Option<&'a [u8]>,
+    other: Option<&'a [u8]>,
+}
+
+/// Whether every change made to `scope`'s file since the base is in `home`'s staged file
+/// (`doctor --fix` merged it home), or was a key the renaming side changed too (a
+/// conflict the user resolved either way). Read with the keys of the environments `kin`;
+/// no when this identity cannot open them.
+fn carried_over(ws: &Workspace, scope: &Scope, home: &str, kin: &[String], v: Versions) -> bool {
     let Some(home) = Scope::from_rel_path(home) else {
         return false;
     };
-    let open = |s: &Scope, bytes: &[u8]| ws.open_orphan(s, &home.env, bytes).ok();
-    let (Some(base), Some(changed), Some(staged)) =
-        (open(scope, base), open(scope, changed), open(&home, staged))
-    else {
+    let keys = ws.kin_keys(kin, &home.env);
+    let open = |s: &Scope, bytes: Option<&[u8]>| match bytes {
+        None => Some(Document::default()),
+        Some(b) => ws.open_orphan(s, &keys, b).ok(),
+    };
+    let (Some(base), Some(changed), Some(staged), Some(other)) = (
+        open(scope, Some(v.base)),
+        open(scope, Some(v.changed)),
+        open(&home, v.staged),
+        open(&home, v.other),
+    ) else {
         return false;
     };
     let carried = base
         .entries()
         .chain(changed.entries())
         .map(|e| e.key.as_str())
-        .all(|k| changed.raw(k) == base.raw(k) || staged.raw(k) == changed.raw(k));
+        .all(|k| {
+            changed.raw(k) == base.raw(k)
+                || staged.raw(k) == changed.raw(k)
+                || other.raw(k) != base.raw(k)
+        });
     carried
 }
 

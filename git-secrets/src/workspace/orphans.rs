@@ -15,13 +15,18 @@ use crate::envmerge;
 use crate::error::Error;
 use crate::fsutil;
 use crate::scope::Scope;
+use crate::seal::SealingKey;
 
 /// A scope file whose environment config.toml lacks.
 pub struct Orphan {
     pub scope: Scope,
-    /// The environment whose key sealed it (found by its tokens' key ids, which keep
-    /// their ids through a rename), when that is known.
+    /// The declared environment its values belong to: the one whose keys are kin to the
+    /// keys that sealed it ([`crate::access::Access::kin_envs`]: a rename keeps the key,
+    /// a rotation on either side chains a new one to it), when exactly one is.
     pub sealed_for: Option<String>,
+    /// Every environment of access.json whose keys are kin to those that sealed it,
+    /// declared or not: where the keys that open it are.
+    kin: Vec<String>,
 }
 
 /// What [`Workspace::adopt`] did.
@@ -46,6 +51,9 @@ pub struct Adopted {
     /// The conflicts of an orphan left by a merge conflict (`kept`, or the layout) were
     /// written into the target's file as conflict markers, and the orphan removed.
     pub marked: bool,
+    /// Conflicts as for `marked`, in a locked clone: nothing was written (the markers
+    /// would be sealed); `unlock` first.
+    pub locked: bool,
 }
 
 impl Adopted {
@@ -59,6 +67,7 @@ impl Adopted {
             deleted: Vec::new(),
             layout_conflict: false,
             marked: false,
+            locked: false,
         }
     }
 }
@@ -70,16 +79,28 @@ impl Workspace {
             .into_iter()
             .filter(|s| s.env != SHARED && !self.config.has_env(&s.env))
             .map(|scope| {
-                let sealed_for = self.sealed_form(&scope).and_then(|bytes| {
-                    let ids: BTreeSet<String> = envfile::key_ids(&bytes).into_iter().collect();
-                    let envs: BTreeSet<&str> =
-                        ids.iter().filter_map(|id| self.env_of_key(id)).collect();
-                    match envs.into_iter().collect::<Vec<_>>().as_slice() {
-                        [one] if self.config.has_env(one) => Some(one.to_string()),
-                        _ => None,
-                    }
-                });
-                Orphan { scope, sealed_for }
+                let kin: Vec<String> = self
+                    .sealed_form(&scope)
+                    .map(|bytes| {
+                        let ids = envfile::key_ids(&bytes).into_iter().collect();
+                        self.access
+                            .kin_envs(&ids)
+                            .into_iter()
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let declared: Vec<&String> =
+                    kin.iter().filter(|e| self.config.has_env(e)).collect();
+                let sealed_for = match declared.as_slice() {
+                    [one] => Some(one.to_string()),
+                    _ => None,
+                };
+                Orphan {
+                    scope,
+                    sealed_for,
+                    kin,
+                }
             })
             .collect()
     }
@@ -109,18 +130,18 @@ impl Workspace {
             .map(Zeroizing::new)
     }
 
-    /// `scope`'s file as the merge in progress found it in the common ancestor: stage 1
-    /// of a conflict on its path, or else its blob in the merge base of HEAD and
-    /// MERGE_HEAD (the conflict resolved, or none), when its environment was still
-    /// declared there (renamed since; an orphan older than the merge is none of its
-    /// business). `None` when no merge is in progress or the ancestor lacks the file.
-    fn merge_base_blob(&self, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
-        if let Some(base) = self.index_blob("1", scope) {
-            return Some(base);
+    /// What `orphan` was in the common ancestor of the merge (or cherry-pick, rebase…)
+    /// in progress, with the scope it was sealed for there: stage 1 of a conflict on its
+    /// path; or else, in the base, the file of the same service and of an environment
+    /// declared there but not now (renamed since), sealed under keys kin to the orphan's
+    /// (its own path first: edited on one side; then another: both sides renamed it, to
+    /// different names). `None` when nothing is in progress or the base has no such file:
+    /// an orphan older than the merge is none of its business.
+    fn merge_base_blob(&self, orphan: &Orphan) -> Option<(Scope, Zeroizing<Vec<u8>>)> {
+        if let Some(base) = self.index_blob("1", &orphan.scope) {
+            return Some((orphan.scope.clone(), base));
         }
-        let theirs = crate::guard::merge::merging(&self.repo)?;
-        let out = self.repo.git(&["merge-base", "HEAD", &theirs]).ok()?;
-        let base = String::from_utf8_lossy(&out).trim().to_owned();
+        let base = crate::guard::merge::joining(&self.repo)?.base;
         let blob = |path: &str| {
             self.repo
                 .git(&["cat-file", "blob", &format!("{base}:{path}")])
@@ -133,20 +154,62 @@ impl Workspace {
             std::path::Path::new(super::CONFIG_FILE),
         )
         .ok()?;
-        if !config.has_env(&scope.env) {
-            return None;
-        }
-        blob(&scope.rel_path())
+        let kin_ids: BTreeSet<&str> = orphan
+            .kin
+            .iter()
+            .filter_map(|env| self.access.keys.get(env))
+            .flat_map(|chain| chain.keys().map(|id| id.0.as_str()))
+            .collect();
+        let mut candidates: Vec<Scope> = config
+            .environments
+            .iter()
+            .filter(|env| !self.config.has_env(env))
+            .map(|env| Scope::new(orphan.scope.service.as_deref(), env))
+            .collect();
+        candidates.sort_by_key(|s| *s != orphan.scope);
+        candidates.into_iter().find_map(|scope| {
+            let bytes = blob(&scope.rel_path())?;
+            let kin = envfile::key_ids(&bytes)
+                .iter()
+                .any(|id| kin_ids.contains(id.as_str()));
+            kin.then_some((scope, bytes))
+        })
     }
 
-    /// `bytes` of the orphan file `orphan`, opened: sealed under `env`'s key for the
-    /// orphan's own scope label, or plaintext.
-    pub fn open_orphan(&self, orphan: &Scope, env: &str, bytes: &[u8]) -> Result<Document, Error> {
+    /// The keys of the environments `kin` (kin to the keys of an orphan whose home is
+    /// `home`) that this identity opens: those of a declared one as any command opens
+    /// them, those of an undeclared one (the old name, kept by a merge with a rotation
+    /// under it) when this identity may read `home`. Either way the clone's memory of
+    /// keys vets the chain (crate::continuity).
+    pub fn kin_keys(&self, kin: &[impl AsRef<str>], home: &str) -> Vec<SealingKey> {
+        let open = |env: &str| -> Result<Vec<SealingKey>, Error> {
+            if self.config.has_env(env) {
+                return Ok(self.keys(env)?.to_vec());
+            }
+            let chain = self
+                .access
+                .open_chain_granted(env, home, self.identity()?)?;
+            crate::continuity::check(self.root(), env, &chain)?;
+            Ok(chain.sealing_keys())
+        };
+        kin.iter()
+            .filter_map(|env| open(env.as_ref()).ok())
+            .flatten()
+            .collect()
+    }
+
+    /// `bytes` of a file at `orphan`'s path (whose environment config.toml may lack),
+    /// opened: sealed under one of `keys` for its own scope label, or plaintext.
+    pub fn open_orphan(
+        &self,
+        orphan: &Scope,
+        keys: &[SealingKey],
+        bytes: &[u8],
+    ) -> Result<Document, Error> {
         if !envfile::is_encrypted(bytes) {
             return self.parse_plain(orphan, bytes);
         }
-        let keys = self.keys(env)?;
-        envfile::decrypt(bytes, &orphan.label(), &keys, &Vec::new).map_err(|source| Error::Open {
+        envfile::decrypt(bytes, &orphan.label(), keys, &Vec::new).map_err(|source| Error::Open {
             path: orphan.rel_path(),
             scope: orphan.label(),
             source,
@@ -174,15 +237,16 @@ impl Workspace {
             path: path.clone(),
             source,
         })?);
-        let doc = self.open_orphan(&orphan.scope, env, &bytes)?;
+        let keys = self.kin_keys(&orphan.kin, env);
+        let doc = self.open_orphan(&orphan.scope, &keys, &bytes)?;
         let target = Scope::new(orphan.scope.service.as_deref(), env);
         let mut file = self.read_scope(&target)?;
         // A merge that renamed the environment on one side and changed this file on the
         // other left it in conflict, or brought it in: the changes since the common
         // ancestor are merged key by key, as the merge driver would have, had git seen a
         // rename.
-        if let Some(base) = self.merge_base_blob(&orphan.scope) {
-            let base = self.open_orphan(&orphan.scope, env, &base)?;
+        if let Some((was, base)) = self.merge_base_blob(orphan) {
+            let base = self.open_orphan(&was, &keys, &base)?;
             return self.adopt_merging(orphan, &base, &doc, target, file);
         }
         let (mut moved, mut kept) = (Vec::new(), Vec::new());
@@ -322,6 +386,8 @@ impl Workspace {
                 fsutil::write_private(&done.target.path(self.root()), text.as_bytes(), false)?;
                 self.remove_orphan(&orphan.scope)?;
                 done.marked = true;
+            } else {
+                done.locked = true;
             }
             return Ok(done);
         }
@@ -344,6 +410,9 @@ impl Workspace {
             }
             self.write_scope(&target, &file)?;
         }
+        // Staged with the orphan's removal: the commit that concludes the merge is checked
+        // against the staged file (crate::guard::merge).
+        self.repo.git(&["add", "--", &target.rel_path()])?;
         self.remove_orphan(&orphan.scope)?;
         Ok(Adopted {
             moved,

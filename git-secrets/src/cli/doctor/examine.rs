@@ -180,6 +180,17 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
             found.push(manual(text, "see the problem".into()));
         }
     }
+    // What the commit concluding a merge (cherry-pick, rebase…) in progress would lose
+    // across an `env rename` that is not an orphan file (one a `git rm` dropped).
+    if crate::guard::merge::joining(&ws.repo).is_some() {
+        let orphans: Vec<String> = ws.orphans().iter().map(|o| o.scope.rel_path()).collect();
+        let home = crate::guard::merge::Home::WorkTree;
+        for f in crate::guard::merge::check_merge(&ws.repo, &[], true, home).unwrap_or_default() {
+            if !orphans.contains(&f.path) {
+                found.push(manual(format!("{}: {}", f.path, f.reason), f.fix));
+            }
+        }
+    }
     for orphan in ws.orphans() {
         let text = crate::cli::status::orphan_problem(&orphan);
         let readable = orphan.sealed_for.as_deref().is_some_and(|env| {

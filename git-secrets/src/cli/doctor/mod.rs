@@ -179,7 +179,7 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             Fix::Rotate(env) => rotate.push(env.clone()),
             Fix::Adopt(path) => {
                 for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
-                    eprintln!("fixed: {}", adopted(path, &ws.adopt(orphan)?));
+                    eprintln!("{}", adopted(path, &ws.adopt(orphan)?));
                 }
             }
             Fix::RemoveLeftovers(paths) => {
@@ -206,12 +206,23 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
     Ok(())
 }
 
-/// What `doctor --fix` did with the orphan file `path` (crate::workspace::orphans).
+/// What `doctor --fix` did with the orphan file `path` (crate::workspace::orphans), as
+/// it says it.
 fn adopted(path: &str, done: &Adopted) -> String {
     let target = done.target.rel_path();
     if done.marked {
         return format!(
-            "merged {path} into {target}, with conflict markers where both sides of the merge changed {}; resolve them in {target}, then `git add` it and commit",
+            "fixed: merged {path} into {target}, with conflict markers where both sides of the merge changed {}; resolve them in {target}, then `git add` it and commit",
+            if done.kept.is_empty() {
+                "comments or order".to_owned()
+            } else {
+                done.kept.join(", ")
+            }
+        );
+    }
+    if done.locked {
+        return format!(
+            "not fixed: both sides of the merge changed {} in {path}; run `git secrets unlock`, then `git secrets doctor --fix` again, which writes the conflict markers into {target} for you to resolve",
             if done.kept.is_empty() {
                 "comments or order".to_owned()
             } else {
@@ -241,7 +252,7 @@ fn adopted(path: &str, done: &Adopted) -> String {
         keys => format!(", deleted {} (as {path} had)", keys.join(", ")),
     };
     format!(
-        "moved {}{comments} from {path} to {target}{deleted}{}",
+        "fixed: moved {}{comments} from {path} to {target}{deleted}{}",
         if done.moved.is_empty() {
             "nothing new".to_owned()
         } else {
