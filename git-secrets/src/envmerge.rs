@@ -4,16 +4,23 @@
 //! (a rotation) is unchanged. Only the same key changed differently on both sides (or
 //! changed on one and deleted on the other) conflicts; the conflict is written as
 //! ordinary conflict markers around the two entries. The layout (order, comments, blank
-//! lines, prefixes, line endings) is that of the side that changed it beyond adding or deleting keys,
+//! lines, prefixes) is that of the side that changed it beyond adding or deleting keys,
 //! ours when neither did; keys added by the other side go after the entry that precedes
 //! them there, with the comment lines right above them. When both sides changed the
 //! layout differently, the whole file conflicts (each side as it is), so that no
 //! comment or prefix edit is dropped silently.
 //!
-//! Every line of the result is a line of one side, emitted as that side renders it: for
-//! the merge driver, its encrypted line. Nothing is sealed again, so no value ends up
-//! under a key other than the one its side chose (after a rotation on one branch, the
-//! old key may be held by a removed member).
+//! Line endings are not layout: a side that converted the whole file (every line ending
+//! in CRLF, or every one in LF, unlike the base, whose endings the other side kept)
+//! edited no line, so the conversion is applied to every line of the result instead,
+//! markers included. (Were endings layout, a conversion would make the whole file
+//! conflict against a comment added on the other side, and the lines that side added
+//! would keep their own ending.)
+//!
+//! Every line of the result is a line of one side, emitted as that side renders it (its
+//! ending aside, after a conversion): for the merge driver, its encrypted line. Nothing
+//! is sealed again, so no value ends up under a key other than the one its side chose
+//! (after a rotation on one branch, the old key may be held by a removed member).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -54,19 +61,16 @@ fn layout(doc: &Document, common: &BTreeSet<&str>) -> Vec<String> {
     let mut out = Vec::new();
     let mut comments = Vec::new();
     for line in &doc.lines {
-        // Line endings are layout too (a side converted to CRLF), but not the final
-        // newline that a key added at the end brings.
-        let eol = if line.eol == Eol::CrLf { "\r" } else { "" };
         match &line.kind {
-            LineKind::Comment(c) => comments.push(format!("#{}{eol}", c.expose())),
+            LineKind::Comment(c) => comments.push(format!("#{}", c.expose())),
             LineKind::Entry(e) if common.contains(e.key.as_str()) => {
                 out.append(&mut comments);
-                out.push(format!("={}{eol}", e.prefix));
+                out.push(format!("={}", e.prefix));
             }
             LineKind::Entry(_) => comments.clear(),
             LineKind::Blank(b) => {
                 out.append(&mut comments);
-                out.push(format!(" {b}{eol}"));
+                out.push(format!(" {b}"));
             }
         }
     }
@@ -110,6 +114,40 @@ fn restyle(from: &Line, rendered: &str, to: &Line) -> String {
     format!("{}{body}", t.prefix)
 }
 
+/// The line-ending style of a document: CRLF or LF when every line that has an ending
+/// (all but a last line without a final newline) ends so; none when they are mixed or no
+/// line has one.
+fn eol_style(doc: &Document) -> Option<Eol> {
+    let mut ends = doc.lines.iter().map(|l| l.eol).filter(|e| *e != Eol::None);
+    let first = ends.next()?;
+    ends.all(|e| e == first).then_some(first)
+}
+
+/// The style one side converted the whole file to: its own, when it differs from the
+/// base's while the other side kept the base's. When both sides changed it, or a side
+/// mixed endings, there is no conversion to carry over and each line keeps its own.
+fn converted_eol(base: &Document, ours: &Document, theirs: &Document) -> Option<Eol> {
+    let (b, o, t) = (eol_style(base), eol_style(ours), eol_style(theirs));
+    if o != b && t == b {
+        o
+    } else if t != b && o == b {
+        t
+    } else {
+        None
+    }
+}
+
+/// Replaces the line ending of an emitted line. Only the ending is touched: a line break
+/// inside a quoted multiline value is part of the value, and a line without an ending
+/// (the last line of a file without a final newline) stays without one.
+fn set_eol(line: &mut String, eol: Eol) {
+    if let Some(body) = line.strip_suffix('\n') {
+        let len = body.strip_suffix('\r').unwrap_or(body).len();
+        line.truncate(len);
+        line.push_str(eol.as_str());
+    }
+}
+
 /// One side: its plaintext, and the text to emit for each of its lines (with the line
 /// ending), index for index.
 pub struct Side<'a> {
@@ -122,6 +160,8 @@ pub fn plain_lines(doc: &Document) -> Vec<String> {
     doc.lines.iter().map(line_text).collect()
 }
 
+/// Merges `ours_side` and `theirs_side` key by key from `base`, writing each line as its
+/// side renders it (see the module documentation); `marker` is the conflict marker size.
 pub fn merge(
     base: &Document,
     ours_side: Side<'_>,
@@ -129,6 +169,34 @@ pub fn merge(
     marker: usize,
     labels: (&str, &str),
 ) -> Merged {
+    let (mut lines, conflicts, unterminated) =
+        merge_lines(base, &ours_side, &theirs_side, marker, labels);
+    if unterminated {
+        // The layout side's missing final newline (every emitted line has one).
+        if let Some(last) = lines.last_mut() {
+            set_eol(last, Eol::None);
+        }
+    }
+    if let Some(eol) = converted_eol(base, ours_side.doc, theirs_side.doc) {
+        for line in &mut lines {
+            set_eol(line, eol);
+        }
+    }
+    Merged {
+        text: lines.concat(),
+        conflicts,
+    }
+}
+
+/// The merged lines, each with its line ending, the number of conflicts, and whether the
+/// last line is to lose its ending (the layout side's file has no final newline).
+fn merge_lines(
+    base: &Document,
+    ours_side: &Side<'_>,
+    theirs_side: &Side<'_>,
+    marker: usize,
+    labels: (&str, &str),
+) -> (Vec<String>, usize, bool) {
     let (ours, theirs) = (ours_side.doc, theirs_side.doc);
     let (b, o, t) = (raw_of(base), raw_of(ours), raw_of(theirs));
     // The side whose layout we keep; the other side contributes values, additions and
@@ -146,12 +214,12 @@ pub fn merge(
     if lo != lb && lt != lb && lo != lt {
         // Both sides changed comments, prefixes or order: a key-level merge would drop
         // one side's change. The whole file conflicts instead, each side as it is.
-        let mut text = format!("{} {}\n", "<".repeat(marker), labels.0);
-        text.extend(ours_side.out.iter().map(String::as_str));
-        text.push_str(&format!("{}\n", "=".repeat(marker)));
-        text.extend(theirs_side.out.iter().map(String::as_str));
-        text.push_str(&format!("{} {}\n", ">".repeat(marker), labels.1));
-        return Merged { text, conflicts: 1 };
+        let mut lines = vec![format!("{} {}\n", "<".repeat(marker), labels.0)];
+        lines.extend(ours_side.out.iter().cloned());
+        lines.push(format!("{}\n", "=".repeat(marker)));
+        lines.extend(theirs_side.out.iter().cloned());
+        lines.push(format!("{} {}\n", ">".repeat(marker), labels.1));
+        return (lines, 1, false);
     }
     let theirs_layout = if lo == lb && lt != lb {
         true
@@ -313,15 +381,8 @@ pub fn merge(
             }
         }
     }
-    let mut text: String = out.concat();
-    // Keep the layout side's missing final newline.
-    if lay.lines.last().is_some_and(|l| l.eol == Eol::None)
-        && conflicts == 0
-        && text.ends_with('\n')
-    {
-        text.pop();
-    }
-    Merged { text, conflicts }
+    let unterminated = lay.lines.last().is_some_and(|l| l.eol == Eol::None) && conflicts == 0;
+    (out, conflicts, unterminated)
 }
 
 #[cfg(test)]
@@ -441,6 +502,91 @@ mod tests {
         // A key added at the end of a file without a final newline is no layout change.
         let r = m("A=1", "A=1\nB=2", "# c\nA=1");
         assert_eq!((r.text.as_str(), r.conflicts), ("# c\nA=1\nB=2", 0));
+    }
+
+    #[test]
+    fn a_crlf_conversion_on_one_side_survives_a_comment_added_on_the_other() {
+        let base = "A=1\nB=2\n";
+        let comment = "# note\nA=1\nB=2\n";
+        for (crlf, want) in [
+            ("A=1\r\nB=2\r\n", "# note\r\nA=1\r\nB=2\r\n"),
+            // The converting side also changed a value.
+            ("A=1\r\nB=22\r\n", "# note\r\nA=1\r\nB=22\r\n"),
+        ] {
+            for (ours, theirs) in [(crlf, comment), (comment, crlf)] {
+                let r = m(base, ours, theirs);
+                assert_eq!(
+                    (r.text.as_str(), r.conflicts),
+                    (want, 0),
+                    "{ours:?} {theirs:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_conversion_on_one_side_applies_to_keys_added_on_the_other() {
+        for (base, converted, added, want) in [
+            (
+                "A=1\nB=2\n",
+                "A=1\r\nB=2\r\n",
+                "A=1\nB=2\nC=3\n",
+                "A=1\r\nB=2\r\nC=3\r\n",
+            ),
+            // Back from CRLF to LF.
+            (
+                "A=1\r\nB=2\r\n",
+                "A=1\nB=2\n",
+                "A=1\r\nB=2\r\nC=3\r\n",
+                "A=1\nB=2\nC=3\n",
+            ),
+        ] {
+            for (ours, theirs) in [(converted, added), (added, converted)] {
+                let r = m(base, ours, theirs);
+                assert_eq!(
+                    (r.text.as_str(), r.conflicts),
+                    (want, 0),
+                    "{ours:?} {theirs:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_conversion_applies_to_conflict_markers_and_keeps_what_is_no_line_ending() {
+        // Markers and the other side's entry between them take the converted ending.
+        let r = m("A=1\nB=2\n", "A=x\r\nB=2\r\n", "A=y\nB=2\n");
+        assert_eq!(r.conflicts, 1);
+        assert_eq!(
+            r.text,
+            "<<<<<<< ours\r\nA=x\r\n=======\r\nA=y\r\n>>>>>>> theirs\r\nB=2\r\n"
+        );
+        // A last line without a final newline stays so.
+        let r = m("A=1\nB=2", "A=1\r\nB=2", "A=1\nB=3");
+        assert_eq!((r.text.as_str(), r.conflicts), ("A=1\r\nB=3", 0));
+        // A line break inside a quoted value is part of the value, not an ending.
+        let r = m("A=\"x\ny\"\n", "A=\"x\ny\"\r\n", "A=\"x\ny\"\nB=\"p\nq\"\n");
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("A=\"x\ny\"\r\nB=\"p\nq\"\r\n", 0)
+        );
+    }
+
+    // Guards: a side with mixed endings converted nothing, so every line keeps its own
+    // (here the mixed side's layout is kept, as it added a comment).
+    #[test]
+    fn mixed_line_endings_are_no_conversion() {
+        let base = "A=1\nB=2\n";
+        let mixed = "# m\r\nA=1\r\nB=2\n";
+        let added = "A=1\nB=2\nC=3\n";
+        for (ours, theirs) in [(mixed, added), (added, mixed)] {
+            let r = m(base, ours, theirs);
+            assert_eq!(
+                (r.text.as_str(), r.conflicts),
+                ("# m\r\nA=1\r\nB=2\nC=3\n", 0),
+                "{ours:?} {theirs:?}"
+            );
+        }
     }
 
     #[test]

@@ -465,6 +465,62 @@ fn a_leftover_temporary_file_is_never_committed() {
     assert!(!repo.join(old).exists() && repo.join(young).exists());
 }
 
+/// `git mergetool` keeps the conflicted work-tree file as `.orig` (mergetool.keepBackup,
+/// on by default): for a scope file, both sides' plaintext between conflict markers, at
+/// a path the filter does not route. .gitignore keeps it out of `git add -A`, and the
+/// hook refuses it added anyway, values too short for the plaintext search included;
+/// so does `git secrets check` after `--no-verify`.
+#[test]
+fn a_mergetool_backup_of_a_secret_file_is_never_committed() {
+    const OURS: &str = "Barracuda";
+    const THEIRS: &str = "Marlin";
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    env.secrets(&repo, &["set", "-e", "production", "PIN", "4711"])
+        .ok();
+    env.secrets(&repo, &["set", "-e", "production", "DB_PASS", "Swordfish"])
+        .ok();
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "b"]).ok();
+    env.secrets(&repo, &["set", "-e", "production", "DB_PASS", THEIRS])
+        .ok();
+    env.commit_all(&repo, "b");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "-e", "production", "DB_PASS", OURS])
+        .ok();
+    env.commit_all(&repo, "main");
+    env.git(&repo, &["merge", "-q", "b", "-m", "merge"]).fails();
+    let resolve = format!("printf 'PIN=4711\\nDB_PASS={OURS}\\n' > \"$MERGED\"");
+    env.git(&repo, &["config", "mergetool.fix.cmd", &resolve])
+        .ok();
+    env.git(&repo, &["config", "mergetool.fix.trustExitCode", "true"])
+        .ok();
+    env.git(&repo, &["mergetool", "-t", "fix", "--no-prompt"])
+        .ok();
+    let backup = ".secrets/production.env.orig";
+    let text = read(repo.join(backup));
+    assert!(text.contains(THEIRS) && text.contains("4711"), "{text}");
+
+    env.git(&repo, &["add", "-A"]).ok();
+    let staged = env.git(&repo, &["ls-files", "--", backup]).ok();
+    assert_eq!(staged.stdout, "", "ignored by git add -A");
+    env.git(&repo, &["add", "-f", "--", backup]).ok();
+    let out = commit_blocked(
+        &env,
+        &repo,
+        &[(backup, "copy or backup of a secret file", "git rm --cached")],
+    );
+    assert!(!out.stderr.contains(THEIRS) && !out.stderr.contains("4711"));
+    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "bypassed"])
+        .ok();
+    let out = env.secrets(&repo, &["check", "HEAD~1..HEAD"]).fails();
+    assert!(
+        out.stdout.contains(backup) || out.stderr.contains(backup),
+        "{out:#?}"
+    );
+    assert!(!out.stdout.contains(THEIRS) && !out.stderr.contains(THEIRS));
+}
+
 /// The key id of every token of a sealed scope file, or of a sealed whole file.
 pub(crate) fn key_ids(sealed: &str) -> Vec<String> {
     let mut ids: Vec<String> = sealed
@@ -481,10 +537,12 @@ pub(crate) fn key_ids(sealed: &str) -> Vec<String> {
     ids
 }
 
-// Guards: `git mv` of a scope file out of the filter's paths (`.secrets/x.env.bak`, any
-// path outside .secrets/) then `git commit -a` stages the plaintext work-tree file: the
-// values of HEAD's secret files the commit deletes are searched for too, so it is
-// refused. And so is a value `unset` in the same commit that another file keeps.
+// Guards: `git mv` of a scope file out of the filter's paths (any path outside
+// .secrets/) then `git commit -a` stages the plaintext work-tree file: the values of
+// HEAD's secret files the commit deletes are searched for too, so it is refused. Moved
+// to `.secrets/x.env.bak`, it is refused before any value is looked at, as a plaintext
+// copy of a scope file. And a value `unset` in the same commit that another file keeps
+// is refused too.
 #[test]
 fn values_of_secret_files_the_commit_removes_are_still_searched_for() {
     let (env, repo) = setup();
@@ -511,32 +569,29 @@ fn values_of_secret_files_the_commit_removes_are_still_searched_for() {
     let out = env
         .git(&repo, &["commit", "-q", "-a", "-m", "backup"])
         .fails();
-    for (path, key, scope, from) in [
-        (
-            ".secrets/production.env.bak",
-            "API_TOKEN",
-            "production",
-            ".secrets/production.env",
-        ),
-        (
-            "dev-config.txt",
-            "DB_PASS",
-            "development",
-            ".secrets/development.env",
-        ),
-    ] {
-        let want = format!(
-            "{path}: line 1 contains the plaintext of the secret `{key}` ({scope}, as {from} held it in HEAD)"
-        );
-        assert!(out.stderr.contains(&want), "{want}?\n{}", out.stderr);
-        assert!(
-            out.stderr.contains(&format!(
-                "move it back (`git mv`) or unstage it (`git rm --cached -- {path}`)"
-            )),
-            "{}",
-            out.stderr
-        );
-    }
+    let (path, key, scope, from) = (
+        "dev-config.txt",
+        "DB_PASS",
+        "development",
+        ".secrets/development.env",
+    );
+    let want = format!(
+        "{path}: line 1 contains the plaintext of the secret `{key}` ({scope}, as {from} held it in HEAD)"
+    );
+    assert!(out.stderr.contains(&want), "{want}?\n{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "move it back (`git mv`) or unstage it (`git rm --cached -- {path}`)"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(".secrets/production.env.bak: is a copy or backup of a secret file"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains(SECRET) && !out.stderr.contains("tok-prod"));
     assert_eq!(head(&env, &repo), before, "nothing committed");
     // Moved back, the commit is an ordinary one.

@@ -1095,9 +1095,11 @@ fn an_export_prefix_survives_a_merge_with_a_value_change() {
     }
 }
 
-/// A file converted to CRLF on one branch, a value changed on the other: the merge keeps
-/// both, whichever side is merged into which (the conversion was once dropped when the
-/// converting side's layout was not the one kept).
+/// A file converted to CRLF on one branch; on the other a value changed, a key added or a
+/// comment added: the merge keeps both, whichever side is merged into which, and the
+/// merged file is CRLF throughout. (The conversion was once dropped when the converting
+/// side's layout was not the one kept; then, as part of the layout, it made the file
+/// conflict whole against an added comment and left an added key's line in LF.)
 #[test]
 fn a_crlf_conversion_survives_a_merge_with_a_value_change() {
     let env = Env::new();
@@ -1105,22 +1107,40 @@ fn a_crlf_conversion_survives_a_merge_with_a_value_change() {
     let file = repo.join(".secrets/production.env");
     write(&file, "# db\nA=1\nB=2\n");
     env.commit_all(&repo, "base");
-    env.git(&repo, &["checkout", "-q", "-b", "value"]).ok();
-    write(&file, "# db\nA=1\nB=value-changed\n");
-    env.commit_all(&repo, "value: B");
+    let others = [
+        (
+            "value",
+            "# db\nA=1\nB=value-changed\n",
+            "# db\r\nA=1\r\nB=value-changed\r\n",
+        ),
+        (
+            "key",
+            "# db\nA=1\nB=2\nC=added\n",
+            "# db\r\nA=1\r\nB=2\r\nC=added\r\n",
+        ),
+        (
+            "comment",
+            "# db\n# rotate in June\nA=1\nB=2\n",
+            "# db\r\n# rotate in June\r\nA=1\r\nB=2\r\n",
+        ),
+    ];
+    for (branch, text, _) in others {
+        env.git(&repo, &["checkout", "-q", "-b", branch, "main"])
+            .ok();
+        write(&file, text);
+        env.commit_all(&repo, branch);
+    }
     env.git(&repo, &["checkout", "-q", "-b", "crlf", "main"])
         .ok();
     write(&file, "# db\r\nA=1\r\nB=2\r\n");
     env.commit_all(&repo, "crlf");
-    for (into, from) in [("crlf", "value"), ("value", "crlf")] {
-        env.git(&repo, &["checkout", "-q", "-B", "merged", into])
-            .ok();
-        env.git(&repo, &["merge", "-q", "--no-edit", from]).ok();
-        assert_eq!(
-            read(&file),
-            "# db\r\nA=1\r\nB=value-changed\r\n",
-            "{from} into {into}"
-        );
-        assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    for (other, _, want) in others {
+        for (into, from) in [("crlf", other), (other, "crlf")] {
+            env.git(&repo, &["checkout", "-q", "-B", "merged", into])
+                .ok();
+            env.git(&repo, &["merge", "-q", "--no-edit", from]).ok();
+            assert_eq!(read(&file), want, "{from} into {into}");
+            assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+        }
     }
 }

@@ -22,9 +22,17 @@ pub const ATTRIBUTES: &[&str] = &[
     ".secrets/**/*.env filter=secrets diff=secrets merge=secrets -text",
     ".secrets/access.json merge=secrets-access",
 ];
-/// Plaintext dotenv files, and our temporary files (crate::fsutil::TEMP_PREFIX), which a
-/// crash can leave behind holding plaintext.
-pub const IGNORES: &[&str] = &[".env", ".env.*", "!.env.example", ".git-secrets-*"];
+/// Plaintext dotenv files; the backup `git mergetool` keeps of a conflicted scope file
+/// (`.secrets/staging.env.orig`: both sides' plaintext, which `.env.*` does not match);
+/// and our temporary files (crate::fsutil::TEMP_PREFIX), which a crash can leave behind
+/// holding plaintext.
+pub const IGNORES: &[&str] = &[
+    ".env",
+    ".env.*",
+    "!.env.example",
+    ".git-secrets-*",
+    "*.env.orig",
+];
 
 /// The lines of `wanted` that `text` lacks (lines compared trimmed).
 pub fn missing_lines<'a>(text: &str, wanted: &[&'a str]) -> Vec<&'a str> {
@@ -76,7 +84,7 @@ pub fn write_gitattributes(root: &Path) -> Result<(), Error> {
 pub fn write_gitignore(root: &Path) -> Result<(), Error> {
     append_missing(
         &root.join(".gitignore"),
-        "# git-secrets: plaintext .env files and interrupted writes stay out of git",
+        "# git-secrets: plaintext .env files, mergetool backups and interrupted writes stay out of git",
         IGNORES,
     )
 }

@@ -3,8 +3,9 @@
 //! work tree, whose plaintext is expected in an unlocked clone.
 //!
 //! Five checks, each giving a [`Finding`] that names the path, the reason and the fix:
-//! 1. a `.env`, `.env.*` or `*.env` file that is not in encrypted form (examples and
-//!    templates excepted);
+//! 1. a `.env`, `.env.*` or `*.env` file, or a copy or backup of a scope file under
+//!    `.secrets/` (a name holding `.env.`, such as `git mergetool`'s `.orig`), that is
+//!    not in encrypted form (examples and templates excepted);
 //! 2. a path routed to the secrets filter whose blob is not in encrypted form (the filter
 //!    is missing, was bypassed, or a tool skipped it);
 //! 3. a private key (age, OpenSSH, PEM, PGP), and a temporary file git-secrets left
@@ -66,6 +67,19 @@ pub fn is_env_name(path: &str) -> bool {
     env_like && !EXAMPLE_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
+/// Whether the path is a copy or backup of a scope file beside it: a name under
+/// `.secrets/` holding `.env.` (`staging.env.orig`, which `git mergetool` leaves with both
+/// sides' plaintext and the conflict markers; `.bak`; an editor's `.staging.env.swp`).
+/// The filter does not route such a name, and `.env.*` in .gitignore does not match it,
+/// so check 1 is what keeps its plaintext out. Example names are excepted, as elsewhere.
+pub fn is_scope_copy_name(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix(".secrets/") else {
+        return false;
+    };
+    let name = rest.rsplit('/').next().unwrap_or(rest).to_ascii_lowercase();
+    name.contains(".env.") && !EXAMPLE_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
 /// Paths git-secrets itself encrypts: the scope files under `.secrets/`, whatever
 /// .gitattributes says (a missing or malformed line there must not let them through).
 pub fn is_secret_path(path: &str) -> bool {
@@ -109,6 +123,11 @@ impl Blob<'_> {
         let p = self.path;
         if (self.routed || is_secret_path(p)) && !encrypted {
             out.push(self.unencrypted_secret());
+        } else if is_scope_copy_name(p) && !encrypted && !self.exempt {
+            out.push(self.finding(
+                "is a copy or backup of a secret file (a `git mergetool` .orig, an editor's backup) not in encrypted form: it holds that file's plaintext".into(),
+                format!("unstage and delete it (`git rm --cached -- {p}`, then `rm -- {p}`); a `git mergetool` backup is ignored by the `*.env.orig` line of .gitignore (`git secrets doctor --fix` adds it), and `git config mergetool.keepBackup false` stops making it"),
+            ));
         } else if is_env_name(p) && !encrypted && !self.exempt {
             out.push(if is_binary(self.bytes) || std::str::from_utf8(self.bytes).is_err() {
                 self.finding(

@@ -63,6 +63,51 @@ fn plaintext_env_is_found_and_encrypted_form_passes() {
 }
 
 #[test]
+fn a_plaintext_copy_of_a_scope_file_is_refused_and_its_sealed_form_passes() {
+    // What `git mergetool` keeps (keepBackup): both sides' plaintext and the markers.
+    let orig = b"PIN=4711\n<<<<<<< HEAD\nDB_PASS=Barracuda\n=======\nDB_PASS=Marlin\n>>>>>>> b\n";
+    for p in [
+        ".secrets/staging.env.orig",
+        ".secrets/api/production.env.bak",
+        ".secrets/.staging.env.swp",
+        ".secrets/STAGING.ENV.ORIG",
+    ] {
+        let f = blob(p, orig).check();
+        assert_eq!(f.len(), 1, "{p}: {f:?}");
+        assert!(
+            f[0].reason.contains("copy or backup of a secret file"),
+            "{f:?}"
+        );
+        assert!(
+            f[0].fix.contains(&format!("git rm --cached -- {p}")),
+            "{f:?}"
+        );
+        assert!(!format!("{f:?}").contains("Marlin"));
+    }
+    // Sealed, it holds no plaintext (a copy of the encrypted form, in a locked clone).
+    let doc = crate::dotenv::Document::parse(b"PIN=4711\nDB_PASS=Marlin\n").unwrap();
+    let key = crate::seal::SealingKey::new(&crate::secret::DataKey::from_bytes([7; 32]));
+    let sealed = crate::envfile::encrypt(&doc, "staging", &key);
+    assert!(blob(".secrets/staging.env.orig", sealed.as_bytes())
+        .check()
+        .is_empty());
+    // Not a copy of a scope file: outside .secrets/, an example, another file there.
+    for p in [
+        "docs/staging.env.orig",
+        ".secrets/staging.env.example",
+        ".secrets/config.toml",
+        ".secrets/notes.environment.txt",
+    ] {
+        assert!(!is_scope_copy_name(p), "{p}");
+    }
+    let exempt = Blob {
+        exempt: true,
+        ..blob(".secrets/staging.env.orig", orig)
+    };
+    assert!(exempt.check().is_empty());
+}
+
+#[test]
 fn routed_and_secret_paths_must_be_encrypted_even_when_exempt() {
     let plain = b"KEY=value\n";
     let routed = Blob {

@@ -84,7 +84,7 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     if let Some(lines) = missing_lines(&root.join(".gitignore"), unlock::IGNORES) {
         found.push(problem(
             format!(
-                ".gitignore lacks {lines}: a plaintext .env file, or a temporary file an interrupted command left, could be added by `git add -A`"
+                ".gitignore lacks {lines}: a plaintext .env file, a `git mergetool` backup of a secret file, or a temporary file an interrupted command left, could be added by `git add -A`"
             ),
             Fix::Ignores,
         ));
