@@ -147,13 +147,17 @@ fn is_object_id(s: &str) -> bool {
 /// The secret files' blobs in HEAD's history (see [`log_blobs`]). Empty before the first
 /// commit.
 pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
-    if repo
-        .git(&["rev-parse", "-q", "--verify", "HEAD^{commit}"])
-        .is_err()
-    {
-        return Ok(Vec::new());
+    match log_blobs(repo, "HEAD") {
+        // A branch with no commit yet has no history (asked only then: a process less).
+        Err(_)
+            if repo
+                .git(&["rev-parse", "-q", "--verify", "HEAD^{commit}"])
+                .is_err() =>
+        {
+            Ok(Vec::new())
+        }
+        other => other,
     }
-    log_blobs(repo, "HEAD")
 }
 
 /// The secret files' blobs of the commits `revs` names (as `git log` takes one argument:

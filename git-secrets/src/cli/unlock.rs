@@ -346,10 +346,12 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     // written: `git fast-import` runs beside them.
     let ((), set_up) = crate::par::join(
         || {
-            fill_diff_cache(&ws, diff_cache, &staged, &views);
-            // Every removal in HEAD's history is remembered, so no value is sealed under
-            // a key wrapped to a removed member (crate::continuity).
-            ws.removals();
+            crate::par::join(
+                || fill_diff_cache(&ws, diff_cache, &staged, &views),
+                // Every removal in HEAD's history is remembered, so no value is sealed
+                // under a key wrapped to a removed member (crate::continuity).
+                || ws.removals(),
+            );
         },
         || -> Result<(), Error> {
             configure(&ws)?;
