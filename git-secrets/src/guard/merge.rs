@@ -8,12 +8,13 @@
 //! the clear:
 //! - a scope file of an environment config.toml lacks is staged (only a merge brings
 //!   one in);
-//! - a merge drops a scope file that one side changed, while the other side holds its
-//!   values in a file added under another environment sealed with the same key (the
-//!   rename), unless this identity can see that the changed values are there.
+//! - a merge (or a squash merge, cherry-pick, revert, rebase) drops a scope file that
+//!   one side changed, while its keys lead to a declared environment (the rename: see
+//!   [`crate::access::Access::kin_envs`]), unless this identity can see that the changed
+//!   values are in that environment's file.
 //!
 //! `git secrets doctor --fix` merges either home (crate::workspace::orphans), key by key
-//! from the merge base.
+//! from the merge base. FORMAT.md §8.4.
 
 use std::collections::HashMap;
 
