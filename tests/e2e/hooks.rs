@@ -521,6 +521,33 @@ fn a_mergetool_backup_of_a_secret_file_is_never_committed() {
     assert!(!out.stdout.contains(THEIRS) && !out.stderr.contains(THEIRS));
 }
 
+// Guards: an editor's backup of a scope file (Emacs `~` and `#…#`, a copy named by hand)
+// and a `.bak` copy outside .secrets/ hold its plaintext, and are never committed.
+#[test]
+fn editor_backups_and_copies_of_a_secret_file_are_never_committed() {
+    let (env, repo) = setup();
+    let plain = "PIN=4711\nDB_PASS=Old-Db-Password-2024!\n";
+    let backups = [
+        ".secrets/production.env~",
+        ".secrets/#production.env#",
+        ".secrets/production.env-old",
+        "backup/production.env.bak",
+    ];
+    for b in backups {
+        write(repo.join(b), plain);
+    }
+    env.git(&repo, &["add", "-A"]).ok();
+    let staged = env.git(&repo, &["ls-files", "--", backups[0]]).ok();
+    assert_eq!(staged.stdout, "", "`*.env~` is ignored by git add -A");
+    env.git(&repo, &["add", "-f", "--", backups[0]]).ok();
+    let expected: Vec<(&str, &str, &str)> = backups
+        .iter()
+        .map(|b| (*b, "copy or backup of a secret file", "git rm --cached"))
+        .collect();
+    let out = commit_blocked(&env, &repo, &expected);
+    assert!(!out.stderr.contains("4711") && !out.stderr.contains("Old-Db"));
+}
+
 /// The key id of every token of a sealed scope file, or of a sealed whole file.
 pub(crate) fn key_ids(sealed: &str) -> Vec<String> {
     let mut ids: Vec<String> = sealed

@@ -23,8 +23,8 @@ pub const ATTRIBUTES: &[&str] = &[
     ".secrets/access.json merge=secrets-access",
 ];
 /// Plaintext dotenv files; the backup `git mergetool` keeps of a conflicted scope file
-/// (`.secrets/staging.env.orig`: both sides' plaintext, which `.env.*` does not match);
-/// and our temporary files (crate::fsutil::TEMP_PREFIX), which a crash can leave behind
+/// (`.secrets/staging.env.orig`: both sides' plaintext, which `.env.*` does not match)
+/// and an editor's (`staging.env~`); and our temporary files (crate::fsutil::TEMP_PREFIX), which a crash can leave behind
 /// holding plaintext.
 pub const IGNORES: &[&str] = &[
     ".env",
@@ -32,6 +32,7 @@ pub const IGNORES: &[&str] = &[
     "!.env.example",
     ".git-secrets-*",
     "*.env.orig",
+    "*.env~",
 ];
 
 /// The lines of `wanted` that `text` lacks (lines compared trimmed).

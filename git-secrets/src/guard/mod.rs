@@ -67,17 +67,38 @@ pub fn is_env_name(path: &str) -> bool {
     env_like && !EXAMPLE_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
-/// Whether the path is a copy or backup of a scope file beside it: a name under
-/// `.secrets/` holding `.env.` (`staging.env.orig`, which `git mergetool` leaves with both
-/// sides' plaintext and the conflict markers; `.bak`; an editor's `.staging.env.swp`).
-/// The filter does not route such a name, and `.env.*` in .gitignore does not match it,
-/// so check 1 is what keeps its plaintext out. Example names are excepted, as elsewhere.
+/// Suffixes editors, merge tools and people give a backup copy of a file.
+const BACKUP_SUFFIXES: &[&str] = &[
+    ".orig", ".bak", ".backup", ".old", ".save", ".swp", ".swo", ".tmp", ".copy",
+];
+
+/// Whether the path is a copy or backup of a dotenv or scope file: `staging.env.orig`,
+/// which `git mergetool` leaves with both sides' plaintext and the conflict markers;
+/// `.bak`; an editor's `staging.env~`, `#staging.env#` or `.staging.env.swp`. Under
+/// `.secrets/`, any name that continues `NAME.env` with `.`, `-` or `_` (`staging.env-old`)
+/// counts; elsewhere only the backup suffixes do (`jest.env.js` is code). The filter does
+/// not route such a name and `.env.*` in .gitignore does not match it, so check 1 is what
+/// keeps its plaintext out. Example names are excepted, as elsewhere.
 pub fn is_scope_copy_name(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix(".secrets/") else {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    if EXAMPLE_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        return false;
+    }
+    // Emacs: `staging.env~` and `#staging.env#`.
+    let core = name.trim_start_matches('#').trim_end_matches(['~', '#']);
+    let Some(at) = core.find(".env") else {
         return false;
     };
-    let name = rest.rsplit('/').next().unwrap_or(rest).to_ascii_lowercase();
-    name.contains(".env.") && !EXAMPLE_SUFFIXES.iter().any(|s| name.ends_with(s))
+    let after = &core[at + ".env".len()..];
+    if after.is_empty() {
+        // The file itself (checks 1 and 2), unless an editor marked it a backup.
+        return core.len() != name.len();
+    }
+    if path.starts_with(".secrets/") {
+        after.starts_with(['.', '-', '_'])
+    } else {
+        BACKUP_SUFFIXES.contains(&after)
+    }
 }
 
 /// Paths git-secrets itself encrypts: the scope files under `.secrets/`, whatever

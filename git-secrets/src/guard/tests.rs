@@ -93,12 +93,28 @@ fn a_plaintext_copy_of_a_scope_file_is_refused_and_its_sealed_form_passes() {
         .is_empty());
     // Not a copy of a scope file: outside .secrets/, an example, another file there.
     for p in [
-        "docs/staging.env.orig",
+        "web/jest.env.js",
+        "src/vite.env.d.ts",
         ".secrets/staging.env.example",
+        ".secrets/staging.env",
         ".secrets/config.toml",
         ".secrets/notes.environment.txt",
+        "docs/environment.md",
     ] {
         assert!(!is_scope_copy_name(p), "{p}");
+    }
+    // Backups editors and people make, under .secrets/ and elsewhere.
+    for p in [
+        ".secrets/staging.env~",
+        ".secrets/#staging.env#",
+        ".secrets/.staging.env.swp",
+        ".secrets/staging.env-old",
+        ".secrets/api/staging.env_backup",
+        "backup/staging.env.bak",
+        "staging.env.orig",
+        "app/.env~",
+    ] {
+        assert!(is_scope_copy_name(p), "{p}");
     }
     let exempt = Blob {
         exempt: true,
