@@ -28,10 +28,10 @@ fn rename_meets_a_new_value(env: &Env, ours_renamed: bool) -> std::path::PathBuf
     // git merges it cleanly; the pre-merge-commit hook stops the commit.
     let out = env.git(&repo, &["merge", "-q", "--no-edit", from]).fails();
     assert!(
-        out.stderr.contains("would lose or strand secret values")
+        out.stderr.contains("or strand their values")
             && out
                 .stderr
-                .contains(".secrets/development.env: a file of `development`, an environment .secrets/config.toml does not have"),
+                .contains(".secrets/development.env: is a file of `development`, an environment .secrets/config.toml does not have"),
         "{out:?}"
     );
     repo
@@ -262,6 +262,14 @@ fn a_value_both_sides_of_a_rename_merge_changed_becomes_a_conflict_to_resolve() 
         "{dev}"
     );
     assert!(env.git(&repo, &["ls-files", "-u"]).ok().stdout.is_empty());
+    // git sees no conflict left, but the commit waits for the markers to be resolved.
+    let out = env.git(&repo, &["commit", "-q", "--no-edit"]).fails();
+    assert!(
+        out.stderr.contains(
+            ".secrets/dev.env: still has the conflict markers of merging .secrets/development.env into it"
+        ) && out.stderr.contains("`git add .secrets/dev.env`"),
+        "{out:?}"
+    );
     env.git(&repo, &["add", ".secrets/dev.env"])
         .fails()
         .error_names(&["conflict marker"]);
@@ -415,4 +423,90 @@ fn renames_to_two_names_merge_into_the_one_kept() {
     assert_eq!(get(&env, &repo, "API"), "dev-api-2");
     assert_eq!(get(&env, &repo, "OTHER"), "other-2");
     assert!(!repo.join(".secrets/devel.env").exists());
+}
+
+// Guards: edits of the renamed file that were not staged (an experiment) stay unstaged:
+// doctor merges into the file but stages nothing of it, and says so.
+#[test]
+fn doctor_leaves_unstaged_edits_of_the_renamed_file_unstaged() {
+    let env = Env::new();
+    let repo = rename_and_edit(&env, None, |_| {});
+    env.secrets(&repo, &["set", "dev", "DEBUG", "true-just-trying"])
+        .ok();
+    let out = env
+        .git(&repo, &["merge", "-q", "--no-edit", "values"])
+        .fails();
+    assert!(out.stdout.contains("modify/delete"), "{out:?}");
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(
+        out.stderr.contains("also holds edits you had not staged")
+            && out.stderr.contains("`git add .secrets/dev.env`"),
+        "{out:?}"
+    );
+    assert_eq!(get(&env, &repo, "API"), "dev-api-2");
+    let staged = env
+        .git(&repo, &["diff", "--cached", "--name-only"])
+        .ok()
+        .stdout;
+    assert!(!staged.contains(".secrets/dev.env"), "{staged}");
+}
+
+// Guards: the hooks judge a commit's scope files by the config.toml it stages, not the
+// work tree's: an edit of config.toml in progress, not staged, does not refuse a commit
+// of a value (nor a merge that strands nothing).
+#[test]
+fn an_unstaged_config_edit_does_not_refuse_a_commit() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "test", "DB", "test-db-1"]).ok();
+    env.commit_all(&repo, "values");
+    env.secrets(&repo, &["set", "test", "DB", "test-db-2"]).ok();
+    env.git(&repo, &["add", ".secrets/test.env"]).ok();
+    let config = repo.join(".secrets/config.toml");
+    let text = read(&config);
+    assert!(text.contains("\"test\", "), "{text}");
+    write(&config, &text.replace("\"test\", ", ""));
+    env.git(&repo, &["commit", "-q", "-m", "test value"]).ok();
+}
+
+// Guards: the branch revoked a CI key (a removal: its environment rotated) before its
+// edit, and the other side renamed the environment, whose key the CI key held. The
+// renamed environment needs a rotation before anything may be sealed there: `doctor
+// --fix` rotates first, then merges the edit home.
+#[test]
+fn doctor_rotates_before_merging_home_across_a_removal() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "development", "API", "dev-api-1"])
+        .ok();
+    env.secrets(
+        &repo,
+        &["keys", "create", "--name", "deploy", "--env", "development"],
+    )
+    .ok();
+    env.commit_all(&repo, "values, ci key");
+    // Renamed first: this clone has not seen the removal yet (in life, another clone).
+    env.secrets(&repo, &["env", "rename", "development", "dev"])
+        .ok();
+    env.commit_all(&repo, "rename");
+    env.git(&repo, &["checkout", "-q", "-b", "values", "HEAD~1"])
+        .ok();
+    let id = member_id(&env, &repo, "deploy");
+    env.secrets(&repo, &["keys", "revoke", &id]).ok();
+    env.secrets(&repo, &["set", "development", "API", "dev-api-2"])
+        .ok();
+    env.commit_all(&repo, "revoke, then a value");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.git(&repo, &["merge", "-q", "--no-edit", "values"])
+        .fails();
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(
+        out.stderr.contains("fixed: rotated dev")
+            && out
+                .stderr
+                .contains("moved API from .secrets/development.env to .secrets/dev.env"),
+        "{out:?}"
+    );
+    env.commit_all(&repo, "merge");
+    assert_eq!(get(&env, &repo, "API"), "dev-api-2");
 }

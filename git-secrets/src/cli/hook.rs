@@ -68,12 +68,7 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     let report = guard::check_index(&repo)?;
     if report.findings.is_empty() {
         // What concluding a merge would lose of an environment renamed on one side.
-        let lost = guard::merge::check_merge(
-            &repo,
-            &report.staged_secrets,
-            report.config_changed,
-            guard::merge::Home::Staged,
-        )?;
+        let lost = guard::merge::check_merge(&repo, guard::merge::Home::Staged)?;
         if !lost.is_empty() {
             let mut text =
                 format!("git-secrets: this {what} would lose or strand secret values:\n");
@@ -97,7 +92,8 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
         return Ok(());
     }
     // All on stderr: git shows a hook's stderr to the user.
-    let mut text = format!("git-secrets: this {what} would put secrets in git:\n");
+    let mut text =
+        format!("git-secrets: this {what} would put secrets in git, or strand their values:\n");
     for f in &report.findings {
         text.push_str(&format!("  {}: {}\n    fix: {}\n", f.path, f.reason, f.fix));
     }
@@ -210,7 +206,10 @@ fn pre_push() -> Result<(), Error> {
     if report.findings.is_empty() {
         return Ok(());
     }
-    let text = by_commit("git-secrets: this push would put secrets in git:", &report);
+    let text = by_commit(
+        "git-secrets: this push would put secrets in git, or strand their values:",
+        &report,
+    );
     eprint!("{text}");
     Err(Error::Refused {
         message: format!(

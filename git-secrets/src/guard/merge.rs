@@ -96,60 +96,37 @@ pub enum Home {
     WorkTree,
 }
 
-/// The findings of a commit about to be made in `repo`, `staged` being the secret files
-/// (path, blob id) it adds or changes and `config_changed` whether it changes
-/// config.toml: first the staged scope files of an environment config.toml lacks (a
-/// merge brings one in, or takes away its environment; clean refuses to seal one), then,
-/// while a merge is in progress (concluded by `git commit`), the files it would drop.
-pub fn check_merge(
-    repo: &Repo,
-    staged: &[(String, String)],
-    config_changed: bool,
-    look_in: Home,
-) -> Result<Vec<Finding>, Error> {
-    let joining = joining(repo);
-    let scope_file = |p: &str| Scope::from_rel_path(p).is_some_and(|s| s.env != SHARED);
-    if joining.is_none() && !config_changed && !staged.iter().any(|(p, _)| scope_file(p)) {
+/// What the commit concluding a merge (squash merge, cherry-pick, revert, rebase) in
+/// progress in `repo` would drop of an environment renamed on one side; nothing when
+/// none is in progress. (A stray file the merge brings in is check 6 of every commit:
+/// crate::guard::run.)
+pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
+    let Some(join) = joining(repo) else {
         return Ok(Vec::new());
-    }
-    // The work tree's config.toml: during a merge, the merged one. One that cannot be
-    // read is what every command reports.
-    let Ok(config) = Config::load(&repo.root.join(CONFIG_FILE)) else {
+    };
+    // The staged config.toml: the one the commit will hold. One that cannot be read is
+    // what every command reports.
+    let config = repo
+        .git(&["cat-file", "blob", &format!(":{CONFIG_FILE}")])
+        .ok()
+        .and_then(|text| {
+            Config::parse(
+                &String::from_utf8_lossy(&text),
+                std::path::Path::new(CONFIG_FILE),
+            )
+            .ok()
+        });
+    let Some(config) = config else {
         return Ok(Vec::new());
     };
     let known = |path: &str| {
         Scope::from_rel_path(path).is_some_and(|s| s.env == SHARED || config.has_env(&s.env))
     };
-    // Every staged scope file when the environments may have changed, else the changed.
-    let index = if joining.is_some() || config_changed {
-        scope_files(
-            &repo.git(&["ls-files", "-s", "-z", "--", ".secrets"])?,
-            true,
-        )
-    } else {
-        staged
-            .iter()
-            .filter(|(p, _)| scope_file(p))
-            .cloned()
-            .collect()
-    };
-    let mut strays: Vec<&String> = index.keys().filter(|p| !known(p)).collect();
-    strays.sort();
-    let mut findings: Vec<Finding> = strays
-        .into_iter()
-        .map(|path| Finding {
-            commit: None,
-            path: path.clone(),
-            reason: format!(
-                "a file of `{}`, an environment .secrets/config.toml does not have (renamed or deleted on the other side of a merge?): no command would read its values",
-                Scope::from_rel_path(path).map(|s| s.env).unwrap_or_default()
-            ),
-            fix: "`git secrets doctor --fix` merges its values into the renamed environment's file (or `git rm` it, if its environment was deleted on purpose); then commit".into(),
-        })
-        .collect();
-    let Some(join) = joining else {
-        return Ok(findings);
-    };
+    let index = scope_files(
+        &repo.git(&["ls-files", "-s", "-z", "--", ".secrets"])?,
+        true,
+    );
+    let mut findings = Vec::new();
     let tree = |rev: &str| -> Result<Files, Error> {
         Ok(scope_files(
             &repo.git(&["ls-tree", "-r", "-z", rev, "--", ".secrets"])?,
@@ -221,40 +198,49 @@ pub fn check_merge(
     let workspace = std::cell::OnceCell::new();
     for (side, scope, oid, was, kin, home) in homeless {
         let ws = workspace.get_or_init(|| Workspace::open_repo(repo.clone()).ok());
-        let in_work_tree = match look_in {
-            Home::Staged => None,
-            Home::WorkTree => Some(std::fs::read(repo.root.join(&home)).map(Zeroizing::new)),
-        };
-        if let Some(Ok(bytes)) = &in_work_tree {
+        // The work tree's home file: what doctor looks at, and where the conflict markers
+        // `doctor --fix` writes are resolved.
+        let in_work_tree = std::fs::read(repo.root.join(&home)).map(Zeroizing::new);
+        let (name, path) = (&sides[side].0, scope.rel_path());
+        if let Ok(bytes) = &in_work_tree {
             if crate::envfile::conflict_parts(bytes).is_some() {
+                // Being resolved: doctor says nothing more; a commit waits for it.
+                if look_in == Home::Staged {
+                    findings.push(Finding {
+                        commit: None,
+                        path: home.clone(),
+                        reason: format!("still has the conflict markers of merging {path} into it: the merge is not resolved"),
+                        fix: format!("keep one value between each pair of markers in {home}, delete the markers, then `git add {home}` and commit"),
+                    });
+                }
                 continue;
             }
         }
         let versions = Versions {
             base: blobs.get(was),
             changed: blobs.get(oid),
-            staged: match &in_work_tree {
-                None => index.get(&home).map(|o| blobs.get(o)),
-                Some(read) => read.as_ref().ok().map(|b| b.as_slice()),
+            staged: match look_in {
+                Home::Staged => index.get(&home).map(|o| blobs.get(o)),
+                Home::WorkTree => in_work_tree.as_ref().ok().map(|b| b.as_slice()),
             },
             other: other(side).get(&home).map(|o| blobs.get(o)),
         };
-        if ws
-            .as_ref()
-            .is_some_and(|ws| carried_over(ws, &scope, &home, &kin, versions))
-        {
-            continue;
-        }
-        let (side, path) = (&sides[side].0, scope.rel_path());
+        let fix = match ws.as_ref().map(|ws| carried_over(ws, &scope, &home, &kin, versions)) {
+            Some(Carried::Yes) => continue,
+            Some(Carried::No) => format!(
+                "`git checkout {name} -- {path}`, then `git secrets doctor --fix` merges it into {home}; or commit with --no-verify to drop the change"
+            ),
+            _ => format!(
+                "a member who can read {home} merges it: `git checkout {name} -- {path}`, then `git secrets doctor --fix`; or commit with --no-verify to drop the change"
+            ),
+        };
         findings.push(Finding {
             commit: None,
             path: path.clone(),
             reason: format!(
-                "the commit drops this file, which {side} changed, while the other side renamed its environment ({home} holds its values now): the change would be lost"
+                "the commit drops this file, which {name} changed, while the other side renamed its environment ({home} holds its values now): the change would be lost"
             ),
-            fix: format!(
-                "`git checkout {side} -- {path}`, then `git secrets doctor --fix` merges it into {home}; or commit with --no-verify to drop the change"
-            ),
+            fix,
         });
     }
     Ok(findings)
@@ -290,11 +276,18 @@ struct Versions<'a> {
 
 /// Whether every change made to `scope`'s file since the base is in `home`'s staged file
 /// (`doctor --fix` merged it home), or was a key the renaming side changed too (a
-/// conflict the user resolved either way). Read with the keys of the environments `kin`;
-/// no when this identity cannot open them.
-fn carried_over(ws: &Workspace, scope: &Scope, home: &str, kin: &[String], v: Versions) -> bool {
+/// conflict the user resolved either way). Read with the keys of the environments `kin`.
+/// What [`carried_over`] can tell.
+enum Carried {
+    Yes,
+    No,
+    /// This identity cannot open the versions.
+    Unreadable,
+}
+
+fn carried_over(ws: &Workspace, scope: &Scope, home: &str, kin: &[String], v: Versions) -> Carried {
     let Some(home) = Scope::from_rel_path(home) else {
-        return false;
+        return Carried::Unreadable;
     };
     let keys = ws.kin_keys(kin, &home.env);
     let open = |s: &Scope, bytes: Option<&[u8]>| match bytes {
@@ -307,7 +300,7 @@ fn carried_over(ws: &Workspace, scope: &Scope, home: &str, kin: &[String], v: Ve
         open(&home, v.staged),
         open(&home, v.other),
     ) else {
-        return false;
+        return Carried::Unreadable;
     };
     let carried = base
         .entries()
@@ -318,7 +311,11 @@ fn carried_over(ws: &Workspace, scope: &Scope, home: &str, kin: &[String], v: Ve
                 || staged.raw(k) == changed.raw(k)
                 || other.raw(k) != base.raw(k)
         });
-    carried
+    if carried {
+        Carried::Yes
+    } else {
+        Carried::No
+    }
 }
 
 /// The scope files of `git ls-files -s -z` (stage 0 only, with `index`) or of

@@ -2,10 +2,10 @@
 //! pre-commit hook reads the index, `git secrets check` reads commits), never on the
 //! work tree, whose plaintext is expected in an unlocked clone.
 //!
-//! Five checks, each giving a [`Finding`] that names the path, the reason and the fix:
-//! 1. a `.env`, `.env.*` or `*.env` file, or a copy or backup of a scope file under
-//!    `.secrets/` (a name holding `.env.`, such as `git mergetool`'s `.orig`), that is
-//!    not in encrypted form (examples and templates excepted);
+//! Six checks, each giving a [`Finding`] that names the path, the reason and the fix:
+//! 1. a `.env`, `.env.*` or `*.env` file, or a copy or backup of one
+//!    ([`is_scope_copy_name`]: `git mergetool`'s `.orig`, an editor's `~`), that is not
+//!    in encrypted form (examples and templates excepted);
 //! 2. a path routed to the secrets filter whose blob is not in encrypted form (the filter
 //!    is missing, was bypassed, or a tool skipped it);
 //! 3. a private key (age, OpenSSH, PEM, PGP), and a temporary file git-secrets left
@@ -16,9 +16,12 @@
 //!    hand ([`known`]);
 //! 5. a secret file the commit adds or changes holding a value sealed under a key that
 //!    is not a current key of its environment in the commit's access.json: one a
-//!    rotation retired, or one a removed member was given ([`keys`]).
+//!    rotation retired, or one a removed member was given ([`keys`]);
+//! 6. a scope file of an environment the commit's config.toml does not declare: a merge
+//!    across an `env rename` or `env del` strands its values where no command reads them.
 //!
-//! Checks 1, 2, 3 and 5 need no key. No finding ever holds a value: only paths, line
+//! The hooks also refuse what concluding a merge would drop across an `env rename`
+//! ([`merge`]). Checks 1, 2, 3, 5 and 6 need no key. No finding ever holds a value: only paths, line
 //! numbers, key names, key ids and scopes.
 
 pub mod install;
@@ -147,7 +150,7 @@ impl Blob<'_> {
         } else if is_scope_copy_name(p) && !encrypted && !self.exempt {
             out.push(self.finding(
                 "is a copy or backup of a secret file (a `git mergetool` .orig, an editor's backup) not in encrypted form: it holds that file's plaintext".into(),
-                format!("unstage and delete it (`git rm --cached -- {p}`, then `rm -- {p}`); a `git mergetool` backup is ignored by the `*.env.orig` line of .gitignore (`git secrets doctor --fix` adds it), and `git config mergetool.keepBackup false` stops making it"),
+                format!("unstage and delete it (`git rm --cached -- {p}`, then `rm -- {p}`); a `git mergetool` backup is ignored by the `*.env.orig` line of .gitignore (`git secrets doctor --fix` adds it), and `git config mergetool.keepBackup false` stops making it; a file that holds no secret (a document) is exempted by a `{p} -secrets-check` line in .gitattributes"),
             ));
         } else if is_env_name(p) && !encrypted && !self.exempt {
             out.push(if is_binary(self.bytes) || std::str::from_utf8(self.bytes).is_err() {
@@ -313,8 +316,6 @@ pub struct Report {
     pub commits: usize,
     /// The staged secret files (path, blob id) that differ from HEAD (the hook's check).
     pub staged_secrets: Vec<(String, String)>,
-    /// Whether the staged config.toml differs from HEAD's (the hook's check).
-    pub config_changed: bool,
 }
 
 #[cfg(test)]

@@ -154,7 +154,9 @@ impl<'a> Auxiliary<'a> {
                 names.push(Aux::Access(item.commit).name(oid(item.commit, ACCESS_FILE)));
                 list.push(Aux::Access(item.commit));
             }
-            if !scope {
+            // config.toml also says whether a changed scope file's environment exists
+            // (check 6).
+            {
                 if let std::collections::hash_map::Entry::Vacant(v) = config_at.entry(item.commit) {
                     v.insert(list.len());
                     names.push(Aux::Config(item.commit).name(oid(item.commit, CONFIG_FILE)));
@@ -325,6 +327,9 @@ fn run(
             if found.is_empty() && item.changed {
                 found.extend(retired(&blob, item.commit, &mut aux));
             }
+            if found.is_empty() && once {
+                found.extend(stray(path, item.commit, &mut aux));
+            }
             for mut f in found {
                 f.commit = item.commit.map(str::to_owned);
                 findings.push((i, f));
@@ -334,6 +339,27 @@ fn run(
     })?;
     findings.sort_by_key(|(i, _)| *i);
     Ok(findings.into_iter().map(|(_, f)| f).collect())
+}
+
+/// Check 6: a scope file of an environment the commit's config.toml does not declare.
+/// Clean refuses to seal one, so only a merge brings it in: across an `env rename` (a
+/// first value set under the old name) or an `env del` on the other side. No command
+/// reads its values.
+fn stray<'a>(path: &str, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) -> Option<Finding> {
+    let scope = Scope::from_rel_path(path)?;
+    let config = aux.config(commit)?;
+    if scope.env == crate::config::SHARED || config.has_env(&scope.env) {
+        return None;
+    }
+    Some(Finding {
+        commit: None,
+        path: path.to_owned(),
+        reason: format!(
+            "is a file of `{}`, an environment .secrets/config.toml does not have (renamed or deleted on the other side of a merge?): no command would read its values",
+            scope.env
+        ),
+        fix: "`git secrets doctor --fix` merges its values into the renamed environment's file; if the environment was deleted on purpose, `git rm` it; then commit".into(),
+    })
 }
 
 /// A tracked file (config.toml `[files]`) stored as it is, because .gitattributes no
@@ -444,7 +470,6 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
         values_searched: known.searched(),
         commits: 0,
         staged_secrets,
-        config_changed: changed.iter().any(|e| e.path == CONFIG_FILE),
     })
 }
 
@@ -527,6 +552,5 @@ fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, 
         values_searched: known.searched(),
         commits: groups.len(),
         staged_secrets: Vec::new(),
-        config_changed: false,
     })
 }

@@ -54,6 +54,9 @@ pub struct Adopted {
     /// Conflicts as for `marked`, in a locked clone: nothing was written (the markers
     /// would be sealed); `unlock` first.
     pub locked: bool,
+    /// The target held edits not staged before: what was merged into it is not staged
+    /// either (the user stages the file once reviewed).
+    pub unstaged: bool,
 }
 
 impl Adopted {
@@ -68,6 +71,7 @@ impl Adopted {
             layout_conflict: false,
             marked: false,
             locked: false,
+            unstaged: false,
         }
     }
 }
@@ -403,6 +407,12 @@ impl Workspace {
             .filter(|e| doc.get(&e.key).is_none())
             .map(|e| e.key.clone())
             .collect();
+        // Edits of the target not staged before (an experiment in the work tree) must
+        // not slip into the merge commit with what is merged here.
+        let unstaged = self
+            .repo
+            .git(&["diff", "--quiet", "--", &target.rel_path()])
+            .is_err();
         if !moved.is_empty() || !deleted.is_empty() || file.doc.lines != doc.lines {
             file.doc = doc;
             if file.state == FileState::Missing {
@@ -412,11 +422,14 @@ impl Workspace {
         }
         // Staged with the orphan's removal: the commit that concludes the merge is checked
         // against the staged file (crate::guard::merge).
-        self.repo.git(&["add", "--", &target.rel_path()])?;
+        if !unstaged {
+            self.repo.git(&["add", "--", &target.rel_path()])?;
+        }
         self.remove_orphan(&orphan.scope)?;
         Ok(Adopted {
             moved,
             deleted,
+            unstaged,
             ..Adopted::nothing(target)
         })
     }

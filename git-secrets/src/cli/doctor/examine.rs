@@ -185,7 +185,7 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     if crate::guard::merge::joining(&ws.repo).is_some() {
         let orphans: Vec<String> = ws.orphans().iter().map(|o| o.scope.rel_path()).collect();
         let home = crate::guard::merge::Home::WorkTree;
-        for f in crate::guard::merge::check_merge(&ws.repo, &[], true, home).unwrap_or_default() {
+        for f in crate::guard::merge::check_merge(&ws.repo, home).unwrap_or_default() {
             if !orphans.contains(&f.path) {
                 found.push(manual(format!("{}: {}", f.path, f.reason), f.fix));
             }

@@ -160,7 +160,7 @@ fn verdict(findings: &[Finding], fixed: bool) -> Result<(), Error> {
 }
 
 fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
-    let mut rotate = Vec::new();
+    let (mut rotate, mut adopt) = (Vec::new(), Vec::new());
     for fix in fixes {
         match fix {
             Fix::Attributes => {
@@ -177,11 +177,9 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             Fix::Configure => unlock::configure(ws)?,
             Fix::Unlock => unlock::cmd_unlock(unlock::UnlockArgs {})?,
             Fix::Rotate(env) => rotate.push(env.clone()),
-            Fix::Adopt(path) => {
-                for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
-                    eprintln!("{}", adopted(path, &ws.adopt(orphan)?));
-                }
-            }
+            // After the rotations: a stray file's values can only be sealed under a key no
+            // removed member holds.
+            Fix::Adopt(path) => adopt.push(path),
             Fix::RemoveLeftovers(paths) => {
                 for p in paths {
                     let path = ws.root().join(p);
@@ -202,6 +200,14 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             done.files
         );
         super::rotate::report_left_out(&ws, &done);
+    }
+    if !adopt.is_empty() {
+        let ws = super::open()?;
+        for path in adopt {
+            for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
+                eprintln!("{}", adopted(path, &ws.adopt(orphan)?));
+            }
+        }
     }
     Ok(())
 }
@@ -258,7 +264,11 @@ fn adopted(path: &str, done: &Adopted) -> String {
         } else {
             done.moved.join(", ")
         },
-        if stayed.is_empty() {
+        if done.unstaged {
+            format!(
+                "; removed {path}. {target} also holds edits you had not staged, so nothing of it is staged: review it, then `git add {target}` and commit"
+            )
+        } else if stayed.is_empty() {
             format!("; removed {path} (commit both)")
         } else {
             format!(
