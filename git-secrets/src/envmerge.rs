@@ -504,6 +504,18 @@ mod tests {
         assert_eq!((r.text.as_str(), r.conflicts), ("# c\nA=1\nB=2", 0));
     }
 
+    /// `a` and `b` merge cleanly into `want`, whichever side is ours.
+    fn merges_both_ways(base: &str, a: &str, b: &str, want: &str) {
+        for (ours, theirs) in [(a, b), (b, a)] {
+            let r = m(base, ours, theirs);
+            assert_eq!(
+                (r.text.as_str(), r.conflicts),
+                (want, 0),
+                "{ours:?} {theirs:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_crlf_conversion_on_one_side_survives_a_comment_added_on_the_other() {
         let base = "A=1\nB=2\n";
@@ -513,14 +525,7 @@ mod tests {
             // The converting side also changed a value.
             ("A=1\r\nB=22\r\n", "# note\r\nA=1\r\nB=22\r\n"),
         ] {
-            for (ours, theirs) in [(crlf, comment), (comment, crlf)] {
-                let r = m(base, ours, theirs);
-                assert_eq!(
-                    (r.text.as_str(), r.conflicts),
-                    (want, 0),
-                    "{ours:?} {theirs:?}"
-                );
-            }
+            merges_both_ways(base, crlf, comment, want);
         }
     }
 
@@ -541,14 +546,7 @@ mod tests {
                 "A=1\nB=2\nC=3\n",
             ),
         ] {
-            for (ours, theirs) in [(converted, added), (added, converted)] {
-                let r = m(base, ours, theirs);
-                assert_eq!(
-                    (r.text.as_str(), r.conflicts),
-                    (want, 0),
-                    "{ours:?} {theirs:?}"
-                );
-            }
+            merges_both_ways(base, converted, added, want);
         }
     }
 

@@ -285,9 +285,14 @@ fn a_value_both_sides_of_a_rename_merge_changed_becomes_a_conflict_to_resolve() 
     assert_eq!(got.stdout.trim(), "dev-api-2");
 }
 
-/// After `git rm` of the stray file, the commit is refused and `doctor` says why; the
-/// file checked out again, `doctor --fix` merges it home, and the commit goes through.
-fn dropped_then_merged_home(env: &Env, repo: &std::path::Path) {
+/// `values` merged into main (a modify/delete conflict); after `git rm` of the stray
+/// file, the commit is refused and `doctor` says why; the file checked out again,
+/// `doctor --fix` merges it home, and the commit goes through.
+fn merge_values_then_drop_and_fix(env: &Env, repo: &std::path::Path) {
+    let out = env
+        .git(repo, &["merge", "-q", "--no-edit", "values"])
+        .fails();
+    assert!(out.stdout.contains("modify/delete"), "{out:?}");
     env.git(repo, &["rm", "-q", ".secrets/development.env"])
         .ok();
     let out = env.git(repo, &["commit", "-q", "--no-edit"]).fails();
@@ -323,11 +328,7 @@ fn an_edit_under_a_key_rotated_since_still_finds_its_renamed_home() {
         env.secrets(repo, &["rotate", "--env", "development"]).ok();
         env.commit_all(repo, "rotate development");
     });
-    let out = env
-        .git(&repo, &["merge", "-q", "--no-edit", "values"])
-        .fails();
-    assert!(out.stdout.contains("modify/delete"), "{out:?}");
-    dropped_then_merged_home(&env, &repo);
+    merge_values_then_drop_and_fix(&env, &repo);
 }
 
 // Guards: the same, with the rotation on the renaming side.
@@ -337,11 +338,7 @@ fn an_edit_merged_after_the_renamed_key_was_rotated_finds_its_home() {
     let repo = rename_and_edit(&env, None, |_| {});
     env.secrets(&repo, &["rotate", "--env", "dev"]).ok();
     env.commit_all(&repo, "rotate dev");
-    let out = env
-        .git(&repo, &["merge", "-q", "--no-edit", "values"])
-        .fails();
-    assert!(out.stdout.contains("modify/delete"), "{out:?}");
-    dropped_then_merged_home(&env, &repo);
+    merge_values_then_drop_and_fix(&env, &repo);
 }
 
 // Guards: `git merge --squash` writes no MERGE_HEAD; the commit is judged all the same.
