@@ -380,3 +380,70 @@ fn a_removal_edited_away_is_found_when_approving() {
     );
     assert_eq!(read(alice.join(".secrets/access.json")), before);
 }
+
+// Guards: Eve, who can push but holds no key, plants a stray file of an environment
+// `old` sealed under a key of her own, and an `old` chain in access.json that lists the
+// record of the real development key beside hers (key ids and records are public). The
+// stray then looks kin to development; `doctor --fix`, which moves a renamed
+// environment's stray values home, must not take hers for development's: nothing links
+// her key to development's.
+#[test]
+fn a_forged_stray_file_is_not_moved_into_a_real_environment() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let eve = env.person("eve");
+    // Elsewhere, a key of Eve's wrapped to Alice, and a file sealed under it for `old`.
+    let scratch = eve.repo("scratch", &["--envs", "old"]);
+    env.secrets(&scratch, &["join", "--name", "alice"]).ok();
+    let alice_id = member_id(&eve, &scratch, "alice");
+    eve.secrets(&scratch, &["member", "approve", &alice_id])
+        .ok();
+    eve.secrets(
+        &scratch,
+        &["set", "old", "EVIL_URL", "https://evil.example/collect"],
+    )
+    .ok();
+    eve.git(&scratch, &["add", "-A"]).ok();
+    let sealed = eve
+        .git(&scratch, &["show", ":.secrets/old.env"])
+        .ok()
+        .stdout;
+    assert!(sealed.contains("EVIL_URL=gs1:"), "{sealed}");
+    let forged: Value = serde_json::from_str(&read(scratch.join(".secrets/access.json"))).unwrap();
+    // In Alice's repository, as a push of Eve's would bring them.
+    edit_access(&alice, |doc| {
+        let mut chain = forged["keys"]["old"].clone();
+        // Only Alice is a member there: Eve's own wrap and grant go.
+        for record in chain.as_object_mut().unwrap().values_mut() {
+            for field in ["wrapped", "grants"] {
+                record[field]
+                    .as_object_mut()
+                    .unwrap()
+                    .retain(|member, _| *member == alice_id);
+            }
+        }
+        for (id, record) in doc["keys"]["development"].as_object().unwrap().clone() {
+            chain[id] = record;
+        }
+        doc["keys"]["old"] = chain;
+    });
+    write(alice.join(".secrets/old.env"), &sealed);
+    let oid = env
+        .git(
+            &alice,
+            &["hash-object", "-w", "--no-filters", ".secrets/old.env"],
+        )
+        .ok()
+        .stdout;
+    let info = format!("100644,{},.secrets/old.env", oid.trim());
+    env.git(&alice, &["update-index", "--add", "--cacheinfo", &info])
+        .ok();
+    env.git(&alice, &["add", ".secrets/access.json"]).ok();
+    env.git(&alice, &["commit", "-q", "--no-verify", "-m", "eve"])
+        .ok();
+    env.secrets(&alice, &["doctor", "--fix"]);
+    env.secrets(&alice, &["get", "development", "EVIL_URL", "--yes"])
+        .fails();
+    let dev = read(alice.join(".secrets/development.env"));
+    assert!(!dev.contains("evil.example"), "{dev}");
+}

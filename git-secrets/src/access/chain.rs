@@ -274,6 +274,64 @@ impl Access {
         })
     }
 
+    /// [`Access::open_chain_granted`] of `env`, an environment that is not declared (the
+    /// old name of one renamed, kept by a merge), keeping only the keys proven kin to
+    /// `trusted` (the keys of the environment it was renamed to): those, and keys that
+    /// supersede or are superseded by a proven key, as shown by a chain link that opens
+    /// (the older key sealed under the newer, which only a holder of both could make).
+    /// Key ids are public, so a record of a trusted key copied beside a key of one's own
+    /// proves nothing: without the link, that key stays out, and nothing sealed under it
+    /// is taken for a value of the environment.
+    pub fn open_chain_kin(
+        &self,
+        env: &str,
+        granted: &str,
+        identity: &Identity,
+        trusted: &std::collections::HashSet<KeyId>,
+    ) -> Result<OpenChain, Error> {
+        let chain = self.open_chain_granted(env, granted, identity)?;
+        let records = &self.keys[env];
+        let links = |older: &KeyId, newer: &KeyId| {
+            let (Some(sealed), Some(newer_key), Some(older_key)) = (
+                records.get(older).and_then(|r| r.superseded_by.get(newer)),
+                chain.get(newer),
+                chain.get(older),
+            ) else {
+                return false;
+            };
+            open_older(newer_key, env, older, sealed)
+                .is_some_and(|k| k.expose() == older_key.expose())
+        };
+        let mut proven: std::collections::HashSet<&KeyId> = chain
+            .keys
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| trusted.contains(*id))
+            .collect();
+        loop {
+            let found: Vec<&KeyId> = chain
+                .keys
+                .iter()
+                .map(|(id, _)| id)
+                .filter(|id| !proven.contains(id))
+                .filter(|id| proven.iter().any(|p| links(p, id) || links(id, p)))
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            proven.extend(found);
+        }
+        let keep: std::collections::HashSet<KeyId> = proven.into_iter().cloned().collect();
+        Ok(OpenChain {
+            keys: chain
+                .keys
+                .into_iter()
+                .filter(|(id, _)| keep.contains(id))
+                .collect(),
+            member: chain.member,
+        })
+    }
+
     /// A fresh key for an environment that has none (init, env add), wrapped and granted
     /// to `readers` (member id, recipient).
     pub fn new_key(&mut self, env: &str, readers: &[(String, String)]) -> Result<DataKey, Error> {

@@ -182,17 +182,24 @@ impl Workspace {
 
     /// The keys of the environments `kin` (kin to the keys of an orphan whose home is
     /// `home`) that this identity opens: those of a declared one as any command opens
-    /// them, those of an undeclared one (the old name, kept by a merge with a rotation
-    /// under it) when this identity may read `home`. Either way the clone's memory of
-    /// keys vets the chain (crate::continuity).
+    /// them; of an undeclared one (the old name, kept by a merge with a rotation under
+    /// it), when this identity may read `home`, only the keys a chain link proves kin to
+    /// `home`'s ([`crate::access::Access::open_chain_kin`]). Either way the clone's
+    /// memory of keys vets the chain (crate::continuity).
     pub fn kin_keys(&self, kin: &[impl AsRef<str>], home: &str) -> Vec<SealingKey> {
         let open = |env: &str| -> Result<Vec<SealingKey>, Error> {
             if self.config.has_env(env) {
                 return Ok(self.keys(env)?.to_vec());
             }
+            let trusted = self
+                .access
+                .keys
+                .get(home)
+                .map(|chain| chain.keys().cloned().collect())
+                .unwrap_or_default();
             let chain = self
                 .access
-                .open_chain_granted(env, home, self.identity()?)?;
+                .open_chain_kin(env, home, self.identity()?, &trusted)?;
             crate::continuity::check(self.root(), env, &chain)?;
             Ok(chain.sealing_keys())
         };
