@@ -507,3 +507,43 @@ fn doctor_rotates_before_merging_home_across_a_removal() {
     env.commit_all(&repo, "merge");
     assert_eq!(get(&env, &repo, "API"), "dev-api-2");
 }
+
+// Guards: a revert of an `env rename` made before a later edit of the renamed file is
+// a rename the other way: the edit, dropped by `git rm` of the conflict, is refused, and
+// `doctor --fix` merges it back under the old name (the revert's base is the reverted
+// commit, its other side that commit's parent).
+#[test]
+fn a_reverted_rename_keeps_the_edits_made_since() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "development", "API", "dev-api-1"])
+        .ok();
+    env.commit_all(&repo, "values");
+    env.secrets(&repo, &["env", "rename", "development", "dev"])
+        .ok();
+    env.commit_all(&repo, "rename");
+    env.secrets(&repo, &["set", "dev", "API", "dev-api-2"]).ok();
+    env.commit_all(&repo, "edit");
+    let out = env.git(&repo, &["revert", "--no-edit", "HEAD~1"]).fails();
+    assert!(out.stdout.contains("modify/delete"), "{out:?}");
+    env.git(&repo, &["rm", "-q", ".secrets/dev.env"]).ok();
+    let out = env.git(&repo, &["commit", "-q", "--no-edit"]).fails();
+    assert!(
+        out.stderr
+            .contains(".secrets/dev.env: the commit drops this file, which HEAD changed"),
+        "{out:?}"
+    );
+    env.git(&repo, &["checkout", "HEAD", "--", ".secrets/dev.env"])
+        .ok();
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(
+        out.stderr
+            .contains("moved API from .secrets/dev.env to .secrets/development.env"),
+        "{out:?}"
+    );
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let got = env
+        .secrets(&repo, &["get", "-e", "development", "API", "--yes"])
+        .ok();
+    assert_eq!(got.stdout.trim(), "dev-api-2");
+}

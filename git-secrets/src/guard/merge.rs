@@ -34,11 +34,12 @@ type Files = HashMap<String, String>;
 
 /// A commit whose changes are being brought onto HEAD, its conflicts being resolved.
 pub struct Joining {
-    /// The commit, and how to name it to `git checkout`.
+    /// The other side's commit, and how to name it to `git checkout`.
     pub theirs: String,
     pub name: String,
-    /// What its changes are taken against: the merge base, or its parent for a
-    /// cherry-pick or a rebase.
+    /// What its changes are taken against: the merge base; for a cherry-pick or a
+    /// rebase the picked commit's parent; for a revert, the reverted commit (whose
+    /// parent is then the other side).
     pub base: String,
 }
 
@@ -64,17 +65,22 @@ pub fn joining(repo: &Repo) -> Option<Joining> {
         return merged(theirs, "MERGE_HEAD".into());
     }
     for head in ["CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD"] {
-        if let Some(theirs) = first_line(head) {
-            // A revert takes the commit's changes backwards: against the commit itself.
-            let base = if head == "REVERT_HEAD" {
-                theirs.clone()
+        if let Some(picked) = first_line(head) {
+            let parent = rev(&["rev-parse", "-q", "--verify", &format!("{picked}^")])?;
+            // A revert takes the commit's changes backwards: its parent's side, against
+            // the commit itself.
+            return Some(if head == "REVERT_HEAD" {
+                Joining {
+                    name: parent.clone(),
+                    theirs: parent,
+                    base: picked,
+                }
             } else {
-                rev(&["rev-parse", "-q", "--verify", &format!("{theirs}^")])?
-            };
-            return Some(Joining {
-                theirs,
-                name: head.into(),
-                base,
+                Joining {
+                    theirs: picked,
+                    name: head.into(),
+                    base: parent,
+                }
             });
         }
     }
