@@ -108,6 +108,22 @@ impl Config {
         Self::parse(&text, path)
     }
 
+    /// The config.toml git stores in `treeish` (a commit), or in the index with `None`;
+    /// `None` when there is none or it does not parse (which every command reports).
+    pub fn stored(repo: &crate::git::Repo, treeish: Option<&str>) -> Option<Config> {
+        let rev = format!(
+            "{}:{}",
+            treeish.unwrap_or_default(),
+            crate::workspace::CONFIG_FILE
+        );
+        let text = repo.git(&["cat-file", "blob", &rev]).ok()?;
+        Self::parse(
+            &String::from_utf8_lossy(&text),
+            Path::new(crate::workspace::CONFIG_FILE),
+        )
+        .ok()
+    }
+
     /// Parses the text of `path` (which may come from git's index rather than the disk).
     pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config {

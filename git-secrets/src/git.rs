@@ -156,7 +156,7 @@ pub struct Repo {
 }
 
 /// The stage-0 entries of `git ls-files -s -z` output: (path, mode, object id).
-fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String)> + '_ {
+pub(crate) fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String)> + '_ {
     out.split(|&b| b == 0).filter_map(|entry| {
         let tab = entry.iter().position(|&b| b == b'\t')?;
         let head = String::from_utf8_lossy(&entry[..tab]);

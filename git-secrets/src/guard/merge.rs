@@ -27,7 +27,7 @@ use crate::dotenv::Document;
 use crate::error::Error;
 use crate::git::Repo;
 use crate::scope::Scope;
-use crate::workspace::{Workspace, ACCESS_FILE, CONFIG_FILE};
+use crate::workspace::{Workspace, ACCESS_FILE};
 
 /// Scope files of a tree or of the index: path → blob id.
 type Files = HashMap<String, String>;
@@ -110,19 +110,8 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
     let Some(join) = joining(repo) else {
         return Ok(Vec::new());
     };
-    // The staged config.toml: the one the commit will hold. One that cannot be read is
-    // what every command reports.
-    let config = repo
-        .git(&["cat-file", "blob", &format!(":{CONFIG_FILE}")])
-        .ok()
-        .and_then(|text| {
-            Config::parse(
-                &String::from_utf8_lossy(&text),
-                std::path::Path::new(CONFIG_FILE),
-            )
-            .ok()
-        });
-    let Some(config) = config else {
+    // The staged config.toml: the one the commit will hold.
+    let Some(config) = Config::stored(repo, None) else {
         return Ok(Vec::new());
     };
     let known = |path: &str| {
@@ -327,17 +316,22 @@ fn carried_over(ws: &Workspace, scope: &Scope, home: &str, kin: &[String], v: Ve
 /// The scope files of `git ls-files -s -z` (stage 0 only, with `index`) or of
 /// `git ls-tree -r -z` output.
 fn scope_files(out: &[u8], index: bool) -> Files {
+    let is_scope = |path: &str| Scope::from_rel_path(path).is_some();
+    if index {
+        return crate::git::stage0_entries(out)
+            .filter(|(path, ..)| is_scope(path))
+            .map(|(path, _, oid)| (path, oid))
+            .collect();
+    }
     out.split(|&b| b == 0)
         .filter_map(|entry| {
             let tab = entry.iter().position(|&b| b == b'\t')?;
             let head = std::str::from_utf8(&entry[..tab]).ok()?;
             let path = std::str::from_utf8(&entry[tab + 1..]).ok()?;
-            let fields: Vec<&str> = head.split(' ').collect();
-            let oid = match (index, fields.as_slice()) {
-                (true, [_, oid, "0"]) | (false, [_, "blob", oid]) => *oid,
-                _ => return None,
-            };
-            Scope::from_rel_path(path).map(|_| (path.to_owned(), oid.to_owned()))
+            match head.split(' ').collect::<Vec<_>>().as_slice() {
+                [_, "blob", oid] if is_scope(path) => Some((path.to_owned(), (*oid).to_owned())),
+                _ => None,
+            }
         })
         .collect()
 }

@@ -127,9 +127,13 @@ impl Workspace {
     /// The blob at `stage` of `scope`'s path in the index (`0`: staged; `1`, `2`, `3`:
     /// the base and the two sides of a merge conflict).
     fn index_blob(&self, stage: &str, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
-        let rev = format!(":{stage}:{}", scope.rel_path());
+        self.blob_at(&format!(":{stage}:{}", scope.rel_path()))
+    }
+
+    /// The blob git names `rev` (`:1:path`, `commit:path`).
+    fn blob_at(&self, rev: &str) -> Option<Zeroizing<Vec<u8>>> {
         self.repo
-            .git(&["cat-file", "blob", &rev])
+            .git(&["cat-file", "blob", rev])
             .ok()
             .map(Zeroizing::new)
     }
@@ -146,18 +150,7 @@ impl Workspace {
             return Some((orphan.scope.clone(), base));
         }
         let base = crate::guard::merge::joining(&self.repo)?.base;
-        let blob = |path: &str| {
-            self.repo
-                .git(&["cat-file", "blob", &format!("{base}:{path}")])
-                .ok()
-                .map(Zeroizing::new)
-        };
-        let config = blob(super::CONFIG_FILE)?;
-        let config = crate::config::Config::parse(
-            &String::from_utf8_lossy(&config),
-            std::path::Path::new(super::CONFIG_FILE),
-        )
-        .ok()?;
+        let config = crate::config::Config::stored(&self.repo, Some(&base))?;
         let kin_ids: BTreeSet<&str> = orphan
             .kin
             .iter()
@@ -172,7 +165,7 @@ impl Workspace {
             .collect();
         candidates.sort_by_key(|s| *s != orphan.scope);
         candidates.into_iter().find_map(|scope| {
-            let bytes = blob(&scope.rel_path())?;
+            let bytes = self.blob_at(&format!("{base}:{}", scope.rel_path()))?;
             let kin = envfile::key_ids(&bytes)
                 .iter()
                 .any(|id| kin_ids.contains(id.as_str()));

@@ -180,18 +180,16 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
             found.push(manual(text, "see the problem".into()));
         }
     }
+    let orphans = ws.orphans();
     // What the commit concluding a merge (cherry-pick, rebase…) in progress would lose
     // across an `env rename` that is not an orphan file (one a `git rm` dropped).
-    if crate::guard::merge::joining(&ws.repo).is_some() {
-        let orphans: Vec<String> = ws.orphans().iter().map(|o| o.scope.rel_path()).collect();
-        let home = crate::guard::merge::Home::WorkTree;
-        for f in crate::guard::merge::check_merge(&ws.repo, home).unwrap_or_default() {
-            if !orphans.contains(&f.path) {
-                found.push(manual(format!("{}: {}", f.path, f.reason), f.fix));
-            }
+    let home = crate::guard::merge::Home::WorkTree;
+    for f in crate::guard::merge::check_merge(&ws.repo, home).unwrap_or_default() {
+        if !orphans.iter().any(|o| o.scope.rel_path() == f.path) {
+            found.push(manual(format!("{}: {}", f.path, f.reason), f.fix));
         }
     }
-    for orphan in ws.orphans() {
+    for orphan in orphans {
         let text = crate::cli::status::orphan_problem(&orphan);
         let readable = orphan.sealed_for.as_deref().is_some_and(|env| {
             member.is_some_and(|(_, m)| crate::access::Access::may_read(m, env))
