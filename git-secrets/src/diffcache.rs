@@ -50,10 +50,15 @@ pub struct Cache {
     notes: HashMap<String, String>,
 }
 
-impl Cache {
-    /// Reads the ref: its notes when its subject is `validity`, none otherwise (views of
-    /// another command, which the next write drops).
-    pub fn read(repo: &Repo, validity: &str) -> Result<Cache, Error> {
+/// The cache's ref as it is now: its commit and that commit's subject (the validity its
+/// views were made for), read before the validity to compare it with is known.
+pub struct Head {
+    tip: Option<String>,
+    subject: String,
+}
+
+impl Head {
+    pub fn read(repo: &Repo) -> Result<Head, Error> {
         let out = repo.git(&[
             "for-each-ref",
             "--format=%(refname) %(objectname) %(contents:subject)",
@@ -64,15 +69,33 @@ impl Cache {
         let ours = text
             .lines()
             .find_map(|l| l.strip_prefix(REF)?.strip_prefix(' '));
-        let (tip, subject) = match ours {
+        Ok(match ours {
             Some(rest) => {
                 let (tip, subject) = rest.split_once(' ').unwrap_or((rest, ""));
-                (Some(tip.to_owned()), subject.trim())
+                Head {
+                    tip: Some(tip.to_owned()),
+                    subject: subject.trim().to_owned(),
+                }
             }
-            None => (None, ""),
-        };
+            None => Head {
+                tip: None,
+                subject: String::new(),
+            },
+        })
+    }
+}
+
+impl Cache {
+    /// Reads the ref: its notes when its subject is `validity`, none otherwise (views of
+    /// another command, which the next write drops).
+    pub fn read(repo: &Repo, validity: &str) -> Result<Cache, Error> {
+        Cache::at(repo, Head::read(repo)?, validity)
+    }
+
+    /// [`Cache::read`] of a ref already read.
+    pub fn at(repo: &Repo, head: Head, validity: &str) -> Result<Cache, Error> {
         let mut notes = HashMap::new();
-        let current = tip.is_some() && subject == validity;
+        let current = head.tip.is_some() && head.subject == validity;
         if current {
             let out = repo.git(&["notes", "--ref", REF, "list"])?;
             for line in String::from_utf8_lossy(&out).lines() {
@@ -83,7 +106,7 @@ impl Cache {
         }
         Ok(Cache {
             validity: validity.to_owned(),
-            tip,
+            tip: head.tip,
             current,
             notes,
         })

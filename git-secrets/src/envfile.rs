@@ -296,32 +296,38 @@ pub fn decrypt_doc(
     let sealed = classify(doc)?;
     let mut lines = Vec::with_capacity(sealed.len());
     for (i, (s, line)) in sealed.iter().zip(&doc.lines).enumerate() {
-        let (kind, token, key) = match s {
+        let (kind, token) = match s {
             Sealed::Blank => {
                 lines.push(line.clone());
                 continue;
             }
-            Sealed::Comment(t) => (Kind::Comment, t, None),
-            Sealed::Entry(e, t) => (Kind::Value(&e.key), t, Some(e.key.clone())),
+            Sealed::Comment(t) => (Kind::Comment, t),
+            Sealed::Entry(e, t) => (Kind::Value(&e.key), t),
         };
-        let candidates: Vec<&SealingKey> =
-            keys.iter().filter(|k| k.id().0 == token.key_id).collect();
-        if candidates.is_empty() {
+        let key = || match s {
+            Sealed::Entry(e, _) => Some(e.key.clone()),
+            _ => None,
+        };
+        let sealed_with = |k: &&SealingKey| k.id().0 == token.key_id;
+        let mut candidates = keys.iter().filter(sealed_with).peekable();
+        if candidates.peek().is_none() {
             return Err(OpenError::UnknownKey {
                 line: i + 1,
-                key,
+                key: key(),
                 key_id: token.key_id.to_owned(),
             });
         }
-        let Some(plain) = candidates.iter().find_map(|k| k.open(scope, kind, token)) else {
+        let Some(mut plain) = candidates.find_map(|k| k.open(scope, kind, token)) else {
+            let candidates: Vec<&SealingKey> = keys.iter().filter(sealed_with).collect();
             let names: Vec<&str> = doc.entries().map(|e| e.key.as_str()).collect();
             return Err(OpenError::DoesNotOpen {
                 line: i + 1,
-                key,
+                key: key(),
                 origin: locate(token, &candidates, scope, &elsewhere(), &names),
             });
         };
-        let plain = SecretString::new(plain.to_string());
+        // Moved out of the opened buffer, which is left empty: one copy of the value.
+        let plain = SecretString::new(std::mem::take(&mut *plain));
         lines.push(Line {
             kind: match s {
                 Sealed::Comment(_) => LineKind::Comment(plain),

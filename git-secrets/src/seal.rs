@@ -9,8 +9,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -136,26 +136,33 @@ impl SealingKey {
     /// Seals any bytes (a whole tracked file) for `kind` in `scope`.
     pub fn seal_bytes(&self, scope: &str, kind: Kind<'_>, plaintext: &[u8]) -> String {
         let aad = aad(scope, kind);
-        let padded = pad(plaintext);
+        // One buffer, `nonce ‖ padded plaintext ‖ tag`, sealed in place: its capacity is
+        // reserved up front, so no reallocation leaves a copy of the plaintext behind.
+        let padded_len = padded_len(plaintext.len());
+        let mut blob = Zeroizing::new(Vec::with_capacity(NONCE_LEN + padded_len + TAG_LEN));
+        blob.resize(NONCE_LEN, 0);
+        blob.extend_from_slice(plaintext);
+        blob.push(0x80);
+        blob.resize(NONCE_LEN + padded_len, 0);
         let mut mac = self.nonce_mac.clone();
         mac.update(&aad);
-        mac.update(&padded);
-        let tag = mac.finalize().into_bytes();
-        let nonce = XNonce::from_slice(&tag[..NONCE_LEN]);
-        let ct = self
+        mac.update(&blob[NONCE_LEN..]);
+        let synthetic = mac.finalize().into_bytes();
+        let (nonce, body) = blob.split_at_mut(NONCE_LEN);
+        nonce.copy_from_slice(&synthetic[..NONCE_LEN]);
+        let tag = self
             .aead
-            .encrypt(
-                nonce,
-                Payload {
-                    msg: &padded,
-                    aad: &aad,
-                },
-            )
+            .encrypt_in_place_detached(XNonce::from_slice(nonce), &aad, body)
             .expect("XChaCha20-Poly1305 encryption of a bounded buffer cannot fail");
-        let mut blob = Vec::with_capacity(NONCE_LEN + ct.len());
-        blob.extend_from_slice(nonce);
-        blob.extend_from_slice(&ct);
-        format!("{TOKEN_PREFIX}{}:{}", self.id, B64.encode(blob))
+        blob.extend_from_slice(&tag);
+        let mut token = String::with_capacity(
+            TOKEN_PREFIX.len() + self.id.0.len() + 1 + (blob.len() * 4).div_ceil(3),
+        );
+        token.push_str(TOKEN_PREFIX);
+        token.push_str(&self.id.0);
+        token.push(':');
+        B64.encode_string(&blob[..], &mut token);
+        token
     }
 
     /// Opens a token body (already split by [`Token::parse`]) sealed for `kind` in `scope`.
@@ -165,9 +172,14 @@ impl SealingKey {
         kind: Kind<'_>,
         token: &Token<'_>,
     ) -> Option<Zeroizing<String>> {
-        let plain = self.open_bytes(scope, kind, token)?;
-        let text = Zeroizing::new(String::from_utf8(plain.to_vec()).ok()?);
-        Some(text)
+        let mut plain = self.open_bytes(scope, kind, token)?;
+        match String::from_utf8(std::mem::take(&mut *plain)) {
+            Ok(text) => Some(Zeroizing::new(text)),
+            Err(e) => {
+                zeroize::Zeroize::zeroize(&mut e.into_bytes());
+                None
+            }
+        }
     }
 
     /// Opens a token sealed by [`SealingKey::seal_bytes`].
@@ -177,18 +189,21 @@ impl SealingKey {
         kind: Kind<'_>,
         token: &Token<'_>,
     ) -> Option<Zeroizing<Vec<u8>>> {
-        let blob = B64.decode(token.body).ok()?;
-        if blob.len() < NONCE_LEN + TAG_LEN {
-            return None;
-        }
+        // Opened in place: the plaintext is moved to the front of the decoded buffer,
+        // whose whole capacity is wiped when it is dropped.
+        let mut blob = Zeroizing::new(B64.decode(token.body).ok()?);
+        let sealed_len = blob.len().checked_sub(NONCE_LEN + TAG_LEN)?;
         let aad = aad(scope, kind);
-        let (nonce, ct) = blob.split_at(NONCE_LEN);
-        let padded = Zeroizing::new(
-            self.aead
-                .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-                .ok()?,
-        );
-        Some(Zeroizing::new(unpad(&padded)?.to_vec()))
+        let nonce = *XNonce::from_slice(&blob[..NONCE_LEN]);
+        let (body, tag) = blob[NONCE_LEN..].split_at_mut(sealed_len);
+        let tag = *Tag::from_slice(tag);
+        self.aead
+            .decrypt_in_place_detached(&nonce, &aad, body, &tag)
+            .ok()?;
+        let len = unpad(body)?.len();
+        blob.copy_within(NONCE_LEN..NONCE_LEN + len, 0);
+        blob.truncate(len);
+        Some(blob)
     }
 }
 
@@ -237,21 +252,15 @@ fn aad(scope: &str, kind: Kind<'_>) -> Vec<u8> {
     out
 }
 
-/// Pads to 32, 64, 128 or 256 bytes, then to a multiple of 256, with ISO/IEC 7816-4
-/// padding (0x80 then zeros), so short values all look alike.
-fn pad(plain: &[u8]) -> Zeroizing<Vec<u8>> {
-    let need = plain.len() + 1;
-    let target = match need {
+/// The length `len` bytes are padded to: 32, 64, 128 or 256 bytes, then a multiple of
+/// 256, with ISO/IEC 7816-4 padding (0x80 then zeros), so short values all look alike.
+fn padded_len(len: usize) -> usize {
+    match len + 1 {
         0..=32 => 32,
         33..=64 => 64,
         65..=128 => 128,
-        _ => need.div_ceil(256) * 256,
-    };
-    let mut out = Zeroizing::new(Vec::with_capacity(target));
-    out.extend_from_slice(plain);
-    out.push(0x80);
-    out.resize(target, 0);
-    out
+        need => need.div_ceil(256) * 256,
+    }
 }
 
 fn unpad(padded: &[u8]) -> Option<&[u8]> {

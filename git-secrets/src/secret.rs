@@ -25,6 +25,10 @@ impl SecretString {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// The bytes, moved (not copied) into a buffer that is still wiped on drop.
+    pub fn into_bytes(mut self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(std::mem::take(&mut self.0).into_bytes())
+    }
 }
 
 impl From<&str> for SecretString {

@@ -172,7 +172,12 @@ fn is_broken_pipe(e: &Error) -> bool {
 /// Opens the repository's workspace for a command, first finishing or rolling back a
 /// rotation that a crash interrupted in this checkout.
 pub fn open() -> Result<Workspace, Error> {
-    let mut ws = Workspace::open()?;
+    open_in(crate::git::Repo::discover()?)
+}
+
+/// [`open`] in a repository already found.
+pub fn open_in(repo: crate::git::Repo) -> Result<Workspace, Error> {
+    let mut ws = Workspace::open_repo(repo)?;
     if let Some(what) = crate::rotation::recover(&mut ws)? {
         eprintln!("git-secrets: {what}");
     }

@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::fsutil;
 use crate::git::Repo;
 use crate::scope::Scope;
-use crate::secret::SecretString;
 use crate::workspace::{FileState, Workspace};
 
 /// Set this clone up and decrypt the secret files you can read.
@@ -197,6 +196,12 @@ fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
 
 /// This clone's git config: the filter process, required so a failure stops `git add`.
 pub fn configure(ws: &Workspace) -> Result<(), Error> {
+    configure_over(ws, ws.repo.config_get_any("core.fsmonitor"))
+}
+
+/// [`configure`], given the `core.fsmonitor` setting the clone has now (asked early by
+/// `unlock`, beside decrypting).
+fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> Result<(), Error> {
     let repo = &ws.repo;
     let (filter, merge, merge_access, textconv, fsmonitor) = (
         exe_command("filter-process")?,
@@ -219,7 +224,7 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
     ];
     // The fsmonitor hook, so `git status` after a touch need not run the filter on every
     // secret file; a clone with a monitor of its own (git's daemon, watchman) keeps it.
-    match repo.config_get_any("core.fsmonitor") {
+    match fsmonitor_now {
         Some(current) if !is_our_fsmonitor(&current) => {}
         // The hook names directories as `dir/`, which git before 2.31 does not take as
         // everything under it.
@@ -237,7 +242,7 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
 
 /// A work-tree file in encrypted form, opened.
 struct Opened {
-    plain: SecretString,
+    plain: Zeroizing<Vec<u8>>,
     /// Its masked view, for the diff's cache (crate::diffcache).
     view: String,
     /// The id of the blob its encrypted bytes make (none when git's SHA-1 refuses them
@@ -257,13 +262,43 @@ fn open_encrypted(ws: &Workspace, scope: &Scope) -> Result<Option<Opened>, Error
     }
     Ok(Some(Opened {
         view: crate::diffcache::view_of_document(ws, &scope.rel_path(), &file.doc),
-        plain: file.doc.print(),
+        plain: file.doc.print().into_bytes(),
         blob: crate::git::blob_id(&bytes),
     }))
 }
 
-pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
-    let ws = super::open()?;
+/// What unlock asks git that needs only the repository, asked on a thread of its own
+/// from the start: git's answers take about as long as opening the workspace and
+/// decrypting every file, which run meanwhile.
+struct Asked {
+    /// `core.fsmonitor` as the clone has it now (the hooks' directory and git's version,
+    /// which setting the clone up also needs, are remembered where they are asked).
+    fsmonitor_now: Option<String>,
+    /// The staged secret files: (path, mode, blob id).
+    staged: Result<Vec<(String, String, String)>, Error>,
+    /// The masked diff's cache and the blobs of HEAD's history it may lack.
+    cache: Result<(crate::diffcache::Head, Vec<(String, String)>), Error>,
+}
+
+impl Asked {
+    fn ask(repo: &Repo) -> Asked {
+        let _ = crate::guard::install::hooks_dir(repo);
+        git_at_least(repo, (2, 31));
+        Asked {
+            fsmonitor_now: repo.config_get_any("core.fsmonitor"),
+            staged: repo.staged_blobs(),
+            cache: crate::diffcache::Head::read(repo)
+                .and_then(|head| Ok((head, crate::diffcache::history(repo)?))),
+        }
+    }
+}
+
+/// The workspace, its scope files and each one opened: everything is decrypted before
+/// anything changes, so a damaged file stops unlock first.
+type Decrypted = (Workspace, Vec<Scope>, Vec<Result<Option<Opened>, Error>>);
+
+fn open_and_decrypt(repo: Repo) -> Result<Decrypted, Error> {
+    let ws = super::open_in(repo)?;
     let identity = ws.identity()?;
     let Some((_, member)) = ws.access.member_of(identity) else {
         return Err(Error::Refused {
@@ -277,9 +312,6 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             hint: "ask a member to run `git secrets member approve` for you, then pull".into(),
         });
     }
-    // Decrypt everything first: a damaged file stops unlock before anything changes.
-    // The files open on every core while git lists the staged blob of each.
-    // Meanwhile, the masked diff's cache and the history it lacks are read.
     let scopes = ws.scope_files();
     // Every environment this identity opens is remembered, files or not, so keys that
     // replace them later are refused (crate::continuity).
@@ -288,19 +320,28 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             eprintln!("warning: {}", Error::KeysReplaced { env });
         }
     }
+    // The files open on every core.
+    let opened = crate::par::map(&scopes, |scope| open_encrypted(&ws, scope));
+    Ok((ws, scopes, opened))
+}
+
+pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
+    let repo = Repo::discover()?;
+    let (asked, decrypted) =
+        crate::par::join(|| Asked::ask(&repo), || open_and_decrypt(repo.clone()));
+    let (ws, scopes, opened) = decrypted?;
+    let Asked {
+        fsmonitor_now,
+        staged,
+        cache,
+    } = asked;
     let validity = textconv_command(&ws)?;
-    let ((staged, diff_cache), opened) = crate::par::join(
-        || {
-            // What setting the clone up asks git, asked now (each is remembered).
-            let _ = crate::guard::install::hooks_dir(&ws.repo);
-            git_at_least(&ws.repo, (2, 31));
-            let staged = ws.repo.staged_blobs();
-            let cache = crate::diffcache::Cache::read(&ws.repo, &validity)
-                .and_then(|c| Ok((c, crate::diffcache::history(&ws.repo)?)));
-            (staged, cache)
-        },
-        || crate::par::map(&scopes, |scope| open_encrypted(&ws, scope)),
-    );
+    let diff_cache = cache.and_then(|(head, history)| {
+        Ok((
+            crate::diffcache::Cache::at(&ws.repo, head, &validity)?,
+            history,
+        ))
+    });
     let staged = staged?;
     let staged_ids: HashMap<&str, gix_hash::ObjectId> = staged
         .iter()
@@ -324,8 +365,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
                 if let Some(oid) = staged_id {
                     views.insert(oid.to_string(), view);
                 }
-                let bytes = Zeroizing::new(plain.expose().as_bytes().to_vec());
-                writes.push((scope.rel_path(), bytes, staged_id.is_some()))
+                writes.push((scope.rel_path(), plain, staged_id.is_some()))
             }
             Ok(None) => {}
             Err(e) => kept.push(left_encrypted(&scope.rel_path(), e)?),
@@ -355,7 +395,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             );
         },
         || -> Result<(), Error> {
-            configure(&ws)?;
+            configure_over(&ws, fsmonitor_now)?;
             let written = crate::par::map(&writes, |(rel, plain, committed)| {
                 let path = ws.root().join(rel);
                 if *committed {

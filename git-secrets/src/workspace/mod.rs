@@ -440,9 +440,10 @@ impl Workspace {
         }
         // The encrypted form is itself a dotenv file: one parse serves both states. A
         // file with any sealed value is read as encrypted, so a damaged token is an
-        // error rather than a plaintext value.
+        // error rather than a plaintext value. (The cheap look first: decrypting checks
+        // every token anyway.)
         let doc = self.parse_plain(scope, bytes)?;
-        if envfile::is_encrypted_doc(&doc) || envfile::looks_encrypted_doc(&doc) {
+        if envfile::looks_encrypted_doc(&doc) || envfile::is_encrypted_doc(&doc) {
             Ok(ScopeFile {
                 doc: self.decrypt_doc(scope, &doc)?,
                 state: FileState::Encrypted,
