@@ -278,17 +278,30 @@ struct Asked {
     staged: Result<Vec<(String, String, String)>, Error>,
     /// The masked diff's cache and the blobs of HEAD's history it may lack.
     cache: Result<(crate::diffcache::Head, Vec<(String, String)>), Error>,
+    /// Every version of access.json in HEAD's history, for the removals it records.
+    access_history: crate::workspace::History,
 }
 
 impl Asked {
+    /// Two lines of questions, each a few `git` processes in a row.
     fn ask(repo: &Repo) -> Asked {
-        let _ = crate::guard::install::hooks_dir(repo);
-        git_at_least(repo, (2, 31));
+        let ((fsmonitor_now, staged), (cache, access_history)) = crate::par::join(
+            || {
+                let _ = crate::guard::install::hooks_dir(repo);
+                git_at_least(repo, (2, 31));
+                (repo.config_get_any("core.fsmonitor"), repo.staged_blobs())
+            },
+            || {
+                let cache = crate::diffcache::Head::read(repo)
+                    .and_then(|head| Ok((head, crate::diffcache::history(repo)?)));
+                (cache, crate::workspace::read_access_history(repo))
+            },
+        );
         Asked {
-            fsmonitor_now: repo.config_get_any("core.fsmonitor"),
-            staged: repo.staged_blobs(),
-            cache: crate::diffcache::Head::read(repo)
-                .and_then(|head| Ok((head, crate::diffcache::history(repo)?))),
+            fsmonitor_now,
+            staged,
+            cache,
+            access_history,
         }
     }
 }
@@ -334,7 +347,9 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
         fsmonitor_now,
         staged,
         cache,
+        access_history,
     } = asked;
+    ws.know_access_history(access_history);
     let validity = textconv_command(&ws)?;
     let diff_cache = cache.and_then(|(head, history)| {
         Ok((

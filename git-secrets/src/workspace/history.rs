@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::{Workspace, ACCESS_FILE};
 use crate::access::{Access, Status};
+use crate::git::Repo;
 
 /// Every version of access.json in HEAD's history, newest first: (commit, its JSON).
 /// `None` when git cannot list them (no commit yet, a broken repository). Versions are
@@ -25,9 +26,8 @@ pub type History = Option<Vec<(String, Value)>>;
 /// branch whose version a merge did not keep is still seen; `-m`, so a version a merge
 /// wrote is too), then every version in one `git cat-file --batch`. Versions that are not
 /// JSON are skipped (no tool could have used them).
-pub(super) fn read(ws: &Workspace) -> History {
-    let out = ws
-        .repo
+pub fn read(repo: &Repo) -> History {
+    let out = repo
         .git(&[
             "log",
             "--full-history",
@@ -54,8 +54,7 @@ pub(super) fn read(ws: &Workspace) -> History {
         .iter()
         .map(|c| format!("{c}:{ACCESS_FILE}"))
         .collect();
-    let blobs = ws
-        .repo
+    let blobs = repo
         .read_blobs(&revs.iter().map(String::as_str).collect::<Vec<_>>())
         .ok()?;
     Some(
@@ -126,7 +125,13 @@ fn short(commit: &str) -> String {
 impl Workspace {
     /// HEAD's history of access.json (read once per process).
     pub fn access_history(&self) -> &History {
-        self.history.get_or_init(|| read(self))
+        self.history.get_or_init(|| read(&self.repo))
+    }
+
+    /// Takes `history`, read ahead by [`read`] in this repository (`unlock` reads it
+    /// beside decrypting), unless it was read already.
+    pub fn know_access_history(&self, history: History) {
+        let _ = self.history.set(history);
     }
 
     /// Members removed in a version of access.json in HEAD's history, or seen removed by
