@@ -10,6 +10,11 @@
 //! layout differently, the whole file conflicts (each side as it is), so that no
 //! comment or prefix edit is dropped silently.
 //!
+//! With `-X ours` or `-X theirs` (which git hands its own merge, not a driver: see
+//! [`crate::filter::favoured_side`]), a key changed differently on both sides takes the
+//! favoured side's value, a key deleted on one side and changed on the other follows the
+//! favoured side, and a file whose layout both sides changed is the favoured side's.
+//!
 //! Line endings are not layout: a side that converted the whole file (every line ending
 //! in CRLF, or every one in LF, unlike the base, whose endings the other side kept)
 //! edited no line, so the conversion is applied to every line of the result instead,
@@ -25,6 +30,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::dotenv::{Document, Eol, Line, LineKind};
+
+/// The side `-X ours` / `-X theirs` favours in a conflict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Favour {
+    Ours,
+    Theirs,
+}
 
 /// The merged plaintext (with conflict markers when `conflicts > 0`).
 pub struct Merged {
@@ -161,16 +173,18 @@ pub fn plain_lines(doc: &Document) -> Vec<String> {
 }
 
 /// Merges `ours_side` and `theirs_side` key by key from `base`, writing each line as its
-/// side renders it (see the module documentation); `marker` is the conflict marker size.
+/// side renders it (see the module documentation); `marker` is the conflict marker size,
+/// `favour` the side `-X` favours, if any.
 pub fn merge(
     base: &Document,
     ours_side: Side<'_>,
     theirs_side: Side<'_>,
     marker: usize,
     labels: (&str, &str),
+    favour: Option<Favour>,
 ) -> Merged {
     let (mut lines, conflicts, unterminated) =
-        merge_lines(base, &ours_side, &theirs_side, marker, labels);
+        merge_lines(base, &ours_side, &theirs_side, marker, labels, favour);
     if unterminated {
         // The layout side's missing final newline (every emitted line has one).
         if let Some(last) = lines.last_mut() {
@@ -196,6 +210,7 @@ fn merge_lines(
     theirs_side: &Side<'_>,
     marker: usize,
     labels: (&str, &str),
+    favour: Option<Favour>,
 ) -> (Vec<String>, usize, bool) {
     let (ours, theirs) = (ours_side.doc, theirs_side.doc);
     let (b, o, t) = (raw_of(base), raw_of(ours), raw_of(theirs));
@@ -213,7 +228,13 @@ fn merge_lines(
     );
     if lo != lb && lt != lb && lo != lt {
         // Both sides changed comments, prefixes or order: a key-level merge would drop
-        // one side's change. The whole file conflicts instead, each side as it is.
+        // one side's change. The whole file conflicts instead, each side as it is, or
+        // is the favoured side's.
+        match favour {
+            Some(Favour::Ours) => return (ours_side.out.to_vec(), 0, false),
+            Some(Favour::Theirs) => return (theirs_side.out.to_vec(), 0, false),
+            None => {}
+        }
         let mut lines = vec![format!("{} {}\n", "<".repeat(marker), labels.0)];
         lines.extend(ours_side.out.iter().cloned());
         lines.push(format!("{}\n", "=".repeat(marker)));
@@ -238,6 +259,8 @@ fn merge_lines(
     } else {
         (ours_side.out, theirs_side.out)
     };
+    // Whether `-X` favours the layout side (`Some(false)`: the other side).
+    let favours_layout = favour.map(|f| (f == Favour::Theirs) == theirs_layout);
     // The rendered line of the entry in effect for each key of the other side.
     let other_line: HashMap<&str, &String> = other
         .lines
@@ -321,6 +344,12 @@ fn merge_lines(
             mine
         } else if mine == base_v {
             theirs_v
+        } else if let Some(layout_wins) = favours_layout {
+            if layout_wins {
+                mine
+            } else {
+                theirs_v
+            }
         } else {
             conflicts += 1;
             let other_l = other_line.get(key).map(|l| (*l).clone());
@@ -371,6 +400,16 @@ fn merge_lines(
         }
         if let Some(bv) = b.get(key) {
             if *bv != oe.raw.expose() {
+                match favours_layout {
+                    // The layout side's deletion.
+                    Some(true) => continue,
+                    // The other side's change, at the end.
+                    Some(false) => {
+                        out.push(other_line[key].clone());
+                        continue;
+                    }
+                    None => {}
+                }
                 conflicts += 1;
                 let l = Some(other_line[key].clone());
                 if theirs_layout {
@@ -390,6 +429,10 @@ mod tests {
     use super::*;
 
     fn m(base: &str, ours: &str, theirs: &str) -> Merged {
+        m_favouring(base, ours, theirs, None)
+    }
+
+    fn m_favouring(base: &str, ours: &str, theirs: &str, favour: Option<Favour>) -> Merged {
         let p = |s: &str| Document::parse(s.as_bytes()).unwrap();
         let (b, o, t) = (p(base), p(ours), p(theirs));
         let (ol, tl) = (plain_lines(&o), plain_lines(&t));
@@ -399,7 +442,45 @@ mod tests {
             Side { doc: &t, out: &tl },
             7,
             ("ours", "theirs"),
+            favour,
         )
+    }
+
+    #[test]
+    fn x_ours_and_x_theirs_settle_conflicts_and_keep_the_rest() {
+        use Favour::{Ours, Theirs};
+        // A value changed on both sides, plus a change on each side alone.
+        let (base, ours, theirs) = ("A=1\nB=2\nC=3\n", "A=10\nB=2\nC=30\n", "A=11\nB=20\nC=3\n");
+        let r = m_favouring(base, ours, theirs, Some(Ours));
+        assert_eq!((r.text.as_str(), r.conflicts), ("A=10\nB=20\nC=30\n", 0));
+        let r = m_favouring(base, ours, theirs, Some(Theirs));
+        assert_eq!((r.text.as_str(), r.conflicts), ("A=11\nB=20\nC=30\n", 0));
+        // The same when the layout is theirs (they added a comment).
+        let theirs = "# db\nA=11\nB=20\nC=3\n";
+        let r = m_favouring(base, ours, theirs, Some(Ours));
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("# db\nA=10\nB=20\nC=30\n", 0)
+        );
+        let r = m_favouring(base, ours, theirs, Some(Theirs));
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("# db\nA=11\nB=20\nC=30\n", 0)
+        );
+        // Deleted on one side, changed on the other: the favoured side's doing.
+        let r = m_favouring("A=1\nB=2\n", "B=2\n", "A=5\nB=2\n", Some(Ours));
+        assert_eq!((r.text.as_str(), r.conflicts), ("B=2\n", 0));
+        let r = m_favouring("A=1\nB=2\n", "B=2\n", "A=5\nB=2\n", Some(Theirs));
+        assert_eq!((r.text.as_str(), r.conflicts), ("B=2\nA=5\n", 0));
+        // Both layouts changed: the favoured side's file.
+        let (ours, theirs) = ("# o\nA=1\nB=2\n", "# t\nA=1\nB=2\n");
+        let r = m_favouring("A=1\nB=2\n", ours, theirs, Some(Theirs));
+        assert_eq!((r.text.as_str(), r.conflicts), (theirs, 0));
+        // Without -X, the conflicts stay.
+        assert_eq!(
+            m(base, "A=10\nB=2\nC=30\n", "A=11\nB=20\nC=3\n").conflicts,
+            1
+        );
     }
 
     #[test]

@@ -47,10 +47,17 @@ fn line_merge(
     theirs: &Path,
     marker: &str,
     labels: (&str, &str),
+    favour: Option<git_secrets::envmerge::Favour>,
 ) -> Result<bool, String> {
+    use git_secrets::envmerge::Favour;
     let status = std::process::Command::new("git")
+        .arg("merge-file")
+        .args(match favour {
+            Some(Favour::Ours) => &["--ours"][..],
+            Some(Favour::Theirs) => &["--theirs"][..],
+            None => &[],
+        })
         .args([
-            "merge-file",
             &format!("--marker-size={marker}"),
             "-L",
             labels.0,
@@ -84,9 +91,11 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
         label(rest.get(1).map(String::as_str), "theirs"),
     );
     let (base_p, ours_p, theirs_p) = (Path::new(base), Path::new(ours), Path::new(theirs));
+    // `-X ours` / `-X theirs` of the git command merging (git does not pass them on).
+    let favour = git_secrets::filter::favoured_side();
     let fallback = |why: String| -> Result<bool, String> {
         eprintln!("git-secrets-merge: {path}: merging the encrypted form line by line ({why})");
-        line_merge(base_p, ours_p, theirs_p, marker, labels)
+        line_merge(base_p, ours_p, theirs_p, marker, labels, favour)
     };
     let Some(scope) = git_secrets::scope::Scope::from_rel_path(path) else {
         return fallback("not a scope file".into());
@@ -135,7 +144,7 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
             doc: &plain[i],
             out: &out[i],
         };
-        merge(&plain[0], side(1), side(2), marker_size, labels)
+        merge(&plain[0], side(1), side(2), marker_size, labels, favour)
     };
     let (sealed, conflicts) = match ws.merge_sealing_key(&scope.env, their_label, &their_ids) {
         Some(key) => {

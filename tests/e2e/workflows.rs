@@ -363,6 +363,39 @@ fn same_key(op: Op) {
     }
 }
 
+// Guards: `-X ours` / `-X theirs` settle a key changed on both sides the way git settles
+// a line, keeping what each side changed alone. git hands the option to no merge driver:
+// the driver reads it from the command that is merging.
+#[test]
+fn strategy_options_favour_a_side_key_by_key() {
+    for (args, favoured) in [
+        (
+            &["merge", "--no-edit", "-X", "theirs", "theirs"][..],
+            "bravo-y",
+        ),
+        (&["merge", "--no-edit", "-Xours", "theirs"][..], "bravo-x"),
+        (
+            &["cherry-pick", "--strategy-option=theirs", "theirs"][..],
+            "bravo-y",
+        ),
+    ] {
+        let ctx = format!("git {}", args.join(" "));
+        let env = Env::new();
+        let repo = base_repo(&env);
+        env.git(&repo, &["checkout", "-q", "-b", "theirs"]).ok();
+        make(&env, &repo, Change::Set("B", "bravo-y"));
+        make(&env, &repo, Change::Set("C", "charlie-y"));
+        env.commit_all(&repo, "theirs: B and C");
+        env.git(&repo, &["checkout", "-q", "main"]).ok();
+        commit(&env, &repo, Change::Set("B", "bravo-x"));
+        let out = env.git(&repo, args);
+        assert!(out.success(), "{ctx}: {out:#?}");
+        let values = [("B", favoured), ("C", "charlie-y")];
+        assert_eq!(read(repo.join(FILE)), text(&values), "{ctx}: the work tree");
+        assert_committed(&env, &repo, &values, &ctx);
+    }
+}
+
 // Guards: `stash pop` over an unstaged edit is refused, losing nothing; staged, it merges.
 #[test]
 fn stash_pop_over_an_unstaged_edit_loses_nothing() {

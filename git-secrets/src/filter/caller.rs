@@ -31,6 +31,38 @@ pub fn exports() -> bool {
     invoking_git_args().is_some_and(|argv| is_exporting(&argv))
 }
 
+/// The side `-X ours` or `-X theirs` (`--strategy-option`) tells the git command that
+/// started this process to favour: a merge, pull, rebase, cherry-pick or revert. git
+/// applies such options to its own line merge and hands a merge driver none of them,
+/// so the driver reads them here. The last one given counts, as in git.
+pub fn favoured_side() -> Option<crate::envmerge::Favour> {
+    invoking_git_args().and_then(|argv| favour_of(&argv))
+}
+
+fn favour_of(argv: &[String]) -> Option<crate::envmerge::Favour> {
+    use crate::envmerge::Favour;
+    let (sub, rest) = subcommand(argv)?;
+    if !matches!(sub, "merge" | "pull" | "rebase" | "cherry-pick" | "revert") {
+        return None;
+    }
+    let mut favour = None;
+    let mut args = rest.iter().take_while(|a| *a != "--");
+    while let Some(arg) = args.next() {
+        let option = match arg.as_str() {
+            "-X" | "--strategy-option" => args.next().map(String::as_str),
+            a => a
+                .strip_prefix("--strategy-option=")
+                .or_else(|| a.strip_prefix("-X")),
+        };
+        match option {
+            Some("ours") => favour = Some(Favour::Ours),
+            Some("theirs") => favour = Some(Favour::Theirs),
+            _ => {}
+        }
+    }
+    favour
+}
+
 fn is_exporting(argv: &[String]) -> bool {
     subcommand(argv).is_some_and(|(sub, rest)| match sub {
         "archive" | "upload-archive" | "upload-archive--writer" => true,
@@ -231,6 +263,30 @@ mod tests {
             ("git-secrets archive", false),
         ] {
             assert_eq!(is_exporting(&args(line)), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn strategy_options_name_the_favoured_side() {
+        use crate::envmerge::Favour::{Ours, Theirs};
+        for (line, want) in [
+            ("git merge -X theirs topic", Some(Theirs)),
+            ("git merge -Xours topic", Some(Ours)),
+            (
+                "/usr/bin/git -C r pull --strategy-option=theirs origin main",
+                Some(Theirs),
+            ),
+            ("git rebase --strategy-option ours main", Some(Ours)),
+            ("git cherry-pick -X patience -X theirs abc", Some(Theirs)),
+            ("git merge -X ours -X theirs topic", Some(Theirs)),
+            ("git revert -Xtheirs HEAD", Some(Theirs)),
+            ("git merge -X patience topic", None),
+            ("git merge topic", None),
+            ("git merge -- -Xtheirs", None),
+            ("git checkout -X theirs", None),
+            ("git-merge -X theirs topic", Some(Theirs)),
+        ] {
+            assert_eq!(favour_of(&args(line)), want, "{line}");
         }
     }
 

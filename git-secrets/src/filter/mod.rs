@@ -22,6 +22,7 @@ use crate::scope::Scope;
 use crate::workspace::Workspace;
 
 mod caller;
+pub use caller::favoured_side;
 mod files;
 pub mod protocol;
 

@@ -373,6 +373,7 @@ impl Workspace {
             },
             7,
             (&target.rel_path(), &orphan.scope.rel_path()),
+            None,
         );
         let text = Zeroizing::new(merged.text);
         if merged.conflicts > 0 {
