@@ -230,7 +230,7 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
         }
     }
     crate::gitconfig::set_all(repo, &settings)?;
-    // The pre-commit and pre-merge-commit hooks, beside any already there.
+    // The hooks (guard::install::HOOKS), beside any already there.
     crate::guard::install::install_current(repo, crate::guard::install::HOOKS)?;
     Ok(())
 }
