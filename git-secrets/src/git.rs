@@ -172,10 +172,18 @@ pub(crate) fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String
     })
 }
 
+/// Every git command git-secrets runs reads the objects as they are, never through
+/// `refs/replace/*`: a replace ref (pushed, or fetched with `+refs/replace/*:…`) would
+/// otherwise make `check` and the hooks judge a clean stand-in instead of the commit a
+/// branch really points at, and the history of access.json read for removals is the
+/// real one too.
+const NO_REPLACE: (&str, &str) = ("GIT_NO_REPLACE_OBJECTS", "1");
+
 /// `git cat-file --batch` in `root`, its stdin and stdout piped.
 fn cat_file_batch(root: &Path, stderr: Stdio) -> std::io::Result<std::process::Child> {
     Command::new("git")
         .current_dir(root)
+        .env(NO_REPLACE.0, NO_REPLACE.1)
         // A name like `:path` reads the index: never through the fsmonitor hook.
         .args(["-c", "core.fsmonitor=false", "cat-file", "--batch"])
         .stdin(Stdio::piped())
@@ -195,7 +203,9 @@ fn run_with_env(
     envs: &[(&str, &str)],
 ) -> Result<Vec<u8>, Error> {
     let mut cmd = Command::new("git");
-    cmd.current_dir(dir).envs(envs.iter().copied());
+    cmd.current_dir(dir)
+        .env(NO_REPLACE.0, NO_REPLACE.1)
+        .envs(envs.iter().copied());
     // git-secrets reads the index and the objects, and compares the work tree only where
     // it must be exact: the fsmonitor hook (`crate::fsmonitor`) would only add its cost.
     // (Not for `git config`, which would read the override back.)

@@ -193,11 +193,16 @@ fn a_locked_clone_without_its_checks_gets_them_back() {
         out.stdout
     );
     std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
+    std::fs::remove_file(repo.join(".git/hooks/pre-applypatch")).unwrap();
     fixes(
         &env,
         &repo,
-        &["pre-commit", "nothing stops a plaintext secret file"],
+        &[
+            "the pre-commit, pre-applypatch hook(s) are not installed",
+            "nothing stops a plaintext secret file",
+        ],
     );
+    assert!(read(repo.join(".git/hooks/pre-applypatch")).contains("hook pre-applypatch"));
     // Still locked: doctor does not decide to decrypt.
     assert!(read(repo.join(DEV)).starts_with("DB=gs1:"));
     write(repo.join(DEV), "DB=plaintext-now\n");

@@ -804,3 +804,139 @@ fn under_an_exposed_key_a_commit_keeps_old_tokens_and_takes_no_new_one() {
     env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
     assert_ne!(key_ids(&blob(&env, &alice, &format!("HEAD:{f}"))), key);
 }
+
+/// A patch as `git format-patch` writes it, adding `path` with `line`, with `subject`.
+fn patch_adding(path: &str, line: &str, subject: &str) -> String {
+    format!(
+        "From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001\n\
+         From: Bob <b@example.com>\n\
+         Date: Mon, 1 Jan 2024 00:00:00 +0000\n\
+         Subject: [PATCH] {subject}\n\
+         \n\
+         ---\n\
+         \x20{path} | 1 +\n\
+         \x201 file changed, 1 insertion(+)\n\
+         \x20create mode 100644 {path}\n\
+         \n\
+         diff --git a/{path} b/{path}\n\
+         new file mode 100644\n\
+         index 0000000..1111111\n\
+         --- /dev/null\n\
+         +++ b/{path}\n\
+         @@ -0,0 +1 @@\n\
+         +{line}\n\
+         -- \n\
+         2.47.3\n\n"
+    )
+}
+
+// Guards: `git am` writes the patched blobs into the index without the filter and runs
+// pre-applypatch (not pre-commit) and applypatch-msg (not commit-msg): both are
+// installed, so a patch adding a plaintext secret file, or whose message holds a secret,
+// stops `git am` and nothing is committed; a harmless patch applies.
+#[test]
+fn git_am_of_a_plaintext_secret_file_or_a_secret_message_is_refused() {
+    let (env, repo) = setup();
+    let before = head(&env, &repo);
+    let p = env.path().join("leak.patch");
+    write(
+        &p,
+        &patch_adding(
+            ".secrets/staging.env",
+            "PROD_PASS=am-plaintext-9999",
+            "add staging",
+        ),
+    );
+    let out = env.git(&repo, &["am", p.to_str().unwrap()]).fails();
+    assert!(
+        out.stderr
+            .contains("this patch (git am) would put secrets in git")
+            && out
+                .stderr
+                .contains(".secrets/staging.env: is a secret file (routed to the secrets filter) but is not in encrypted form"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("am-plaintext"), "{}", out.stderr);
+    assert_eq!(head(&env, &repo), before, "nothing committed");
+    env.git(&repo, &["am", "--abort"]).ok();
+
+    write(
+        &p,
+        &patch_adding("notes.txt", "fine", &format!("set DB_PASS to {SECRET}")),
+    );
+    let out = env.git(&repo, &["am", p.to_str().unwrap()]).fails();
+    assert!(
+        out.stderr.contains(
+            "commit message: line 1 contains the plaintext of the secret `DB_PASS` (development)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(SECRET), "{}", out.stderr);
+    assert_eq!(head(&env, &repo), before, "nothing committed");
+    env.git(&repo, &["am", "--abort"]).ok();
+
+    write(&p, &patch_adding("notes.txt", "fine", "add notes"));
+    env.git(&repo, &["am", "-q", p.to_str().unwrap()]).ok();
+    assert_ne!(head(&env, &repo), before);
+}
+
+// Guards: the commit-msg hook refuses a message holding the plaintext of a secret this
+// identity can read (the new value of a rotation too, and one the commit removes), with
+// the matching rules of the staged files (a single short word is not searched for); the
+// diff `git commit -v` adds below the scissors line is not the message.
+#[test]
+fn a_commit_message_holding_a_secret_is_refused() {
+    let (env, repo) = setup();
+    let before = head(&env, &repo);
+    env.secrets(&repo, &["set", "DB_PASS", "Tr0ub4dor-Horse-77"])
+        .ok();
+    let out = env
+        .git(
+            &repo,
+            &[
+                "commit",
+                "-q",
+                "-am",
+                "rotate DB_PASS to Tr0ub4dor-Horse-77",
+            ],
+        )
+        .fails();
+    assert!(
+        out.stderr.contains("this commit message would put a secret in git")
+            && out.stderr.contains(
+                "commit message: line 1 contains the plaintext of the secret `DB_PASS` (development)"
+            )
+            && out.stderr.contains("name the key in the message, not its value"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Tr0ub4dor"), "{}", out.stderr);
+    // The old value, which the commit takes out of the work tree, is still a secret.
+    let out = env
+        .git(&repo, &["commit", "-q", "-am", &format!("was {SECRET}")])
+        .fails();
+    assert!(out.stderr.contains("`DB_PASS`"), "{}", out.stderr);
+    assert_eq!(head(&env, &repo), before, "nothing committed");
+    let msg = env.path().join("msg");
+    write(
+        &msg,
+        &format!(
+            "rotate DB_PASS\n# ------------------------ >8 ------------------------\n+{SECRET}\n"
+        ),
+    );
+    env.git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-a",
+            "--cleanup=scissors",
+            "-F",
+            msg.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert_ne!(head(&env, &repo), before);
+}

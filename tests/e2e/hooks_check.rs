@@ -186,3 +186,210 @@ fn check_finds_a_secret_file_moved_out_of_secrets() {
         assert!(!out.stdout.contains("tok-prod") && !out.stderr.contains("tok-prod"));
     }
 }
+
+/// A bare clone of `repo` beside it, as a server's pre-receive hook sees it.
+fn bare_clone(env: &Env, repo: &std::path::Path, name: &str) -> std::path::PathBuf {
+    env.git(
+        env.path(),
+        &["clone", "-q", "--bare", repo.to_str().unwrap(), name],
+    )
+    .ok();
+    env.path().join(name)
+}
+
+// Guards: a ref may name a tree or a blob, which `git rev-list` passes over in silence:
+// `check` judges a tree's files as a commit's (also through a tag, in a bare repository
+// and through `--tags`), a blob named by a ref by its content (a plaintext `KEY=VALUE`
+// line or a private key refused, other text passes), and says how many it looked at.
+#[test]
+fn check_judges_the_trees_and_blobs_a_ref_names() {
+    let (env, repo) = setup();
+    stage_raw(
+        &env,
+        &repo,
+        ".secrets/production.env",
+        b"LEAKED=tree-leak-9999\n",
+    );
+    let tree = env
+        .git(&repo, &["write-tree"])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    env.git(&repo, &["reset", "-q"]).ok();
+    env.git(&repo, &["tag", "snapshot", &tree]).ok();
+    let out = env.secrets(&repo, &["check", &tree]).fails();
+    assert!(
+        out.stdout.contains(&format!(
+            "{} .secrets/production.env: is a secret file (routed to the secrets filter) but is not in encrypted form",
+            &tree[..12]
+        )),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr
+            .contains("0 commit(s) and 1 tree(s) or blob(s) named by the range"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("tree-leak") && !out.stderr.contains("tree-leak"));
+    let bare = bare_clone(&env, &repo, "tree.git");
+    for args in [vec!["check", "snapshot"], vec!["check", "--tags"]] {
+        let out = env.secrets(&bare, &args).fails();
+        assert!(
+            out.stdout
+                .contains(".secrets/production.env: is a secret file"),
+            "{args:?}: {out:#?}"
+        );
+    }
+    // The tree of a commit that is fine passes.
+    env.secrets(&repo, &["check", "HEAD^{tree}"]).ok();
+
+    // Blobs: dotenv lines and private keys are refused, through a tag too.
+    let hash = |text: &str| {
+        let f = env.path().join("blob");
+        write(&f, text);
+        env.git(&repo, &["hash-object", "-w", f.to_str().unwrap()])
+            .ok()
+            .stdout
+            .trim()
+            .to_owned()
+    };
+    let dotenv = hash("# prod\nexport PROD_PASS=blob-leak-1234\n");
+    env.git(&repo, &["tag", "-a", "-m", "settings", "settings", &dotenv])
+        .ok();
+    let out = env.secrets(&repo, &["check", "settings"]).fails();
+    assert!(
+        out.stdout.contains(&format!(
+            "{} blob named by a ref: line 2 is a plaintext `KEY=VALUE` line",
+            &dotenv[..12]
+        )) && out.stdout.contains("git tag -d NAME"),
+        "{out:#?}"
+    );
+    assert!(!out.stdout.contains("blob-leak"));
+    let key = hash(&openssh_key());
+    let out = env.secrets(&repo, &["check", &key]).fails();
+    assert!(
+        out.stdout
+            .contains("blob named by a ref: line 1 holds a private key (OpenSSH)"),
+        "{out:#?}"
+    );
+    let notes = hash("Release notes\n\nNothing secret here.\n");
+    env.secrets(&repo, &["check", &notes]).ok();
+}
+
+// Guards: `check` reads the objects as they are, never through `refs/replace/*`: a
+// replace ref that stands a clean commit in for a bad one hides nothing, in a clone and
+// in a bare repository (a pre-receive hook).
+#[test]
+fn check_does_not_follow_replace_refs() {
+    let (env, repo) = setup();
+    let base = head(&env, &repo).trim().to_owned();
+    write(repo.join("a.txt"), "fine\n");
+    env.commit_all(&repo, "fine");
+    let good = head(&env, &repo).trim().to_owned();
+    env.git(&repo, &["reset", "-q", "--hard", &base]).ok();
+    stage_raw(
+        &env,
+        &repo,
+        ".secrets/production.env",
+        b"LEAKED=replace-leak-9999\n",
+    );
+    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "bad"])
+        .ok();
+    let bad = head(&env, &repo).trim().to_owned();
+    env.git(&repo, &["replace", &bad, &good]).ok();
+    let bare = bare_clone(&env, &repo, "replace.git");
+    env.git(
+        &repo,
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            bare.to_str().unwrap(),
+            &format!("refs/replace/{bad}:refs/replace/{bad}"),
+        ],
+    )
+    .ok();
+    for dir in [&repo, &bare] {
+        let out = env
+            .secrets(dir, &["check", &format!("{base}..{bad}")])
+            .fails();
+        assert!(
+            out.stdout.contains(&format!(
+                "{} .secrets/production.env: is a secret file",
+                &bad[..12]
+            )),
+            "{}: {out:#?}",
+            dir.display()
+        );
+    }
+}
+
+// Guards: in a bare repository (no work tree, so no scope files to read), `check` takes
+// the values to search for from the scope files of the commits it checks and of the
+// commit the range starts from, so a commit that copies a secret's plaintext into
+// another file is refused there as in a clone, and so is a commit message or an
+// annotated tag's message holding it.
+#[test]
+fn check_in_a_bare_repository_searches_the_committed_values() {
+    let (env, repo) = setup();
+    let base = head(&env, &repo).trim().to_owned();
+    write(
+        repo.join("config.yaml"),
+        &format!("db_password: {SECRET}\n"),
+    );
+    env.git(&repo, &["add", "config.yaml"]).ok();
+    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "leak"])
+        .ok();
+    let leak = head(&env, &repo).trim().to_owned();
+    env.git(&repo, &["rm", "-q", "config.yaml"]).ok();
+    env.git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            &format!("was {SECRET}"),
+        ],
+    )
+    .ok();
+    let message = head(&env, &repo).trim().to_owned();
+    env.git(
+        &repo,
+        &["tag", "-a", "-m", &format!("db {SECRET}"), "v1", "HEAD"],
+    )
+    .ok();
+    let bare = bare_clone(&env, &repo, "values.git");
+    let out = env
+        .secrets(&bare, &["check", &format!("{base}..{leak}")])
+        .fails();
+    assert!(
+        out.stdout.contains(&format!(
+            "{} config.yaml: line 1 contains the plaintext of the secret `DB_PASS` (development)",
+            &leak[..12]
+        )),
+        "{out:#?}"
+    );
+    assert!(
+        !out.stderr.contains("searched for 0 secret value(s)"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .secrets(&bare, &["check", &format!("{leak}..v1"), "v1"])
+        .fails();
+    assert!(
+        out.stdout.contains(&format!(
+            "{} commit message: line 1 contains the plaintext of the secret `DB_PASS` (development)",
+            &message[..12]
+        )) && out.stdout.contains("tag message: line 1 contains the plaintext")
+            && out.stdout.contains("git rebase -i"),
+        "{out:#?}"
+    );
+    assert!(!out.stdout.contains(SECRET) && !out.stderr.contains(SECRET));
+    // Without an identity, nothing can be searched for.
+    let (bob, _) = bobs_clone(&env, &repo);
+    bob.secrets(&bare, &["check", &format!("{leak}..v1")]).ok();
+}

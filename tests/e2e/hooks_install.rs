@@ -69,7 +69,17 @@ fn hand_written_hook_keeps_running_and_lock_keeps_only_the_check() {
     let text = read(hooks.join("pre-commit"));
     assert_eq!(text.matches("hook pre-commit").count(), 2, "{text}");
     assert!(text.ends_with(&THEIRS["#!/bin/sh\n".len()..]), "{text}");
-    assert!(hooks.join("pre-merge-commit").exists(), "the checks stay");
+    for check in [
+        "pre-merge-commit",
+        "pre-applypatch",
+        "commit-msg",
+        "applypatch-msg",
+    ] {
+        assert!(
+            read(hooks.join(check)).contains(&format!("hook {check}")),
+            "the checks stay: {check}"
+        );
+    }
     assert!(
         read(hooks.join("pre-push")).contains("hook pre-push"),
         "the checks stay"
@@ -252,7 +262,7 @@ fn status_reports_the_hooks() {
     let status = env.secrets(&repo, &["status"]).ok().stdout;
     assert!(
         status.contains(
-            "pre-commit, pre-merge-commit, pre-push, post-commit, post-merge, post-rewrite installed"
+            "pre-commit, pre-merge-commit, pre-applypatch, commit-msg, applypatch-msg, pre-push, post-commit, post-merge, post-rewrite installed"
         ),
         "{status}"
     );
@@ -265,10 +275,12 @@ fn status_reports_the_hooks() {
         "{status}"
     );
     std::fs::remove_file(repo.join(".git/hooks/pre-commit")).unwrap();
+    std::fs::remove_file(repo.join(".git/hooks/pre-applypatch")).unwrap();
     let status = env.secrets(&repo, &["status"]).ok().stdout;
     assert!(
-        status.contains("problem: the pre-commit, post-merge hook(s) are not installed")
-            && status.contains("git secrets unlock"),
+        status.contains(
+            "problem: the pre-commit, pre-applypatch, post-merge hook(s) are not installed"
+        ) && status.contains("git secrets unlock"),
         "{status}"
     );
 }

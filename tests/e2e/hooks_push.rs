@@ -132,3 +132,125 @@ fn a_shell_pre_push_hook_still_reads_the_refs() {
         format!("refs/heads/main {tip} refs/heads/main {}\n", "0".repeat(40))
     );
 }
+
+// Guards: the pre-push hook checks what a push names besides commits: a tree pushed to
+// a ref (its files, as a commit's), the commit a pushed replace ref stands in for, and
+// the messages of the pushed commits (a secret's plaintext in one is refused).
+#[test]
+fn a_push_of_a_tree_a_replace_ref_or_a_secret_message_is_refused() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    let origin = env.path().join("origin.git");
+    env.git(
+        env.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    )
+    .ok();
+    env.git(
+        &alice,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    )
+    .ok();
+    env.git(&alice, &["push", "-q", "-u", "origin", "main"])
+        .ok();
+    let base = head(&env, &alice, "HEAD");
+    // A tree with a plaintext secret file, pushed as a tag.
+    let f = ".secrets/production.env";
+    env.git(&alice, &["rm", "-q", "--cached", f]).ok();
+    let raw = env.path().join("raw");
+    write(&raw, "LEAKED=tree-leak-9999\n");
+    let oid = env
+        .git(
+            &alice,
+            &["hash-object", "-w", "--no-filters", raw.to_str().unwrap()],
+        )
+        .ok()
+        .stdout;
+    env.git(
+        &alice,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("100644,{},{f}", oid.trim()),
+        ],
+    )
+    .ok();
+    let tree = env
+        .git(&alice, &["write-tree"])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    env.git(&alice, &["reset", "-q"]).ok();
+    let out = env
+        .git(
+            &alice,
+            &["push", "origin", &format!("{tree}:refs/tags/snapshot")],
+        )
+        .fails();
+    assert!(
+        out.stderr
+            .contains(&format!("{} {f}: is a secret file", &tree[..12])),
+        "{}",
+        out.stderr
+    );
+    assert!(env.git(&origin, &["tag", "--list"]).ok().stdout.is_empty());
+
+    // A commit made past the hooks, then a replace ref standing a clean one in for it.
+    env.git(
+        &alice,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("100644,{},{f}", oid.trim()),
+        ],
+    )
+    .ok();
+    env.git(&alice, &["commit", "-q", "--no-verify", "-m", "bad"])
+        .ok();
+    let bad = head(&env, &alice, "HEAD");
+    env.git(&alice, &["reset", "-q", "--hard", &base]).ok();
+    let out = env
+        .git(
+            &alice,
+            &["push", "origin", &format!("{base}:refs/replace/{bad}")],
+        )
+        .fails();
+    assert!(
+        out.stderr
+            .contains(&format!("{} {f}: is a secret file", &bad[..12])),
+        "{}",
+        out.stderr
+    );
+
+    // A secret's plaintext in a commit message (commit-msg skipped).
+    let value = "dev-password-1"; // alice_repo's
+    write(alice.join("a.txt"), "fine\n");
+    env.git(&alice, &["add", "a.txt"]).ok();
+    env.git(
+        &alice,
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            &format!("the value is {value}"),
+        ],
+    )
+    .ok();
+    let out = env.git(&alice, &["push", "origin", "main"]).fails();
+    assert!(
+        out.stderr.contains(&format!(
+            "{} commit message: line 1 contains the plaintext of the secret",
+            &head(&env, &alice, "HEAD")[..12]
+        )) && out
+            .stderr
+            .contains("`git commit --amend` for the last commit"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(value), "{}", out.stderr);
+    assert_eq!(head(&env, &origin, "main"), base, "nothing pushed");
+}

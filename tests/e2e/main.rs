@@ -15,11 +15,11 @@ mod clone_state;
 mod doctor;
 // Bad input: each gets one clear error and changes nothing.
 mod bad_input;
-// The pre-commit/pre-merge-commit hooks: what they block and let through.
+// The pre-commit/pre-merge-commit/pre-applypatch and commit-msg hooks: what they block and let through.
 mod hooks;
 // Installing the hooks beside others (husky, lefthook, core.hooksPath) and removing them.
 mod hooks_install;
-// `git secrets check [REV-RANGE]` over commits, with and without an identity.
+// `git secrets check [REV-RANGE]` over commits, trees, blobs and messages, with and without an identity.
 mod hooks_check;
 // The pre-push hook over the commits being pushed, and post-rewrite's warning.
 mod hooks_push;

@@ -1,8 +1,10 @@
 //! `git secrets check [REV-RANGE]`: the server-side guard, for CI and pre-receive hooks.
 //! The checks of the pre-commit hook that need no key (plaintext .env files, secret files
 //! not in encrypted form, private keys, values sealed under a retired key) over every
-//! commit of a range, or every file of HEAD. With an identity that can read secrets here, the plaintext of
-//! those values is looked for too, and sealed files must open.
+//! commit of a range, or every file of HEAD, and over a tree or a blob the range names
+//! (a ref may point at one). With an identity that can read secrets here, the plaintext
+//! of those values is looked for too (in files, and in commit and tag messages), and
+//! sealed files must open. Replace refs (`refs/replace/*`) are never followed.
 
 use clap::Args;
 
@@ -63,6 +65,11 @@ pub fn cmd_check(args: CheckArgs) -> Result<(), Error> {
     super::out(&text)?;
     let scope = if args.revs.is_empty() {
         "the files of HEAD".to_owned()
+    } else if report.objects > 0 {
+        format!(
+            "{} commit(s) and {} tree(s) or blob(s) named by the range",
+            report.commits, report.objects
+        )
     } else {
         format!("{} commit(s)", report.commits)
     };

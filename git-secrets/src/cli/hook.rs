@@ -1,6 +1,8 @@
-//! `git secrets hook pre-commit` (and `pre-merge-commit`): what the installed hooks run,
-//! also usable from husky, lefthook or the pre-commit framework. It checks the staged
-//! blobs, not the work tree, and blocks the commit with one line per problem.
+//! `git secrets hook pre-commit` (and `pre-merge-commit`, `pre-applypatch`): what the
+//! installed hooks run, also usable from husky, lefthook or the pre-commit framework. It
+//! checks the staged blobs, not the work tree, and blocks the commit with one line per
+//! problem. `commit-msg` (and `applypatch-msg`, for `git am`) checks the message file
+//! git gives it for the plaintext of secrets this identity can read.
 //!
 //! `git secrets hook pre-push` runs the checks of `git secrets check` over the commits
 //! being pushed (what a rebase or a cherry-pick made without pre-commit), and blocks the
@@ -36,6 +38,9 @@ pub struct HookArgs {
 enum HookName {
     PreCommit,
     PreMergeCommit,
+    PreApplypatch,
+    CommitMsg,
+    ApplypatchMsg,
     PrePush,
     PostCommit,
     PostMerge,
@@ -46,6 +51,8 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     let what = match args.hook {
         HookName::PreCommit => "commit",
         HookName::PreMergeCommit => "merge commit",
+        HookName::PreApplypatch => "patch (git am)",
+        HookName::CommitMsg | HookName::ApplypatchMsg => return commit_msg(&args.args),
         HookName::PrePush => return pre_push(),
         HookName::PostCommit => {
             cache_committed_views();
@@ -107,6 +114,35 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     })
 }
 
+/// The commit-msg check: the message file git names (the first argument) must not hold
+/// the plaintext of a secret this identity can read.
+fn commit_msg(args: &[String]) -> Result<(), Error> {
+    let Some(file) = args.first() else {
+        return Err(super::usage(
+            "`git secrets hook commit-msg` takes the message file git gives the hook".into(),
+        ));
+    };
+    let repo = Repo::discover()?;
+    let path = std::path::Path::new(file);
+    let message = zeroize::Zeroizing::new(std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?);
+    let report = guard::check_message(&repo, &message)?;
+    if report.findings.is_empty() {
+        return Ok(());
+    }
+    let mut text = "git-secrets: this commit message would put a secret in git:\n".to_owned();
+    for f in &report.findings {
+        text.push_str(&format!("  {}: {}\n    fix: {}\n", f.path, f.reason, f.fix));
+    }
+    eprint!("{text}");
+    Err(Error::Refused {
+        message: "commit blocked: its message holds the plaintext of a secret (listed above); nothing was committed".into(),
+        hint: "name the key in the message, not its value, and commit again".into(),
+    })
+}
+
 /// Caches the masked views of the blobs the pre-commit hook let through. Run after every
 /// commit, rebase picks included, so no process is started to find the repository: git
 /// runs hooks in the top level of the work tree, and the list is found from there (none:
@@ -161,13 +197,21 @@ pub fn pushed_revs(stdin: &str, known: &dyn Fn(&str) -> bool) -> Vec<String> {
     let mut tips = Vec::new();
     let mut not = Vec::new();
     for line in stdin.lines() {
-        let [_, local, _, remote] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+        let [_, local, remote_ref, remote] = line.split_whitespace().collect::<Vec<_>>()[..] else {
             continue;
         };
         if is_zero(local) {
             continue;
         }
         tips.push(local.to_owned());
+        // `refs/replace/<id>` makes every reader that honours replace refs see `local`
+        // in place of commit <id>: the commit it hides is checked too (the checks
+        // themselves never follow replace refs).
+        if let Some(hidden) = remote_ref.strip_prefix("refs/replace/") {
+            if hidden.bytes().all(|b| b.is_ascii_hexdigit()) && known(hidden) {
+                tips.push(hidden.to_owned());
+            }
+        }
         // A remote sha this clone does not have (someone else's push) cannot be named.
         if !is_zero(remote) && known(remote) {
             not.push(remote.to_owned());
@@ -296,6 +340,15 @@ mod tests {
             [&a, &b, &a, "--not", "--remotes", &a]
         );
         assert!(pushed_revs(&format!("(delete) {z} refs/heads/old {b}\n"), &have).is_empty());
+        // A replace ref: the commit it stands in for is checked too, if it is here.
+        assert_eq!(
+            pushed_revs(&format!("{a} {a} refs/replace/{b} {z}\n"), &have),
+            [&a, &b, "--not", "--remotes"]
+        );
+        assert_eq!(
+            pushed_revs(&format!("{a} {a} refs/replace/{c} {z}\n"), &have),
+            [&a, "--not", "--remotes"]
+        );
         assert!(pushed_revs("\n", &have).is_empty());
     }
 }

@@ -235,7 +235,7 @@ fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> Result<(), E
         }
     }
     crate::gitconfig::set_all(repo, &settings)?;
-    // The pre-commit and pre-merge-commit hooks, beside any already there.
+    // The hooks (guard::install::HOOKS), beside any already there.
     crate::guard::install::install_current(repo, crate::guard::install::HOOKS)?;
     Ok(())
 }

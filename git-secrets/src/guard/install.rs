@@ -25,18 +25,31 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::git::Repo;
 
-/// The checks, which guard against leaks: the same check before a commit and before a
-/// merge commit. `init`, `unlock` and `join` install them, and `lock` leaves them, so a
-/// clone without the filter (locked, or waiting for approval) still refuses plaintext.
-/// And before a push, over the commits being pushed: a rebase or a cherry-pick makes
-/// commits without running the other two.
-pub const CHECKS: &[&str] = &["pre-commit", "pre-merge-commit", "pre-push"];
+/// The checks, which guard against leaks: the same check of the index before a commit,
+/// a merge commit and a commit of `git am` (pre-applypatch: `git am` writes the patched
+/// blobs into the index without the filter and runs neither of the other two); the
+/// message of a commit (commit-msg, and applypatch-msg for `git am`). `init`, `unlock`
+/// and `join` install them, and `lock` leaves them, so a clone without the filter
+/// (locked, or waiting for approval) still refuses plaintext. And before a push, over
+/// the commits being pushed: a rebase or a cherry-pick makes commits without running
+/// the others.
+pub const CHECKS: &[&str] = &[
+    "pre-commit",
+    "pre-merge-commit",
+    "pre-applypatch",
+    "commit-msg",
+    "applypatch-msg",
+    "pre-push",
+];
 
 /// Every hook `unlock` installs: the checks, and after a commit, a merge or pull, and a
 /// rebase, the masked diff's cache of what they brought (crate::diffcache; optional).
 pub const HOOKS: &[&str] = &[
     "pre-commit",
     "pre-merge-commit",
+    "pre-applypatch",
+    "commit-msg",
+    "applypatch-msg",
     "pre-push",
     "post-commit",
     "post-merge",

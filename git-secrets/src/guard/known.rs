@@ -197,7 +197,38 @@ impl SecretIndex {
 
     /// The finding for `blob` if it holds any value: the first line, and which key.
     pub fn find(&self, blob: &Blob) -> Option<Finding> {
-        let found = self.matches(blob.bytes);
+        let (reason, former) = self.describe(blob.bytes)?;
+        let p = blob.path;
+        let fix = if former {
+            // Most likely a secret file moved out of .secrets/ (`git mv`), or a value
+            // dropped from one and kept here.
+            format!("if it is a secret file moved or copied out of .secrets/, move it back (`git mv`) or unstage it (`git rm --cached -- {p}`); otherwise take the value out of {p} (programs get it from `git secrets run`) and `git add` it again")
+        } else {
+            format!("take the value out of {p} (programs get it from `git secrets run`), then `git add` it again; if the match is not a secret, mark the path `-{}` in .gitattributes", super::EXEMPT_ATTR)
+        };
+        Some(Finding {
+            commit: None,
+            path: p.to_owned(),
+            reason,
+            fix,
+        })
+    }
+
+    /// The finding for text that is not a file ([`Where`]) if it holds any value.
+    pub fn find_in(&self, place: &Where, bytes: &[u8]) -> Option<Finding> {
+        let (reason, _) = self.describe(bytes)?;
+        Some(Finding {
+            commit: None,
+            path: place.name().to_owned(),
+            reason,
+            fix: place.fix().to_owned(),
+        })
+    }
+
+    /// Why `bytes` is refused, if they hold any value (the first line, and which key),
+    /// and whether that value is known from an earlier version of a file only.
+    fn describe(&self, bytes: &[u8]) -> Option<(String, bool)> {
+        let found = self.matches(bytes);
         let &(offset, first) = found.first()?;
         let mut others: Vec<usize> = found
             .iter()
@@ -212,7 +243,7 @@ impl SecretIndex {
         let (scope, former) = &self.scopes[*scope];
         let mut reason = format!(
             "line {} contains the plaintext of the secret `{key}` ({scope})",
-            line_at(blob.bytes, offset)
+            line_at(bytes, offset)
         );
         if owners.len() > 1 {
             reason.push_str(&format!(
@@ -223,20 +254,40 @@ impl SecretIndex {
         if !others.is_empty() {
             reason.push_str(&format!(", and {} other secret value(s)", others.len()));
         }
-        let p = blob.path;
-        let fix = if *former {
-            // Most likely a secret file moved out of .secrets/ (`git mv`), or a value
-            // dropped from one and kept here.
-            format!("if it is a secret file moved or copied out of .secrets/, move it back (`git mv`) or unstage it (`git rm --cached -- {p}`); otherwise take the value out of {p} (programs get it from `git secrets run`) and `git add` it again")
-        } else {
-            format!("take the value out of {p} (programs get it from `git secrets run`), then `git add` it again; if the match is not a secret, mark the path `-{}` in .gitattributes", super::EXEMPT_ATTR)
-        };
-        Some(Finding {
-            commit: None,
-            path: p.to_owned(),
-            reason,
-            fix,
-        })
+        Some((reason, *former))
+    }
+}
+
+/// Text searched for values that is not a file of a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Where {
+    /// The message of a commit being checked or pushed.
+    CommitMessage,
+    /// The message of an annotated tag being checked or pushed.
+    TagMessage,
+    /// A blob a ref names directly (no path).
+    NamedBlob,
+    /// The message of the commit being made (the commit-msg hook).
+    NewMessage,
+}
+
+impl Where {
+    /// What findings name in place of a path.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Where::CommitMessage | Where::NewMessage => "commit message",
+            Where::TagMessage => "tag message",
+            Where::NamedBlob => "blob named by a ref",
+        }
+    }
+
+    fn fix(&self) -> &'static str {
+        match self {
+            Where::CommitMessage => "reword the commit so its message names the key, not its value (`git commit --amend` for the last commit, `git rebase -i` and `reword` for an older one); if it was pushed, change the secret",
+            Where::TagMessage => "make the tag again with a message that names the key, not its value (`git tag -d NAME`, then `git tag -a NAME`); if it was pushed, change the secret",
+            Where::NamedBlob => "delete the ref that names this blob (`git tag -d NAME`, or `git update-ref -d REF`); if it was pushed, change the secret",
+            Where::NewMessage => "write the message again naming the key, not its value (`git commit` opens an editor; for `git am`, edit the patch's message); nothing was committed",
+        }
     }
 }
 
@@ -250,6 +301,10 @@ pub struct Former<'a> {
     pub path: &'a str,
     /// Its blob, as stored (sealed).
     pub bytes: &'a [u8],
+    /// A scope file the checked commits themselves hold (or the commit before them),
+    /// read where there is no work tree (a bare repository): named like the work
+    /// tree's, by its scope, and searched for before the parents' versions.
+    pub held: bool,
 }
 
 /// A repository's secrets as this identity can read them, opened on first need.
@@ -314,7 +369,9 @@ impl Known {
                     index.add(value, id, key);
                 }
             }
-            let former = former();
+            let mut former = former();
+            // Held versions first: they stand for the work tree's files.
+            former.sort_by_key(|f| !f.held);
             let docs = crate::par::map(&former, |f| {
                 let scope = Scope::from_rel_path(f.path)?;
                 let doc = match crate::dotenv::Document::parse(f.bytes) {
@@ -331,8 +388,12 @@ impl Known {
                 let Some((scope, values)) = opened else {
                     continue;
                 };
-                let label = format!("{}, as {} held it in {}", scope.label(), f.path, f.rev);
-                let id = index.add_former_scope(label);
+                let id = if f.held {
+                    index.add_scope(scope.label())
+                } else {
+                    let label = format!("{}, as {} held it in {}", scope.label(), f.path, f.rev);
+                    index.add_former_scope(label)
+                };
                 for (value, key) in values {
                     index.add_new(value, id, key);
                 }

@@ -1,6 +1,8 @@
 //! The guard: what must never reach a commit, checked on blobs as git stores them (the
-//! pre-commit hook reads the index, `git secrets check` reads commits), never on the
-//! work tree, whose plaintext is expected in an unlocked clone.
+//! pre-commit hook reads the index, `git secrets check` reads commits, and the trees and
+//! blobs a ref names besides commits: [`objects`]), never on the work tree, whose
+//! plaintext is expected in an unlocked clone. Every git command reads the objects as
+//! they are, never through `refs/replace/*` (crate::git).
 //!
 //! Six checks, each giving a [`Finding`] that names the path, the reason and the fix:
 //! 1. a `.env`, `.env.*` or `*.env` file, or a copy or backup of one
@@ -11,9 +13,11 @@
 //! 3. a private key (age, OpenSSH, PEM, PGP), and a temporary file git-secrets left
 //!    behind (crate::fsutil::TEMP_PREFIX);
 //! 4. the plaintext of a secret value this identity can read (in the work tree's scope
-//!    files, or in the parent's version of a scope file the commit deletes or changes),
-//!    and a sealed value that does not open (tampered), both only when an identity is at
-//!    hand ([`known`]);
+//!    files, or without a work tree in the checked commits' own; or in the parent's
+//!    version of a scope file the commit deletes or changes), and a sealed value that
+//!    does not open (tampered), both only when an identity is at hand ([`known`]). The
+//!    messages of commits (the one being made, and those checked) and of annotated tags
+//!    are searched for those values too;
 //! 5. a secret file the commit adds or changes holding a value sealed under a key that
 //!    is not a current key of its environment in the commit's access.json: one a
 //!    rotation retired, or one a removed member was given ([`keys`]);
@@ -24,14 +28,18 @@
 //! ([`merge`]). Checks 1, 2, 3, 5 and 6 need no key. No finding ever holds a value: only paths, line
 //! numbers, key names, key ids and scopes.
 
+mod history;
+mod index;
 pub mod install;
 pub mod keys;
 pub mod known;
 pub mod merge;
+pub mod objects;
 mod run;
 pub mod scan;
 
-pub use run::{check_commits_keyless, check_history, check_index};
+pub use history::{check_commits_keyless, check_history};
+pub use index::{check_index, check_message};
 
 use crate::envfile;
 
@@ -314,6 +322,8 @@ pub struct Report {
     pub values_searched: Option<usize>,
     /// How many commits were looked at (`git secrets check` of a range).
     pub commits: usize,
+    /// How many trees and blobs a ref names besides commits were looked at.
+    pub objects: usize,
     /// The staged secret files (path, blob id) that differ from HEAD (the hook's check).
     pub staged_secrets: Vec<(String, String)>,
 }

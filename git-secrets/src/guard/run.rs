@@ -13,9 +13,9 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::known::{Former, Known};
-use super::scan::{attributes, commits, staged, tree, AttrSource, Entry};
-use super::{Blob, Finding, Report};
+use super::known::{Former, Known, Where};
+use super::scan::Entry;
+use super::{Blob, Finding};
 use crate::access::Access;
 use crate::config::Config;
 use crate::error::Error;
@@ -27,7 +27,7 @@ use crate::workspace::{ACCESS_FILE, CONFIG_FILE};
 /// secret files alone never reads every scope file.
 pub struct LazyKnown<'r> {
     repo: &'r Repo,
-    cell: std::cell::OnceCell<Option<Known>>,
+    pub(super) cell: std::cell::OnceCell<Option<Known>>,
 }
 
 impl<'r> LazyKnown<'r> {
@@ -49,22 +49,39 @@ impl<'r> LazyKnown<'r> {
 }
 
 /// One blob to check.
-struct Item<'a> {
-    /// The commit that holds it (`git secrets check`); none for the index.
-    commit: Option<&'a str>,
-    entry: &'a Entry,
+pub(super) struct Item<'a> {
+    /// The commit (or tree) that holds it (`git secrets check`); none for the index.
+    pub commit: Option<&'a str>,
+    pub entry: &'a Entry,
     /// Whether the commit adds or changes it against its parent: only such blobs are
     /// judged by the keys that sealed them (check 5).
-    changed: bool,
+    pub changed: bool,
 }
 
 /// One commit (or the index) being checked, and its parent's blobs at the paths it
 /// deletes or changes.
-struct Context<'a> {
-    commit: Option<&'a str>,
+pub(super) struct Context<'a> {
+    pub commit: Option<&'a str>,
     /// The parent as findings name it: `HEAD`, or its short id.
-    parent: String,
-    old: &'a [Entry],
+    pub parent: String,
+    pub old: &'a [Entry],
+}
+
+/// A scope file the checked commits hold (or the commit before them), whose values are
+/// searched for where there is no work tree to take them from (a bare repository).
+pub(super) struct Held {
+    /// The commit (or tree) that holds it, as findings name it.
+    pub rev: String,
+    pub entry: Entry,
+}
+
+/// Text that is not a file, searched for the values this identity can read (check 4): a
+/// commit's or a tag's message, a blob a ref names without a path.
+pub(super) struct Text {
+    /// The object it is part of (none: the commit being made).
+    pub object: Option<String>,
+    pub place: Where,
+    pub bytes: Zeroizing<Vec<u8>>,
 }
 
 /// A blob read before the checked ones.
@@ -76,6 +93,8 @@ enum Aux<'a> {
         parent: &'a str,
         path: &'a str,
     },
+    /// A scope file of the checked commits ([`Held`]).
+    Held(&'a Held),
 }
 
 impl Aux<'_> {
@@ -90,6 +109,7 @@ impl Aux<'_> {
             Aux::Access(c) => (c, ACCESS_FILE),
             Aux::Config(c) => (c, CONFIG_FILE),
             Aux::Former { path, .. } => (&None, *path),
+            Aux::Held(h) => return h.entry.oid.clone(),
         };
         format!("{}:{path}", commit.unwrap_or("HEAD"))
     }
@@ -118,6 +138,7 @@ impl<'a> Auxiliary<'a> {
     fn plan(
         items: &[Item<'a>],
         contexts: &'a [Context<'a>],
+        held: &'a [Held],
         attrs: &dyn Fn(usize) -> (bool, bool),
     ) -> (Auxiliary<'a>, Vec<String>) {
         let mut list = Vec::new();
@@ -177,6 +198,10 @@ impl<'a> Auxiliary<'a> {
                 }
             }
         }
+        for h in held {
+            names.push(Aux::Held(h).name(None));
+            list.push(Aux::Held(h));
+        }
         let bytes = (0..list.len()).map(|_| None).collect();
         let aux = Auxiliary {
             list,
@@ -232,7 +257,8 @@ impl<'a> Auxiliary<'a> {
         self.bytes[at].as_deref().map(Vec::as_slice)
     }
 
-    /// The parents' scope files, for the value search.
+    /// The parents' scope files (and the checked commits' own, [`Held`]), for the
+    /// value search.
     fn formers(&self) -> Vec<Former<'_>> {
         self.list
             .iter()
@@ -242,6 +268,13 @@ impl<'a> Auxiliary<'a> {
                     rev: parent,
                     path,
                     bytes,
+                    held: false,
+                }),
+                (Aux::Held(h), Some(bytes)) => Some(Former {
+                    rev: &h.rev,
+                    path: &h.entry.path,
+                    bytes,
+                    held: true,
                 }),
                 _ => None,
             })
@@ -250,15 +283,18 @@ impl<'a> Auxiliary<'a> {
 }
 
 /// Runs every check on `items` (`attrs` gives each one's attributes), reading each
-/// distinct blob once; findings come out in the order of `items`.
-fn run(
+/// distinct blob once; findings come out in the order of `items`, then those of `texts`
+/// (searched for values only).
+pub(super) fn run(
     repo: &Repo,
     items: &[Item],
     contexts: &[Context],
+    held: &[Held],
+    texts: &[Text],
     attrs: &dyn Fn(usize) -> (bool, bool),
     known: &LazyKnown,
 ) -> Result<Vec<Finding>, Error> {
-    let (mut aux, mut names) = Auxiliary::plan(items, contexts, attrs);
+    let (mut aux, mut names) = Auxiliary::plan(items, contexts, held, attrs);
     let n_aux = names.len();
     // Group the users of each blob, so it is read once however many commits hold it.
     // (item, whether it is the first of its path and blob).
@@ -338,7 +374,17 @@ fn run(
         Ok(())
     })?;
     findings.sort_by_key(|(i, _)| *i);
-    Ok(findings.into_iter().map(|(_, f)| f).collect())
+    let mut findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
+    if let (false, Some(k)) = (texts.is_empty(), known.get()) {
+        let index = k.values(&|| aux.formers());
+        for t in texts {
+            if let Some(mut f) = index.find_in(&t.place, &t.bytes) {
+                f.commit = t.object.clone();
+                findings.push(f);
+            }
+        }
+    }
+    Ok(findings)
 }
 
 /// Check 6: a scope file of an environment the commit's config.toml does not declare.
@@ -418,139 +464,4 @@ fn retired<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) ->
         access,
         former.as_deref().map(Vec::as_slice),
     )
-}
-
-/// The pre-commit (and pre-merge-commit) check of the index.
-pub fn check_index(repo: &Repo) -> Result<Report, Error> {
-    let changes = staged(repo)?;
-    let changed = &changes.new;
-    let mut entries = changed.clone();
-    // A commit that changes what is routed to the filter (.gitattributes, or the tracked
-    // files in config.toml) can make a file git already has a secret file without the
-    // file changing, and git does not clean an unchanged file again: the staged blobs of
-    // every routed file are checked then, not only the changed ones.
-    let routing_changed = changed.iter().any(|e| {
-        e.path == crate::workspace::CONFIG_FILE
-            || e.path.rsplit('/').next() == Some(".gitattributes")
-    });
-    if routing_changed {
-        let have: HashSet<String> = changed.iter().map(|e| e.path.clone()).collect();
-        for (path, mode, oid) in repo.staged_blobs()? {
-            if !have.contains(&path) && (mode == "100644" || mode == "100755") {
-                entries.push(Entry { path, oid });
-            }
-        }
-    }
-    let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-    let attrs = attributes(repo, AttrSource::Index, &paths)?;
-    let items: Vec<Item> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| Item {
-            commit: None,
-            entry,
-            changed: i < changed.len(),
-        })
-        .collect();
-    let lookup = |i: usize| attrs.get(&items[i].entry.path).copied().unwrap_or_default();
-    let contexts = [Context {
-        commit: None,
-        parent: "HEAD".into(),
-        old: &changes.old,
-    }];
-    let known = LazyKnown::new(repo);
-    let findings = run(repo, &items, &contexts, &lookup, &known)?;
-    let staged_secrets = changed
-        .iter()
-        .filter(|e| super::is_secret_path(&e.path))
-        .map(|e| (e.path.clone(), e.oid.clone()))
-        .collect();
-    Ok(Report {
-        findings,
-        values_searched: known.searched(),
-        commits: 0,
-        staged_secrets,
-    })
-}
-
-/// The short form of a commit id in findings (as `check` prints them).
-fn short(id: &str) -> String {
-    id[..id.len().min(12)].to_owned()
-}
-
-/// `git secrets check`: every commit of a range, or the whole tree of HEAD (and what
-/// HEAD itself changes, judged against its parent).
-pub fn check_history(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
-    history(repo, revs, true)
-}
-
-/// The checks of [`check_history`] that need no key, over the commits `revs` name (the
-/// post-rewrite hook's quick look at what a rebase or an amend wrote).
-pub fn check_commits_keyless(repo: &Repo, revs: &[String]) -> Result<Report, Error> {
-    history(repo, revs, false)
-}
-
-fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, Error> {
-    let (groups, tree_mode) = if revs.is_empty() {
-        if repo
-            .git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
-            .is_err()
-        {
-            return Ok(Report::default()); // nothing committed yet
-        }
-        (commits(repo, &["-1".to_owned(), "HEAD".to_owned()])?, true)
-    } else {
-        (commits(repo, revs)?, false)
-    };
-    let trees: Vec<Vec<Entry>> = if tree_mode {
-        groups
-            .iter()
-            .map(|c| tree(repo, &c.id))
-            .collect::<Result<_, _>>()?
-    } else {
-        Vec::new()
-    };
-    let mut items: Vec<Item> = Vec::new();
-    let mut attrs: Vec<(bool, bool)> = Vec::new();
-    let mut contexts: Vec<Context> = Vec::new();
-    for (n, commit) in groups.iter().enumerate() {
-        let changed: HashSet<(&str, &str)> = commit
-            .changes
-            .new
-            .iter()
-            .map(|e| (e.path.as_str(), e.oid.as_str()))
-            .collect();
-        let entries = if tree_mode {
-            &trees[n]
-        } else {
-            &commit.changes.new
-        };
-        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-        let at = attributes(repo, AttrSource::Tree(&commit.id), &paths)?;
-        for e in entries {
-            items.push(Item {
-                commit: Some(&commit.id),
-                entry: e,
-                changed: changed.contains(&(e.path.as_str(), e.oid.as_str())),
-            });
-            attrs.push(at.get(&e.path).copied().unwrap_or_default());
-        }
-        contexts.push(Context {
-            commit: Some(&commit.id),
-            parent: commit.parent.as_deref().map(short).unwrap_or_default(),
-            old: &commit.changes.old,
-        });
-    }
-    let lookup = |i: usize| attrs[i];
-    let known = LazyKnown::new(repo);
-    if !with_identity {
-        let _ = known.cell.set(None);
-    }
-    let findings = run(repo, &items, &contexts, &lookup, &known)?;
-    Ok(Report {
-        findings,
-        values_searched: known.searched(),
-        commits: groups.len(),
-        staged_secrets: Vec::new(),
-    })
 }
