@@ -187,6 +187,49 @@ pub fn masked(
     masked_doc(&doc, fingerprint)
 }
 
+/// Whether `bytes` is a masked view as [`masked`] prints it, and nothing else: every line
+/// an entry, a comment or a whole-file line with the mask and a fingerprint, or a
+/// conflict marker. (`git blame FILE` hands the textconv of the work-tree file to the
+/// clean filter: see crate::filter.) A real secret file has values, not masks.
+pub fn is_masked_view(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    !text.is_empty() && text.ends_with('\n') && text.lines().all(is_view_line)
+}
+
+fn is_view_line(line: &str) -> bool {
+    if ["<<<<<<<", "|||||||", "=======", ">>>>>>>"]
+        .iter()
+        .any(|m| line.starts_with(m))
+    {
+        return true;
+    }
+    let Some((head, f)) = line.rsplit_once(' ') else {
+        return false;
+    };
+    let hex = |h: &str| h.len() == 2 * FINGERPRINT_LEN && h.bytes().all(|b| b.is_ascii_hexdigit());
+    let fingerprint = f == NO_FINGERPRINT
+        || f.strip_prefix("fp:")
+            .or_else(|| f.strip_prefix("sealed:"))
+            .is_some_and(hex);
+    let Some(head) = head.strip_suffix(MASK).and_then(|h| h.strip_suffix(' ')) else {
+        return false;
+    };
+    let entry = |h: &str| {
+        h.strip_prefix("export ")
+            .unwrap_or(h)
+            .strip_suffix(" =")
+            .is_some_and(crate::dotenv::is_valid_key)
+    };
+    let whole = |h: &str| {
+        h.strip_prefix("(not a dotenv file: line ")
+            .and_then(|r| r.strip_suffix(')'))
+            .is_some_and(|n| n.parse::<usize>().is_ok())
+    };
+    fingerprint && (head == "#" || entry(head) || whole(head))
+}
+
 /// The masked view of a parsed secret file (see [`masked`]).
 pub fn masked_doc(
     doc: &Document,
@@ -274,6 +317,31 @@ pub fn reveal_changes(old: &Document, new: &Document) -> SecretString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_views_are_recognised_and_files_are_not() {
+        let doc = Document::parse(b"# db\nexport A=1\nB='two'\n\nC=3\n").unwrap();
+        let view = masked_doc(&doc, &mut |_, _| Some("0123456789ab".into()));
+        assert!(is_masked_view(view.as_bytes()), "{view}");
+        let unkeyed = masked_doc(&doc, &mut |_, _| None);
+        assert!(is_masked_view(unkeyed.as_bytes()), "{unkeyed}");
+        let whole = masked(
+            b"<<<<<<< ours\nA=1\n=======\nA=2\n>>>>>>> theirs\n",
+            &mut |_, _| Some("0123456789ab".into()),
+        );
+        assert!(is_masked_view(whole.as_bytes()), "{whole}");
+        for file in [
+            "A=1\n",
+            "A = ******** fp:0123456789ab\nB=real\n",
+            "A = ******** fp:0123\n",
+            "A = ******** fp:0123456789ab",
+            "",
+            "A B = ******** fp:0123456789ab\n",
+            "PASSWORD = ******** hunter2hunter2\n",
+        ] {
+            assert!(!is_masked_view(file.as_bytes()), "{file:?}");
+        }
+    }
     use crate::secret::DataKey;
 
     #[test]

@@ -422,3 +422,33 @@ fn the_leak_check_skips_only_hex_ids() {
         "a short value in plain sight must be caught"
     );
 }
+
+// Guards: `git blame FILE` on the work tree blames each unchanged line on its commit and
+// only the edited lines on the work tree, showing the masked view (git hands the clean
+// filter the work tree's textconv; it comes back as it is), never a value or a token.
+#[test]
+fn blame_of_the_work_tree_shows_masked_lines_on_their_commits() {
+    let (env, repo) = setup();
+    write(repo.join(FILE), OLD);
+    let out = env.git(&repo, &["blame", FILE]).ok().stdout;
+    assert_no_leak(&out);
+    assert!(!out.contains("Not Committed Yet"), "{out}");
+    assert_eq!(out.lines().count(), 5, "{out}");
+    write(repo.join(FILE), NEW);
+    let out = env.git(&repo, &["blame", FILE]).ok().stdout;
+    assert_no_leak(&out);
+    let edited: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("Not Committed Yet"))
+        .collect();
+    // CHANGE, ADDED (GONE's line went) and PIN changed; the comment and KEEP did not.
+    assert_eq!(edited.len(), 3, "{out}");
+    for key in ["CHANGE =", "ADDED =", "PIN ="] {
+        assert!(edited.iter().any(|l| l.contains(key)), "{key}: {out}");
+    }
+    assert!(env
+        .git(&repo, &["status", "--porcelain"])
+        .ok()
+        .stdout
+        .contains(FILE));
+}

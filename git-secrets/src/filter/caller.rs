@@ -63,6 +63,14 @@ fn favour_of(argv: &[String]) -> Option<crate::envmerge::Favour> {
     favour
 }
 
+/// Whether the git command that started this process is `git blame` (or `annotate`),
+/// which hands the clean filter the textconv of the work-tree file, not the file.
+pub fn blames() -> bool {
+    invoking_git_args().is_some_and(|argv| {
+        subcommand(&argv).is_some_and(|(sub, _)| matches!(sub, "blame" | "annotate"))
+    })
+}
+
 fn is_exporting(argv: &[String]) -> bool {
     subcommand(argv).is_some_and(|(sub, rest)| match sub {
         "archive" | "upload-archive" | "upload-archive--writer" => true,

@@ -48,6 +48,9 @@ pub struct Filter {
     /// Whether it is `git archive` or another export ([`caller::exports`]), asked at the
     /// first smudge.
     exporting: Option<bool>,
+    /// Whether it is `git blame` ([`caller::blames`]), asked the first time clean is
+    /// handed a masked view.
+    blaming: Option<bool>,
 }
 
 /// What this process last wrote to each path by smudge: the digest of the file
@@ -102,6 +105,7 @@ impl Filter {
             learned: Default::default(),
             staging: None,
             exporting: None,
+            blaming: None,
         }
     }
 
@@ -149,6 +153,15 @@ impl Filter {
 
     /// work tree → git.
     pub fn clean(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        // `git blame FILE` reads the work-tree file through the textconv (the masked
+        // view), then cleans that: given back as it is, it matches the committed blobs'
+        // views, so unchanged lines are blamed on their commits. blame keeps the result
+        // in memory only; it holds masks and fingerprints, no value.
+        if crate::diffview::is_masked_view(input)
+            && *self.blaming.get_or_insert_with(caller::blames)
+        {
+            return Ok(input.to_vec());
+        }
         let digest = crate::fsmonitor::digest(path, input);
         let out = match self.checked_out.sealed_form(path, &digest) {
             Some(sealed) => sealed.to_vec(),
