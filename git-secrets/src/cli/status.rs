@@ -169,6 +169,13 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             text.push_str(&format!("problem: {problem}\n"));
         }
     }
+    let outside = ws.outside_checkout(&[]);
+    if !outside.is_empty() {
+        text.push_str(&format!(
+            "sparse:       {} file(s) of git-secrets outside the sparse checkout: read from git, never written here (`git sparse-checkout add .secrets` to change them)\n",
+            outside.len()
+        ));
+    }
     // Files left encrypted in an unlocked clone that this identity could now read.
     if !readable_but_locked.is_empty() && !locked_here {
         text.push_str(&format!(
