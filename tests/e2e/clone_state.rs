@@ -452,3 +452,59 @@ fn lock_keeps_the_filter_while_another_worktree_holds_plaintext() {
         "the uncommitted edit is kept, sealed"
     );
 }
+
+// Guards: a merge in a locked clone (no merge driver) that conflicts on a secret file
+// leaves git's markers around sealed values; `unlock` still sets the clone up, opens
+// every other file, and opens each side of the conflict between the markers, so it is
+// resolved between readable values; the resolution is committed sealed.
+#[test]
+fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
+    let (env, repo) = setup();
+    let dev = ".secrets/development.env";
+    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "side-value-1111"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "side"]).ok();
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "main-value-2222"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "main"]).ok();
+    env.secrets(&repo, &["lock"]).ok();
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    let conflicted = read(repo.join(dev));
+    assert!(conflicted.contains("<<<<<<<") && conflicted.contains("gs1:"));
+    let out = env.secrets(&repo, &["unlock"]).ok();
+    assert!(filter_configured(&env, &repo), "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "merge conflict, opened between the markers: {dev}"
+        )) && out.stderr.contains("git checkout -m"),
+        "{out:#?}"
+    );
+    let opened = read(repo.join(dev));
+    assert!(
+        opened.contains("<<<<<<<")
+            && opened.contains(">>>>>>>")
+            && opened.contains("DB_URL=main-value-2222")
+            && opened.contains("DB_URL=side-value-1111")
+            && opened.contains("API_KEY='sk-dev-abc'")
+            && !opened.contains("gs1:"),
+        "{opened}"
+    );
+    assert_eq!(mode(repo.join(dev)), 0o600);
+    assert_eq!(read(repo.join(".secrets/production.env")), PROD);
+    // Resolved in plaintext, committed sealed.
+    write(
+        repo.join(dev),
+        "# dev\nDB_URL=side-value-1111\nAPI_KEY='sk-dev-abc'\n",
+    );
+    env.git(&repo, &["add", dev]).ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let stored = blob(&env, &repo, &format!("HEAD:{dev}"));
+    assert!(
+        stored.contains("DB_URL=gs1:") && !stored.contains("side-value"),
+        "{stored}"
+    );
+    let got = env.secrets(&repo, &["get", "DB_URL", "--yes"]).ok().stdout;
+    assert_eq!(got, "side-value-1111\n");
+}

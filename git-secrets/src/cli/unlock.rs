@@ -251,6 +251,15 @@ fn open_encrypted(ws: &Workspace, scope: &Scope) -> Result<Option<Opened>, Error
     let Some(bytes) = ws.read_bytes(scope)?.filter(|b| !b.is_empty()) else {
         return Ok(None);
     };
+    // A conflict a merge left while locked: opened side by side between the markers.
+    if let Some(plain) = ws.open_conflicted(scope, &bytes)? {
+        let view = String::new(); // a conflicted file has no stage-0 blob to cache
+        return Ok(Some(Opened {
+            plain,
+            view,
+            blob: None,
+        }));
+    }
     let file = ws.open_scope(scope, &bytes)?;
     if file.state != FileState::Encrypted {
         return Ok(None);
@@ -374,10 +383,29 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     set_up?;
     let opened = writes.len();
     eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");
+    report_conflicts(&writes);
     for k in kept {
         eprintln!("left encrypted: {k}");
     }
     Ok(())
+}
+
+/// Names the scope files opened with a merge's conflict markers in them (a merge made
+/// while locked), and how to resolve them.
+fn report_conflicts(writes: &[(String, Zeroizing<Vec<u8>>, bool)]) {
+    let conflicted: Vec<&str> = writes
+        .iter()
+        .filter(|(rel, plain, _)| {
+            Scope::from_rel_path(rel).is_some() && crate::envfile::conflict_parts(plain).is_some()
+        })
+        .map(|(rel, ..)| rel.as_str())
+        .collect();
+    if !conflicted.is_empty() {
+        eprintln!(
+            "merge conflict, opened between the markers: {}\nhint: resolve the values there, `git add` and commit; or `git checkout -m -- <file>` merges it again key by key with the merge driver now configured (replacing the file)",
+            conflicted.join(", ")
+        );
+    }
 }
 
 /// What unlock says of a file it leaves encrypted (no access, or keys this clone does not
