@@ -508,3 +508,59 @@ fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
     let got = env.secrets(&repo, &["get", "DB_URL", "--yes"]).ok().stdout;
     assert_eq!(got, "side-value-1111\n");
 }
+
+// Guards: a worktree `git worktree list` names whose directory is not there now (a
+// `git worktree lock`ed worktree on an unmounted disk) may hold decrypted files: `lock`
+// elsewhere keeps the filter and names it with its lock reason, so once the disk is back
+// a `git stash` there stores nothing in plaintext. Locking it there removes the filter.
+#[test]
+fn lock_keeps_the_filter_for_a_worktree_it_cannot_reach() {
+    let (env, repo) = setup();
+    let usb = env.path().join("usb");
+    let wt = usb.join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "usbwt"],
+    )
+    .ok();
+    env.git(
+        &repo,
+        &[
+            "worktree",
+            "lock",
+            "--reason",
+            "on a usb disk",
+            wt.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    env.secrets(&wt, &["set", "production", "PROD_TOKEN", "usb-dirty-1111"])
+        .ok();
+    let unmounted = env.path().join("usb.unmounted");
+    std::fs::rename(&usb, &unmounted).unwrap();
+    let out = env.secrets(&repo, &["lock"]).ok();
+    assert!(
+        out.stderr.contains(wt.to_str().unwrap())
+            && out.stderr.contains("on a usb disk")
+            && out.stderr.contains("git worktree remove"),
+        "{out:#?}"
+    );
+    assert!(
+        filter_configured(&env, &repo),
+        "the filter stays for the usb worktree"
+    );
+    assert_encrypted(&read(repo.join(".secrets/development.env")));
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(status.contains("locked in this worktree"), "{status}");
+    std::fs::rename(&unmounted, &usb).unwrap();
+    env.git(&wt, &["stash", "-q"]).ok();
+    let stash = blob(&env, &wt, "stash@{0}:.secrets/production.env");
+    assert!(
+        stash.contains("PROD_TOKEN=gs1:") && !stash.contains("usb-dirty"),
+        "{stash}"
+    );
+    env.git(&wt, &["stash", "pop", "-q"]).ok();
+    let out = env.secrets(&wt, &["lock"]).ok();
+    assert!(out.stderr.contains("filter is removed"), "{out:#?}");
+    assert!(!filter_configured(&env, &repo));
+}

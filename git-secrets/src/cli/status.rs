@@ -25,8 +25,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     // `lock` in one worktree keeps the filter the others need (crate::cli::lock).
     let locked_here = !readable_but_locked.is_empty()
         && !ws.holds_plaintext()
-        && super::lock::other_worktrees_with_plaintext(&ws.repo)
-            .is_ok_and(|others| !others.is_empty());
+        && super::lock::other_worktrees(&ws.repo).is_ok_and(|others| !others.is_empty());
     text.push_str(&format!(
         "clone:        {}\n",
         if locked_here {
