@@ -188,21 +188,32 @@ pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
 /// with a path it had: (path, blob id), newest first, each blob once.
 pub fn log_blobs(repo: &Repo, revs: &str) -> Result<Vec<(String, String)>, Error> {
     let limit = format!("-n{HISTORY_COMMITS}");
-    let out = repo.git(&[
-        "log",
-        "-z",
-        "--format=",
-        "--raw",
-        "--no-abbrev",
-        "--no-renames",
-        "--root",
-        "-m",
-        &limit,
-        revs,
-        "--",
-        ":(glob).secrets/**/*.env",
-    ])?;
-    Ok(raw_blobs(&out))
+    // A partial clone may lack the trees too (`--filter=tree:0`): never fetched here.
+    let partial = repo.is_partial_clone();
+    let git = if partial { Repo::git_local } else { Repo::git };
+    let out = git(
+        repo,
+        &[
+            "log",
+            "-z",
+            "--format=",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--root",
+            "-m",
+            &limit,
+            revs,
+            "--",
+            ":(glob).secrets/**/*.env",
+        ],
+    );
+    match out {
+        Ok(out) => Ok(raw_blobs(&out)),
+        // What the clone holds cannot be walked without fetching: nothing to cache.
+        Err(_) if partial => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The file in the git directory where the pre-commit hook leaves the secret blobs of
@@ -341,16 +352,29 @@ pub fn fill(
 }
 
 /// The views (blob id, masked view) of `blobs` (path, blob id), read from git. A blob
-/// the filter would not smudge (see [`crate::filter::smudged_form`]) is left for git.
+/// the filter would not smudge (see [`crate::filter::smudged_form`]) is left for git, and
+/// so, in a partial clone, is a blob the clone does not hold: fetching the history's
+/// blobs one by one would defeat the partial clone (and fail offline). git fetches
+/// what `git log -p` shows, as it goes.
 fn views_of(ws: &Workspace, blobs: &[(String, String)]) -> Result<Vec<(String, String)>, Error> {
-    let oids: Vec<&str> = blobs.iter().map(|(_, oid)| oid.as_str()).collect();
-    let read: Vec<zeroize::Zeroizing<Vec<u8>>> = ws
-        .repo
-        .read_blobs(&oids)?
-        .into_iter()
-        .map(zeroize::Zeroizing::new)
-        .collect();
-    let pairs: Vec<_> = blobs.iter().zip(&read).collect();
+    let mut pairs = Vec::with_capacity(blobs.len());
+    if ws.repo.is_partial_clone() {
+        let names = blobs.iter().map(|(_, oid)| oid.clone()).collect();
+        ws.repo.for_each_local_object(names, |i, _, bytes| {
+            if let Some(bytes) = bytes {
+                pairs.push((&blobs[i], zeroize::Zeroizing::new(bytes.to_vec())));
+            }
+            Ok(())
+        })?;
+    } else {
+        let oids: Vec<&str> = blobs.iter().map(|(_, oid)| oid.as_str()).collect();
+        let read = ws.repo.read_blobs(&oids)?;
+        pairs.extend(
+            blobs
+                .iter()
+                .zip(read.into_iter().map(zeroize::Zeroizing::new)),
+        );
+    }
     Ok(crate::par::map(&pairs, |((path, oid), blob)| {
         let form = crate::filter::smudged_form(ws, path, blob)?;
         Some((oid.clone(), view_of_smudged(ws, path, &form)))

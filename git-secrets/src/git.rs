@@ -10,6 +10,9 @@ use crate::error::Error;
 /// so no list of paths is ever passed on a command line.
 const FILTERED: &str = ":(attr:filter=secrets)";
 
+/// Tells git not to fetch an object a partial clone left on its promisor remote.
+const NO_LAZY_FETCH: (&str, &str) = ("GIT_NO_LAZY_FETCH", "1");
+
 /// What the filter reads from the index while a git command runs: the staged object
 /// ids (one `git ls-files -s`) and blobs on demand (one long-lived `git cat-file
 /// --batch`). Both are started on first use and restarted when the index file changes
@@ -181,9 +184,19 @@ const NO_REPLACE: (&str, &str) = ("GIT_NO_REPLACE_OBJECTS", "1");
 
 /// `git cat-file --batch` in `root`, its stdin and stdout piped.
 fn cat_file_batch(root: &Path, stderr: Stdio) -> std::io::Result<std::process::Child> {
+    cat_file_batch_with(root, stderr, &[])
+}
+
+/// [`cat_file_batch`] with extra environment (`envs`).
+fn cat_file_batch_with(
+    root: &Path,
+    stderr: Stdio,
+    envs: &[(&str, &str)],
+) -> std::io::Result<std::process::Child> {
     Command::new("git")
         .current_dir(root)
         .env(NO_REPLACE.0, NO_REPLACE.1)
+        .envs(envs.iter().copied())
         // A name like `:path` reads the index: never through the fsmonitor hook.
         .args(["-c", "core.fsmonitor=false", "cat-file", "--batch"])
         .stdin(Stdio::piped())
@@ -285,6 +298,28 @@ impl Repo {
         run(&self.root, args, Some(input))
     }
 
+    /// Whether this is a partial clone (`git clone --filter`): objects may be left on
+    /// a promisor remote, and reading one makes git fetch it, a round trip each.
+    pub fn is_partial_clone(&self) -> bool {
+        let Ok(out) = self.git(&[
+            "config",
+            "--get-regexp",
+            r"^(extensions\.partialclone|remote\..*\.promisor)$",
+        ]) else {
+            return false;
+        };
+        String::from_utf8_lossy(&out).lines().any(|line| {
+            let value = line.split_once(' ').map_or("", |(_, v)| v.trim());
+            line.starts_with("extensions.") || !matches!(value, "false" | "no" | "off" | "0")
+        })
+    }
+
+    /// `git args…` reading only the objects this repository holds: in a partial clone,
+    /// a missing one is an error instead of a fetch (see [`Repo::for_each_local_object`]).
+    pub fn git_local(&self, args: &[&str]) -> Result<Vec<u8>, Error> {
+        run_with_env(&self.root, args, None, &[NO_LAZY_FETCH])
+    }
+
     pub fn config_get(&self, key: &str) -> Option<String> {
         self.git(&["config", "--local", "--get", key])
             .ok()
@@ -374,6 +409,27 @@ impl Repo {
     pub fn for_each_object(
         &self,
         oids: Vec<String>,
+        each: impl FnMut(usize, &str, Option<&[u8]>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.for_each_object_in(oids, false, each)
+    }
+
+    /// Like [`Repo::for_each_object`], but only from the objects this repository holds:
+    /// in a partial clone, an object left on the promisor remote is handed over as `None`
+    /// instead of being fetched (`GIT_NO_LAZY_FETCH`, git 2.45; an older git fetches it),
+    /// and git's messages about it are not shown.
+    pub fn for_each_local_object(
+        &self,
+        oids: Vec<String>,
+        each: impl FnMut(usize, &str, Option<&[u8]>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.for_each_object_in(oids, true, each)
+    }
+
+    fn for_each_object_in(
+        &self,
+        oids: Vec<String>,
+        local: bool,
         mut each: impl FnMut(usize, &str, Option<&[u8]>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         use std::io::{BufRead, BufReader, Read, Write};
@@ -384,7 +440,11 @@ impl Repo {
             path: "git cat-file".into(),
             source,
         };
-        let mut child = cat_file_batch(&self.root, Stdio::inherit()).map_err(io)?;
+        let mut child = match local {
+            true => cat_file_batch_with(&self.root, Stdio::null(), &[NO_LAZY_FETCH]),
+            false => cat_file_batch(&self.root, Stdio::inherit()),
+        }
+        .map_err(io)?;
         let mut stdin = child.stdin.take().expect("piped");
         let count = oids.len();
         let names = std::sync::Arc::new(oids);
@@ -417,9 +477,14 @@ impl Repo {
                     }
                     continue;
                 }
+                // git stopped (it prints why on its stderr): say which object.
+                let what = match header.trim() {
+                    "" => format!("git ended before reading object {}", names[i]),
+                    header => format!("cannot read object: {header}"),
+                };
                 result = Err(Error::Git {
                     args: "cat-file --batch".into(),
-                    stderr: format!("cannot read object: {}", header.trim()),
+                    stderr: what,
                 });
                 break;
             };

@@ -92,6 +92,10 @@ pub fn rotate(
     envs: &[String],
     change: impl FnOnce(&mut Access) -> Result<(), Error>,
 ) -> Result<Rotated, Error> {
+    // Every secret file is sealed again: one outside the sparse checkout could only be
+    // re-sealed in the index, which would lose its skip-worktree bit (and `git commit
+    // -a` would delete it).
+    ws.refuse_outside_checkout(&[])?;
     let mut next = ws.access.clone();
     let mut chains = BTreeMap::new();
     for env in envs {

@@ -452,3 +452,115 @@ fn lock_keeps_the_filter_while_another_worktree_holds_plaintext() {
         "the uncommitted edit is kept, sealed"
     );
 }
+
+// Guards: a merge in a locked clone (no merge driver) that conflicts on a secret file
+// leaves git's markers around sealed values; `unlock` still sets the clone up, opens
+// every other file, and opens each side of the conflict between the markers, so it is
+// resolved between readable values; the resolution is committed sealed.
+#[test]
+fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
+    let (env, repo) = setup();
+    let dev = ".secrets/development.env";
+    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "side-value-1111"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "side"]).ok();
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "main-value-2222"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "main"]).ok();
+    env.secrets(&repo, &["lock"]).ok();
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    let conflicted = read(repo.join(dev));
+    assert!(conflicted.contains("<<<<<<<") && conflicted.contains("gs1:"));
+    let out = env.secrets(&repo, &["unlock"]).ok();
+    assert!(filter_configured(&env, &repo), "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "merge conflict, opened between the markers: {dev}"
+        )) && out.stderr.contains("git checkout -m"),
+        "{out:#?}"
+    );
+    let opened = read(repo.join(dev));
+    assert!(
+        opened.contains("<<<<<<<")
+            && opened.contains(">>>>>>>")
+            && opened.contains("DB_URL=main-value-2222")
+            && opened.contains("DB_URL=side-value-1111")
+            && opened.contains("API_KEY='sk-dev-abc'")
+            && !opened.contains("gs1:"),
+        "{opened}"
+    );
+    assert_eq!(mode(repo.join(dev)), 0o600);
+    assert_eq!(read(repo.join(".secrets/production.env")), PROD);
+    // Resolved in plaintext, committed sealed.
+    write(
+        repo.join(dev),
+        "# dev\nDB_URL=side-value-1111\nAPI_KEY='sk-dev-abc'\n",
+    );
+    env.git(&repo, &["add", dev]).ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let stored = blob(&env, &repo, &format!("HEAD:{dev}"));
+    assert!(
+        stored.contains("DB_URL=gs1:") && !stored.contains("side-value"),
+        "{stored}"
+    );
+    let got = env.secrets(&repo, &["get", "DB_URL", "--yes"]).ok().stdout;
+    assert_eq!(got, "side-value-1111\n");
+}
+
+// Guards: a worktree `git worktree list` names whose directory is not there now (a
+// `git worktree lock`ed worktree on an unmounted disk) may hold decrypted files: `lock`
+// elsewhere keeps the filter and names it with its lock reason, so once the disk is back
+// a `git stash` there stores nothing in plaintext. Locking it there removes the filter.
+#[test]
+fn lock_keeps_the_filter_for_a_worktree_it_cannot_reach() {
+    let (env, repo) = setup();
+    let usb = env.path().join("usb");
+    let wt = usb.join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "usbwt"],
+    )
+    .ok();
+    env.git(
+        &repo,
+        &[
+            "worktree",
+            "lock",
+            "--reason",
+            "on a usb disk",
+            wt.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    env.secrets(&wt, &["set", "production", "PROD_TOKEN", "usb-dirty-1111"])
+        .ok();
+    let unmounted = env.path().join("usb.unmounted");
+    std::fs::rename(&usb, &unmounted).unwrap();
+    let out = env.secrets(&repo, &["lock"]).ok();
+    assert!(
+        out.stderr.contains(wt.to_str().unwrap())
+            && out.stderr.contains("on a usb disk")
+            && out.stderr.contains("git worktree remove"),
+        "{out:#?}"
+    );
+    assert!(
+        filter_configured(&env, &repo),
+        "the filter stays for the usb worktree"
+    );
+    assert_encrypted(&read(repo.join(".secrets/development.env")));
+    let status = env.secrets(&repo, &["status"]).ok().stdout;
+    assert!(status.contains("locked in this worktree"), "{status}");
+    std::fs::rename(&unmounted, &usb).unwrap();
+    env.git(&wt, &["stash", "-q"]).ok();
+    let stash = blob(&env, &wt, "stash@{0}:.secrets/production.env");
+    assert!(
+        stash.contains("PROD_TOKEN=gs1:") && !stash.contains("usb-dirty"),
+        "{stash}"
+    );
+    env.git(&wt, &["stash", "pop", "-q"]).ok();
+    let out = env.secrets(&wt, &["lock"]).ok();
+    assert!(out.stderr.contains("filter is removed"), "{out:#?}");
+    assert!(!filter_configured(&env, &repo));
+}

@@ -256,3 +256,55 @@ fn a_cache_that_cannot_be_written_does_not_stop_unlock() {
     let log = env.git(&c, &["log", "-p"]).ok().stdout;
     assert!(log.contains("TOKEN = ******** fp:"), "{log}");
 }
+
+// Guards: in a partial clone (`--filter=blob:none`) unlock fills the cache only from the
+// blobs the clone holds: it fetches none of the history's (no `git fetch` started), and
+// with the remote gone it prints none of git's `fatal:` lines and no empty warning.
+#[test]
+fn a_partial_clone_unlocks_without_fetching_the_history() {
+    let (env, repo) = history();
+    env.git(&repo, &["config", "uploadpack.allowFilter", "true"])
+        .ok();
+    env.git(&repo, &["config", "uploadpack.allowAnySHA1InWant", "true"])
+        .ok();
+    let url = format!("file://{}", repo.display());
+    let partial_clone = |name: &str| {
+        env.git(
+            env.path(),
+            &["clone", "-q", "--filter=blob:none", &url, name],
+        )
+        .ok();
+        env.path().join(name)
+    };
+    let c = partial_clone("pc");
+    let trace = env.path().join("trace.json");
+    let trace_var = format!("GIT_TRACE2_EVENT={}", trace.display());
+    env.run("env", &c, &[&trace_var, "git", "secrets", "unlock"])
+        .ok();
+    let events = read(&trace);
+    let fetches = events
+        .lines()
+        .filter(|l| l.contains("\"child_start\"") && l.contains("\"fetch\""))
+        .count();
+    assert_eq!(fetches, 0, "unlock fetched the history's blobs");
+    // The blobs it holds (HEAD's) are cached.
+    let head_blob = env.git(&c, &["rev-parse", &format!("HEAD:{PROD}")]).ok();
+    let cached: Vec<String> = notes(&env, &c).into_iter().map(|(o, _)| o).collect();
+    assert!(
+        cached.contains(&head_blob.stdout.trim().to_owned()),
+        "{cached:?}"
+    );
+    // Offline: no fatal line, no warning.
+    let c2 = partial_clone("pc2");
+    std::fs::rename(&repo, env.path().join("gone")).unwrap();
+    let out = env.secrets(&c2, &["unlock"]).ok();
+    assert!(
+        !out.stderr.contains("fatal:") && !out.stderr.contains("warning"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        read(c2.join(DEV)),
+        "TOKEN=dev-value-4\n",
+        "HEAD's files are opened"
+    );
+}

@@ -41,5 +41,7 @@ mod diff;
 mod diff_cache;
 // Secret files through merge, rebase, cherry-pick, revert, stash, pull; clones, worktrees, sparse and CRLF checkouts.
 mod workflows;
+// A sparse checkout that leaves `.secrets/` out: read from git, never written.
+mod sparse;
 // At a terminal: confirmation before revealing, the hidden value prompt.
 mod terminal;

@@ -88,6 +88,7 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             super::out(&text)
         }
         EnvCommand::Add { name } => {
+            ws.refuse_outside_checkout(&[])?;
             check_new_name(&ws, &name)?;
             // The new key goes to members granted every existing environment; only a
             // holder of all their keys can check those grants.
@@ -116,6 +117,8 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             Ok(())
         }
         EnvCommand::Rename { from, to } => {
+            // It rewrites config.toml and access.json, and moves or deletes scope files.
+            ws.refuse_outside_checkout(&[])?;
             known(&ws, &from)?;
             check_new_name(&ws, &to)?;
             // Open everything first: if any file cannot be opened, nothing changes.
@@ -171,6 +174,8 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             Ok(())
         }
         EnvCommand::Del { name, yes } => {
+            // It rewrites config.toml and access.json, and moves or deletes scope files.
+            ws.refuse_outside_checkout(&[])?;
             known(&ws, &name)?;
             if ws.config.environments.len() == 1 {
                 return Err(super::usage(format!(

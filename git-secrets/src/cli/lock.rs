@@ -55,8 +55,10 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // The configuration is shared by every worktree of the repository: removed while
     // another one still holds decrypted files, git there would take them for edits and
     // a `git stash` or `git add` would store the plaintext. The last lock removes it.
-    let plain_elsewhere = other_worktrees_with_plaintext(&ws.repo)?;
-    if plain_elsewhere.is_empty() {
+    // A worktree that cannot be looked at now (its directory is missing: a disk not
+    // mounted) may hold them too, and keeps it as well.
+    let others = other_worktrees(&ws.repo)?;
+    if others.is_empty() {
         unconfigure(&ws.repo)?;
     }
     for (rel, sealed) in &writes {
@@ -69,58 +71,101 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     }
     let paths: Vec<String> = writes.iter().map(|(p, _)| p.clone()).collect();
     ws.repo.restat(&paths, true)?;
-    if plain_elsewhere.is_empty() {
+    if others.is_empty() {
         eprintln!(
             "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit and pre-push checks stay)",
             writes.len()
         );
-    } else {
-        let list: Vec<String> = plain_elsewhere
-            .iter()
-            .map(|p| format!("  {}", p.display()))
-            .collect();
+        return Ok(());
+    }
+    eprintln!(
+        "locked this worktree: {} secret file(s) encrypted in it; the filter stays configured for the repository's other worktrees:",
+        writes.len()
+    );
+    for p in &others.plaintext {
+        eprintln!("  {} (holds decrypted secret files)", p.display());
+    }
+    for (p, locked) in &others.unreachable {
+        let why = match locked {
+            Some(reason) if !reason.is_empty() => {
+                format!("locked by `git worktree lock`: {reason}")
+            }
+            Some(_) => "locked by `git worktree lock`".to_owned(),
+            None => "its directory is missing".to_owned(),
+        };
         eprintln!(
-            "locked this worktree: {} secret file(s) encrypted in it; the filter stays configured, because these other worktrees of the repository still hold decrypted secret files:\n{}\nhint: run `git secrets lock` in each of them; the last one removes the filter",
-            writes.len(),
-            list.join("\n")
+            "  {} (cannot be looked at: {why}; it may hold decrypted secret files)",
+            p.display()
         );
     }
+    let mut hint =
+        "run `git secrets lock` in each of them; the last one removes the filter".to_owned();
+    if !others.unreachable.is_empty() {
+        hint.push_str(". A worktree that cannot be looked at: make it reachable again (mount its disk) and lock it there, or, if it is gone for good, `git worktree remove --force --force <path>` (or `git worktree unlock <path>` and `git worktree prune`), then `git secrets lock` again");
+    }
+    eprintln!("hint: {hint}");
     Ok(())
 }
 
-/// The other worktrees of this repository (`git worktree list`) whose work tree holds a
-/// decrypted secret file: a scope file or a tracked file in plaintext. A worktree whose
-/// configuration cannot be read counts as holding them (nothing proves otherwise).
-pub(crate) fn other_worktrees_with_plaintext(repo: &Repo) -> Result<Vec<PathBuf>, Error> {
+/// The other worktrees of this repository that need the filter: those whose work tree
+/// holds a decrypted secret file, and those that cannot be looked at now.
+#[derive(Debug, Default)]
+pub(crate) struct Others {
+    /// Worktrees holding a scope file or a tracked file in plaintext (one whose
+    /// configuration cannot be read counts: nothing proves otherwise).
+    pub plaintext: Vec<PathBuf>,
+    /// Worktrees `git worktree list` names whose directory is not there (an unmounted
+    /// disk, git's documented use of `git worktree lock`), with the lock reason when
+    /// locked: their state is unknown, so they may hold plaintext.
+    pub unreachable: Vec<(PathBuf, Option<String>)>,
+}
+
+impl Others {
+    pub fn is_empty(&self) -> bool {
+        self.plaintext.is_empty() && self.unreachable.is_empty()
+    }
+}
+
+/// The other worktrees of this repository (`git worktree list`) that need the filter
+/// ([`Others`]).
+pub(crate) fn other_worktrees(repo: &Repo) -> Result<Others, Error> {
     let here = repo
         .root
         .canonicalize()
         .unwrap_or_else(|_| repo.root.clone());
     let out = repo.git(&["worktree", "list", "--porcelain"])?;
-    let mut found = Vec::new();
-    for path in worktree_paths(&String::from_utf8_lossy(&out)) {
+    let mut found = Others::default();
+    for (path, locked) in worktree_paths(&String::from_utf8_lossy(&out)) {
         let same = path.canonicalize().is_ok_and(|p| p == here) || path == repo.root;
-        if same || !path.is_dir() {
+        if same {
             continue;
         }
-        if holds_plaintext(&path) {
-            found.push(path);
+        if !path.is_dir() {
+            found.unreachable.push((path, locked));
+        } else if holds_plaintext(&path) {
+            found.plaintext.push(path);
         }
     }
     Ok(found)
 }
 
-/// The work-tree paths of `git worktree list --porcelain` (bare entries left out).
-fn worktree_paths(porcelain: &str) -> Vec<PathBuf> {
+/// The work-tree paths of `git worktree list --porcelain` (bare entries left out), each
+/// with its lock reason when it is locked (`Some("")` without one).
+fn worktree_paths(porcelain: &str) -> Vec<(PathBuf, Option<String>)> {
     let mut out = Vec::new();
     for record in porcelain.split("\n\n") {
         let mut lines = record.lines();
         let Some(path) = lines.next().and_then(|l| l.strip_prefix("worktree ")) else {
             continue;
         };
-        if !record.lines().any(|l| l == "bare") {
-            out.push(PathBuf::from(path));
+        if record.lines().any(|l| l == "bare") {
+            continue;
         }
+        let locked = record.lines().find_map(|l| match l {
+            "locked" => Some(String::new()),
+            l => l.strip_prefix("locked ").map(str::to_owned),
+        });
+        out.push((PathBuf::from(path), locked));
     }
     out
 }
@@ -142,12 +187,15 @@ fn holds_plaintext(root: &Path) -> bool {
 mod tests {
     #[test]
     fn worktree_list_paths() {
-        let porcelain = "worktree /r/main\nHEAD 0123\nbranch refs/heads/main\n\nworktree /r/wt two\nHEAD 4567\ndetached\nprunable gitdir file points to non-existent location\n\nworktree /r/bare.git\nbare\n\n";
+        let porcelain = "worktree /r/main\nHEAD 0123\nbranch refs/heads/main\n\nworktree /r/wt two\nHEAD 4567\ndetached\nprunable gitdir file points to non-existent location\n\nworktree /r/usb\nHEAD 89ab\nbranch refs/heads/usb\nlocked on a usb disk\n\nworktree /r/nfs\nHEAD cdef\ndetached\nlocked\n\nworktree /r/bare.git\nbare\n\n";
+        let p = std::path::PathBuf::from;
         assert_eq!(
             super::worktree_paths(porcelain),
             vec![
-                std::path::PathBuf::from("/r/main"),
-                std::path::PathBuf::from("/r/wt two")
+                (p("/r/main"), None),
+                (p("/r/wt two"), None),
+                (p("/r/usb"), Some("on a usb disk".to_owned())),
+                (p("/r/nfs"), Some(String::new())),
             ]
         );
     }

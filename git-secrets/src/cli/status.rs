@@ -25,8 +25,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     // `lock` in one worktree keeps the filter the others need (crate::cli::lock).
     let locked_here = !readable_but_locked.is_empty()
         && !ws.holds_plaintext()
-        && super::lock::other_worktrees_with_plaintext(&ws.repo)
-            .is_ok_and(|others| !others.is_empty());
+        && super::lock::other_worktrees(&ws.repo).is_ok_and(|others| !others.is_empty());
     text.push_str(&format!(
         "clone:        {}\n",
         if locked_here {
@@ -168,6 +167,13 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         for problem in history_problems(&ws) {
             text.push_str(&format!("problem: {problem}\n"));
         }
+    }
+    let outside = ws.outside_checkout(&[]);
+    if !outside.is_empty() {
+        text.push_str(&format!(
+            "sparse:       {} file(s) of git-secrets outside the sparse checkout: read from git, never written here (`git sparse-checkout add .secrets` to change them)\n",
+            outside.len()
+        ));
     }
     // Files left encrypted in an unlocked clone that this identity could now read.
     if !readable_but_locked.is_empty() && !locked_here {

@@ -134,6 +134,8 @@ pub fn cmd_track(args: TrackArgs) -> Result<(), Error> {
             hint: "run `git secrets unlock` first".into(),
         });
     }
+    // It writes config.toml last: refused now, nothing else changes either.
+    ws.refuse_outside_checkout(&[crate::workspace::CONFIG_FILE])?;
     let env = args
         .env
         .clone()

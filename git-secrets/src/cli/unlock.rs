@@ -248,6 +248,8 @@ struct Opened {
     /// The id of the blob its encrypted bytes make (none when git's SHA-1 refuses them
     /// as a collision attack: then it equals no blob).
     blob: Option<[u8; 20]>,
+    /// Whether it holds a merge's conflict markers (a merge made while locked).
+    conflicted: bool,
 }
 
 /// `scope`'s work-tree file opened, when it is in encrypted form; `None` when it is
@@ -256,6 +258,16 @@ fn open_encrypted(ws: &Workspace, scope: &Scope) -> Result<Option<Opened>, Error
     let Some(bytes) = ws.read_bytes(scope)?.filter(|b| !b.is_empty()) else {
         return Ok(None);
     };
+    // A conflict a merge left while locked: opened side by side between the markers.
+    if let Some(plain) = ws.open_conflicted(scope, &bytes)? {
+        // No view: a conflicted file has no stage-0 blob to cache it for.
+        return Ok(Some(Opened {
+            plain: plain.into_bytes(),
+            view: String::new(),
+            blob: None,
+            conflicted: true,
+        }));
+    }
     let file = ws.open_scope(scope, &bytes)?;
     if file.state != FileState::Encrypted {
         return Ok(None);
@@ -264,6 +276,7 @@ fn open_encrypted(ws: &Workspace, scope: &Scope) -> Result<Option<Opened>, Error
         view: crate::diffcache::view_of_document(ws, &scope.rel_path(), &file.doc),
         plain: file.doc.print().into_bytes(),
         blob: crate::git::blob_id(&bytes),
+        conflicted: false,
     }))
 }
 
@@ -368,9 +381,18 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
         })
         .collect();
     let (mut writes, mut kept, mut views) = (Vec::new(), Vec::new(), HashMap::new());
+    let mut conflicts = Vec::new();
     for (scope, opened) in scopes.into_iter().zip(opened) {
         match opened {
-            Ok(Some(Opened { plain, view, blob })) => {
+            Ok(Some(Opened {
+                plain,
+                view,
+                blob,
+                conflicted,
+            })) => {
+                if conflicted {
+                    conflicts.push(scope.rel_path());
+                }
                 // Bytes that are the staged blob can be overwritten in place: git holds
                 // them. Anything else (edited while locked, untracked) is kept whole
                 // until the new file is complete.
@@ -429,6 +451,12 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
     set_up?;
     let opened = writes.len();
     eprintln!("unlocked: {opened} secret file(s) decrypted in the work tree");
+    if !conflicts.is_empty() {
+        eprintln!(
+            "merge conflict, opened between the markers: {}\nhint: resolve the values there, `git add` and commit; or `git checkout -m -- <file>` merges it again key by key with the merge driver now configured (replacing the file)",
+            conflicts.join(", ")
+        );
+    }
     for k in kept {
         eprintln!("left encrypted: {k}");
     }

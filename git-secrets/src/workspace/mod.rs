@@ -24,6 +24,7 @@ mod files;
 mod history;
 pub use history::{read as read_access_history, History};
 mod orphans;
+mod sparse;
 mod tokens;
 
 pub use orphans::{Adopted, Orphan};
@@ -378,8 +379,13 @@ impl Workspace {
     }
 
     /// Reads a scope from the work tree, decrypting it in memory when it is encrypted.
+    /// A file outside the sparse checkout is read from its staged blob (sealed).
     pub fn read_scope(&self, scope: &Scope) -> Result<ScopeFile, Error> {
-        match self.read_bytes(scope)? {
+        let bytes = match self.read_bytes(scope)? {
+            Some(bytes) => Some(bytes),
+            None => self.staged_outside_checkout(&scope.rel_path()),
+        };
+        match bytes {
             Some(bytes) => self.open_scope(scope, &bytes),
             None => Ok(ScopeFile {
                 doc: Document::default(),
@@ -461,6 +467,9 @@ impl Workspace {
     /// plaintext in an unlocked clone, encrypted in a locked one).
     pub fn write_scope(&self, scope: &Scope, file: &ScopeFile) -> Result<PathBuf, Error> {
         let path = scope.path(self.root());
+        // A file outside the sparse checkout is not rewritten from what was read, and no
+        // new one is added beside a `.secrets/` left out of it.
+        self.refuse_outside_checkout(&[&scope.rel_path(), CONFIG_FILE])?;
         // A locked clone has no filter to seal what `git add` stages, so it only ever
         // gets the encrypted form, whatever state the file was read in.
         let state = match file.state {
@@ -488,6 +497,7 @@ impl Workspace {
     }
 
     pub fn save_config(&self) -> Result<(), Error> {
+        self.refuse_outside_checkout(&[CONFIG_FILE])?;
         fsutil::write_public(
             &self.root().join(CONFIG_FILE),
             self.config.to_toml().as_bytes(),
@@ -495,6 +505,7 @@ impl Workspace {
     }
 
     pub fn save_access(&self) -> Result<(), Error> {
+        self.refuse_outside_checkout(&[ACCESS_FILE])?;
         fsutil::write_public(
             &self.root().join(ACCESS_FILE),
             self.access.to_json().as_bytes(),

@@ -271,4 +271,38 @@ impl Workspace {
             }
         }
     }
+
+    /// The work-tree form of a scope file git left with conflict markers around sealed
+    /// runs (a merge in a locked clone, where no merge driver ran): each run between two
+    /// markers opened on its own, the markers kept, as the smudge filter does, so the
+    /// conflict is resolved between readable values and nothing the user already edited
+    /// in the file is lost. A run in plaintext stays as it is. `None` when `bytes` has no
+    /// conflict markers, or no sealed run (nothing to open).
+    pub fn open_conflicted(
+        &self,
+        scope: &Scope,
+        bytes: &[u8],
+    ) -> Result<Option<crate::secret::SecretString>, Error> {
+        let Some((_, parts)) = envfile::conflict_parts(bytes) else {
+            return Ok(None);
+        };
+        let mut out = zeroize::Zeroizing::new(String::with_capacity(bytes.len()));
+        let mut opened = false;
+        for part in parts {
+            match part {
+                envfile::Part::Marker(m) => out.push_str(&String::from_utf8_lossy(m)),
+                envfile::Part::Body(b) if envfile::is_encrypted(b) => {
+                    // A side may be sealed under a key the other branch rotated to.
+                    let doc = self.decrypt_with_history(scope, b)?;
+                    out.push_str(doc.print().expose());
+                    opened = true;
+                }
+                envfile::Part::Body(b) => match std::str::from_utf8(b) {
+                    Ok(text) => out.push_str(text),
+                    Err(_) => return Ok(None),
+                },
+            }
+        }
+        Ok(opened.then(|| crate::secret::SecretString::new(std::mem::take(&mut *out))))
+    }
 }
