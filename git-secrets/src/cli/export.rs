@@ -77,7 +77,7 @@ pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
             }
             if !not_portable.is_empty() {
                 eprintln!(
-                    "warning: {} hold(s) every kind of quote together with `$`, a backslash or a line break, so the only dotenv form is double quotes with `\\` escapes, which git-secrets reads back exactly but node dotenv and dotenvx do not; --format json or shell keep any value",
+                    "warning: {} written in double quotes with `\\` escapes, the only dotenv form that holds them (a `'` with a `$`, or every kind of quote with a line break or a final `\\`): git-secrets reads them back exactly, node dotenv and dotenvx may not; --format json or shell keep any value",
                     not_portable.join(", ")
                 );
             }
