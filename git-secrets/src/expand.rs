@@ -1,28 +1,147 @@
 //! Resolving a scope's values for `run` and `export`: shared values first, the scope's
-//! own over them, then `${NAME}` references expanded (in unquoted and double-quoted
-//! values) from the scope's values or, failing that, the inherited environment.
+//! own over them, then references expanded (in every value but a single-quoted one) from
+//! the scope's values or, failing that, the inherited environment.
+//!
+//! A reference is `${NAME}` or `$NAME` (the longest run of name characters after `$`); a
+//! `$` written `\$`, or followed by anything else, is literal. Resolution is iterative
+//! (an explicit stack), so a chain of any length resolves without exhausting the call
+//! stack. Errors name the key and the position of the reference, never its text: in a
+//! password that happens to hold `${…}` or `$word`, that text is part of the secret.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 
-use crate::dotenv::{Document, Value};
+use zeroize::Zeroizing;
+
+use crate::dotenv::{is_valid_key, Document, Value};
 use crate::secret::SecretString;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ExpandError {
-    #[error(
-        "`{key}` refers to `${{{name}}}`, which is set neither in the scope nor in the environment"
-    )]
-    Unknown { key: String, name: String },
-    /// `${…}` around text that is no variable name: part of the value, so not shown.
-    #[error("`{key}` has a `${{…}}` whose content is not a variable name (write a literal `${{` in single quotes)")]
-    NotAName { key: String },
-    #[error("`{key}` refers to itself: {}", .path.join(" -> "))]
-    Cycle { key: String, path: Vec<String> },
-    #[error("`{key}` has a `${{` that is never closed")]
-    Unclosed { key: String },
+/// Variables git-secrets withholds from the programs it runs (the identity, and every
+/// other variable of its own): `run` removes them from the child's environment, and a
+/// reference to one is an error, so no value can carry them to a program or an export.
+pub const WITHHELD_PREFIX: &str = "GIT_SECRETS_";
+
+/// Whether `name` is one of git-secrets' own variables, which no reference may name.
+pub fn is_withheld(name: &str) -> bool {
+    name.starts_with(WITHHELD_PREFIX)
 }
 
-/// Layers `docs` in order (later ones override) and expands references.
+/// What went wrong, naming the key and the 1-based character position of the `$`
+/// (never the reference's text).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ExpandError {
+    #[error("`{key}` has a reference (at character {at}) to a variable that is set neither in the scope nor in the environment (its name is not shown: it may be part of a value)")]
+    Unknown { key: String, at: usize },
+    #[error("`{key}` refers to itself (at character {at}), and the environment has no `{key}` to extend")]
+    SelfUnset { key: String, at: usize },
+    #[error("`{key}` has a reference (at character {at}) to a GIT_SECRETS_ variable, which git-secrets withholds from programs (it holds the identity)")]
+    Withheld { key: String, at: usize },
+    #[error("`{key}` has a `${{…}}` (at character {at}) whose content is not a variable name")]
+    NotAName { key: String, at: usize },
+    #[error("`{key}` has a `${{` (at character {at}) that is never closed")]
+    Unclosed { key: String, at: usize },
+    #[error("`{key}` refers to itself: {}", show_path(.path))]
+    Cycle { key: String, path: Vec<String> },
+}
+
+fn show_path(path: &[String]) -> String {
+    const MAX: usize = 8;
+    if path.len() <= MAX {
+        return path.join(" -> ");
+    }
+    format!(
+        "{} -> … ({} more) -> {}",
+        path[..MAX - 1].join(" -> "),
+        path.len() - MAX,
+        path[path.len() - 1]
+    )
+}
+
+impl ExpandError {
+    /// How to fix it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ExpandError::Unknown { .. } | ExpandError::SelfUnset { .. } => "set the variable it names (in the scope, or in the environment); if the `$` is part of the value, store the value literally: `git secrets set KEY` keeps what it is given, and in the file a literal `$` is written `\\$` or the value goes in single quotes",
+            ExpandError::Withheld { .. } => "remove the reference; a program that needs a key gets one of its own (`git secrets keys create`)",
+            ExpandError::NotAName { .. } | ExpandError::Unclosed { .. } => "store the value literally (`git secrets set KEY` keeps what it is given), or in the file write a literal `$` as `\\$` or put the value in single quotes; shell forms like `${NAME:-default}` are not supported",
+            ExpandError::Cycle { .. } => "break the cycle: one of these keys must not refer back to the others",
+        }
+    }
+}
+
+/// A piece of a value: literal text (a range of the value's text) or a reference.
+enum Part {
+    Lit(Range<usize>),
+    Ref { name: Range<usize>, at: usize },
+}
+
+/// Splits `value` (of `key`) into literal text and references.
+fn parts(key: &str, value: &Value) -> Result<Vec<Part>, ExpandError> {
+    let text = value.text.expose();
+    if !value.expands() {
+        return Ok(vec![Part::Lit(0..text.len())]);
+    }
+    let mut out = Vec::new();
+    let mut lit_start = 0;
+    let mut i = 0;
+    while let Some(rel) = text[i..].find('$') {
+        let d = i + rel;
+        i = d + 1;
+        if value.is_escaped(d) {
+            continue;
+        }
+        let at = text[..d].chars().count() + 1;
+        let after = &text[d + 1..];
+        let (name, end) = if let Some(inner) = after.strip_prefix('{') {
+            let close = inner.find('}').ok_or_else(|| ExpandError::Unclosed {
+                key: key.to_owned(),
+                at,
+            })?;
+            if !is_valid_key(&inner[..close]) {
+                return Err(ExpandError::NotAName {
+                    key: key.to_owned(),
+                    at,
+                });
+            }
+            (d + 2..d + 2 + close, d + 2 + close + 1)
+        } else {
+            let starts = after
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+            if !starts {
+                continue;
+            }
+            let len = after
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            (d + 1..d + 1 + len, d + 1 + len)
+        };
+        if lit_start < d {
+            out.push(Part::Lit(lit_start..d));
+        }
+        out.push(Part::Ref { name, at });
+        lit_start = end;
+        i = end;
+    }
+    if lit_start < text.len() {
+        out.push(Part::Lit(lit_start..text.len()));
+    }
+    Ok(out)
+}
+
+/// One value being resolved.
+struct Frame<'a> {
+    key: &'a str,
+    value: &'a Value,
+    parts: Vec<Part>,
+    next: usize,
+    out: Zeroizing<String>,
+}
+
+/// Layers `docs` in order (later ones override) and expands references. `env` is the
+/// inherited environment; it is never asked for a withheld name.
 pub fn resolve(
     docs: &[&Document],
     env: &dyn Fn(&str) -> Option<String>,
@@ -37,67 +156,105 @@ pub fn resolve(
     let mut keys: Vec<&String> = raw.keys().collect();
     keys.sort();
     for key in keys {
-        let mut stack = Vec::new();
-        expand_key(key, &raw, env, &mut done, &mut stack)?;
+        resolve_key(key, &raw, env, &mut done)?;
     }
     Ok(done.into_iter().collect())
 }
 
-fn expand_key(
-    key: &str,
-    raw: &HashMap<String, Value>,
+fn frame<'a>(key: &'a str, raw: &'a HashMap<String, Value>) -> Result<Frame<'a>, ExpandError> {
+    let value = &raw[key];
+    Ok(Frame {
+        key,
+        value,
+        parts: parts(key, value)?,
+        next: 0,
+        out: Zeroizing::new(String::new()),
+    })
+}
+
+/// Resolves `start` and every key it refers to, depth first, with an explicit stack.
+fn resolve_key<'a>(
+    start: &'a str,
+    raw: &'a HashMap<String, Value>,
     env: &dyn Fn(&str) -> Option<String>,
     done: &mut HashMap<String, SecretString>,
-    stack: &mut Vec<String>,
-) -> Result<SecretString, ExpandError> {
-    if let Some(v) = done.get(key) {
-        return Ok(v.clone());
+) -> Result<(), ExpandError> {
+    if done.contains_key(start) {
+        return Ok(());
     }
-    if let Some(pos) = stack.iter().position(|k| k == key) {
-        let mut path = stack[pos..].to_vec();
-        path.push(key.to_owned());
-        return Err(ExpandError::Cycle {
-            key: stack[pos].clone(),
-            path,
-        });
-    }
-    let value = &raw[key];
-    if !value.expands() {
-        done.insert(key.to_owned(), value.text.clone());
-        return Ok(value.text.clone());
-    }
-    stack.push(key.to_owned());
-    let text = value.text.expose();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| ExpandError::Unclosed {
-            key: key.to_owned(),
-        })?;
-        let name = &after[..end];
-        if raw.contains_key(name) {
-            out.push_str(expand_key(name, raw, env, done, stack)?.expose());
-        } else if let Some(v) = env(name) {
-            out.push_str(&v);
-        } else if !crate::dotenv::is_valid_key(name) {
-            return Err(ExpandError::NotAName {
+    let mut stack = vec![frame(start, raw)?];
+    let mut open: HashSet<&str> = HashSet::from([start]);
+    while let Some(top) = stack.last_mut() {
+        let Some(part) = top.parts.get(top.next) else {
+            let f = stack.pop().expect("a frame is on the stack");
+            open.remove(f.key);
+            done.insert(
+                f.key.to_owned(),
+                SecretString::new(f.out.as_str().to_owned()),
+            );
+            continue;
+        };
+        let text = top.value.text.expose();
+        let (name, at) = match part {
+            Part::Lit(r) => {
+                top.out.push_str(&text[r.clone()]);
+                top.next += 1;
+                continue;
+            }
+            Part::Ref { name, at } => (&text[name.clone()], *at),
+        };
+        let key = top.key;
+        if is_withheld(name) {
+            return Err(ExpandError::Withheld {
                 key: key.to_owned(),
-            });
-        } else {
-            return Err(ExpandError::Unknown {
-                key: key.to_owned(),
-                name: name.to_owned(),
+                at,
             });
         }
-        rest = &after[end + 1..];
+        // `PATH=${PATH}:/x` extends the inherited value, as dotenv-expand does.
+        if name == key {
+            let v = env(name).ok_or_else(|| ExpandError::SelfUnset {
+                key: key.to_owned(),
+                at,
+            })?;
+            top.out.push_str(&Zeroizing::new(v));
+            top.next += 1;
+            continue;
+        }
+        if let Some(v) = done.get(name) {
+            top.out.push_str(v.expose());
+            top.next += 1;
+            continue;
+        }
+        if let Some((k, _)) = raw.get_key_value(name) {
+            if open.contains(name) {
+                let from = stack.iter().position(|f| f.key == name).unwrap_or(0);
+                let mut path: Vec<String> =
+                    stack[from..].iter().map(|f| f.key.to_owned()).collect();
+                path.push(name.to_owned());
+                return Err(ExpandError::Cycle {
+                    key: name.to_owned(),
+                    path,
+                });
+            }
+            // Resolve `name` first; this part is taken again once it is done.
+            stack.push(frame(k, raw)?);
+            open.insert(k);
+            continue;
+        }
+        match env(name) {
+            Some(v) => {
+                top.out.push_str(&Zeroizing::new(v));
+                top.next += 1;
+            }
+            None => {
+                return Err(ExpandError::Unknown {
+                    key: key.to_owned(),
+                    at,
+                })
+            }
+        }
     }
-    out.push_str(rest);
-    stack.pop();
-    let out = SecretString::new(out);
-    done.insert(key.to_owned(), out.clone());
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -106,6 +263,10 @@ mod tests {
 
     fn doc(s: &str) -> Document {
         Document::parse(s.as_bytes()).unwrap()
+    }
+
+    fn none(_: &str) -> Option<String> {
+        None
     }
 
     #[test]
@@ -118,21 +279,122 @@ mod tests {
         assert_eq!(out["LIT"].expose(), "${HOST}");
     }
 
+    // Guards: the forms dotenvx expands (`$NAME`, backticks) and those it keeps (`\$`,
+    // `$` before a non-name character) give the values dotenvx gives.
     #[test]
-    fn cycles_and_unknown_names_are_errors() {
-        let env = |_: &str| None;
-        let err = resolve(&[&doc("A=${B}\nB=${A}\n")], &env).unwrap_err();
+    fn follows_dotenvx() {
+        let d = doc(concat!(
+            "DB_USER=app\nHOST=db.internal\nAMOUNT=42\n",
+            "URL=postgres://$DB_USER@${HOST}/app\n",
+            "ADDR=`${HOST}:5432`\n",
+            "A=\"cost\\${AMOUNT}\"\n",
+            "B=\\${AMOUNT}\n",
+            "C=\"\\$HOME\"\n",
+            "D=$5 and $ and $-x and ${HOST}}\n",
+            "E=$HOST$AMOUNT.x\n",
+            "PATH=${PATH}:/x\n",
+        ));
+        let env = |n: &str| (n == "PATH").then(|| "/bin".to_owned());
+        let out = resolve(&[&d], &env).unwrap();
+        let v = |k: &str| out[k].expose().to_owned();
+        assert_eq!(v("URL"), "postgres://app@db.internal/app");
+        assert_eq!(v("ADDR"), "db.internal:5432");
+        assert_eq!(v("A"), "cost${AMOUNT}");
+        assert_eq!(v("B"), "${AMOUNT}");
+        assert_eq!(v("C"), "$HOME");
+        assert_eq!(v("D"), "$5 and $ and $-x and db.internal}");
+        assert_eq!(v("E"), "db.internal42.x");
+        assert_eq!(v("PATH"), "/bin:/x");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_position_never_the_text() {
+        let err = resolve(&[&doc("A=${B}\nB=${A}\n")], &none).unwrap_err();
         assert!(matches!(err, ExpandError::Cycle { .. }), "{err}");
-        let err = resolve(&[&doc("A=\"p${w0rd!}\"\n")], &env).unwrap_err();
-        assert_eq!(err, ExpandError::NotAName { key: "A".into() });
-        assert!(!err.to_string().contains("w0rd"), "{err}");
-        let err = resolve(&[&doc("A=${NOPE}\n")], &env).unwrap_err();
-        assert_eq!(
-            err,
-            ExpandError::Unknown {
-                key: "A".into(),
-                name: "NOPE".into()
-            }
-        );
+        for (file, want) in [
+            (
+                "A=\"p${w0rd!}\"\n",
+                ExpandError::NotAName {
+                    key: "A".into(),
+                    at: 2,
+                },
+            ),
+            (
+                "A=Tr0ub${adour}3\n",
+                ExpandError::Unknown {
+                    key: "A".into(),
+                    at: 6,
+                },
+            ),
+            (
+                "A=Tr0ub$adour3\n",
+                ExpandError::Unknown {
+                    key: "A".into(),
+                    at: 6,
+                },
+            ),
+            (
+                "A=ü${adour\n",
+                ExpandError::Unclosed {
+                    key: "A".into(),
+                    at: 2,
+                },
+            ),
+            (
+                "A=x${A}\n",
+                ExpandError::SelfUnset {
+                    key: "A".into(),
+                    at: 2,
+                },
+            ),
+        ] {
+            let err = resolve(&[&doc(file)], &none).unwrap_err();
+            assert_eq!(err, want, "{file}");
+            let shown = format!("{err} {err:?} {}", err.hint());
+            assert!(
+                !shown.contains("adour") && !shown.contains("w0rd"),
+                "{shown}"
+            );
+        }
+    }
+
+    // Guards: no reference reaches git-secrets' own variables (the identity), from the
+    // environment or from a key of that name; the environment is not even asked.
+    #[test]
+    fn withheld_names_are_never_expanded() {
+        let asked = std::cell::Cell::new(false);
+        let env = |n: &str| {
+            asked.set(asked.get() || is_withheld(n));
+            Some("AGE-SECRET-KEY-1XYZ".to_owned())
+        };
+        for file in [
+            "D=${GIT_SECRETS_IDENTITY}\n",
+            "D=\"x$GIT_SECRETS_IDENTITY_FILE\"\n",
+            "D=`${GIT_SECRETS_IDENTITY}`\n",
+            "GIT_SECRETS_IDENTITY=${GIT_SECRETS_IDENTITY}\n",
+            "GIT_SECRETS_X=v\nD=${GIT_SECRETS_X}\n",
+        ] {
+            let err = resolve(&[&doc(file)], &env).unwrap_err();
+            assert!(matches!(err, ExpandError::Withheld { .. }), "{file}: {err}");
+            assert!(!err.to_string().contains("AGE-SECRET"), "{err}");
+        }
+        assert!(!asked.get());
+        let out = resolve(&[&doc("D='${GIT_SECRETS_IDENTITY}'\n")], &env).unwrap();
+        assert_eq!(out["D"].expose(), "${GIT_SECRETS_IDENTITY}");
+    }
+
+    // Guards: a chain far longer than the call stack could follow resolves; a long
+    // cycle is an error whose path is shortened.
+    #[test]
+    fn deep_chains_resolve_without_recursion() {
+        let n = 50_000;
+        let mut s: String = (0..n).map(|i| format!("K{i}=${{K{}}}\n", i + 1)).collect();
+        s.push_str(&format!("K{n}=end\n"));
+        let out = resolve(&[&doc(&s)], &none).unwrap();
+        assert_eq!(out["K0"].expose(), "end");
+        let cyc = s.replace(&format!("K{n}=end"), &format!("K{n}=$K0"));
+        let err = resolve(&[&doc(&cyc)], &none).unwrap_err();
+        assert!(matches!(err, ExpandError::Cycle { .. }));
+        assert!(err.to_string().len() < 200, "{err}");
     }
 }

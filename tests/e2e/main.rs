@@ -3,6 +3,8 @@
 
 mod common;
 
+// Values handed to programs and people: set's words, references, export/get round trips.
+mod values;
 // The filter: git add/commit/checkout/clone/worktree through clean and smudge.
 mod filter;
 // The everyday commands: set/get/unset/run/import/export/sync/env, scopes, nesting.

@@ -60,12 +60,26 @@ pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
             }
         }
         Format::Dotenv => {
+            // Each value written literally: a resolved `${…}` or `$` in it is text now,
+            // and reading the file back (git-secrets, dotenv, dotenvx) must not expand it.
+            let mut not_portable = Vec::new();
             for (k, v) in &values {
-                let raw = render_value(v.expose()).ok_or_else(|| Error::Usage {
-                    message: format!("the value of {k} cannot be written in dotenv syntax"),
-                    hint: Some("use --format shell or --format json".into()),
+                let r = render_value(v.expose()).ok_or_else(|| Error::Usage {
+                    message: format!(
+                        "the value of {k} holds a NUL byte, which a dotenv file cannot hold"
+                    ),
+                    hint: Some("use --format json".into()),
                 })?;
-                text.push_str(&format!("{k}={}\n", raw.expose()));
+                if !r.portable {
+                    not_portable.push(k.as_str());
+                }
+                text.push_str(&format!("{k}={}\n", r.raw.expose()));
+            }
+            if !not_portable.is_empty() {
+                eprintln!(
+                    "warning: {} written in double quotes with `\\` escapes, the only dotenv form that holds them (a `'` with a `$`, or every kind of quote with a line break or a final `\\`): git-secrets reads them back exactly, node dotenv and dotenvx may not; --format json or shell keep any value",
+                    not_portable.join(", ")
+                );
             }
         }
         Format::Json => {

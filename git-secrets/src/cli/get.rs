@@ -1,14 +1,14 @@
 //! `git secrets get [SERVICE] [ENV] [KEY]`: lists keys with masked values; `--show`, or
-//! naming one KEY, reveals values after a `y` at a terminal (or `--yes`).
+//! naming one KEY, reveals values after a `y` at a terminal (or `--yes`). A scope of a
+//! service also lists the keys it gets from the service's shared values, marked so.
 
 use clap::Args;
 
-use crate::dotenv::render_value;
 use crate::error::Error;
 use crate::secret::mask;
 use crate::workspace::FileState;
 
-use super::{confirm, resolve_scope, ScopeArgs};
+use super::{confirm, resolve_scope, run::shared_of, ScopeArgs};
 
 /// List keys with masked values, or reveal them.
 #[derive(Args, Debug)]
@@ -18,7 +18,7 @@ pub struct GetArgs {
     /// [SERVICE] [ENV] [KEY]
     #[arg(value_name = "WORDS")]
     words: Vec<String>,
-    /// Reveal the values.
+    /// Reveal the values (as stored: a file that `import` reads back to the same values).
     #[arg(long)]
     show: bool,
     /// Do not ask before revealing.
@@ -30,16 +30,38 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
     let mut ws = super::open()?;
     let (scope, rest) = resolve_scope(&mut ws, &args.scope, &args.words, 1, false)?;
     let file = ws.read_scope(&scope)?;
+    let shared = shared_of(&ws, &scope)?;
+    let shared_label = scope.shared().label();
+    // The shared values the scope does not override: what `run` layers under it.
+    let inherited: Vec<&crate::dotenv::Entry> = shared
+        .iter()
+        .flat_map(|s| s.doc.keys().into_iter().filter_map(|k| s.doc.get(&k)))
+        .filter(|e| file.doc.get(&e.key).is_none())
+        .collect();
     if let Some(key) = rest.first() {
         super::check_key(key)?;
-        let entry = file.doc.get(key).ok_or_else(|| Error::KeyNotFound {
-            key: key.clone(),
-            scope: scope.label(),
-        })?;
-        confirm(&format!("reveal {key} of {}?", scope.label()), args.yes)?;
+        let (entry, from) = match file.doc.get(key) {
+            Some(e) => (e, String::new()),
+            None => match inherited.iter().find(|e| &e.key == key) {
+                Some(e) => (*e, format!(" (from {shared_label})")),
+                None => {
+                    return Err(Error::KeyNotFound {
+                        key: key.clone(),
+                        scope: scope.label(),
+                    })
+                }
+            },
+        };
+        confirm(
+            &format!("reveal {key} of {}{from}?", scope.label()),
+            args.yes,
+        )?;
+        if !from.is_empty() {
+            eprintln!("{key} comes from the shared values of the service{from}");
+        }
         return super::out(&format!("{}\n", entry.value().text.expose()));
     }
-    if file.state == FileState::Missing {
+    if file.state == FileState::Missing && inherited.is_empty() {
         eprintln!(
             "{} has no secrets yet ({})",
             scope.label(),
@@ -53,19 +75,25 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
             args.yes,
         )?;
     }
-    let mut text = String::new();
-    for key in file.doc.keys() {
-        let value = file
-            .doc
-            .get(&key)
-            .expect("key listed from the document")
-            .value();
-        if args.show {
-            let raw = render_value(value.text.expose()).unwrap_or_else(|| value.text.clone());
-            text.push_str(&format!("{key}={}\n", raw.expose()));
+    let own = file.doc.keys().into_iter().filter_map(|k| file.doc.get(&k));
+    let mut text = zeroize::Zeroizing::new(String::new());
+    let rows = own
+        .map(|e| (e, ""))
+        .chain(inherited.iter().map(|e| (*e, "from")));
+    for (e, from) in rows {
+        // Revealed as stored, so a reference stays a reference and literal text stays
+        // literal when the listing is read back.
+        let shown = if args.show {
+            e.raw.expose().to_owned()
         } else {
-            text.push_str(&format!("{key}={}\n", mask(value.text.expose())));
-        }
+            mask(e.value().text.expose())
+        };
+        let note = if from.is_empty() {
+            String::new()
+        } else {
+            format!("  # from {shared_label}")
+        };
+        text.push_str(&format!("{}={shown}{note}\n", e.key));
     }
     super::out(&text)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::dotenv::Document;
+use crate::dotenv::{strip_bom, Document};
 use crate::error::Error;
 
 use super::{resolve_scope, ScopeArgs};
@@ -29,7 +29,8 @@ pub fn cmd_import(args: ImportArgs) -> Result<(), Error> {
         path: args.file.clone(),
         source,
     })?);
-    let source = Document::parse(&bytes).map_err(|source| Error::Dotenv {
+    // A file saved "UTF-8 with BOM" reads as node dotenv reads it.
+    let source = Document::parse(strip_bom(&bytes)).map_err(|source| Error::Dotenv {
         path: args.file.display().to_string(),
         source,
     })?;

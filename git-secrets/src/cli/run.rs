@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use clap::Args;
 
 use crate::error::Error;
+use crate::expand::is_withheld;
 use crate::identity::{ENV_IDENTITY, ENV_IDENTITY_FILE};
 use crate::scope::Scope;
 use crate::secret::SecretString;
-use crate::workspace::{FileState, Workspace};
+use crate::workspace::{FileState, ScopeFile, Workspace};
 
 use super::{resolve_scope, ScopeArgs};
 
@@ -28,16 +29,20 @@ pub struct RunArgs {
     command: Vec<std::ffi::OsString>,
 }
 
+/// The service's shared values under `scope` (none for a shared scope itself).
+pub(super) fn shared_of(ws: &Workspace, scope: &Scope) -> Result<Option<ScopeFile>, Error> {
+    if scope.is_shared() {
+        return Ok(None);
+    }
+    Ok(Some(ws.read_scope(&scope.shared())?))
+}
+
 /// The scope's values with shared ones under them and references expanded.
 pub fn resolved_values(
     ws: &Workspace,
     scope: &Scope,
 ) -> Result<BTreeMap<String, SecretString>, Error> {
-    let shared = if scope.is_shared() {
-        None
-    } else {
-        Some(ws.read_scope(&scope.shared())?)
-    };
+    let shared = shared_of(ws, scope)?;
     let own = ws.read_scope(scope)?;
     if own.state == FileState::Missing
         && shared
@@ -61,13 +66,11 @@ pub fn resolved_values(
         docs.push(&s.doc);
     }
     docs.push(&own.doc);
+    // Withheld names (the identity) are refused by the resolver before it asks.
     let env = |name: &str| std::env::var(name).ok();
     crate::expand::resolve(&docs, &env).map_err(|e| Error::Usage {
         message: format!("{}: {e}", scope.label()),
-        hint: Some(
-            "set the referenced key, or quote the value with single quotes to keep `${` literal"
-                .into(),
-        ),
+        hint: Some(e.hint().into()),
     })
 }
 
@@ -77,9 +80,14 @@ pub fn cmd_run(args: RunArgs) -> Result<(), Error> {
     let values = resolved_values(&ws, &scope)?;
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut cmd = std::process::Command::new(program);
-    cmd.args(rest)
-        .env_remove(ENV_IDENTITY)
-        .env_remove(ENV_IDENTITY_FILE);
+    cmd.args(rest);
+    // git-secrets' own variables (the identity above all) never reach the program.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_none_or(is_withheld) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove(ENV_IDENTITY).env_remove(ENV_IDENTITY_FILE);
     for (k, v) in &values {
         cmd.env(k, v.expose());
     }
@@ -87,21 +95,40 @@ pub fn cmd_run(args: RunArgs) -> Result<(), Error> {
     exec(cmd, program)
 }
 
+/// A command that cannot be started ends the way a shell ends it: 127 when it is not
+/// found, 126 when it is found but cannot be executed, after one error message.
+fn cannot_run(program: &std::ffi::OsStr, source: std::io::Error) -> ! {
+    let (code, hint) = match source.kind() {
+        std::io::ErrorKind::NotFound => (127, "check the command name and PATH"),
+        _ => (
+            126,
+            "check that the file is an executable program (`chmod +x`), not a directory",
+        ),
+    };
+    eprintln!(
+        "error: cannot run `{}`: {source}",
+        program.to_string_lossy()
+    );
+    eprintln!("hint: {hint}");
+    std::process::exit(code)
+}
+
 #[cfg(unix)]
 pub(super) fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
     use std::os::unix::process::CommandExt;
     let source = cmd.exec();
-    Err(Error::Usage {
-        message: format!("cannot run `{}`: {source}", program.to_string_lossy()),
-        hint: Some("check the command name and PATH".into()),
-    })
+    drop(cmd);
+    cannot_run(program, source)
 }
 
 #[cfg(not(unix))]
 pub(super) fn exec(mut cmd: std::process::Command, program: &std::ffi::OsStr) -> Result<(), Error> {
-    let status = cmd.status().map_err(|source| Error::Usage {
-        message: format!("cannot run `{}`: {source}", program.to_string_lossy()),
-        hint: Some("check the command name and PATH".into()),
-    })?;
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(source) => {
+            drop(cmd);
+            cannot_run(program, source)
+        }
+    };
     std::process::exit(status.code().unwrap_or(1));
 }

@@ -1,14 +1,15 @@
 //! `git secrets sync [SERVICE] [ENV]`: adds the keys of `.env.example` that the scope
-//! lacks, with the example's value. Never overwrites a key that is set.
+//! lacks, with the example's value. Never overwrites a key that is set, in the scope or
+//! in the service's shared values under it.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::dotenv::Document;
+use crate::dotenv::{strip_bom, Document};
 use crate::error::Error;
 
-use super::{resolve_scope, ScopeArgs};
+use super::{resolve_scope, run::shared_of, ScopeArgs};
 
 /// Add the keys of .env.example that a scope lacks (never overwrites).
 #[derive(Args, Debug)]
@@ -40,15 +41,19 @@ pub fn cmd_sync(args: SyncArgs) -> Result<(), Error> {
         path: path.clone(),
         source,
     })?;
-    let example = Document::parse(&bytes).map_err(|source| Error::Dotenv {
+    let example = Document::parse(strip_bom(&bytes)).map_err(|source| Error::Dotenv {
         path: path.display().to_string(),
         source,
     })?;
     let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, true)?;
     let mut file = ws.read_scope(&scope)?;
+    // A key the service's shared values give the scope is not lacking: a placeholder
+    // added here would override the real value (`run` layers the scope over them).
+    let shared = shared_of(&ws, &scope)?;
+    let from_shared = |key: &str| shared.as_ref().is_some_and(|s| s.doc.get(key).is_some());
     let mut added = Vec::new();
     for e in example.entries() {
-        if file.doc.get(&e.key).is_none() {
+        if file.doc.get(&e.key).is_none() && !from_shared(&e.key) {
             file.set(&e.key, e.raw.clone(), Some(&path.display().to_string()))?;
             added.push(e.key.clone());
         }
