@@ -358,7 +358,7 @@ mod tests {
         ] {
             let command = format!(
                 "{} filter-process",
-                crate::cli::unlock::sh_double_quote(path)
+                crate::cli::unlock::setup::sh_double_quote(path)
             );
             assert_eq!(program_of(&command), path);
         }

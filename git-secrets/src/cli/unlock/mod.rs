@@ -12,7 +12,7 @@ use crate::git::Repo;
 use crate::scope::Scope;
 use crate::workspace::{FileState, Workspace};
 
-mod setup;
+pub mod setup;
 pub use setup::{
     append_missing, configure, exe_command, is_our_fsmonitor, missing_lines, refresh_textconv,
     textconv_command, unconfigure_fsmonitor, write_gitattributes, write_gitignore, ATTRIBUTES,
