@@ -188,30 +188,26 @@ pub fn history(repo: &Repo) -> Result<Vec<(String, String)>, Error> {
 /// with a path it had: (path, blob id), newest first, each blob once.
 pub fn log_blobs(repo: &Repo, revs: &str) -> Result<Vec<(String, String)>, Error> {
     let limit = format!("-n{HISTORY_COMMITS}");
-    // A partial clone may lack the trees too (`--filter=tree:0`): never fetched here.
-    let partial = repo.is_partial_clone();
-    let git = if partial { Repo::git_local } else { Repo::git };
-    let out = git(
-        repo,
-        &[
-            "log",
-            "-z",
-            "--format=",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            "--root",
-            "-m",
-            &limit,
-            revs,
-            "--",
-            ":(glob).secrets/**/*.env",
-        ],
-    );
+    // A partial clone may lack the trees too (`--filter=tree:0`): never fetched here
+    // (reading only what the clone holds changes nothing in any other clone).
+    let out = repo.git_local(&[
+        "log",
+        "-z",
+        "--format=",
+        "--raw",
+        "--no-abbrev",
+        "--no-renames",
+        "--root",
+        "-m",
+        &limit,
+        revs,
+        "--",
+        ":(glob).secrets/**/*.env",
+    ]);
     match out {
         Ok(out) => Ok(raw_blobs(&out)),
         // What the clone holds cannot be walked without fetching: nothing to cache.
-        Err(_) if partial => Ok(Vec::new()),
+        Err(_) if repo.is_partial_clone() => Ok(Vec::new()),
         Err(e) => Err(e),
     }
 }
@@ -357,24 +353,15 @@ pub fn fill(
 /// blobs one by one would defeat the partial clone (and fail offline). git fetches
 /// what `git log -p` shows, as it goes.
 fn views_of(ws: &Workspace, blobs: &[(String, String)]) -> Result<Vec<(String, String)>, Error> {
+    // Only what the clone holds: in any clone but a partial one, that is every blob.
     let mut pairs = Vec::with_capacity(blobs.len());
-    if ws.repo.is_partial_clone() {
-        let names = blobs.iter().map(|(_, oid)| oid.clone()).collect();
-        ws.repo.for_each_local_object(names, |i, _, bytes| {
-            if let Some(bytes) = bytes {
-                pairs.push((&blobs[i], zeroize::Zeroizing::new(bytes.to_vec())));
-            }
-            Ok(())
-        })?;
-    } else {
-        let oids: Vec<&str> = blobs.iter().map(|(_, oid)| oid.as_str()).collect();
-        let read = ws.repo.read_blobs(&oids)?;
-        pairs.extend(
-            blobs
-                .iter()
-                .zip(read.into_iter().map(zeroize::Zeroizing::new)),
-        );
-    }
+    let names = blobs.iter().map(|(_, oid)| oid.clone()).collect();
+    ws.repo.for_each_local_object(names, |i, _, bytes| {
+        if let Some(bytes) = bytes {
+            pairs.push((&blobs[i], zeroize::Zeroizing::new(bytes.to_vec())));
+        }
+        Ok(())
+    })?;
     Ok(crate::par::map(&pairs, |((path, oid), blob)| {
         let form = crate::filter::smudged_form(ws, path, blob)?;
         Some((oid.clone(), view_of_smudged(ws, path, &form)))
