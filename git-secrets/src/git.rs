@@ -270,24 +270,97 @@ fn run_with_env(
     Ok(out.stdout)
 }
 
+/// The hooks directory of each work tree this process asked git about.
+static HOOKS: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+fn known_hooks(root: &Path) -> Option<PathBuf> {
+    HOOKS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(r, _)| r == root)
+        .map(|(_, dir)| dir.clone())
+}
+
+fn remember_hooks(root: &Path, dir: PathBuf) {
+    let mut known = HOOKS.lock().unwrap_or_else(|p| p.into_inner());
+    if !known.iter().any(|(r, _)| r == root) {
+        known.push((root.to_owned(), dir));
+    }
+}
+
+/// `path` with `.` and `..` taken out by their names (git prints the hooks directory
+/// relative to where it ran: `../.git/hooks` from a subdirectory).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // Above the root is the root.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 impl Repo {
-    /// The work tree that contains the current directory.
+    /// The work tree that contains the current directory. git tells its hooks
+    /// directory in the same breath ([`Repo::hooks_dir`]).
     pub fn discover() -> Result<Repo, Error> {
         let cwd = std::env::current_dir().map_err(|source| Error::Io {
             path: ".".into(),
             source,
         })?;
-        let out =
-            run(&cwd, &["rev-parse", "--show-toplevel"], None).map_err(|_| Error::NotARepo)?;
-        let root = String::from_utf8_lossy(&out)
-            .trim_end_matches(['\n', '\r'])
-            .to_owned();
+        let out = run(
+            &cwd,
+            &["rev-parse", "--show-toplevel", "--git-path", "hooks"],
+            None,
+        )
+        .map_err(|_| Error::NotARepo)?;
+        let text = String::from_utf8_lossy(&out);
+        // Two lines; a path holding a line break makes more: then the top level is asked
+        // for on its own, and the hooks when they are needed.
+        let lines: Vec<&str> = text.lines().collect();
+        let root = match lines[..] {
+            [root, hooks] => {
+                remember_hooks(Path::new(root), lexically_normal(&cwd.join(hooks)));
+                root.to_owned()
+            }
+            _ => {
+                let out = run(&cwd, &["rev-parse", "--show-toplevel"], None)
+                    .map_err(|_| Error::NotARepo)?;
+                String::from_utf8_lossy(&out)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned()
+            }
+        };
         if root.is_empty() {
             return Err(Error::NotARepo);
         }
         Ok(Repo {
             root: PathBuf::from(root),
         })
+    }
+
+    /// The directory git runs hooks from (`git rev-parse --git-path hooks`, which
+    /// follows `core.hooksPath`), asked once per process and repository.
+    pub fn hooks_dir(&self) -> Result<PathBuf, Error> {
+        if let Some(dir) = known_hooks(&self.root) {
+            return Ok(dir);
+        }
+        let out = self.git(&["rev-parse", "--git-path", "hooks"])?;
+        let rel = String::from_utf8_lossy(&out).trim_end().to_owned();
+        let dir = lexically_normal(&self.root.join(rel));
+        remember_hooks(&self.root, dir.clone());
+        Ok(dir)
     }
 
     pub fn git(&self, args: &[&str]) -> Result<Vec<u8>, Error> {
@@ -618,5 +691,53 @@ impl Repo {
             let _ = self.git(&["update-index", "-q", "--refresh"]);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalised_by_name() {
+        let n = |p: &str| lexically_normal(Path::new(p));
+        assert_eq!(n("/r/a/b/../../.git/hooks"), PathBuf::from("/r/.git/hooks"));
+        assert_eq!(n("/r/./.githooks"), PathBuf::from("/r/.githooks"));
+        assert_eq!(n("/abs/h"), PathBuf::from("/abs/h"));
+        assert_eq!(n("/.."), PathBuf::from("/"));
+        assert_eq!(n("../x"), PathBuf::from("../x"));
+    }
+
+    /// From a subdirectory, the hooks directory git names relative to it is the one
+    /// under the top level.
+    #[test]
+    fn discovery_learns_the_hooks_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .current_dir(&root)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {out:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["config", "core.hooksPath", ".githooks"]);
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        let out = run(
+            &root.join("a/b"),
+            &["rev-parse", "--show-toplevel", "--git-path", "hooks"],
+            None,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let hooks = text.lines().nth(1).unwrap();
+        assert_eq!(
+            lexically_normal(&root.join("a/b").join(hooks)),
+            root.join(".githooks")
+        );
     }
 }

@@ -20,7 +20,7 @@
 //! configuration does), falling back to `git-secrets` on PATH, and fails the commit
 //! with a message when neither exists, rather than letting plaintext through silently.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::Error;
 use crate::git::Repo;
@@ -81,7 +81,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// Which of our hooks are in place (for `status`): a hook is ours when its file holds our
 /// block or is our own script.
 pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
-    let dir = hooks_dir(repo).ok();
+    let dir = repo.hooks_dir().ok();
     HOOKS
         .iter()
         .map(|h| {
@@ -97,7 +97,7 @@ pub fn installed(repo: &Repo) -> Vec<(&'static str, bool)> {
 /// The program each of our hook blocks runs first (the absolute path it was installed
 /// from), for `doctor` to check that it still exists.
 pub fn programs(repo: &Repo) -> Vec<(&'static str, String)> {
-    let Ok(dir) = hooks_dir(repo) else {
+    let Ok(dir) = repo.hooks_dir() else {
         return Vec::new();
     };
     HOOKS
@@ -118,31 +118,6 @@ fn sh_unquote(q: &str) -> Option<String> {
             .strip_suffix('\'')?
             .replace(r"'\''", "'"),
     )
-}
-
-/// The directory git runs hooks from.
-pub fn hooks_dir(repo: &Repo) -> Result<PathBuf, Error> {
-    // Asked once per process and repository (`unlock` asks early, beside decrypting).
-    static KNOWN: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
-    let known = |root: &Path| {
-        KNOWN
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .find(|(r, _)| r == root)
-            .map(|(_, dir)| dir.clone())
-    };
-    if let Some(dir) = known(&repo.root) {
-        return Ok(dir);
-    }
-    let out = repo.git(&["rev-parse", "--git-path", "hooks"])?;
-    let rel = String::from_utf8_lossy(&out).trim_end().to_owned();
-    let dir = repo.root.join(rel);
-    KNOWN
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((repo.root.clone(), dir.clone()));
-    Ok(dir)
 }
 
 /// Single-quotes `s` for sh.
@@ -292,7 +267,7 @@ fn belongs_to_repo(repo: &Repo, path: &Path) -> Option<&'static str> {
 /// Installs `hooks` (of [`HOOKS`]); returns what to tell the user.
 pub fn install(repo: &Repo, exe: &Path, hooks: &[&str]) -> Result<Vec<String>, Error> {
     let exe = exe.to_string_lossy().replace('\\', "/");
-    let dir = hooks_dir(repo)?;
+    let dir = repo.hooks_dir()?;
     let mut notes = Vec::new();
     for hook in hooks {
         let path = dir.join(hook);
@@ -356,7 +331,7 @@ pub fn install(repo: &Repo, exe: &Path, hooks: &[&str]) -> Result<Vec<String>, E
 
 /// Removes what [`install`] added to `hooks`, leaving every other hook as it was.
 pub fn remove(repo: &Repo, hooks: &[&str]) -> Result<(), Error> {
-    let dir = hooks_dir(repo)?;
+    let dir = repo.hooks_dir()?;
     for hook in hooks {
         let path = dir.join(hook);
         let Ok(text) = std::fs::read_to_string(&path) else {

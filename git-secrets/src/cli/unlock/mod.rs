@@ -84,7 +84,7 @@ impl Asked {
     fn ask(repo: &Repo) -> Asked {
         let ((fsmonitor_now, staged), (cache, access_history)) = crate::par::join(
             || {
-                let _ = crate::guard::install::hooks_dir(repo);
+                let _ = repo.hooks_dir();
                 git_at_least(repo, (2, 31));
                 (repo.config_get_any("core.fsmonitor"), repo.staged_blobs())
             },
