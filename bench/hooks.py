@@ -7,6 +7,9 @@ changed value, 5 other text files with a new line) and times the installed
 `.git/hooks/pre-commit` (the sh shim and `git secrets hook pre-commit`, as git runs it),
 BENCH_RUNS times (default 21), and prints the median. The target is <= 50 ms.
 
+It also times the commit-msg hook, which searches the message for every value this
+identity can read (so its cost follows the number of scope files).
+
 To show that the cost follows the staged content and not the repository, it also times:
   secrets-only  only the 5 secret files staged (encrypted blobs: no value search)
   small-repo    the same 10 files staged in a repository of 10 scope files and 100 others
@@ -78,8 +81,8 @@ def stage(repo, env, svc, env_list, secret_files, other_files, round_no):
     run(["git", "add", "--", *paths], repo, env)
 
 
-def time_hook(repo, env, runs):
-    hook = os.path.join(repo, ".git", "hooks", "pre-commit")
+def time_hook(repo, env, runs, name="pre-commit", args=()):
+    hook = os.path.join(repo, ".git", "hooks", name)
     if not os.access(hook, os.X_OK):
         raise BenchError(f"{hook} is not installed")
     # Let the writes of the setup reach the disk first: writeback in the background
@@ -89,11 +92,11 @@ def time_hook(repo, env, runs):
     times = []
     for _ in range(runs + 1):
         t0 = time.perf_counter()
-        r = subprocess.run([hook], cwd=repo, env=env, stdin=subprocess.DEVNULL,
+        r = subprocess.run([hook, *args], cwd=repo, env=env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         t = time.perf_counter() - t0
         if r.returncode != 0:
-            raise BenchError("the hook blocked clean staged files:\n" + r.stderr.decode(errors="replace"))
+            raise BenchError(f"the {name} hook blocked clean work:\n" + r.stderr.decode(errors="replace"))
         times.append(t)
     return statistics.median(times[1:]) * 1000  # the first run warms the caches
 
@@ -127,12 +130,17 @@ def main():
             results.append(("5 secret files staged, 1000+10000 files", time_hook(big, env, a.runs)))
             stage(small, env, ssvc, senvs, 5, 5, 1)
             results.append(("10 staged (5 secret, 5 other), 10+100 files", time_hook(small, env, a.runs)))
+            message = os.path.join(tmp, "message.txt")
+            with open(message, "w") as f:
+                f.write("Load the payments configuration from the environment\n")
+            commit_msg = time_hook(big, env, a.runs, "commit-msg", (message,))
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
     print(f"pre-commit hook, median of {a.runs} runs (target <= {TARGET_MS:.0f} ms for the first):")
     for label, ms in results:
         print(f"  {label:<52} {ms:7.1f} ms")
+    print(f"commit-msg hook (searches the message for every value), 1000 scope files {commit_msg:7.1f} ms")
     missed = results[0][1] > TARGET_MS
     print("target met" if not missed else "TARGET MISSED")
     return 1 if (a.check and missed) else 0
