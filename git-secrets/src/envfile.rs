@@ -29,6 +29,17 @@ pub enum OpenError {
         /// Where the token really belongs, when that could be found.
         origin: Option<String>,
     },
+    /// Sealed with a key of another environment's chain: the file was moved or copied
+    /// from there, or is an old name's file that a merge brought back after the name was
+    /// given to a new environment (`env rename`, then `env add` of the old name).
+    #[error("line {line}{}: the value does not decrypt here: it was sealed for environment `{env}` (key {key_id}), so the file was moved or copied from there", key_suffix(.key))]
+    OtherEnvironment {
+        line: usize,
+        key: Option<String>,
+        // Boxed: every `Result` carrying an `Error` is as large as its largest variant.
+        env: Box<str>,
+        key_id: Box<str>,
+    },
 }
 
 fn key_suffix(key: &Option<String>) -> String {
@@ -43,7 +54,8 @@ impl OpenError {
             OpenError::NotEncrypted { line }
             | OpenError::Damaged { line, .. }
             | OpenError::UnknownKey { line, .. }
-            | OpenError::DoesNotOpen { line, .. } => *line,
+            | OpenError::DoesNotOpen { line, .. }
+            | OpenError::OtherEnvironment { line, .. } => *line,
         }
     }
 }

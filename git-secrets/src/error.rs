@@ -103,6 +103,7 @@ impl Error {
             Error::Access { .. } => "restore it with `git checkout -- .secrets/access.json`; if a merge broke it, redo the merge".into(),
             Error::Dotenv { source, .. } => source.hint().into(),
             Error::Open { source: crate::envfile::OpenError::UnknownKey { .. }, .. } => "pull the latest .secrets/access.json; if the key is still unknown, ask a member to run `git secrets member list` and approve you".into(),
+            Error::Open { source: crate::envfile::OpenError::OtherEnvironment { env, .. }, .. } => format!("put the file back where `{env}` keeps it, or restore this one from a commit where it was sealed for its own environment (`git checkout <commit> -- <file>`); a merge of `env rename` with an edit of the old name leaves such a file when the old name was given to a new environment: carry that edit into `{env}` by hand"),
             Error::Open { source: crate::envfile::OpenError::DoesNotOpen { .. }, scope, .. } => format!("restore the file from a trusted commit (`git checkout <commit> -- <file>`), or set the key again in {scope} with `git secrets set`"),
             Error::Open { source: crate::envfile::OpenError::Damaged { .. }, .. } => "restore the file from git (`git checkout -- <file>`), then set the value again if it was changed on purpose".into(),
             Error::Open { source: crate::envfile::OpenError::NotEncrypted { .. }, .. } => "the file mixes encrypted and plaintext lines; restore it with `git checkout -- <file>` and set the values again".into(),

@@ -301,25 +301,30 @@ impl Workspace {
     /// [`Workspace::decrypt`] of a file already parsed.
     pub fn decrypt_doc(&self, scope: &Scope, doc: &Document) -> Result<Document, Error> {
         let keys = self.keys(&scope.env)?;
-        envfile::decrypt_doc(doc, &scope.label(), &keys, &|| self.other_scopes(scope)).map_err(|source| {
-            // A key id of another environment means the file was moved or copied here.
-            let source = match source {
-                envfile::OpenError::UnknownKey { line, key, key_id } => match self.env_of_key(&key_id) {
-                    Some(env) if env != scope.env => envfile::OpenError::DoesNotOpen {
-                        line,
-                        key,
-                        origin: Some(format!("environment `{env}` (key {key_id}), so the file was moved or copied from there")),
-                    },
-                    _ => envfile::OpenError::UnknownKey { line, key, key_id },
-                },
-                other => other,
-            };
-            Error::Open {
-                path: scope.rel_path(),
-                scope: scope.label(),
-                source,
-            }
-        })
+        envfile::decrypt_doc(doc, &scope.label(), &keys, &|| self.other_scopes(scope)).map_err(
+            |source| {
+                // A key id of another environment means the file was moved or copied here.
+                let source = match source {
+                    envfile::OpenError::UnknownKey { line, key, key_id } => {
+                        match self.env_of_key(&key_id) {
+                            Some(env) if env != scope.env => envfile::OpenError::OtherEnvironment {
+                                line,
+                                key,
+                                env: env.into(),
+                                key_id: key_id.into(),
+                            },
+                            _ => envfile::OpenError::UnknownKey { line, key, key_id },
+                        }
+                    }
+                    other => other,
+                };
+                Error::Open {
+                    path: scope.rel_path(),
+                    scope: scope.label(),
+                    source,
+                }
+            },
+        )
     }
 
     /// The environment whose key chain holds the key `key_id` (key ids are public).
