@@ -13,7 +13,8 @@
 //! With `-X ours` or `-X theirs` (which git hands its own merge, not a driver: see
 //! [`crate::filter::favoured_side`]), a key changed differently on both sides takes the
 //! favoured side's value, a key deleted on one side and changed on the other follows the
-//! favoured side, and a file whose layout both sides changed is the favoured side's.
+//! favoured side, and when both sides changed the layout, the favoured side's is kept, with
+//! the other side's keys merged into it as usual.
 //!
 //! Line endings are not layout: a side that converted the whole file (every line ending
 //! in CRLF, or every one in LF, unlike the base, whose endings the other side kept)
@@ -226,15 +227,10 @@ fn merge_lines(
         layout(ours, &common),
         layout(theirs, &common),
     );
-    if lo != lb && lt != lb && lo != lt {
+    let layouts_conflict = lo != lb && lt != lb && lo != lt;
+    if layouts_conflict && favour.is_none() {
         // Both sides changed comments, prefixes or order: a key-level merge would drop
-        // one side's change. The whole file conflicts instead, each side as it is, or
-        // is the favoured side's.
-        match favour {
-            Some(Favour::Ours) => return (ours_side.out.to_vec(), 0, false),
-            Some(Favour::Theirs) => return (theirs_side.out.to_vec(), 0, false),
-            None => {}
-        }
+        // one side's change. The whole file conflicts instead, each side as it is.
         let mut lines = vec![format!("{} {}\n", "<".repeat(marker), labels.0)];
         lines.extend(ours_side.out.iter().cloned());
         lines.push(format!("{}\n", "=".repeat(marker)));
@@ -242,7 +238,11 @@ fn merge_lines(
         lines.push(format!("{} {}\n", ">".repeat(marker), labels.1));
         return (lines, 1, false);
     }
-    let theirs_layout = if lo == lb && lt != lb {
+    let theirs_layout = if layouts_conflict {
+        // `-X` settles the layout as it settles a value: the favoured side's, with the
+        // other side's keys merged into it.
+        favour == Some(Favour::Theirs)
+    } else if lo == lb && lt != lb {
         true
     } else if lo == lb {
         skeleton(ours) == skeleton(base) && skeleton(theirs) != skeleton(base)
@@ -472,8 +472,14 @@ mod tests {
         assert_eq!((r.text.as_str(), r.conflicts), ("B=2\n", 0));
         let r = m_favouring("A=1\nB=2\n", "B=2\n", "A=5\nB=2\n", Some(Theirs));
         assert_eq!((r.text.as_str(), r.conflicts), ("B=2\nA=5\n", 0));
-        // Both layouts changed: the favoured side's file.
-        let (ours, theirs) = ("# o\nA=1\nB=2\n", "# t\nA=1\nB=2\n");
+        // Both layouts changed: the favoured side's layout, the other side's keys merged
+        // into it (a changed value and an added key are kept).
+        let (ours, theirs) = ("# o\nA=1\nB=2\n", "# t\nA=1\nB=3\n# new\nC=4\n");
+        let r = m_favouring("A=1\nB=2\n", ours, theirs, Some(Ours));
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("# o\nA=1\nB=3\n# new\nC=4\n", 0)
+        );
         let r = m_favouring("A=1\nB=2\n", ours, theirs, Some(Theirs));
         assert_eq!((r.text.as_str(), r.conflicts), (theirs, 0));
         // Without -X, the conflicts stay.

@@ -91,8 +91,9 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
         label(rest.get(1).map(String::as_str), "theirs"),
     );
     let (base_p, ours_p, theirs_p) = (Path::new(base), Path::new(ours), Path::new(theirs));
+    let repo = git_secrets::git::Repo::discover().map_err(|e| e.to_string())?;
     // `-X ours` / `-X theirs` of the git command merging (git does not pass them on).
-    let favour = git_secrets::filter::favoured_side();
+    let favour = git_secrets::filter::favoured_side(&repo);
     let fallback = |why: String| -> Result<bool, String> {
         eprintln!("git-secrets-merge: {path}: merging the encrypted form line by line ({why})");
         line_merge(base_p, ours_p, theirs_p, marker, labels, favour)
@@ -100,9 +101,7 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
     let Some(scope) = git_secrets::scope::Scope::from_rel_path(path) else {
         return fallback("not a scope file".into());
     };
-    let ws = match git_secrets::workspace::Workspace::open_for_filter(
-        git_secrets::git::Repo::discover().map_err(|e| e.to_string())?,
-    ) {
+    let ws = match git_secrets::workspace::Workspace::open_for_filter(repo) {
         Ok(ws) => ws,
         Err(e) => return fallback(e.to_string()),
     };

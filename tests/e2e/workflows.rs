@@ -396,6 +396,51 @@ fn strategy_options_favour_a_side_key_by_key() {
     }
 }
 
+// Guards: `-X theirs` that git applies without it on the command line is honoured too:
+// saved by a rebase that stopped (`rebase --continue`), or in `branch.<name>.mergeOptions`.
+#[test]
+fn saved_strategy_options_favour_a_side_too() {
+    // A rebase replaying two commits, stopped at the first (`edit`), then continued: the
+    // second, which changes B on both sides, is merged by `git rebase --continue`.
+    let env = Env::new();
+    let repo = base_repo(&env);
+    env.git(&repo, &["checkout", "-q", "-b", "theirs"]).ok();
+    commit(&env, &repo, Change::Set("C", "charlie-y"));
+    commit(&env, &repo, Change::Set("B", "bravo-y"));
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    commit(&env, &repo, Change::Set("B", "bravo-x"));
+    env.git(&repo, &["checkout", "-q", "theirs"]).ok();
+    let edit_first = "sequence.editor=sed -i 1s/^pick/edit/";
+    let out = env.git(
+        &repo,
+        &["-c", edit_first, "rebase", "-i", "-X", "theirs", "main"],
+    );
+    assert!(out.success(), "{out:#?}");
+    let out = env.git(&repo, &["rebase", "--continue"]);
+    assert!(out.success(), "rebase --continue: {out:#?}");
+    let values = [("B", "bravo-y"), ("C", "charlie-y")];
+    assert_eq!(
+        read(repo.join(FILE)),
+        text(&values),
+        "after rebase --continue"
+    );
+    assert_committed(&env, &repo, &values, "rebase --continue");
+    // branch.main.mergeOptions.
+    let env = Env::new();
+    let repo = base_repo(&env);
+    env.git(&repo, &["checkout", "-q", "-b", "theirs"]).ok();
+    commit(&env, &repo, Change::Set("B", "bravo-y"));
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    commit(&env, &repo, Change::Set("B", "bravo-x"));
+    env.git(&repo, &["config", "branch.main.mergeOptions", "-X theirs"])
+        .ok();
+    let out = env.git(&repo, &["merge", "--no-edit", "theirs"]);
+    assert!(out.success(), "merge with mergeOptions: {out:#?}");
+    let values = [("B", "bravo-y")];
+    assert_eq!(read(repo.join(FILE)), text(&values), "after the merge");
+    assert_committed(&env, &repo, &values, "branch.main.mergeOptions");
+}
+
 // Guards: `stash pop` over an unstaged edit is refused, losing nothing; staged, it merges.
 #[test]
 fn stash_pop_over_an_unstaged_edit_loses_nothing() {

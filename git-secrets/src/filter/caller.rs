@@ -34,22 +34,28 @@ pub fn exports() -> bool {
 /// The side `-X ours` or `-X theirs` (`--strategy-option`) tells the git command that
 /// started this process to favour: a merge, pull, rebase, cherry-pick or revert. git
 /// applies such options to its own line merge and hands a merge driver none of them,
-/// so the driver reads them here. The last one given counts, as in git.
-pub fn favoured_side() -> Option<crate::envmerge::Favour> {
-    invoking_git_args().and_then(|argv| favour_of(&argv))
-}
-
-fn favour_of(argv: &[String]) -> Option<crate::envmerge::Favour> {
-    use crate::envmerge::Favour;
-    let (sub, rest) = subcommand(argv)?;
+/// so the driver reads them here: on the command line (the last one given counts, as in
+/// git), else where git keeps them for a command that goes on without them on its
+/// command line (`rebase --continue`, the next picks of a cherry-pick or revert, which
+/// read the options the stopped command saved) or applies them from the configuration
+/// (`branch.<name>.mergeOptions`, for `git merge` and `git pull`).
+pub fn favoured_side(repo: &crate::git::Repo) -> Option<crate::envmerge::Favour> {
+    let argv = invoking_git_args()?;
+    let (sub, rest) = subcommand(&argv)?;
     if !matches!(sub, "merge" | "pull" | "rebase" | "cherry-pick" | "revert") {
         return None;
     }
+    favour_in(rest.iter().map(String::as_str)).or_else(|| saved_favour(repo, sub))
+}
+
+/// The favoured side among git's arguments (`-X theirs`, `-Xours`, `--strategy-option`).
+fn favour_in<'a>(args: impl Iterator<Item = &'a str>) -> Option<crate::envmerge::Favour> {
+    use crate::envmerge::Favour;
     let mut favour = None;
-    let mut args = rest.iter().take_while(|a| *a != "--");
+    let mut args = args.take_while(|a| *a != "--");
     while let Some(arg) = args.next() {
-        let option = match arg.as_str() {
-            "-X" | "--strategy-option" => args.next().map(String::as_str),
+        let option = match arg {
+            "-X" | "--strategy-option" => args.next(),
             a => a
                 .strip_prefix("--strategy-option=")
                 .or_else(|| a.strip_prefix("-X")),
@@ -61,6 +67,45 @@ fn favour_of(argv: &[String]) -> Option<crate::envmerge::Favour> {
         }
     }
     favour
+}
+
+/// The favoured side git applies without it on the command line of `sub`.
+fn saved_favour(repo: &crate::git::Repo, sub: &str) -> Option<crate::envmerge::Favour> {
+    let git_dir = crate::git::git_dir(&repo.root)?;
+    match sub {
+        // sequencer.c writes `"theirs"` for `-X theirs` (older git: ` --theirs`).
+        "rebase" => {
+            let saved = std::fs::read_to_string(git_dir.join("rebase-merge/strategy_opts")).ok()?;
+            favour_in(
+                saved
+                    .split_whitespace()
+                    .map(|o| o.trim_matches(['"', '\'']))
+                    .map(|o| o.strip_prefix("--").unwrap_or(o))
+                    .flat_map(|o| ["-X", o]),
+            )
+        }
+        // A config file: `strategy-option = theirs`.
+        "cherry-pick" | "revert" => {
+            let saved = std::fs::read_to_string(git_dir.join("sequencer/opts")).ok()?;
+            favour_in(
+                saved
+                    .lines()
+                    .filter_map(|l| {
+                        let (key, value) = l.split_once('=')?;
+                        (key.trim() == "strategy-option")
+                            .then(|| ["-X", value.trim().trim_matches('"')])
+                    })
+                    .flatten(),
+            )
+        }
+        "merge" | "pull" => {
+            let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+            let branch = head.trim().strip_prefix("ref: refs/heads/")?;
+            let options = repo.config_get_any(&format!("branch.{branch}.mergeOptions"))?;
+            favour_in(options.split_whitespace())
+        }
+        _ => None,
+    }
 }
 
 /// Whether the git command that started this process is `git blame` (or `annotate`),
@@ -294,7 +339,13 @@ mod tests {
             ("git checkout -X theirs", None),
             ("git-merge -X theirs topic", Some(Theirs)),
         ] {
-            assert_eq!(favour_of(&args(line)), want, "{line}");
+            let argv = args(line);
+            let got = subcommand(&argv)
+                .filter(|(sub, _)| {
+                    matches!(*sub, "merge" | "pull" | "rebase" | "cherry-pick" | "revert")
+                })
+                .and_then(|(_, rest)| favour_in(rest.iter().map(String::as_str)));
+            assert_eq!(got, want, "{line}");
         }
     }
 
