@@ -58,9 +58,6 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // A worktree that cannot be looked at now (its directory is missing: a disk not
     // mounted) may hold them too, and keeps it as well.
     let others = other_worktrees(&ws.repo)?;
-    if others.is_empty() {
-        unconfigure(&ws.repo)?;
-    }
     for (rel, sealed) in &writes {
         let path = ws.root().join(rel);
         if tracked.contains(rel) && !edited.contains(rel) {
@@ -68,6 +65,13 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
         } else {
             fsutil::write_private(&path, sealed, false)?;
         }
+    }
+    // Only once every file is sealed: a lock cut short before this point leaves the
+    // filter in place, so what is still plaintext is sealed by whatever git command
+    // reads it next (and `lock` again finishes the job); never plaintext in a clone
+    // without its filter.
+    if others.is_empty() {
+        unconfigure(&ws.repo)?;
     }
     let paths: Vec<String> = writes.iter().map(|(p, _)| p.clone()).collect();
     ws.repo.restat(&paths, true)?;
