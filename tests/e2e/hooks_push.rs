@@ -6,6 +6,15 @@ use std::path::Path;
 
 use crate::common::*;
 
+/// A bare repository `origin.git` beside the others, added to `repo` as its `origin`.
+fn add_bare_origin(env: &Env, repo: &Path) -> std::path::PathBuf {
+    let origin = env.path().join("origin.git");
+    let url = origin.to_str().unwrap();
+    env.git(env.path(), &["init", "-q", "--bare", url]).ok();
+    env.git(repo, &["remote", "add", "origin", url]).ok();
+    origin
+}
+
 fn head(env: &Env, repo: &Path, rev: &str) -> String {
     env.git(repo, &["rev-parse", rev])
         .ok()
@@ -28,17 +37,7 @@ fn a_push_of_a_rebased_branch_keeping_a_retired_key_is_refused() {
     let (_bob, _b, id) = bob_joins(&env, &alice);
     env.secrets(&alice, &["member", "approve", &id]).ok();
     env.commit_all(&alice, "approve bob");
-    let origin = env.path().join("origin.git");
-    env.git(
-        env.path(),
-        &["init", "-q", "--bare", origin.to_str().unwrap()],
-    )
-    .ok();
-    env.git(
-        &alice,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    )
-    .ok();
+    let origin = add_bare_origin(&env, &alice);
     // An ordinary push (a new ref: every commit is checked) passes.
     env.git(&alice, &["push", "-q", "-u", "origin", "main"])
         .ok();
@@ -140,17 +139,7 @@ fn a_shell_pre_push_hook_still_reads_the_refs() {
 fn a_push_of_a_tree_a_replace_ref_or_a_secret_message_is_refused() {
     let env = Env::new();
     let alice = alice_repo(&env);
-    let origin = env.path().join("origin.git");
-    env.git(
-        env.path(),
-        &["init", "-q", "--bare", origin.to_str().unwrap()],
-    )
-    .ok();
-    env.git(
-        &alice,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    )
-    .ok();
+    let origin = add_bare_origin(&env, &alice);
     env.git(&alice, &["push", "-q", "-u", "origin", "main"])
         .ok();
     let base = head(&env, &alice, "HEAD");

@@ -25,25 +25,9 @@ use std::path::Path;
 use crate::error::Error;
 use crate::git::Repo;
 
-/// The checks, which guard against leaks: the same check of the index before a commit,
-/// a merge commit and a commit of `git am` (pre-applypatch: `git am` writes the patched
-/// blobs into the index without the filter and runs neither of the other two); the
-/// message of a commit (commit-msg, and applypatch-msg for `git am`). `init`, `unlock`
-/// and `join` install them, and `lock` leaves them, so a clone without the filter
-/// (locked, or waiting for approval) still refuses plaintext. And before a push, over
-/// the commits being pushed: a rebase or a cherry-pick makes commits without running
-/// the others.
-pub const CHECKS: &[&str] = &[
-    "pre-commit",
-    "pre-merge-commit",
-    "pre-applypatch",
-    "commit-msg",
-    "applypatch-msg",
-    "pre-push",
-];
-
-/// Every hook `unlock` installs: the checks, and after a commit, a merge or pull, and a
-/// rebase, the masked diff's cache of what they brought (crate::diffcache; optional).
+/// Every hook `unlock` installs: the checks ([`CHECKS`]), then the hooks that fill the
+/// masked diff's cache after a commit, a merge or pull, and a rebase with what they
+/// brought (crate::diffcache; optional).
 pub const HOOKS: &[&str] = &[
     "pre-commit",
     "pre-merge-commit",
@@ -55,6 +39,16 @@ pub const HOOKS: &[&str] = &[
     "post-merge",
     "post-rewrite",
 ];
+
+/// The checks, which guard against leaks (the first six [`HOOKS`]): the same check of
+/// the index before a commit, a merge commit and a commit of `git am` (pre-applypatch:
+/// `git am` writes the patched blobs into the index without the filter and runs neither
+/// of the other two); the message of a commit (commit-msg, and applypatch-msg for `git
+/// am`); and before a push, over the commits being pushed (a rebase or a cherry-pick
+/// makes commits without running the others). `init`, `unlock` and `join` install
+/// them, and `lock` leaves them, so a clone without the filter (locked, or waiting for
+/// approval) still refuses plaintext.
+pub const CHECKS: &[&str] = HOOKS.split_at(6).0;
 
 /// Whether `hook` is one of the [`CHECKS`], rather than one that only keeps the diff's
 /// cache filled.
@@ -370,6 +364,13 @@ pub fn install_current(repo: &Repo, hooks: &[&str]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checks_are_every_hook_but_the_cache_fillers() {
+        assert_eq!(CHECKS.len() + 3, HOOKS.len());
+        assert!(CHECKS.iter().all(|h| !h.starts_with("post-")), "{CHECKS:?}");
+        assert!(HOOKS[CHECKS.len()..].iter().all(|h| h.starts_with("post-")));
+    }
 
     #[test]
     fn block_round_trips_in_a_shell_hook() {
