@@ -119,6 +119,26 @@ fn a_value_starting_with_a_dash_is_the_value() {
     assert_eq!(value(&env, &repo, &["api", "staging"], "K"), "-s");
 }
 
+// Guards (red team 6, 04): `set -e=production` and `set -s=api` read like `get -e=production`
+// (clap's spelling), not as environment `=production`; a service written after the
+// environment is said to be one, with the order to use, not called unknown.
+#[test]
+fn set_reads_short_flags_with_equals_like_get() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "-e=production", "NEW_KEY", "new-1"])
+        .ok();
+    env.secrets(&repo, &["set", "-s=api", "-e=staging", "K", "-x"])
+        .ok();
+    assert_eq!(value(&env, &repo, &["-e=production"], "NEW_KEY"), "new-1");
+    assert_eq!(value(&env, &repo, &["api", "staging"], "K"), "-x");
+    let out = env
+        .secrets(&repo, &["set", "production", "api", "KEY", "v-secret"])
+        .fails();
+    out.error_names(&["`api` is a known service", "comes first", "api production"]);
+    assert!(!out.stderr.contains("neither"), "{out:?}");
+    assert!(!out.stderr.contains("v-secret"), "{out:?}");
+}
+
 fn value_of_key(env: &Env, repo: &Path, key: &str) -> String {
     let out = env.secrets(repo, &["get", "-y", key]).ok();
     out.stdout.strip_suffix('\n').unwrap().to_owned()
