@@ -50,7 +50,7 @@ pub enum Error {
     UnknownEnv { name: String, known: Vec<String> },
     /// `word` is `None` when the word is not a valid name: it is then not repeated (a
     /// value given in its place would be printed).
-    #[error("{} is neither a known service nor a known environment (services: {}; environments: {})", .word.as_ref().map_or("the first word (not repeated: it is not a valid name)".to_owned(), |w| format!("`{w}`")), list(.services), .envs.join(", "))]
+    #[error("{}", scope_word_message(.word.as_deref(), .services, .envs))]
     UnknownScopeWord {
         word: Option<String>,
         services: Vec<String>,
@@ -78,6 +78,26 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// The message of [`Error::UnknownScopeWord`]. A known service or environment out of
+/// its place (`set production api KEY`: the service comes first) is said as such, not
+/// called unknown.
+fn scope_word_message(word: Option<&str>, services: &[String], envs: &[String]) -> String {
+    match word {
+        Some(w) if services.iter().any(|s| s == w) => format!(
+            "`{w}` is a known service, but it came after the environment: the service comes first (`{w} ENV`), or give it as `-s {w}`"
+        ),
+        Some(w) if envs.iter().any(|e| e == w) => format!(
+            "`{w}` is a known environment, but an environment was given before it: a command takes one (the service, if any, comes first: `SERVICE {w}`)"
+        ),
+        _ => format!(
+            "{} is neither a known service nor a known environment (services: {}; environments: {})",
+            word.map_or("the first word (not repeated: it is not a valid name)".to_owned(), |w| format!("`{w}`")),
+            list(services),
+            envs.join(", ")
+        ),
+    }
 }
 
 fn list(items: &[String]) -> String {
@@ -116,6 +136,7 @@ impl Error {
             Error::KeyHeldByRemoved { env, .. } => format!("bring the removal in first (`git pull`, or merge the branch that has it; `git log -p .secrets/access.json` shows who took it out), or, if no branch has it (the removal was an edit made elsewhere), give `{env}` a new key with `git secrets rotate --env {env}` (the removed member stays out; to read again they join with a new identity). An edit already in the work tree stays there: move the file aside (`mv FILE FILE.mine && git checkout -- FILE`), merge, then put the values back with `git secrets import --file FILE.mine`"),
             Error::KeysReplaced { env } => format!("see who changed it with `git log -p .secrets/access.json`; if `{env}` was re-created on purpose, `git secrets env trust {env}` accepts its new keys (then `git secrets unlock`)"),
             Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
+            Error::UnknownScopeWord { word: Some(w), services, .. } if services.contains(w) => format!("write the service before the environment: `{w} ENV KEY`, or `-s {w} -e ENV`"),
             Error::UnknownScopeWord { .. } => "check the spelling; a new service is created only with `-s/--service NAME`".into(),
             Error::BadKeyName { .. } => "variable names are letters, digits and `_`, not starting with a digit (e.g. DATABASE_URL); give the key and its value as two words, `git secrets set KEY VALUE`, or leave the value out to type it at a hidden prompt".into(),
             Error::TokenLikeValue { key, .. } => format!("if it was copied from an encrypted file, set the real value instead; if the value really starts with `gs1:`, write it quoted in a dotenv file (the unlocked scope file, or a file you import): {key}=\"gs1:…\" is never taken for a sealed value"),

@@ -882,6 +882,88 @@ fn git_am_of_a_plaintext_secret_file_or_a_secret_message_is_refused() {
     assert_ne!(head(&env, &repo), before);
 }
 
+// Guards (red team 6, 05): a message that mentions a stored value that is likely not a
+// secret (a region, a host and port, under keys not named like secrets) is let through
+// with a warning naming the key and scope, never the value; a password (by its key's
+// name), a URL with a password and a token-like value are still refused; `check` of the
+// commits and of an annotated tag saying the same only warns too (FORMAT.md §8.4).
+#[test]
+fn a_message_naming_configuration_is_warned_about_not_refused() {
+    let (env, repo) = setup();
+    for (k, v) in [
+        ("AWS_REGION", "us-east-1"),
+        ("DB_HOSTPORT", "localhost:5432"),
+        ("DB_PASSWORD", "S3cr3t-pw-99"),
+        ("DB_HOST", "db-01.prod.internal"),
+        ("DATABASE_URL", "postgres://app:pw-in-url@db.internal/app"),
+        ("STRIPE", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ] {
+        env.secrets(&repo, &["set", k, v]).ok();
+    }
+    env.commit_all(&repo, "values");
+    let before = head(&env, &repo);
+    for (message, key) in [
+        ("Move the db to db-01.prod.internal", "`DB_HOST`"),
+        ("Deploy the app to us-east-1", "`AWS_REGION`"),
+        ("Point at localhost:5432 and us-east-1", "`DB_HOSTPORT`"),
+    ] {
+        write(repo.join("a.txt"), key);
+        env.git(&repo, &["add", "a.txt"]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", message]).ok();
+        assert!(
+            out.stderr
+                .contains("warning: a message mentions a stored value")
+                && out.stderr.contains(&format!(
+                    "commit message: line 1 mentions the value of {key} (development)"
+                ))
+                && out.stderr.contains("let through"),
+            "{message}: {}",
+            out.stderr
+        );
+        for v in ["us-east-1", "localhost:5432", "db-01.prod"] {
+            assert!(!out.stderr.contains(v), "{}", out.stderr);
+        }
+    }
+    let after = head(&env, &repo);
+    assert_ne!(after, before, "committed");
+    for (message, key) in [
+        ("the db password is S3cr3t-pw-99", "`DB_PASSWORD`"),
+        ("in us-east-1 the password is S3cr3t-pw-99", "`DB_PASSWORD`"),
+        (
+            "url postgres://app:pw-in-url@db.internal/app",
+            "`DATABASE_URL`",
+        ),
+        ("key sk_live_4eC39HqLyjWDarjtT1zdp7dc", "`STRIPE`"),
+    ] {
+        write(repo.join("a.txt"), key);
+        env.git(&repo, &["add", "a.txt"]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", message]).fails();
+        assert!(
+            out.stderr.contains(&format!(
+                "commit message: line 1 contains the plaintext of the secret {key} (development)"
+            )) && !out.stderr.contains("warning:"),
+            "{message}: {}",
+            out.stderr
+        );
+        for v in ["S3cr3t", "pw-in-url", "4eC39Hq", "us-east-1"] {
+            assert!(!out.stderr.contains(v), "{}", out.stderr);
+        }
+    }
+    assert_eq!(head(&env, &repo), after, "nothing committed");
+    env.git(&repo, &["reset", "-q", "--hard"]).ok();
+    env.git(&repo, &["tag", "-a", "-m", "release to us-east-1", "v1"])
+        .ok();
+    let out = env
+        .secrets(&repo, &["check", &format!("{}..v1", before.trim()), "v1"])
+        .ok();
+    assert!(
+        out.stderr
+            .contains("tag message: line 1 mentions the value of `AWS_REGION` (development)")
+            && out.stderr.contains("no plaintext secrets"),
+        "{out:#?}"
+    );
+}
+
 // Guards: the commit-msg hook refuses a message holding the plaintext of a secret this
 // identity can read (the new value of a rotation too, and one the commit removes), with
 // the matching rules of the staged files (a single short word is not searched for); the

@@ -119,6 +119,26 @@ fn a_value_starting_with_a_dash_is_the_value() {
     assert_eq!(value(&env, &repo, &["api", "staging"], "K"), "-s");
 }
 
+// Guards (red team 6, 04): `set -e=production` and `set -s=api` read like `get -e=production`
+// (clap's spelling), not as environment `=production`; a service written after the
+// environment is said to be one, with the order to use, not called unknown.
+#[test]
+fn set_reads_short_flags_with_equals_like_get() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "-e=production", "NEW_KEY", "new-1"])
+        .ok();
+    env.secrets(&repo, &["set", "-s=api", "-e=staging", "K", "-x"])
+        .ok();
+    assert_eq!(value(&env, &repo, &["-e=production"], "NEW_KEY"), "new-1");
+    assert_eq!(value(&env, &repo, &["api", "staging"], "K"), "-x");
+    let out = env
+        .secrets(&repo, &["set", "production", "api", "KEY", "v-secret"])
+        .fails();
+    out.error_names(&["`api` is a known service", "comes first", "api production"]);
+    assert!(!out.stderr.contains("neither"), "{out:?}");
+    assert!(!out.stderr.contains("v-secret"), "{out:?}");
+}
+
 fn value_of_key(env: &Env, repo: &Path, key: &str) -> String {
     let out = env.secrets(repo, &["get", "-y", key]).ok();
     out.stdout.strip_suffix('\n').unwrap().to_owned()
@@ -309,6 +329,57 @@ fn export_and_get_show_read_back_to_the_same_values() {
     env.secrets(&repo, &["set", "production", "NAME", "there"])
         .ok();
     assert_eq!(value(&env, &repo, &["production"], "REF"), "theres");
+}
+
+// Guards (red team 6, 01): a value only the escaped dotenv form holds (a final `\` with a
+// `$`) is written after every other key, so node dotenv and dotenvx, which run it on into
+// the lines after it, lose no other key; the warning names it, not the others, and no
+// value; git-secrets reads the file back exactly.
+#[test]
+fn an_escaped_export_value_is_written_after_every_other_key() {
+    let (env, repo) = setup();
+    let values = [
+        ("A_DIR", "C:\\$Recycle.Bin\\"),
+        ("B_TOKEN", "tok-123"),
+        ("C_CHANNEL", "#alerts"),
+    ];
+    for (k, v) in values {
+        env.secrets(&repo, &["set", k, "--", v]).ok();
+    }
+    let out_env = env.path().join("out.env");
+    let out = env
+        .secrets(
+            &repo,
+            &[
+                "export",
+                "-y",
+                "--format",
+                "dotenv",
+                "-o",
+                out_env.to_str().unwrap(),
+            ],
+        )
+        .ok();
+    let text = read(&out_env);
+    let keys: Vec<&str> = text.lines().map(|l| l.split('=').next().unwrap()).collect();
+    assert_eq!(keys, ["B_TOKEN", "C_CHANNEL", "A_DIR"], "{text}");
+    assert!(
+        out.stderr.contains("node dotenv reads A_DIR wrong")
+            && out.stderr.contains("dotenvx reads A_DIR wrong")
+            && !out.stderr.contains("B_TOKEN")
+            && !out.stderr.contains("C_CHANNEL")
+            && !out.stderr.contains("Recycle"),
+        "{}",
+        out.stderr
+    );
+    env.secrets(
+        &repo,
+        &["import", "--file", out_env.to_str().unwrap(), "staging"],
+    )
+    .ok();
+    for (k, v) in values {
+        assert_eq!(value(&env, &repo, &["staging"], k), v, "{k}");
+    }
 }
 
 // Guards (red team 07): an unknown reference is an error naming the key, scope and

@@ -53,6 +53,7 @@ pub fn cmd_check(args: CheckArgs) -> Result<(), Error> {
     }
     let repo = repo_here()?;
     let report = guard::check_history(&repo, &args.revs)?;
+    super::hook::warn_message_values(&report);
     let mut text = String::new();
     for f in &report.findings {
         let commit = f.commit.as_deref().unwrap_or("index");

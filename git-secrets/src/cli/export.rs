@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use crate::dotenv::render_value;
 use crate::error::Error;
 use crate::fsutil;
+use crate::secret::SecretString;
 
 use super::{confirm, resolve_scope, run::resolved_values, ScopeArgs};
 
@@ -44,6 +45,83 @@ fn shell_quote(v: &str) -> String {
     format!("'{}'", v.replace('\'', "'\\''"))
 }
 
+/// The values as a dotenv file, and the warning to print when some of them read wrong
+/// in node dotenv or dotenvx.
+///
+/// Each value is written literally: a resolved `${…}` or `$` in it is text now, and
+/// reading the file back (git-secrets, dotenv, dotenvx) must not expand it. A value no
+/// portable form holds gets the last resort, double quotes with `\` escapes
+/// ([`render_value`]), which those readers misread: node dotenv keeps the `\` of every
+/// `\\`, `\"` and `\$`, dotenvx that of `\\` and `\"`. Worse, a value ending in `\`
+/// ends its line in `\\"`, which both read as an escaped quote: they run its value on
+/// over the following lines, up to a `"` followed by a comment or a line's end (a later
+/// `"#alerts"`), and the keys in between are lost. So those values are written after
+/// every portable one (the ones ending in `\` last of all): a portable key reads the
+/// same in every reader whatever else the file holds, and the warning names exactly the
+/// keys each reader gets wrong (FORMAT.md §3.2).
+fn dotenv_lines(
+    values: &std::collections::BTreeMap<String, SecretString>,
+) -> Result<(zeroize::Zeroizing<String>, Option<String>), Error> {
+    let mut text = zeroize::Zeroizing::new(String::new());
+    // (runs on, key, line) of the values in the last-resort form.
+    let mut escaped: Vec<(bool, &str, zeroize::Zeroizing<String>)> = Vec::new();
+    let mut dotenv_wrong = Vec::new();
+    let mut dotenvx_wrong = Vec::new();
+    let mut run_on = Vec::new();
+    for (k, v) in values {
+        let r = render_value(v.expose()).ok_or_else(|| Error::Usage {
+            message: format!("the value of {k} holds a NUL byte, which a dotenv file cannot hold"),
+            hint: Some("use --format json".into()),
+        })?;
+        let line = zeroize::Zeroizing::new(format!("{k}={}\n", r.raw.expose()));
+        if r.portable {
+            text.push_str(&line);
+            continue;
+        }
+        let raw = r.raw.expose();
+        dotenv_wrong.push(k.as_str());
+        if raw.contains("\\\\") || raw.contains("\\\"") {
+            dotenvx_wrong.push(k.as_str());
+        }
+        let runs_on = v.expose().ends_with('\\');
+        if runs_on {
+            run_on.push(k.as_str());
+        }
+        escaped.push((runs_on, k.as_str(), line));
+    }
+    if escaped.is_empty() {
+        return Ok((text, None));
+    }
+    // Stable: in their own order, those ending in `\` after the others.
+    escaped.sort_by_key(|(runs_on, _, _)| *runs_on);
+    for (_, _, line) in &escaped {
+        text.push_str(line);
+    }
+    let mut keys: Vec<&str> = escaped.iter().map(|(_, k, _)| *k).collect();
+    keys.sort_unstable();
+    let mut warning = format!(
+        "warning: {} written last, in double quotes with `\\` escapes, the only dotenv form that holds them (a `\'` with a `$`, or every kind of quote with a line break or a final `\\`): git-secrets reads them back exactly, and every other key reads the same in node dotenv and dotenvx; but node dotenv reads {} wrong (it keeps the `\\` of `\\\\`, `\\\"` and `\\$`)",
+        keys.join(", "),
+        dotenv_wrong.join(", ")
+    );
+    if dotenvx_wrong.is_empty() {
+        warning.push_str(", while dotenvx reads them right");
+    } else {
+        warning.push_str(&format!(
+            ", and dotenvx reads {} wrong (it keeps the `\\` of `\\\\` and `\\\"`)",
+            dotenvx_wrong.join(", ")
+        ));
+    }
+    if !run_on.is_empty() {
+        warning.push_str(&format!(
+            "; {} end(s) in `\\`, which both take for an escaped closing quote, running the value on into the lines after it (so it is written after all the others)",
+            run_on.join(", ")
+        ));
+    }
+    warning.push_str("; --format json or shell keep any value");
+    Ok((text, Some(warning)))
+}
+
 pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
     let mut ws = super::open()?;
     let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, false)?;
@@ -60,26 +138,10 @@ pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
             }
         }
         Format::Dotenv => {
-            // Each value written literally: a resolved `${…}` or `$` in it is text now,
-            // and reading the file back (git-secrets, dotenv, dotenvx) must not expand it.
-            let mut not_portable = Vec::new();
-            for (k, v) in &values {
-                let r = render_value(v.expose()).ok_or_else(|| Error::Usage {
-                    message: format!(
-                        "the value of {k} holds a NUL byte, which a dotenv file cannot hold"
-                    ),
-                    hint: Some("use --format json".into()),
-                })?;
-                if !r.portable {
-                    not_portable.push(k.as_str());
-                }
-                text.push_str(&format!("{k}={}\n", r.raw.expose()));
-            }
-            if !not_portable.is_empty() {
-                eprintln!(
-                    "warning: {} written in double quotes with `\\` escapes, the only dotenv form that holds them (a `'` with a `$`, or every kind of quote with a line break or a final `\\`): git-secrets reads them back exactly, node dotenv and dotenvx may not; --format json or shell keep any value",
-                    not_portable.join(", ")
-                );
+            let (lines, warning) = dotenv_lines(&values)?;
+            text.push_str(&lines);
+            if let Some(w) = warning {
+                eprintln!("{w}");
             }
         }
         Format::Json => {
@@ -103,5 +165,68 @@ pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
             Ok(())
         }
         None => super::out(&text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(values: &[(&str, &str)]) -> (String, Option<String>) {
+        let map = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), SecretString::from(*v)))
+            .collect();
+        let (text, warning) = dotenv_lines(&map).unwrap();
+        (text.to_string(), warning)
+    }
+
+    // Guards (red team 6, 01): a value only the escaped form holds never costs another key
+    // in node dotenv or dotenvx: it is written after every portable one (one ending in
+    // `\`, which those readers run on into the next lines, last of all), and the warning
+    // names exactly the keys each reader gets wrong, never a value.
+    #[test]
+    fn escaped_values_come_last_and_are_named_per_reader() {
+        let (text, warning) = lines(&[
+            ("A_DIR", "C:\\$Recycle.Bin\\"),
+            ("B_TOKEN", "tok-123"),
+            ("C_CHANNEL", "#alerts"),
+            ("D_PRICE", "it's $5"),
+            ("E_QUOTES", "a'b\"c`d\ne"),
+            ("F_PLAIN", "plain"),
+        ]);
+        let keys: Vec<&str> = text.lines().map(|l| l.split_once('=').unwrap().0).collect();
+        assert_eq!(
+            keys,
+            [
+                "B_TOKEN",
+                "C_CHANNEL",
+                "F_PLAIN",
+                "D_PRICE",
+                "E_QUOTES",
+                "A_DIR"
+            ]
+        );
+        assert!(
+            text.ends_with("A_DIR=\"C:\\\\\\$Recycle.Bin\\\\\"\n"),
+            "{text}"
+        );
+        let w = warning.unwrap();
+        assert!(
+            w.contains("node dotenv reads A_DIR, D_PRICE, E_QUOTES wrong")
+                && w.contains("dotenvx reads A_DIR, E_QUOTES wrong")
+                && w.contains("A_DIR end(s) in `\\`"),
+            "{w}"
+        );
+        for other in ["B_TOKEN", "C_CHANNEL", "F_PLAIN", "Recycle", "$5", "alerts"] {
+            assert!(!w.contains(other), "{other}: {w}");
+        }
+        let (_, warning) = lines(&[("D_PRICE", "it's $5"), ("B", "b")]);
+        let w = warning.unwrap();
+        assert!(
+            w.contains("node dotenv reads D_PRICE wrong") && w.contains("dotenvx reads them right"),
+            "{w}"
+        );
+        assert_eq!(lines(&[("B", "C:\\x\\"), ("C", "#a")]).1, None);
     }
 }

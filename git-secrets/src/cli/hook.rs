@@ -129,6 +129,7 @@ fn commit_msg(args: &[String]) -> Result<(), Error> {
         source,
     })?);
     let report = guard::check_message(&repo, &message)?;
+    warn_message_values(&report);
     if report.findings.is_empty() {
         return Ok(());
     }
@@ -141,6 +142,30 @@ fn commit_msg(args: &[String]) -> Result<(), Error> {
         message: "commit blocked: its message holds the plaintext of a secret (listed above); nothing was committed".into(),
         hint: "name the key in the message, not its value, and commit again".into(),
     })
+}
+
+/// Says the values found in messages that are likely not secrets (FORMAT.md §8.4): by
+/// key and scope, never the value; they do not block.
+pub(super) fn warn_message_values(report: &guard::Report) {
+    // A refusal is the one message then.
+    if report.warnings.is_empty() || !report.findings.is_empty() {
+        return;
+    }
+    let mut text = "git-secrets: warning: a message mentions a stored value that is likely not a secret (not blocked):\n".to_owned();
+    for f in &report.warnings {
+        let at = f
+            .commit
+            .as_deref()
+            .map(|c| format!("{} ", &c[..c.len().min(12)]));
+        text.push_str(&format!(
+            "  {}{}: {}\n    fix: {}\n",
+            at.unwrap_or_default(),
+            f.path,
+            f.reason,
+            f.fix
+        ));
+    }
+    eprint!("{text}");
 }
 
 /// Caches the masked views of the blobs the pre-commit hook let through. Run after every
@@ -247,6 +272,7 @@ fn pre_push() -> Result<(), Error> {
         return Ok(());
     }
     let report = guard::check_history(&repo, &revs)?;
+    warn_message_values(&report);
     if report.findings.is_empty() {
         return Ok(());
     }

@@ -91,9 +91,11 @@ fn split_words(args: &SetArgs, config: &Config) -> Result<Words, Error> {
                 } else if let Some(v) = t.strip_prefix(&format!("{name}=")) {
                     Some(Some(v.to_owned()))
                 } else {
+                    // `-eproduction` and `-e=production`, as clap reads them for every
+                    // other command (`get -e=production`).
                     t.strip_prefix(short)
                         .filter(|v| !v.is_empty() && !t.starts_with("--"))
-                        .map(|v| Some(v.to_owned()))
+                        .map(|v| Some(v.strip_prefix('=').unwrap_or(v).to_owned()))
                 }
             };
             if t == "--shared" {
@@ -238,9 +240,16 @@ pub fn cmd_set(args: SetArgs) -> Result<(), Error> {
             services: ws.config.services.iter().cloned().collect(),
             envs: ws.config.environments.clone(),
         };
+        let hint = if ws.config.services.contains(&key) {
+            // `set production api KEY v`: scope words are read service first.
+            let env = w.scope_words.first().map_or("ENV", String::as_str);
+            format!("write the service first: `git secrets set {key} {env} KEY VALUE` (or `-s {key} -e {env}`)")
+        } else {
+            "check the spelling (a new service is created only with `-s/--service NAME`); to set a key in lowercase, give its value on stdin: `echo VALUE | git secrets set KEY`".into()
+        };
         return Err(Error::Usage {
             message: e.to_string(),
-            hint: Some("check the spelling (a new service is created only with `-s/--service NAME`); to set a key in lowercase, give its value on stdin: `echo VALUE | git secrets set KEY`".into()),
+            hint: Some(hint),
         });
     }
     check_key(&key)?;
@@ -341,6 +350,28 @@ mod tests {
         let w = split(&["api", "production", "K"]).unwrap();
         assert_eq!(w.scope_words, ["api", "production"]);
         assert_eq!((w.key.as_deref(), w.value), (Some("K"), None));
+    }
+
+    // Guards (red team 6, 04): every spelling clap reads for `get`/`run`/`export` reads the
+    // same before KEY (`-e=production` is `production`, not `=production`), and the word
+    // after KEY is still the value whatever it starts with.
+    #[test]
+    fn scope_flags_read_as_clap_reads_them() {
+        for words in [
+            &["-e=production", "-s=api", "K", "-v"][..],
+            &["-eproduction", "-sapi", "K", "-v"],
+            &["-e", "production", "-s", "api", "K", "-v"],
+            &["--env=production", "--service=api", "K", "-v"],
+            &["--env", "production", "--service", "api", "K", "-v"],
+        ] {
+            let w = split(words).unwrap();
+            assert_eq!(w.scope.env.as_deref(), Some("production"), "{words:?}");
+            assert_eq!(w.scope.service.as_deref(), Some("api"), "{words:?}");
+            assert_eq!(w.key.as_deref(), Some("K"), "{words:?}");
+            assert_eq!(w.value.as_deref(), Some("-v"), "{words:?}");
+        }
+        let w = split(&["-e=production", "K", "-sk9=x"]).unwrap();
+        assert_eq!(w.value.as_deref(), Some("-sk9=x"));
     }
 
     // Guards: an option spelt after KEY is refused (it was meant as the option), and an

@@ -126,7 +126,7 @@ fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, 
         Vec::new()
     };
     let (texts, mut blob_findings) = texts(repo, &groups, &named, search)?;
-    let mut findings = run(repo, &items, &contexts, &held, &texts, &lookup, &known)?;
+    let (mut findings, warnings) = run(repo, &items, &contexts, &held, &texts, &lookup, &known)?;
     findings.append(&mut blob_findings);
     Ok(Report {
         findings,
@@ -134,6 +134,7 @@ fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, 
         commits: groups.len(),
         objects: named.trees.len() + named.blobs.len(),
         staged_secrets: Vec::new(),
+        warnings,
     })
 }
 

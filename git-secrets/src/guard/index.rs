@@ -51,7 +51,7 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
         old: &changes.old,
     }];
     let known = LazyKnown::new(repo);
-    let findings = run(repo, &items, &contexts, &[], &[], &lookup, &known)?;
+    let (findings, _) = run(repo, &items, &contexts, &[], &[], &lookup, &known)?;
     let staged_secrets = changed
         .iter()
         .filter(|e| super::is_secret_path(&e.path))
@@ -63,6 +63,7 @@ pub fn check_index(repo: &Repo) -> Result<Report, Error> {
         commits: 0,
         objects: 0,
         staged_secrets,
+        warnings: Vec::new(),
     })
 }
 
@@ -104,7 +105,7 @@ pub fn check_message(repo: &Repo, message: &[u8]) -> Result<Report, Error> {
         place: Where::NewMessage,
         bytes: Zeroizing::new(kept.to_vec()),
     }];
-    let findings = run(
+    let (findings, warnings) = run(
         repo,
         &[],
         &contexts,
@@ -116,6 +117,7 @@ pub fn check_message(repo: &Repo, message: &[u8]) -> Result<Report, Error> {
     Ok(Report {
         findings,
         values_searched: known.searched(),
+        warnings,
         ..Report::default()
     })
 }

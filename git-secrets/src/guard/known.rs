@@ -197,7 +197,8 @@ impl SecretIndex {
 
     /// The finding for `blob` if it holds any value: the first line, and which key.
     pub fn find(&self, blob: &Blob) -> Option<Finding> {
-        let (reason, former) = self.describe(blob.bytes)?;
+        let found = self.matches(blob.bytes);
+        let (reason, former) = self.describe(blob.bytes, &found, &found, false)?;
         let p = blob.path;
         let fix = if former {
             // Most likely a secret file moved out of .secrets/ (`git mv`), or a value
@@ -214,22 +215,51 @@ impl SecretIndex {
         })
     }
 
-    /// The finding for text that is not a file ([`Where`]) if it holds any value.
-    pub fn find_in(&self, place: &Where, bytes: &[u8]) -> Option<Finding> {
-        let (reason, _) = self.describe(bytes)?;
-        Some(Finding {
+    /// The finding for text that is not a file ([`Where`]) if it holds any value. In a
+    /// message, a value is refused only when it is likely a secret (its key's name or
+    /// its form, [`super::secrecy`]); the others are warned about (FORMAT.md §8.4).
+    pub fn find_in(&self, place: &Where, bytes: &[u8]) -> Option<TextFinding> {
+        let found = self.matches(bytes);
+        let (secret, plain): (Vec<_>, Vec<_>) = found
+            .iter()
+            .partition(|&&(_, id)| !place.is_message() || self.is_secret(id));
+        let finding = |reason: String, fix: &str| Finding {
             commit: None,
             path: place.name().to_owned(),
             reason,
-            fix: place.fix().to_owned(),
-        })
+            fix: fix.to_owned(),
+        };
+        if let Some((reason, _)) = self.describe(bytes, &secret, &found, false) {
+            return Some(TextFinding::Refused(finding(reason, place.fix())));
+        }
+        let (reason, _) = self.describe(bytes, &plain, &plain, true)?;
+        let reason = format!("{reason}, which neither its key's name nor its form marks as a secret (like a region, a host or a port): let through");
+        Some(TextFinding::Warned(finding(reason, place.warn_fix())))
     }
 
-    /// Why `bytes` is refused, if they hold any value (the first line, and which key),
-    /// and whether that value is known from an earlier version of a file only.
-    fn describe(&self, bytes: &[u8]) -> Option<(String, bool)> {
-        let found = self.matches(bytes);
+    /// Whether value `id` is likely a secret under any of the keys that hold it.
+    fn is_secret(&self, id: usize) -> bool {
+        let value = self.values[id].expose();
+        self.owners
+            .iter()
+            .filter(|o| o.0 == id)
+            .any(|(_, _, key)| super::secrecy::is_secret(key, value))
+    }
+
+    /// Why text is refused, if `found` (some of the matches of [`SecretIndex::matches`]
+    /// in `bytes`) holds any: the first line, and which key, with the other values of
+    /// `all` counted; and whether that value is known from an earlier version of a file
+    /// only.
+    /// With `warn`, the value is named as one let through, not as a secret.
+    fn describe(
+        &self,
+        bytes: &[u8],
+        found: &[(usize, usize)],
+        all: &[(usize, usize)],
+        warn: bool,
+    ) -> Option<(String, bool)> {
         let &(offset, first) = found.first()?;
+        let found = all;
         let mut others: Vec<usize> = found
             .iter()
             .map(|&(_, id)| id)
@@ -237,14 +267,19 @@ impl SecretIndex {
             .collect();
         others.sort_unstable();
         others.dedup();
-        let owners: Vec<&(usize, usize, String)> =
+        let mut owners: Vec<&(usize, usize, String)> =
             self.owners.iter().filter(|o| o.0 == first).collect();
+        // A value refused for its key's name is named by that key.
+        let value = self.values[first].expose();
+        owners.sort_by_key(|o| !super::secrecy::is_secret(&o.2, value));
         let (_, scope, key) = owners[0];
         let (scope, former) = &self.scopes[*scope];
-        let mut reason = format!(
-            "line {} contains the plaintext of the secret `{key}` ({scope})",
-            line_at(bytes, offset)
-        );
+        let line = line_at(bytes, offset);
+        let mut reason = if warn {
+            format!("line {line} mentions the value of `{key}` ({scope})")
+        } else {
+            format!("line {line} contains the plaintext of the secret `{key}` ({scope})")
+        };
         if owners.len() > 1 {
             reason.push_str(&format!(
                 ", a value also set in {} other place(s)",
@@ -252,10 +287,24 @@ impl SecretIndex {
             ));
         }
         if !others.is_empty() {
-            reason.push_str(&format!(", and {} other secret value(s)", others.len()));
+            let what = if warn {
+                "value(s) of that kind"
+            } else {
+                "secret value(s)"
+            };
+            reason.push_str(&format!(", and {} other {what}", others.len()));
         }
         Some((reason, *former))
     }
+}
+
+/// A value found in text that is not a file ([`SecretIndex::find_in`]).
+#[derive(Debug)]
+pub enum TextFinding {
+    /// Likely a secret: the commit, push or check is refused.
+    Refused(Finding),
+    /// In a message, a value that is likely not a secret: said, and let through.
+    Warned(Finding),
 }
 
 /// Text searched for values that is not a file of a commit.
@@ -278,6 +327,22 @@ impl Where {
             Where::CommitMessage | Where::NewMessage => "commit message",
             Where::TagMessage => "tag message",
             Where::NamedBlob => "blob named by a ref",
+        }
+    }
+
+    /// Whether it is a message (where a value that is likely not a secret is only
+    /// warned about), not a blob.
+    pub fn is_message(&self) -> bool {
+        !matches!(self, Where::NamedBlob)
+    }
+
+    /// The advice with a warning ([`TextFinding::Warned`]).
+    fn warn_fix(&self) -> &'static str {
+        match self {
+            Where::NewMessage => "nothing to do if it is not a secret; if it is, reword the commit (`git commit --amend`) and change the secret (a key named like one, e.g. …_PASSWORD, …_TOKEN, …_KEY, is always refused)",
+            Where::CommitMessage => "nothing to do if it is not a secret; if it is, reword the commit (`git rebase -i` and `reword`) and change the secret",
+            Where::TagMessage => "nothing to do if it is not a secret; if it is, make the tag again (`git tag -d NAME`, then `git tag -a NAME`) and change the secret",
+            Where::NamedBlob => "",
         }
     }
 

@@ -17,7 +17,8 @@
 //!    version of a scope file the commit deletes or changes), and a sealed value that
 //!    does not open (tampered), both only when an identity is at hand ([`known`]). The
 //!    messages of commits (the one being made, and those checked) and of annotated tags
-//!    are searched for those values too;
+//!    are searched for those values too, a value there refused only when it is likely a
+//!    secret, else warned about ([`secrecy`]);
 //! 5. a secret file the commit adds or changes holding a value sealed under a key that
 //!    is not a current key of its environment in the commit's access.json: one a
 //!    rotation retired, or one a removed member was given ([`keys`]);
@@ -37,6 +38,7 @@ pub mod merge;
 pub mod objects;
 mod run;
 pub mod scan;
+pub mod secrecy;
 
 pub use history::{check_commits_keyless, check_history};
 pub use index::{check_index, check_message};
@@ -326,6 +328,9 @@ pub struct Report {
     pub objects: usize,
     /// The staged secret files (path, blob id) that differ from HEAD (the hook's check).
     pub staged_secrets: Vec<(String, String)>,
+    /// Values found in a message that are likely not secrets (FORMAT.md §8.4): said,
+    /// never refused.
+    pub warnings: Vec<Finding>,
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::known::{Former, Known, Where};
+use super::known::{Former, Known, TextFinding, Where};
 use super::scan::Entry;
 use super::{Blob, Finding};
 use crate::access::Access;
@@ -284,7 +284,8 @@ impl<'a> Auxiliary<'a> {
 
 /// Runs every check on `items` (`attrs` gives each one's attributes), reading each
 /// distinct blob once; findings come out in the order of `items`, then those of `texts`
-/// (searched for values only).
+/// (searched for values only); and the warnings about values found in messages that are
+/// likely not secrets ([`TextFinding::Warned`]).
 pub(super) fn run(
     repo: &Repo,
     items: &[Item],
@@ -293,7 +294,7 @@ pub(super) fn run(
     texts: &[Text],
     attrs: &dyn Fn(usize) -> (bool, bool),
     known: &LazyKnown,
-) -> Result<Vec<Finding>, Error> {
+) -> Result<(Vec<Finding>, Vec<Finding>), Error> {
     let (mut aux, mut names) = Auxiliary::plan(items, contexts, held, attrs);
     let n_aux = names.len();
     // Group the users of each blob, so it is read once however many commits hold it.
@@ -375,16 +376,24 @@ pub(super) fn run(
     })?;
     findings.sort_by_key(|(i, _)| *i);
     let mut findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
+    let mut warnings = Vec::new();
     if let (false, Some(k)) = (texts.is_empty(), known.get()) {
         let index = k.values(&|| aux.formers());
         for t in texts {
-            if let Some(mut f) = index.find_in(&t.place, &t.bytes) {
-                f.commit = t.object.clone();
-                findings.push(f);
+            let (mut f, refused) = match index.find_in(&t.place, &t.bytes) {
+                Some(TextFinding::Refused(f)) => (f, true),
+                Some(TextFinding::Warned(f)) => (f, false),
+                None => continue,
+            };
+            f.commit = t.object.clone();
+            if refused {
+                findings.push(f)
+            } else {
+                warnings.push(f)
             }
         }
     }
-    Ok(findings)
+    Ok((findings, warnings))
 }
 
 /// Check 6: a scope file of an environment the commit's config.toml does not declare.
