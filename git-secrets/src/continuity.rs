@@ -10,7 +10,9 @@
 //! reaches one; a replacement reaches none.
 //!
 //! It also remembers the members it has seen removed (in any access.json it loaded, or
-//! in HEAD's history at `unlock` and `status`), and refuses to seal a new value under a
+//! in HEAD's history, read before anything is sealed or granted and at `unlock` and
+//! `status`: `git-secrets/history-read` lists the commits whose history it holds, so
+//! only newer versions are read), and refuses to seal a new value under a
 //! current key wrapped to one of them: an access.json where they are back, whether a
 //! `git revert` of their removal pushed by the removed member or a branch made before
 //! it. (A routine rotation shuts nobody out, so a branch made before one is fine.)
@@ -35,6 +37,9 @@ const FILE: &str = "git-secrets/held-keys";
 const REMOVED_FILE: &str = "git-secrets/removed-members";
 const WRAPPED_FILE: &str = "git-secrets/wrapped-to";
 const TRACKED_FILE: &str = "git-secrets/tracked-files";
+const HISTORY_FILE: &str = "git-secrets/history-read";
+/// How many commits [`remember_history_read`] keeps (a few branches switched between).
+const HISTORY_TIPS: usize = 16;
 
 /// The repository's common git directory (the main one's, for a linked worktree).
 pub fn common_dir(root: &Path) -> Option<PathBuf> {
@@ -69,7 +74,7 @@ pub struct Seen {
 
 impl Seen {
     /// The members `key` was ever wrapped to, as seen.
-    fn wrapped_to<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+    pub fn wrapped_to<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
         let prefix = format!("{key} ");
         self.wrapped
             .range(prefix.clone()..)
@@ -85,40 +90,74 @@ fn read_lines(dir: &Path, file: &str) -> BTreeSet<String> {
 }
 
 /// Adds what `access` shows (its removed members, its wraps) and `more` (the same from
-/// elsewhere: history) to what this clone has seen, and returns it all.
-pub fn remember_seen(root: &Path, access: &Access, more: &Seen) -> Seen {
+/// elsewhere: history) to what this clone has seen, and returns it all, with whether the
+/// memory holds it (false when it could not be written).
+pub fn remember_seen(root: &Path, access: Option<&Access>, more: &Seen) -> (Seen, bool) {
     let _one = one_at_a_time();
     let Some(dir) = common_dir(root) else {
-        return more.clone();
+        return (more.clone(), false);
     };
+    let stored = std::cell::Cell::new(true);
     let add = |file: &str, lines: BTreeSet<String>| {
         let mut known = read_lines(&dir, file);
         let before = known.len();
         known.extend(lines);
         if known.len() != before {
             let text: String = known.iter().map(|l| format!("{l}\n")).collect();
-            store(&dir.join(file), &text);
+            if !store(&dir.join(file), &text) {
+                stored.set(false);
+            }
         }
         known
     };
     let mut removed = more.removed.clone();
     removed.extend(
         access
-            .members
             .iter()
+            .flat_map(|a| a.members.iter())
             .filter(|(_, m)| m.status == crate::access::Status::Removed)
             .map(|(id, _)| id.clone()),
     );
     let mut wrapped = more.wrapped.clone();
-    for records in access.keys.values() {
+    for records in access.iter().flat_map(|a| a.keys.values()) {
         for (key, record) in records {
             wrapped.extend(record.wrapped.keys().map(|m| format!("{key} {m}")));
         }
     }
-    Seen {
+    let seen = Seen {
         removed: add(REMOVED_FILE, removed),
         wrapped: add(WRAPPED_FILE, wrapped),
-    }
+    };
+    (seen, stored.get())
+}
+
+/// The commits whose whole history of access.json this clone's memory holds
+/// (`git-secrets/history-read`, one commit id a line, newest first).
+pub fn history_read(root: &Path) -> Vec<String> {
+    let Some(dir) = common_dir(root) else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(dir.join(HISTORY_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| crate::workspace::is_oid(l))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Records that the memory now holds the history of `head` too (`before`: what
+/// [`history_read`] returned). Call only once what that history shows is stored.
+pub fn remember_history_read(root: &Path, head: &str, before: &[String]) {
+    let Some(dir) = common_dir(root) else {
+        return;
+    };
+    let _one = one_at_a_time();
+    let text: String = std::iter::once(head)
+        .chain(before.iter().map(String::as_str).filter(|c| *c != head))
+        .take(HISTORY_TIPS)
+        .map(|c| format!("{c}\n"))
+        .collect();
+    store(&dir.join(HISTORY_FILE), &text);
 }
 
 /// The environment this clone first knew each tracked file in (`<environment> <path>`
@@ -226,13 +265,11 @@ fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
 
 /// Writes one of the memory's files. Not synced: lost in a crash, the memory starts
 /// again from what is found (as in a fresh clone); an fsync per environment would slow
-/// every unlock. A failure only weakens the checks.
-fn store(path: &Path, text: &str) {
-    if let Some(dir) = path.parent() {
-        if fsutil::create_private_dir(dir).is_ok() {
-            let _ = fsutil::replace_unsynced(path, text.as_bytes());
-        }
-    }
+/// every unlock. A failure only weakens the checks. Returns whether it was written.
+fn store(path: &Path, text: &str) -> bool {
+    path.parent()
+        .is_some_and(|dir| fsutil::create_private_dir(dir).is_ok())
+        && fsutil::replace_unsynced(path, text.as_bytes()).is_ok()
 }
 
 /// Checks that `chain` (the keys of `env` this identity opened) holds a key this clone

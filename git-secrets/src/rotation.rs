@@ -7,8 +7,11 @@
 //! access.json (keys wrapped, nothing secret) and the state it applies to. The next
 //! git-secrets command finds it and rolls back (when access.json was not replaced yet,
 //! nothing else was touched either) or completes the rotation (re-sealing is
-//! idempotent). A journal that names another checkout, another HEAD, or an access.json
-//! that is neither the old nor the new one is never applied: it is reported.
+//! idempotent), also when HEAD moved since (a commit made without the pre-commit hook,
+//! which refuses while a journal is pending, holds the rotation half done: completing
+//! re-seals what it left under the old keys). A journal that names another checkout, or
+//! an access.json that is neither the old nor the new one, is never applied: it is
+//! reported.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -293,9 +296,9 @@ pub fn recover(ws: &mut Workspace) -> Result<Option<String>, Error> {
             journal.work_tree.display()
         )));
     }
-    if journal.head != head(&ws.repo) {
-        return Err(refuse("HEAD has moved since it started".into()));
-    }
+    // HEAD may have moved since (a `git commit --no-verify`, or hooks not installed,
+    // committed the rotation half done): what decides is the work tree's access.json.
+    let moved = journal.head != head(&ws.repo);
     let current = std::fs::read_to_string(ws.root().join(ACCESS_FILE)).unwrap_or_default();
     if sha256_hex(&current) == journal.old_access_sha256 {
         // access.json is written before anything else: nothing was changed yet.
@@ -309,14 +312,31 @@ pub fn recover(ws: &mut Workspace) -> Result<Option<String>, Error> {
         )));
     }
     if current != journal.new_access {
-        return Err(refuse(
-            ".secrets/access.json is neither the one before it nor the one it was writing".into(),
-        ));
+        let why = ".secrets/access.json is neither the one before it nor the one it was writing";
+        return Err(refuse(if moved {
+            format!("{why} (HEAD has moved since it started)")
+        } else {
+            why.into()
+        }));
     }
+    // The new access.json is in place: completing is re-sealing what is not sealed under
+    // the new keys yet (idempotent: nothing, when only the journal's removal was left).
     let done = apply(ws, &journal, &path)?;
-    Ok(Some(format!(
+    let mut text = format!(
         "completed an interrupted rotation of {} ({} file(s) re-sealed)",
         done.environments.join(", "),
         done.files
-    )))
+    );
+    if moved && done.files > 0 {
+        text.push_str("; HEAD has moved since it started, so a commit holds it half done: commit the re-sealed files");
+    }
+    Ok(Some(text))
+}
+
+/// The journal of a rotation interrupted in this checkout, if any: a commit now would
+/// hold it half done (the pre-commit hook refuses; any git-secrets command completes or
+/// rolls it back).
+pub fn pending(repo: &Repo) -> Result<Option<PathBuf>, Error> {
+    let path = journal_path(repo)?;
+    Ok(path.exists().then_some(path))
 }

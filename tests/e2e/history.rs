@@ -3,13 +3,13 @@
 //! shrunk before its removal, keys of an environment with no file yet replaced, a
 //! tracked file routed to another environment.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::common::*;
 use crate::forged_access::{bob_approved_then_removed, edit_access};
-use crate::hooks::key_ids;
+use crate::hooks::{head, key_ids, stage_raw};
 
 #[test]
 fn a_revert_of_a_removal_does_not_seal_new_values_under_the_old_key() {
@@ -400,4 +400,122 @@ fn moving_values_home_keeps_their_comments() {
             assert_eq!(read(&stray), before, "the stray file is kept as it was");
         }
     }
+}
+
+/// Bob reverts his removal; Alice clones anew (a second device, a CI checkout).
+fn reverted_removal_fresh_clone(env: &Env) -> (PathBuf, Env, PathBuf) {
+    let (_alice, bob, b, _id) = bob_approved_then_removed(env);
+    bob.git(&b, &["revert", "--no-edit", "HEAD"]).ok();
+    let fresh = clone(env, &b, "alice-fresh");
+    (fresh, bob, b)
+}
+
+#[test]
+fn a_fresh_clone_reads_the_removal_in_history_before_it_seals_anything() {
+    let env = Env::new();
+    let (fresh, _bob, _b) = reverted_removal_fresh_clone(&env);
+    // No `unlock` or `status` first: the first command that seals reads HEAD's history.
+    env.secrets(&fresh, &["set", "production", "DB", "prod-password-2"])
+        .fails()
+        .error_names(&["whom this clone saw removed", "rotate --env production"]);
+    let file = env.path().join("new.env");
+    write(&file, "DB=prod-password-2\n");
+    let out = env
+        .secrets(
+            &fresh,
+            &["import", "production", "--file", file.to_str().unwrap()],
+        )
+        .fails();
+    out.error_names(&["whom this clone saw removed"]);
+    assert!(!out.stderr.contains("prod-password"), "{out:?}");
+    // Nor is the key the removed member holds given to anyone new.
+    env.secrets(
+        &fresh,
+        &["keys", "create", "--name", "ci", "--env", "production"],
+    )
+    .fails()
+    .error_names(&["whom this clone saw removed"]);
+    // The clone remembers which history it read: a second command reads none of it.
+    let common = fresh.join(".git/git-secrets");
+    let tips = read(common.join("history-read"));
+    assert_eq!(tips.trim(), head(&env, &fresh).trim(), "{tips}");
+    // The way out: a rotation gives production a key Bob never had.
+    env.secrets(&fresh, &["unlock"]).ok();
+    env.secrets(&fresh, &["rotate", "--env", "production"]).ok();
+    env.secrets(&fresh, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+}
+
+#[test]
+fn an_old_access_json_checked_out_over_a_removal_seals_nothing_under_the_old_key() {
+    let env = Env::new();
+    let (alice, _bob, _b, _id) = bob_approved_then_removed(&env);
+    let fresh = clone(&env, &alice, "alice-fresh");
+    // The access.json from before the removal (and a file sealed under its key), put
+    // back by a pathspec checkout.
+    env.git(
+        &fresh,
+        &[
+            "checkout",
+            "HEAD~1",
+            "--",
+            ".secrets/access.json",
+            ".secrets/production.env",
+        ],
+    )
+    .ok();
+    env.secrets(&fresh, &["set", "production", "DB", "prod-password-2"])
+        .fails()
+        .error_names(&["whom this clone saw removed"]);
+}
+
+#[test]
+fn check_flags_a_value_sealed_under_a_key_a_reverted_removal_gave_back() {
+    let env = Env::new();
+    let (fresh, _bob, b) = reverted_removal_fresh_clone(&env);
+    // A clone still at the commit before the removal seals a new value under the key
+    // Bob holds (there rightly: he is a member on that commit)...
+    let stale = clone(&env, &b, "alice-stale");
+    env.git(&stale, &["checkout", "-q", "HEAD~2"]).ok();
+    env.secrets(&stale, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    let sealed = read(stale.join(".secrets/production.env"));
+    assert!(sealed.contains("gs1:"), "{sealed}");
+    // ...and that file is committed on top of the revert, hooks skipped.
+    write(fresh.join(".secrets/production.env"), &sealed);
+    env.git(
+        &fresh,
+        &["commit", "-q", "--no-verify", "-am", "new production value"],
+    )
+    .ok();
+    let out = env.secrets(&fresh, &["check", "HEAD~1..HEAD"]).fails();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    for needle in [
+        ".secrets/production.env",
+        "removed member(s) bob",
+        "rotate --env production",
+    ] {
+        assert!(all.contains(needle), "{needle}: {all}");
+    }
+    assert!(!all.contains("prod-password"), "{all}");
+    // A commit from before the removal is not judged by it: the same blob, committed on
+    // the stale branch, passes.
+    env.git(
+        &stale,
+        &["commit", "-q", "--no-verify", "-am", "on the old branch"],
+    )
+    .ok();
+    env.secrets(&stale, &["check", "HEAD~1..HEAD"]).ok();
+    // The pre-commit hook judges the index by HEAD's history too.
+    env.git(&fresh, &["reset", "-q", "--hard", "HEAD~1"]).ok();
+    env.secrets(&fresh, &["unlock"]).ok();
+    stage_raw(&env, &fresh, ".secrets/production.env", sealed.as_bytes());
+    // (Left in the work tree, the file would be cleaned again, and the filter refuses.)
+    std::fs::remove_file(fresh.join(".secrets/production.env")).unwrap();
+    let out = env.git(&fresh, &["commit", "-q", "-m", "bad"]).fails();
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains(".secrets/production.env") && all.contains("removed member(s) bob"),
+        "{all}"
+    );
 }

@@ -323,7 +323,103 @@ fn rotation_killed_at_each_step_recovers() {
     }
 }
 
-/// A journal for another state (HEAD moved since) is reported, never applied.
+/// The current key ids of `env` in `repo`'s work-tree access.json.
+fn current_keys(repo: &Path, env: &str) -> Vec<String> {
+    let access: serde_json::Value =
+        serde_json::from_str(&read(repo.join(".secrets/access.json"))).unwrap();
+    access["keys"][env]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| {
+            r.get("superseded_by")
+                .is_none_or(|s| s.as_array().is_some_and(|a| a.is_empty()))
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// The key ids of HEAD's development values.
+fn committed_keys(env: &Env, repo: &Path) -> Vec<String> {
+    crate::hooks::key_ids(&blob(env, repo, "HEAD:.secrets/development.env"))
+}
+
+/// `git commit` right after a rotation was killed (what `member remove` says to do next)
+/// is refused by the pre-commit hook; the next git-secrets command completes it.
+#[test]
+fn a_commit_is_refused_while_a_rotation_is_interrupted() {
+    let mut env = Env::new();
+    let alice = alice_repo(&env);
+    env.vars
+        .push(("GIT_SECRETS_TEST_FAULT".into(), "after-access".into()));
+    env.secrets(&alice, &["rotate", "--env", "development"])
+        .fails();
+    env.vars.clear();
+    let head = env.git(&alice, &["rev-parse", "HEAD"]).ok().stdout;
+    let out = env.git(&alice, &["commit", "-q", "-am", "rotate"]).fails();
+    out.error_names(&["was interrupted in this checkout", "git secrets status"]);
+    assert_eq!(env.git(&alice, &["rev-parse", "HEAD"]).ok().stdout, head);
+    let out = env.secrets(&alice, &["status"]).ok();
+    assert!(
+        out.stderr
+            .contains("completed an interrupted rotation of development")
+            && !out.stderr.contains("HEAD has moved"),
+        "{out:?}"
+    );
+    env.git(&alice, &["commit", "-q", "-am", "rotate"]).ok();
+    assert_eq!(
+        committed_keys(&env, &alice),
+        current_keys(&alice, "development")
+    );
+}
+
+/// A rotation committed half done (hooks skipped) is completed by the next command:
+/// the files still under the old key are re-sealed, and it says to commit them. One
+/// whose effects were all in place (only the journal's removal was left) is dropped.
+#[test]
+fn a_rotation_committed_half_done_is_completed() {
+    for (point, resealed) in [("after-access", true), ("before-journal-removal", false)] {
+        let mut env = Env::new();
+        let alice = alice_repo(&env);
+        env.vars
+            .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
+        env.secrets(&alice, &["rotate", "--env", "development"])
+            .fails();
+        env.vars.clear();
+        env.git(&alice, &["commit", "-q", "--no-verify", "-am", "rotate"])
+            .ok();
+        let out = env.secrets(&alice, &["status"]).ok();
+        assert!(
+            out.stderr
+                .contains("completed an interrupted rotation of development"),
+            "{point}: {out:?}"
+        );
+        assert_eq!(
+            out.stderr.contains("HEAD has moved since it started, so a commit holds it half done: commit the re-sealed files"),
+            resealed,
+            "{point}: {out:?}"
+        );
+        assert!(
+            !alice.join(".git/git-secrets/rotation.json").exists(),
+            "{point}"
+        );
+        env.git(
+            &alice,
+            &["commit", "-q", "--allow-empty", "-am", "re-sealed"],
+        )
+        .ok();
+        assert_eq!(
+            committed_keys(&env, &alice),
+            current_keys(&alice, "development"),
+            "{point}"
+        );
+        let out = env.secrets(&alice, &["get", "DB", "--yes"]).ok();
+        assert_eq!(out.stdout, "dev-password-1\n", "{point}");
+    }
+}
+
+/// A journal whose access.json is neither the old nor the new one is reported, never
+/// applied.
 #[test]
 fn a_journal_for_another_state_is_not_applied() {
     let mut env = Env::new();
@@ -333,19 +429,27 @@ fn a_journal_for_another_state_is_not_applied() {
     env.secrets(&alice, &["rotate", "--env", "development"])
         .fails();
     env.vars.clear();
-    let access_after_crash = read(alice.join(".secrets/access.json"));
+    let edited = format!("{}\n", read(alice.join(".secrets/access.json")));
+    write(alice.join(".secrets/access.json"), &edited);
     env.git(
         &alice,
-        &["commit", "-q", "--allow-empty", "-m", "HEAD moves"],
+        &[
+            "commit",
+            "-q",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            "HEAD moves",
+        ],
     )
     .ok();
     let out = env.secrets(&alice, &["status"]).fails();
-    assert!(
-        out.stderr.contains("HEAD has moved") && out.stderr.contains("nothing was applied"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(read(alice.join(".secrets/access.json")), access_after_crash);
+    out.error_names(&[
+        "neither the one before it nor the one it was writing",
+        "HEAD has moved",
+        "nothing was applied",
+    ]);
+    assert_eq!(read(alice.join(".secrets/access.json")), edited);
 }
 
 /// Two people join on two branches; merge, rebase and pull keep both requests.

@@ -72,6 +72,17 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
         }
     };
     let repo = Repo::discover()?;
+    // A rotation interrupted here (`member remove`, `rotate` killed): committing now
+    // would commit it half done, files still sealed under keys a removed member holds.
+    if let Some(journal) = crate::rotation::pending(&repo)? {
+        return Err(Error::Refused {
+            message: format!(
+                "a rotation (`member remove`, `keys revoke` or `rotate`) was interrupted in this checkout ({}): this {what} would hold it half done",
+                journal.display()
+            ),
+            hint: "run `git secrets status` (any git-secrets command completes the rotation or rolls it back; no value is lost), then commit again".into(),
+        });
+    }
     let report = guard::check_index(&repo)?;
     if report.findings.is_empty() {
         // What concluding a merge would lose of an environment renamed on one side.

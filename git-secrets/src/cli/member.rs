@@ -134,6 +134,8 @@ pub fn grant(ws: &mut Workspace, member: &str, envs: &[String]) -> Result<(), Er
             },
             e => e,
         })?;
+        // No key a removed member holds (HEAD's history has the removal) goes to anyone.
+        ws.check_current(env)?;
         next.wrap_heads(env, member, &chain)?;
     }
     ws.access = next;

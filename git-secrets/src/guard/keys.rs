@@ -7,8 +7,11 @@
 //! works in a locked clone and in CI.
 //!
 //! A current key is a head of the environment's chain (a merge of two rotations has
-//! two, both fine) that no removed member was given. A token the parent (HEAD) already
-//! holds in the same file is not new: what a commit keeps, it does not reveal.
+//! two, both fine) that no removed member was given: removed in the commit's access.json,
+//! or in any version of it before the commit (a `git revert` of a removal, or an old
+//! access.json checked out or cherry-picked, lists the member again and the key it
+//! holds as current). A token the parent (HEAD) already holds in the same file is not
+//! new: what a commit keeps, it does not reveal.
 
 use std::collections::HashSet;
 
@@ -27,7 +30,16 @@ enum Retired {
     Unknown,
 }
 
-fn why(access: &Access, env: &str, key_id: &str) -> Retired {
+fn why(access: &Access, env: &str, key_id: &str, before: &[String]) -> Retired {
+    let name = |m: &String| {
+        access
+            .members
+            .get(m)
+            .map_or_else(|| m.clone(), |x| x.name.clone())
+    };
+    if !before.is_empty() {
+        return Retired::Exposed(before.iter().map(name).collect());
+    }
     if let Some((_, members)) = access
         .exposed_heads(env)
         .into_iter()
@@ -74,20 +86,32 @@ fn usable(access: &Access, env: &str) -> Option<HashSet<String>> {
 }
 
 /// Check 5 for `blob`, a sealed secret file of `env` that the commit adds or changes:
-/// `whole` for a tracked file sealed whole, `former` the parent's blob at the same path.
+/// `whole` for a tracked file sealed whole, `former` the parent's blob at the same path;
+/// `removed_before(key id)`: the members removed before the commit (in history) that key
+/// was ever wrapped to.
 pub fn retired_keys(
     blob: &Blob,
     env: &str,
     whole: bool,
     access: &Access,
     former: Option<&[u8]>,
+    removed_before: &mut dyn FnMut(&str) -> Vec<String>,
 ) -> Option<Finding> {
     let usable = usable(access, env)?;
+    // Asked once per key, and only of a key the commit's access.json lets hold values.
+    let mut before: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut ok = |id: &str| {
+        usable.contains(id)
+            && before
+                .entry(id.to_owned())
+                .or_insert_with(|| removed_before(id))
+                .is_empty()
+    };
     let p = blob.path;
     // (line, key name, key id) of each token under a key that may not hold it.
     let bad: Vec<(Option<usize>, Option<String>, String)> = if whole {
         let id = wholefile::key_id(blob.bytes)?;
-        if usable.contains(id) {
+        if ok(id) {
             return None;
         }
         vec![(None, None, id.to_owned())]
@@ -100,7 +124,7 @@ pub fn retired_keys(
             .collect();
         envfile::tokens(blob.bytes)?
             .into_iter()
-            .filter(|t| !usable.contains(&t.key_id) && !kept.contains(&t.token))
+            .filter(|t| !kept.contains(&t.token) && !ok(&t.key_id))
             .map(|t| (Some(t.line), t.key, t.key_id))
             .collect()
     };
@@ -111,7 +135,9 @@ pub fn retired_keys(
         _ => "is".to_owned(),
     };
     let mut reason = format!("{what} sealed with key {key_id}, ");
-    let retired = why(access, env, key_id);
+    let none = Vec::new();
+    let before_of = |id: &str| before.get(id).unwrap_or(&none).as_slice();
+    let retired = why(access, env, key_id, before_of(key_id));
     reason.push_str(&match &retired {
         Retired::Replaced => format!(
             "which a rotation of `{env}` replaced: whoever held that key (a removed member too) can read it"
@@ -127,7 +153,7 @@ pub fn retired_keys(
     }
     let exposed = bad
         .iter()
-        .any(|(_, _, id)| matches!(why(access, env, id), Retired::Exposed(_)));
+        .any(|(_, _, id)| matches!(why(access, env, id, before_of(id)), Retired::Exposed(_)));
     let fix = if exposed {
         format!("give `{env}` a new key with `git secrets rotate --env {env}` (it re-seals and stages its files), then commit again")
     } else {

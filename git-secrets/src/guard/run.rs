@@ -124,6 +124,100 @@ struct Auxiliary<'a> {
     former_at: HashMap<(Option<&'a str>, &'a str), usize>,
     accesses: HashMap<Option<&'a str>, Option<Access>>,
     configs: HashMap<Option<&'a str>, Option<Config>>,
+    removals: Removals<'a>,
+}
+
+/// Versions of access.json: (commit, its JSON).
+type Versions = Vec<(String, serde_json::Value)>;
+
+/// Who was removed before each checked commit, for check 5, read on first need: for the
+/// index, HEAD's history of access.json through the clone's memory (crate::continuity,
+/// which reads only what it does not hold yet); for commits, the history of all of them
+/// in one `git log`, a removal counting for the commits it is an ancestor of.
+#[derive(Default)]
+struct Removals<'a> {
+    /// The checked commits.
+    commits: Vec<&'a str>,
+    index: Option<crate::continuity::Seen>,
+    /// The checked commits' history of access.json, and what it shows (`None` inside:
+    /// git could not list it).
+    history: Option<Option<(Versions, crate::continuity::Seen)>>,
+    ancestor: HashMap<(String, &'a str), bool>,
+}
+
+impl<'a> Removals<'a> {
+    /// The members removed before `commit` (the index: HEAD and this clone's memory) that
+    /// `key` (a head of `env` in `access`, the commit's) was ever wrapped to.
+    fn before(
+        &mut self,
+        repo: &Repo,
+        commit: Option<&'a str>,
+        access: &Access,
+        env: &str,
+        key: &str,
+    ) -> Vec<String> {
+        let now: Vec<&str> = access
+            .keys
+            .get(env)
+            .and_then(|k| k.iter().find(|(id, _)| id.0 == key))
+            .map(|(_, r)| r.wrapped.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let Some(commit) = commit else {
+            let seen = self.index.get_or_insert_with(|| {
+                let mut folded = None;
+                crate::workspace::fold_head_history(repo, None, |seen| {
+                    let (all, stored) = crate::continuity::remember_seen(&repo.root, None, seen);
+                    folded = Some(all);
+                    stored
+                });
+                folded.unwrap_or_else(|| {
+                    crate::continuity::remember_seen(&repo.root, None, &Default::default()).0
+                })
+            });
+            let mut out: Vec<String> = now
+                .into_iter()
+                .chain(seen.wrapped_to(key))
+                .filter(|m| seen.removed.contains(*m))
+                .map(str::to_owned)
+                .collect();
+            out.sort();
+            out.dedup();
+            return out;
+        };
+        let commits = &self.commits;
+        let Some((versions, seen)) = self
+            .history
+            .get_or_insert_with(|| {
+                let versions = crate::workspace::read_revs(repo, commits)?;
+                let seen = crate::workspace::seen_in(&versions);
+                Some((versions, seen))
+            })
+            .as_ref()
+        else {
+            return Vec::new();
+        };
+        let mut candidates: Vec<&str> = now
+            .into_iter()
+            .chain(seen.wrapped_to(key))
+            .filter(|m| seen.removed.contains(*m))
+            .collect();
+        candidates.sort();
+        candidates.dedup();
+        let ancestor = &mut self.ancestor;
+        candidates
+            .into_iter()
+            .filter(|m| {
+                crate::workspace::removed_at(versions, m).any(|r| {
+                    r == commit
+                        || *ancestor.entry((r.to_owned(), commit)).or_insert_with(|| {
+                            repo.git(&["merge-base", "--is-ancestor", r, commit])
+                                .is_ok()
+                        })
+                })
+            })
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// The text of the blob read at `at`, if it was read and is UTF-8.
@@ -203,7 +297,14 @@ impl<'a> Auxiliary<'a> {
             list.push(Aux::Held(h));
         }
         let bytes = (0..list.len()).map(|_| None).collect();
+        let mut commits: Vec<&str> = items.iter().filter_map(|i| i.commit).collect();
+        commits.sort_unstable();
+        commits.dedup();
         let aux = Auxiliary {
+            removals: Removals {
+                commits,
+                ..Default::default()
+            },
             list,
             bytes,
             access_at,
@@ -362,7 +463,7 @@ pub(super) fn run(
                 }
             }
             if found.is_empty() && item.changed {
-                found.extend(retired(&blob, item.commit, &mut aux));
+                found.extend(retired(repo, &blob, item.commit, &mut aux));
             }
             if found.is_empty() && once {
                 found.extend(stray(path, item.commit, &mut aux));
@@ -452,7 +553,12 @@ fn extra<'a>(
 }
 
 /// Check 5 for a sealed secret file the commit adds or changes.
-fn retired<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) -> Option<Finding> {
+fn retired<'a>(
+    repo: &Repo,
+    blob: &Blob,
+    commit: Option<&'a str>,
+    aux: &mut Auxiliary<'a>,
+) -> Option<Finding> {
     if !(blob.routed || super::is_secret_path(blob.path)) || !super::is_sealed(blob.bytes) {
         return None;
     }
@@ -465,12 +571,15 @@ fn retired<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) ->
     let former = aux
         .former(commit, blob.path)
         .map(|b| Zeroizing::new(b.to_vec()));
-    let access = aux.access(commit)?;
+    aux.access(commit)?;
+    let access = aux.accesses.get(&commit)?.as_ref()?;
+    let removals = &mut aux.removals;
     super::keys::retired_keys(
         blob,
         &env,
         whole,
         access,
         former.as_deref().map(Vec::as_slice),
+        &mut |key| removals.before(repo, commit, access, &env, key),
     )
 }

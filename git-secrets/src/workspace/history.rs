@@ -27,27 +27,27 @@ pub type History = Option<Vec<(String, Value)>>;
 /// wrote is too), then every version in one `git cat-file --batch`. Versions that are not
 /// JSON are skipped (no tool could have used them).
 pub fn read(repo: &Repo) -> History {
-    let out = repo
-        .git(&[
-            "log",
-            "--full-history",
-            "-m",
-            "--format=%H",
-            "--diff-filter=AM",
-            "HEAD",
-            "--",
-            ACCESS_FILE,
-        ])
-        .ok()?;
+    read_revs(repo, &["HEAD"])
+}
+
+/// [`read`] of the history of `revs` (commits, and `--not` before the ones whose history
+/// is left out).
+pub fn read_revs(repo: &Repo, revs: &[&str]) -> History {
+    let mut args = vec![
+        "log",
+        "--full-history",
+        "-m",
+        "--format=%H",
+        "--diff-filter=AM",
+    ];
+    args.extend(revs);
+    args.extend(["--", ACCESS_FILE]);
+    let out = repo.git(&args).ok()?;
     let mut seen = BTreeSet::new();
     // Only object ids: whatever else a user's configuration makes git print is not one.
     let commits: Vec<String> = String::from_utf8_lossy(&out)
         .lines()
-        .filter(|c| {
-            matches!(c.len(), 40 | 64)
-                && c.bytes().all(|b| b.is_ascii_hexdigit())
-                && seen.insert(c.to_string())
-        })
+        .filter(|c| is_oid(c) && seen.insert(c.to_string()))
         .map(str::to_owned)
         .collect();
     let revs: Vec<String> = commits
@@ -64,6 +64,95 @@ pub fn read(repo: &Repo) -> History {
             .filter_map(|(commit, text)| Some((commit, serde_json::from_slice(&text).ok()?)))
             .collect(),
     )
+}
+
+/// Whether `s` is a full object id.
+pub(crate) fn is_oid(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Adds what HEAD's history of access.json shows of the members (who was removed, to
+/// whom each key was wrapped) to the clone's memory (crate::continuity) with `remember`,
+/// which says whether it was stored: a fresh clone, or one whose access.json a revert, a
+/// cherry-pick or `git checkout <old> -- .secrets/access.json` put back to before a
+/// removal, must not take the current file's word. The memory records the commits whose
+/// history it holds, so only versions newer than those are read (nothing at all while
+/// HEAD is one of them); the full history when that fails. `full`: the whole history,
+/// when it was read already.
+pub fn fold_head_history(
+    repo: &Repo,
+    full: Option<&History>,
+    remember: impl FnOnce(&crate::continuity::Seen) -> bool,
+) {
+    let Some(head) = head_commit(repo) else {
+        return; // no commit yet: no history
+    };
+    let done = crate::continuity::history_read(&repo.root);
+    if done.contains(&head) {
+        return;
+    }
+    let versions = match full {
+        Some(full) => full.clone(),
+        None => {
+            let mut revs = vec![head.as_str(), "--not"];
+            revs.extend(done.iter().map(String::as_str));
+            read_revs(repo, &revs).or_else(|| read_revs(repo, &[&head]))
+        }
+    };
+    let Some(versions) = versions else {
+        return;
+    };
+    if remember(&seen_in(&versions)) {
+        crate::continuity::remember_history_read(&repo.root, &head, &done);
+    }
+}
+
+/// HEAD's commit id: read from the files when HEAD names a loose branch or a commit (no
+/// git started: every sealing command asks), else from `git rev-parse`.
+fn head_commit(repo: &Repo) -> Option<String> {
+    let from_files = || {
+        let dir = crate::git::git_dir(&repo.root)?;
+        let head = std::fs::read_to_string(dir.join("HEAD")).ok()?;
+        let head = head.trim();
+        if is_oid(head) {
+            return Some(head.to_owned());
+        }
+        let name = head.strip_prefix("ref: ")?;
+        if !name.starts_with("refs/heads/") || name.split('/').any(|p| p == ".." || p.is_empty()) {
+            return None;
+        }
+        let common = crate::continuity::common_dir(&repo.root)?;
+        let oid = std::fs::read_to_string(common.join(name)).ok()?;
+        Some(oid.trim().to_owned()).filter(|o| is_oid(o))
+    };
+    from_files().or_else(|| {
+        repo.git(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+            .filter(|h| is_oid(h))
+    })
+}
+
+/// What `versions` show of the members: who was removed, to whom each key was wrapped.
+pub fn seen_in(versions: &[(String, Value)]) -> crate::continuity::Seen {
+    let mut seen = crate::continuity::Seen::default();
+    for (_, version) in versions {
+        seen.removed
+            .extend(removed_members(version).map(|(id, _)| id.to_owned()));
+        seen.wrapped.extend(wraps(version));
+    }
+    seen
+}
+
+/// The commits of `versions` that mark `member` removed.
+pub fn removed_at<'a>(
+    versions: &'a [(String, Value)],
+    member: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    versions
+        .iter()
+        .filter(move |(_, v)| removed_members(v).any(|(id, _)| id == member))
+        .map(|(c, _)| c.as_str())
 }
 
 /// The members of a version marked removed: (member id, recipient).
@@ -134,21 +223,29 @@ impl Workspace {
         let _ = self.history.set(history);
     }
 
+    /// Adds HEAD's history of access.json to this clone's memory, once per process (see
+    /// [`fold_head_history`]).
+    pub(super) fn fold_head_history(&self) {
+        self.history_folded.get_or_init(|| {
+            fold_head_history(&self.repo, self.history.get(), |seen| {
+                self.remember_seen(seen)
+            })
+        });
+    }
+
     /// Members removed in a version of access.json in HEAD's history, or seen removed by
     /// this clone (crate::continuity): member id → where (`commit <short id>`, or
     /// `seen by this clone` for a removal on a branch HEAD does not have). Those of the
     /// history are remembered by the clone from now on.
     pub fn removals(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        let mut seen = crate::continuity::Seen::default();
-        for (commit, version) in self.access_history().iter().flatten() {
+        let history = self.access_history().as_deref().unwrap_or_default();
+        for (commit, version) in history {
             for (id, _) in removed_members(version) {
                 out.entry(id.to_owned()).or_insert_with(|| short(commit));
-                seen.removed.insert(id.to_owned());
             }
-            seen.wrapped.extend(wraps(version));
         }
-        self.remember_seen(&seen);
+        self.remember_seen(&seen_in(history));
         for id in self.seen().removed.iter() {
             out.entry(id.clone())
                 .or_insert_with(|| "seen by this clone".into());

@@ -22,6 +22,7 @@ use crate::secret::SecretString;
 
 mod files;
 mod history;
+pub(crate) use history::{fold_head_history, is_oid, read_revs, removed_at, seen_in};
 pub use history::{read as read_access_history, History};
 mod orphans;
 mod sparse;
@@ -76,6 +77,9 @@ pub struct Workspace {
     /// Shared by threads (unlock and the hook read scope files in parallel).
     keys: Mutex<HashMap<String, KeySlot>>,
     history: OnceLock<history::History>,
+    /// Set once HEAD's history of access.json is in the clone's memory (see
+    /// [`Workspace::seen`]).
+    history_folded: OnceLock<()>,
     /// What this clone saw of its members (crate::continuity::Seen).
     seen: Mutex<crate::continuity::Seen>,
 }
@@ -101,6 +105,7 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
+            history_folded: OnceLock::new(),
             seen: Mutex::default(),
         }
         .note_seen())
@@ -133,6 +138,7 @@ impl Workspace {
             identity: OnceLock::new(),
             keys: Mutex::default(),
             history: OnceLock::new(),
+            history_folded: OnceLock::new(),
             seen: Mutex::default(),
         }
         .note_seen())
@@ -147,6 +153,7 @@ impl Workspace {
             identity: OnceLock::from(Some(identity)),
             keys: Mutex::default(),
             history: OnceLock::new(),
+            history_folded: OnceLock::new(),
             seen: Mutex::default(),
         }
     }
@@ -182,9 +189,16 @@ impl Workspace {
         crate::continuity::check_current(&self.seen(), env, &self.access)
     }
 
-    /// What this clone has seen of its members (crate::continuity::Seen): read once, kept
-    /// up to date by this process.
+    /// What this clone has seen of its members (crate::continuity::Seen), HEAD's history
+    /// of access.json included (read once per process, and only the part the clone's
+    /// memory does not hold yet): what every decision to seal or grant consults.
     pub fn seen(&self) -> std::sync::MutexGuard<'_, crate::continuity::Seen> {
+        self.fold_head_history();
+        self.seen_now()
+    }
+
+    /// What this process knows the clone has seen, without reading history.
+    fn seen_now(&self) -> std::sync::MutexGuard<'_, crate::continuity::Seen> {
         self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -197,9 +211,13 @@ impl Workspace {
         self
     }
 
-    /// Adds what this access.json shows and `more` to what the clone has seen.
-    pub fn remember_seen(&self, more: &crate::continuity::Seen) {
-        *self.seen() = crate::continuity::remember_seen(self.root(), &self.access, more);
+    /// Adds what this access.json shows and `more` to what the clone has seen. Returns
+    /// whether the clone's memory holds it all (a failure to write only weakens checks).
+    pub fn remember_seen(&self, more: &crate::continuity::Seen) -> bool {
+        let (seen, stored) =
+            crate::continuity::remember_seen(self.root(), Some(&self.access), more);
+        *self.seen_now() = seen;
+        stored
     }
 
     /// Opens every environment this identity can read, so the clone remembers their keys
