@@ -163,6 +163,28 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             }
         ));
     }
+    // `open` removed what a crash left where it could; what remains is named.
+    if let Ok(left) = ws.leftovers(false, false) {
+        let shown = |paths: &[std::path::PathBuf]| {
+            paths
+                .iter()
+                .map(|p| ws.shown_path(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !left.stale.is_empty() {
+            text.push_str(&format!(
+                "problem: temporary file(s) an interrupted git-secrets command left, which may hold plaintext secrets, could not be removed: {}; delete them (`git secrets doctor --fix`)\n",
+                shown(&left.stale)
+            ));
+        }
+        if !left.busy.is_empty() {
+            text.push_str(&format!(
+                "writing:      temporary file(s) beside which another git-secrets command is writing now: {} (removed by the next command if it leaves them)\n",
+                shown(&left.busy)
+            ));
+        }
+    }
     if member.is_some() {
         for problem in history_problems(&ws) {
             text.push_str(&format!("problem: {problem}\n"));

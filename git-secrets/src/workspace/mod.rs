@@ -22,6 +22,7 @@ use crate::secret::SecretString;
 
 mod files;
 mod history;
+mod leftovers;
 pub use history::{read as read_access_history, History};
 mod orphans;
 mod sparse;
