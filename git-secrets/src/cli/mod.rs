@@ -170,7 +170,8 @@ fn is_broken_pipe(e: &Error) -> bool {
 }
 
 /// Opens the repository's workspace for a command, first finishing or rolling back a
-/// rotation that a crash interrupted in this checkout.
+/// rotation, `env rename` or `env del` that a crash interrupted in this checkout, and
+/// removing the temporary files an interrupted write left.
 pub fn open() -> Result<Workspace, Error> {
     open_in(crate::git::Repo::discover()?)
 }
@@ -179,6 +180,9 @@ pub fn open() -> Result<Workspace, Error> {
 pub fn open_in(repo: crate::git::Repo) -> Result<Workspace, Error> {
     let mut ws = Workspace::open_repo(repo)?;
     if let Some(what) = crate::rotation::recover(&mut ws)? {
+        eprintln!("git-secrets: {what}");
+    }
+    if let Some(what) = crate::journal::recover(&mut ws)? {
         eprintln!("git-secrets: {what}");
     }
     // Best effort: what cannot be removed here, `status` and `doctor` name.

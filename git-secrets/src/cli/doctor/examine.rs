@@ -188,6 +188,9 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
         }
     }
 
+    for (text, fix) in crate::journal::out_of_step(&ws.config, &ws.access) {
+        found.push(manual(text, fix));
+    }
     for p in ws.access.problems(&ws.config.environments, identity) {
         let text = p.to_string();
         found.push(match p.rotation_fixes() {
