@@ -24,6 +24,7 @@ pub mod git;
 pub mod gitconfig;
 pub mod guard;
 pub mod identity;
+pub mod journal;
 pub mod par;
 pub mod rotation;
 pub mod scope;

@@ -564,3 +564,103 @@ fn lock_keeps_the_filter_for_a_worktree_it_cannot_reach() {
     assert!(out.stderr.contains("filter is removed"), "{out:#?}");
     assert!(!filter_configured(&env, &repo));
 }
+
+/// What a write of git-secrets holds while its temporary file exists (crate fsutil): a
+/// shared flock(2) on the directory. Held here, it stands for a command still running.
+fn writing_in(dir: &Path) -> std::fs::File {
+    let f = std::fs::File::open(dir).unwrap();
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared).unwrap();
+    f
+}
+
+/// Every file under `root` (`.git` left out) whose content holds `needle`.
+fn files_holding(root: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if e.file_type().unwrap().is_dir() {
+                if e.file_name() != ".git" {
+                    todo.push(path);
+                }
+            } else if std::fs::read(&path)
+                .is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle))
+            {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+// Guards: a `set` killed between writing its temporary file and renaming it leaves the
+// new value in plaintext at `.secrets/.git-secrets-XXXXXX`. The next command removes it
+// (and says so) unless a running git-secrets command may own it: one that holds its
+// directory's write lock keeps its file through status, doctor --fix and lock. Files not
+// named exactly like ours are never touched; `lock` and `doctor` look through the whole
+// work tree.
+#[test]
+fn a_temporary_file_an_interrupted_write_left_is_removed_but_never_a_running_ones() {
+    const LEAK: &str = "crash-TMPLEAK-5e1";
+    let (env, repo) = setup();
+    let tmp = ".secrets/.git-secrets-Ab12Cd";
+    let not_ours = [".secrets/.git-secrets-notes", ".secrets/git-secrets-Ab12Cd"];
+    write(repo.join(tmp), &format!("{DEV}NEW_KEY={LEAK}\n"));
+    chmod(repo.join(tmp), 0o600);
+    for p in not_ours {
+        write(repo.join(p), "mine\n");
+    }
+
+    // A command still writing there: its file stays, and is named.
+    let running = writing_in(&repo.join(".secrets"));
+    let out = env.secrets(&repo, &["status"]).ok();
+    assert!(
+        out.stdout.contains(tmp)
+            && out
+                .stdout
+                .contains("another git-secrets command is writing"),
+        "{out:#?}"
+    );
+    let out = env.secrets(&repo, &["doctor", "--fix"]).fails();
+    assert!(out.stdout.contains(tmp), "{out:#?}");
+    assert!(repo.join(tmp).exists(), "a running command's file is kept");
+    let out = env.secrets(&repo, &["lock"]).ok();
+    assert!(out.stderr.contains(tmp), "{out:#?}");
+    assert!(repo.join(tmp).exists(), "a running command's file is kept");
+    env.secrets(&repo, &["unlock"]).ok();
+    drop(running);
+
+    // Once nothing holds the directory, the next command removes it and says so.
+    let out = env.secrets(&repo, &["get", "DB_URL", "--yes"]).ok();
+    assert!(
+        out.stderr.contains("removed 1 temporary file(s)") && out.stderr.contains(tmp),
+        "{out:#?}"
+    );
+    assert!(!out.stderr.contains(LEAK) && !out.stdout.contains(LEAK));
+    assert!(!repo.join(tmp).exists());
+    for p in not_ours {
+        assert_eq!(read(repo.join(p)), "mine\n", "{p} is not ours");
+    }
+    let out = env.secrets(&repo, &["status"]).ok();
+    assert!(!out.stdout.contains(".git-secrets-"), "{out:#?}");
+
+    // Outside the directories every command looks at (an `export` to a file in the work
+    // tree, say): doctor names it, lock removes it.
+    std::fs::create_dir_all(repo.join("deploy")).unwrap();
+    let far = "deploy/.git-secrets-Zz9Yy8";
+    write(repo.join(far), &format!("NEW_KEY={LEAK}\n"));
+    let out = env.secrets(&repo, &["doctor"]).fails();
+    assert!(
+        out.stdout.contains(far) && out.stdout.contains("doctor --fix` deletes them"),
+        "{out:#?}"
+    );
+    let out = env.secrets(&repo, &["lock"]).ok();
+    assert!(out.stderr.contains(far), "{out:#?}");
+    assert!(!repo.join(far).exists());
+    assert_eq!(
+        files_holding(&repo, LEAK),
+        Vec::<PathBuf>::new(),
+        "a locked clone holds no plaintext"
+    );
+}

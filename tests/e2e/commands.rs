@@ -734,3 +734,216 @@ fn cargo_secrets_help_works() {
         assert!(out.stdout.contains("unlock"), "{}", out.stdout);
     }
 }
+
+/// This checkout's journal of an `env rename` or `env del` under way.
+fn env_journal(repo: &Path) -> PathBuf {
+    repo.join(".git/git-secrets/env-change.json")
+}
+
+/// A repository with values in test (the root and a service) and development, committed;
+/// locked when `locked`.
+fn with_test_values(locked: bool) -> (Env, PathBuf) {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "test", "K", "test-value-1"])
+        .ok();
+    env.secrets(
+        &repo,
+        &["set", "-s", "api", "-e", "test", "S", "svc-value-1"],
+    )
+    .ok();
+    env.secrets(&repo, &["set", "K", "dev-value-1"]).ok();
+    env.commit_all(&repo, "values");
+    if locked {
+        env.secrets(&repo, &["lock"]).ok();
+    }
+    (env, repo)
+}
+
+// Guards: an `env rename` killed at each step (after its journal, after the files under
+// the new name, after access.json, after config.toml, before the journal's removal) is
+// rolled back or completed by the next command, in an unlocked and a locked clone: the
+// values read under exactly one of the two names, no file of the other is left, and
+// status names no problem.
+#[test]
+fn env_rename_killed_at_each_step_is_rolled_back_or_completed() {
+    for locked in [false, true] {
+        for (point, done) in [
+            ("env-after-journal", false),
+            ("env-after-files", false),
+            ("env-after-access", true),
+            ("env-after-config", true),
+            ("env-before-journal-removal", true),
+        ] {
+            let (mut env, repo) = with_test_values(locked);
+            env.vars
+                .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
+            let out = env.secrets(&repo, &["env", "rename", "test", "qa"]);
+            assert!(!out.success(), "{point}: the fault point aborts: {out:?}");
+            env.vars.clear();
+            assert!(env_journal(&repo).exists(), "{point}");
+            let out = env.secrets(&repo, &["status"]).ok();
+            let what = if done { "completed" } else { "rolled back" };
+            assert!(
+                out.stderr
+                    .contains(&format!("{what} an interrupted `env rename test qa`")),
+                "{point} locked={locked}: {out:#?}"
+            );
+            assert!(!out.stdout.contains("problem"), "{point}: {}", out.stdout);
+            assert!(!env_journal(&repo).exists(), "{point}: journal gone");
+            let (now, gone) = if done { ("qa", "test") } else { ("test", "qa") };
+            assert_eq!(reveal(&env, &repo, &[now, "K"]), "test-value-1", "{point}");
+            assert_eq!(reveal(&env, &repo, &["api", now, "S"]), "svc-value-1");
+            assert_eq!(reveal(&env, &repo, &["K"]), "dev-value-1");
+            env.secrets(&repo, &["get", "-e", gone, "K"]).fails();
+            for f in [
+                format!(".secrets/{gone}.env"),
+                format!(".secrets/api/{gone}.env"),
+            ] {
+                assert!(!repo.join(&f).exists(), "{point} locked={locked}: {f} left");
+            }
+            // What is committed opens in a fresh clone.
+            env.git(&repo, &["add", "-A"]).ok();
+            env.git(
+                &repo,
+                &["commit", "-q", "--allow-empty", "-m", "after recovery"],
+            )
+            .ok();
+            let c = clone(&env, &repo, &format!("check-{point}-{locked}"));
+            assert_eq!(reveal(&env, &c, &[now, "K"]), "test-value-1", "{point}");
+            assert_eq!(reveal(&env, &c, &["api", now, "S"]), "svc-value-1");
+        }
+    }
+}
+
+// Guards: an `env del` killed at each step is rolled back (before access.json changed) or
+// completed by the next command: never an environment declared without its key.
+#[test]
+fn env_del_killed_at_each_step_is_rolled_back_or_completed() {
+    for (point, done) in [
+        ("env-after-journal", false),
+        ("env-after-access", true),
+        ("env-after-config", true),
+        ("env-before-journal-removal", true),
+    ] {
+        let (mut env, repo) = with_test_values(false);
+        env.vars
+            .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
+        let out = env.secrets(&repo, &["env", "del", "test", "--yes"]);
+        assert!(!out.success(), "{point}: the fault point aborts: {out:?}");
+        env.vars.clear();
+        let out = env.secrets(&repo, &["status"]).ok();
+        let what = if done { "completed" } else { "rolled back" };
+        assert!(
+            out.stderr
+                .contains(&format!("{what} an interrupted `env del test`")),
+            "{point}: {out:#?}"
+        );
+        assert!(!out.stdout.contains("problem"), "{point}: {}", out.stdout);
+        assert!(!env_journal(&repo).exists(), "{point}: journal gone");
+        let list = env.secrets(&repo, &["env", "list"]).ok().stdout;
+        if done {
+            assert!(!list.contains("test"), "{point}: {list}");
+            assert!(!repo.join(".secrets/test.env").exists(), "{point}");
+            assert!(!repo.join(".secrets/api/test.env").exists(), "{point}");
+        } else {
+            assert_eq!(reveal(&env, &repo, &["test", "K"]), "test-value-1");
+        }
+        assert_eq!(reveal(&env, &repo, &["K"]), "dev-value-1");
+    }
+}
+
+// Guards: .secrets/config.toml and .secrets/access.json out of step (as an `env rename`
+// cut short by a git-secrets without the journal leaves them) are named by status and
+// doctor, with a fix that works.
+#[test]
+fn an_environment_declared_without_keys_is_named_with_its_fix() {
+    let (env, repo) = with_test_values(true);
+    // access.json renamed, config.toml not, the old files still there: the rename done,
+    // then config.toml and the old files put back.
+    env.secrets(&repo, &["env", "rename", "test", "qa"]).ok();
+    env.git(
+        &repo,
+        &[
+            "checkout",
+            "HEAD",
+            "--",
+            ".secrets/config.toml",
+            ".secrets/test.env",
+            ".secrets/api/test.env",
+        ],
+    )
+    .ok();
+
+    let out = env.secrets(&repo, &["status"]).ok();
+    for needle in [
+        "test: no key in .secrets/access.json",
+        "`test` is declared in .secrets/config.toml but .secrets/access.json holds no key",
+        ".secrets/access.json holds keys of `qa`, which .secrets/config.toml does not declare",
+        "env rename test qa` done halfway",
+        "git checkout HEAD -- .secrets/config.toml .secrets/access.json",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
+    }
+    let out = env.secrets(&repo, &["doctor", "--fix"]).fails();
+    assert!(
+        out.stdout.contains("holds no key for it") && out.stdout.contains("git checkout HEAD --"),
+        "{out:#?}"
+    );
+    // The fix named: the pair back from the last commit, then the rename again.
+    env.git(
+        &repo,
+        &[
+            "checkout",
+            "HEAD",
+            "--",
+            ".secrets/config.toml",
+            ".secrets/access.json",
+        ],
+    )
+    .ok();
+    for f in [".secrets/qa.env", ".secrets/api/qa.env"] {
+        std::fs::remove_file(repo.join(f)).unwrap();
+    }
+    let out = env.secrets(&repo, &["status"]).ok();
+    assert!(!out.stdout.contains("problem"), "{}", out.stdout);
+    assert_eq!(reveal(&env, &repo, &["test", "K"]), "test-value-1");
+    env.secrets(&repo, &["env", "rename", "test", "qa"]).ok();
+    assert_eq!(reveal(&env, &repo, &["qa", "K"]), "test-value-1");
+}
+
+// Guards: a rename onto files already there (of an environment config.toml lacks) is
+// refused before anything changes: they would be overwritten.
+#[test]
+fn env_rename_onto_existing_files_is_refused() {
+    let (env, repo) = with_test_values(false);
+    write(repo.join(".secrets/qa.env"), "OTHER=kept-value\n");
+    let out = env.secrets(&repo, &["env", "rename", "test", "qa"]).fails();
+    assert!(out.stderr.contains(".secrets/qa.env"), "{out:#?}");
+    assert_eq!(read(repo.join(".secrets/qa.env")), "OTHER=kept-value\n");
+    assert_eq!(reveal(&env, &repo, &["test", "K"]), "test-value-1");
+}
+
+// Guards: a journal whose files changed since (neither the old nor the new config.toml)
+// is reported and never applied: nothing is deleted or overwritten.
+#[test]
+fn an_env_journal_for_another_state_is_not_applied() {
+    let (mut env, repo) = with_test_values(false);
+    env.vars
+        .push(("GIT_SECRETS_TEST_FAULT".into(), "env-after-access".into()));
+    env.secrets(&repo, &["env", "rename", "test", "qa"]).fails();
+    env.vars.clear();
+    let config = repo.join(".secrets/config.toml");
+    write(&config, &format!("{}# edited since\n", read(&config)));
+    let out = env.secrets(&repo, &["status"]).fails();
+    assert!(
+        out.stderr
+            .contains("neither the one before it nor the one it was writing")
+            && out.stderr.contains("nothing was applied")
+            && out.stderr.contains("env rename test qa"),
+        "{out:#?}"
+    );
+    assert!(env_journal(&repo).exists());
+    for f in [".secrets/qa.env", ".secrets/test.env"] {
+        assert!(repo.join(f).exists(), "{f}");
+    }
+}

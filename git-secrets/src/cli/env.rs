@@ -5,6 +5,7 @@ use clap::Subcommand;
 use crate::access::Access;
 use crate::config::{is_valid_name, SHARED};
 use crate::error::Error;
+use crate::journal;
 use crate::scope::Scope;
 use crate::workspace::{FileState, ScopeFile, Workspace};
 
@@ -121,6 +122,18 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             ws.refuse_outside_checkout(&[])?;
             known(&ws, &from)?;
             check_new_name(&ws, &to)?;
+            // A file already there (of an environment config.toml lacks) would be
+            // overwritten, and a rollback would delete it.
+            let there: Vec<String> = files_of(&ws, &to).iter().map(Scope::rel_path).collect();
+            if !there.is_empty() {
+                return Err(Error::Refused {
+                    message: format!(
+                        "cannot rename `{from}` to `{to}`: {} already exist(s), a file of an environment .secrets/config.toml does not declare",
+                        there.join(", ")
+                    ),
+                    hint: "`git secrets doctor` says where its values belong; move or delete it first".into(),
+                });
+            }
             // Open everything first: if any file cannot be opened, nothing changes.
             let mut moves = Vec::new();
             for old in files_of(&ws, &from) {
@@ -145,28 +158,44 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             let mut renamed = Workspace::open_repo(ws.repo.clone())?;
             renamed.access = ws.access.clone();
             renamed.config = ws.config.clone();
-            for (old, file) in &moves {
-                let new = Scope::new(old.service.as_deref(), &to);
+            let news: Vec<Scope> = moves
+                .iter()
+                .map(|(old, _)| Scope::new(old.service.as_deref(), &to))
+                .collect();
+            // Crash-safe (crate::journal): the files under the new name first, then
+            // access.json and config.toml, then the old files deleted.
+            let pending = journal::begin(
+                &ws,
+                journal::Change::Rename {
+                    from: from.clone(),
+                    to: to.clone(),
+                },
+                &renamed.config,
+                &renamed.access,
+                news.iter().map(Scope::rel_path).collect(),
+                moves.iter().map(|(old, _)| old.rel_path()).collect(),
+            )?;
+            let written = moves.iter().zip(&news).try_for_each(|((_, file), new)| {
                 let state = if file.state == FileState::Missing {
                     FileState::Plain
                 } else {
                     file.state
                 };
-                renamed.write_scope(
-                    &new,
-                    &ScopeFile {
-                        doc: file.doc.clone(),
-                        state,
-                    },
-                )?;
+                renamed
+                    .write_scope(
+                        new,
+                        &ScopeFile {
+                            doc: file.doc.clone(),
+                            state,
+                        },
+                    )
+                    .map(drop)
+            });
+            if let Err(e) = written {
+                return Err(pending.abandon(ws.root(), e));
             }
-            renamed.save_access()?;
-            renamed.save_config()?;
-            for (old, _) in &moves {
-                let path = old.path(ws.root());
-                std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-            }
-            crate::continuity::rename(ws.root(), &from, &to);
+            journal::fault("env-after-files");
+            pending.apply(ws.root())?;
             eprintln!(
                 "renamed environment `{from}` to `{to}` ({} file(s) re-sealed); commit .secrets",
                 moves.len()
@@ -213,13 +242,16 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 ws.config.default_environment = ws.config.environments[0].clone();
             }
             ws.access.delete_env(&name);
-            ws.save_access()?;
-            ws.save_config()?;
-            for s in &files {
-                let path = s.path(ws.root());
-                std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-            }
-            crate::continuity::forget(ws.root(), &name);
+            // Crash-safe (crate::journal): access.json and config.toml, then the files.
+            journal::begin(
+                &ws,
+                journal::Change::Delete { name: name.clone() },
+                &ws.config,
+                &ws.access,
+                Vec::new(),
+                files.iter().map(Scope::rel_path).collect(),
+            )?
+            .apply(ws.root())?;
             eprintln!("deleted environment `{name}`; its values remain in git history");
             Ok(())
         }

@@ -35,6 +35,20 @@ pub fn unconfigure(repo: &crate::git::Repo) -> Result<(), Error> {
 
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let ws = super::open()?;
+    // A temporary file an interrupted write left anywhere in the work tree holds what it
+    // was writing (plaintext, for a scope file): a locked clone keeps none. One a running
+    // git-secrets command may still own is left to it, and named.
+    let left = ws.leftovers(true, true)?;
+    if !left.stale.is_empty() {
+        eprintln!("{}", super::removed_leftovers(&ws, &left.stale));
+    }
+    if !left.busy.is_empty() {
+        let busy: Vec<String> = left.busy.iter().map(|p| ws.shown_path(p)).collect();
+        eprintln!(
+            "warning: another git-secrets command is writing beside {}, which may hold plaintext: run `git secrets lock` again once it has finished",
+            busy.join(", ")
+        );
+    }
     // Read and seal every plaintext file first, so a file that cannot be read or sealed
     // gives its own error before anything changes. Sealing is deterministic, so an
     // unedited file gets exactly the bytes git holds.

@@ -170,7 +170,8 @@ fn is_broken_pipe(e: &Error) -> bool {
 }
 
 /// Opens the repository's workspace for a command, first finishing or rolling back a
-/// rotation that a crash interrupted in this checkout.
+/// rotation, `env rename` or `env del` that a crash interrupted in this checkout, and
+/// removing the temporary files an interrupted write left.
 pub fn open() -> Result<Workspace, Error> {
     open_in(crate::git::Repo::discover()?)
 }
@@ -181,7 +182,26 @@ pub fn open_in(repo: crate::git::Repo) -> Result<Workspace, Error> {
     if let Some(what) = crate::rotation::recover(&mut ws)? {
         eprintln!("git-secrets: {what}");
     }
+    if let Some(what) = crate::journal::recover(&mut ws)? {
+        eprintln!("git-secrets: {what}");
+    }
+    // Best effort: what cannot be removed here, `status` and `doctor` name.
+    if let Ok(left) = ws.leftovers(false, true) {
+        if !left.stale.is_empty() {
+            eprintln!("git-secrets: {}", removed_leftovers(&ws, &left.stale));
+        }
+    }
     Ok(ws)
+}
+
+/// What removing the leftover temporary files `paths` means, for a message.
+pub fn removed_leftovers(ws: &Workspace, paths: &[std::path::PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| ws.shown_path(p)).collect();
+    format!(
+        "removed {} temporary file(s) an interrupted git-secrets command left ({}): what it was writing was not saved; if a command of yours was cut short, run it again",
+        shown.len(),
+        shown.join(", ")
+    )
 }
 
 /// Writes to stdout, turning a failure into an error (a closed pipe ends quietly).

@@ -65,6 +65,7 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     }
     text.push_str("environments:\n");
     for env in &ws.config.environments {
+        let keyless = ws.access.keys.get(env).is_none_or(|k| k.is_empty());
         let can = member.is_some_and(|(_, m)| Access::may_read(m, env));
         let default = if *env == ws.config.default_environment {
             " (default)"
@@ -73,7 +74,13 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         };
         text.push_str(&format!(
             "  {env}{default}: {}\n",
-            if can { "can read" } else { "no access" }
+            if keyless {
+                "no key in .secrets/access.json (see the problem below)"
+            } else if can {
+                "can read"
+            } else {
+                "no access"
+            }
         ));
     }
     let pending = ws
@@ -149,6 +156,9 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         ));
     }
     // Key problems a merge or an edit can leave behind, each with its fix.
+    for (problem, fix) in crate::journal::out_of_step(&ws.config, &ws.access) {
+        text.push_str(&format!("problem: {problem}; {fix}\n"));
+    }
     for problem in ws.access.problems(&ws.config.environments, identity) {
         text.push_str(&format!("problem: {problem}\n"));
     }
@@ -162,6 +172,28 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
                 "restore the environment in .secrets/config.toml, or delete the file".to_owned()
             }
         ));
+    }
+    // `open` removed what a crash left where it could; what remains is named.
+    if let Ok(left) = ws.leftovers(false, false) {
+        let shown = |paths: &[std::path::PathBuf]| {
+            paths
+                .iter()
+                .map(|p| ws.shown_path(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !left.stale.is_empty() {
+            text.push_str(&format!(
+                "problem: temporary file(s) an interrupted git-secrets command left, which may hold plaintext secrets, could not be removed: {}; delete them (`git secrets doctor --fix`)\n",
+                shown(&left.stale)
+            ));
+        }
+        if !left.busy.is_empty() {
+            text.push_str(&format!(
+                "writing:      temporary file(s) beside which another git-secrets command is writing now: {} (removed by the next command if it leaves them)\n",
+                shown(&left.busy)
+            ));
+        }
     }
     if member.is_some() {
         for problem in history_problems(&ws) {

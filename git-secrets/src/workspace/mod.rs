@@ -23,6 +23,7 @@ use crate::secret::SecretString;
 mod files;
 mod history;
 pub(crate) use history::{fold_head_history, is_oid, read_revs, removed_at, seen_in};
+mod leftovers;
 pub use history::{read as read_access_history, History};
 mod orphans;
 mod sparse;

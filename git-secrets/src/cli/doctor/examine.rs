@@ -89,15 +89,35 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
             Fix::Ignores,
         ));
     }
-    let left = leftovers(ws);
-    if !left.is_empty() {
-        found.push(problem(
-            format!(
-                "temporary file(s) an interrupted git-secrets command left behind, which may hold plaintext secrets: {}",
-                left.join(", ")
-            ),
-            Fix::RemoveLeftovers(left),
-        ));
+    match ws.leftovers(true, false) {
+        Ok(left) => {
+            let shown = |paths: &[std::path::PathBuf]| -> Vec<String> {
+                paths.iter().map(|p| ws.shown_path(p)).collect()
+            };
+            if !left.stale.is_empty() {
+                let stale = shown(&left.stale);
+                found.push(problem(
+                    format!(
+                        "temporary file(s) an interrupted git-secrets command left behind, which may hold plaintext secrets: {}",
+                        stale.join(", ")
+                    ),
+                    Fix::RemoveLeftovers(stale),
+                ));
+            }
+            if !left.busy.is_empty() {
+                found.push(manual(
+                    format!(
+                        "temporary file(s), which may hold plaintext secrets, in a directory another git-secrets command is writing to now: {}",
+                        shown(&left.busy).join(", ")
+                    ),
+                    "let that command finish (it renames or deletes its own); then `git secrets doctor --fix` deletes any left".into(),
+                ));
+            }
+        }
+        Err(e) => found.push(manual(
+            format!("cannot look for temporary files an interrupted command left: {e}"),
+            e.hint().unwrap_or_else(|| "see the error".into()),
+        )),
     }
 
     let hooks = install::installed(&ws.repo);
@@ -168,6 +188,9 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
         }
     }
 
+    for (text, fix) in crate::journal::out_of_step(&ws.config, &ws.access) {
+        found.push(manual(text, fix));
+    }
     for p in ws.access.problems(&ws.config.environments, identity) {
         let text = p.to_string();
         found.push(match p.rotation_fixes() {
@@ -307,25 +330,6 @@ fn is_executable(path: &Path) -> bool {
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(name))))
-}
-
-/// Temporary files of ours (crate::fsutil::TEMP_PREFIX) in the work tree, ignored or not,
-/// that no running command is about to rename: a write interrupted by a crash left them,
-/// holding what was being written (plaintext, for a scope file).
-fn leftovers(ws: &Workspace) -> Vec<String> {
-    let pattern = format!(":(glob)**/{}*", crate::fsutil::TEMP_PREFIX);
-    let Ok(out) = ws.repo.git(&["ls-files", "-z", "--others", "--", &pattern]) else {
-        return Vec::new();
-    };
-    let settled = |p: &str| {
-        std::fs::metadata(ws.root().join(p))
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 60))
-    };
-    out.split(|&b| b == 0)
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .filter(|p| crate::fsutil::is_temp_name(p) && settled(p))
-        .collect()
 }
 
 #[cfg(test)]

@@ -180,11 +180,10 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
             // After the rotations: a stray file's values can only be sealed under a key no
             // removed member holds.
             Fix::Adopt(path) => adopt.push(path),
-            Fix::RemoveLeftovers(paths) => {
-                for p in paths {
-                    let path = ws.root().join(p);
-                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-                }
+            // Under the directories' locks: one a command started writing since is kept
+            // (and reported again).
+            Fix::RemoveLeftovers(_) => {
+                ws.leftovers(true, true)?;
             }
         }
         if let Some(done) = fix.done() {
