@@ -61,6 +61,13 @@ pub fn git_dir(root: &Path) -> Option<PathBuf> {
     Some(root.join(text.strip_prefix("gitdir:")?.trim()))
 }
 
+/// The HEAD file of the work tree `root`, trimmed: a commit id when HEAD is detached,
+/// else `ref: <name>`. Read without starting git.
+pub fn head_file(root: &Path) -> Option<String> {
+    let head = std::fs::read_to_string(git_dir(root)?.join("HEAD")).ok()?;
+    Some(head.trim().to_owned())
+}
+
 impl BlobReader {
     pub fn new(root: PathBuf) -> BlobReader {
         BlobReader {
@@ -694,6 +701,21 @@ impl Repo {
     }
 }
 
+/// `git args…` in `dir` with no system or global configuration, for unit tests: its
+/// stdout, the command asserted to succeed.
+#[cfg(test)]
+pub(crate) fn hermetic_git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,18 +736,8 @@ mod tests {
     fn discovery_learns_the_hooks_directory() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        let git = |args: &[&str]| {
-            let out = Command::new("git")
-                .current_dir(&root)
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{args:?}: {out:?}");
-        };
-        git(&["init", "-q"]);
-        git(&["config", "core.hooksPath", ".githooks"]);
+        hermetic_git(&root, &["init", "-q"]);
+        hermetic_git(&root, &["config", "core.hooksPath", ".githooks"]);
         std::fs::create_dir_all(root.join("a/b")).unwrap();
         let out = run(
             &root.join("a/b"),

@@ -185,17 +185,7 @@ mod tests {
     #[test]
     fn values_read_back_through_git() {
         let dir = tempfile::tempdir().unwrap();
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .current_dir(dir.path())
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{args:?}: {out:?}");
-            String::from_utf8(out.stdout).unwrap()
-        };
+        let git = |args: &[&str]| crate::git::hermetic_git(dir.path(), args);
         git(&["init", "-q"]);
         git(&["config", "--local", "diff.secrets.textconv", "old"]);
         let config = dir.path().join(".git/config");

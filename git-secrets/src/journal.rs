@@ -34,8 +34,9 @@ use crate::git::Repo;
 use crate::workspace::{Workspace, ACCESS_FILE, CONFIG_FILE};
 
 /// Test-only fault points: `GIT_SECRETS_TEST_FAULT=<name>` aborts the process there, the
-/// way a power loss or `kill -9` would (as crate::rotation does for a rotation).
-pub fn fault(point: &str) {
+/// way a power loss or `kill -9` would, so tests can check recovery from each step (of
+/// this journal's changes and of a rotation's, crate::rotation).
+pub(crate) fn fault(point: &str) {
     if std::env::var("GIT_SECRETS_TEST_FAULT").is_ok_and(|v| v == point) {
         std::process::abort();
     }
@@ -85,12 +86,14 @@ struct Journal {
 
 const VERSION: u32 = 1;
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     crate::hex(&Sha256::digest(text.as_bytes()))
 }
 
-fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
-    // As crate::rotation's: read without starting git unless GIT_DIR is set.
+/// The file `name` in this clone's state directory (`<git dir>/git-secrets/`), where the
+/// journals live. Every command looks for them: the usual `.git` (a directory, or the
+/// file a linked worktree has) is read without starting git; with GIT_DIR set, git says.
+pub(crate) fn state_path(repo: &Repo, name: &str) -> Result<PathBuf, Error> {
     let dir = match std::env::var_os("GIT_DIR") {
         None => crate::git::git_dir(&repo.root),
         Some(_) => None,
@@ -102,7 +105,11 @@ fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
             PathBuf::from(String::from_utf8_lossy(&out).trim())
         }
     };
-    Ok(dir.join("git-secrets").join("env-change.json"))
+    Ok(dir.join("git-secrets").join(name))
+}
+
+fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
+    state_path(repo, "env-change.json")
 }
 
 fn read(path: &Path) -> Result<String, Error> {

@@ -18,7 +18,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::access::Access;
 use crate::envfile;
@@ -28,13 +27,7 @@ use crate::git::Repo;
 use crate::scope::Scope;
 use crate::workspace::{Workspace, ACCESS_FILE};
 
-/// Test-only fault points: `GIT_SECRETS_TEST_FAULT=<name>` aborts the process there, the
-/// way a power loss or `kill -9` would, so tests can check recovery from each step.
-fn fault(point: &str) {
-    if std::env::var("GIT_SECRETS_TEST_FAULT").is_ok_and(|v| v == point) {
-        std::process::abort();
-    }
-}
+use crate::journal::{fault, sha256_hex};
 
 #[derive(Serialize, Deserialize)]
 struct Journal {
@@ -47,25 +40,8 @@ struct Journal {
     started_at: String,
 }
 
-fn sha256_hex(text: &str) -> String {
-    crate::hex(&Sha256::digest(text.as_bytes()))
-}
-
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
-    // Every command looks for a journal: the usual `.git` (a directory, or the file a
-    // linked worktree has) is read without starting git; with GIT_DIR set, git says.
-    let dir = match std::env::var_os("GIT_DIR") {
-        None => crate::git::git_dir(&repo.root),
-        Some(_) => None,
-    };
-    let dir = match dir {
-        Some(dir) => dir,
-        None => {
-            let out = repo.git(&["rev-parse", "--absolute-git-dir"])?;
-            PathBuf::from(String::from_utf8_lossy(&out).trim())
-        }
-    };
-    Ok(dir.join("git-secrets").join("rotation.json"))
+    crate::journal::state_path(repo, "rotation.json")
 }
 
 fn head(repo: &Repo) -> Option<String> {

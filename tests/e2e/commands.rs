@@ -775,11 +775,7 @@ fn env_rename_killed_at_each_step_is_rolled_back_or_completed() {
             ("env-before-journal-removal", true),
         ] {
             let (mut env, repo) = with_test_values(locked);
-            env.vars
-                .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
-            let out = env.secrets(&repo, &["env", "rename", "test", "qa"]);
-            assert!(!out.success(), "{point}: the fault point aborts: {out:?}");
-            env.vars.clear();
+            env.secrets_killed_at(&repo, point, &["env", "rename", "test", "qa"]);
             assert!(env_journal(&repo).exists(), "{point}");
             let out = env.secrets(&repo, &["status"]).ok();
             let what = if done { "completed" } else { "rolled back" };
@@ -826,11 +822,7 @@ fn env_del_killed_at_each_step_is_rolled_back_or_completed() {
         ("env-before-journal-removal", true),
     ] {
         let (mut env, repo) = with_test_values(false);
-        env.vars
-            .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
-        let out = env.secrets(&repo, &["env", "del", "test", "--yes"]);
-        assert!(!out.success(), "{point}: the fault point aborts: {out:?}");
-        env.vars.clear();
+        env.secrets_killed_at(&repo, point, &["env", "del", "test", "--yes"]);
         let out = env.secrets(&repo, &["status"]).ok();
         let what = if done { "completed" } else { "rolled back" };
         assert!(
@@ -928,10 +920,7 @@ fn env_rename_onto_existing_files_is_refused() {
 #[test]
 fn an_env_journal_for_another_state_is_not_applied() {
     let (mut env, repo) = with_test_values(false);
-    env.vars
-        .push(("GIT_SECRETS_TEST_FAULT".into(), "env-after-access".into()));
-    env.secrets(&repo, &["env", "rename", "test", "qa"]).fails();
-    env.vars.clear();
+    env.secrets_killed_at(&repo, "env-after-access", &["env", "rename", "test", "qa"]);
     let config = repo.join(".secrets/config.toml");
     write(&config, &format!("{}# edited since\n", read(&config)));
     let out = env.secrets(&repo, &["status"]).fails();

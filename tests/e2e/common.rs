@@ -186,6 +186,18 @@ impl Env {
     }
 
     /// Runs `git secrets args…` with `input` on stdin.
+    /// `git secrets args…` with the test fault point `point` set: the process aborts
+    /// there, as a `kill -9` would (rotation.rs, journal.rs). Asserts that it did not
+    /// succeed.
+    pub fn secrets_killed_at(&mut self, cwd: &Path, point: &str, args: &[&str]) -> Out {
+        self.vars
+            .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
+        let out = self.secrets(cwd, args);
+        self.vars.pop();
+        assert!(!out.success(), "{point}: the fault point aborts: {out:?}");
+        out
+    }
+
     pub fn secrets_stdin(&self, cwd: &Path, args: &[&str], input: &[u8]) -> Out {
         use std::io::Write;
         let mut child = self

@@ -15,6 +15,18 @@ fn add_bare_origin(env: &Env, repo: &Path) -> std::path::PathBuf {
     origin
 }
 
+/// Pushes `refspec` to origin and asserts the push is refused for the secret file `file`
+/// in `object` (a commit or a tree).
+fn push_refused_for(env: &Env, repo: &Path, refspec: &str, object: &str, file: &str) {
+    let out = env.git(repo, &["push", "origin", refspec]).fails();
+    assert!(
+        out.stderr
+            .contains(&format!("{} {file}: is a secret file", &object[..12])),
+        "{}",
+        out.stderr
+    );
+}
+
 fn head(env: &Env, repo: &Path, rev: &str) -> String {
     env.git(repo, &["rev-parse", rev])
         .ok()
@@ -172,17 +184,12 @@ fn a_push_of_a_tree_a_replace_ref_or_a_secret_message_is_refused() {
         .trim()
         .to_owned();
     env.git(&alice, &["reset", "-q"]).ok();
-    let out = env
-        .git(
-            &alice,
-            &["push", "origin", &format!("{tree}:refs/tags/snapshot")],
-        )
-        .fails();
-    assert!(
-        out.stderr
-            .contains(&format!("{} {f}: is a secret file", &tree[..12])),
-        "{}",
-        out.stderr
+    push_refused_for(
+        &env,
+        &alice,
+        &format!("{tree}:refs/tags/snapshot"),
+        &tree,
+        f,
     );
     assert!(env.git(&origin, &["tag", "--list"]).ok().stdout.is_empty());
 
@@ -201,18 +208,7 @@ fn a_push_of_a_tree_a_replace_ref_or_a_secret_message_is_refused() {
         .ok();
     let bad = head(&env, &alice, "HEAD");
     env.git(&alice, &["reset", "-q", "--hard", &base]).ok();
-    let out = env
-        .git(
-            &alice,
-            &["push", "origin", &format!("{base}:refs/replace/{bad}")],
-        )
-        .fails();
-    assert!(
-        out.stderr
-            .contains(&format!("{} {f}: is a secret file", &bad[..12])),
-        "{}",
-        out.stderr
-    );
+    push_refused_for(&env, &alice, &format!("{base}:refs/replace/{bad}"), &bad, f);
 
     // A secret's plaintext in a commit message (commit-msg skipped).
     let value = "dev-password-1"; // alice_repo's

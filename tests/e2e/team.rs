@@ -281,11 +281,7 @@ fn rotation_killed_at_each_step_recovers() {
     ] {
         let mut env = Env::new();
         let alice = alice_repo(&env);
-        env.vars
-            .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
-        let out = env.secrets(&alice, &["rotate", "--env", "development"]);
-        assert!(!out.success(), "{point}: the fault point aborts: {out:?}");
-        env.vars.clear();
+        env.secrets_killed_at(&alice, point, &["rotate", "--env", "development"]);
         let out = env.secrets(&alice, &["get", "DB", "--yes"]).ok();
         assert_eq!(out.stdout, "dev-password-1\n", "{point}");
         assert!(
@@ -350,11 +346,7 @@ fn committed_keys(env: &Env, repo: &Path) -> Vec<String> {
 fn a_commit_is_refused_while_a_rotation_is_interrupted() {
     let mut env = Env::new();
     let alice = alice_repo(&env);
-    env.vars
-        .push(("GIT_SECRETS_TEST_FAULT".into(), "after-access".into()));
-    env.secrets(&alice, &["rotate", "--env", "development"])
-        .fails();
-    env.vars.clear();
+    env.secrets_killed_at(&alice, "after-access", &["rotate", "--env", "development"]);
     let head = env.git(&alice, &["rev-parse", "HEAD"]).ok().stdout;
     let out = env.git(&alice, &["commit", "-q", "-am", "rotate"]).fails();
     out.error_names(&["was interrupted in this checkout", "git secrets status"]);
@@ -381,11 +373,7 @@ fn a_rotation_committed_half_done_is_completed() {
     for (point, resealed) in [("after-access", true), ("before-journal-removal", false)] {
         let mut env = Env::new();
         let alice = alice_repo(&env);
-        env.vars
-            .push(("GIT_SECRETS_TEST_FAULT".into(), point.into()));
-        env.secrets(&alice, &["rotate", "--env", "development"])
-            .fails();
-        env.vars.clear();
+        env.secrets_killed_at(&alice, point, &["rotate", "--env", "development"]);
         env.git(&alice, &["commit", "-q", "--no-verify", "-am", "rotate"])
             .ok();
         let out = env.secrets(&alice, &["status"]).ok();
@@ -424,11 +412,7 @@ fn a_rotation_committed_half_done_is_completed() {
 fn a_journal_for_another_state_is_not_applied() {
     let mut env = Env::new();
     let alice = alice_repo(&env);
-    env.vars
-        .push(("GIT_SECRETS_TEST_FAULT".into(), "after-access".into()));
-    env.secrets(&alice, &["rotate", "--env", "development"])
-        .fails();
-    env.vars.clear();
+    env.secrets_killed_at(&alice, "after-access", &["rotate", "--env", "development"]);
     let edited = format!("{}\n", read(alice.join(".secrets/access.json")));
     write(alice.join(".secrets/access.json"), &edited);
     env.git(

@@ -288,19 +288,7 @@ fn export_and_get_show_read_back_to_the_same_values() {
         env.secrets(&repo, &["set", k, v]).ok();
         assert_eq!(value(&env, &repo, &[], k), v, "{k} set");
     }
-    let out_env = env.path().join("out.env");
-    env.secrets(
-        &repo,
-        &[
-            "export",
-            "-y",
-            "--format",
-            "dotenv",
-            "-o",
-            out_env.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let (_, out_env) = export_dotenv(&env, &repo);
     let shown = env.secrets(&repo, &["get", "--show", "-y"]).ok().stdout;
     write(env.path().join("shown.env"), &shown);
     env.secrets(
@@ -346,20 +334,7 @@ fn an_escaped_export_value_is_written_after_every_other_key() {
     for (k, v) in values {
         env.secrets(&repo, &["set", k, "--", v]).ok();
     }
-    let out_env = env.path().join("out.env");
-    let out = env
-        .secrets(
-            &repo,
-            &[
-                "export",
-                "-y",
-                "--format",
-                "dotenv",
-                "-o",
-                out_env.to_str().unwrap(),
-            ],
-        )
-        .ok();
+    let (out, out_env) = export_dotenv(&env, &repo);
     let text = read(&out_env);
     let keys: Vec<&str> = text.lines().map(|l| l.split('=').next().unwrap()).collect();
     assert_eq!(keys, ["B_TOKEN", "C_CHANNEL", "A_DIR"], "{text}");
@@ -459,4 +434,24 @@ fn run_of_a_command_that_cannot_start_exits_like_a_shell() {
     write(&script, "#!/bin/sh\necho hi\n");
     let out = env.secrets(&repo, &["run", "--", script.to_str().unwrap()]);
     assert_eq!(out.code, Some(126), "{out:?}");
+}
+
+/// `git secrets export --format dotenv -o out.env` (asserted to succeed): its output and
+/// the file's path.
+fn export_dotenv(env: &Env, repo: &std::path::Path) -> (Out, std::path::PathBuf) {
+    let file = env.path().join("out.env");
+    let out = env
+        .secrets(
+            repo,
+            &[
+                "export",
+                "-y",
+                "--format",
+                "dotenv",
+                "-o",
+                file.to_str().unwrap(),
+            ],
+        )
+        .ok();
+    (out, file)
 }

@@ -99,8 +99,8 @@ fn saved_favour(repo: &crate::git::Repo, sub: &str) -> Option<crate::envmerge::F
             )
         }
         "merge" | "pull" => {
-            let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
-            let branch = head.trim().strip_prefix("ref: refs/heads/")?;
+            let head = crate::git::head_file(&repo.root)?;
+            let branch = head.strip_prefix("ref: refs/heads/")?;
             let options = repo.config_get_any(&format!("branch.{branch}.mergeOptions"))?;
             favour_in(options.split_whitespace())
         }

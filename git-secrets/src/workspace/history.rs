@@ -111,11 +111,9 @@ pub fn fold_head_history(
 /// git started: every sealing command asks), else from `git rev-parse`.
 fn head_commit(repo: &Repo) -> Option<String> {
     let from_files = || {
-        let dir = crate::git::git_dir(&repo.root)?;
-        let head = std::fs::read_to_string(dir.join("HEAD")).ok()?;
-        let head = head.trim();
-        if is_oid(head) {
-            return Some(head.to_owned());
+        let head = crate::git::head_file(&repo.root)?;
+        if is_oid(&head) {
+            return Some(head);
         }
         let name = head.strip_prefix("ref: ")?;
         if !name.starts_with("refs/heads/") || name.split('/').any(|p| p == ".." || p.is_empty()) {
