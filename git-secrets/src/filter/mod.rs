@@ -24,6 +24,7 @@ use crate::workspace::Workspace;
 mod caller;
 pub use caller::favoured_side;
 mod files;
+pub mod input;
 pub mod protocol;
 
 /// The filter's state across the requests of one git command.

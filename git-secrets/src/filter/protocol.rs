@@ -242,8 +242,9 @@ impl<R: Read, W: Write> Server<R, W> {
 }
 
 /// stdin and stdout without std's buffers (stdout's flushes at every newline, and
-/// neither is zeroed): the protocol buffers, and zeroes, its own.
-pub fn raw_stdio() -> std::io::Result<(std::fs::File, std::fs::File)> {
+/// neither is zeroed): the protocol buffers, and zeroes, its own. stdin waits for git
+/// as [`super::input`] says.
+pub fn raw_stdio() -> std::io::Result<(super::input::Input, std::fs::File)> {
     #[cfg(unix)]
     use std::os::fd::AsFd as AsRaw;
     #[cfg(windows)]
@@ -253,7 +254,7 @@ pub fn raw_stdio() -> std::io::Result<(std::fs::File, std::fs::File)> {
     #[cfg(windows)]
     let dup = |s: &dyn AsRaw| s.as_handle().try_clone_to_owned();
     Ok((
-        std::fs::File::from(dup(&std::io::stdin())?),
+        super::input::Input::new(std::fs::File::from(dup(&std::io::stdin())?)),
         std::fs::File::from(dup(&std::io::stdout())?),
     ))
 }
