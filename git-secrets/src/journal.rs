@@ -35,7 +35,8 @@ use crate::workspace::{Workspace, ACCESS_FILE, CONFIG_FILE};
 
 /// Test-only fault points: `GIT_SECRETS_TEST_FAULT=<name>` aborts the process there, the
 /// way a power loss or `kill -9` would, so tests can check recovery from each step (of
-/// this journal's changes and of a rotation's, crate::rotation).
+/// this journal's changes, of a rotation's, crate::rotation, and of an atomic write,
+/// crate::fsutil's `before-rename:<file name>`).
 pub(crate) fn fault(point: &str) {
     if std::env::var("GIT_SECRETS_TEST_FAULT").is_ok_and(|v| v == point) {
         std::process::abort();

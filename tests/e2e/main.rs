@@ -45,5 +45,7 @@ mod diff_cache;
 mod workflows;
 // A sparse checkout that leaves `.secrets/` out: read from git, never written.
 mod sparse;
+// Commands cut short: temporary files left in the identity folder.
+mod crash;
 // At a terminal: confirmation before revealing, the hidden value prompt.
 mod terminal;
