@@ -91,10 +91,16 @@ pub(crate) fn sha256_hex(text: &str) -> String {
     crate::hex(&Sha256::digest(text.as_bytes()))
 }
 
-/// The file `name` in this clone's state directory (`<git dir>/git-secrets/`), where the
-/// journals live. Every command looks for them: the usual `.git` (a directory, or the
-/// file a linked worktree has) is read without starting git; with GIT_DIR set, git says.
+/// The file `name` in this checkout's state directory ([`state_dir`]).
 pub(crate) fn state_path(repo: &Repo, name: &str) -> Result<PathBuf, Error> {
+    Ok(state_dir(repo)?.join(name))
+}
+
+/// This checkout's state directory (`<git dir>/git-secrets/`), where the journals live
+/// (and crate::fsmonitor's files). Every command looks for them: the usual `.git` (a
+/// directory, or the file a linked worktree has) is read without starting git; with
+/// GIT_DIR set, git says.
+pub(crate) fn state_dir(repo: &Repo) -> Result<PathBuf, Error> {
     let dir = match std::env::var_os("GIT_DIR") {
         None => crate::git::git_dir(&repo.root),
         Some(_) => None,
@@ -106,7 +112,7 @@ pub(crate) fn state_path(repo: &Repo, name: &str) -> Result<PathBuf, Error> {
             PathBuf::from(String::from_utf8_lossy(&out).trim())
         }
     };
-    Ok(dir.join("git-secrets").join(name))
+    Ok(dir.join("git-secrets"))
 }
 
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {

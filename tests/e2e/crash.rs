@@ -1,6 +1,6 @@
 //! Commands cut short where a crash leaves something behind: between writing a temporary
 //! file and renaming it (the fault point `before-rename:<file name>`, crate fsutil), in
-//! this device's identity folder.
+//! this device's identity folder and in a checkout's state directory.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,10 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     out.sort();
     out
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
 // Guards: `init` killed while it creates this device's identity leaves the secret key in
@@ -61,4 +65,56 @@ fn an_identity_write_cut_short_leaves_a_private_file_the_next_command_removes() 
         .collect();
     assert_eq!(names, ["identity.txt"]);
     env.secrets(&repo, &["set", "K", "value-1"]).ok();
+}
+
+// Guards: a journal's write cut short leaves its temporary file in the checkout's state
+// directory (`.git/git-secrets/`; `.git/worktrees/<name>/git-secrets/` in a linked
+// worktree), 0600. The next command removes it and says so, unless a running write holds
+// the directory: status then names it as a running command's.
+#[test]
+fn a_state_write_cut_short_leaves_a_file_the_next_command_removes() {
+    let mut env = Env::new();
+    let repo = alice_repo(&env);
+    env.git(&repo, &["worktree", "add", "-q", "../wt"]).ok();
+    let wt = env.path().join("wt");
+    for (cwd, state) in [
+        (&repo, repo.join(".git/git-secrets")),
+        (&wt, repo.join(".git/worktrees/wt/git-secrets")),
+    ] {
+        env.secrets_killed_at(
+            cwd,
+            "before-rename:env-change.json",
+            &["env", "rename", "production", "staging"],
+        );
+        let left = temp_files(&state);
+        assert_eq!(left.len(), 1, "{}: {left:?}", state.display());
+        assert_eq!(mode(&left[0]), 0o600);
+        let name = file_name(&left[0]);
+
+        let running = writing_in(&state);
+        let out = env.secrets(cwd, &["status"]).ok();
+        assert!(
+            out.stdout.contains(&name)
+                && out
+                    .stdout
+                    .contains("another git-secrets command is writing now"),
+            "{out:#?}"
+        );
+        assert_eq!(temp_files(&state), left, "a running write's file is kept");
+        drop(running);
+
+        let out = env.secrets(cwd, &["env", "list"]).ok();
+        assert!(
+            out.stderr.contains("removed 1 temporary file(s)") && out.stderr.contains(&name),
+            "{out:#?}"
+        );
+        assert!(temp_files(&state).is_empty(), "{}", state.display());
+        assert!(!state.join("env-change.json").exists());
+        assert!(
+            out.stdout.contains("production") && !out.stdout.contains("staging"),
+            "{out:#?}"
+        );
+        let out = env.secrets(cwd, &["status"]).ok();
+        assert!(!out.stdout.contains(".git-secrets-"), "{out:#?}");
+    }
 }

@@ -45,7 +45,8 @@ mod diff_cache;
 mod workflows;
 // A sparse checkout that leaves `.secrets/` out: read from git, never written.
 mod sparse;
-// Commands cut short: temporary files left in the identity folder.
+// Commands cut short: temporary files left in the identity folder and the state
+// directory.
 mod crash;
 // At a terminal: confirmation before revealing, the hidden value prompt.
 mod terminal;
