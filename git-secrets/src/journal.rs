@@ -19,7 +19,9 @@
 //! exists, so it completes steps 2 to 4 (each idempotent). A journal for another
 //! checkout, or files that are neither the old nor the new ones (a checkout of another
 //! branch since), is never applied: it is reported. Scope file contents never go into
-//! the journal: the new ones are on disk before anything depends on them.
+//! the journal: the new ones are on disk before anything depends on them. Until the
+//! journal is gone, the pre-commit hook refuses a commit ([`pending`]): it would hold
+//! the two files out of step, which recovery reads from the work tree, not from HEAD.
 
 use std::path::{Path, PathBuf};
 
@@ -115,8 +117,24 @@ pub(crate) fn state_dir(repo: &Repo) -> Result<PathBuf, Error> {
     Ok(dir.join("git-secrets"))
 }
 
+const FILE: &str = "env-change.json";
+
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
-    state_path(repo, "env-change.json")
+    state_path(repo, FILE)
+}
+
+/// The `env rename` or `env del` interrupted in the checkout whose state directory is
+/// `state` ([`state_dir`]), if any: its journal, and the change as a command
+/// (`env rename a b`; `None` when the journal cannot be read). A commit now would hold it
+/// half done (the pre-commit hook refuses; any git-secrets command completes it or rolls
+/// it back).
+pub fn pending(state: &Path) -> Option<(PathBuf, Option<String>)> {
+    let path = state.join(FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let change = serde_json::from_str::<Journal>(&text)
+        .ok()
+        .map(|j| j.change.describe());
+    Some((path, change))
 }
 
 fn read(path: &Path) -> Result<String, Error> {

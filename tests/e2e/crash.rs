@@ -1,6 +1,7 @@
 //! Commands cut short where a crash leaves something behind: between writing a temporary
 //! file and renaming it (the fault point `before-rename:<file name>`, crate fsutil), in
-//! this device's identity folder and in a checkout's state directory.
+//! this device's identity folder and in a checkout's state directory; and a commit made
+//! while an interrupted `env rename` or `env del` waits to be completed.
 
 use std::path::{Path, PathBuf};
 
@@ -116,5 +117,77 @@ fn a_state_write_cut_short_leaves_a_file_the_next_command_removes() {
         );
         let out = env.secrets(cwd, &["status"]).ok();
         assert!(!out.stdout.contains(".git-secrets-"), "{out:#?}");
+    }
+}
+
+// Guards: `git commit` after an `env rename` or `env del` was killed halfway (access.json
+// the new one, config.toml the old one) is refused by the pre-commit hook, which names
+// the change and the command that completes it; the next git-secrets command completes
+// it, and the commit then holds the change whole. One made past the hook (--no-verify)
+// is completed the same way: recovery reads the two files from the work tree.
+#[test]
+fn a_commit_is_refused_while_an_env_change_is_interrupted() {
+    for (args, what, bypass) in [
+        (
+            &["env", "rename", "production", "staging"][..],
+            "env rename production staging",
+            false,
+        ),
+        (
+            &["env", "del", "production", "--yes"][..],
+            "env del production",
+            false,
+        ),
+        (
+            &["env", "rename", "production", "staging"][..],
+            "env rename production staging",
+            true,
+        ),
+    ] {
+        let mut env = Env::new();
+        let repo = alice_repo(&env);
+        // Files older than the index, as a while after the commit: git takes them for
+        // unchanged without cleaning them again (which fails, with production's key
+        // gone from access.json, before any hook runs).
+        let files = [".secrets/production.env", ".secrets/development.env"];
+        env.run(
+            "touch",
+            &repo,
+            &[&["-d", "2020-01-01"], &files[..]].concat(),
+        )
+        .ok();
+        env.git(&repo, &["status", "-s"]).ok();
+        env.secrets_killed_at(&repo, "env-after-access", args);
+        let head = env.git(&repo, &["rev-parse", "HEAD"]).ok().stdout;
+        env.git(&repo, &["add", ".secrets/access.json"]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", "half"]).fails();
+        out.error_names(&[
+            what,
+            "was interrupted in this checkout",
+            "git secrets status",
+        ]);
+        assert!(!out.stderr.contains("prod-password-1"), "{out:#?}");
+        assert_eq!(env.git(&repo, &["rev-parse", "HEAD"]).ok().stdout, head);
+        if bypass {
+            env.git(&repo, &["commit", "-q", "--no-verify", "-m", "half"])
+                .ok();
+        }
+
+        let out = env.secrets(&repo, &["status"]).ok();
+        assert!(
+            out.stderr
+                .contains(&format!("completed an interrupted `{what}`")),
+            "{out:#?}"
+        );
+        env.commit_all(&repo, what);
+        let c = clone(&env, &repo, "check");
+        let list = env.secrets(&c, &["env", "list"]).ok().stdout;
+        assert!(!list.contains("production"), "{what} {bypass}: {list}");
+        let out = env.secrets(&c, &["get", "DB", "--yes"]).ok();
+        assert_eq!(out.stdout, "dev-password-1\n");
+        if args[1] == "rename" {
+            let out = env.secrets(&c, &["get", "staging", "DB", "--yes"]).ok();
+            assert_eq!(out.stdout, "prod-password-1\n");
+        }
     }
 }
