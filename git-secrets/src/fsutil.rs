@@ -140,6 +140,36 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// A new temporary file of ours in `dir`, created with mode 0600 (`open(2)` with that
+/// mode: it is never readable by others, not even between its creation and a chmod), so
+/// what a crash leaves of an identity or a plaintext scope file is the owner's alone.
+/// The caller holds the directory's lock ([`writing_in`]).
+fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(TEMP_PREFIX).rand_bytes(TEMP_RANDOM);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    b.tempfile_in(dir)
+}
+
+/// Test-only fault point (crate::journal::fault): `GIT_SECRETS_TEST_FAULT=before-rename:NAME`
+/// aborts a write of a file named NAME with its temporary file written and not renamed,
+/// as a `kill -9` there would.
+fn fault_before_rename(path: &Path) {
+    let Some(point) = std::env::var_os("GIT_SECRETS_TEST_FAULT") else {
+        return;
+    };
+    let name = point
+        .to_str()
+        .and_then(|p| p.strip_prefix("before-rename:"));
+    if name.is_some_and(|n| path.file_name().is_some_and(|f| f == n)) {
+        std::process::abort();
+    }
+}
+
 /// Writes `bytes` to `path` atomically with mode 0600. With `create_dirs`, missing parent
 /// directories are created (0700 for the identity's directory).
 pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(), Error> {
@@ -151,14 +181,10 @@ pub fn write_private(path: &Path, bytes: &[u8], create_dirs: bool) -> Result<(),
         create_private_dir(dir).map_err(io(dir))?;
     }
     let _writing = writing_in(dir);
-    // tempfile creates the file 0600 on Unix.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .rand_bytes(TEMP_RANDOM)
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
+    let mut tmp = temp_file_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(path))?;
     tmp.as_file().sync_all().map_err(io(path))?;
+    fault_before_rename(path);
     // On failure the temporary file is deleted (dropped) before the lock is released.
     tmp.persist(path).map_err(|e| Error::Io {
         path: path.to_owned(),
@@ -177,11 +203,9 @@ pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let _writing = writing_in(dir);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .rand_bytes(TEMP_RANDOM)
-        .tempfile_in(dir)?;
+    let mut tmp = temp_file_in(dir)?;
     tmp.write_all(bytes)?;
+    fault_before_rename(path);
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -4,6 +4,10 @@
 //! `GIT_SECRETS_IDENTITY_FILE` (a path), then `$XDG_CONFIG_HOME/git-secrets/identity.txt`
 //! (or `~/.config/git-secrets/identity.txt`). A file readable by anyone but its owner is
 //! refused, the way ssh refuses such a key.
+//!
+//! The default identity is written atomically (crate::fsutil::write_private: a 0600
+//! temporary file in its folder, renamed in place); what a crash leaves of such a write
+//! is removed the next time the identity is looked up there ([`load`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -166,10 +170,31 @@ pub fn load() -> Result<Option<Identity>, Error> {
         return load_file(&path).map(Some);
     }
     let path = default_path()?;
+    remove_leftovers(&path);
     if !path.exists() {
         return Ok(None);
     }
     load_file(&path).map(Some)
+}
+
+/// Removes the temporary files of ours (crate::fsutil::TEMP_PREFIX) that a write of the
+/// default identity `path` cut short left in its folder: each holds a secret key, 0600,
+/// and nothing else ever removes it. Nothing refers to such a key (an identity is used
+/// only once renamed in place), so they go without a word; one a running write may own
+/// (the folder's lock, crate::fsutil) is kept. Every command loads the identity, the
+/// filter and the hooks too: this costs one `read_dir` of the folder, once per process.
+fn remove_leftovers(path: &Path) {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    let Some(dir) = path.parent() else { return };
+    DONE.call_once(|| {
+        if let Err(e) = fsutil::leftovers(dir, true) {
+            eprintln!(
+                "git-secrets: warning: a temporary file an interrupted write of this device's identity left, which holds a secret key, could not be removed: {e}; delete the files named `{}*` in {}",
+                fsutil::TEMP_PREFIX,
+                dir.display()
+            );
+        }
+    });
 }
 
 fn load_file(path: &Path) -> Result<Identity, Error> {

@@ -19,7 +19,9 @@
 //! exists, so it completes steps 2 to 4 (each idempotent). A journal for another
 //! checkout, or files that are neither the old nor the new ones (a checkout of another
 //! branch since), is never applied: it is reported. Scope file contents never go into
-//! the journal: the new ones are on disk before anything depends on them.
+//! the journal: the new ones are on disk before anything depends on them. Until the
+//! journal is gone, the pre-commit hook refuses a commit ([`pending`]): it would hold
+//! the two files out of step, which recovery reads from the work tree, not from HEAD.
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +37,8 @@ use crate::workspace::{Workspace, ACCESS_FILE, CONFIG_FILE};
 
 /// Test-only fault points: `GIT_SECRETS_TEST_FAULT=<name>` aborts the process there, the
 /// way a power loss or `kill -9` would, so tests can check recovery from each step (of
-/// this journal's changes and of a rotation's, crate::rotation).
+/// this journal's changes, of a rotation's, crate::rotation, and of an atomic write,
+/// crate::fsutil's `before-rename:<file name>`).
 pub(crate) fn fault(point: &str) {
     if std::env::var("GIT_SECRETS_TEST_FAULT").is_ok_and(|v| v == point) {
         std::process::abort();
@@ -90,10 +93,16 @@ pub(crate) fn sha256_hex(text: &str) -> String {
     crate::hex(&Sha256::digest(text.as_bytes()))
 }
 
-/// The file `name` in this clone's state directory (`<git dir>/git-secrets/`), where the
-/// journals live. Every command looks for them: the usual `.git` (a directory, or the
-/// file a linked worktree has) is read without starting git; with GIT_DIR set, git says.
+/// The file `name` in this checkout's state directory ([`state_dir`]).
 pub(crate) fn state_path(repo: &Repo, name: &str) -> Result<PathBuf, Error> {
+    Ok(state_dir(repo)?.join(name))
+}
+
+/// This checkout's state directory (`<git dir>/git-secrets/`), where the journals live
+/// (and crate::fsmonitor's files). Every command looks for them: the usual `.git` (a
+/// directory, or the file a linked worktree has) is read without starting git; with
+/// GIT_DIR set, git says.
+pub(crate) fn state_dir(repo: &Repo) -> Result<PathBuf, Error> {
     let dir = match std::env::var_os("GIT_DIR") {
         None => crate::git::git_dir(&repo.root),
         Some(_) => None,
@@ -105,11 +114,27 @@ pub(crate) fn state_path(repo: &Repo, name: &str) -> Result<PathBuf, Error> {
             PathBuf::from(String::from_utf8_lossy(&out).trim())
         }
     };
-    Ok(dir.join("git-secrets").join(name))
+    Ok(dir.join("git-secrets"))
 }
 
+const FILE: &str = "env-change.json";
+
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
-    state_path(repo, "env-change.json")
+    state_path(repo, FILE)
+}
+
+/// The `env rename` or `env del` interrupted in the checkout whose state directory is
+/// `state` ([`state_dir`]), if any: its journal, and the change as a command
+/// (`env rename a b`; `None` when the journal cannot be read). A commit now would hold it
+/// half done (the pre-commit hook refuses; any git-secrets command completes it or rolls
+/// it back).
+pub fn pending(state: &Path) -> Option<(PathBuf, Option<String>)> {
+    let path = state.join(FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let change = serde_json::from_str::<Journal>(&text)
+        .ok()
+        .map(|j| j.change.describe());
+    Some((path, change))
 }
 
 fn read(path: &Path) -> Result<String, Error> {

@@ -40,8 +40,10 @@ struct Journal {
     started_at: String,
 }
 
+const FILE: &str = "rotation.json";
+
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
-    crate::journal::state_path(repo, "rotation.json")
+    crate::journal::state_path(repo, FILE)
 }
 
 fn head(repo: &Repo) -> Option<String> {
@@ -309,10 +311,10 @@ pub fn recover(ws: &mut Workspace) -> Result<Option<String>, Error> {
     Ok(Some(text))
 }
 
-/// The journal of a rotation interrupted in this checkout, if any: a commit now would
-/// hold it half done (the pre-commit hook refuses; any git-secrets command completes or
-/// rolls it back).
-pub fn pending(repo: &Repo) -> Result<Option<PathBuf>, Error> {
-    let path = journal_path(repo)?;
-    Ok(path.exists().then_some(path))
+/// The journal of a rotation interrupted in the checkout whose state directory is
+/// `state` (crate::journal::state_dir), if any: a commit now would hold it half done
+/// (the pre-commit hook refuses; any git-secrets command completes or rolls it back).
+pub fn pending(state: &Path) -> Option<PathBuf> {
+    let path = state.join(FILE);
+    path.exists().then_some(path)
 }

@@ -565,14 +565,6 @@ fn lock_keeps_the_filter_for_a_worktree_it_cannot_reach() {
     assert!(!filter_configured(&env, &repo));
 }
 
-/// What a write of git-secrets holds while its temporary file exists (crate fsutil): a
-/// shared flock(2) on the directory. Held here, it stands for a command still running.
-fn writing_in(dir: &Path) -> std::fs::File {
-    let f = std::fs::File::open(dir).unwrap();
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared).unwrap();
-    f
-}
-
 /// Every file under `root` (`.git` left out) whose content holds `needle`.
 fn files_holding(root: &Path, needle: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -240,6 +240,14 @@ pub fn write(path: impl AsRef<Path>, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// What a write of git-secrets holds while its temporary file exists (crate fsutil): a
+/// shared flock(2) on the directory. Held here, it stands for a command still running.
+pub fn writing_in(dir: &Path) -> std::fs::File {
+    let f = std::fs::File::open(dir).unwrap();
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared).unwrap();
+    f
+}
+
 /// Sets the permission bits of `path`.
 pub fn chmod(path: impl AsRef<Path>, mode: u32) {
     use std::os::unix::fs::PermissionsExt;

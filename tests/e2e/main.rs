@@ -45,5 +45,8 @@ mod diff_cache;
 mod workflows;
 // A sparse checkout that leaves `.secrets/` out: read from git, never written.
 mod sparse;
+// Commands cut short: temporary files left in the identity folder and the state
+// directory, a commit while an interrupted environment change waits.
+mod crash;
 // At a terminal: confirmation before revealing, the hidden value prompt.
 mod terminal;

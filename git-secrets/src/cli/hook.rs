@@ -72,17 +72,7 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
         }
     };
     let repo = Repo::discover()?;
-    // A rotation interrupted here (`member remove`, `rotate` killed): committing now
-    // would commit it half done, files still sealed under keys a removed member holds.
-    if let Some(journal) = crate::rotation::pending(&repo)? {
-        return Err(Error::Refused {
-            message: format!(
-                "a rotation (`member remove`, `keys revoke` or `rotate`) was interrupted in this checkout ({}): this {what} would hold it half done",
-                journal.display()
-            ),
-            hint: "run `git secrets status` (any git-secrets command completes the rotation or rolls it back; no value is lost), then commit again".into(),
-        });
-    }
+    refuse_interrupted(&repo, what)?;
     let report = guard::check_index(&repo)?;
     if report.findings.is_empty() {
         // What concluding a merge would lose of an environment renamed on one side.
@@ -122,6 +112,32 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
             report.findings.len()
         ),
         hint: "fix each file as said, `git add` it, and commit again".into(),
+    })
+}
+
+/// Refuses a commit while a change that a crash interrupted in this checkout waits to
+/// be completed or rolled back: committing now would commit it half done. A rotation
+/// (`member remove`, `rotate` killed) leaves files sealed under keys a removed member
+/// holds; an `env rename` or `env del`, access.json and config.toml out of step.
+fn refuse_interrupted(repo: &Repo, what: &str) -> Result<(), Error> {
+    let state = crate::journal::state_dir(repo)?;
+    let (change, journal) = if let Some(journal) = crate::rotation::pending(&state) {
+        (
+            "a rotation (`member remove`, `keys revoke` or `rotate`)".to_owned(),
+            journal,
+        )
+    } else if let Some((journal, change)) = crate::journal::pending(&state) {
+        let change = change.unwrap_or_else(|| "`env rename` or `env del`".into());
+        (format!("an environment change ({change})"), journal)
+    } else {
+        return Ok(());
+    };
+    Err(Error::Refused {
+        message: format!(
+            "{change} was interrupted in this checkout ({}): this {what} would hold it half done",
+            journal.display()
+        ),
+        hint: "run `git secrets status` (any git-secrets command completes the change or rolls it back; no value is lost), then commit again".into(),
     })
 }
 

@@ -1,8 +1,10 @@
 //! Temporary files of ours (crate::fsutil::TEMP_PREFIX) that an interrupted write left
-//! in the work tree: plaintext, for a scope file of an unlocked clone. Every command
-//! removes those in the directories git-secrets writes to (crate::cli::open); `lock` and
-//! `doctor` look through the whole work tree. Only files no running write may own are
-//! removed (the directory lock of crate::fsutil).
+//! in the work tree (plaintext, for a scope file of an unlocked clone) or in this clone's
+//! state directories (a journal, the clone's memory of keys, the fsmonitor's digests).
+//! Every command removes those in the directories git-secrets writes to
+//! (crate::cli::open); `lock` and `doctor` look through the whole work tree. Only files
+//! no running write may own are removed (the directory lock of crate::fsutil). The
+//! filter and the hooks never look: they run often, and the next command cleans up.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,11 +16,12 @@ use crate::scope::SECRETS_DIR;
 
 impl Workspace {
     /// The directories git-secrets writes to on its own: the top (.gitignore,
-    /// .gitattributes), `.secrets/` and its service directories, and those of tracked
-    /// files.
+    /// .gitattributes), `.secrets/` and its service directories, those of tracked files,
+    /// and the state directories ([`Workspace::state_dirs`]).
     fn written_dirs(&self) -> BTreeSet<PathBuf> {
         let root = self.root();
         let mut dirs = BTreeSet::from([root.to_owned(), root.join(SECRETS_DIR)]);
+        dirs.extend(self.state_dirs());
         if let Ok(entries) = std::fs::read_dir(root.join(SECRETS_DIR)) {
             for e in entries.flatten() {
                 if e.file_type().is_ok_and(|t| t.is_dir()) {
@@ -32,6 +35,22 @@ impl Workspace {
             }
         }
         dirs
+    }
+
+    /// This clone's state directories: the checkout's own (`<git dir>/git-secrets/`:
+    /// journals, crate::fsmonitor's files) and, in a linked worktree, the clone's
+    /// (`<common git dir>/git-secrets/`: crate::continuity's memory).
+    fn state_dirs(&self) -> Vec<PathBuf> {
+        let own = crate::journal::state_dir(&self.repo).ok();
+        let git_dir = crate::git::git_dir(self.root());
+        let common = crate::continuity::common_dir(self.root())
+            .filter(|c| git_dir.as_ref() != Some(c))
+            .map(|c| {
+                let dir = c.join("git-secrets");
+                // `<git dir>/../..`, from a worktree's `commondir`, said plainly.
+                std::fs::canonicalize(&dir).unwrap_or(dir)
+            });
+        own.into_iter().chain(common).collect()
     }
 
     /// Our temporary files in the directories git-secrets writes to, and with
