@@ -121,8 +121,38 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
         if !git_secrets::envfile::is_encrypted(&bytes) {
             return fallback("a side is not in encrypted form".into());
         }
+        use git_secrets::envfile::OpenError;
         match ws.decrypt_with_history(&scope, &bytes) {
             Ok(d) => plain.push(d),
+            // The old name's file, the name given to a new environment since (an `env
+            // rename`, then `env add` of the old name): a base of it has nothing in
+            // common with the new environment's file.
+            Err(git_secrets::error::Error::Open {
+                source: OpenError::OtherEnvironment { .. },
+                ..
+            }) if i == 0 => {
+                plain.push(git_secrets::dotenv::Document::default());
+                rendered.push(Vec::new());
+                continue;
+            }
+            // A side of it: merging it line by line would mix the two environments'
+            // values, or keep one side's in silence (`-X ours`). Our side stays as it is
+            // and the path in conflict; `doctor --fix` merges the old name's changes into
+            // its environment's file and gives the path back (crate::workspace::strays).
+            Err(git_secrets::error::Error::Open {
+                source: OpenError::OtherEnvironment { env, key_id, .. },
+                ..
+            }) => {
+                let home = git_secrets::scope::Scope::new(scope.service.as_deref(), &env);
+                eprintln!(
+                    "git-secrets-merge: {path}: {} side holds values sealed for `{env}` (key {key_id}), not for `{}`: the old name's file, renamed to `{env}` on one side, the name given to a new environment since; left in conflict with our side as it is: `git secrets doctor --fix` merges the changes into {} and puts back `{}`'s own file",
+                    if i == 1 { "our" } else { "their" },
+                    scope.env,
+                    home.rel_path(),
+                    scope.env
+                );
+                return Ok(true);
+            }
             Err(e) => return fallback(e.to_string()),
         }
         if i == 2 {

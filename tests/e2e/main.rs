@@ -33,6 +33,8 @@ mod forged_access;
 mod history;
 // `env rename` on one branch, an edit of the old name on another, merged.
 mod rename_merge;
+// `env rename`, then `env add` of the old name, merged with an edit of the old name.
+mod reuse_merge;
 // Member names printed safely; recipients compared by key (SSH comment, case).
 mod names;
 // The fsmonitor hook: status after a touch without the filter, no change hidden.

@@ -269,6 +269,15 @@ pub fn orphan_problem(orphan: &crate::workspace::Orphan) -> String {
         ),
         None => String::new(),
     };
+    if orphan.reused {
+        return format!(
+            "{} holds values sealed for another environment, not for `{}`: the old `{}`'s, renamed on one side of a merge while the other changed it, the name given to a new environment since; no command of `{}` opens them, and they must not be sealed for its readers{home}",
+            orphan.scope.rel_path(),
+            orphan.scope.env,
+            orphan.scope.env,
+            orphan.scope.env
+        );
+    }
     format!(
         "{} is a file of `{}`, an environment .secrets/config.toml does not have: get, run and export never read it (an `env rename` merged with a value set or changed under the old name?){home}",
         orphan.scope.rel_path(),

@@ -225,7 +225,26 @@ impl Filter {
             });
         };
         let doc = match parsed {
-            Some(doc) if encrypted => return pass_sealed(ws.decrypt_doc(&scope, &doc), input),
+            Some(doc) if encrypted => {
+                let opened = ws.decrypt_doc(&scope, &doc);
+                // The old name's file that smudge left sealed (above), cleaned as git has
+                // it (`git status`, a refresh): given back, nothing new is stored. The
+                // hooks judge the commit.
+                if let Err(Error::Open {
+                    source: OpenError::OtherEnvironment { .. },
+                    ..
+                }) = opened
+                {
+                    let staged = self
+                        .index
+                        .staged_oid(path)
+                        .and_then(|oid| self.index.blob(&oid));
+                    if staged.as_deref() == Some(input) {
+                        return Ok(input.to_vec());
+                    }
+                }
+                return pass_sealed(opened, input);
+            }
             Some(doc) => doc,
             None => ws.parse_plain(&scope, input)?,
         };
@@ -317,6 +336,21 @@ impl Filter {
             Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
             Err(e) if leaves_encrypted(&e) => {
                 self.warn_left_encrypted(path, &e);
+                Ok((input.to_vec(), false))
+            }
+            // The old name's file, the name given to a new environment since (a merge of
+            // `env rename` with an edit of the old name): left sealed, never opened as the
+            // new environment's. Failing would stop the merge with nothing to fix; the
+            // hooks refuse a commit that keeps it or drops it (crate::guard::keys,
+            // crate::guard::merge), and `doctor --fix` moves it home.
+            Err(Error::Open {
+                source: OpenError::OtherEnvironment { env, .. },
+                ..
+            }) => {
+                let home = Scope::new(scope.service.as_deref(), &env).rel_path();
+                self.warn_once(&format!("other:{path}"), || {
+                    format!("{path} holds values sealed for `{env}`, not for `{}` (an `env rename` merged with an edit of the old name, after the name went to a new environment?): left encrypted; `git secrets doctor --fix` merges them into {home} and puts back `{}`'s own file", scope.env, scope.env)
+                });
                 Ok((input.to_vec(), false))
             }
             Err(e) => Err(e),

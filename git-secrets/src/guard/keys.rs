@@ -166,3 +166,50 @@ pub fn retired_keys(
         fix,
     })
 }
+
+/// A scope file of `env` (declared) holding values sealed under a key of another
+/// environment's chain, and under none of `env`'s: `env rename staging preprod` then
+/// `env add staging` on one branch, an edit of the old `staging` on another, merged. The
+/// old values belong to `preprod` now; sealing them again for `staging` would hand them
+/// to whoever reads the new environment, and no command of `staging` opens them. Key ids
+/// are public: this needs no key. `home_of(env)` gives an environment's file for the
+/// same service.
+pub fn foreign_keys(
+    blob: &Blob,
+    env: &str,
+    access: &Access,
+    home_of: &dyn Fn(&str) -> String,
+) -> Option<Finding> {
+    let own = access.keys.get(env)?;
+    let bad: Vec<(usize, Option<String>, String, &str)> = envfile::tokens(blob.bytes)?
+        .into_iter()
+        .filter(|t| !own.keys().any(|id| id.0 == t.key_id))
+        .filter_map(|t| {
+            let other = access
+                .keys
+                .iter()
+                .find(|(e, chain)| *e != env && chain.keys().any(|id| id.0 == t.key_id))?;
+            Some((t.line, t.key, t.key_id, other.0.as_str()))
+        })
+        .collect();
+    let (line, key, key_id, other) = bad.first()?;
+    let what = match key {
+        Some(k) => format!("line {line} (`{k}`)"),
+        None => format!("line {line} (a comment)"),
+    };
+    let more = match bad.len() {
+        1 => String::new(),
+        n => format!(" (and {} more line(s) like it)", n - 1),
+    };
+    let home = home_of(other);
+    Some(Finding {
+        commit: None,
+        path: blob.path.to_owned(),
+        reason: format!(
+            "{what} is sealed with key {key_id} of environment `{other}`, not of `{env}`{more}: values of `{other}` at a path of `{env}` (an `env rename` merged with an edit of the old name, after the name went to a new environment?); no command of `{env}` opens them, and sealing them again for `{env}` would hand them to its readers"
+        ),
+        fix: format!(
+            "`git secrets doctor --fix` merges them into {home} and puts back `{env}`'s own file (then commit)"
+        ),
+    })
+}

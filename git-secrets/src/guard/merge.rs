@@ -134,18 +134,27 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
     ];
     let base_files = tree(&join.base)?;
     // Files the commit drops that a side changed since the base: (side, path, blob id,
-    // the base's blob id).
-    let dropped: Vec<(usize, &str, &str, &str)> = sides
+    // the base's blob id). At a declared path, also a side's version the commit does
+    // not hold (added there on that side, or changed), when it turns out to be sealed
+    // for another environment (below): the old name's file, the name reused since.
+    let dropped: Vec<(usize, &str, &str, Option<&str>)> = sides
         .iter()
         .enumerate()
         .flat_map(|(side, (_, files))| {
-            let base_files = &base_files;
+            let (base_files, index) = (&base_files, &index);
             files.iter().filter_map(move |(path, oid)| {
-                let was = base_files.get(path)?;
-                (was != oid).then_some((side, path.as_str(), oid.as_str(), was.as_str()))
+                let was = base_files.get(path);
+                if was == Some(oid) {
+                    return None;
+                }
+                let dropped = if known(path) {
+                    index.get(path) != Some(oid)
+                } else {
+                    was.is_some() && !index.contains_key(path)
+                };
+                dropped.then_some((side, path.as_str(), oid.as_str(), was.map(String::as_str)))
             })
         })
-        .filter(|(_, path, ..)| !index.contains_key(*path) && !known(path))
         .collect();
     if dropped.is_empty() {
         return Ok(findings);
@@ -157,33 +166,49 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
     let mut blobs = Blobs::default();
     blobs.read(
         repo,
-        dropped.iter().flat_map(|(_, _, oid, was)| [*oid, *was]),
+        dropped
+            .iter()
+            .flat_map(|(_, _, oid, was)| [Some(*oid), *was].into_iter().flatten()),
     )?;
     // Each dropped file whose keys lead to a declared environment: (side, path, blob id,
     // the base's, the environments kin to its keys, its home's path).
     let mut homeless = Vec::new();
     for (side, path, oid, was) in dropped {
         let scope = Scope::from_rel_path(path).expect("a scope file");
-        let ids = [oid, was]
-            .iter()
-            .flat_map(|o| crate::envfile::key_ids(blobs.get(o)))
-            .collect();
+        let reused = known(path);
+        let ids: std::collections::HashSet<String> = if reused {
+            // Only the keys none of its environment's chain holds: the old name's.
+            let own = access.keys.get(&scope.env);
+            crate::envfile::key_ids(blobs.get(oid))
+                .into_iter()
+                .filter(|id| !own.is_some_and(|c| c.keys().any(|k| k.0 == *id)))
+                .collect()
+        } else {
+            [Some(oid), was]
+                .into_iter()
+                .flatten()
+                .flat_map(|o| crate::envfile::key_ids(blobs.get(o)))
+                .collect()
+        };
+        if ids.is_empty() {
+            continue;
+        }
         let kin: Vec<String> = access
             .kin_envs(&ids)
             .into_iter()
             .map(str::to_owned)
             .collect();
         // None declared: the environment was deleted (`env del`), and with it its values.
-        let Some(home) = kin.iter().find(|e| config.has_env(e)) else {
+        let Some(home) = kin.iter().find(|e| config.has_env(e) && **e != scope.env) else {
             continue;
         };
         let home = Scope::new(scope.service.as_deref(), home).rel_path();
-        homeless.push((side, scope, oid, was, kin, home));
+        homeless.push((side, scope, oid, was, kin, home, reused));
     }
     let other = |side: usize| &sides[1 - side].1;
     blobs.read(
         repo,
-        homeless.iter().flat_map(|(side, _, _, _, _, home)| {
+        homeless.iter().flat_map(|(side, _, _, _, _, home, _)| {
             [index.get(home), other(*side).get(home)]
                 .into_iter()
                 .flatten()
@@ -191,7 +216,7 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
         }),
     )?;
     let workspace = std::cell::OnceCell::new();
-    for (side, scope, oid, was, kin, home) in homeless {
+    for (side, scope, oid, was, kin, home, reused) in homeless {
         let ws = workspace.get_or_init(|| Workspace::open_repo(repo.clone()).ok());
         // The work tree's home file: what doctor looks at, and where the conflict markers
         // `doctor --fix` writes are resolved.
@@ -212,7 +237,7 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
             }
         }
         let versions = Versions {
-            base: blobs.get(was),
+            base: was.map_or(&[][..], |w| blobs.get(w)),
             changed: blobs.get(oid),
             staged: match look_in {
                 Home::Staged => index.get(&home).map(|o| blobs.get(o)),
@@ -229,12 +254,21 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
                 "a member who can read {home} merges it: `git checkout {name} -- {path}`, then `git secrets doctor --fix`; or commit with --no-verify to drop the change"
             ),
         };
+        let reason = if reused {
+            format!(
+                "the commit drops what {name} changed in this file, sealed for the environment now called {}: the other side renamed `{}` and gave the name to a new environment ({home} holds the old values now); the change would be lost",
+                Scope::from_rel_path(&home).map_or_else(String::new, |h| format!("`{}`", h.env)),
+                scope.env
+            )
+        } else {
+            format!(
+                "the commit drops this file, which {name} changed, while the other side renamed its environment ({home} holds its values now): the change would be lost"
+            )
+        };
         findings.push(Finding {
             commit: None,
             path: path.clone(),
-            reason: format!(
-                "the commit drops this file, which {name} changed, while the other side renamed its environment ({home} holds its values now): the change would be lost"
-            ),
+            reason,
             fix,
         });
     }

@@ -261,7 +261,10 @@ impl<'a> Auxiliary<'a> {
                     list.push(Aux::Config(item.commit));
                 }
             }
-            if !item.changed {
+            // access.json says whose keys sealed a scope file (check 5, and its keys of
+            // another environment, judged of every one a commit holds when it changes
+            // config.toml).
+            if !item.changed && !scope {
                 continue;
             }
             if let std::collections::hash_map::Entry::Vacant(v) = access_at.entry(item.commit) {
@@ -462,6 +465,9 @@ pub(super) fn run(
                     found.extend(extra(&blob, known, &|| aux.formers()));
                 }
             }
+            if found.is_empty() && (once || item.changed) {
+                found.extend(foreign(&blob, item.commit, &mut aux));
+            }
             if found.is_empty() && item.changed {
                 found.extend(retired(repo, &blob, item.commit, &mut aux));
             }
@@ -516,6 +522,22 @@ fn stray<'a>(path: &str, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) -> Op
         ),
         fix: "`git secrets doctor --fix` merges its values into the renamed environment's file; if the environment was deleted on purpose, `git rm` it; then commit".into(),
     })
+}
+
+/// Check 5, for a scope file of a declared environment: values sealed under another
+/// environment's key ([`super::keys::foreign_keys`]).
+fn foreign<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) -> Option<Finding> {
+    let scope = Scope::from_rel_path(blob.path)?;
+    if scope.env == crate::config::SHARED || !super::is_sealed(blob.bytes) {
+        return None;
+    }
+    if !aux.config(commit)?.has_env(&scope.env) {
+        return None;
+    }
+    aux.access(commit)?;
+    let access = aux.accesses.get(&commit)?.as_ref()?;
+    let home_of = |env: &str| Scope::new(scope.service.as_deref(), env).rel_path();
+    super::keys::foreign_keys(blob, &scope.env, access, &home_of)
 }
 
 /// A tracked file (config.toml `[files]`) stored as it is, because .gitattributes no

@@ -27,6 +27,7 @@ mod leftovers;
 pub use history::{read as read_access_history, History};
 mod orphans;
 mod sparse;
+mod strays;
 mod tokens;
 
 pub use orphans::{Adopted, Orphan};
@@ -434,7 +435,7 @@ impl Workspace {
             .into_iter()
             .filter(|s| Access::may_read(member, &s.env))
             .filter(|s| {
-                matches!(self.read_bytes(s), Ok(Some(b)) if !b.is_empty() && envfile::is_encrypted(&b))
+                matches!(self.read_bytes(s), Ok(Some(b)) if !b.is_empty() && envfile::is_encrypted(&b) && !self.is_foreign(s, &b))
             })
             .map(|s| s.rel_path());
         let files = self

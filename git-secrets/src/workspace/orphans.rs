@@ -27,6 +27,9 @@ pub struct Orphan {
     /// Every environment of access.json whose keys are kin to those that sealed it,
     /// declared or not: where the keys that open it are.
     kin: Vec<String>,
+    /// At a path of a declared environment: the old name's file, the name given to a
+    /// new environment since (crate::workspace::strays).
+    pub reused: bool,
 }
 
 /// What [`Workspace::adopt`] did.
@@ -57,6 +60,14 @@ pub struct Adopted {
     /// The target held edits not staged before: what was merged into it is not staged
     /// either (the user stages the file once reviewed).
     pub unstaged: bool,
+    /// For a reused path, what became of it once its values went home: `Some(Some(rev))`
+    /// its own environment's version checked out from `rev`; `Some(None)` removed (no
+    /// side has one); `None` left as it is (it holds an edit of its own environment's,
+    /// or values stayed in it).
+    pub given_back: Option<Option<String>>,
+    /// A reused path whose work-tree file holds an edit of its own environment's: left
+    /// as it is, not staged.
+    pub left_edit: bool,
 }
 
 impl Adopted {
@@ -72,21 +83,31 @@ impl Adopted {
             marked: false,
             locked: false,
             unstaged: false,
+            given_back: None,
+            left_edit: false,
         }
     }
 }
 
 impl Workspace {
-    /// The scope files of environments config.toml does not have.
+    /// The scope files of environments config.toml does not have, and those at a path
+    /// of a declared environment that hold another environment's values (reused).
     pub fn orphans(&self) -> Vec<Orphan> {
+        let reused = self.reused_paths();
         self.scope_files()
             .into_iter()
             .filter(|s| s.env != SHARED && !self.config.has_env(&s.env))
+            .chain(reused)
             .map(|scope| {
+                let reused = self.config.has_env(&scope.env);
                 let kin: Vec<String> = self
                     .sealed_form(&scope)
                     .map(|bytes| {
-                        let ids = envfile::key_ids(&bytes).into_iter().collect();
+                        let ids = if reused {
+                            self.foreign_ids(&scope, &bytes)
+                        } else {
+                            envfile::key_ids(&bytes).into_iter().collect()
+                        };
                         self.access
                             .kin_envs(&ids)
                             .into_iter()
@@ -94,8 +115,10 @@ impl Workspace {
                             .collect()
                     })
                     .unwrap_or_default();
-                let declared: Vec<&String> =
-                    kin.iter().filter(|e| self.config.has_env(e)).collect();
+                let declared: Vec<&String> = kin
+                    .iter()
+                    .filter(|e| self.config.has_env(e) && **e != scope.env)
+                    .collect();
                 let sealed_for = match declared.as_slice() {
                     [one] => Some(one.to_string()),
                     _ => None,
@@ -104,6 +127,7 @@ impl Workspace {
                     scope,
                     sealed_for,
                     kin,
+                    reused,
                 }
             })
             .collect()
@@ -113,6 +137,9 @@ impl Workspace {
     /// staged blob, or during a merge conflict on the path, a side's or the base's (all
     /// sealed with the same environment's key).
     fn sealed_form(&self, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
+        if self.config.has_env(&scope.env) {
+            return self.foreign_form(scope);
+        }
         if let Ok(bytes) = std::fs::read(scope.path(self.root())) {
             let bytes = Zeroizing::new(bytes);
             if envfile::is_encrypted(&bytes) && !bytes.is_empty() {
@@ -126,12 +153,12 @@ impl Workspace {
 
     /// The blob at `stage` of `scope`'s path in the index (`0`: staged; `1`, `2`, `3`:
     /// the base and the two sides of a merge conflict).
-    fn index_blob(&self, stage: &str, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
+    pub(super) fn index_blob(&self, stage: &str, scope: &Scope) -> Option<Zeroizing<Vec<u8>>> {
         self.blob_at(&format!(":{stage}:{}", scope.rel_path()))
     }
 
     /// The blob git names `rev` (`:1:path`, `commit:path`).
-    fn blob_at(&self, rev: &str) -> Option<Zeroizing<Vec<u8>>> {
+    pub(super) fn blob_at(&self, rev: &str) -> Option<Zeroizing<Vec<u8>>> {
         self.repo
             .git(&["cat-file", "blob", rev])
             .ok()
@@ -163,6 +190,10 @@ impl Workspace {
             .filter(|env| !self.config.has_env(env))
             .map(|env| Scope::new(orphan.scope.service.as_deref(), env))
             .collect();
+        if orphan.reused {
+            // The old name is declared again: its file in the base is at the same path.
+            candidates = vec![orphan.scope.clone()];
+        }
         candidates.sort_by_key(|s| *s != orphan.scope);
         candidates.into_iter().find_map(|scope| {
             let bytes = self.blob_at(&format!("{base}:{}", scope.rel_path()))?;
@@ -237,10 +268,21 @@ impl Workspace {
             hint: "restore the environment in .secrets/config.toml, or delete the file".into(),
         })?;
         let path = orphan.scope.path(self.root());
-        let bytes = Zeroizing::new(std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?);
+        let bytes = match orphan.reused {
+            true => self
+                .foreign_form(&orphan.scope)
+                .ok_or_else(|| Error::Refused {
+                    message: format!(
+                        "{}: no longer holds values of another environment",
+                        orphan.scope.rel_path()
+                    ),
+                    hint: "run `git secrets doctor` again".into(),
+                })?,
+            false => Zeroizing::new(std::fs::read(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?),
+        };
         let keys = self.kin_keys(&orphan.kin, env);
         let doc = self.open_orphan(&orphan.scope, &keys, &bytes)?;
         let target = Scope::new(orphan.scope.service.as_deref(), env);
@@ -306,27 +348,59 @@ impl Workspace {
         left.append(&mut above);
         // Comments the target already holds as they are are not lost with the orphan.
         let comments_kept = left.iter().filter(|l| !has_comment(&file.doc, l)).count();
+        // A reused path is judged by the hooks against the staged target (crate::guard::
+        // merge): what moved is staged, unless the target held edits not staged before.
+        let unstaged = orphan.reused
+            && self
+                .repo
+                .git(&["diff", "--quiet", "--", &target.rel_path()])
+                .is_err();
         if !moved.is_empty() {
             if file.state == FileState::Missing {
                 file.state = FileState::Plain;
             }
             self.write_scope(&target, &file)?;
+            if orphan.reused && !unstaged {
+                self.repo.git(&["add", "--", &target.rel_path()])?;
+            }
         }
+        let (mut given_back, mut left_edit) = (None, false);
         if kept.is_empty() && comments_kept == 0 {
-            self.remove_orphan(&orphan.scope)?;
+            (given_back, left_edit) = self.settle(orphan, &doc)?;
         }
         Ok(Adopted {
             moved,
             kept,
             comments_moved,
             comments_kept,
+            given_back,
+            left_edit,
+            unstaged,
             ..Adopted::nothing(target)
+        })
+    }
+
+    /// Once its values went home: an orphan removed, a reused path given back to its own
+    /// environment ([`Workspace::give_back`]; `moved`: the values that went home).
+    /// Returns what [`Adopted::given_back`] and [`Adopted::left_edit`] say.
+    fn settle(
+        &self,
+        orphan: &Orphan,
+        moved: &Document,
+    ) -> Result<(Option<Option<String>>, bool), Error> {
+        if !orphan.reused {
+            self.remove_orphan(&orphan.scope)?;
+            return Ok((None, false));
+        }
+        Ok(match self.give_back(&orphan.scope, moved)? {
+            Ok(back) => (Some(back), false),
+            Err(()) => (None, true),
         })
     }
 
     /// Deletes the orphan file and stages its deletion (which also resolves a conflict
     /// on its path).
-    fn remove_orphan(&self, orphan: &Scope) -> Result<(), Error> {
+    pub(super) fn remove_orphan(&self, orphan: &Scope) -> Result<(), Error> {
         let path = orphan.path(self.root());
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -389,7 +463,7 @@ impl Workspace {
             // In a locked clone, both files stay as they are.
             if file.state == FileState::Plain {
                 fsutil::write_private(&done.target.path(self.root()), text.as_bytes(), false)?;
-                self.remove_orphan(&orphan.scope)?;
+                (done.given_back, done.left_edit) = self.settle(orphan, orphan_doc)?;
                 done.marked = true;
             } else {
                 done.locked = true;
@@ -426,11 +500,13 @@ impl Workspace {
         if !unstaged {
             self.repo.git(&["add", "--", &target.rel_path()])?;
         }
-        self.remove_orphan(&orphan.scope)?;
+        let (given_back, left_edit) = self.settle(orphan, orphan_doc)?;
         Ok(Adopted {
             moved,
             deleted,
             unstaged,
+            given_back,
+            left_edit,
             ..Adopted::nothing(target)
         })
     }

@@ -211,6 +211,28 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
     Ok(())
 }
 
+/// What became of a reused path once its values went home (crate::workspace::strays).
+fn reused_path(path: &str, done: &Adopted) -> Option<String> {
+    let target = done.target.rel_path();
+    if done.left_edit {
+        return Some(format!("; left {path} as it is: it holds plaintext that is neither side's version (conflict markers, or an edit): put back its own environment's version with `git checkout <the side that added it> -- {path}`, or keep only values meant for that environment, then `git add {path}` and commit"));
+    }
+    let back = done.given_back.as_ref()?;
+    let staged = if done.unstaged {
+        format!(". {target} also holds edits you had not staged, so it is not staged: review it, then `git add {target}` and commit")
+    } else {
+        " (commit both)".to_owned()
+    };
+    Some(match back {
+        Some(rev) => {
+            format!("; put back {path} as {rev} has it, sealed for its own environment{staged}")
+        }
+        None => format!(
+            "; removed {path}, which no side of the merge has for its own environment{staged}"
+        ),
+    })
+}
+
 /// What `doctor --fix` did with the orphan file `path` (crate::workspace::orphans), as
 /// it says it.
 fn adopted(path: &str, done: &Adopted) -> String {
@@ -263,7 +285,9 @@ fn adopted(path: &str, done: &Adopted) -> String {
         } else {
             done.moved.join(", ")
         },
-        if done.unstaged {
+        if let Some(back) = reused_path(path, done) {
+            back
+        } else if done.unstaged {
             format!(
                 "; removed {path}. {target} also holds edits you had not staged, so nothing of it is staged: review it, then `git add {target}` and commit"
             )
