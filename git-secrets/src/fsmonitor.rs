@@ -80,7 +80,13 @@ impl Learned {
     /// `stored` (the blob's content) and the work-tree file of [`digest`] `worktree` are
     /// two forms of one file: one is what clean made of the other, or smudge.
     pub fn add(&mut self, stored: &[u8], worktree: [u8; 32]) {
-        if let Some(id) = crate::git::blob_id(stored) {
+        self.add_blob(crate::git::blob_id(stored), worktree);
+    }
+
+    /// [`Learned::add`] with the stored blob's id already known (crate::git::blob_id;
+    /// `None` where git's SHA-1 refuses the content).
+    pub fn add_blob(&mut self, stored: Option<[u8; 20]>, worktree: [u8; 32]) {
+        if let Some(id) = stored {
             self.records.extend_from_slice(&id);
             self.records.extend_from_slice(&worktree);
         }

@@ -7,6 +7,8 @@ mod common;
 mod values;
 // The filter: git add/commit/checkout/clone/worktree through clean and smudge.
 mod filter;
+// The filter sealing the next file while git works on this one.
+mod ahead;
 // The everyday commands: set/get/unset/run/import/export/sync/env, scopes, nesting.
 mod commands;
 // track: whole files (binary too) sealed by the filter, git-crypt style.

@@ -55,18 +55,11 @@ impl Input {
     }
 
     /// Polls until input is ready or the spin is over; whether it is ready.
-    #[cfg(unix)]
     fn spin_until_ready(&self) -> bool {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let now = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
         let start = Instant::now();
         loop {
-            let mut fds = [PollFd::new(&self.file, PollFlags::IN)];
             // Data, end of input and errors all end the wait: the read reports them.
-            if poll(&mut fds, Some(&now)).map_or(true, |n| n > 0) {
+            if self.poll_now().unwrap_or(true) {
                 return true;
             }
             if start.elapsed() >= self.spin {
@@ -76,9 +69,29 @@ impl Input {
         }
     }
 
+    /// Whether a read would return at once; `None` when the poll fails.
+    #[cfg(unix)]
+    fn poll_now(&self) -> Option<bool> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let mut fds = [PollFd::new(&self.file, PollFlags::IN)];
+        poll(&mut fds, Some(&now)).ok().map(|n| n > 0)
+    }
+
+    /// Cannot be told: as if ready (no spin).
     #[cfg(not(unix))]
-    fn spin_until_ready(&self) -> bool {
-        false
+    fn poll_now(&self) -> Option<bool> {
+        None
+    }
+}
+
+impl super::protocol::Ready for Input {
+    /// Whether input (or its end) is there; true when that cannot be told.
+    fn ready(&self) -> bool {
+        self.poll_now().unwrap_or(true)
     }
 }
 

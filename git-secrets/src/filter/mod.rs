@@ -21,6 +21,7 @@ use crate::git::Repo;
 use crate::scope::Scope;
 use crate::workspace::Workspace;
 
+mod ahead;
 mod caller;
 pub use caller::favoured_side;
 mod files;
@@ -52,6 +53,10 @@ pub struct Filter {
     /// Whether it is `git blame` ([`caller::blames`]), asked the first time clean is
     /// handed a masked view.
     blaming: Option<bool>,
+    /// Counts the loads of `workspace` and of its access.json: what was sealed with one
+    /// is given out only while it stays loaded ([`ahead`]).
+    generation: u64,
+    ahead: ahead::Ahead,
 }
 
 /// What this process last wrote to each path by smudge: the digest of the file
@@ -107,6 +112,8 @@ impl Filter {
             staging: None,
             exporting: None,
             blaming: None,
+            generation: 0,
+            ahead: Default::default(),
         }
     }
 
@@ -124,6 +131,7 @@ impl Filter {
             if self.loaded_state != Some(state) {
                 self.workspace = None;
                 self.loaded_state = Some(state);
+                self.generation += 1;
             }
         }
         if self.workspace.is_none() {
@@ -163,11 +171,21 @@ impl Filter {
         {
             return Ok(input.to_vec());
         }
-        let digest = crate::fsmonitor::digest(path, input);
-        let out = match self.checked_out.sealed_form(path, &digest) {
-            Some(sealed) => sealed.to_vec(),
-            None => self.clean_file(path, input)?,
+        let hit = self.sealed_ahead(path, input);
+        let digest = match &hit {
+            Some(hit) => hit.digest,
+            None => crate::fsmonitor::digest(path, input),
         };
+        if let Some(sealed) = self.checked_out.sealed_form(path, &digest) {
+            let out = sealed.to_vec();
+            self.learned.add(&out, digest);
+            return Ok(out);
+        }
+        if let Some(hit) = hit {
+            self.learned.add_blob(hit.blob, digest);
+            return Ok(hit.sealed);
+        }
+        let out = self.clean_file(path, input)?;
         self.learned.add(&out, digest);
         Ok(out)
     }
@@ -373,6 +391,8 @@ impl Filter {
         }) = &first
         {
             if ws.reload_access().is_ok() {
+                self.generation += 1;
+                let ws = self.workspace.as_ref().expect("loaded above");
                 return open(ws);
             }
         }
@@ -509,6 +529,7 @@ pub fn serve() -> Result<(), Error> {
                 hint: String::new(),
             }),
         };
+        let cleaned = request.command == "clean" && result.is_ok();
         match result {
             Ok(out) => server.respond(&Zeroizing::new(out)),
             Err(e) => {
@@ -517,6 +538,9 @@ pub fn serve() -> Result<(), Error> {
             }
         }
         .map_err(proto)?;
+        if cleaned && (!server.input_ready() || ahead::forced()) {
+            filter.seal_next(path);
+        }
     }
     filter.finish();
     Ok(())

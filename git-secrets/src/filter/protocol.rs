@@ -20,6 +20,11 @@ const MAX_PACKET: usize = 65520;
 const MAX_DATA: usize = MAX_PACKET - 4;
 const FLUSH: &[u8] = b"0000";
 
+/// Input that can tell whether a read would return at once.
+pub trait Ready {
+    fn ready(&self) -> bool;
+}
+
 /// One clean or smudge request.
 pub struct Request {
     pub command: String,
@@ -98,6 +103,14 @@ impl<R: Read, W: Write> Server<R, W> {
         server.flush_packet();
         server.send()?;
         Ok(server)
+    }
+
+    /// Whether git has sent more (the next request) since the last one was read.
+    pub fn input_ready(&self) -> bool
+    where
+        R: Ready,
+    {
+        self.end > self.pos || self.input.ready()
     }
 
     /// The next request, or `None` once git closes the pipe between requests.
