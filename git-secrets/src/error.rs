@@ -37,7 +37,13 @@ pub enum Error {
     #[error("neither HOME nor XDG_CONFIG_HOME is set, so there is nowhere to keep this device's identity")]
     NoHome,
     #[error("this identity has no access to {env}")]
-    NoAccess { env: String, recipient: String },
+    NoAccess {
+        env: String,
+        recipient: String,
+        /// This identity's member id, when its entry is marked removed (it cannot be
+        /// approved again).
+        removed: Option<String>,
+    },
     #[error("the keys of `{env}` in .secrets/access.json reach none of the keys this clone held before: they were replaced by someone who did not hold the old ones, or `{env}` was deleted and added again; nothing is opened or sealed under them")]
     KeysReplaced { env: String },
     #[error("the current key {key} of `{env}` in .secrets/access.json was wrapped to member {member}, whom this clone saw removed: this access.json is older than the removal (a revert of it, or a branch made before it), so they hold that key; no new value is sealed under it")]
@@ -132,6 +138,7 @@ impl Error {
             Error::IdentityPermissions { path, .. } => format!("run `chmod 600 {}`", path.display()),
             Error::BadIdentity { .. } => "the identity must be the AGE-SECRET-KEY-1… line of an age identity file".into(),
             Error::NoHome => "set HOME, or GIT_SECRETS_IDENTITY / GIT_SECRETS_IDENTITY_FILE".into(),
+            Error::NoAccess { removed: Some(id), .. } => format!("this device's key was removed from the repository (member {id}) and cannot be approved again: make a new identity (a new device, or GIT_SECRETS_IDENTITY_FILE) and `git secrets join --name NAME` with it"),
             Error::NoAccess { recipient, .. } => format!("ask a member to approve this device (`git secrets join --name NAME` if you have not; your public key is {recipient})"),
             Error::KeyHeldByRemoved { env, .. } => format!("bring the removal in first (`git pull`, or merge the branch that has it; `git log -p .secrets/access.json` shows who took it out), or, if HEAD's history has it already (a revert, or an old access.json put back) or no branch has it (an edit made elsewhere), give `{env}` a new key with `git secrets rotate --env {env}` (the removed member stays out; to read again they join with a new identity). An edit already in the work tree stays there: move the file aside (`mv FILE FILE.mine && git checkout -- FILE`), merge, then put the values back with `git secrets import --file FILE.mine`"),
             Error::KeysReplaced { env } => format!("see who changed it with `git log -p .secrets/access.json`; if `{env}` was re-created on purpose, `git secrets env trust {env}` accepts its new keys (then `git secrets unlock`)"),

@@ -77,6 +77,7 @@ pub fn rotate(
     // re-sealed in the index, which would lose its skip-worktree bit (and `git commit
     // -a` would delete it).
     ws.refuse_outside_checkout(&[])?;
+    ws.require_whole_history("a rotation")?;
     let mut next = ws.access.clone();
     let mut chains = BTreeMap::new();
     for env in envs {

@@ -447,3 +447,22 @@ fn a_forged_stray_file_is_not_moved_into_a_real_environment() {
     let dev = read(alice.join(".secrets/development.env"));
     assert!(!dev.contains("evil.example"), "{dev}");
 }
+
+#[test]
+fn a_removed_member_is_told_to_join_with_a_new_identity() {
+    let env = Env::new();
+    let (_alice, bob, b, id) = bob_approved_then_removed(&env);
+    // `join` refuses his key, so being told to ask for approval of this device (or to
+    // join with it) would send him in a circle.
+    for args in [
+        &["get", "production", "DB", "--yes"][..],
+        &["run", "--", "true"][..],
+    ] {
+        let out = bob.secrets(&b, args).fails();
+        out.error_names(&["no access", &id, "was removed", "new identity"]);
+        assert!(!out.stderr.contains("if you have not"), "{out:?}");
+    }
+    bob.secrets(&b, &["join", "--name", "bob"])
+        .fails()
+        .error_names(&["removed", "new identity"]);
+}

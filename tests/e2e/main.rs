@@ -33,6 +33,8 @@ mod team;
 mod forged_access;
 // Against a rewritten access.json or config.toml: the clone's memory of keys, HEAD's history.
 mod history;
+// A shallow clone: what reads the history of access.json refuses until it is fetched.
+mod shallow;
 // `env rename` on one branch, an edit of the old name on another, merged.
 mod rename_merge;
 // `env rename`, then `env add` of the old name, merged with an edit of the old name.

@@ -214,13 +214,15 @@ impl Access {
         granted: &str,
         identity: &Identity,
     ) -> Result<OpenChain, Error> {
-        let no_access = || Error::NoAccess {
+        let no_access = |removed: Option<&str>| Error::NoAccess {
             env: granted.to_owned(),
             recipient: identity.recipient(),
+            removed: removed.map(str::to_owned),
         };
-        let (me, member) = self.member_of(identity).ok_or_else(no_access)?;
+        let (me, member) = self.member_of(identity).ok_or_else(|| no_access(None))?;
         if !Self::may_read(member, granted) {
-            return Err(no_access());
+            let removed = (member.status == Status::Removed).then_some(me);
+            return Err(no_access(removed.map(String::as_str)));
         }
         let keys = self
             .keys
@@ -257,7 +259,7 @@ impl Access {
             open.extend(found);
         }
         if open.is_empty() {
-            return Err(no_access());
+            return Err(no_access(None));
         }
         let heads = self.heads(env);
         let mut ordered: Vec<(KeyId, DataKey)> = open.into_iter().collect();

@@ -104,6 +104,7 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
                 })?;
                 chains.insert(e.clone(), chain);
             }
+            ws.require_whole_history("adding an environment")?;
             let mut next = ws.access.clone();
             let kept_removed = ws.keep_removed(&mut next);
             ws.access = next;

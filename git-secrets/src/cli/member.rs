@@ -119,6 +119,7 @@ fn check_envs(ws: &Workspace, envs: &[String]) -> Result<Vec<String>, Error> {
 
 /// Gives `member` the environments `envs` (and `shared`): wraps their current keys to it.
 pub fn grant(ws: &mut Workspace, member: &str, envs: &[String]) -> Result<(), Error> {
+    ws.require_whole_history("giving keys to a member")?;
     let mut next = ws.access.clone();
     {
         let m = next.members.get_mut(member).expect("member exists");
@@ -207,6 +208,7 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
             hint: "`git secrets member list` shows every member".into(),
         });
     }
+    ws.require_whole_history("a removal")?;
     // What the member could read is every environment whose keys were ever wrapped to
     // it, here or in HEAD's history, not what its entry lists now: anyone who can push
     // can edit the entry (or its wraps) before the removal. Without a history to ask,

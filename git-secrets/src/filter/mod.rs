@@ -441,7 +441,7 @@ fn pass_sealed<T>(opened: Result<T, Error>, input: &[u8]) -> Result<Vec<u8>, Err
 /// Why clean cannot seal the plaintext file `path`, said for `git add`.
 fn not_sealed(path: &str, e: Error) -> Error {
     match e {
-        Error::NoAccess { env, recipient } => Error::Refused {
+        Error::NoAccess { env, recipient, .. } => Error::Refused {
             message: format!("cannot encrypt {path}: this identity has no access to {env}, and the file is plaintext"),
             hint: format!("ask a member to approve this device for {env} (your public key: {recipient}), or restore the encrypted file with `git checkout -- {path}`"),
         },

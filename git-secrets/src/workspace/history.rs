@@ -210,6 +210,26 @@ fn short(commit: &str) -> String {
 }
 
 impl Workspace {
+    /// Refuses `what` in a shallow clone: it gives keys to members, and only the whole
+    /// history of access.json shows who was removed (a revert, or an entry edited back
+    /// to a request, takes the removal out of the current file). The history before the
+    /// clone's boundary is not here, and a removal there would go unseen.
+    pub fn require_whole_history(&self, what: &str) -> Result<(), crate::error::Error> {
+        let shallow = self
+            .repo
+            .git(&["rev-parse", "--is-shallow-repository"])
+            .is_ok_and(|out| String::from_utf8_lossy(&out).trim() == "true");
+        if !shallow {
+            return Ok(());
+        }
+        Err(crate::error::Error::Refused {
+            message: format!(
+                "{what} needs the whole history of {ACCESS_FILE} (a member removed there stays removed), and this clone is shallow (`git clone --depth`): the older versions are not here"
+            ),
+            hint: "fetch them with `git fetch --unshallow` (in CI, check out with the full history, e.g. `fetch-depth: 0`), then run it again".into(),
+        })
+    }
+
     /// HEAD's history of access.json (read once per process).
     pub fn access_history(&self) -> &History {
         self.history.get_or_init(|| read(&self.repo))
