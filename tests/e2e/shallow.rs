@@ -1,7 +1,8 @@
 //! A shallow clone (`git clone --depth`, as CI checkouts are by default) lacks the older
 //! versions of access.json, so it cannot see a removal there: the commands that give a
 //! key to someone (rotate, member remove, member approve, keys create, env add) refuse
-//! until the history is fetched, instead of handing a removed member a new key.
+//! until the history is fetched, instead of handing a removed member a new key. Sealing
+//! a value there is warned about, and a deepened clone reads the history it lacked.
 
 use std::path::{Path, PathBuf};
 
@@ -84,4 +85,31 @@ fn an_approval_in_a_shallow_clone_is_refused_until_the_history_is_fetched() {
     // A removal in a shallow clone is refused too (what it rotates comes from history).
     let shallow2 = shallow_clone(&env, &b, "alice-shallow2");
     refused_as_shallow(env.secrets(&shallow2, &["member", "remove", &id]));
+}
+
+#[test]
+fn a_value_sealed_in_a_shallow_clone_warns_and_the_removal_counts_once_deepened() {
+    let env = Env::new();
+    let (_alice, bob, b, _id) = bob_approved_then_removed(&env);
+    let shallow = reverted_then_shallow(&env, &bob, &b);
+    // Reading says nothing: only sealing can hand a value to someone.
+    let out = env
+        .secrets(&shallow, &["get", "production", "DB", "--yes"])
+        .ok();
+    assert!(!out.stderr.contains("shallow"), "{out:?}");
+    // Sealing in the locked clone is not refused (a CI job setting a value), but said.
+    let out = env
+        .secrets(&shallow, &["set", "production", "LATER", "v1"])
+        .ok();
+    assert!(
+        out.stderr.contains("shallow") && out.stderr.contains("git fetch --unshallow"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("v1"), "{out:?}");
+    // Deepened, the clone reads the history it lacked (what it read while shallow was
+    // not taken for HEAD's whole history): the key Bob holds seals nothing more.
+    env.git(&shallow, &["fetch", "-q", "--unshallow"]).ok();
+    env.secrets(&shallow, &["set", "production", "LATER", "v2"])
+        .fails()
+        .error_names(&["removed"]);
 }

@@ -102,9 +102,38 @@ pub fn fold_head_history(
     let Some(versions) = versions else {
         return;
     };
-    if remember(&seen_in(&versions)) {
+    // A shallow clone's history stops at its boundary: what it holds is remembered, but
+    // not as HEAD's whole history, so it is read again once the clone is deepened.
+    if remember(&seen_in(&versions)) && !is_shallow(repo) {
         crate::continuity::remember_history_read(&repo.root, &head, &done);
     }
+}
+
+/// Whether the clone is shallow (`git clone --depth`, as CI checkouts are by default):
+/// its history stops at a boundary, and the versions of access.json before it, with any
+/// removal they record, are not here. git records the boundary in `<common dir>/shallow`;
+/// git is asked only when that directory cannot be read off the files.
+pub(crate) fn is_shallow(repo: &Repo) -> bool {
+    match crate::continuity::common_dir(&repo.root) {
+        Some(dir) => dir.join("shallow").exists(),
+        None => repo
+            .git(&["rev-parse", "--is-shallow-repository"])
+            .is_ok_and(|out| String::from_utf8_lossy(&out).trim() == "true"),
+    }
+}
+
+/// Says once per process, before a value is sealed in a shallow clone, that a removal
+/// before the clone's boundary goes unseen. Sealing is not refused there (a CI job that
+/// sets a value would fail in every default checkout): giving keys is
+/// ([`Workspace::require_whole_history`]), and the pre-push hook and `check` of any full
+/// clone flag values sealed under a key a removed member holds.
+pub(crate) fn warn_if_shallow(repo: &Repo) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if is_shallow(repo) {
+            eprintln!("git-secrets: warning: this clone is shallow (`git clone --depth`): a member removed in the history before its first commit would go unseen, and could hold the key new values are sealed under; `git fetch --unshallow` lets git-secrets check");
+        }
+    });
 }
 
 /// HEAD's commit id: read from the files when HEAD names a loose branch or a commit (no
@@ -215,11 +244,7 @@ impl Workspace {
     /// to a request, takes the removal out of the current file). The history before the
     /// clone's boundary is not here, and a removal there would go unseen.
     pub fn require_whole_history(&self, what: &str) -> Result<(), crate::error::Error> {
-        let shallow = self
-            .repo
-            .git(&["rev-parse", "--is-shallow-repository"])
-            .is_ok_and(|out| String::from_utf8_lossy(&out).trim() == "true");
-        if !shallow {
+        if !is_shallow(&self.repo) {
             return Ok(());
         }
         Err(crate::error::Error::Refused {

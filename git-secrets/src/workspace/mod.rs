@@ -363,6 +363,7 @@ impl Workspace {
         let keys = self.keys(env)?;
         let sealing = self.access.sealing_key_id(env)?;
         self.check_current(env)?;
+        history::warn_if_shallow(&self.repo);
         keys.iter()
             .find(|k| k.id() == sealing)
             .cloned()
