@@ -7,8 +7,9 @@
 //! index order). So after answering a clean of a scope file, with git's next request
 //! not there yet, the filter reads the scope file that comes next in path order and
 //! seals it on the CPU git is not using. When git's next request is for that path with
-//! exactly those bytes, the answer is ready: through `git add` of 1000 files, the
-//! sealing then costs git nothing but the comparison (bench/bench.sh, `add`).
+//! exactly those bytes, the answer is ready, and the sealing costs git nothing but the
+//! comparison. With [`super::input`]'s polling, `git add` of bench/bench.sh's 1000 files
+//! went from 282 to 225 ms on a RAM disk (plain git: 119 ms).
 //!
 //! The answer given is the one clean would give: sealing is a function of the path, the
 //! bytes and the loaded workspace (synthetic nonces: the same plaintext seals to the same

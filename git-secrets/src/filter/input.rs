@@ -7,8 +7,9 @@
 //! does nothing, those wake-ups were most of what a filter costs `git add` over plain
 //! git: `perf` put about 75 of those 115 ms for 1000 files in the scheduler (the waking
 //! `write` on git's side, the switch back in on the filter's). A filter polling its
-//! input while git works on the previous file needs no wake-up, and the floor dropped
-//! from 1.45× plain git to 1.1× (bench/bench.sh, `addfloor`, on a RAM disk).
+//! input while git works on the previous file needs no wake-up: through the do-nothing
+//! filter, `git add` of the 1000 files went from 1.79× plain git to 1.38× (bench/bench.sh's
+//! `addfloor` files, 11 interleaved runs on a RAM disk).
 //!
 //! So, with a second CPU to spare, a read first polls for up to [`SPIN`] before it
 //! blocks, yielding the CPU at each turn: a git (or anything else) waiting for that CPU
