@@ -133,16 +133,23 @@ fn an_edit_of_a_reused_name_is_not_lost_to_git_rm() {
             .contains(&format!("`git checkout MERGE_HEAD -- {STAGING}`, then `git secrets doctor --fix`")),
         "{out:?}"
     );
-    env.git(&repo, &["checkout", "MERGE_HEAD", "--", STAGING])
-        .ok();
-    fixed(
+    bring_back_and_fix(
         &env,
         &repo,
-        &["moved A from .secrets/api/staging.env to .secrets/api/preprod.env"],
+        "moved A from .secrets/api/staging.env to .secrets/api/preprod.env",
     );
-    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
-    landed_in_preprod(&env, &repo, "A", "a-feature");
     assert_eq!(get(&env, &repo, "preprod", "B").as_deref(), Some("b-1"));
+}
+
+/// The edit a refused commit dropped brought back (`git checkout MERGE_HEAD --
+/// staging.env`), moved home by `doctor --fix` (which says `said`) and committed: the
+/// feature's value of A is in preprod.env.
+fn bring_back_and_fix(env: &Env, repo: &Path, said: &str) {
+    env.git(repo, &["checkout", "MERGE_HEAD", "--", STAGING])
+        .ok();
+    fixed(env, repo, &[said]);
+    env.git(repo, &["commit", "-q", "--no-edit"]).ok();
+    landed_in_preprod(env, repo, "A", "a-feature");
 }
 
 // Case 1: the new staging has a file of its own (the same key, or another): the merge
@@ -192,15 +199,11 @@ fn a_reused_name_conflict_resolved_to_our_side_is_refused() {
             .contains("the commit drops what MERGE_HEAD changed in this file"),
         "{out:?}"
     );
-    env.git(&repo, &["checkout", "MERGE_HEAD", "--", STAGING])
-        .ok();
-    fixed(
+    bring_back_and_fix(
         &env,
         &repo,
-        &["moved A from .secrets/api/staging.env to .secrets/api/preprod.env; put back"],
+        "moved A from .secrets/api/staging.env to .secrets/api/preprod.env; put back",
     );
-    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
-    landed_in_preprod(&env, &repo, "A", "a-feature");
     assert_eq!(get(&env, &repo, "staging", "Z").as_deref(), Some("z-new"));
 }
 
