@@ -90,15 +90,19 @@ pub(super) struct Hit {
 impl Filter {
     /// The guess made for this clean request of `path` with `input`, when it was right.
     pub(super) fn sealed_ahead(&mut self, path: &str, input: &[u8]) -> Option<Hit> {
-        // A reload of the workspace (access.json or config.toml changed) shows here.
-        self.workspace();
+        if self.ahead.guess.is_some() {
+            // A reload of the workspace (access.json or config.toml changed) shows here.
+            self.workspace();
+        }
         self.ahead.take(path, input, self.generation)
     }
 
     /// After answering a clean of `path`, while git has not sent its next request:
     /// seals the scope file after `path` in git's order, for [`Filter::sealed_ahead`].
+    /// An attempt that gives no guess (the next file is sealed already, say: a locked
+    /// clone) counts as a wrong guess; a workspace that did not load is not loaded here.
     pub fn seal_next(&mut self, path: &str) {
-        if self.ahead.cleans < 2 || self.ahead.misses >= MAX_MISSES {
+        if self.ahead.cleans < 2 || self.ahead.misses >= MAX_MISSES || self.workspace.is_none() {
             return;
         }
         let root = self.root.clone();
@@ -110,6 +114,9 @@ impl Filter {
             return;
         };
         self.ahead.guess = self.seal_ahead(next);
+        if self.ahead.guess.is_none() {
+            self.ahead.misses += 1;
+        }
     }
 
     fn seal_ahead(&mut self, path: String) -> Option<Guess> {
