@@ -65,7 +65,21 @@ impl Leftovers {
     }
 }
 
-/// Our temporary files in `dir` (regular files named by [`is_our_temp_file`]), sorted.
+/// Whether no one but the owner may read or write the file (mode 0600 or stricter), as
+/// every temporary file of ours is.
+#[cfg(unix)]
+fn private_mode(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o077 == 0
+}
+
+#[cfg(not(unix))]
+fn private_mode(_meta: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// Our temporary files in `dir` (regular files named by [`is_our_temp_file`], private
+/// to their owner), sorted.
 fn temp_files_in(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -75,6 +89,10 @@ fn temp_files_in(dir: &Path) -> Vec<std::path::PathBuf> {
         .filter(|e| e.file_name().to_str().is_some_and(is_our_temp_file))
         // Not a symlink or a directory: tempfile creates regular files.
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        // Created 0600 ([`temp_file_in`]) and never opened up to others: a file of the
+        // user's that happens to be so named (`.git-secrets-backup`, `-policy`, made by
+        // an editor or a shell, 0644) is not one of ours.
+        .filter(|e| e.metadata().is_ok_and(|m| private_mode(&m)))
         .map(|e| dir.join(e.file_name()))
         .collect();
     out.sort();
@@ -269,6 +287,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let left = dir.path().join(".git-secrets-Ab12Cd");
         std::fs::write(&left, "x").unwrap();
+        // A user's file named like ours, open to others as theirs are: never ours.
+        let users = dir.path().join(".git-secrets-backup");
+        std::fs::write(&users, "mine").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |m| std::fs::Permissions::from_mode(m);
+            std::fs::set_permissions(&left, mode(0o600)).unwrap();
+            std::fs::set_permissions(&users, mode(0o644)).unwrap();
+        }
         std::fs::create_dir(dir.path().join(".git-secrets-Dir123")).unwrap();
         let writing = writing_in(dir.path()).expect("lockable");
         let found = leftovers(dir.path(), true).unwrap();
@@ -278,6 +306,8 @@ mod tests {
         let found = leftovers(dir.path(), true).unwrap();
         assert_eq!((found.stale, found.busy), (vec![left.clone()], vec![]));
         assert!(!left.exists() && dir.path().join(".git-secrets-Dir123").is_dir());
+        #[cfg(unix)]
+        assert!(users.exists(), "a user's file is kept");
         // A write of ours leaves nothing behind.
         write_private(&dir.path().join("f"), b"y", false).unwrap();
         assert!(leftovers(dir.path(), false).unwrap().stale.is_empty());

@@ -590,14 +590,21 @@ fn files_holding(root: &Path, needle: &str) -> Vec<PathBuf> {
 // new value in plaintext at `.secrets/.git-secrets-XXXXXX`. The next command removes it
 // (and says so) unless a running git-secrets command may own it: one that holds its
 // directory's write lock keeps its file through status, doctor --fix and lock. Files not
-// named exactly like ours are never touched; `lock` and `doctor` look through the whole
-// work tree.
+// named exactly like ours, or open to others (a user's own file so named), are never
+// touched; `lock` and `doctor` look through the whole work tree.
 #[test]
 fn a_temporary_file_an_interrupted_write_left_is_removed_but_never_a_running_ones() {
     const LEAK: &str = "crash-TMPLEAK-5e1";
     let (env, repo) = setup();
     let tmp = ".secrets/.git-secrets-Ab12Cd";
-    let not_ours = [".secrets/.git-secrets-notes", ".secrets/git-secrets-Ab12Cd"];
+    // The last two are named exactly like ours, but a user made them (0644, as an editor
+    // or a shell does): ours are 0600 from their creation.
+    let not_ours = [
+        ".secrets/.git-secrets-notes",
+        ".secrets/git-secrets-Ab12Cd",
+        ".secrets/.git-secrets-backup",
+        ".git-secrets-policy",
+    ];
     write(repo.join(tmp), &format!("{DEV}NEW_KEY={LEAK}\n"));
     chmod(repo.join(tmp), 0o600);
     for p in not_ours {
@@ -642,6 +649,7 @@ fn a_temporary_file_an_interrupted_write_left_is_removed_but_never_a_running_one
     std::fs::create_dir_all(repo.join("deploy")).unwrap();
     let far = "deploy/.git-secrets-Zz9Yy8";
     write(repo.join(far), &format!("NEW_KEY={LEAK}\n"));
+    chmod(repo.join(far), 0o600);
     let out = env.secrets(&repo, &["doctor"]).fails();
     assert!(
         out.stdout.contains(far) && out.stdout.contains("doctor --fix` deletes them"),

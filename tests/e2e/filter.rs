@@ -352,3 +352,45 @@ fn the_filter_runs_from_an_install_path_with_shell_characters() {
         );
     }
 }
+
+/// git writes a checkout's files in path order, and the scope files of a service named
+/// before `access.json` (`a`, `ab`, `Billing`, `2fa`…) come before it: across a rotation,
+/// they arrive sealed with a key the access.json still on disk lacks. The filter has git
+/// hand them over again once every other file, access.json included, is written.
+#[test]
+fn a_checkout_across_a_rotation_opens_files_named_before_access_json() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    for service in ["a", "ab", "zeta"] {
+        env.secrets(&repo, &["set", "-s", service, "production", "K", "old"])
+            .ok();
+    }
+    env.commit_all(&repo, "secrets");
+    env.git(&repo, &["branch", "before"]).ok();
+    env.secrets(&repo, &["rotate", "--env", "production"]).ok();
+    for service in ["a", "ab", "zeta"] {
+        env.secrets(&repo, &["set", "-s", service, "production", "K", "new"])
+            .ok();
+    }
+    env.commit_all(&repo, "rotated");
+    env.git(&repo, &["checkout", "-q", "before"]).ok();
+    let out = env.git(&repo, &["checkout", "-q", "main"]).ok();
+    assert!(!out.stderr.contains("left encrypted"), "{out:?}");
+    for service in ["a", "ab", "zeta"] {
+        let file = format!(".secrets/{service}/production.env");
+        assert_eq!(read(repo.join(&file)), "K=new\n", "{file}");
+    }
+    // Into a rebase: the new commit on top of the rotation is checked out the same way.
+    env.git(&repo, &["checkout", "-q", "-b", "topic", "before"])
+        .ok();
+    write(repo.join("README"), "work\n");
+    env.git(&repo, &["add", "README"]).ok();
+    env.git(&repo, &["commit", "-q", "-m", "work"]).ok();
+    let out = env.git(&repo, &["rebase", "-q", "main"]).ok();
+    assert!(!out.stderr.contains("left encrypted"), "{out:?}");
+    for service in ["a", "ab", "zeta"] {
+        let file = format!(".secrets/{service}/production.env");
+        assert_eq!(read(repo.join(&file)), "K=new\n", "{file}");
+    }
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}

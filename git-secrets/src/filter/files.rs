@@ -79,6 +79,7 @@ impl Filter {
         }
         match self.open_reloading(|ws| ws.open_file(path, env, input)) {
             Ok(plain) => Ok((plain.to_vec(), true)),
+            Err(e) if self.delays(&e) => Ok((input.to_vec(), false)),
             Err(e) if leaves_encrypted(&e) => {
                 self.warn_left_encrypted(path, &e);
                 Ok((input.to_vec(), false))

@@ -57,6 +57,11 @@ pub struct Filter {
     /// is given out only while it stays loaded ([`ahead`]).
     generation: u64,
     ahead: ahead::Ahead,
+    /// Whether git lets this smudge be delayed (`can-delay=1`: a checkout, which asks
+    /// again once it has written every other file).
+    may_delay: bool,
+    /// Set by a smudge that wants to wait for the rest of the checkout.
+    delay_wanted: bool,
 }
 
 /// What this process last wrote to each path by smudge: the digest of the file
@@ -114,6 +119,8 @@ impl Filter {
             blaming: None,
             generation: 0,
             ahead: Default::default(),
+            may_delay: false,
+            delay_wanted: false,
         }
     }
 
@@ -288,16 +295,52 @@ impl Filter {
     /// that leave the repository (a release tarball, a build directory): there secret
     /// files keep the encrypted form git stores.
     pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        self.smudge_or_delay(path, input, false)
+            .map(|out| out.unwrap_or_else(|| input.to_vec()))
+    }
+
+    /// [`Filter::smudge`]; with `can_delay`, `None` when the file is better written at
+    /// the end of the checkout: it is sealed with a key the loaded access.json lacks, and
+    /// git writes the scope files of services named before `access.json` (`a`, `ab`,
+    /// `Billing`, `2fa`…) before the access.json that holds that key (a checkout or a
+    /// rebase across a rotation). By the time git asks again, access.json is written.
+    pub fn smudge_or_delay(
+        &mut self,
+        path: &str,
+        input: &[u8],
+        can_delay: bool,
+    ) -> Result<Option<Vec<u8>>, Error> {
         if *self.exporting.get_or_insert_with(caller::exports) {
-            return Ok(input.to_vec());
+            return Ok(Some(input.to_vec()));
         }
-        let (out, opened) = self.smudge_file(path, input)?;
+        self.may_delay = can_delay;
+        self.delay_wanted = false;
+        let smudged = self.smudge_file(path, input);
+        self.may_delay = false;
+        if std::mem::take(&mut self.delay_wanted) {
+            return Ok(None);
+        }
+        let (out, opened) = smudged?;
         let digest = crate::fsmonitor::digest(path, &out);
         if opened {
             self.checked_out.remember(path, digest, input);
         }
         self.learned.add(input, digest);
-        Ok(out)
+        Ok(Some(out))
+    }
+
+    /// Whether a smudge that failed with `e` waits for the end of the checkout instead
+    /// of leaving the file sealed ([`Filter::smudge_or_delay`]); notes it when so.
+    fn delays(&mut self, e: &Error) -> bool {
+        let unknown_key = matches!(
+            e,
+            Error::Open {
+                source: OpenError::UnknownKey { .. },
+                ..
+            }
+        );
+        self.delay_wanted = self.may_delay && unknown_key;
+        self.delay_wanted
     }
 
     /// Writes the facts learned to the git directory (when git closes the filter).
@@ -352,6 +395,7 @@ impl Filter {
         }
         match self.open_reloading(|ws| ws.decrypt_doc(&scope, &doc)) {
             Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
+            Err(e) if self.delays(&e) => Ok((input.to_vec(), false)),
             Err(e) if leaves_encrypted(&e) => {
                 self.warn_left_encrypted(path, &e);
                 Ok((input.to_vec(), false))
@@ -517,13 +561,36 @@ pub fn serve() -> Result<(), Error> {
     let (stdin, stdout) = protocol::raw_stdio().map_err(proto)?;
     let mut filter = Filter::new(root);
     let mut server =
-        protocol::Server::handshake(stdin, stdout, &["clean", "smudge"]).map_err(proto)?;
+        protocol::Server::handshake(stdin, stdout, &["clean", "smudge", "delay"]).map_err(proto)?;
+    // Smudges delayed to the end of the checkout (Filter::smudge_or_delay): git asks
+    // which are ready, then asks for each again, without its content.
+    let mut delayed: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
+    let mut available: HashMap<String, Zeroizing<Vec<u8>>> = HashMap::new();
     while let Some(request) = server.next_request().map_err(proto)? {
         let path = &request.pathname;
         filter.begin_request();
+        if request.command == protocol::LIST_AVAILABLE {
+            let paths: Vec<String> = delayed.iter().map(|(p, _)| p.clone()).collect();
+            available.extend(delayed.drain(..));
+            server.respond_available(&paths).map_err(proto)?;
+            continue;
+        }
         let result = match request.command.as_str() {
             "clean" => filter.clean(path, &request.content),
-            "smudge" => filter.smudge(path, &request.content),
+            "smudge" => {
+                let (content, can_delay) = match available.remove(path) {
+                    Some(kept) => (kept, false),
+                    None => (request.content.clone(), request.can_delay),
+                };
+                match filter.smudge_or_delay(path, &content, can_delay) {
+                    Ok(None) => {
+                        delayed.push((path.clone(), content));
+                        server.respond_delayed().map_err(proto)?;
+                        continue;
+                    }
+                    other => other.map(|out| out.unwrap_or_default()),
+                }
+            }
             other => Err(Error::Refused {
                 message: format!("unknown filter command `{other}`"),
                 hint: String::new(),

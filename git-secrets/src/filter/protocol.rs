@@ -30,7 +30,13 @@ pub struct Request {
     pub command: String,
     pub pathname: String,
     pub content: Zeroizing<Vec<u8>>,
+    /// git may be answered "delayed" (`can-delay=1`, a checkout): it asks again once
+    /// every other file is written ([`Server::respond_available`]).
+    pub can_delay: bool,
 }
+
+/// The command git sends to ask which delayed files are ready (no pathname, no content).
+pub const LIST_AVAILABLE: &str = "list_available_blobs";
 
 pub struct Server<R, W> {
     input: R,
@@ -127,14 +133,19 @@ impl<R: Read, W: Write> Server<R, W> {
         let command = value("command")
             .ok_or_else(|| invalid(format!("expected `command=…`, got {lines:?}")))?;
         let pathname = value("pathname").unwrap_or_default();
+        let can_delay = value("can-delay").as_deref() == Some("1");
         let mut content = Zeroizing::new(Vec::new());
-        while let Some((start, end)) = self.read_packet()? {
-            extend_zeroizing(&mut content, &self.buf[start..end]);
+        // list_available_blobs is the header alone: no content section follows.
+        if command != LIST_AVAILABLE {
+            while let Some((start, end)) = self.read_packet()? {
+                extend_zeroizing(&mut content, &self.buf[start..end]);
+            }
         }
         Ok(Some(Request {
             command,
             pathname,
             content,
+            can_delay,
         }))
     }
 
@@ -147,6 +158,24 @@ impl<R: Read, W: Write> Server<R, W> {
         }
         self.flush_packet();
         // An empty list: the status stays "success".
+        self.flush_packet();
+        self.send()
+    }
+
+    /// `status=delayed`: git asks for the file again at the end of the checkout.
+    pub fn respond_delayed(&mut self) -> io::Result<()> {
+        self.text("status=delayed");
+        self.flush_packet();
+        self.send()
+    }
+
+    /// The answer to `list_available_blobs`: `paths` are ready (git then asks for each).
+    pub fn respond_available(&mut self, paths: &[String]) -> io::Result<()> {
+        for path in paths {
+            self.text(&format!("pathname={path}"));
+        }
+        self.flush_packet();
+        self.text("status=success");
         self.flush_packet();
         self.send()
     }
