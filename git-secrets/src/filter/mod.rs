@@ -9,6 +9,10 @@
 //! `git archive` and `git checkout-index --prefix` get the encrypted form: what they
 //! write leaves the repository.
 //! Tampered content fails loudly in both directions.
+//!
+//! Here: the filter's state and the clean path. The smudge path is in [`smudge`], the
+//! request loop in [`serve`], tracked whole files in [`files`], sealing the next file
+//! ahead of git's request in [`ahead`], and how the filter waits for git in [`input`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,6 +31,9 @@ pub use caller::favoured_side;
 mod files;
 pub mod input;
 pub mod protocol;
+mod serve;
+pub use serve::{report, serve};
+mod smudge;
 
 /// The filter's state across the requests of one git command.
 type FileState = Option<(std::time::SystemTime, u64)>;
@@ -291,185 +298,11 @@ impl Filter {
             .map_err(|e| not_sealed(path, e))
     }
 
-    /// git → work tree; for `git archive` or `git checkout-index --prefix`, git → files
-    /// that leave the repository (a release tarball, a build directory): there secret
-    /// files keep the encrypted form git stores.
-    pub fn smudge(&mut self, path: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
-        self.smudge_or_delay(path, input, false)
-            .map(|out| out.unwrap_or_else(|| input.to_vec()))
-    }
-
-    /// [`Filter::smudge`]; with `can_delay`, `None` when the file is better written at
-    /// the end of the checkout: it is sealed with a key the loaded access.json lacks, and
-    /// git writes the scope files of services named before `access.json` (`a`, `ab`,
-    /// `Billing`, `2fa`…) before the access.json that holds that key (a checkout or a
-    /// rebase across a rotation). By the time git asks again, access.json is written.
-    pub fn smudge_or_delay(
-        &mut self,
-        path: &str,
-        input: &[u8],
-        can_delay: bool,
-    ) -> Result<Option<Vec<u8>>, Error> {
-        if *self.exporting.get_or_insert_with(caller::exports) {
-            return Ok(Some(input.to_vec()));
-        }
-        self.may_delay = can_delay;
-        self.delay_wanted = false;
-        let smudged = self.smudge_file(path, input);
-        self.may_delay = false;
-        if std::mem::take(&mut self.delay_wanted) {
-            return Ok(None);
-        }
-        let (out, opened) = smudged?;
-        let digest = crate::fsmonitor::digest(path, &out);
-        if opened {
-            self.checked_out.remember(path, digest, input);
-        }
-        self.learned.add(input, digest);
-        Ok(Some(out))
-    }
-
-    /// Whether a smudge that failed with `e` waits for the end of the checkout instead
-    /// of leaving the file sealed ([`Filter::smudge_or_delay`]); notes it when so.
-    fn delays(&mut self, e: &Error) -> bool {
-        let unknown_key = matches!(
-            e,
-            Error::Open {
-                source: OpenError::UnknownKey { .. },
-                ..
-            }
-        );
-        self.delay_wanted = self.may_delay && unknown_key;
-        self.delay_wanted
-    }
-
     /// Writes the facts learned to the git directory (when git closes the filter).
     pub fn finish(&self) {
         if let Some(git_dir) = crate::git::git_dir(&self.root) {
             self.learned.save(&git_dir);
         }
-    }
-
-    /// The work-tree form of `input`, and whether it was opened (not passed through).
-    fn smudge_file(&mut self, path: &str, input: &[u8]) -> Result<(Vec<u8>, bool), Error> {
-        if let Some(env) = self.tracked(path) {
-            return self.smudge_whole(path, &env, input);
-        }
-        let Ok(scope) = scope_of(path) else {
-            return Ok((input.to_vec(), false));
-        };
-        // A merge conflict of the encrypted form: open each side, keep the markers, so the
-        // user resolves plaintext values.
-        if let Some((_, parts)) = envfile::conflict_parts(input) {
-            let mut out = Vec::with_capacity(input.len());
-            for part in parts {
-                match part {
-                    envfile::Part::Marker(m) => out.extend_from_slice(m),
-                    envfile::Part::Body(b) if envfile::is_encrypted(b) => {
-                        match self.workspace().map(|ws| ws.decrypt(&scope, b)) {
-                            Some(Ok(doc)) => out.extend_from_slice(doc.print().expose().as_bytes()),
-                            _ => return Ok((input.to_vec(), false)),
-                        }
-                    }
-                    envfile::Part::Body(b) => out.extend_from_slice(b),
-                }
-            }
-            return Ok((out, true));
-        }
-        let Some(doc) = Document::parse(input)
-            .ok()
-            .filter(envfile::is_encrypted_doc)
-        else {
-            self.warn_once(path, || {
-                format!("{path} is committed in plaintext; run `git secrets check`")
-            });
-            return Ok((input.to_vec(), false));
-        };
-        if input.is_empty() {
-            return Ok((Vec::new(), false));
-        }
-        if self.workspace().is_none() {
-            let why = self.load_error.clone().unwrap_or_default();
-            self.warn_once("load", || format!("leaving secret files encrypted: {why}"));
-            return Ok((input.to_vec(), false));
-        }
-        match self.open_reloading(|ws| ws.decrypt_doc(&scope, &doc)) {
-            Ok(doc) => Ok((doc.print().expose().as_bytes().to_vec(), true)),
-            Err(e) if self.delays(&e) => Ok((input.to_vec(), false)),
-            Err(e) if leaves_encrypted(&e) => {
-                self.warn_left_encrypted(path, &e);
-                Ok((input.to_vec(), false))
-            }
-            // The old name's file, the name given to a new environment since (a merge of
-            // `env rename` with an edit of the old name): left sealed, never opened as the
-            // new environment's. Failing would stop the merge with nothing to fix; the
-            // hooks refuse a commit that keeps it or drops it (crate::guard::keys,
-            // crate::guard::merge), and `doctor --fix` moves it home.
-            Err(Error::Open {
-                source: OpenError::OtherEnvironment { env, .. },
-                ..
-            }) => {
-                let home = Scope::new(scope.service.as_deref(), &env).rel_path();
-                self.warn_once(&format!("other:{path}"), || {
-                    format!("{path} holds values sealed for `{env}`, not for `{}` (an `env rename` merged with an edit of the old name, after the name went to a new environment?): left encrypted; `git secrets doctor --fix` merges them into {home} and puts back `{}`'s own file", scope.env, scope.env)
-                });
-                Ok((input.to_vec(), false))
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
-
-impl Filter {
-    /// `open` with the loaded workspace; on a key this identity does not know, once more
-    /// after reading access.json again (a checkout may have just written a newer one).
-    fn open_reloading<T>(
-        &mut self,
-        open: impl Fn(&Workspace) -> Result<T, Error>,
-    ) -> Result<T, Error> {
-        let ws = self.workspace().expect("loaded by the caller");
-        let first = open(ws);
-        if let Err(Error::Open {
-            source: OpenError::UnknownKey { .. },
-            ..
-        }) = &first
-        {
-            if ws.reload_access().is_ok() {
-                self.generation += 1;
-                let ws = self.workspace.as_ref().expect("loaded above");
-                return open(ws);
-            }
-        }
-        first
-    }
-
-    /// Says once per cause why files stay encrypted (`e` is one [`leaves_encrypted`] takes).
-    fn warn_left_encrypted(&mut self, path: &str, e: &Error) {
-        let (topic, message) = match e {
-            Error::NoAccess { env, .. } => (
-                format!("env:{env}"),
-                format!("no access to {env}: its files stay encrypted"),
-            ),
-            Error::KeysReplaced { env } => (
-                format!("env:{env}"),
-                format!(
-                    "{e}; its files stay encrypted ({})",
-                    e.hint().unwrap_or_default()
-                ),
-            ),
-            Error::Open {
-                source: OpenError::UnknownKey { key_id, .. },
-                ..
-            } => (
-                format!("key:{key_id}"),
-                format!("{path}: sealed with key {key_id}, which this identity does not hold; left encrypted"),
-            ),
-            _ => (
-                "identity".into(),
-                "no identity on this device: secret files stay encrypted".into(),
-            ),
-        };
-        self.warn_once(&topic, || message);
     }
 }
 
@@ -536,79 +369,4 @@ fn scope_of(path: &str) -> Result<Scope, Error> {
         message: format!("{path} is routed to the secrets filter but is not a scope file (.secrets/<service>/<env>.env)"),
         hint: "only scope files can be encrypted; fix the `filter=secrets` line in .gitattributes".into(),
     })
-}
-
-/// Prints an error the way the CLI does, to stderr (stdout belongs to the protocol).
-pub fn report(e: &Error) {
-    eprintln!("git-secrets: error: {e}");
-    if let Some(h) = e.hint() {
-        eprintln!("git-secrets: hint: {h}");
-    }
-}
-
-/// Serves git until it closes the pipe.
-pub fn serve() -> Result<(), Error> {
-    let proto = |e: std::io::Error| Error::Refused {
-        message: format!("filter protocol error: {e}"),
-        hint:
-            "this is a bug or a git version without the long-running filter protocol (git ≥ 2.11)"
-                .into(),
-    };
-    let root = std::env::current_dir().map_err(|source| Error::Io {
-        path: ".".into(),
-        source,
-    })?;
-    let (stdin, stdout) = protocol::raw_stdio().map_err(proto)?;
-    let mut filter = Filter::new(root);
-    let mut server =
-        protocol::Server::handshake(stdin, stdout, &["clean", "smudge", "delay"]).map_err(proto)?;
-    // Smudges delayed to the end of the checkout (Filter::smudge_or_delay): git asks
-    // which are ready, then asks for each again, without its content.
-    let mut delayed: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
-    let mut available: HashMap<String, Zeroizing<Vec<u8>>> = HashMap::new();
-    while let Some(request) = server.next_request().map_err(proto)? {
-        let path = &request.pathname;
-        filter.begin_request();
-        if request.command == protocol::LIST_AVAILABLE {
-            let paths: Vec<String> = delayed.iter().map(|(p, _)| p.clone()).collect();
-            available.extend(delayed.drain(..));
-            server.respond_available(&paths).map_err(proto)?;
-            continue;
-        }
-        let result = match request.command.as_str() {
-            "clean" => filter.clean(path, &request.content),
-            "smudge" => {
-                let (content, can_delay) = match available.remove(path) {
-                    Some(kept) => (kept, false),
-                    None => (request.content.clone(), request.can_delay),
-                };
-                match filter.smudge_or_delay(path, &content, can_delay) {
-                    Ok(None) => {
-                        delayed.push((path.clone(), content));
-                        server.respond_delayed().map_err(proto)?;
-                        continue;
-                    }
-                    other => other.map(|out| out.unwrap_or_default()),
-                }
-            }
-            other => Err(Error::Refused {
-                message: format!("unknown filter command `{other}`"),
-                hint: String::new(),
-            }),
-        };
-        let cleaned = request.command == "clean" && result.is_ok();
-        match result {
-            Ok(out) => server.respond(&Zeroizing::new(out)),
-            Err(e) => {
-                report(&e);
-                server.respond_error()
-            }
-        }
-        .map_err(proto)?;
-        if cleaned && (!server.input_ready() || ahead::forced()) {
-            filter.seal_next(path);
-        }
-    }
-    filter.finish();
-    Ok(())
 }
