@@ -273,12 +273,18 @@ pub fn masked_doc(
 /// compared by the entry in effect (the last of duplicates). Comments are not shown,
 /// only noted when they changed. Empty when no key changed.
 pub fn reveal_changes(old: &Document, new: &Document) -> SecretString {
-    let text = |d: &Document, key: &str| {
+    let (old_doc, new_doc) = (old, new);
+    let (old, new) = (old.index(), new.index());
+    let text = |d: &crate::dotenv::Index, key: &str| {
         d.get(key)
             .map(|e| SecretString::new(format!("{}{}", e.prefix, e.raw.expose())))
     };
-    let mut keys = new.keys();
-    keys.extend(old.keys().into_iter().filter(|k| new.get(k).is_none()));
+    let mut keys: Vec<&str> = new.entries().map(|e| e.key.as_str()).collect();
+    keys.extend(
+        old.entries()
+            .map(|e| e.key.as_str())
+            .filter(|k| new.get(k).is_none()),
+    );
     let mut out = String::new();
     let mut push = |sign: char, entry: &SecretString| {
         for line in entry.expose().split('\n') {
@@ -288,7 +294,7 @@ pub fn reveal_changes(old: &Document, new: &Document) -> SecretString {
         }
     };
     for key in &keys {
-        let (before, after) = (text(old, key), text(new, key));
+        let (before, after) = (text(&old, key), text(&new, key));
         if before == after {
             continue;
         }
@@ -308,7 +314,7 @@ pub fn reveal_changes(old: &Document, new: &Document) -> SecretString {
             })
             .collect()
     };
-    if comments(old) != comments(new) {
+    if comments(old_doc) != comments(new_doc) {
         out.push_str(" (comments changed)\n");
     }
     SecretString::new(out)

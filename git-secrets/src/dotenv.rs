@@ -10,8 +10,10 @@
 
 use crate::secret::SecretString;
 
+mod index;
 mod value;
 
+pub use index::Index;
 use value::find_closing;
 pub use value::{render_template, render_value, value_of, Quote, Rendered, Value};
 

@@ -56,3 +56,5 @@ mod sparse;
 mod crash;
 // At a terminal: confirmation before revealing, the hidden value prompt.
 mod terminal;
+// Scale and odd input: large scopes, values over the system's limits, odd environments.
+mod scale;

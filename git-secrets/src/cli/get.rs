@@ -33,14 +33,17 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
     let shared = shared_of(&ws, &scope)?;
     let shared_label = scope.shared().label();
     // The shared values the scope does not override: what `run` layers under it.
-    let inherited: Vec<&crate::dotenv::Entry> = shared
+    // Indexed once: a lookup per key of a large file would be quadratic.
+    let own_index = file.doc.index();
+    let shared_index = shared.as_ref().map(|s| s.doc.index());
+    let inherited: Vec<&crate::dotenv::Entry> = shared_index
         .iter()
-        .flat_map(|s| s.doc.keys().into_iter().filter_map(|k| s.doc.get(&k)))
-        .filter(|e| file.doc.get(&e.key).is_none())
+        .flat_map(|s| s.entries())
+        .filter(|e| own_index.get(&e.key).is_none())
         .collect();
     if let Some(key) = rest.first() {
         super::check_key(key)?;
-        let (entry, from) = match file.doc.get(key) {
+        let (entry, from) = match own_index.get(key) {
             Some(e) => (e, String::new()),
             None => match inherited.iter().find(|e| &e.key == key) {
                 Some(e) => (*e, format!(" (from {shared_label})")),
@@ -75,7 +78,7 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
             args.yes,
         )?;
     }
-    let own = file.doc.keys().into_iter().filter_map(|k| file.doc.get(&k));
+    let own = own_index.entries();
     let mut text = zeroize::Zeroizing::new(String::new());
     let rows = own
         .map(|e| (e, ""))

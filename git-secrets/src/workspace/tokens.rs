@@ -191,8 +191,10 @@ impl Workspace {
             .iter()
             .filter(|id| !known(&self.access, id))
             .collect();
-        let mut candidates: Vec<String> = std::env::vars()
-            .filter_map(|(k, _)| k.strip_prefix("GITHEAD_").map(str::to_owned))
+        // vars_os: std::env::vars panics on a variable that is not UTF-8 (a directory
+        // name in OLDPWD under a Latin-1 locale), and only the names matter here.
+        let mut candidates: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.to_str()?.strip_prefix("GITHEAD_").map(str::to_owned))
             .collect();
         candidates.extend(their_label.split_whitespace().next().map(str::to_owned));
         candidates.extend(

@@ -1,0 +1,90 @@
+//! Scale and odd input: large scopes, values over the system's limits, odd environments.
+
+use crate::common::*;
+
+/// `get` and `diff --show` over a scope of tens of thousands of keys finish in seconds:
+/// each used to look every key up by a scan of the file (quadratic, minutes).
+#[test]
+fn get_and_diff_show_of_a_large_scope_are_fast() {
+    let env = Env::new();
+    let repo = env.repo("r", &[]);
+    env.secrets(&repo, &["set", "A", "1"]).ok();
+    let text: String = (0..60_000).map(|i| format!("K{i}=value_{i}\n")).collect();
+    write(repo.join(".secrets/development.env"), &text);
+    env.commit_all(&repo, "large");
+    write(
+        repo.join(".secrets/development.env"),
+        &text.replace("K50=value_50\n", "K50=changed\n"),
+    );
+    let start = std::time::Instant::now();
+    let out = env.secrets(&repo, &["get"]).ok();
+    assert_eq!(out.stdout.lines().count(), 60_000);
+    assert!(
+        out.stdout.contains("K59999=********"),
+        "{}",
+        &out.stdout[..200]
+    );
+    let diff = env.secrets(&repo, &["diff", "--show", "--yes"]).ok();
+    assert!(
+        diff.stdout.contains("-K50=value_50\n+K50=changed\n"),
+        "{diff:?}"
+    );
+    let took = start.elapsed();
+    assert!(took.as_secs() < 20, "get and diff --show took {took:?}");
+}
+
+/// A value larger than the system lets one environment variable be is refused before
+/// the exec, naming the key and the fix, never blaming the program (`chmod +x`).
+#[test]
+#[cfg(target_os = "linux")]
+fn run_refuses_a_value_over_the_environment_limit_by_key() {
+    let env = Env::new();
+    let repo = env.repo("r", &["--envs"]);
+    let huge = "a".repeat(200_000);
+    env.secrets_stdin(&repo, &["set", "HUGE"], huge.as_bytes())
+        .ok();
+    env.secrets(&repo, &["set", "SMALL", "s"]).ok();
+    let out = env.secrets(&repo, &["run", "--", "true"]).fails();
+    out.error_names(&["HUGE", "development", "track"]);
+    assert!(!out.stderr.contains("chmod"), "{}", out.stderr);
+    assert!(!out.stderr.contains(&huge[..64]), "no value in the error");
+    // The environment over the limit as a whole: the error names the largest keys.
+    let text: String = (0..60_000)
+        .map(|i| format!("K{i}=value_{i}_{}\n", "x".repeat(40)))
+        .collect();
+    write(repo.join(".secrets/test.env"), &text);
+    let out = env.secrets(&repo, &["run", "test", "--", "true"]).fails();
+    out.error_names(&["ARG_MAX", "60000 values", "largest"]);
+    assert!(!out.stderr.contains("chmod"), "{}", out.stderr);
+}
+
+/// A variable that is not UTF-8 in the environment git runs the merge driver in (a
+/// directory name in OLDPWD under a Latin-1 locale) does not make it panic.
+#[test]
+fn merge_with_a_non_utf8_variable_in_the_environment() {
+    let env = Env::new();
+    let repo = env.repo("r", &[]);
+    env.secrets(&repo, &["set", "A", "1"]).ok();
+    env.secrets(&repo, &["set", "B", "1"]).ok();
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-qb", "side"]).ok();
+    env.secrets(&repo, &["set", "A", "2"]).ok();
+    env.commit_all(&repo, "side");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "B", "2"]).ok();
+    env.commit_all(&repo, "main");
+    let out = env.run(
+        "sh",
+        &repo,
+        &[
+            "-c",
+            "ODD=\"$(printf 'x\\377')\" RUST_BACKTRACE=1 git merge -q --no-edit side",
+        ],
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out.ok();
+    let run = env
+        .secrets(&repo, &["run", "--", "sh", "-c", "echo $A$B"])
+        .ok();
+    assert_eq!(run.stdout, "22\n");
+}
