@@ -203,7 +203,13 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // args_os: std::env::args panics on an argument that is not UTF-8. git's are its
+    // temporary files' paths and a scope file's path (ASCII: scope names are checked),
+    // and the labels of the sides, branch names only shown in conflict markers.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let result = match args.first().map(String::as_str) {
         Some("access") if args.len() == 4 => {
             let p: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();

@@ -2,35 +2,34 @@
 
 use crate::common::*;
 
-/// `get` and `diff --show` over a scope of tens of thousands of keys finish in seconds:
-/// each used to look every key up by a scan of the file (quadratic, minutes).
+/// `get` and `diff --show` over a scope of tens of thousands of keys list every key and
+/// show the one change. (Each used to look every key up by a scan of the file: minutes
+/// for 60,000 keys; `Document::index` makes it one pass. Not timed here: a test asserts
+/// behaviour, and the quadratic version would only make this test slow.)
 #[test]
-fn get_and_diff_show_of_a_large_scope_are_fast() {
+fn get_and_diff_show_of_a_large_scope_list_every_key() {
+    const KEYS: usize = 20_000;
     let env = Env::new();
     let repo = env.repo("r", &[]);
     env.secrets(&repo, &["set", "A", "1"]).ok();
-    let text: String = (0..60_000).map(|i| format!("K{i}=value_{i}\n")).collect();
+    let text: String = (0..KEYS).map(|i| format!("K{i}=value_{i}\n")).collect();
     write(repo.join(".secrets/development.env"), &text);
     env.commit_all(&repo, "large");
     write(
         repo.join(".secrets/development.env"),
         &text.replace("K50=value_50\n", "K50=changed\n"),
     );
-    let start = std::time::Instant::now();
     let out = env.secrets(&repo, &["get"]).ok();
-    assert_eq!(out.stdout.lines().count(), 60_000);
-    assert!(
-        out.stdout.contains("K59999=********"),
-        "{}",
-        &out.stdout[..200]
-    );
+    assert_eq!(out.stdout.lines().count(), KEYS);
+    let last = format!("K{}=********", KEYS - 1);
+    assert!(out.stdout.contains(&last), "{}", &out.stdout[..200]);
+    assert!(!out.stdout.contains("value_"), "values are masked");
     let diff = env.secrets(&repo, &["diff", "--show", "--yes"]).ok();
     assert!(
         diff.stdout.contains("-K50=value_50\n+K50=changed\n"),
         "{diff:?}"
     );
-    let took = start.elapsed();
-    assert!(took.as_secs() < 20, "get and diff --show took {took:?}");
+    assert_eq!(diff.stdout.matches("changed").count(), 1, "{diff:?}");
 }
 
 /// A value larger than the system lets one environment variable be is refused before
@@ -79,6 +78,31 @@ fn merge_with_a_non_utf8_variable_in_the_environment() {
         &[
             "-c",
             "ODD=\"$(printf 'x\\377')\" RUST_BACKTRACE=1 git merge -q --no-edit side",
+        ],
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out.ok();
+    let run = env
+        .secrets(&repo, &["run", "--", "sh", "-c", "echo $A$B"])
+        .ok();
+    assert_eq!(run.stdout, "22\n");
+}
+
+/// A branch name that is not UTF-8, which git passes the merge driver as a label, does
+/// not make it panic: the secret file merges key by key.
+#[test]
+fn merge_of_a_branch_whose_name_is_not_utf8() {
+    let env = Env::new();
+    let repo = env.repo("r", &[]);
+    env.secrets(&repo, &["set", "A", "1"]).ok();
+    env.secrets(&repo, &["set", "B", "1"]).ok();
+    env.commit_all(&repo, "base");
+    let out = env.run(
+        "sh",
+        &repo,
+        &[
+            "-c",
+            "git checkout -q -b \"$(printf 'side\\377')\" && git secrets set A 2 && git commit -qam side && git checkout -q main && git secrets set B 2 && git commit -qam main && RUST_BACKTRACE=1 git merge -q --no-edit \"$(printf 'side\\377')\"",
         ],
     );
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
