@@ -449,6 +449,9 @@ fn a_leftover_temporary_file_is_never_committed() {
     env.run("touch", &repo, &["-d", "2 minutes ago", old]).ok();
     let young = ".git-secrets-Young1";
     write(repo.join(young), "x\n");
+    // Ours are created 0600 (a user's file named so, open to others, is not ours).
+    chmod(repo.join(old), 0o600);
+    chmod(repo.join(young), 0o600);
     let out = env.secrets(&repo, &["doctor"]).fails();
     assert!(
         out.stdout.contains(".gitignore lacks `.git-secrets-*`"),
