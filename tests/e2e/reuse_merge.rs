@@ -232,3 +232,106 @@ fn check_flags_a_committed_file_of_another_environment_at_a_declared_path() {
     env.commit_all(&repo, "the old staging's value moved home");
     landed_in_preprod(&env, &repo, "C", "c-feature");
 }
+
+/// Every value the scenarios set: none may appear in what a command says.
+const VALUES: [&str; 5] = ["a-1", "b-1", "a-feature", "z-new", "c-feature"];
+
+fn no_value(outs: &[&Out]) {
+    for out in outs {
+        for v in VALUES {
+            assert!(
+                !out.stdout.contains(v) && !out.stderr.contains(v),
+                "{v}: {out:?}"
+            );
+        }
+    }
+}
+
+/// The conflict on the reused path resolved to the side holding the old name's file
+/// (`:3:`), the way a clone without git-secrets set up would: its blob staged and
+/// checked out, no hook run.
+fn take_theirs(env: &Env, repo: &Path) -> Out {
+    let theirs = env
+        .git(repo, &["rev-parse", &format!(":3:{STAGING}")])
+        .ok()
+        .stdout;
+    let info = format!("100644,{},{STAGING}", theirs.trim());
+    env.git(repo, &["update-index", "--cacheinfo", &info]).ok();
+    env.git(repo, &["checkout", "--", STAGING])
+}
+
+// Case 1 committed past the hooks, the old name's side taken: no merge is in progress,
+// but HEAD is the merge. `doctor --fix` merges the edit into preprod.env against the
+// merge base of HEAD's parents, and gives the path back as HEAD^1 has it: the new
+// staging's own value is not lost (it used to keep the file whole and advise deleting
+// it, naming itself as the fix of what it had just failed to fix).
+#[test]
+fn a_committed_merge_that_took_the_old_name_is_fixed_from_its_parents() {
+    let env = Env::new();
+    let repo = reused(&env, false, Some(("Z", "z-new")));
+    let merge = env.git(&repo, &["merge", "-q", "--no-edit", "feature"]);
+    let checkout = take_theirs(&env, &repo);
+    let commit = env
+        .git(&repo, &["commit", "-q", "--no-verify", "--no-edit"])
+        .ok();
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(
+        out.stderr.contains(&format!(
+            "moved A from {STAGING} to .secrets/api/preprod.env; put back {STAGING} as HEAD^1 has it"
+        )),
+        "{out:?}"
+    );
+    no_value(&[&merge, &checkout, &commit, &out]);
+    env.commit_all(&repo, "the old staging's edit moved home");
+    landed_in_preprod(&env, &repo, "A", "a-feature");
+    assert_eq!(get(&env, &repo, "staging", "Z").as_deref(), Some("z-new"));
+    assert_eq!(get(&env, &repo, "preprod", "B").as_deref(), Some("b-1"));
+    let check = env.secrets(&repo, &["check"]).ok();
+    no_value(&[&check]);
+}
+
+// The same taken by a committed cherry-pick: no merge says where the file came from, so
+// no base to merge the edit against, and preprod.env has A otherwise. `doctor --fix`
+// keeps the file, and says what to do by hand without advising its deletion (which
+// would drop the new staging's value) nor naming itself as the fix; following it works.
+#[test]
+fn a_committed_cherry_pick_that_took_the_old_name_names_the_steps_by_hand() {
+    let env = Env::new();
+    let repo = reused(&env, false, Some(("Z", "z-new")));
+    env.git(&repo, &["cherry-pick", "feature"]).fails();
+    take_theirs(&env, &repo);
+    env.git(&repo, &["commit", "-q", "--no-verify", "--no-edit"])
+        .ok();
+    let out = env.secrets(&repo, &["doctor", "--fix"]).fails();
+    no_value(&[&out]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        !said.contains("delete it")
+            && !said.contains("`git rm")
+            && !said.contains("fix: `git secrets doctor --fix`"),
+        "{out:?}"
+    );
+    let rev = env
+        .git(&repo, &["rev-parse", "--short=12", "HEAD^1"])
+        .ok()
+        .stdout;
+    let back = format!("`git checkout {} -- {STAGING}`", rev.trim());
+    assert!(
+        out.stderr
+            .contains(&format!("kept {STAGING} whole: A differ there"))
+            && out.stderr.contains(&back)
+            && out.stdout.contains(&back)
+            && out.stdout.contains("git secrets set -s api -e preprod KEY"),
+        "{out:?}"
+    );
+    env.secrets(
+        &repo,
+        &["set", "-s", "api", "-e", "preprod", "A", "a-feature"],
+    )
+    .ok();
+    env.git(&repo, &["checkout", rev.trim(), "--", STAGING])
+        .ok();
+    env.commit_all(&repo, "the old staging's edit set by hand");
+    landed_in_preprod(&env, &repo, "A", "a-feature");
+    assert_eq!(get(&env, &repo, "staging", "Z").as_deref(), Some("z-new"));
+}

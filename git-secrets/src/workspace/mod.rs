@@ -25,6 +25,7 @@ mod history;
 pub(crate) use history::{fold_head_history, is_oid, read_revs, removed_at, seen_in};
 mod leftovers;
 pub use history::{read as read_access_history, History};
+mod origin;
 mod orphans;
 mod sparse;
 mod strays;

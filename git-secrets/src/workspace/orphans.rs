@@ -26,7 +26,7 @@ pub struct Orphan {
     pub sealed_for: Option<String>,
     /// Every environment of access.json whose keys are kin to those that sealed it,
     /// declared or not: where the keys that open it are.
-    kin: Vec<String>,
+    pub(super) kin: Vec<String>,
     /// At a path of a declared environment: the old name's file, the name given to a
     /// new environment since (crate::workspace::strays).
     pub reused: bool,
@@ -68,6 +68,11 @@ pub struct Adopted {
     /// A reused path whose work-tree file holds an edit of its own environment's: left
     /// as it is, not staged.
     pub left_edit: bool,
+    /// The orphan is at a reused path (crate::workspace::strays).
+    pub reused: bool,
+    /// For a reused path not given back: the revision whose version of it is its own
+    /// environment's, where the user finds it ([`Workspace::own_version`]).
+    pub own_version: Option<String>,
 }
 
 impl Adopted {
@@ -85,6 +90,8 @@ impl Adopted {
             unstaged: false,
             given_back: None,
             left_edit: false,
+            reused: false,
+            own_version: None,
         }
     }
 }
@@ -165,45 +172,6 @@ impl Workspace {
             .map(Zeroizing::new)
     }
 
-    /// What `orphan` was in the common ancestor of the merge (or cherry-pick, rebase…)
-    /// in progress, with the scope it was sealed for there: stage 1 of a conflict on its
-    /// path; or else, in the base, the file of the same service and of an environment
-    /// declared there but not now (renamed since), sealed under keys kin to the orphan's
-    /// (its own path first: edited on one side; then another: both sides renamed it, to
-    /// different names). `None` when nothing is in progress or the base has no such file:
-    /// an orphan older than the merge is none of its business.
-    fn merge_base_blob(&self, orphan: &Orphan) -> Option<(Scope, Zeroizing<Vec<u8>>)> {
-        if let Some(base) = self.index_blob("1", &orphan.scope) {
-            return Some((orphan.scope.clone(), base));
-        }
-        let base = crate::guard::merge::joining(&self.repo)?.base;
-        let config = crate::config::Config::stored(&self.repo, Some(&base))?;
-        let kin_ids: BTreeSet<&str> = orphan
-            .kin
-            .iter()
-            .filter_map(|env| self.access.keys.get(env))
-            .flat_map(|chain| chain.keys().map(|id| id.0.as_str()))
-            .collect();
-        let mut candidates: Vec<Scope> = config
-            .environments
-            .iter()
-            .filter(|env| !self.config.has_env(env))
-            .map(|env| Scope::new(orphan.scope.service.as_deref(), env))
-            .collect();
-        if orphan.reused {
-            // The old name is declared again: its file in the base is at the same path.
-            candidates = vec![orphan.scope.clone()];
-        }
-        candidates.sort_by_key(|s| *s != orphan.scope);
-        candidates.into_iter().find_map(|scope| {
-            let bytes = self.blob_at(&format!("{base}:{}", scope.rel_path()))?;
-            let kin = envfile::key_ids(&bytes)
-                .iter()
-                .any(|id| kin_ids.contains(id.as_str()));
-            kin.then_some((scope, bytes))
-        })
-    }
-
     /// The keys of the environments `kin` (kin to the keys of an orphan whose home is
     /// `home`) that this identity opens: those of a declared one as any command opens
     /// them; of an undeclared one (the old name, kept by a merge with a rotation under
@@ -260,6 +228,16 @@ impl Workspace {
     /// whole, and what stayed is counted. During the merge that made it an orphan, its
     /// changes since the merge base are merged instead ([`Workspace::adopt_merging`]).
     pub fn adopt(&self, orphan: &Orphan) -> Result<Adopted, Error> {
+        let mut done = self.adopt_values(orphan)?;
+        done.reused = orphan.reused;
+        if orphan.reused && done.given_back.is_none() {
+            done.own_version = self.own_version(&orphan.scope).map(|(rev, _)| rev);
+        }
+        Ok(done)
+    }
+
+    /// [`Workspace::adopt`], but for what is said of a reused path left as it is.
+    fn adopt_values(&self, orphan: &Orphan) -> Result<Adopted, Error> {
         let env = orphan.sealed_for.as_deref().ok_or_else(|| Error::Refused {
             message: format!(
                 "{}: no environment's key sealed it, so it has no home to move to",

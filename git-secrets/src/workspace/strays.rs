@@ -7,7 +7,9 @@
 //! merge driver leave it sealed, the hooks refuse a commit that keeps or drops it, and
 //! `doctor --fix` treats it as an orphan of `preprod` (crate::workspace::orphans): its
 //! changes merged into `preprod`'s file, then the path given back to the new `staging`
-//! (its own side's version, or nothing). FORMAT.md §8.4.
+//! (its own side's version, or nothing). A merge committed past the hooks (by a clone
+//! without git-secrets set up) is handled the same way, its parents standing for the
+//! sides (crate::workspace::origin). FORMAT.md §8.4.
 
 use std::collections::HashSet;
 
@@ -18,6 +20,10 @@ use crate::config::SHARED;
 use crate::envfile;
 use crate::error::Error;
 use crate::scope::Scope;
+
+/// How many commits that changed a reused path are looked at, newest first, for its own
+/// environment's version ([`Workspace::own_version`]).
+const HISTORY_LOOKED_AT: &str = "16";
 
 impl Workspace {
     /// The key ids of `bytes` (a file at `scope`'s path) that `scope`'s environment's
@@ -94,27 +100,67 @@ impl Workspace {
         out
     }
 
+    /// The revision whose version of `scope`'s path is sealed for its own environment,
+    /// and that version: HEAD's, or else a side's of where the old name's file came from
+    /// ([`Workspace::origin`]: the merge in progress, or the committed merge that brought
+    /// it in), or else, when neither has one (a cherry-pick committed past the hooks),
+    /// the newest version in the path's history ([`HISTORY_LOOKED_AT`] commits) sealed
+    /// only under that environment's keys.
+    pub(super) fn own_version(&self, scope: &Scope) -> Option<(String, Zeroizing<Vec<u8>>)> {
+        let rel = scope.rel_path();
+        let mut revs = vec!["HEAD".to_owned()];
+        for side in self
+            .origin(scope, true)
+            .map(|o| o.sides)
+            .unwrap_or_default()
+        {
+            if !revs.contains(&side) {
+                revs.push(side);
+            }
+        }
+        let found = revs.into_iter().find_map(|rev| {
+            let bytes = self.blob_at(&format!("{rev}:{rel}"))?;
+            (!self.is_foreign(scope, &bytes)).then_some((rev, bytes))
+        });
+        if found.is_some() {
+            return found;
+        }
+        let listed = self
+            .repo
+            .git(&[
+                "log",
+                "-n",
+                HISTORY_LOOKED_AT,
+                "--format=%H",
+                "HEAD",
+                "--",
+                &format!(":(literal){rel}"),
+            ])
+            .ok()?;
+        let own = self.access.keys.get(&scope.env)?;
+        String::from_utf8_lossy(&listed).lines().find_map(|commit| {
+            let bytes = self.blob_at(&format!("{commit}:{rel}"))?;
+            let ids = envfile::key_ids(&bytes);
+            let sealed_for_it = envfile::is_encrypted(&bytes)
+                && !ids.is_empty()
+                && ids.iter().all(|id| own.keys().any(|k| k.0 == *id));
+            sealed_for_it.then(|| (commit.chars().take(12).collect(), bytes))
+        })
+    }
+
     /// After the old name's values at `scope`'s path went home: the path given back to
-    /// its own environment. Its version on a side of the merge in progress (HEAD first)
-    /// sealed for that environment is checked out (which resolves a conflict on it);
-    /// with none, the file is removed. Returns the revision checked out. A work-tree file
-    /// holding plaintext other than that version's or than `moved` (the old values, just
-    /// moved home) is an edit of the new environment's: it is left alone and not staged
-    /// (`Ok(Err(()))`).
+    /// its own environment. Its own version ([`Workspace::own_version`]) is checked out
+    /// (which resolves a conflict on it); with none, the file is removed. Returns the
+    /// revision checked out. A work-tree file holding plaintext other than that
+    /// version's or than `moved` (the old values, just moved home) is an edit of the new
+    /// environment's: it is left alone and not staged (`Ok(Err(()))`).
     pub(super) fn give_back(
         &self,
         scope: &Scope,
         moved: &crate::dotenv::Document,
     ) -> Result<Result<Option<String>, ()>, Error> {
         let rel = scope.rel_path();
-        let mut revs = vec!["HEAD".to_owned()];
-        if let Some(join) = crate::guard::merge::joining(&self.repo) {
-            revs.push(join.name);
-        }
-        let own = revs.into_iter().find_map(|rev| {
-            let bytes = self.blob_at(&format!("{rev}:{rel}"))?;
-            (!self.is_foreign(scope, &bytes)).then_some((rev, bytes))
-        });
+        let own = self.own_version(scope);
         if let Ok(Some(now)) = self.read_bytes(scope) {
             if !envfile::is_encrypted(&now) && !now.is_empty() {
                 let old = moved.print().expose().as_bytes() == now.as_slice();

@@ -121,9 +121,17 @@ pub fn cmd_doctor(args: DoctorArgs) -> Result<(), Error> {
         // unlock sets the clone up first.
         fixes.retain(|f| *f != Fix::Configure && *f != Fix::Checks);
     }
-    apply(&mut ws, &fixes)?;
+    let by_hand = apply(&mut ws, &fixes)?;
     let ws = super::open()?;
-    let (_, left) = examine(&ws);
+    let (_, mut left) = examine(&ws);
+    // What `--fix` just tried and could not do is not its fix: the steps it named are.
+    for finding in &mut left {
+        if let Ok(Fix::Adopt(path)) = &finding.fix {
+            if let Some((_, steps)) = by_hand.iter().find(|(p, _)| p == path) {
+                finding.fix = Err(steps.clone());
+            }
+        }
+    }
     report(&left)?;
     verdict(&left, true)
 }
@@ -159,7 +167,9 @@ fn verdict(findings: &[Finding], fixed: bool) -> Result<(), Error> {
     })
 }
 
-fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
+/// Applies `fixes`. Returns, for each orphan file whose values could not all be moved,
+/// its path and the steps left to a person.
+fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<Vec<(String, String)>, Error> {
     let (mut rotate, mut adopt) = (Vec::new(), Vec::new());
     for fix in fixes {
         match fix {
@@ -200,15 +210,58 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<(), Error> {
         );
         super::rotate::report_left_out(&ws, &done);
     }
+    let mut left = Vec::new();
     if !adopt.is_empty() {
         let ws = super::open()?;
         for path in adopt {
             for orphan in ws.orphans().iter().filter(|o| o.scope.rel_path() == *path) {
-                eprintln!("{}", adopted(path, &ws.adopt(orphan)?));
+                let done = ws.adopt(orphan)?;
+                eprintln!("{}", adopted(path, &done));
+                if let Some(steps) = by_hand(path, &done) {
+                    left.push((path.clone(), steps));
+                }
             }
         }
     }
-    Ok(())
+    Ok(left)
+}
+
+/// The steps left to a person once `doctor --fix` kept the orphan file `path` whole
+/// (values that differ from its home's, comments), as `fix:` says them. A reused path
+/// (crate::workspace::strays) is never to be deleted: its own environment's version is
+/// named, to put back once the old name's values are home.
+fn by_hand(path: &str, done: &Adopted) -> Option<String> {
+    if done.marked || done.locked || done.left_edit || done.given_back.is_some() {
+        return None;
+    }
+    let target = done.target.rel_path();
+    if !done.reused {
+        let stays = !done.kept.is_empty() || done.comments_kept > 0 || done.layout_conflict;
+        return stays.then(|| format!(
+            "compare {path} with {target} by hand and keep in {target} what must stay, then `git rm {path}` and commit"
+        ));
+    }
+    let service = match &done.target.service {
+        Some(s) => format!(" -s {s}"),
+        None => String::new(),
+    };
+    let keys = match done.kept.as_slice() {
+        [] => "each key".to_owned(),
+        keys => keys.join(", "),
+    };
+    let home = &done.target.env;
+    let set = format!(
+        "set in {target} what {keys} must be for `{home}` (`git secrets get{service} -e {home} KEY`, `git secrets set{service} -e {home} KEY`)"
+    );
+    let own = crate::scope::Scope::from_rel_path(path).map_or_else(String::new, |s| s.env);
+    Some(match &done.own_version {
+        Some(rev) => format!(
+            "{path} holds the old name's values (set under the old name: `git log -- {path}` names the commit), not `{own}`'s; `{own}`'s own version of it is in {rev} (`git show {rev}:{path}`); {set}, then put `{own}`'s version back with `git checkout {rev} -- {path}` and commit both (deleting {path} would drop `{own}`'s values)"
+        ),
+        None => format!(
+            "{path} holds the old name's values (set under the old name: `git log -- {path}` names the commit), not `{own}`'s, and no commit among the last that changed it holds a version sealed for `{own}`; {set}, then `git rm {path}` and commit both"
+        ),
+    })
 }
 
 /// What became of a reused path once its values went home (crate::workspace::strays).
@@ -287,17 +340,18 @@ fn adopted(path: &str, done: &Adopted) -> String {
         },
         if let Some(back) = reused_path(path, done) {
             back
+        } else if !stayed.is_empty() {
+            format!(
+                "; kept {path} whole: {}; {}",
+                stayed.join("; "),
+                by_hand(path, done).unwrap_or_default()
+            )
         } else if done.unstaged {
             format!(
                 "; removed {path}. {target} also holds edits you had not staged, so nothing of it is staged: review it, then `git add {target}` and commit"
             )
-        } else if stayed.is_empty() {
-            format!("; removed {path} (commit both)")
         } else {
-            format!(
-                "; kept {path} whole: {} (compare them by hand, then delete it)",
-                stayed.join("; ")
-            )
+            format!("; removed {path} (commit both)")
         }
     )
 }
