@@ -57,29 +57,20 @@ fn run_refuses_a_value_over_the_environment_limit_by_key() {
     assert!(!out.stderr.contains("chmod"), "{}", out.stderr);
 }
 
-/// A variable that is not UTF-8 in the environment git runs the merge driver in (a
-/// directory name in OLDPWD under a Latin-1 locale) does not make it panic.
-#[test]
-fn merge_with_a_non_utf8_variable_in_the_environment() {
+/// A secret file changed on both sides, merged by a shell command line: A set to 2 on
+/// branch `branch` (a shell word: `$(printf …)` makes bytes that are not UTF-8), B on
+/// main, then `merge` (its environment and `git merge`). The merge driver must not panic,
+/// and both changes land.
+fn merge_both_sides(branch: &str, merge: &str) {
     let env = Env::new();
     let repo = env.repo("r", &[]);
     env.secrets(&repo, &["set", "A", "1"]).ok();
     env.secrets(&repo, &["set", "B", "1"]).ok();
     env.commit_all(&repo, "base");
-    env.git(&repo, &["checkout", "-qb", "side"]).ok();
-    env.secrets(&repo, &["set", "A", "2"]).ok();
-    env.commit_all(&repo, "side");
-    env.git(&repo, &["checkout", "-q", "main"]).ok();
-    env.secrets(&repo, &["set", "B", "2"]).ok();
-    env.commit_all(&repo, "main");
-    let out = env.run(
-        "sh",
-        &repo,
-        &[
-            "-c",
-            "ODD=\"$(printf 'x\\377')\" RUST_BACKTRACE=1 git merge -q --no-edit side",
-        ],
+    let script = format!(
+        "git checkout -q -b {branch} && git secrets set A 2 && git commit -qam side && git checkout -q main && git secrets set B 2 && git commit -qam main && RUST_BACKTRACE=1 {merge}"
     );
+    let out = env.run("sh", &repo, &["-c", &script]);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     out.ok();
     let run = env
@@ -88,27 +79,20 @@ fn merge_with_a_non_utf8_variable_in_the_environment() {
     assert_eq!(run.stdout, "22\n");
 }
 
+/// A variable that is not UTF-8 in the environment git runs the merge driver in (a
+/// directory name in OLDPWD under a Latin-1 locale) does not make it panic.
+#[test]
+fn merge_with_a_non_utf8_variable_in_the_environment() {
+    merge_both_sides(
+        "side",
+        "ODD=\"$(printf 'x\\377')\" git merge -q --no-edit side",
+    );
+}
+
 /// A branch name that is not UTF-8, which git passes the merge driver as a label, does
 /// not make it panic: the secret file merges key by key.
 #[test]
 fn merge_of_a_branch_whose_name_is_not_utf8() {
-    let env = Env::new();
-    let repo = env.repo("r", &[]);
-    env.secrets(&repo, &["set", "A", "1"]).ok();
-    env.secrets(&repo, &["set", "B", "1"]).ok();
-    env.commit_all(&repo, "base");
-    let out = env.run(
-        "sh",
-        &repo,
-        &[
-            "-c",
-            "git checkout -q -b \"$(printf 'side\\377')\" && git secrets set A 2 && git commit -qam side && git checkout -q main && git secrets set B 2 && git commit -qam main && RUST_BACKTRACE=1 git merge -q --no-edit \"$(printf 'side\\377')\"",
-        ],
-    );
-    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    out.ok();
-    let run = env
-        .secrets(&repo, &["run", "--", "sh", "-c", "echo $A$B"])
-        .ok();
-    assert_eq!(run.stdout, "22\n");
+    let branch = "\"$(printf 'side\\377')\"";
+    merge_both_sides(branch, &format!("git merge -q --no-edit {branch}"));
 }
