@@ -96,3 +96,36 @@ fn merge_of_a_branch_whose_name_is_not_utf8() {
     let branch = "\"$(printf 'side\\377')\"";
     merge_both_sides(branch, &format!("git merge -q --no-edit {branch}"));
 }
+
+/// `import` of a file that repeats a key sets it once, to the value dotenv reads (the
+/// last), and counts it once; of thousands of keys, it names only those the scope had.
+#[test]
+fn import_sets_each_key_once_with_the_value_in_effect() {
+    let env = Env::new();
+    let repo = env.repo("r", &[]);
+    env.secrets(&repo, &["set", "KEEP", "k"]).ok();
+    env.secrets(&repo, &["set", "OLD", "o"]).ok();
+    let mut text = String::from("X=first\nOLD=new\nX=last\n");
+    for i in 0..5000 {
+        text.push_str(&format!("K{i}=v{i}\n"));
+    }
+    let input = env.path().join("in.env");
+    write(&input, &text);
+    let out = env
+        .secrets(&repo, &["import", "--file", input.to_str().unwrap()])
+        .ok();
+    assert!(
+        out.stderr.contains("imported 5002 key(s)") && out.stderr.contains("replaced: OLD\n"),
+        "{}",
+        out.stderr
+    );
+    let run = env
+        .secrets(
+            &repo,
+            &["run", "--", "sh", "-c", "echo $X $OLD $KEEP $K0 $K4999"],
+        )
+        .ok();
+    assert_eq!(run.stdout, "last new k v0 v4999\n");
+    let file = read(repo.join(".secrets/development.env"));
+    assert_eq!(file.matches("X=").count(), 1, "one entry for X");
+}

@@ -38,11 +38,19 @@ pub fn cmd_import(args: ImportArgs) -> Result<(), Error> {
     let mut file = ws.read_scope(&scope)?;
     let (mut added, mut replaced) = (Vec::new(), Vec::new());
     let from = args.file.display().to_string();
-    for e in source.entries() {
-        if file.set(&e.key, e.raw.clone(), Some(&from))? {
-            replaced.push(e.key.clone());
+    // Each key once, with the value in effect (the last of duplicates, as dotenv reads
+    // the file), set in one pass over the scope's file.
+    let entries: Vec<(String, crate::secret::SecretString)> = source
+        .index()
+        .entries()
+        .map(|e| (e.key.clone(), e.raw.clone()))
+        .collect();
+    let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+    for (key, existed) in keys.into_iter().zip(file.set_all(entries, Some(&from))?) {
+        if existed {
+            replaced.push(key);
         } else {
-            added.push(e.key.clone());
+            added.push(key);
         }
     }
     ws.write_scope(&scope, &file)?;

@@ -50,14 +50,22 @@ pub fn cmd_sync(args: SyncArgs) -> Result<(), Error> {
     // A key the service's shared values give the scope is not lacking: a placeholder
     // added here would override the real value (`run` layers the scope over them).
     let shared = shared_of(&ws, &scope)?;
-    let from_shared = |key: &str| shared.as_ref().is_some_and(|s| s.doc.get(key).is_some());
-    let mut added = Vec::new();
+    // Indexed once: a scan of the file per key of a large example would be quadratic.
+    let shared_index = shared.as_ref().map(|s| s.doc.index());
+    let mut have: std::collections::HashSet<String> =
+        file.doc.index().entries().map(|e| e.key.clone()).collect();
+    let mut missing = Vec::new();
     for e in example.entries() {
-        if file.doc.get(&e.key).is_none() && !from_shared(&e.key) {
-            file.set(&e.key, e.raw.clone(), Some(&path.display().to_string()))?;
-            added.push(e.key.clone());
+        let from_shared = shared_index
+            .as_ref()
+            .is_some_and(|s| s.get(&e.key).is_some());
+        // The first of an example's duplicates is the one added.
+        if !from_shared && have.insert(e.key.clone()) {
+            missing.push((e.key.clone(), e.raw.clone()));
         }
     }
+    let added: Vec<String> = missing.iter().map(|(k, _)| k.clone()).collect();
+    file.set_all(missing, Some(&path.display().to_string()))?;
     if added.is_empty() {
         eprintln!(
             "{} already has every key of {}",

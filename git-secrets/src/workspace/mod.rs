@@ -66,6 +66,26 @@ impl ScopeFile {
         }
         Ok(self.doc.set_raw(key, raw))
     }
+
+    /// [`ScopeFile::set`] for each of `entries` in turn (whether each key existed), in
+    /// one pass over the file ([`Document::set_raw_all`]); nothing is set when one of
+    /// them is refused.
+    pub fn set_all(
+        &mut self,
+        entries: Vec<(String, SecretString)>,
+        from: Option<&str>,
+    ) -> Result<Vec<bool>, Error> {
+        if let Some((key, _)) = entries
+            .iter()
+            .find(|(_, raw)| envfile::looks_like_token(raw.expose()))
+        {
+            return Err(Error::TokenLikeValue {
+                key: key.clone(),
+                from: from.map(str::to_owned),
+            });
+        }
+        Ok(self.doc.set_raw_all(entries))
+    }
 }
 
 /// One environment's key chain, opened on first use; its own lock, so threads open
