@@ -189,4 +189,14 @@ impl Config {
     pub fn has_env(&self, env: &str) -> bool {
         self.environments.iter().any(|e| e == env)
     }
+
+    /// Whether `name` may name a new service: a valid name that is no environment's and
+    /// not `shared`, which the command line reads as a scope of its own (`set shared KEY
+    /// v` is a service's shared values). The message says what a name may be.
+    pub fn check_new_service(&self, name: &str) -> Result<(), String> {
+        if is_valid_name(name) && !self.has_env(name) && name != SHARED {
+            return Ok(());
+        }
+        Err(format!("`{name}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name, nor `{SHARED}`)"))
+    }
 }

@@ -936,3 +936,24 @@ fn an_env_journal_for_another_state_is_not_applied() {
         assert!(repo.join(f).exists(), "{f}");
     }
 }
+
+/// `shared` names a scope of its own on the command line (a service's values shared by
+/// all its environments), so no service may take the name, by `service add` or by the
+/// `-s` that creates one; nothing is written to config.toml.
+#[test]
+fn shared_is_refused_as_a_service_name() {
+    let env = Env::new();
+    let repo = env.repo("r", &["--envs"]);
+    let config = read(repo.join(".secrets/config.toml"));
+    for args in [
+        &["service", "add", "shared"][..],
+        &["set", "-s", "shared", "KEY", "v"],
+        &["service", "add", "production"],
+    ] {
+        env.secrets(&repo, args)
+            .fails()
+            .error_names(&["not a valid service name", "shared"]);
+    }
+    assert_eq!(read(repo.join(".secrets/config.toml")), config);
+    env.secrets(&repo, &["service", "add", "shared-api"]).ok();
+}

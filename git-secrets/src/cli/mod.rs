@@ -314,9 +314,7 @@ pub fn resolve_scope(
     }
     if let Some(s) = &service {
         if !ws.config.services.contains(s) {
-            if !crate::config::is_valid_name(s) || ws.config.has_env(s) {
-                return Err(usage(format!("`{s}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name)")));
-            }
+            check_new_service(ws, s)?;
             if !create {
                 return Err(Error::UnknownScopeWord {
                     word: Some(s.clone()),
@@ -367,6 +365,19 @@ pub fn usage(message: String) -> Error {
         message,
         hint: None,
     }
+}
+
+/// Refuses `name` for a new service when config.toml's rules do
+/// (crate::config::Config::check_new_service), with what to do instead.
+pub(crate) fn check_new_service(ws: &Workspace, name: &str) -> Result<(), Error> {
+    ws.config
+        .check_new_service(name)
+        .map_err(|message| Error::Usage {
+            message,
+            hint: Some(format!(
+                "pick another name (`{name}-app`, say); `git secrets service list` shows the services there are"
+            )),
+        })
 }
 
 /// Refuses a KEY argument that is not a valid variable name, without repeating it: a

@@ -4,7 +4,6 @@
 
 use clap::Subcommand;
 
-use crate::config::is_valid_name;
 use crate::error::Error;
 
 #[derive(Subcommand, Debug)]
@@ -31,9 +30,7 @@ pub fn cmd_service(command: ServiceCommand) -> Result<(), Error> {
             super::out(&text)
         }
         ServiceCommand::Add { name } => {
-            if !is_valid_name(&name) || ws.config.has_env(&name) {
-                return Err(super::usage(format!("`{name}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name)")));
-            }
+            super::check_new_service(&ws, &name)?;
             if !ws.config.services.insert(name.clone()) {
                 return Err(super::usage(format!("service `{name}` already exists")));
             }
