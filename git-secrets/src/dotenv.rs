@@ -95,7 +95,7 @@ pub enum ParseError {
     AfterQuote { line: usize },
     #[error("line {line}: a NUL byte is not allowed in a dotenv file")]
     Nul { line: usize },
-    #[error("line {line}: the file starts with a byte order mark (BOM)")]
+    #[error("line {line}: a byte order mark (BOM, U+FEFF) starts the line")]
     Bom { line: usize },
 }
 
@@ -123,7 +123,8 @@ impl ParseError {
             ParseError::Unterminated { .. } => "close the quote at the end of the value (a `\"` inside double quotes is written `\\\"`)",
             ParseError::AfterQuote { .. } => "end the value at its closing quote, or put the whole value in other quotes; a comment after it starts with ` #`",
             ParseError::Nul { .. } => "remove the NUL byte; encode binary values (e.g. base64) first",
-            ParseError::Bom { .. } => "save the file as UTF-8 without BOM (`import` and `sync` read a file with one; a scope file is kept byte for byte, so it may not start with one)",
+            ParseError::Bom { line: 1 } => "save the file as UTF-8 without BOM (`import` and `sync` read a file with one; a scope file is kept byte for byte, so it may not start with one)",
+            ParseError::Bom { .. } => "delete it: a BOM within a file comes from files joined together (`cat a.env b.env`), and no variable name starts with one",
         }
     }
 }
@@ -185,6 +186,9 @@ impl Document {
         let mut line_no = 1;
         while !rest.is_empty() {
             let (line, eol, after) = split_line(rest);
+            if line.starts_with(BOM) {
+                return Err(ParseError::Bom { line: line_no });
+            }
             if is_blank(line) {
                 lines.push(Line {
                     kind: LineKind::Blank(line.to_owned()),
@@ -418,6 +422,21 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_named_where_it_is() {
+        assert_eq!(
+            Document::parse("\u{feff}A=1\n".as_bytes()),
+            Err(ParseError::Bom { line: 1 })
+        );
+        assert_eq!(
+            Document::parse("A=1\n\u{feff}B=2\n".as_bytes()),
+            Err(ParseError::Bom { line: 2 })
+        );
+        // Inside a quoted value, it is the value's.
+        let doc = Document::parse("A=\"x\n\u{feff}y\"\n".as_bytes()).unwrap();
+        assert_eq!(doc.print().expose(), "A=\"x\n\u{feff}y\"\n");
+    }
 
     #[test]
     fn setting_all_at_once_is_setting_each_in_turn() {
