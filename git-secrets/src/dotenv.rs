@@ -309,37 +309,13 @@ impl Document {
     /// Sets `key` to the already-rendered `raw` text: replaces the entry in effect, or
     /// appends a new one. Returns whether the key existed.
     pub fn set_raw(&mut self, key: &str, raw: SecretString) -> bool {
-        if let Some(line) = self
-            .lines
-            .iter_mut()
-            .rev()
-            .find(|l| matches!(&l.kind, LineKind::Entry(e) if e.key == key))
-        {
-            if let LineKind::Entry(e) = &mut line.kind {
-                e.raw = raw;
-            }
-            return true;
-        }
-        let eol = self.dominant_eol();
-        if let Some(last) = self.lines.last_mut() {
-            if last.eol == Eol::None {
-                last.eol = eol;
-            }
-        }
-        self.lines.push(Line {
-            kind: LineKind::Entry(Entry {
-                prefix: format!("{key}="),
-                key: key.to_owned(),
-                raw,
-            }),
-            eol,
-        });
-        false
+        self.set_raw_all(vec![(key.to_owned(), raw)])[0]
     }
 
     /// [`Document::set_raw`] for each of `entries` in turn, with the entries indexed once:
     /// setting n keys one by one scans the file n times, minutes for an import of
-    /// 100,000 keys. Returns, for each, whether the key existed.
+    /// 100,000 keys. Returns, for each, whether the key existed (set earlier in
+    /// `entries` included).
     pub fn set_raw_all(&mut self, entries: Vec<(String, SecretString)>) -> Vec<bool> {
         // The entry in effect is the last of a key's duplicates.
         let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();

@@ -137,7 +137,19 @@ pub fn pending(state: &Path) -> Option<(PathBuf, Option<String>)> {
     Some((path, change))
 }
 
-fn read(path: &Path) -> Result<String, Error> {
+/// Writes a journal (this one's or a rotation's) to `path`, 0600 and atomically, before
+/// the change it describes starts.
+pub(crate) fn write(path: &Path, journal: &impl serde::Serialize) -> Result<(), Error> {
+    fsutil::write_private(
+        path,
+        serde_json::to_string_pretty(journal)
+            .expect("journal serialises")
+            .as_bytes(),
+        true,
+    )
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
@@ -184,13 +196,7 @@ pub fn begin(
         removed,
         started_at: crate::access::now(),
     };
-    fsutil::write_private(
-        &path,
-        serde_json::to_string_pretty(&journal)
-            .expect("journal serialises")
-            .as_bytes(),
-        true,
-    )?;
+    write(&path, &journal)?;
     fault("env-after-journal");
     Ok(Pending { journal, path })
 }

@@ -101,23 +101,12 @@ pub fn rotate(
         work_tree: ws.root().to_owned(),
         head: head(&ws.repo),
         environments: envs.to_vec(),
-        old_access_sha256: sha256_hex(
-            &std::fs::read_to_string(ws.root().join(ACCESS_FILE)).map_err(|source| Error::Io {
-                path: ws.root().join(ACCESS_FILE),
-                source,
-            })?,
-        ),
+        old_access_sha256: sha256_hex(&crate::journal::read(&ws.root().join(ACCESS_FILE))?),
         new_access: next.to_json(),
         started_at: crate::access::now(),
     };
     let path = journal_path(&ws.repo)?;
-    fsutil::write_private(
-        &path,
-        serde_json::to_string_pretty(&journal)
-            .expect("journal serialises")
-            .as_bytes(),
-        true,
-    )?;
+    crate::journal::write(&path, &journal)?;
     fault("after-journal");
     let done = apply(ws, &journal, &path)?;
     Ok(Rotated {

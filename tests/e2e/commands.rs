@@ -777,15 +777,7 @@ fn env_rename_killed_at_each_step_is_rolled_back_or_completed() {
             let (mut env, repo) = with_test_values(locked);
             env.secrets_killed_at(&repo, point, &["env", "rename", "test", "qa"]);
             assert!(env_journal(&repo).exists(), "{point}");
-            let out = env.secrets(&repo, &["status"]).ok();
-            let what = if done { "completed" } else { "rolled back" };
-            assert!(
-                out.stderr
-                    .contains(&format!("{what} an interrupted `env rename test qa`")),
-                "{point} locked={locked}: {out:#?}"
-            );
-            assert!(!out.stdout.contains("problem"), "{point}: {}", out.stdout);
-            assert!(!env_journal(&repo).exists(), "{point}: journal gone");
+            recovered(&env, &repo, point, done, "env rename test qa");
             let (now, gone) = if done { ("qa", "test") } else { ("test", "qa") };
             assert_eq!(reveal(&env, &repo, &[now, "K"]), "test-value-1", "{point}");
             assert_eq!(reveal(&env, &repo, &["api", now, "S"]), "svc-value-1");
@@ -811,6 +803,20 @@ fn env_rename_killed_at_each_step_is_rolled_back_or_completed() {
     }
 }
 
+/// After `change` was killed at `point`, the next command (`status`) says it completed
+/// it (`done`) or rolled it back, finds no problem left, and the journal is gone.
+fn recovered(env: &Env, repo: &Path, point: &str, done: bool, change: &str) {
+    let out = env.secrets(repo, &["status"]).ok();
+    let what = if done { "completed" } else { "rolled back" };
+    assert!(
+        out.stderr
+            .contains(&format!("{what} an interrupted `{change}`")),
+        "{point}: {out:#?}"
+    );
+    assert!(!out.stdout.contains("problem"), "{point}: {}", out.stdout);
+    assert!(!env_journal(repo).exists(), "{point}: journal gone");
+}
+
 // Guards: an `env del` killed at each step is rolled back (before access.json changed) or
 // completed by the next command: never an environment declared without its key.
 #[test]
@@ -823,15 +829,7 @@ fn env_del_killed_at_each_step_is_rolled_back_or_completed() {
     ] {
         let (mut env, repo) = with_test_values(false);
         env.secrets_killed_at(&repo, point, &["env", "del", "test", "--yes"]);
-        let out = env.secrets(&repo, &["status"]).ok();
-        let what = if done { "completed" } else { "rolled back" };
-        assert!(
-            out.stderr
-                .contains(&format!("{what} an interrupted `env del test`")),
-            "{point}: {out:#?}"
-        );
-        assert!(!out.stdout.contains("problem"), "{point}: {}", out.stdout);
-        assert!(!env_journal(&repo).exists(), "{point}: journal gone");
+        recovered(&env, &repo, point, done, "env del test");
         let list = env.secrets(&repo, &["env", "list"]).ok().stdout;
         if done {
             assert!(!list.contains("test"), "{point}: {list}");

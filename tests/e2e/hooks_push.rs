@@ -167,16 +167,20 @@ fn a_push_of_a_tree_a_replace_ref_or_a_secret_message_is_refused() {
         )
         .ok()
         .stdout;
-    env.git(
-        &alice,
-        &[
-            "update-index",
-            "--add",
-            "--cacheinfo",
-            &format!("100644,{},{f}", oid.trim()),
-        ],
-    )
-    .ok();
+    // Stages the plaintext blob at the scope file's path, past the filter.
+    let stage_raw = || {
+        env.git(
+            &alice,
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("100644,{},{f}", oid.trim()),
+            ],
+        )
+        .ok();
+    };
+    stage_raw();
     let tree = env
         .git(&alice, &["write-tree"])
         .ok()
@@ -194,16 +198,7 @@ fn a_push_of_a_tree_a_replace_ref_or_a_secret_message_is_refused() {
     assert!(env.git(&origin, &["tag", "--list"]).ok().stdout.is_empty());
 
     // A commit made past the hooks, then a replace ref standing a clean one in for it.
-    env.git(
-        &alice,
-        &[
-            "update-index",
-            "--add",
-            "--cacheinfo",
-            &format!("100644,{},{f}", oid.trim()),
-        ],
-    )
-    .ok();
+    stage_raw();
     env.git(&alice, &["commit", "-q", "--no-verify", "-m", "bad"])
         .ok();
     let bad = head(&env, &alice, "HEAD");

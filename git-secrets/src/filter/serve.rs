@@ -36,7 +36,7 @@ pub fn serve() -> Result<(), Error> {
     // which are ready, then asks for each again, without its content.
     let mut delayed: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
     let mut available: HashMap<String, Zeroizing<Vec<u8>>> = HashMap::new();
-    while let Some(request) = server.next_request().map_err(proto)? {
+    while let Some(mut request) = server.next_request().map_err(proto)? {
         let path = &request.pathname;
         filter.begin_request();
         if request.command == protocol::LIST_AVAILABLE {
@@ -50,7 +50,7 @@ pub fn serve() -> Result<(), Error> {
             "smudge" => {
                 let (content, can_delay) = match available.remove(path) {
                     Some(kept) => (kept, false),
-                    None => (request.content.clone(), request.can_delay),
+                    None => (std::mem::take(&mut request.content), request.can_delay),
                 };
                 match filter.smudge_or_delay(path, &content, can_delay) {
                     Ok(None) => {

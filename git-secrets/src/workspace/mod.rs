@@ -58,13 +58,7 @@ impl ScopeFile {
     /// it is, and one such line among plaintext makes the scope unreadable. (Quoted,
     /// `"gs1:…"`, it is plain text like any other.) Returns whether the key existed.
     pub fn set(&mut self, key: &str, raw: SecretString, from: Option<&str>) -> Result<bool, Error> {
-        if envfile::looks_like_token(raw.expose()) {
-            return Err(Error::TokenLikeValue {
-                key: key.to_owned(),
-                from: from.map(str::to_owned),
-            });
-        }
-        Ok(self.doc.set_raw(key, raw))
+        Ok(self.set_all(vec![(key.to_owned(), raw)], from)?[0])
     }
 
     /// [`ScopeFile::set`] for each of `entries` in turn (whether each key existed), in
