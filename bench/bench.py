@@ -10,7 +10,14 @@ configured). Then times, BENCH_RUNS times each (default 5), interleaving the two
           edit after a touch is still seen: a status that misses it is no figure)
   clone   a fresh `git clone` + `git secrets unlock`, against a plain `git clone`
 
-and prints the median of each, the ratio and the target (add, status <= 1.5x; clone +
+With --noop-filter, three floors can be timed too (bench/bench.sh times them all):
+
+  floor      `git status` after touch through a filter process that does nothing
+  addfloor   `git add -A` through a filter process that does nothing
+  addsealed  `git add -A` through a filter process that answers each file at once with
+             the sealed bytes git-secrets gave for it: what git itself spends storing them
+
+It prints the median of each, the ratio and the target (add, status <= 1.5x; clone +
 unlock <= 2x). Everything runs in a temporary directory with its own HOME, XDG config,
 git global config and no system config, so neither the user's identity nor their git
 settings are touched or used.
@@ -29,6 +36,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import shutil
 import statistics
 import string
@@ -37,13 +45,14 @@ import sys
 import tempfile
 import time
 
-TARGETS = {"add": 1.5, "addfloor": None, "status": 1.5, "clone": 2.0, "floor": None}
+TARGETS = {"add": 1.5, "addfloor": None, "addsealed": None, "status": 1.5, "clone": 2.0, "floor": None}
 LABELS = {
     "add": "git add -A (fresh repo)",
     "status": "git status after touch",
     "clone": "clone (+ unlock)",
     "floor": "status, no-op filter",
     "addfloor": "add -A, no-op filter",
+    "addsealed": "add -A, sealed replay",
 }
 BASE_ENVS = ["development", "test", "production", "staging"]
 
@@ -96,9 +105,10 @@ def parse_args():
     p.add_argument("--ops", default="add,status,clone",
                    help="operations to run (default add,status,clone; `floor` and `addfloor` also time "
                         "`git status` after touch and `git add -A` through a filter process that does "
-                        "nothing, with --noop-filter)")
+                        "nothing, and `addsealed` `git add -A` through one that answers at once with "
+                        "the sealed bytes git-secrets gave; these need --noop-filter)")
     p.add_argument("--noop-filter", default=None,
-                   help="the bench/noop-filter binary, for the `floor` and `addfloor` operations")
+                   help="the bench/noop-filter binary, for the `floor`, `addfloor` and `addsealed` operations")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     a = p.parse_args()
     a.ops = [o.strip() for o in a.ops.split(",") if o.strip()]
@@ -140,9 +150,10 @@ def hermetic_env(tmp, bin_path):
     return env
 
 
-def run(cmd, cwd, env, stdin=subprocess.DEVNULL):
-    r = subprocess.run(cmd, cwd=cwd, env=env, stdin=stdin,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run(cmd, cwd, env, stdin=subprocess.DEVNULL, data=None):
+    """Runs `cmd` (feeding it `data` when given) and returns its stdout; fails loudly."""
+    io = {"input": data} if data is not None else {"stdin": stdin}
+    r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **io)
     if r.returncode != 0:
         err = r.stderr.decode("utf-8", "replace").strip()[-2000:]
         raise BenchError(f"`{' '.join(cmd)}` failed in {cwd} (exit {r.returncode}):\n{err}")
@@ -397,13 +408,50 @@ class Bench:
             os.utime(p, ns=(now, now))
         return timed([["git", "status", "--porcelain"]], repo, self.env)
 
-    def route_to_noop_filter(self, repo, op):
-        """Sends every .env file of `repo` through bench/noop-filter."""
+    def op_addsealed(self, mode, i):
+        """`git add -A` in a fresh repository of plaintext scope files where a filter process
+        answers each with the sealed bytes git-secrets gave for it, doing no work: what git
+        itself spends storing the sealed form (three times the plaintext, and incompressible)."""
+        def prepare(d):
+            copy_tree(self.plain, d)
+            if mode == "secrets":
+                self.route_to_noop_filter(d, "addsealed", replay=self.replay)
+        def check(d):
+            got = self.git(d, "cat-file", "blob", f":{self.sample}")
+            want = self.git(self.secrets, "cat-file", "blob", f"HEAD:{self.sample}")
+            if got != want:
+                raise BenchError(f"the replay filter staged {self.sample} other than git-secrets sealed it")
+        return self.timed_fresh_add(f"addsealed-{mode}-{i}", prepare,
+                                    check if mode == "secrets" and i == 0 else None)
+
+    def setup_replay(self):
+        """Writes every committed sealed scope file of the git-secrets repository to one
+        file, in bench/noop-filter's --replay format."""
+        paths = [p for p in self.git(self.secrets, "ls-files", "-z", "--", "*.env").decode().split("\0") if p]
+        batch = run(["git", "cat-file", "--batch"], self.secrets, self.env,
+                    data="".join(f"HEAD:{p}\n" for p in paths).encode())
+        self.replay = os.path.join(self.tmp, "replay")
+        with open(self.replay, "wb") as out:
+            at = 0
+            for p in paths:
+                end = batch.index(b"\n", at)
+                size = int(batch[at:end].split()[2])
+                blob = batch[end + 1:end + 1 + size]
+                at = end + 2 + size
+                name = p.encode()
+                out.write(len(name).to_bytes(4, "little") + name + len(blob).to_bytes(4, "little") + blob)
+
+    def route_to_noop_filter(self, repo, op, replay=None):
+        """Sends every .env file of `repo` through bench/noop-filter (with `--replay FILE`
+        when `replay` is given)."""
         if not self.args.noop_filter:
             raise BenchError(f"the `{op}` operation needs --noop-filter (bench/bench.sh builds it)")
         with open(os.path.join(repo, ".gitattributes"), "w") as f:
             f.write("*.env filter=noop\n")
-        self.git(repo, "config", "filter.noop.process", os.path.abspath(self.args.noop_filter))
+        command = shlex.quote(os.path.abspath(self.args.noop_filter))
+        if replay:
+            command += " --replay " + shlex.quote(replay)
+        self.git(repo, "config", "filter.noop.process", command)
         self.git(repo, "config", "filter.noop.required", "true")
 
     def setup_floor(self):
@@ -419,6 +467,8 @@ class Bench:
         fn = getattr(self, f"op_{op}")
         if op == "floor":
             self.setup_floor()
+        if op == "addsealed":
+            self.setup_replay()
         if op in ("status", "floor"):  # the first status after commit refreshes the index: not timed
             for repo in (self.plain, self.secrets) + ((self.floor,) if op == "floor" else ()):
                 self.git(repo, "status", "--porcelain")
@@ -494,6 +544,13 @@ def report(bench, results):
         ours = statistics.median(results["add"]["secrets"])
         print(f"add: a filter process that does nothing already takes {floor:.3f} s ({floor / plain:.2f}x plain); "
               f"git-secrets adds {ours - floor:.3f} s to that floor.")
+    if "addsealed" in results and "add" in results:
+        plain = statistics.median(results["addsealed"]["plain"])
+        sealed = statistics.median(results["addsealed"]["secrets"])
+        ours = statistics.median(results["add"]["secrets"])
+        print(f"add: a filter process that answers at once with the sealed bytes takes {sealed:.3f} s "
+              f"({sealed / plain:.2f}x plain): git storing the sealed form; git-secrets' own work adds "
+              f"{ours - sealed:.3f} s to that.")
     for w in bench.warnings:
         print(f"warning: {w}")
     return missed
