@@ -36,6 +36,7 @@ pub mod keys;
 pub mod known;
 pub mod merge;
 pub mod objects;
+mod removals;
 mod run;
 pub mod scan;
 pub mod secrecy;

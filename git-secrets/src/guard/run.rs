@@ -14,6 +14,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::known::{Former, Known, TextFinding, Where};
+use super::removals::Removals;
 use super::scan::Entry;
 use super::{Blob, Finding};
 use crate::access::Access;
@@ -127,99 +128,6 @@ struct Auxiliary<'a> {
     removals: Removals<'a>,
 }
 
-/// Versions of access.json: (commit, its JSON).
-type Versions = Vec<(String, serde_json::Value)>;
-
-/// Who was removed before each checked commit, for check 5, read on first need: for the
-/// index, HEAD's history of access.json through the clone's memory (crate::continuity,
-/// which reads only what it does not hold yet); for commits, the history of all of them
-/// in one `git log`, a removal counting for the commits it is an ancestor of.
-#[derive(Default)]
-struct Removals<'a> {
-    /// The checked commits.
-    commits: Vec<&'a str>,
-    index: Option<crate::continuity::Seen>,
-    /// The checked commits' history of access.json, and what it shows (`None` inside:
-    /// git could not list it).
-    history: Option<Option<(Versions, crate::continuity::Seen)>>,
-    ancestor: HashMap<(String, &'a str), bool>,
-}
-
-impl<'a> Removals<'a> {
-    /// The members removed before `commit` (the index: HEAD and this clone's memory) that
-    /// `key` (a head of `env` in `access`, the commit's) was ever wrapped to.
-    fn before(
-        &mut self,
-        repo: &Repo,
-        commit: Option<&'a str>,
-        access: &Access,
-        env: &str,
-        key: &str,
-    ) -> Vec<String> {
-        let now: Vec<&str> = access
-            .keys
-            .get(env)
-            .and_then(|k| k.iter().find(|(id, _)| id.0 == key))
-            .map(|(_, r)| r.wrapped.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let Some(commit) = commit else {
-            let seen = self.index.get_or_insert_with(|| {
-                let mut folded = None;
-                crate::workspace::fold_head_history(repo, None, |seen| {
-                    let (all, stored) = crate::continuity::remember_seen(&repo.root, None, seen);
-                    folded = Some(all);
-                    stored
-                });
-                folded.unwrap_or_else(|| {
-                    crate::continuity::remember_seen(&repo.root, None, &Default::default()).0
-                })
-            });
-            let mut out: Vec<String> = now
-                .into_iter()
-                .chain(seen.wrapped_to(key))
-                .filter(|m| seen.removed.contains(*m))
-                .map(str::to_owned)
-                .collect();
-            out.sort();
-            out.dedup();
-            return out;
-        };
-        let commits = &self.commits;
-        let Some((versions, seen)) = self
-            .history
-            .get_or_insert_with(|| {
-                let versions = crate::workspace::read_revs(repo, commits)?;
-                let seen = crate::workspace::seen_in(&versions);
-                Some((versions, seen))
-            })
-            .as_ref()
-        else {
-            return Vec::new();
-        };
-        let mut candidates: Vec<&str> = now
-            .into_iter()
-            .chain(seen.wrapped_to(key))
-            .filter(|m| seen.removed.contains(*m))
-            .collect();
-        candidates.sort();
-        candidates.dedup();
-        let ancestor = &mut self.ancestor;
-        candidates
-            .into_iter()
-            .filter(|m| {
-                crate::workspace::removed_at(versions, m).any(|r| {
-                    r == commit
-                        || *ancestor.entry((r.to_owned(), commit)).or_insert_with(|| {
-                            repo.git(&["merge-base", "--is-ancestor", r, commit])
-                                .is_ok()
-                        })
-                })
-            })
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 /// The text of the blob read at `at`, if it was read and is UTF-8.
 fn text_at(bytes: &[Option<Zeroizing<Vec<u8>>>], at: Option<usize>) -> Option<&str> {
     std::str::from_utf8(bytes[at?].as_deref()?).ok()
@@ -304,10 +212,7 @@ impl<'a> Auxiliary<'a> {
         commits.sort_unstable();
         commits.dedup();
         let aux = Auxiliary {
-            removals: Removals {
-                commits,
-                ..Default::default()
-            },
+            removals: Removals::of(commits),
             list,
             bytes,
             access_at,
