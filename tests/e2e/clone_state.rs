@@ -509,6 +509,73 @@ fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
     assert_eq!(got, "side-value-1111\n");
 }
 
+// Guards: `git mergetool` keeps a `.orig` backup of the conflicted secret file (both
+// sides' values in plaintext), and an editor leaves `file~`: git ignores both (init's
+// .gitignore), no filter seals them, so `lock` refuses, names them, and changes nothing;
+// once they are gone it locks with no plaintext left in the work tree.
+#[test]
+fn lock_refuses_while_a_mergetool_or_editor_copy_holds_plaintext() {
+    let (env, repo) = setup();
+    let dev = ".secrets/development.env";
+    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "side-value-1111"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "side"]).ok();
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "main-value-2222"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "main"]).ok();
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    env.git(
+        &repo,
+        &[
+            "-c",
+            "mergetool.take.cmd=cp \"$REMOTE\" \"$MERGED\"",
+            "-c",
+            "mergetool.take.trustExitCode=true",
+            "mergetool",
+            "--tool=take",
+        ],
+    )
+    .ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let orig = repo.join(format!("{dev}.orig"));
+    assert!(read(&orig).contains("main-value-2222"), "git's backup");
+    write(repo.join(".secrets/production.env~"), PROD);
+    // What mergetool leaves when cut short (`mergetool.keepTemporaries`).
+    let local = repo.join(".secrets/development_LOCAL_4242.env");
+    write(&local, DEV);
+    let out = env.secrets(&repo, &["lock"]).fails();
+    assert!(
+        out.stderr.contains(".secrets/development_LOCAL_4242.env"),
+        "{out:#?}"
+    );
+    out.error_names(&[
+        ".secrets/development.env.orig",
+        ".secrets/production.env~",
+        "rm --",
+    ]);
+    assert!(filter_configured(&env, &repo), "nothing changed");
+    assert!(read(repo.join(dev)).contains("DB_URL=side-value-1111"));
+    std::fs::remove_file(&orig).unwrap();
+    std::fs::remove_file(repo.join(".secrets/production.env~")).unwrap();
+    std::fs::remove_file(&local).unwrap();
+    env.secrets(&repo, &["lock"]).ok();
+    let left = env
+        .run(
+            "grep",
+            &repo,
+            &[
+                "-rlE",
+                "--exclude-dir=.git",
+                "side-value|main-value|prod-token|dev-pass",
+                ".",
+            ],
+        )
+        .stdout;
+    assert_eq!(left, "", "plaintext left in the work tree after lock");
+}
+
 // Guards: a worktree `git worktree list` names whose directory is not there now (a
 // `git worktree lock`ed worktree on an unmounted disk) may hold decrypted files: `lock`
 // elsewhere keeps the filter and names it with its lock reason, so once the disk is back
