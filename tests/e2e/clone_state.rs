@@ -509,6 +509,46 @@ fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
     assert_eq!(got, "side-value-1111\n");
 }
 
+// Guards: a worktree locked while another keeps the filter stays locked: a merge (a
+// pull) and a checkout there leave its secret files sealed, and the work tree and git
+// stay clean; `unlock` there opens them again.
+#[test]
+fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
+    let (env, repo) = setup();
+    let wt = env.path().join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
+    )
+    .ok();
+    let out = env.secrets(&wt, &["lock"]).ok();
+    assert!(out.stderr.contains("locked this worktree"), "{out:#?}");
+    assert!(filter_configured(&env, &repo), "the main worktree needs it");
+    env.secrets(&repo, &["set", "NEW_KEY", "merged-in-value-3333"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "new key"]).ok();
+    env.git(&wt, &["merge", "-q", "--no-edit", "main"]).ok();
+    let dev = read(wt.join(".secrets/development.env"));
+    assert_encrypted(&dev);
+    assert!(
+        dev.contains("NEW_KEY=gs1:") && !dev.contains("merged-in-value"),
+        "a merge in a locked worktree decrypted it:\n{dev}"
+    );
+    env.git(&wt, &["checkout", "-q", "HEAD~1"]).ok();
+    env.git(&wt, &["checkout", "-q", "wt"]).ok();
+    assert_encrypted(&read(wt.join(".secrets/development.env")));
+    assert_encrypted(&read(wt.join(".secrets/production.env")));
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]).ok().stdout, "");
+    let status = env.secrets(&wt, &["status"]).ok().stdout;
+    assert!(status.contains("locked in this worktree"), "{status}");
+    // The main worktree is unaffected; unlock opens the locked one again.
+    assert!(read(repo.join(".secrets/development.env")).contains("merged-in-value-3333"));
+    env.secrets(&wt, &["unlock"]).ok();
+    assert!(read(wt.join(".secrets/development.env")).contains("NEW_KEY=merged-in-value-3333"));
+    env.git(&wt, &["checkout", "-q", "HEAD~1"]).ok();
+    assert_eq!(read(wt.join(".secrets/development.env")), DEV);
+}
+
 // Guards: `git mergetool` keeps a `.orig` backup of the conflicted secret file (both
 // sides' values in plaintext), and an editor leaves `file~`: git ignores both (init's
 // .gitignore), no filter seals them, so `lock` refuses, names them, and changes nothing;

@@ -89,6 +89,11 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // A worktree that cannot be looked at now (its directory is missing: a disk not
     // mounted) may hold them too, and keeps it as well.
     let others = other_worktrees(&ws.repo)?;
+    // The filter stays for them: the mark keeps git's checkouts here from opening the
+    // files again (crate::filter's smudge), until `unlock` here.
+    if !others.is_empty() {
+        crate::journal::set_worktree_locked(&ws.repo, true)?;
+    }
     for (rel, sealed) in &writes {
         let path = ws.root().join(rel);
         if tracked.contains(rel) && !edited.contains(rel) {
