@@ -119,6 +119,33 @@ pub(crate) fn state_dir(repo: &Repo) -> Result<PathBuf, Error> {
 
 const FILE: &str = "env-change.json";
 
+/// Written in a checkout's state directory by `lock` while the filter stays configured
+/// for the repository's other worktrees (crate::cli::lock), removed by `unlock`: the
+/// filter's smudge leaves secret files sealed in this worktree, so a later checkout,
+/// merge or pull here does not decrypt them again.
+const WORKTREE_LOCKED: &str = "worktree-locked";
+
+/// Marks this checkout locked (or no longer locked) for the filter ([`WORKTREE_LOCKED`]).
+pub(crate) fn set_worktree_locked(repo: &Repo, locked: bool) -> Result<(), Error> {
+    let path = state_path(repo, WORKTREE_LOCKED)?;
+    if locked {
+        return crate::fsutil::write_private(
+            &path,
+            b"git secrets lock: secret files stay sealed in this worktree until `git secrets unlock`\n",
+            true,
+        );
+    }
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io { path, source: e }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `lock` marked this checkout locked ([`WORKTREE_LOCKED`]).
+pub(crate) fn worktree_locked(repo: &Repo) -> bool {
+    state_path(repo, WORKTREE_LOCKED).is_ok_and(|p| p.exists())
+}
+
 fn journal_path(repo: &Repo) -> Result<PathBuf, Error> {
     state_path(repo, FILE)
 }

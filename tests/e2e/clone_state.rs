@@ -509,6 +509,113 @@ fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
     assert_eq!(got, "side-value-1111\n");
 }
 
+// Guards: a worktree locked while another keeps the filter stays locked: a merge (a
+// pull) and a checkout there leave its secret files sealed, and the work tree and git
+// stay clean; `unlock` there opens them again.
+#[test]
+fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
+    let (env, repo) = setup();
+    let wt = env.path().join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
+    )
+    .ok();
+    let out = env.secrets(&wt, &["lock"]).ok();
+    assert!(out.stderr.contains("locked this worktree"), "{out:#?}");
+    assert!(filter_configured(&env, &repo), "the main worktree needs it");
+    env.secrets(&repo, &["set", "NEW_KEY", "merged-in-value-3333"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "new key"]).ok();
+    env.git(&wt, &["merge", "-q", "--no-edit", "main"]).ok();
+    let dev = read(wt.join(".secrets/development.env"));
+    assert_encrypted(&dev);
+    assert!(
+        dev.contains("NEW_KEY=gs1:") && !dev.contains("merged-in-value"),
+        "a merge in a locked worktree decrypted it:\n{dev}"
+    );
+    env.git(&wt, &["checkout", "-q", "HEAD~1"]).ok();
+    env.git(&wt, &["checkout", "-q", "wt"]).ok();
+    assert_encrypted(&read(wt.join(".secrets/development.env")));
+    assert_encrypted(&read(wt.join(".secrets/production.env")));
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]).ok().stdout, "");
+    let status = env.secrets(&wt, &["status"]).ok().stdout;
+    assert!(status.contains("locked in this worktree"), "{status}");
+    // The main worktree is unaffected; unlock opens the locked one again.
+    assert!(read(repo.join(".secrets/development.env")).contains("merged-in-value-3333"));
+    env.secrets(&wt, &["unlock"]).ok();
+    assert!(read(wt.join(".secrets/development.env")).contains("NEW_KEY=merged-in-value-3333"));
+    env.git(&wt, &["checkout", "-q", "HEAD~1"]).ok();
+    assert_eq!(read(wt.join(".secrets/development.env")), DEV);
+}
+
+// Guards: `git mergetool` keeps a `.orig` backup of the conflicted secret file (both
+// sides' values in plaintext), and an editor leaves `file~`: git ignores both (init's
+// .gitignore), no filter seals them, so `lock` refuses, names them, and changes nothing;
+// once they are gone it locks with no plaintext left in the work tree.
+#[test]
+fn lock_refuses_while_a_mergetool_or_editor_copy_holds_plaintext() {
+    let (env, repo) = setup();
+    let dev = ".secrets/development.env";
+    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "side-value-1111"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "side"]).ok();
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "DB_URL", "main-value-2222"])
+        .ok();
+    env.git(&repo, &["commit", "-qam", "main"]).ok();
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    env.git(
+        &repo,
+        &[
+            "-c",
+            "mergetool.take.cmd=cp \"$REMOTE\" \"$MERGED\"",
+            "-c",
+            "mergetool.take.trustExitCode=true",
+            "mergetool",
+            "--tool=take",
+        ],
+    )
+    .ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let orig = repo.join(format!("{dev}.orig"));
+    assert!(read(&orig).contains("main-value-2222"), "git's backup");
+    write(repo.join(".secrets/production.env~"), PROD);
+    // What mergetool leaves when cut short (`mergetool.keepTemporaries`).
+    let local = repo.join(".secrets/development_LOCAL_4242.env");
+    write(&local, DEV);
+    let out = env.secrets(&repo, &["lock"]).fails();
+    assert!(
+        out.stderr.contains(".secrets/development_LOCAL_4242.env"),
+        "{out:#?}"
+    );
+    out.error_names(&[
+        ".secrets/development.env.orig",
+        ".secrets/production.env~",
+        "rm --",
+    ]);
+    assert!(filter_configured(&env, &repo), "nothing changed");
+    assert!(read(repo.join(dev)).contains("DB_URL=side-value-1111"));
+    std::fs::remove_file(&orig).unwrap();
+    std::fs::remove_file(repo.join(".secrets/production.env~")).unwrap();
+    std::fs::remove_file(&local).unwrap();
+    env.secrets(&repo, &["lock"]).ok();
+    let left = env
+        .run(
+            "grep",
+            &repo,
+            &[
+                "-rlE",
+                "--exclude-dir=.git",
+                "side-value|main-value|prod-token|dev-pass",
+                ".",
+            ],
+        )
+        .stdout;
+    assert_eq!(left, "", "plaintext left in the work tree after lock");
+}
+
 // Guards: a worktree `git worktree list` names whose directory is not there now (a
 // `git worktree lock`ed worktree on an unmounted disk) may hold decrypted files: `lock`
 // elsewhere keeps the filter and names it with its lock reason, so once the disk is back

@@ -49,6 +49,23 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
             busy.join(", ")
         );
     }
+    // Copies of secret files that git or an editor left beside them (a mergetool's
+    // `.orig` backup and its BASE/LOCAL/REMOTE files, an editor's `~` backup) hold
+    // plaintext that no filter will seal: a locked work tree keeps none, so they are
+    // named before anything changes.
+    let copies = plaintext_copies(&ws)?;
+    if !copies.is_empty() {
+        return Err(Error::Usage {
+            message: format!(
+                "{}: copies of secret files that a mergetool or an editor left, holding decrypted values; `lock` leaves no plaintext in the work tree, so nothing was changed",
+                copies.join(", ")
+            ),
+            hint: Some(format!(
+                "delete them once you no longer need them (`rm -- {}`), then run `git secrets lock` again; `git config mergetool.keepBackup false` stops `git mergetool` from keeping `.orig` backups",
+                copies.join(" ")
+            )),
+        });
+    }
     // Read and seal every plaintext file first, so a file that cannot be read or sealed
     // gives its own error before anything changes. Sealing is deterministic, so an
     // unedited file gets exactly the bytes git holds.
@@ -72,6 +89,11 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // A worktree that cannot be looked at now (its directory is missing: a disk not
     // mounted) may hold them too, and keeps it as well.
     let others = other_worktrees(&ws.repo)?;
+    // The filter stays for them: the mark keeps git's checkouts here from opening the
+    // files again (crate::filter's smudge), until `unlock` here.
+    if !others.is_empty() {
+        crate::journal::set_worktree_locked(&ws.repo, true)?;
+    }
     for (rel, sealed) in &writes {
         let path = ws.root().join(rel);
         if tracked.contains(rel) && !edited.contains(rel) {
@@ -123,6 +145,79 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     }
     eprintln!("hint: {hint}");
     Ok(())
+}
+
+/// Copies of decrypted secret files a mergetool or an editor left: files git does not
+/// track (ignored ones included) in `.secrets/` named as such copies ([`is_copy_name`]),
+/// and the backups beside the tracked whole files (`PATH.orig`, `PATH~`), that hold
+/// something not in encrypted form. Other files a user keeps there are theirs.
+fn plaintext_copies(ws: &Workspace) -> Result<Vec<String>, Error> {
+    use crate::scope::SECRETS_DIR;
+    let out = ws.repo.git(&[
+        "ls-files",
+        "--others",
+        "-z",
+        "--",
+        &format!("{SECRETS_DIR}/"),
+    ])?;
+    let mut candidates: Vec<String> = out
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .filter(|p| is_copy_name(p.rsplit('/').next().unwrap_or_default()))
+        .collect();
+    for path in ws.config.files.keys() {
+        candidates.push(format!("{path}.orig"));
+        candidates.push(format!("{path}~"));
+    }
+    let mut copies = Vec::new();
+    for rel in candidates {
+        let full = ws.root().join(&rel);
+        let bytes = match std::fs::read(&full) {
+            Ok(b) => zeroize::Zeroizing::new(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(Error::Io { path: full, source }),
+        };
+        if !is_sealed_copy(&bytes) {
+            copies.push(rel);
+        }
+    }
+    copies.sort();
+    Ok(copies)
+}
+
+/// Whether a file name is that of a copy of a secret file: git mergetool's backup
+/// (`NAME.orig`) and its files for each side (`STEM_BASE_1234.env`, also `_LOCAL_`,
+/// `_REMOTE_`, `_BACKUP_`), or an editor's backup (`NAME~`).
+fn is_copy_name(name: &str) -> bool {
+    if name.ends_with(".orig") || name.ends_with('~') {
+        return true;
+    }
+    let Some(stem) = name.strip_suffix(".env") else {
+        return false;
+    };
+    ["_BACKUP_", "_BASE_", "_LOCAL_", "_REMOTE_"]
+        .iter()
+        .any(|side| {
+            stem.rsplit_once(side).is_some_and(|(before, pid)| {
+                !before.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+            })
+        })
+}
+
+/// Whether `bytes` hold nothing decrypted: empty, the encrypted form of a scope file or
+/// of a whole file, or a conflict whose every side is in encrypted form.
+fn is_sealed_copy(bytes: &[u8]) -> bool {
+    use crate::envfile::{conflict_parts, is_encrypted, Part};
+    if bytes.is_empty() || is_encrypted(bytes) || crate::wholefile::is_sealed(bytes) {
+        return true;
+    }
+    conflict_parts(bytes).is_some_and(|(_, parts)| {
+        parts.iter().all(|p| match p {
+            Part::Marker(_) => true,
+            Part::Body(b) => is_encrypted(b),
+        })
+    })
 }
 
 /// The other worktrees of this repository that need the filter: those whose work tree

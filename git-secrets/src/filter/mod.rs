@@ -57,6 +57,9 @@ pub struct Filter {
     /// Whether it is `git archive` or another export ([`caller::exports`]), asked at the
     /// first smudge.
     exporting: Option<bool>,
+    /// Whether `lock` marked this worktree locked (crate::journal::worktree_locked),
+    /// asked at the first smudge.
+    locked_here: Option<bool>,
     /// Whether it is `git blame` ([`caller::blames`]), asked the first time clean is
     /// handed a masked view.
     blaming: Option<bool>,
@@ -123,6 +126,7 @@ impl Filter {
             learned: Default::default(),
             staging: None,
             exporting: None,
+            locked_here: None,
             blaming: None,
             generation: 0,
             ahead: Default::default(),

@@ -35,6 +35,14 @@ impl Filter {
         if *self.exporting.get_or_insert_with(caller::exports) {
             return Ok(Some(input.to_vec()));
         }
+        // `git secrets lock` here, with the filter kept for another worktree: the files
+        // of this one stay sealed through any checkout, merge or pull.
+        let root = &self.root;
+        if *self.locked_here.get_or_insert_with(|| {
+            crate::journal::worktree_locked(&crate::git::Repo { root: root.clone() })
+        }) {
+            return Ok(Some(input.to_vec()));
+        }
         self.may_delay = can_delay;
         self.delay_wanted = false;
         let smudged = self.smudge_file(path, input);

@@ -216,6 +216,7 @@ pub fn cmd_unlock(_args: UnlockArgs) -> Result<(), Error> {
             );
         },
         || -> Result<(), Error> {
+            crate::journal::set_worktree_locked(&ws.repo, false)?;
             configure_over(&ws, fsmonitor_now)?;
             let written = crate::par::map(&writes, |(rel, plain, committed)| {
                 let path = ws.root().join(rel);
