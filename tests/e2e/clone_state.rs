@@ -521,9 +521,24 @@ fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
         &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
     )
     .ok();
+    // What the fsmonitor hook learned of this worktree's plaintext (digests of whole
+    // files) goes with it.
+    let facts = repo.join(".git/worktrees/wt/git-secrets/fsmonitor-facts");
+    let plain_digest = git_secrets::fsmonitor::digest(".secrets/development.env", DEV.as_bytes());
+    let learned = |f: &Path| std::fs::read(f).unwrap_or_default();
+    let holds = |bytes: &[u8]| bytes.windows(32).any(|w| w == plain_digest);
+    env.git(&wt, &["status", "--porcelain"]).ok();
+    assert!(
+        holds(&learned(&facts)),
+        "the filter learned the checked-out files"
+    );
     let out = env.secrets(&wt, &["lock"]).ok();
     assert!(out.stderr.contains("locked this worktree"), "{out:#?}");
     assert!(filter_configured(&env, &repo), "the main worktree needs it");
+    assert!(
+        !holds(&learned(&facts)),
+        "a locked worktree keeps digests of its plaintext"
+    );
     env.secrets(&repo, &["set", "NEW_KEY", "merged-in-value-3333"])
         .ok();
     env.git(&repo, &["commit", "-qam", "new key"]).ok();

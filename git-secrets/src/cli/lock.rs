@@ -91,8 +91,13 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let others = other_worktrees(&ws.repo)?;
     // The filter stays for them: the mark keeps git's checkouts here from opening the
     // files again (crate::filter's smudge), until `unlock` here.
+    // And what the fsmonitor hook learned of this worktree's plaintext (digests of whole
+    // files) goes, as a full lock's `unconfigure` removes it.
     if !others.is_empty() {
         crate::journal::set_worktree_locked(&ws.repo, true)?;
+        if let Some(dir) = crate::git::git_dir(ws.root()) {
+            crate::fsmonitor::forget(&dir);
+        }
     }
     for (rel, sealed) in &writes {
         let path = ws.root().join(rel);
