@@ -631,6 +631,56 @@ fn lock_refuses_while_a_mergetool_or_editor_copy_holds_plaintext() {
     assert_eq!(left, "", "plaintext left in the work tree after lock");
 }
 
+// Guards: with `rerere.enabled`, git records a conflict in a secret file and its
+// resolution under rr-cache as the work tree showed them, decrypted. The last `lock`
+// removes those records; the record of a conflict in another file stays.
+#[test]
+fn lock_removes_rerere_records_of_conflicts_in_secret_files() {
+    let (env, repo) = setup();
+    env.git(&repo, &["config", "rerere.enabled", "true"]).ok();
+    let edit = |branch: &str, value: &str| {
+        env.secrets(&repo, &["set", "DB_URL", value]).ok();
+        write(repo.join("notes.txt"), &format!("{branch}\n"));
+        env.git(&repo, &["add", "-A"]).ok();
+        env.git(&repo, &["commit", "-qm", branch]).ok();
+    };
+    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
+    edit("side", "side-value-1111");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    edit("main", "main-value-2222");
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    write(
+        repo.join(".secrets/development.env"),
+        &DEV.replace("postgres://u:dev-pass-1@db/app", "resolved-3333"),
+    );
+    write(repo.join("notes.txt"), "both\n");
+    env.git(&repo, &["add", "-A"]).ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let rr_cache = repo.join(".git/rr-cache");
+    let records = || std::fs::read_dir(&rr_cache).unwrap().count();
+    let holding = || {
+        env.run(
+            "grep",
+            &repo,
+            &[
+                "-rlE",
+                "side-value|main-value|resolved-3333",
+                ".git/rr-cache",
+            ],
+        )
+        .stdout
+    };
+    assert_eq!(records(), 2, "one record per conflicted file");
+    assert!(
+        !holding().is_empty(),
+        "rerere recorded the decrypted conflict"
+    );
+    let out = env.secrets(&repo, &["lock"]).ok();
+    assert!(out.stderr.contains("rerere"), "{out:#?}");
+    assert_eq!(holding(), "", "plaintext left in rr-cache after lock");
+    assert_eq!(records(), 1, "the other file's record stays");
+}
+
 // Guards: a worktree `git worktree list` names whose directory is not there now (a
 // `git worktree lock`ed worktree on an unmounted disk) may hold decrypted files: `lock`
 // elsewhere keeps the filter and names it with its lock reason, so once the disk is back

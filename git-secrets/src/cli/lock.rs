@@ -70,8 +70,10 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // gives its own error before anything changes. Sealing is deterministic, so an
     // unedited file gets exactly the bytes git holds.
     let mut writes = Vec::new();
+    let mut names = std::collections::HashSet::new();
     for scope in ws.scope_files() {
         let file = ws.read_scope(&scope)?;
+        names.extend(file.doc.keys());
         if file.state == FileState::Plain {
             let sealed = ws.encrypt(&scope, &file.doc)?;
             writes.push((scope.rel_path(), sealed.into_bytes()));
@@ -121,6 +123,17 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
             "locked: {} secret file(s) encrypted in the work tree; this clone's filter is removed (the pre-commit and pre-push checks stay)",
             writes.len()
         );
+        // rr-cache is shared by every worktree: only the last lock empties it of secrets.
+        for record in rerere_records(&ws.repo, &names)? {
+            std::fs::remove_dir_all(&record).map_err(|source| Error::Io {
+                path: record.clone(),
+                source,
+            })?;
+            eprintln!(
+                "removed {}: git rerere's record of a conflict in a secret file held its values decrypted",
+                record.display()
+            );
+        }
         return Ok(());
     }
     eprintln!(
@@ -150,6 +163,56 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     }
     eprintln!("hint: {hint}");
     Ok(())
+}
+
+/// The records of `git rerere` (`rr-cache/<id>/`, with `rerere.enabled`) of a conflict in
+/// a secret file: git keeps both sides and the resolution as the work tree showed them,
+/// decrypted. A record is taken for one when a line of it assigns a value that is not in
+/// encrypted form to a key that a scope file holds (`names`), as a secret file's lines
+/// do; a conflict in another file with such a line (`.env.example`) only costs git the
+/// resolution it would have replayed.
+fn rerere_records(
+    repo: &Repo,
+    names: &std::collections::HashSet<String>,
+) -> Result<Vec<PathBuf>, Error> {
+    let out = repo.git(&["rev-parse", "--git-path", "rr-cache"])?;
+    let cache = repo.root.join(String::from_utf8_lossy(&out).trim_end());
+    let Ok(entries) = std::fs::read_dir(&cache) else {
+        return Ok(Vec::new()); // never enabled
+    };
+    let assigns_a_secret = |text: &str| {
+        text.lines().any(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            line.split_once('=').is_some_and(|(key, value)| {
+                let value = value.trim().trim_matches(['"', '\'', '`']);
+                names.contains(key.trim()) && !value.is_empty() && !value.starts_with("gs1:")
+            })
+        })
+    };
+    let mut records = Vec::new();
+    for entry in entries.flatten() {
+        let id = entry.file_name();
+        let is_id = id.len() >= 40 && id.to_string_lossy().bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_id || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let holds = std::fs::read_dir(entry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|image| {
+                std::fs::read(image.path()).is_ok_and(|bytes| {
+                    let bytes = zeroize::Zeroizing::new(bytes);
+                    std::str::from_utf8(&bytes).is_ok_and(assigns_a_secret)
+                })
+            });
+        if holds {
+            records.push(entry.path());
+        }
+    }
+    records.sort();
+    Ok(records)
 }
 
 /// Copies of decrypted secret files a mergetool or an editor left: files git does not
