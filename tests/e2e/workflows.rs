@@ -1222,3 +1222,66 @@ fn a_crlf_conversion_survives_a_merge_with_a_value_change() {
         }
     }
 }
+
+// Guards: `git mv` of a service's folder keeps the blobs sealed for the old place, and
+// git sees no change to re-seal (a directory rename leaves the files' stat data as
+// the index has it). The commit is refused with the fix that works (re-seal with
+// `git add --renormalize`); then `doctor` and `status` name the files of a service
+// config.toml lacks, which no command reads, with `git secrets service add`.
+#[test]
+fn git_mv_of_a_service_folder_is_resealed_and_its_service_declared() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(
+        &repo,
+        &["set", "-s", "web", "test", "WEB_TOKEN", "web-test-1"],
+    )
+    .ok();
+    env.secrets(
+        &repo,
+        &["set", "-s", "web", "development", "WEB_TOKEN", "web-dev-1"],
+    )
+    .ok();
+    env.commit_all(&repo, "web");
+    env.git(&repo, &["mv", ".secrets/web", ".secrets/frontend"])
+        .ok();
+
+    // Refused, and the hint says how to re-seal: `git add -A` alone changes nothing.
+    let out = env
+        .git(&repo, &["commit", "-q", "-m", "rename web"])
+        .fails();
+    assert!(
+        out.stderr
+            .contains("git add --renormalize -- .secrets/frontend/test.env"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("web-test-1"), "{}", out.stderr);
+    env.git(&repo, &["add", "--renormalize", "--", ".secrets/frontend"])
+        .ok();
+
+    env.commit_all(&repo, "rename web");
+    // Sealed for its new place, but of a service config.toml lacks, which no command
+    // reads: `doctor` and `status` name it, and the fix.
+    let doctor = env.secrets(&repo, &["doctor"]).fails();
+    assert!(
+        doctor.stdout.contains(".secrets/frontend/test.env")
+            && doctor.stdout.contains("git secrets service add frontend"),
+        "{doctor:?}"
+    );
+    let status = env.secrets(&repo, &["status"]).ok();
+    assert!(status.stdout.contains("frontend"), "{status:?}");
+
+    env.secrets(&repo, &["service", "add", "frontend"]).ok();
+    env.commit_all(&repo, "declare frontend");
+    env.secrets(&repo, &["doctor"]).ok();
+    let got = env
+        .secrets(
+            &repo,
+            &["get", "-s", "frontend", "test", "WEB_TOKEN", "--yes"],
+        )
+        .ok()
+        .stdout;
+    assert_eq!(got.trim(), "web-test-1");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}

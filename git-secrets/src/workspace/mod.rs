@@ -553,6 +553,26 @@ impl Workspace {
         )
     }
 
+    /// The services that have scope files in the work tree but that config.toml does not
+    /// declare (a service folder renamed with `git mv`), each with its files: no command
+    /// reads them.
+    pub fn undeclared_services(&self) -> Vec<(String, Vec<Scope>)> {
+        let mut out: Vec<(String, Vec<Scope>)> = Vec::new();
+        for scope in self.scope_files() {
+            let Some(service) = scope.service.clone() else {
+                continue;
+            };
+            if self.config.services.contains(&service) {
+                continue;
+            }
+            match out.last_mut() {
+                Some((s, files)) if *s == service => files.push(scope),
+                _ => out.push((service, vec![scope])),
+            }
+        }
+        out
+    }
+
     /// Scope files present in the work tree (declared or not).
     pub fn scope_files(&self) -> Vec<Scope> {
         let mut out = Vec::new();
