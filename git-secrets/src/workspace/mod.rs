@@ -148,8 +148,14 @@ impl Workspace {
         };
         let config = read(CONFIG_FILE)?.ok_or(Error::NotInitialized)?;
         let access = read(ACCESS_FILE)?.ok_or(Error::NotInitialized)?;
+        let config = match Config::parse(&config, Path::new(CONFIG_FILE)) {
+            // git cleans secret files to compare them during a merge that left
+            // config.toml in conflict (`git status`, `git diff`): read both sides.
+            Err(e) => Config::parse_conflicted(&config, Path::new(CONFIG_FILE)).ok_or(e)?,
+            ok => ok?,
+        };
         Ok(Workspace {
-            config: Config::parse(&config, Path::new(CONFIG_FILE))?,
+            config,
             access: Access::parse(&access, Path::new(ACCESS_FILE))?,
             repo,
             identity: OnceLock::new(),
