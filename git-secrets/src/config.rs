@@ -137,6 +137,38 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration of a config.toml that a merge left with conflict markers (two
+    /// members each added a service or an environment on the same line): both sides
+    /// parsed apart and joined, every environment and service either side declares, and
+    /// the tracked files both sides agree on (a file the sides seal under different keys
+    /// is left out: neither key is taken for it). `None` when the text has no markers, or
+    /// a side does not parse. For the filter, so that `git status` and `git diff` keep
+    /// working until the conflict is resolved; the commands still refuse the file.
+    pub fn parse_conflicted(text: &str, path: &Path) -> Option<Config> {
+        let (ours, theirs) = conflict_sides(text)?;
+        let mut config = Config::parse(&ours, path).ok()?;
+        let theirs = Config::parse(&theirs, path).ok()?;
+        for env in theirs.environments {
+            if !config.has_env(&env) {
+                config.environments.push(env);
+            }
+        }
+        config.services.extend(theirs.services);
+        for (file, env) in theirs.files {
+            match config.files.get(&file) {
+                None => {
+                    config.files.insert(file, env);
+                }
+                Some(ours) if *ours != env => {
+                    config.files.remove(&file);
+                }
+                Some(_) => {}
+            }
+        }
+        config.validate().ok()?;
+        Some(config)
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("the config serialises to TOML")
     }
@@ -199,4 +231,46 @@ impl Config {
         }
         Err(format!("`{name}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name, nor `{SHARED}`)"))
     }
+}
+
+/// The two sides of a text with git's conflict markers: (ours, theirs), the lines outside
+/// the markers in both, the base section of the `diff3` style in neither. `None` without
+/// markers.
+fn conflict_sides(text: &str) -> Option<(String, String)> {
+    #[derive(PartialEq)]
+    enum In {
+        Both,
+        Ours,
+        Base,
+        Theirs,
+    }
+    let mut at = In::Both;
+    let (mut ours, mut theirs) = (String::new(), String::new());
+    let mut marked = false;
+    for line in text.split_inclusive('\n') {
+        at = match at {
+            In::Both if line.starts_with("<<<<<<<") => In::Ours,
+            In::Ours if line.starts_with("|||||||") => In::Base,
+            In::Ours | In::Base if line.starts_with("=======") => In::Theirs,
+            In::Theirs if line.starts_with(">>>>>>>") => {
+                marked = true;
+                In::Both
+            }
+            In::Both => {
+                ours.push_str(line);
+                theirs.push_str(line);
+                In::Both
+            }
+            In::Ours => {
+                ours.push_str(line);
+                In::Ours
+            }
+            In::Base => In::Base,
+            In::Theirs => {
+                theirs.push_str(line);
+                In::Theirs
+            }
+        };
+    }
+    (marked && at == In::Both).then_some((ours, theirs))
 }

@@ -1222,3 +1222,126 @@ fn a_crlf_conversion_survives_a_merge_with_a_value_change() {
         }
     }
 }
+
+// Guards: `git mv` of a service's folder keeps the blobs sealed for the old place, and
+// git sees no change to re-seal (a directory rename leaves the files' stat data as
+// the index has it). The commit is refused with the fix that works (re-seal with
+// `git add --renormalize`); then `doctor` and `status` name the files of a service
+// config.toml lacks, which no command reads, with `git secrets service add`.
+#[test]
+fn git_mv_of_a_service_folder_is_resealed_and_its_service_declared() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(
+        &repo,
+        &["set", "-s", "web", "test", "WEB_TOKEN", "web-test-1"],
+    )
+    .ok();
+    env.secrets(
+        &repo,
+        &["set", "-s", "web", "development", "WEB_TOKEN", "web-dev-1"],
+    )
+    .ok();
+    env.commit_all(&repo, "web");
+    env.git(&repo, &["mv", ".secrets/web", ".secrets/frontend"])
+        .ok();
+
+    // Refused, and the hint says how to re-seal: `git add -A` alone changes nothing.
+    let out = env
+        .git(&repo, &["commit", "-q", "-m", "rename web"])
+        .fails();
+    assert!(
+        out.stderr
+            .contains("git add --renormalize -- .secrets/frontend/test.env"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("web-test-1"), "{}", out.stderr);
+    env.git(&repo, &["add", "--renormalize", "--", ".secrets/frontend"])
+        .ok();
+
+    env.commit_all(&repo, "rename web");
+    // Sealed for its new place, but of a service config.toml lacks, which no command
+    // reads: `doctor` and `status` name it, and the fix.
+    let doctor = env.secrets(&repo, &["doctor"]).fails();
+    assert!(
+        doctor.stdout.contains(".secrets/frontend/test.env")
+            && doctor.stdout.contains("git secrets service add frontend"),
+        "{doctor:?}"
+    );
+    let status = env.secrets(&repo, &["status"]).ok();
+    assert!(status.stdout.contains("frontend"), "{status:?}");
+
+    env.secrets(&repo, &["service", "add", "frontend"]).ok();
+    env.commit_all(&repo, "declare frontend");
+    env.secrets(&repo, &["doctor"]).ok();
+    let got = env
+        .secrets(
+            &repo,
+            &["get", "-s", "frontend", "test", "WEB_TOKEN", "--yes"],
+        )
+        .ok()
+        .stdout;
+    assert_eq!(got.trim(), "web-test-1");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+}
+
+// Guards: two members each adding a service edit the same line of config.toml, so the
+// merge stops with it in conflict. Until it is resolved, `git status` and `git diff`
+// still clean the secret files (an edit in progress, a file the merge added): the
+// filter reads config.toml's two sides instead of failing on the markers.
+#[test]
+fn a_config_toml_conflict_leaves_status_and_diff_working() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-1"]).ok();
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "billing"]).ok();
+    env.secrets(&repo, &["set", "-s", "billing", "BILL", "bill-1"])
+        .ok();
+    env.commit_all(&repo, "billing");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "-s", "pay", "STRIPE", "stripe-1"])
+        .ok();
+    env.commit_all(&repo, "pay");
+    // An edit in progress, of a file the merge does not touch.
+    write(repo.join(".secrets/development.env"), "DB=dev-2\n");
+
+    let out = env.git(&repo, &["merge", "-q", "billing"]).fails();
+    assert!(out.stdout.contains(".secrets/config.toml"), "{out:?}");
+    let status = env.git(&repo, &["status", "--porcelain"]).ok().stdout;
+    assert_eq!(
+        status,
+        "A  .secrets/billing/development.env\nUU .secrets/config.toml\n M .secrets/development.env\n"
+    );
+    let diff = env
+        .git(&repo, &["diff", "--", ".secrets/development.env"])
+        .ok();
+    assert!(diff.stdout.contains("+DB = ********"), "{diff:?}");
+    assert!(!diff.stdout.contains("dev-2"), "{diff:?}");
+
+    // Resolved by keeping both services: committed, every value read back.
+    let config = read(repo.join(".secrets/config.toml"));
+    let resolved = config
+        .lines()
+        .filter(|l| {
+            !["<<<<<<<", "=======", ">>>>>>>"]
+                .iter()
+                .any(|m| l.starts_with(m))
+        })
+        .filter(|l| !l.starts_with("services"))
+        .fold(String::new(), |text, l| text + l + "\n")
+        + "services = [\"billing\", \"pay\"]\n";
+    write(repo.join(".secrets/config.toml"), &resolved);
+    env.git(&repo, &["add", "-A"]).ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    for (scope, key, value) in [
+        (&["-s", "billing"][..], "BILL", "bill-1"),
+        (&["-s", "pay"][..], "STRIPE", "stripe-1"),
+        (&[][..], "DB", "dev-2"),
+    ] {
+        let args = [&["get"], scope, &[key, "--yes"]].concat();
+        assert_eq!(env.secrets(&repo, &args).ok().stdout.trim(), value);
+    }
+}

@@ -162,6 +162,10 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
     for problem in ws.access.problems(&ws.config.environments, identity) {
         text.push_str(&format!("problem: {problem}\n"));
     }
+    for (service, files) in ws.undeclared_services() {
+        let (problem, fix) = undeclared_service_problem(&service, &files);
+        text.push_str(&format!("problem: {problem}; {fix}\n"));
+    }
     for orphan in ws.orphans() {
         text.push_str(&format!(
             "problem: {}; {}\n",
@@ -261,6 +265,25 @@ pub fn history_problems(ws: &Workspace) -> Vec<String> {
 }
 
 /// What is wrong with a scope file of an environment config.toml lacks.
+/// A service with scope files that config.toml lacks, as (problem, fix).
+pub fn undeclared_service_problem(
+    service: &str,
+    files: &[crate::scope::Scope],
+) -> (String, String) {
+    let files: Vec<String> = files.iter().map(|s| s.rel_path()).collect();
+    (
+        format!(
+            "{} {} of service `{service}`, which .secrets/config.toml does not have: get, run and export never read {} (its folder renamed or copied by hand, e.g. with `git mv`?)",
+            files.join(", "),
+            if files.len() == 1 { "is a file" } else { "are files" },
+            if files.len() == 1 { "it" } else { "them" },
+        ),
+        format!(
+            "declare it with `git secrets service add {service}` (if the files were moved there with `git mv`, re-seal them too: `git add --renormalize -- .secrets/{service}`); or delete the folder if it is not wanted"
+        ),
+    )
+}
+
 pub fn orphan_problem(orphan: &crate::workspace::Orphan) -> String {
     let home = match &orphan.sealed_for {
         Some(env) => format!(

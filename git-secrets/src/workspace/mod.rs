@@ -148,8 +148,14 @@ impl Workspace {
         };
         let config = read(CONFIG_FILE)?.ok_or(Error::NotInitialized)?;
         let access = read(ACCESS_FILE)?.ok_or(Error::NotInitialized)?;
+        let config = match Config::parse(&config, Path::new(CONFIG_FILE)) {
+            // git cleans secret files to compare them during a merge that left
+            // config.toml in conflict (`git status`, `git diff`): read both sides.
+            Err(e) => Config::parse_conflicted(&config, Path::new(CONFIG_FILE)).ok_or(e)?,
+            ok => ok?,
+        };
         Ok(Workspace {
-            config: Config::parse(&config, Path::new(CONFIG_FILE))?,
+            config,
             access: Access::parse(&access, Path::new(ACCESS_FILE))?,
             repo,
             identity: OnceLock::new(),
@@ -551,6 +557,26 @@ impl Workspace {
             &self.root().join(ACCESS_FILE),
             self.access.to_json().as_bytes(),
         )
+    }
+
+    /// The services that have scope files in the work tree but that config.toml does not
+    /// declare (a service folder renamed with `git mv`), each with its files: no command
+    /// reads them.
+    pub fn undeclared_services(&self) -> Vec<(String, Vec<Scope>)> {
+        let mut out: Vec<(String, Vec<Scope>)> = Vec::new();
+        for scope in self.scope_files() {
+            let Some(service) = scope.service.clone() else {
+                continue;
+            };
+            if self.config.services.contains(&service) {
+                continue;
+            }
+            match out.last_mut() {
+                Some((s, files)) if *s == service => files.push(scope),
+                _ => out.push((service, vec![scope])),
+            }
+        }
+        out
     }
 
     /// Scope files present in the work tree (declared or not).

@@ -203,6 +203,10 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
             found.push(manual(text, "see the problem".into()));
         }
     }
+    for (service, files) in ws.undeclared_services() {
+        let (text, fix) = crate::cli::status::undeclared_service_problem(&service, &files);
+        found.push(manual(text, fix));
+    }
     let orphans = ws.orphans();
     // What the commit concluding a merge (cherry-pick, rebase…) in progress would lose
     // across an `env rename` that is not an orphan file (one a `git rm` dropped).
