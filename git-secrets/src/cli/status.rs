@@ -264,7 +264,6 @@ pub fn history_problems(ws: &Workspace) -> Vec<String> {
     out
 }
 
-/// What is wrong with a scope file of an environment config.toml lacks.
 /// A service with scope files that config.toml lacks, as (problem, fix).
 pub fn undeclared_service_problem(
     service: &str,
@@ -284,6 +283,7 @@ pub fn undeclared_service_problem(
     )
 }
 
+/// What is wrong with a scope file of an environment config.toml lacks.
 pub fn orphan_problem(orphan: &crate::workspace::Orphan) -> String {
     let home = match &orphan.sealed_for {
         Some(env) => format!(
