@@ -1,10 +1,15 @@
 //! `git-secrets-merge`: git's merge drivers for git-secrets, configured by
-//! `git secrets init` / `unlock` (`merge.secrets-access.driver`).
+//! `git secrets init` / `unlock` (`merge.secrets.driver`, `merge.secrets-access.driver`,
+//! `merge.secrets-config.driver`).
 //!
 //! `git-secrets-merge access %O %A %B` merges `.secrets/access.json` three-way without
 //! conflicts (see `git_secrets::access::merge`): the result is written to %A, as git
 //! expects, and the exit status is 0. A side that cannot be read is a conflict (exit 1)
 //! with %A left as it is, so git shows it instead of a corrupt file.
+//!
+//! `git-secrets-merge config %O %A %B %L %X %Y` merges `.secrets/config.toml` as sets of
+//! names and settings (`git_secrets::config::merge`), so two members who each add a
+//! service or an environment do not conflict; two changes of one setting still do.
 //!
 //! `git-secrets-merge env %O %A %B %L %P %X %Y` merges a scope file key by key
 //! (`git_secrets::envmerge`): the three sides are decrypted in memory, merged, and the
@@ -202,6 +207,59 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
     Ok(conflicts > 0)
 }
 
+/// `.secrets/config.toml` (`git-secrets-merge config %O %A %B %L %X %Y`): two members who
+/// each add a service or an environment edit the same line, which git's line merge can
+/// only give as a conflict. A clean line merge that is a valid configuration is kept as
+/// git made it (its layout and any comments); otherwise the sides are merged as what they
+/// hold (`git_secrets::config::merge`: sets of names, settings and tracked files), and
+/// only two different changes of one setting or tracked file are left to git's line
+/// merge, conflict markers and a person.
+fn merge_config(args: &[String]) -> Result<bool, String> {
+    use git_secrets::config::Config;
+    let [base, ours, theirs, marker, rest @ ..] = args else {
+        return Err("usage: git-secrets-merge config <base> <ours> <theirs> <marker-size> [<our label> <their label>]".into());
+    };
+    let labels = (
+        label(rest.first().map(String::as_str), "ours"),
+        label(rest.get(1).map(String::as_str), "theirs"),
+    );
+    let (base_p, ours_p, theirs_p) = (Path::new(base), Path::new(ours), Path::new(theirs));
+    let name = Path::new(".secrets/config.toml");
+    let lines = std::process::Command::new("git")
+        .args(["merge-file", "-p", "--"])
+        .args([ours_p, base_p, theirs_p])
+        .output()
+        .map_err(|e| format!("cannot run git merge-file: {e}"))?;
+    let text = String::from_utf8_lossy(&lines.stdout);
+    let write = |text: &str| {
+        git_secrets::fsutil::write_public(ours_p, text.as_bytes()).map_err(|e| e.to_string())
+    };
+    if lines.status.code() == Some(0) && Config::parse(&text, name).is_ok() {
+        write(&text)?;
+        return Ok(false);
+    }
+    let parse = |p: &Path| {
+        let text = std::fs::read_to_string(p).ok()?;
+        Some(match text.trim() {
+            "" => None, // no common ancestor: added on both sides
+            _ => Some(Config::parse(&text, name).ok()?),
+        })
+    };
+    if let (Some(base), Some(Some(ours)), Some(Some(theirs))) =
+        (parse(base_p), parse(ours_p), parse(theirs_p))
+    {
+        if let Some(merged) = git_secrets::config::merge::merge(base.as_ref(), &ours, &theirs) {
+            write(&merged.to_toml())?;
+            return Ok(false);
+        }
+    }
+    let favour = git_secrets::git::Repo::discover()
+        .ok()
+        .and_then(|repo| git_secrets::filter::favoured_side(&repo));
+    eprintln!("git-secrets-merge: .secrets/config.toml: both sides changed the same setting or tracked file differently: resolve the markers, then `git add` it");
+    line_merge(base_p, ours_p, theirs_p, marker, labels, favour)
+}
+
 fn main() -> ExitCode {
     // args_os: std::env::args panics on an argument that is not UTF-8. git's are its
     // temporary files' paths and a scope file's path (ASCII: scope names are checked),
@@ -218,7 +276,8 @@ fn main() -> ExitCode {
             })
         }
         Some("env") => merge_env(&args[1..]),
-        _ => Err("usage: git-secrets-merge access <base> <ours> <theirs> | env <base> <ours> <theirs> <marker-size> <path> [labels]".into()),
+        Some("config") => merge_config(&args[1..]),
+        _ => Err("usage: git-secrets-merge access <base> <ours> <theirs> | env <base> <ours> <theirs> <marker-size> <path> [labels] | config <base> <ours> <theirs> <marker-size> [labels]".into()),
     };
     match result {
         Ok(false) => ExitCode::SUCCESS,

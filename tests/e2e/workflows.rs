@@ -1286,12 +1286,11 @@ fn git_mv_of_a_service_folder_is_resealed_and_its_service_declared() {
     assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
 }
 
-// Guards: two members each adding a service edit the same line of config.toml, so the
-// merge stops with it in conflict. Until it is resolved, `git status` and `git diff`
-// still clean the secret files (an edit in progress, a file the merge added): the
-// filter reads config.toml's two sides instead of failing on the markers.
+// Guards: two members each adding a service edit the same line of config.toml. The
+// config merge driver keeps both, so the merge goes through, and every value of both
+// services reads back; one that also adds an environment keeps it.
 #[test]
-fn a_config_toml_conflict_leaves_status_and_diff_working() {
+fn services_and_environments_added_on_two_branches_merge_without_a_conflict() {
     let env = Env::new();
     let repo = env.repo("alice", &["--envs"]);
     env.secrets(&repo, &["set", "DB", "dev-1"]).ok();
@@ -1299,10 +1298,61 @@ fn a_config_toml_conflict_leaves_status_and_diff_working() {
     env.git(&repo, &["checkout", "-q", "-b", "billing"]).ok();
     env.secrets(&repo, &["set", "-s", "billing", "BILL", "bill-1"])
         .ok();
+    env.secrets(&repo, &["env", "add", "staging"]).ok();
     env.commit_all(&repo, "billing");
     env.git(&repo, &["checkout", "-q", "main"]).ok();
     env.secrets(&repo, &["set", "-s", "pay", "STRIPE", "stripe-1"])
         .ok();
+    env.commit_all(&repo, "pay");
+    env.git(&repo, &["merge", "-q", "--no-edit", "billing"])
+        .ok();
+    let config = read(repo.join(".secrets/config.toml"));
+    assert!(
+        config.contains(r#"services = ["billing", "pay"]"#),
+        "{config}"
+    );
+    assert!(config.contains("staging"), "{config}");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    for (scope, key, value) in [
+        (&["-s", "billing"][..], "BILL", "bill-1"),
+        (&["-s", "pay"][..], "STRIPE", "stripe-1"),
+        (&[][..], "DB", "dev-1"),
+    ] {
+        let args = [&["get"], scope, &[key, "--yes"]].concat();
+        assert_eq!(env.secrets(&repo, &args).ok().stdout.trim(), value);
+    }
+    env.secrets(&repo, &["set", "-s", "pay", "-e", "staging", "K", "v"])
+        .ok();
+}
+
+// Guards: two members each adding a service, and each choosing another default
+// environment, conflict in config.toml (the config merge driver leaves two changes of
+// one setting to a person). Until it is resolved, `git status` and `git diff` still
+// clean the secret files (an edit in progress, a file the merge added): the filter reads
+// config.toml's two sides instead of failing on the markers.
+#[test]
+fn a_config_toml_conflict_leaves_status_and_diff_working() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-1"]).ok();
+    env.commit_all(&repo, "base");
+    let default_to = |name: &str| {
+        let path = repo.join(".secrets/config.toml");
+        let config = read(&path).replace(
+            r#"default_environment = "development""#,
+            &format!(r#"default_environment = "{name}""#),
+        );
+        write(&path, &config);
+    };
+    env.git(&repo, &["checkout", "-q", "-b", "billing"]).ok();
+    env.secrets(&repo, &["set", "-s", "billing", "BILL", "bill-1"])
+        .ok();
+    default_to("test");
+    env.commit_all(&repo, "billing");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "-s", "pay", "STRIPE", "stripe-1"])
+        .ok();
+    default_to("production");
     env.commit_all(&repo, "pay");
     // An edit in progress, of a file the merge does not touch.
     write(repo.join(".secrets/development.env"), "DB=dev-2\n");
@@ -1320,18 +1370,28 @@ fn a_config_toml_conflict_leaves_status_and_diff_working() {
     assert!(diff.stdout.contains("+DB = ********"), "{diff:?}");
     assert!(!diff.stdout.contains("dev-2"), "{diff:?}");
 
-    // Resolved by keeping both services: committed, every value read back.
+    // Resolved by keeping both services and the old default: committed, every value
+    // read back.
     let config = read(repo.join(".secrets/config.toml"));
-    let resolved = config
-        .lines()
-        .filter(|l| {
-            !["<<<<<<<", "=======", ">>>>>>>"]
-                .iter()
-                .any(|m| l.starts_with(m))
-        })
-        .filter(|l| !l.starts_with("services"))
-        .fold(String::new(), |text, l| text + l + "\n")
-        + "services = [\"billing\", \"pay\"]\n";
+    assert!(config.contains("<<<<<<<"), "{config}");
+    let theirs = env
+        .git(&repo, &["show", ":3:.secrets/config.toml"])
+        .ok()
+        .stdout;
+    let resolved = theirs
+        .replace(r#"["billing"]"#, r#"["billing", "pay"]"#)
+        .replace(
+            r#"default_environment = "test""#,
+            r#"default_environment = "development""#,
+        );
+    assert!(
+        resolved.contains(r#"services = ["billing", "pay"]"#),
+        "{resolved}"
+    );
+    assert!(
+        resolved.contains(r#"default_environment = "development""#),
+        "{resolved}"
+    );
     write(repo.join(".secrets/config.toml"), &resolved);
     env.git(&repo, &["add", "-A"]).ok();
     env.git(&repo, &["commit", "-q", "--no-edit"]).ok();

@@ -246,6 +246,7 @@ fn examine_config(ws: &Workspace) -> Vec<Finding> {
         "filter.secrets.process",
         "merge.secrets.driver",
         "merge.secrets-access.driver",
+        "merge.secrets-config.driver",
         "diff.secrets.textconv",
     ] {
         match repo.config_get(key) {

@@ -12,6 +12,7 @@ use crate::workspace::Workspace;
 pub const ATTRIBUTES: &[&str] = &[
     ".secrets/**/*.env filter=secrets diff=secrets merge=secrets -text",
     ".secrets/access.json merge=secrets-access",
+    ".secrets/config.toml merge=secrets-config",
 ];
 /// Plaintext dotenv files; the backup `git mergetool` keeps of a conflicted scope file
 /// (`.secrets/staging.env.orig`: both sides' plaintext, which `.env.*` does not match)
@@ -195,12 +196,14 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
 /// `unlock`, beside decrypting).
 pub(super) fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> Result<(), Error> {
     let repo = &ws.repo;
-    let (filter, merge, merge_access, textconv, fsmonitor) = (
+    let (filter, merge, merge_access, merge_config, textconv, fsmonitor) = (
         exe_command("filter-process")?,
-        // Secret files merge key by key, access.json without conflicts (merge-driver/).
+        // Secret files merge key by key, access.json without conflicts, config.toml as
+        // sets of names and settings (merge-driver/).
         // (No `merge.*.name`: git only shows it in a few messages.)
         sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y")?,
         sibling_command("git-secrets-merge", "access %O %A %B")?,
+        sibling_command("git-secrets-merge", "config %O %A %B %L %X %Y")?,
         // The masked diff driver, cached (`git log -p` would otherwise start a process
         // per blob): its output holds no secret, and the command names the view it shows.
         textconv_command(ws)?,
@@ -211,6 +214,7 @@ pub(super) fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> R
         ("filter.secrets.required", "true"),
         ("merge.secrets.driver", merge.as_str()),
         ("merge.secrets-access.driver", merge_access.as_str()),
+        ("merge.secrets-config.driver", merge_config.as_str()),
         ("diff.secrets.textconv", textconv.as_str()),
         ("diff.secrets.cachetextconv", "true"),
     ];

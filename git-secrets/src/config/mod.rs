@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+pub mod merge;
+
 pub const CONFIG_VERSION: u32 = 1;
 /// The pseudo-environment of values shared by every environment of a service.
 pub const SHARED: &str = "shared";
