@@ -1271,6 +1271,17 @@ fn git_mv_of_a_service_folder_is_resealed_and_its_service_declared() {
     );
     let status = env.secrets(&repo, &["status"]).ok();
     assert!(status.stdout.contains("frontend"), "{status:?}");
+    // A command that reads it says why it cannot, and the fix, not "unknown service".
+    let get = env
+        .secrets(
+            &repo,
+            &["get", "-s", "frontend", "test", "WEB_TOKEN", "--yes"],
+        )
+        .fails();
+    get.error_names(&[
+        ".secrets/frontend/test.env",
+        "git secrets service add frontend",
+    ]);
 
     env.secrets(&repo, &["service", "add", "frontend"]).ok();
     env.commit_all(&repo, "declare frontend");

@@ -316,6 +316,13 @@ pub fn resolve_scope(
         if !ws.config.services.contains(s) {
             check_new_service(ws, s)?;
             if !create {
+                // Files there, but config.toml lacks it (a service folder renamed with
+                // `git mv`): said as such, with the fix.
+                let undeclared = ws.undeclared_services().into_iter().find(|(u, _)| u == s);
+                if let Some((_, files)) = undeclared {
+                    let (message, hint) = status::undeclared_service_problem(s, &files);
+                    return Err(Error::Refused { message, hint });
+                }
                 return Err(Error::UnknownScopeWord {
                     word: Some(s.clone()),
                     services: ws.config.services.iter().cloned().collect(),
