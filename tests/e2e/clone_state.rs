@@ -461,14 +461,7 @@ fn lock_keeps_the_filter_while_another_worktree_holds_plaintext() {
 fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
     let (env, repo) = setup();
     let dev = ".secrets/development.env";
-    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
-    env.secrets(&repo, &["set", "DB_URL", "side-value-1111"])
-        .ok();
-    env.git(&repo, &["commit", "-qam", "side"]).ok();
-    env.git(&repo, &["checkout", "-q", "main"]).ok();
-    env.secrets(&repo, &["set", "DB_URL", "main-value-2222"])
-        .ok();
-    env.git(&repo, &["commit", "-qam", "main"]).ok();
+    db_url_changed_on_two_branches(&env, &repo);
     env.secrets(&repo, &["lock"]).ok();
     env.git(&repo, &["merge", "-q", "side"]).fails();
     let conflicted = read(repo.join(dev));
@@ -572,14 +565,7 @@ fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
 fn lock_refuses_while_a_mergetool_or_editor_copy_holds_plaintext() {
     let (env, repo) = setup();
     let dev = ".secrets/development.env";
-    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
-    env.secrets(&repo, &["set", "DB_URL", "side-value-1111"])
-        .ok();
-    env.git(&repo, &["commit", "-qam", "side"]).ok();
-    env.git(&repo, &["checkout", "-q", "main"]).ok();
-    env.secrets(&repo, &["set", "DB_URL", "main-value-2222"])
-        .ok();
-    env.git(&repo, &["commit", "-qam", "main"]).ok();
+    db_url_changed_on_two_branches(&env, &repo);
     env.git(&repo, &["merge", "-q", "side"]).fails();
     env.git(
         &repo,
@@ -835,4 +821,17 @@ fn a_temporary_file_an_interrupted_write_left_is_removed_but_never_a_running_one
         Vec::<PathBuf>::new(),
         "a locked clone holds no plaintext"
     );
+}
+
+/// A branch `side` that sets DB_URL to `side-value-1111`, and main, checked out, that sets
+/// it to `main-value-2222`: merging them conflicts.
+fn db_url_changed_on_two_branches(env: &Env, repo: &Path) {
+    env.git(repo, &["checkout", "-q", "-b", "side"]).ok();
+    env.secrets(repo, &["set", "DB_URL", "side-value-1111"])
+        .ok();
+    env.git(repo, &["commit", "-qam", "side"]).ok();
+    env.git(repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(repo, &["set", "DB_URL", "main-value-2222"])
+        .ok();
+    env.git(repo, &["commit", "-qam", "main"]).ok();
 }

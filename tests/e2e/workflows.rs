@@ -1303,18 +1303,13 @@ fn git_mv_of_a_service_folder_is_resealed_and_its_service_declared() {
 #[test]
 fn services_and_environments_added_on_two_branches_merge_without_a_conflict() {
     let env = Env::new();
-    let repo = env.repo("alice", &["--envs"]);
-    env.secrets(&repo, &["set", "DB", "dev-1"]).ok();
-    env.commit_all(&repo, "base");
-    env.git(&repo, &["checkout", "-q", "-b", "billing"]).ok();
-    env.secrets(&repo, &["set", "-s", "billing", "BILL", "bill-1"])
-        .ok();
-    env.secrets(&repo, &["env", "add", "staging"]).ok();
-    env.commit_all(&repo, "billing");
-    env.git(&repo, &["checkout", "-q", "main"]).ok();
-    env.secrets(&repo, &["set", "-s", "pay", "STRIPE", "stripe-1"])
-        .ok();
-    env.commit_all(&repo, "pay");
+    let repo = services_added_on_two_branches(
+        &env,
+        |repo| {
+            env.secrets(repo, &["env", "add", "staging"]).ok();
+        },
+        |_| {},
+    );
     env.git(&repo, &["merge", "-q", "--no-edit", "billing"])
         .ok();
     let config = read(repo.join(".secrets/config.toml"));
@@ -1324,14 +1319,7 @@ fn services_and_environments_added_on_two_branches_merge_without_a_conflict() {
     );
     assert!(config.contains("staging"), "{config}");
     assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
-    for (scope, key, value) in [
-        (&["-s", "billing"][..], "BILL", "bill-1"),
-        (&["-s", "pay"][..], "STRIPE", "stripe-1"),
-        (&[][..], "DB", "dev-1"),
-    ] {
-        let args = [&["get"], scope, &[key, "--yes"]].concat();
-        assert_eq!(env.secrets(&repo, &args).ok().stdout.trim(), value);
-    }
+    both_services_read_back(&env, &repo, "dev-1");
     env.secrets(&repo, &["set", "-s", "pay", "-e", "staging", "K", "v"])
         .ok();
 }
@@ -1344,27 +1332,17 @@ fn services_and_environments_added_on_two_branches_merge_without_a_conflict() {
 #[test]
 fn a_config_toml_conflict_leaves_status_and_diff_working() {
     let env = Env::new();
-    let repo = env.repo("alice", &["--envs"]);
-    env.secrets(&repo, &["set", "DB", "dev-1"]).ok();
-    env.commit_all(&repo, "base");
-    let default_to = |name: &str| {
-        let path = repo.join(".secrets/config.toml");
-        let config = read(&path).replace(
-            r#"default_environment = "development""#,
-            &format!(r#"default_environment = "{name}""#),
-        );
-        write(&path, &config);
+    let default_to = |name: &'static str| {
+        move |repo: &Path| {
+            let path = repo.join(".secrets/config.toml");
+            let config = read(&path).replace(
+                r#"default_environment = "development""#,
+                &format!(r#"default_environment = "{name}""#),
+            );
+            write(&path, &config);
+        }
     };
-    env.git(&repo, &["checkout", "-q", "-b", "billing"]).ok();
-    env.secrets(&repo, &["set", "-s", "billing", "BILL", "bill-1"])
-        .ok();
-    default_to("test");
-    env.commit_all(&repo, "billing");
-    env.git(&repo, &["checkout", "-q", "main"]).ok();
-    env.secrets(&repo, &["set", "-s", "pay", "STRIPE", "stripe-1"])
-        .ok();
-    default_to("production");
-    env.commit_all(&repo, "pay");
+    let repo = services_added_on_two_branches(&env, default_to("test"), default_to("production"));
     // An edit in progress, of a file the merge does not touch.
     write(repo.join(".secrets/development.env"), "DB=dev-2\n");
 
@@ -1407,12 +1385,40 @@ fn a_config_toml_conflict_leaves_status_and_diff_working() {
     env.git(&repo, &["add", "-A"]).ok();
     env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
     assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    both_services_read_back(&env, &repo, "dev-2");
+}
+
+/// Alice's repository with DB set, a branch `billing` that adds the service billing (and
+/// does `on_billing`), and main, which adds the service pay (and does `on_main`).
+fn services_added_on_two_branches(
+    env: &Env,
+    on_billing: impl Fn(&Path),
+    on_main: impl Fn(&Path),
+) -> PathBuf {
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-1"]).ok();
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "billing"]).ok();
+    env.secrets(&repo, &["set", "-s", "billing", "BILL", "bill-1"])
+        .ok();
+    on_billing(&repo);
+    env.commit_all(&repo, "billing");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["set", "-s", "pay", "STRIPE", "stripe-1"])
+        .ok();
+    on_main(&repo);
+    env.commit_all(&repo, "pay");
+    repo
+}
+
+/// Both branches' values, and `DB`, read back after the merge.
+fn both_services_read_back(env: &Env, repo: &Path, db: &str) {
     for (scope, key, value) in [
         (&["-s", "billing"][..], "BILL", "bill-1"),
         (&["-s", "pay"][..], "STRIPE", "stripe-1"),
-        (&[][..], "DB", "dev-2"),
+        (&[][..], "DB", db),
     ] {
         let args = [&["get"], scope, &[key, "--yes"]].concat();
-        assert_eq!(env.secrets(&repo, &args).ok().stdout.trim(), value);
+        assert_eq!(env.secrets(repo, &args).ok().stdout.trim(), value);
     }
 }
