@@ -91,6 +91,11 @@ pub fn cmd_join(args: JoinArgs) -> Result<(), Error> {
     {
         eprintln!("git-secrets: warning: the pre-commit check was not installed ({e}); `git secrets unlock` installs it once you are approved");
     }
+    // And the merges of access.json and config.toml, which need no key: a request pulled
+    // in beside this one (two people joining at once) merges with it.
+    if let Err(e) = super::unlock::configure_keyless_merges(&ws.repo) {
+        eprintln!("git-secrets: warning: the merge drivers were not configured ({e}); a pull that brings in another request may conflict in .secrets/access.json");
+    }
     eprintln!("asked to join as {} (member {id})", name::shown(&args.name));
     eprintln!("fingerprint: {}", identity::fingerprint(&recipient));
     eprintln!("next: commit and push .secrets/access.json, then ask a member to check this fingerprint with you and run `git secrets member approve {id}`");

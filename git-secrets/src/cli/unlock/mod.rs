@@ -14,9 +14,9 @@ use crate::workspace::{FileState, Workspace};
 
 pub mod setup;
 pub use setup::{
-    append_missing, configure, exe_command, is_our_fsmonitor, missing_lines, refresh_textconv,
-    textconv_command, unconfigure_fsmonitor, write_gitattributes, write_gitignore, ATTRIBUTES,
-    IGNORES,
+    append_missing, configure, configure_keyless_merges, exe_command, is_our_fsmonitor,
+    missing_lines, refresh_textconv, textconv_command, unconfigure_fsmonitor, write_gitattributes,
+    write_gitignore, ATTRIBUTES, IGNORES,
 };
 use setup::{configure_over, git_at_least};
 
