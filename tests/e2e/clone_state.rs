@@ -667,6 +667,50 @@ fn lock_removes_rerere_records_of_conflicts_in_secret_files() {
     assert_eq!(records(), 1, "the other file's record stays");
 }
 
+// Guards: rr-cache is shared by every branch. A conflict in the file of a service that
+// only feature branches have (its keys in no scope file of the branch `lock` runs on)
+// is a secret file's record all the same: the last lock removes it too.
+#[test]
+fn lock_removes_rerere_records_of_a_service_the_current_branch_lacks() {
+    let (env, repo) = setup();
+    env.git(&repo, &["config", "rerere.enabled", "true"]).ok();
+    let set = |branch: &str, from: &str, value: &str| {
+        env.git(&repo, &["checkout", "-q", "-b", branch, from]).ok();
+        env.secrets(&repo, &["set", "-s", "billing", "STRIPE_KEY", value])
+            .ok();
+        env.commit_all(&repo, branch);
+    };
+    set("billing", "main", "base-value-0000");
+    set("side", "billing", "side-value-1111");
+    set("other", "billing", "other-value-2222");
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    write(
+        repo.join(".secrets/billing/development.env"),
+        "STRIPE_KEY=resolved-3333\n",
+    );
+    env.git(&repo, &["add", "-A"]).ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let holding = || {
+        env.run(
+            "grep",
+            &repo,
+            &[
+                "-rlE",
+                "side-value|other-value|resolved-3333",
+                ".git/rr-cache",
+            ],
+        )
+        .stdout
+    };
+    assert!(
+        !holding().is_empty(),
+        "rerere recorded the decrypted conflict"
+    );
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(holding(), "", "plaintext left in rr-cache after lock");
+}
+
 // Guards: a worktree `git worktree list` names whose directory is not there now (a
 // `git worktree lock`ed worktree on an unmounted disk) may hold decrypted files: `lock`
 // elsewhere keeps the filter and names it with its lock reason, so once the disk is back
