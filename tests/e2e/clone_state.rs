@@ -557,6 +557,48 @@ fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
     assert_eq!(read(wt.join(".secrets/development.env")), DEV);
 }
 
+// Guards: in a worktree locked beside an unlocked one the filter stays configured, but
+// the worktree is locked: a value set there for a new scope is written sealed, as in a
+// locked clone, not in plaintext; status says it is locked here, and doctor does not
+// offer to unlock it.
+#[test]
+fn a_command_in_a_worktree_locked_beside_an_unlocked_one_writes_sealed() {
+    let (env, repo) = setup();
+    let wt = env.path().join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
+    )
+    .ok();
+    env.secrets(&wt, &["lock"]).ok();
+    env.secrets(
+        &wt,
+        &["set", "-s", "billing", "STRIPE_KEY", "wt-value-4444"],
+    )
+    .ok();
+    let billing = read(wt.join(".secrets/billing/development.env"));
+    assert!(
+        billing.starts_with("STRIPE_KEY=gs1:") && !billing.contains("wt-value"),
+        "plaintext written into a locked worktree:\n{billing}"
+    );
+    let status = env.secrets(&wt, &["status"]).ok().stdout;
+    assert!(status.contains("locked in this worktree"), "{status}");
+    let doctor = env.secrets(&wt, &["doctor"]);
+    assert!(!doctor.stdout.contains("still encrypted"), "{doctor:#?}");
+    let got = env
+        .secrets(&wt, &["get", "-s", "billing", "STRIPE_KEY", "--yes"])
+        .ok()
+        .stdout;
+    assert_eq!(got.trim(), "wt-value-4444");
+    env.git(&wt, &["add", "-A"]).ok();
+    env.git(&wt, &["commit", "-qm", "billing"]).ok();
+    env.secrets(&wt, &["unlock"]).ok();
+    assert_eq!(
+        read(wt.join(".secrets/billing/development.env")),
+        "STRIPE_KEY=wt-value-4444\n"
+    );
+}
+
 // Guards: `git mergetool` keeps a `.orig` backup of the conflicted secret file (both
 // sides' values in plaintext), and an editor leaves `file~`: git ignores both (init's
 // .gitignore), no filter seals them, so `lock` refuses, names them, and changes nothing;
