@@ -1459,3 +1459,38 @@ fn a_config_merge_whose_clean_line_merge_is_not_valid_stops_as_a_conflict() {
         "{config}"
     );
 }
+
+// Guards: the filter reads both sides of a config.toml left in conflict, so `git status`
+// and `git add` go on working; the commit of that file is what the checks refuse (as for
+// a scope file with markers), here and in `git secrets check`: pushed, no command
+// anyone runs could load it, and the checks could not tell which files it tracks.
+#[test]
+fn a_config_toml_with_conflict_markers_is_not_committed() {
+    let env = Env::new();
+    let default_to = |name: &'static str| {
+        move |repo: &Path| {
+            let path = repo.join(".secrets/config.toml");
+            let config = read(&path).replace(
+                r#"default_environment = "development""#,
+                &format!(r#"default_environment = "{name}""#),
+            );
+            write(&path, &config);
+        }
+    };
+    let repo = services_added_on_two_branches(&env, default_to("test"), default_to("production"));
+    env.git(&repo, &["merge", "-q", "billing"]).fails();
+    env.git(&repo, &["add", "-A"]).ok();
+    let out = env.git(&repo, &["commit", "-q", "--no-edit"]).fails();
+    assert!(out.stderr.contains(".secrets/config.toml"), "{out:?}");
+    assert!(out.stderr.contains("conflict markers"), "{out:?}");
+    let out = env
+        .git(&repo, &["commit", "-q", "--no-edit", "--no-verify"])
+        .ok();
+    let check = env.secrets(&repo, &["check", "HEAD^..HEAD"]).fails();
+    assert!(
+        check
+            .stdout
+            .contains(".secrets/config.toml: still holds conflict markers"),
+        "{out:?} {check:?}"
+    );
+}
