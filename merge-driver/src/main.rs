@@ -225,6 +225,10 @@ fn merge_config(args: &[String]) -> Result<bool, String> {
     );
     let (base_p, ours_p, theirs_p) = (Path::new(base), Path::new(ours), Path::new(theirs));
     let name = Path::new(".secrets/config.toml");
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let (ours_text, theirs_text) = (read(ours_p)?, read(theirs_p)?);
     let lines = std::process::Command::new("git")
         .args(["merge-file", "-p", "--"])
         .args([ours_p, base_p, theirs_p])
@@ -256,8 +260,39 @@ fn merge_config(args: &[String]) -> Result<bool, String> {
     let favour = git_secrets::git::Repo::discover()
         .ok()
         .and_then(|repo| git_secrets::filter::favoured_side(&repo));
-    eprintln!("git-secrets-merge: .secrets/config.toml: both sides changed the same setting or tracked file differently: resolve the markers, then `git add` it");
-    line_merge(base_p, ours_p, theirs_p, marker, labels, favour)
+    if line_merge(base_p, ours_p, theirs_p, marker, labels, favour)? {
+        eprintln!("git-secrets-merge: .secrets/config.toml: both sides changed the same setting or tracked file differently: resolve the markers, then `git add` it");
+        return Ok(true);
+    }
+    // A line merge without markers (`-X ours`/`-X theirs`, or changes far apart) can
+    // still be a file no command loads: a tracked file in an environment the other side
+    // deleted, say. Committed, it would stop every command and leave that file's key
+    // gone; it is a conflict for a person instead.
+    // Written as the two whole sides between markers: each side is valid, so the filter
+    // still reads them (`Config::parse_conflicted`) and `git status` keeps working.
+    let text = std::fs::read_to_string(ours_p).unwrap_or_default();
+    let Err(e) = Config::parse(&text, name) else {
+        return Ok(false);
+    };
+    let size = marker.parse::<usize>().unwrap_or(7);
+    let side = |t: &str| match t.ends_with('\n') || t.is_empty() {
+        true => t.to_owned(),
+        false => format!("{t}\n"),
+    };
+    let conflict = format!(
+        "{} {}\n{}{}\n{}{} {}\n",
+        "<".repeat(size),
+        labels.0,
+        side(&ours_text),
+        "=".repeat(size),
+        side(&theirs_text),
+        ">".repeat(size),
+        labels.1,
+    );
+    write(&conflict)?;
+    eprintln!("git-secrets-merge: the merged .secrets/config.toml is not valid, so both sides are left between conflict markers: {e}");
+    eprintln!("git-secrets-merge: hint: edit .secrets/config.toml so that both sides' changes hold (declare the environment again, or drop the line that names it), then `git add` it");
+    Ok(true)
 }
 
 fn main() -> ExitCode {

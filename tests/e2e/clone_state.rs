@@ -557,6 +557,48 @@ fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
     assert_eq!(read(wt.join(".secrets/development.env")), DEV);
 }
 
+// Guards: in a worktree locked beside an unlocked one the filter stays configured, but
+// the worktree is locked: a value set there for a new scope is written sealed, as in a
+// locked clone, not in plaintext; status says it is locked here, and doctor does not
+// offer to unlock it.
+#[test]
+fn a_command_in_a_worktree_locked_beside_an_unlocked_one_writes_sealed() {
+    let (env, repo) = setup();
+    let wt = env.path().join("wt");
+    env.git(
+        &repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
+    )
+    .ok();
+    env.secrets(&wt, &["lock"]).ok();
+    env.secrets(
+        &wt,
+        &["set", "-s", "billing", "STRIPE_KEY", "wt-value-4444"],
+    )
+    .ok();
+    let billing = read(wt.join(".secrets/billing/development.env"));
+    assert!(
+        billing.starts_with("STRIPE_KEY=gs1:") && !billing.contains("wt-value"),
+        "plaintext written into a locked worktree:\n{billing}"
+    );
+    let status = env.secrets(&wt, &["status"]).ok().stdout;
+    assert!(status.contains("locked in this worktree"), "{status}");
+    let doctor = env.secrets(&wt, &["doctor"]);
+    assert!(!doctor.stdout.contains("still encrypted"), "{doctor:#?}");
+    let got = env
+        .secrets(&wt, &["get", "-s", "billing", "STRIPE_KEY", "--yes"])
+        .ok()
+        .stdout;
+    assert_eq!(got.trim(), "wt-value-4444");
+    env.git(&wt, &["add", "-A"]).ok();
+    env.git(&wt, &["commit", "-qm", "billing"]).ok();
+    env.secrets(&wt, &["unlock"]).ok();
+    assert_eq!(
+        read(wt.join(".secrets/billing/development.env")),
+        "STRIPE_KEY=wt-value-4444\n"
+    );
+}
+
 // Guards: `git mergetool` keeps a `.orig` backup of the conflicted secret file (both
 // sides' values in plaintext), and an editor leaves `file~`: git ignores both (init's
 // .gitignore), no filter seals them, so `lock` refuses, names them, and changes nothing;
@@ -665,6 +707,50 @@ fn lock_removes_rerere_records_of_conflicts_in_secret_files() {
     assert!(out.stderr.contains("rerere"), "{out:#?}");
     assert_eq!(holding(), "", "plaintext left in rr-cache after lock");
     assert_eq!(records(), 1, "the other file's record stays");
+}
+
+// Guards: rr-cache is shared by every branch. A conflict in the file of a service that
+// only feature branches have (its keys in no scope file of the branch `lock` runs on)
+// is a secret file's record all the same: the last lock removes it too.
+#[test]
+fn lock_removes_rerere_records_of_a_service_the_current_branch_lacks() {
+    let (env, repo) = setup();
+    env.git(&repo, &["config", "rerere.enabled", "true"]).ok();
+    let set = |branch: &str, from: &str, value: &str| {
+        env.git(&repo, &["checkout", "-q", "-b", branch, from]).ok();
+        env.secrets(&repo, &["set", "-s", "billing", "STRIPE_KEY", value])
+            .ok();
+        env.commit_all(&repo, branch);
+    };
+    set("billing", "main", "base-value-0000");
+    set("side", "billing", "side-value-1111");
+    set("other", "billing", "other-value-2222");
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    write(
+        repo.join(".secrets/billing/development.env"),
+        "STRIPE_KEY=resolved-3333\n",
+    );
+    env.git(&repo, &["add", "-A"]).ok();
+    env.git(&repo, &["commit", "-q", "--no-edit"]).ok();
+    let holding = || {
+        env.run(
+            "grep",
+            &repo,
+            &[
+                "-rlE",
+                "side-value|other-value|resolved-3333",
+                ".git/rr-cache",
+            ],
+        )
+        .stdout
+    };
+    assert!(
+        !holding().is_empty(),
+        "rerere recorded the decrypted conflict"
+    );
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.secrets(&repo, &["lock"]).ok();
+    assert_eq!(holding(), "", "plaintext left in rr-cache after lock");
 }
 
 // Guards: a worktree `git worktree list` names whose directory is not there now (a

@@ -1422,3 +1422,75 @@ fn both_services_read_back(env: &Env, repo: &Path, db: &str) {
         assert_eq!(env.secrets(repo, &args).ok().stdout.trim(), value);
     }
 }
+
+// Guards: one branch tracks a file in `test`, the other deletes `test`. The two edits
+// of config.toml are lines apart, so git's line merge is clean, but its result names an
+// environment no longer declared: committed, every command would refuse the file and
+// the tracked file's key would be gone without a word. The config driver leaves it as
+// a conflict for a person, naming the file and the environment.
+#[test]
+fn a_config_merge_whose_clean_line_merge_is_not_valid_stops_as_a_conflict() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    env.secrets(&repo, &["set", "DB", "dev-1"]).ok();
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "drop-test"]).ok();
+    env.secrets(&repo, &["env", "del", "test", "--yes"]).ok();
+    env.commit_all(&repo, "delete test");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    write(repo.join("cert.pem"), "test-cert\n");
+    env.secrets(&repo, &["track", "cert.pem", "-e", "test"])
+        .ok();
+    env.commit_all(&repo, "track cert.pem in test");
+    let head = env.git(&repo, &["rev-parse", "HEAD"]).ok().stdout;
+
+    let out = env.git(&repo, &["merge", "--no-edit", "drop-test"]).fails();
+    assert!(out.stderr.contains("cert.pem"), "{out:?}");
+    assert!(out.stderr.contains("`test`"), "{out:?}");
+    assert_eq!(env.git(&repo, &["rev-parse", "HEAD"]).ok().stdout, head);
+    let unmerged = env.git(&repo, &["ls-files", "-u", "--", ".secrets/config.toml"]);
+    assert_eq!(unmerged.ok().stdout.lines().count(), 3);
+    // Both sides between markers, each as its branch wrote it.
+    let config = read(repo.join(".secrets/config.toml"));
+    assert!(config.starts_with("<<<<<<< "), "{config}");
+    assert!(config.contains(r#""cert.pem" = "test""#), "{config}");
+    assert!(
+        config.contains(r#"environments = ["development", "production"]"#),
+        "{config}"
+    );
+}
+
+// Guards: the filter reads both sides of a config.toml left in conflict, so `git status`
+// and `git add` go on working; the commit of that file is what the checks refuse (as for
+// a scope file with markers), here and in `git secrets check`: pushed, no command
+// anyone runs could load it, and the checks could not tell which files it tracks.
+#[test]
+fn a_config_toml_with_conflict_markers_is_not_committed() {
+    let env = Env::new();
+    let default_to = |name: &'static str| {
+        move |repo: &Path| {
+            let path = repo.join(".secrets/config.toml");
+            let config = read(&path).replace(
+                r#"default_environment = "development""#,
+                &format!(r#"default_environment = "{name}""#),
+            );
+            write(&path, &config);
+        }
+    };
+    let repo = services_added_on_two_branches(&env, default_to("test"), default_to("production"));
+    env.git(&repo, &["merge", "-q", "billing"]).fails();
+    env.git(&repo, &["add", "-A"]).ok();
+    let out = env.git(&repo, &["commit", "-q", "--no-edit"]).fails();
+    assert!(out.stderr.contains(".secrets/config.toml"), "{out:?}");
+    assert!(out.stderr.contains("conflict markers"), "{out:?}");
+    let out = env
+        .git(&repo, &["commit", "-q", "--no-edit", "--no-verify"])
+        .ok();
+    let check = env.secrets(&repo, &["check", "HEAD^..HEAD"]).fails();
+    assert!(
+        check
+            .stdout
+            .contains(".secrets/config.toml: still holds conflict markers"),
+        "{out:?} {check:?}"
+    );
+}

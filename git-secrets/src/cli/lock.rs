@@ -169,8 +169,10 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
 /// a secret file: git keeps both sides and the resolution as the work tree showed them,
 /// decrypted. A record is taken for one when a line of it assigns a value that is not in
 /// encrypted form to a key that a scope file holds (`names`), as a secret file's lines
-/// do; a conflict in another file with such a line (`.env.example`) only costs git the
-/// resolution it would have replayed.
+/// do, or when a side of it is a dotenv file not in encrypted form: rr-cache is shared by
+/// every branch, and a conflict in a service or a key the current branch lacks is a
+/// secret file's all the same. A conflict in another file of that shape (`.env.example`)
+/// only costs git the resolution it would have replayed.
 fn rerere_records(
     repo: &Repo,
     names: &std::collections::HashSet<String>,
@@ -190,6 +192,20 @@ fn rerere_records(
             })
         })
     };
+    // Each side of a conflict (the whole text when it has none) read as a dotenv file.
+    let plain_dotenv = |text: &str| {
+        let (ours, theirs) = crate::config::conflict_sides(text)
+            .unwrap_or_else(|| (text.to_owned(), text.to_owned()));
+        let (ours, theirs) = (
+            zeroize::Zeroizing::new(ours),
+            zeroize::Zeroizing::new(theirs),
+        );
+        [ours, theirs].iter().any(|side| {
+            !side.trim().is_empty()
+                && crate::dotenv::Document::parse(side.as_bytes()).is_ok()
+                && !crate::envfile::is_encrypted(side.as_bytes())
+        })
+    };
     let mut records = Vec::new();
     for entry in entries.flatten() {
         let id = entry.file_name();
@@ -204,7 +220,8 @@ fn rerere_records(
             .any(|image| {
                 std::fs::read(image.path()).is_ok_and(|bytes| {
                     let bytes = zeroize::Zeroizing::new(bytes);
-                    std::str::from_utf8(&bytes).is_ok_and(assigns_a_secret)
+                    std::str::from_utf8(&bytes)
+                        .is_ok_and(|text| assigns_a_secret(text) || plain_dotenv(text))
                 })
             });
         if holds {

@@ -22,10 +22,12 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
         super::unlock::refresh_textconv(&ws);
         readable_but_locked = ws.readable_but_encrypted();
     }
-    // `lock` in one worktree keeps the filter the others need (crate::cli::lock).
-    let locked_here = !readable_but_locked.is_empty()
-        && !ws.holds_plaintext()
-        && super::lock::other_worktrees(&ws.repo).is_ok_and(|others| !others.is_empty());
+    // `lock` in one worktree keeps the filter the others need (crate::cli::lock), and
+    // marks this one (an older git-secrets did not: then its sealed files tell).
+    let locked_here = (ws.filter_configured() && crate::journal::worktree_locked(&ws.repo))
+        || (!readable_but_locked.is_empty()
+            && !ws.holds_plaintext()
+            && super::lock::other_worktrees(&ws.repo).is_ok_and(|others| !others.is_empty()));
     text.push_str(&format!(
         "clone:        {}\n",
         if locked_here {

@@ -238,7 +238,7 @@ impl Config {
 /// The two sides of a text with git's conflict markers: (ours, theirs), the lines outside
 /// the markers in both, the base section of the `diff3` style in neither. `None` without
 /// markers.
-fn conflict_sides(text: &str) -> Option<(String, String)> {
+pub(crate) fn conflict_sides(text: &str) -> Option<(String, String)> {
     #[derive(PartialEq)]
     enum In {
         Both,

@@ -344,6 +344,15 @@ pub(super) fn run(
             let item = &items[i];
             let (mut routed, exempt) = attrs(i);
             let path = item.entry.path.as_str();
+            if path == CONFIG_FILE && once && item.changed {
+                // Left with conflict markers (the filter reads both sides so that `git
+                // status` works through a conflict), or otherwise broken: no command
+                // loads it, and these checks cannot tell which files it tracks.
+                if let Some(mut f) = unloadable_config(bytes) {
+                    f.commit = item.commit.map(str::to_owned);
+                    findings.push((i, f));
+                }
+            }
             if !routed && !super::is_secret_path(path) && aux.tracks(item.commit, path) {
                 // A tracked file is a secret file whatever .gitattributes says now.
                 if !crate::wholefile::is_sealed(bytes) {
@@ -447,6 +456,26 @@ fn foreign<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) ->
 
 /// A tracked file (config.toml `[files]`) stored as it is, because .gitattributes no
 /// longer routes it to the filter.
+/// A config.toml no command can load (conflict markers a merge left, say).
+fn unloadable_config(bytes: &[u8]) -> Option<Finding> {
+    let text = String::from_utf8_lossy(bytes);
+    let e = Config::parse(&text, Path::new(CONFIG_FILE)).err()?;
+    let reason = match e {
+        Error::Config { message, .. } => message,
+        e => e.to_string(),
+    };
+    let markers = text.lines().any(|l| l.starts_with("<<<<<<<"));
+    Some(Finding {
+        commit: None,
+        path: CONFIG_FILE.to_owned(),
+        reason: match markers {
+            true => "still holds conflict markers: no git-secrets command can load it".into(),
+            false => format!("is not valid, so no git-secrets command can load it: {reason}"),
+        },
+        fix: format!("edit {CONFIG_FILE} (keep what both sides declared; `git show :2:{CONFIG_FILE}` and `:3:` show them during a merge), then `git add {CONFIG_FILE}` and commit again"),
+    })
+}
+
 fn unrouted_tracked(p: &str) -> Finding {
     Finding {
         commit: None,

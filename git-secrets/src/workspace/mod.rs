@@ -315,8 +315,16 @@ impl Workspace {
         Ok(())
     }
 
-    /// Whether this clone's filter is configured (an unlocked clone).
+    /// Whether this clone's filter is configured (an unlocked clone), and this worktree
+    /// was not locked beside an unlocked one (crate::journal::worktree_locked: the
+    /// filter stays for the others, but here files are written sealed, as in a locked
+    /// clone).
     pub fn is_unlocked(&self) -> bool {
+        self.filter_configured() && !crate::journal::worktree_locked(&self.repo)
+    }
+
+    /// Whether this clone's filter is configured, whether or not this worktree is locked.
+    pub fn filter_configured(&self) -> bool {
         self.repo.config_get("filter.secrets.process").is_some()
     }
 

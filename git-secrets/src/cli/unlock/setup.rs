@@ -187,7 +187,6 @@ fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
     ))
 }
 
-/// This clone's git config: the filter process, required so a failure stops `git add`.
 /// The merge drivers that need no key (access.json, config.toml), for a clone that cannot
 /// unlock yet: `join` sets them, so a request made while another member's is on its way
 /// merges with it instead of conflicting in access.json.
@@ -205,6 +204,7 @@ pub fn configure_keyless_merges(repo: &Repo) -> Result<(), Error> {
     )
 }
 
+/// This clone's git config: the filter process, required so a failure stops `git add`.
 pub fn configure(ws: &Workspace) -> Result<(), Error> {
     configure_over(ws, ws.repo.config_get_any("core.fsmonitor"))
 }
