@@ -454,8 +454,6 @@ fn foreign<'a>(blob: &Blob, commit: Option<&'a str>, aux: &mut Auxiliary<'a>) ->
     super::keys::foreign_keys(blob, &scope.env, access, &home_of)
 }
 
-/// A tracked file (config.toml `[files]`) stored as it is, because .gitattributes no
-/// longer routes it to the filter.
 /// A config.toml no command can load (conflict markers a merge left, say).
 fn unloadable_config(bytes: &[u8]) -> Option<Finding> {
     let text = String::from_utf8_lossy(bytes);
@@ -476,6 +474,8 @@ fn unloadable_config(bytes: &[u8]) -> Option<Finding> {
     })
 }
 
+/// A tracked file (config.toml `[files]`) stored as it is, because .gitattributes no
+/// longer routes it to the filter.
 fn unrouted_tracked(p: &str) -> Finding {
     Finding {
         commit: None,
