@@ -1332,17 +1332,7 @@ fn services_and_environments_added_on_two_branches_merge_without_a_conflict() {
 #[test]
 fn a_config_toml_conflict_leaves_status_and_diff_working() {
     let env = Env::new();
-    let default_to = |name: &'static str| {
-        move |repo: &Path| {
-            let path = repo.join(".secrets/config.toml");
-            let config = read(&path).replace(
-                r#"default_environment = "development""#,
-                &format!(r#"default_environment = "{name}""#),
-            );
-            write(&path, &config);
-        }
-    };
-    let repo = services_added_on_two_branches(&env, default_to("test"), default_to("production"));
+    let repo = defaults_changed_on_two_branches(&env);
     // An edit in progress, of a file the merge does not touch.
     write(repo.join(".secrets/development.env"), "DB=dev-2\n");
 
@@ -1411,6 +1401,22 @@ fn services_added_on_two_branches(
     repo
 }
 
+/// [`services_added_on_two_branches`], where billing also makes `test` the default
+/// environment and main `production`: merging them conflicts in config.toml.
+fn defaults_changed_on_two_branches(env: &Env) -> PathBuf {
+    let default_to = |name: &'static str| {
+        move |repo: &Path| {
+            let path = repo.join(".secrets/config.toml");
+            let config = read(&path).replace(
+                r#"default_environment = "development""#,
+                &format!(r#"default_environment = "{name}""#),
+            );
+            write(&path, &config);
+        }
+    };
+    services_added_on_two_branches(env, default_to("test"), default_to("production"))
+}
+
 /// Both branches' values, and `DB`, read back after the merge.
 fn both_services_read_back(env: &Env, repo: &Path, db: &str) {
     for (scope, key, value) in [
@@ -1467,17 +1473,7 @@ fn a_config_merge_whose_clean_line_merge_is_not_valid_stops_as_a_conflict() {
 #[test]
 fn a_config_toml_with_conflict_markers_is_not_committed() {
     let env = Env::new();
-    let default_to = |name: &'static str| {
-        move |repo: &Path| {
-            let path = repo.join(".secrets/config.toml");
-            let config = read(&path).replace(
-                r#"default_environment = "development""#,
-                &format!(r#"default_environment = "{name}""#),
-            );
-            write(&path, &config);
-        }
-    };
-    let repo = services_added_on_two_branches(&env, default_to("test"), default_to("production"));
+    let repo = defaults_changed_on_two_branches(&env);
     env.git(&repo, &["merge", "-q", "billing"]).fails();
     env.git(&repo, &["add", "-A"]).ok();
     let out = env.git(&repo, &["commit", "-q", "--no-edit"]).fails();
