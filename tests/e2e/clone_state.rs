@@ -508,12 +508,7 @@ fn unlock_opens_a_conflict_a_merge_left_in_a_locked_clone() {
 #[test]
 fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
     let (env, repo) = setup();
-    let wt = env.path().join("wt");
-    env.git(
-        &repo,
-        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
-    )
-    .ok();
+    let wt = worktree_wt(&env, &repo);
     // What the fsmonitor hook learned of this worktree's plaintext (digests of whole
     // files) goes with it.
     let facts = repo.join(".git/worktrees/wt/git-secrets/fsmonitor-facts");
@@ -564,12 +559,7 @@ fn a_worktree_locked_beside_an_unlocked_one_stays_sealed_through_a_merge() {
 #[test]
 fn a_command_in_a_worktree_locked_beside_an_unlocked_one_writes_sealed() {
     let (env, repo) = setup();
-    let wt = env.path().join("wt");
-    env.git(
-        &repo,
-        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
-    )
-    .ok();
+    let wt = worktree_wt(&env, &repo);
     env.secrets(&wt, &["lock"]).ok();
     env.secrets(
         &wt,
@@ -920,4 +910,15 @@ fn db_url_changed_on_two_branches(env: &Env, repo: &Path) {
     env.secrets(repo, &["set", "DB_URL", "main-value-2222"])
         .ok();
     env.git(repo, &["commit", "-qam", "main"]).ok();
+}
+
+/// A linked worktree of `repo` at `wt` beside it, on a new branch `wt`.
+fn worktree_wt(env: &Env, repo: &Path) -> PathBuf {
+    let wt = env.path().join("wt");
+    env.git(
+        repo,
+        &["worktree", "add", "-q", wt.to_str().unwrap(), "-b", "wt"],
+    )
+    .ok();
+    wt
 }
