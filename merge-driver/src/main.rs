@@ -242,15 +242,15 @@ fn merge_config(args: &[String]) -> Result<bool, String> {
         write(&text)?;
         return Ok(false);
     }
-    let parse = |p: &Path| {
-        let text = std::fs::read_to_string(p).ok()?;
-        Some(match text.trim() {
-            "" => None, // no common ancestor: added on both sides
-            _ => Some(Config::parse(&text, name).ok()?),
-        })
+    // `None` when a side does not parse; `Some(None)` for an empty side (the base of a
+    // file added on both sides).
+    let parse = |text: &str| match text.trim() {
+        "" => Some(None),
+        _ => Config::parse(text, name).ok().map(Some),
     };
+    let base_text = read(base_p)?;
     if let (Some(base), Some(Some(ours)), Some(Some(theirs))) =
-        (parse(base_p), parse(ours_p), parse(theirs_p))
+        (parse(&base_text), parse(&ours_text), parse(&theirs_text))
     {
         if let Some(merged) = git_secrets::config::merge::merge(base.as_ref(), &ours, &theirs) {
             write(&merged.to_toml())?;
