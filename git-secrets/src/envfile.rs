@@ -166,6 +166,52 @@ pub fn conflict_parts(bytes: &[u8]) -> Option<(usize, Vec<Part<'_>>)> {
     Some((first + 1, parts))
 }
 
+/// The two sides of a text with git's conflict markers ([`conflict_parts`]): (ours,
+/// theirs), the lines outside the conflicts in both, the base section of the `diff3`
+/// style in neither; a marker out of its place is a line like any other. `None` without
+/// markers, or with a conflict left open.
+pub fn conflict_sides(text: &str) -> Option<(String, String)> {
+    #[derive(PartialEq)]
+    enum In {
+        Both,
+        Ours,
+        Base,
+        Theirs,
+    }
+    let (_, parts) = conflict_parts(text.as_bytes())?;
+    let (mut at, mut marked) = (In::Both, false);
+    let (mut ours, mut theirs) = (String::new(), String::new());
+    for part in parts {
+        let (Part::Marker(run) | Part::Body(run)) = part;
+        let next = match (&part, &at) {
+            (Part::Marker(m), In::Both) if m.starts_with(b"<<<<<<<") => Some(In::Ours),
+            (Part::Marker(m), In::Ours) if m.starts_with(b"|||||||") => Some(In::Base),
+            (Part::Marker(m), In::Ours | In::Base) if m.starts_with(b"=======") => Some(In::Theirs),
+            (Part::Marker(m), In::Theirs) if m.starts_with(b">>>>>>>") => {
+                marked = true;
+                Some(In::Both)
+            }
+            _ => None,
+        };
+        if let Some(next) = next {
+            at = next;
+            continue;
+        }
+        // Split at line ends of valid UTF-8: every run is valid UTF-8 too.
+        let run = String::from_utf8_lossy(run);
+        match at {
+            In::Both => {
+                ours.push_str(&run);
+                theirs.push_str(&run);
+            }
+            In::Ours => ours.push_str(&run),
+            In::Base => {}
+            In::Theirs => theirs.push_str(&run),
+        }
+    }
+    (marked && at == In::Both).then_some((ours, theirs))
+}
+
 /// A line of the encrypted form, its token not yet opened.
 enum Sealed<'a> {
     Blank,
@@ -476,5 +522,33 @@ mod tests {
             decrypt(&bytes, "s", &[key(1)], &Vec::new),
             Err(OpenError::DoesNotOpen { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn the_two_sides_of_a_conflict() {
+        let sides = conflict_sides;
+        let s = |a: &str, b: &str| Some((a.to_owned(), b.to_owned()));
+        assert_eq!(sides("a\nb\n"), None);
+        assert_eq!(
+            sides("a\n<<<<<<< o\nx\n=======\ny\n>>>>>>> t\nb\n"),
+            s("a\nx\nb\n", "a\ny\nb\n")
+        );
+        // diff3: the base section is in neither.
+        assert_eq!(
+            sides("<<<<<<< o\nx\n||||||| base\nz\n=======\ny\n>>>>>>> t\n"),
+            s("x\n", "y\n")
+        );
+        // Unclosed: no sides.
+        assert_eq!(sides("<<<<<<< o\nx\n=======\ny\n"), None);
+        // A marker-like line out of place is content.
+        assert_eq!(
+            sides("=======\n<<<<<<< o\nx\n=======\ny\n>>>>>>> t\n>>>>>>> z\n"),
+            s("=======\nx\n>>>>>>> z\n", "=======\ny\n>>>>>>> z\n")
+        );
+        // No final line break.
+        assert_eq!(
+            sides("<<<<<<< o\nx\n=======\ny\n>>>>>>> t"),
+            s("x\n", "y\n")
+        );
     }
 }

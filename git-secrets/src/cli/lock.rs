@@ -194,7 +194,7 @@ fn rerere_records(
     };
     // Each side of a conflict (the whole text when it has none) read as a dotenv file.
     let plain_dotenv = |text: &str| {
-        let (ours, theirs) = crate::config::conflict_sides(text)
+        let (ours, theirs) = crate::envfile::conflict_sides(text)
             .unwrap_or_else(|| (text.to_owned(), text.to_owned()));
         let (ours, theirs) = (
             zeroize::Zeroizing::new(ours),

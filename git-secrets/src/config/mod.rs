@@ -147,7 +147,7 @@ impl Config {
     /// a side does not parse. For the filter, so that `git status` and `git diff` keep
     /// working until the conflict is resolved; the commands still refuse the file.
     pub fn parse_conflicted(text: &str, path: &Path) -> Option<Config> {
-        let (ours, theirs) = conflict_sides(text)?;
+        let (ours, theirs) = crate::envfile::conflict_sides(text)?;
         let mut config = Config::parse(&ours, path).ok()?;
         let theirs = Config::parse(&theirs, path).ok()?;
         for env in theirs.environments {
@@ -233,46 +233,4 @@ impl Config {
         }
         Err(format!("`{name}` is not a valid service name (lowercase letters, digits, `-`, `_`; not an environment's name, nor `{SHARED}`)"))
     }
-}
-
-/// The two sides of a text with git's conflict markers: (ours, theirs), the lines outside
-/// the markers in both, the base section of the `diff3` style in neither. `None` without
-/// markers.
-pub(crate) fn conflict_sides(text: &str) -> Option<(String, String)> {
-    #[derive(PartialEq)]
-    enum In {
-        Both,
-        Ours,
-        Base,
-        Theirs,
-    }
-    let mut at = In::Both;
-    let (mut ours, mut theirs) = (String::new(), String::new());
-    let mut marked = false;
-    for line in text.split_inclusive('\n') {
-        at = match at {
-            In::Both if line.starts_with("<<<<<<<") => In::Ours,
-            In::Ours if line.starts_with("|||||||") => In::Base,
-            In::Ours | In::Base if line.starts_with("=======") => In::Theirs,
-            In::Theirs if line.starts_with(">>>>>>>") => {
-                marked = true;
-                In::Both
-            }
-            In::Both => {
-                ours.push_str(line);
-                theirs.push_str(line);
-                In::Both
-            }
-            In::Ours => {
-                ours.push_str(line);
-                In::Ours
-            }
-            In::Base => In::Base,
-            In::Theirs => {
-                theirs.push_str(line);
-                In::Theirs
-            }
-        };
-    }
-    (marked && at == In::Both).then_some((ours, theirs))
 }

@@ -191,17 +191,24 @@ fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
 /// unlock yet: `join` sets them, so a request made while another member's is on its way
 /// merges with it instead of conflicting in access.json.
 pub fn configure_keyless_merges(repo: &Repo) -> Result<(), Error> {
-    let (access, config) = (
-        sibling_command("git-secrets-merge", "access %O %A %B")?,
-        sibling_command("git-secrets-merge", "config %O %A %B %L %X %Y")?,
-    );
-    crate::gitconfig::set_all(
-        repo,
-        &[
-            ("merge.secrets-access.driver", access.as_str()),
-            ("merge.secrets-config.driver", config.as_str()),
-        ],
-    )
+    let drivers = keyless_merge_drivers()?;
+    let settings: Vec<(&str, &str)> = drivers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::gitconfig::set_all(repo, &settings)
+}
+
+/// The config of the merge drivers that need no key: access.json merges without
+/// conflicts, config.toml as sets of names and settings (merge-driver/).
+fn keyless_merge_drivers() -> Result<[(&'static str, String); 2], Error> {
+    Ok([
+        (
+            "merge.secrets-access.driver",
+            sibling_command("git-secrets-merge", "access %O %A %B")?,
+        ),
+        (
+            "merge.secrets-config.driver",
+            sibling_command("git-secrets-merge", "config %O %A %B %L %X %Y")?,
+        ),
+    ])
 }
 
 /// This clone's git config: the filter process, required so a failure stops `git add`.
@@ -213,14 +220,12 @@ pub fn configure(ws: &Workspace) -> Result<(), Error> {
 /// `unlock`, beside decrypting).
 pub(super) fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> Result<(), Error> {
     let repo = &ws.repo;
-    let (filter, merge, merge_access, merge_config, textconv, fsmonitor) = (
+    let (filter, merge, keyless, textconv, fsmonitor) = (
         exe_command("filter-process")?,
-        // Secret files merge key by key, access.json without conflicts, config.toml as
-        // sets of names and settings (merge-driver/).
+        // Secret files merge key by key (merge-driver/), and the keyless drivers.
         // (No `merge.*.name`: git only shows it in a few messages.)
         sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y")?,
-        sibling_command("git-secrets-merge", "access %O %A %B")?,
-        sibling_command("git-secrets-merge", "config %O %A %B %L %X %Y")?,
+        keyless_merge_drivers()?,
         // The masked diff driver, cached (`git log -p` would otherwise start a process
         // per blob): its output holds no secret, and the command names the view it shows.
         textconv_command(ws)?,
@@ -230,11 +235,10 @@ pub(super) fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> R
         ("filter.secrets.process", filter.as_str()),
         ("filter.secrets.required", "true"),
         ("merge.secrets.driver", merge.as_str()),
-        ("merge.secrets-access.driver", merge_access.as_str()),
-        ("merge.secrets-config.driver", merge_config.as_str()),
         ("diff.secrets.textconv", textconv.as_str()),
         ("diff.secrets.cachetextconv", "true"),
     ];
+    settings.extend(keyless.iter().map(|(k, v)| (*k, v.as_str())));
     // The fsmonitor hook, so `git status` after a touch need not run the filter on every
     // secret file; a clone with a monitor of its own (git's daemon, watchman) keeps it.
     match fsmonitor_now {
