@@ -649,6 +649,69 @@ fn lock_refuses_while_a_mergetool_or_editor_copy_holds_plaintext() {
     assert_eq!(left, "", "plaintext left in the work tree after lock");
 }
 
+// Guards: an editor's copies of a secret file (an Emacs `#NAME#` autosave, a Vim swap
+// file, a `.bak`) hold its plaintext, and `git add -A` stages them (the commit checks
+// then refuse the commit, but the work tree and the index keep them). `lock` names
+// each, staged or not, with the command that removes it, and changes nothing until they
+// are gone; a document marked `-secrets-check` is the user's and stays.
+#[test]
+fn lock_refuses_while_an_editor_copy_holds_plaintext_staged_or_not() {
+    let (env, repo) = setup();
+    let autosave = ".secrets/#production.env#";
+    let swap = ".secrets/.development.env.swp";
+    let backup = ".secrets/production.env.bak";
+    write(repo.join(autosave), PROD);
+    write(repo.join(backup), PROD);
+    env.git(&repo, &["add", "-A"]).ok();
+    // Written after the `add`: an editor still open on the file.
+    write(repo.join(swap), &format!("b0VIM 9.0\0\0{DEV}"));
+    write(repo.join(".secrets/notes.env.md"), "DB_URL=see the wiki\n");
+    write(
+        repo.join(".gitattributes"),
+        &format!(
+            "{}.secrets/notes.env.md -secrets-check\n",
+            read(repo.join(".gitattributes"))
+        ),
+    );
+    env.git(&repo, &["add", ".gitattributes", ".secrets/notes.env.md"])
+        .ok();
+    let staged = env.git(&repo, &["ls-files", "--", ".secrets/"]).ok().stdout;
+    assert!(
+        staged.contains(autosave) && staged.contains(backup),
+        "{staged}"
+    );
+
+    let out = env.secrets(&repo, &["lock"]).fails();
+    out.error_names(&[
+        autosave,
+        swap,
+        backup,
+        &format!("`rm -- {swap}`"),
+        &format!("`git rm -f -- {autosave} {backup}`"),
+    ]);
+    assert!(!out.stderr.contains("notes.env.md"), "{}", out.stderr);
+    assert!(filter_configured(&env, &repo), "nothing changed");
+    assert!(read(repo.join(".secrets/development.env")).contains("dev-pass-1"));
+
+    env.git(&repo, &["rm", "-q", "-f", "--", autosave, backup])
+        .ok();
+    std::fs::remove_file(repo.join(swap)).unwrap();
+    env.secrets(&repo, &["lock"]).ok();
+    let left = env
+        .run(
+            "grep",
+            &repo,
+            &[
+                "-rlE",
+                "--exclude-dir=.git",
+                "dev-pass|sk-dev|prod-token",
+                ".",
+            ],
+        )
+        .stdout;
+    assert_eq!(left, "", "plaintext left in the work tree after lock");
+}
+
 // Guards: with `rerere.enabled`, git records a conflict in a secret file and its
 // resolution under rr-cache as the work tree showed them, decrypted. The last `lock`
 // removes those records; the record of a conflict in another file stays.

@@ -55,16 +55,7 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // named before anything changes.
     let copies = plaintext_copies(&ws)?;
     if !copies.is_empty() {
-        return Err(Error::Usage {
-            message: format!(
-                "{}: copies of secret files that a mergetool or an editor left, holding decrypted values; `lock` leaves no plaintext in the work tree, so nothing was changed",
-                copies.join(", ")
-            ),
-            hint: Some(format!(
-                "delete them once you no longer need them (`rm -- {}`), then run `git secrets lock` again; `git config mergetool.keepBackup false` stops `git mergetool` from keeping `.orig` backups",
-                copies.join(" ")
-            )),
-        });
+        return Err(copies_error(&copies));
     }
     // Read and seal every plaintext file first, so a file that cannot be read or sealed
     // gives its own error before anything changes. Sealing is deterministic, so an
@@ -232,43 +223,100 @@ fn rerere_records(
     Ok(records)
 }
 
-/// Copies of decrypted secret files a mergetool or an editor left: files git does not
-/// track (ignored ones included) in `.secrets/` named as such copies ([`is_copy_name`]),
-/// and the backups beside the tracked whole files (`PATH.orig`, `PATH~`), that hold
-/// something not in encrypted form. Other files a user keeps there are theirs.
-fn plaintext_copies(ws: &Workspace) -> Result<Vec<String>, Error> {
+/// Copies of decrypted secret files a mergetool or an editor left, by path: files in
+/// `.secrets/`, tracked or not (ignored ones included), named as such copies
+/// ([`is_copy_name`], or [`guard::is_scope_copy_name`], the names the commit checks
+/// refuse: `.bak`, `#NAME#`, a `.swp` file), and the backups beside the tracked whole
+/// files (`PATH.orig`, `PATH~`), that hold something not in encrypted form. A staged or
+/// committed copy counts too (`git add -A` picks such files up): its plaintext is in the
+/// work tree all the same. A file marked `-secrets-check` in .gitattributes (a document
+/// the commit checks let through) does not; other files a user keeps there are theirs.
+///
+/// [`guard::is_scope_copy_name`]: crate::guard::is_scope_copy_name
+fn plaintext_copies(ws: &Workspace) -> Result<Vec<Copy>, Error> {
     use crate::scope::SECRETS_DIR;
-    let out = ws.repo.git(&[
-        "ls-files",
-        "--others",
-        "-z",
-        "--",
-        &format!("{SECRETS_DIR}/"),
-    ])?;
-    let mut candidates: Vec<String> = out
-        .split(|&b| b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .filter(|p| is_copy_name(p.rsplit('/').next().unwrap_or_default()))
-        .collect();
+    let listed = |which: &str| -> Result<Vec<String>, Error> {
+        let out = ws
+            .repo
+            .git(&["ls-files", which, "-z", "--", &format!("{SECRETS_DIR}/")])?;
+        Ok(out
+            .split(|&b| b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .filter(|p| {
+                is_copy_name(p.rsplit('/').next().unwrap_or_default())
+                    || crate::guard::is_scope_copy_name(p)
+            })
+            .collect())
+    };
+    let mut candidates: Vec<(String, bool)> = Vec::new();
+    candidates.extend(listed("--others")?.into_iter().map(|p| (p, false)));
+    candidates.extend(listed("--cached")?.into_iter().map(|p| (p, true)));
     for path in ws.config.files.keys() {
-        candidates.push(format!("{path}.orig"));
-        candidates.push(format!("{path}~"));
+        candidates.push((format!("{path}.orig"), false));
+        candidates.push((format!("{path}~"), false));
     }
+    // A conflicted path is listed once per stage.
+    candidates.sort();
+    candidates.dedup();
+    let paths: Vec<&str> = candidates.iter().map(|(p, _)| p.as_str()).collect();
+    let attrs =
+        crate::guard::scan::attributes(&ws.repo, crate::guard::scan::AttrSource::Index, &paths)?;
+    candidates.retain(|(p, _)| !attrs.get(p).is_some_and(|&(_, exempt)| exempt));
     let mut copies = Vec::new();
-    for rel in candidates {
-        let full = ws.root().join(&rel);
+    for (path, tracked) in candidates {
+        let full = ws.root().join(&path);
         let bytes = match std::fs::read(&full) {
             Ok(b) => zeroize::Zeroizing::new(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => return Err(Error::Io { path: full, source }),
         };
         if !is_sealed_copy(&bytes) {
-            copies.push(rel);
+            copies.push(Copy { path, tracked });
         }
     }
-    copies.sort();
     Ok(copies)
+}
+
+/// A copy [`plaintext_copies`] found, and whether git tracks it (or has it staged).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Copy {
+    path: String,
+    tracked: bool,
+}
+
+/// The refusal naming `copies`, with the commands that remove them: `git rm -f` for
+/// those git tracks, so the index keeps no plaintext either.
+fn copies_error(copies: &[Copy]) -> Error {
+    let paths = |tracked: bool| -> Vec<&str> {
+        copies
+            .iter()
+            .filter(|c| c.tracked == tracked)
+            .map(|c| c.path.as_str())
+            .collect()
+    };
+    let (untracked, tracked) = (paths(false), paths(true));
+    let mut commands = Vec::new();
+    if !untracked.is_empty() {
+        commands.push(format!("`rm -- {}`", untracked.join(" ")));
+    }
+    if !tracked.is_empty() {
+        commands.push(format!(
+            "`git rm -f -- {}` (staged or committed)",
+            tracked.join(" ")
+        ));
+    }
+    let all: Vec<&str> = copies.iter().map(|c| c.path.as_str()).collect();
+    Error::Usage {
+        message: format!(
+            "{}: copies of secret files that a mergetool or an editor left, holding decrypted values; `lock` leaves no plaintext in the work tree, so nothing was changed",
+            all.join(", ")
+        ),
+        hint: Some(format!(
+            "close the editor that has them open, delete them once you no longer need them ({}), then run `git secrets lock` again; `git config mergetool.keepBackup false` stops `git mergetool` from keeping `.orig` backups",
+            commands.join(", then ")
+        )),
+    }
 }
 
 /// Whether a file name is that of a copy of a secret file: git mergetool's backup
