@@ -646,3 +646,27 @@ fn values_shaped_like_sealed_ones_are_refused() {
     );
     assert!(!out.stderr.contains(LEAK), "{}", out.stderr);
 }
+
+// Guards: a `.env` file under `.secrets/` that is no scope file (deeper than a service,
+// or a name no environment can have) is refused by the filter: `git add` fails, nothing
+// is staged, and the error names the file and where secret files go.
+#[test]
+fn a_dotenv_file_out_of_place_in_secrets_is_refused_with_where_it_belongs() {
+    let (env, repo) = setup();
+    for (i, stray) in [".secrets/old/api/production.env", ".secrets/Prod.env"]
+        .into_iter()
+        .enumerate()
+    {
+        let path = repo.join(stray);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write(&path, &format!("KEY={}\n", ALL[i]));
+        let before = snapshot(&env, &repo);
+        let out = env.git(&repo, &["add", "-A"]);
+        assert_clear_error(
+            &out,
+            &[stray, ".secrets/<service>/<env>.env", "git secrets import"],
+        );
+        assert_eq!(snapshot(&env, &repo), before, "nothing staged or changed");
+        std::fs::remove_file(&path).unwrap();
+    }
+}

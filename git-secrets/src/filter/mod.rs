@@ -371,6 +371,10 @@ pub fn smudged_form(ws: &Workspace, path: &str, input: &[u8]) -> Option<Zeroizin
 fn scope_of(path: &str) -> Result<Scope, Error> {
     Scope::from_rel_path(path).ok_or_else(|| Error::Refused {
         message: format!("{path} is routed to the secrets filter but is not a scope file (.secrets/<service>/<env>.env)"),
-        hint: "only scope files can be encrypted; fix the `filter=secrets` line in .gitattributes".into(),
+        // git-secrets' own .gitattributes line routes every `.secrets/**/*.env`: such a
+        // name is a file out of place (deeper than a service, a name that is no
+        // environment's) or a tool's copy (Emacs' `.#NAME.env`), more often than a
+        // line the user wrote.
+        hint: "secret files are .secrets/<env>.env or .secrets/<service>/<env>.env, with names of lowercase letters, digits, `-` and `_` that start with a letter: move its values there (`git secrets import`), or delete it if an editor or a tool left it; a `filter=secrets` line of your own in .gitattributes that routes it must go".into(),
     })
 }
