@@ -12,10 +12,10 @@ use std::collections::HashSet;
 
 use zeroize::Zeroizing;
 
-use super::known::Where;
 use super::objects;
 use super::run::{run, Context, Held, Item, LazyKnown, Text};
 use super::scan::{attributes, commits, tree, AttrSource, Commit, Entry};
+use super::search::Where;
 use super::{Finding, Report};
 use crate::error::Error;
 use crate::git::Repo;

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use zeroize::Zeroizing;
 
-use super::known::Where;
 use super::run::{run, Context, Item, LazyKnown, Text};
 use super::scan::{attributes, staged, AttrSource, Entry};
+use super::search::Where;
 use super::Report;
 use crate::error::Error;
 use crate::git::Repo;

@@ -39,6 +39,7 @@ pub mod objects;
 mod removals;
 mod run;
 pub mod scan;
+pub mod search;
 pub mod secrecy;
 
 pub use history::{check_commits_keyless, check_history};

@@ -161,7 +161,7 @@ pub fn judge_blob(bytes: &[u8]) -> Option<Finding> {
     }
     let finding = |reason: String, fix: &str| Finding {
         commit: None,
-        path: super::known::Where::NamedBlob.name().to_owned(),
+        path: super::search::Where::NamedBlob.name().to_owned(),
         reason,
         fix: fix.to_owned(),
     };

@@ -13,9 +13,10 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::known::{Former, Known, TextFinding, Where};
+use super::known::{Former, Known};
 use super::removals::Removals;
 use super::scan::Entry;
+use super::search::{TextFinding, Where};
 use super::{Blob, Finding};
 use crate::access::Access;
 use crate::config::Config;

@@ -1,6 +1,6 @@
 //! The checks on single blobs, without git.
 
-use super::known::{is_searchable, SecretIndex};
+use super::search::{is_searchable, SecretIndex};
 use super::*;
 use crate::secret::SecretString;
 

@@ -1,0 +1,351 @@
+//! Check 4's search: every value this identity can read, found in one pass over a blob
+//! or a message, and what a finding says (which line, which key, in which scope).
+//! [`super::known`] gathers the values; this module knows nothing of where they come from.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use super::{line_at, Blob, Finding};
+use crate::secret::SecretString;
+
+/// Values shorter than this are not searched for: too many false matches.
+pub const MIN_LEN: usize = 8;
+
+/// Whether `value` is searched for. Besides short values, two kinds are left out
+/// because they are everywhere in ordinary files and would block every commit:
+/// a single short word (`production`, `localhost`: an environment's name or a host is
+/// often kept beside the secrets) and a bare reference (`${DATABASE_URL}`, as in a
+/// compose file). A long passphrase of letters is still searched for.
+pub fn is_searchable(value: &str) -> bool {
+    let n = value.chars().count();
+    if n < MIN_LEN {
+        return false;
+    }
+    let word = n <= 16 && value.chars().all(|c| c.is_ascii_alphabetic());
+    let reference = value
+        .strip_prefix("${")
+        .and_then(|v| v.strip_suffix('}'))
+        .or_else(|| value.strip_prefix('$'))
+        .is_some_and(crate::dotenv::is_valid_key);
+    !word && !reference
+}
+
+/// Every searchable value this identity can read, found in one pass over a blob.
+///
+/// A Rabin-Karp-style search with a fixed window: every value has at least [`MIN_LEN`]
+/// bytes, so each one is filed under its last 8 bytes, and each 8-byte window of the
+/// blob is looked up (a bit table first, which rejects almost every window, then a hash
+/// map), then the whole value compared. Building it is a hash insert per value: an
+/// Aho-Corasick automaton of 20,000 values took ~190 ms to build, most of the hook's
+/// budget, while its search speed is not needed for a commit's worth of text.
+#[derive(Default)]
+pub struct SecretIndex {
+    /// Distinct values (moved in, never copied).
+    values: Vec<SecretString>,
+    /// Scope labels, each once, and whether the scope is an earlier version of a file
+    /// ([`super::known::Former`]).
+    scopes: Vec<(String, bool)>,
+    /// Where each value lives: (value id, scope id, key), in the order added.
+    owners: Vec<(usize, usize, String)>,
+    /// Value ids by their last 8 bytes (ends vary more than starts: `postgres://…`,
+    /// `https://…` and `sk_live_…` share their first bytes).
+    heads: HashMap<u64, Vec<usize>, BuildHasherDefault<HeadHasher>>,
+    /// One bit per hashed head: most windows stop here.
+    bits: Vec<u64>,
+}
+
+const BITS_LOG2: u32 = 20;
+
+fn bit_of(head: u64) -> usize {
+    (head.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS_LOG2)) as usize
+}
+
+/// The 8 bytes of `bytes` that end at `end`.
+fn head_of(bytes: &[u8], end: usize) -> u64 {
+    u64::from_le_bytes(bytes[end - 8..end].try_into().expect("8 bytes"))
+}
+
+/// The heads are 8 bytes of text: one multiply spreads them well enough for the map,
+/// at a fraction of SipHash's cost (no attacker chooses them: they are our own values).
+#[derive(Default)]
+struct HeadHasher(u64);
+
+impl std::hash::Hasher for HeadHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+}
+
+impl SecretIndex {
+    /// Makes room for about `n` more values (saves rehashing while the index grows).
+    pub fn reserve(&mut self, n: usize) {
+        self.values.reserve(n);
+        self.owners.reserve(n);
+        self.heads.reserve(n);
+    }
+
+    /// Declares a scope; returns its id for [`SecretIndex::add`].
+    pub fn add_scope(&mut self, label: String) -> usize {
+        self.scopes.push((label, false));
+        self.scopes.len() - 1
+    }
+
+    /// Declares the scope of an earlier version of a file ([`super::known::Former`]).
+    pub fn add_former_scope(&mut self, label: String) -> usize {
+        self.scopes.push((label, true));
+        self.scopes.len() - 1
+    }
+
+    /// Adds the value of `key` in scope `scope` (unless it is not searchable). Equal
+    /// values are searched for once.
+    pub fn add(&mut self, value: SecretString, scope: usize, key: String) {
+        if !is_searchable(value.expose()) {
+            return;
+        }
+        if self.bits.is_empty() {
+            self.bits = vec![0; 1 << (BITS_LOG2 - 6)];
+        }
+        // Equal values share their last 8 bytes, so they are found in the same bucket.
+        let v = value.expose().as_bytes();
+        let head = head_of(v, v.len());
+        let bucket = self.heads.entry(head).or_default();
+        let values = &self.values;
+        let id = match bucket
+            .iter()
+            .find(|&&id| values[id].expose().as_bytes() == v)
+        {
+            Some(&id) => id,
+            None => {
+                let id = values.len();
+                bucket.push(id);
+                let b = bit_of(head);
+                self.bits[b / 64] |= 1 << (b % 64);
+                self.values.push(value);
+                id
+            }
+        };
+        self.owners.push((id, scope, key));
+    }
+
+    /// Like [`SecretIndex::add`], unless the value is searched for already: a value an
+    /// earlier version of a file still shares with the work tree is named by the latter.
+    pub fn add_new(&mut self, value: SecretString, scope: usize, key: String) {
+        let v = value.expose().as_bytes();
+        if v.len() >= MIN_LEN {
+            let values = &self.values;
+            let known = self
+                .heads
+                .get(&head_of(v, v.len()))
+                .is_some_and(|ids| ids.iter().any(|&id| values[id].expose().as_bytes() == v));
+            if known {
+                return;
+            }
+        }
+        self.add(value, scope, key);
+    }
+
+    /// How many distinct values are searched for.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Every (offset, value id) where a value occurs in `bytes`, in offset order; of the
+    /// values that end at the same place, the longest only.
+    fn matches(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        if self.values.is_empty() {
+            return out;
+        }
+        for end in 8..=bytes.len() {
+            let head = head_of(bytes, end);
+            let b = bit_of(head);
+            if self.bits[b / 64] & (1 << (b % 64)) == 0 {
+                continue;
+            }
+            let Some(ids) = self.heads.get(&head) else {
+                continue;
+            };
+            let best = ids
+                .iter()
+                .filter(|&&id| bytes[..end].ends_with(self.values[id].expose().as_bytes()))
+                .max_by_key(|&&id| self.values[id].len());
+            if let Some(&id) = best {
+                out.push((end - self.values[id].len(), id));
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// The finding for `blob` if it holds any value: the first line, and which key.
+    pub fn find(&self, blob: &Blob) -> Option<Finding> {
+        let found = self.matches(blob.bytes);
+        let (reason, former) = self.describe(blob.bytes, &found, &found, false)?;
+        let p = blob.path;
+        let fix = if former {
+            // Most likely a secret file moved out of .secrets/ (`git mv`), or a value
+            // dropped from one and kept here.
+            format!("if it is a secret file moved or copied out of .secrets/, move it back (`git mv`) or unstage it (`git rm --cached -- {p}`); otherwise take the value out of {p} (programs get it from `git secrets run`) and `git add` it again")
+        } else {
+            format!("take the value out of {p} (programs get it from `git secrets run`), then `git add` it again; if the match is not a secret, mark the path `-{}` in .gitattributes", super::EXEMPT_ATTR)
+        };
+        Some(Finding {
+            commit: None,
+            path: p.to_owned(),
+            reason,
+            fix,
+        })
+    }
+
+    /// The finding for text that is not a file ([`Where`]) if it holds any value. In a
+    /// message, a value is refused only when it is likely a secret (its key's name or
+    /// its form, [`super::secrecy`]); the others are warned about (FORMAT.md §8.4).
+    pub fn find_in(&self, place: &Where, bytes: &[u8]) -> Option<TextFinding> {
+        let found = self.matches(bytes);
+        let (secret, plain): (Vec<_>, Vec<_>) = found
+            .iter()
+            .partition(|&&(_, id)| !place.is_message() || self.is_secret(id));
+        let finding = |reason: String, fix: &str| Finding {
+            commit: None,
+            path: place.name().to_owned(),
+            reason,
+            fix: fix.to_owned(),
+        };
+        if let Some((reason, _)) = self.describe(bytes, &secret, &found, false) {
+            return Some(TextFinding::Refused(finding(reason, place.fix())));
+        }
+        let (reason, _) = self.describe(bytes, &plain, &plain, true)?;
+        let reason = format!("{reason}, which neither its key's name nor its form marks as a secret (like a region, a host or a port): let through");
+        Some(TextFinding::Warned(finding(reason, place.warn_fix())))
+    }
+
+    /// Whether value `id` is likely a secret under any of the keys that hold it.
+    fn is_secret(&self, id: usize) -> bool {
+        let value = self.values[id].expose();
+        self.owners
+            .iter()
+            .filter(|o| o.0 == id)
+            .any(|(_, _, key)| super::secrecy::is_secret(key, value))
+    }
+
+    /// Why text is refused, if `found` (some of the matches of [`SecretIndex::matches`]
+    /// in `bytes`) holds any: the first line, and which key, with the other values of
+    /// `all` counted; and whether that value is known from an earlier version of a file
+    /// only.
+    /// With `warn`, the value is named as one let through, not as a secret.
+    fn describe(
+        &self,
+        bytes: &[u8],
+        found: &[(usize, usize)],
+        all: &[(usize, usize)],
+        warn: bool,
+    ) -> Option<(String, bool)> {
+        let &(offset, first) = found.first()?;
+        let found = all;
+        let mut others: Vec<usize> = found
+            .iter()
+            .map(|&(_, id)| id)
+            .filter(|&id| id != first)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let mut owners: Vec<&(usize, usize, String)> =
+            self.owners.iter().filter(|o| o.0 == first).collect();
+        // A value refused for its key's name is named by that key.
+        let value = self.values[first].expose();
+        owners.sort_by_key(|o| !super::secrecy::is_secret(&o.2, value));
+        let (_, scope, key) = owners[0];
+        let (scope, former) = &self.scopes[*scope];
+        let line = line_at(bytes, offset);
+        let mut reason = if warn {
+            format!("line {line} mentions the value of `{key}` ({scope})")
+        } else {
+            format!("line {line} contains the plaintext of the secret `{key}` ({scope})")
+        };
+        if owners.len() > 1 {
+            reason.push_str(&format!(
+                ", a value also set in {} other place(s)",
+                owners.len() - 1
+            ));
+        }
+        if !others.is_empty() {
+            let what = if warn {
+                "value(s) of that kind"
+            } else {
+                "secret value(s)"
+            };
+            reason.push_str(&format!(", and {} other {what}", others.len()));
+        }
+        Some((reason, *former))
+    }
+}
+
+/// A value found in text that is not a file ([`SecretIndex::find_in`]).
+#[derive(Debug)]
+pub enum TextFinding {
+    /// Likely a secret: the commit, push or check is refused.
+    Refused(Finding),
+    /// In a message, a value that is likely not a secret: said, and let through.
+    Warned(Finding),
+}
+
+/// Text searched for values that is not a file of a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Where {
+    /// The message of a commit being checked or pushed.
+    CommitMessage,
+    /// The message of an annotated tag being checked or pushed.
+    TagMessage,
+    /// A blob a ref names directly (no path).
+    NamedBlob,
+    /// The message of the commit being made (the commit-msg hook).
+    NewMessage,
+}
+
+impl Where {
+    /// What findings name in place of a path.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Where::CommitMessage | Where::NewMessage => "commit message",
+            Where::TagMessage => "tag message",
+            Where::NamedBlob => "blob named by a ref",
+        }
+    }
+
+    /// Whether it is a message (where a value that is likely not a secret is only
+    /// warned about), not a blob.
+    pub fn is_message(&self) -> bool {
+        !matches!(self, Where::NamedBlob)
+    }
+
+    /// The advice with a warning ([`TextFinding::Warned`]).
+    fn warn_fix(&self) -> &'static str {
+        match self {
+            Where::NewMessage => "nothing to do if it is not a secret; if it is, reword the commit (`git commit --amend`) and change the secret (a key named like one, e.g. …_PASSWORD, …_TOKEN, …_KEY, is always refused)",
+            Where::CommitMessage => "nothing to do if it is not a secret; if it is, reword the commit (`git rebase -i` and `reword`) and change the secret",
+            Where::TagMessage => "nothing to do if it is not a secret; if it is, make the tag again (`git tag -d NAME`, then `git tag -a NAME`) and change the secret",
+            Where::NamedBlob => "",
+        }
+    }
+
+    fn fix(&self) -> &'static str {
+        match self {
+            Where::CommitMessage => "reword the commit so its message names the key, not its value (`git commit --amend` for the last commit, `git rebase -i` and `reword` for an older one); if it was pushed, change the secret",
+            Where::TagMessage => "make the tag again with a message that names the key, not its value (`git tag -d NAME`, then `git tag -a NAME`); if it was pushed, change the secret",
+            Where::NamedBlob => "delete the ref that names this blob (`git tag -d NAME`, or `git update-ref -d REF`); if it was pushed, change the secret",
+            Where::NewMessage => "write the message again naming the key, not its value (`git commit` opens an editor; for `git am`, edit the patch's message); nothing was committed",
+        }
+    }
+}
