@@ -29,7 +29,7 @@ fn promote(doc: &mut Value, id: &str) {
 /// `eve` clones Alice's repository, asks to join, edits access.json by hand (`edit`,
 /// given her member id), commits, and Alice fast-forwards to it. Returns Eve's clone and
 /// her id.
-fn eve_edits_access(
+pub fn eve_edits_access(
     env: &Env,
     eve: &Env,
     alice: &Path,
@@ -225,7 +225,7 @@ fn an_approval_merged_with_a_rotation_is_repaired_by_approving_again() {
 
 /// Eve's own production key, wrapped and granted to Alice (whose public key is all that
 /// takes): the key record(s) of a scratch repository Eve set up, for `edit_access`.
-fn eves_production_key(env: &Env, eve: &Env) -> Value {
+pub fn eves_production_key(env: &Env, eve: &Env) -> Value {
     let scratch = eve.repo("scratch", &["--envs"]);
     env.secrets(&scratch, &["join", "--name", "alice"]).ok();
     let alice_id = member_id(eve, &scratch, "alice");

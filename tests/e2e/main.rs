@@ -31,6 +31,8 @@ mod hooks_push;
 mod team;
 // access.json edited by hand: nobody without a key gets one through a routine command.
 mod forged_access;
+// access.json's key chain edited by hand: a link that does not open, a chain grown again.
+mod forged_chain;
 // Against a rewritten access.json or config.toml: the clone's memory of keys, HEAD's history.
 mod history;
 // A shallow clone: what reads the history of access.json refuses until it is fetched.

@@ -134,6 +134,31 @@ fn verified(key: DataKey, id: &KeyId, env: &str) -> Result<DataKey, Error> {
     Ok(key)
 }
 
+/// Checks every link between two keys of `open` (a key sealed under a newer one).
+/// Walking back verifies the link it follows, but a key opened through a wrap of its own
+/// needs no link, so a `superseded_by` entry naming a key of someone else's would go
+/// unchecked, and that key would become the current one while the real one still opens
+/// (keeping the clone's memory of keys satisfied): every new value sealed for whoever
+/// wrote the entry. Only a holder of both keys can make a link that opens.
+fn check_links(
+    keys: &BTreeMap<KeyId, KeyRecord>,
+    env: &str,
+    open: &BTreeMap<KeyId, DataKey>,
+) -> Result<(), Error> {
+    for (id, older) in open {
+        for (newer, sealed) in &keys[id].superseded_by {
+            let Some(nk) = open.get(newer) else {
+                continue;
+            };
+            let opens = open_older(nk, env, id, sealed);
+            if opens.is_none_or(|k| k.expose() != older.expose()) {
+                return Err(access_error(format!("key {id} of `{env}` does not open under key {newer}: the file was tampered with")));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Access {
     /// The current keys of `env`: those no other key supersedes. More than one means two
     /// rotations were merged and the environment needs a new key (`rotate`).
@@ -261,6 +286,7 @@ impl Access {
         if open.is_empty() {
             return Err(no_access(None));
         }
+        check_links(keys, env, &open)?;
         let heads = self.heads(env);
         let mut ordered: Vec<(KeyId, DataKey)> = open.into_iter().collect();
         // The sealing key first; then newest first by creation time.
