@@ -146,7 +146,10 @@ fn check_links(
     open: &BTreeMap<KeyId, DataKey>,
 ) -> Result<(), Error> {
     for (id, older) in open {
-        for (newer, sealed) in &keys[id].superseded_by {
+        let Some(record) = keys.get(id) else {
+            continue;
+        };
+        for (newer, sealed) in &record.superseded_by {
             let Some(nk) = open.get(newer) else {
                 continue;
             };
