@@ -542,6 +542,47 @@ fn export_output_file_is_private() {
     }
 }
 
+// Guards: export --output into a FIFO (what `-o >(…)` and `-o /dev/stdout` piped name)
+// writes into it, as a shell's `>` does, instead of renaming a plaintext file over it:
+// that left the values on disk where a pipe was meant, and as root it replaced device
+// nodes (`-o /dev/null` made /dev/null a file of secrets). A symbolic link to a file
+// (`-o /dev/stdout > f`) is refused, link and file untouched.
+#[test]
+fn export_output_writes_into_a_fifo_and_refuses_a_symlink() {
+    use std::os::unix::fs::FileTypeExt;
+    let (env, repo) = setup();
+    set_awkward(&env, &repo);
+    let fifo = env.path().join("pipe");
+    env.run("mkfifo", env.path(), &[fifo.to_str().unwrap()])
+        .ok();
+    let mut reader = std::process::Command::new("cat")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = env.secrets(&repo, &["export", "--yes", "-o", fifo.to_str().unwrap()]);
+    let still_fifo = std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
+    if !still_fifo {
+        reader.kill().unwrap();
+    }
+    let got = reader.wait_with_output().unwrap();
+    assert!(still_fifo, "the FIFO was replaced: {out:?}");
+    out.ok();
+    let printed = env.secrets(&repo, &["export", "--yes"]).ok().stdout;
+    assert_eq!(String::from_utf8(got.stdout).unwrap(), printed);
+
+    let link = repo.join("link.sh");
+    write(repo.join("real.sh"), "old\n");
+    std::os::unix::fs::symlink("real.sh", &link).unwrap();
+    let out = env
+        .secrets(&repo, &["export", "--yes", "-o", link.to_str().unwrap()])
+        .fails();
+    out.error_names(&["link.sh", "symbolic link"]);
+    assert_no_leak(&out, &["two  spaces", "quoted", "line two"]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(read(repo.join("real.sh")), "old\n");
+}
+
 // Guards: sync adds the keys of .env.example a scope lacks and never overwrites.
 #[test]
 fn sync_adds_missing_keys_and_never_overwrites() {
