@@ -450,6 +450,34 @@ fn run_does_not_pass_the_identity_to_the_child() {
     assert_eq!(out.stdout, "visible|unset|unset");
 }
 
+// Guards: a key of the scope named like git-secrets' own variables does not reach the
+// child either: a member who can write the scope would otherwise choose the identity
+// (or identity file) of every git-secrets the program runs. Refused, by key, for run
+// and export alike.
+#[test]
+fn run_refuses_a_scope_key_named_like_the_identity() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "visible"]).ok();
+    for key in ["GIT_SECRETS_IDENTITY_FILE", "GIT_SECRETS_IDENTITY"] {
+        env.secrets(&repo, &["set", "-e", "test", key, "/tmp/planted-id"])
+            .ok();
+        let out = run_sh(&env, &repo, &["test"], "echo RAN").fails();
+        assert!(!out.stdout.contains("RAN"), "{out:?}");
+        out.error_names(&[key, "test"]);
+        assert_no_leak(&out, &["planted-id"]);
+        let out = env.secrets(&repo, &["export", "test", "--yes"]).fails();
+        out.error_names(&[key]);
+        assert_no_leak(&out, &["planted-id"]);
+        env.secrets(&repo, &["unset", "-e", "test", key]).ok();
+    }
+    // Once renamed, the scope runs; other scopes never were affected.
+    env.secrets(&repo, &["set", "-e", "test", "A", "a"]).ok();
+    let out = run_sh(&env, &repo, &["test"], "printf %s \"$A\"").ok();
+    assert_eq!(out.stdout, "a");
+    let out = run_sh(&env, &repo, &[], "printf %s \"$KEY\"").ok();
+    assert_eq!(out.stdout, "visible");
+}
+
 // Guards: import --file sets every key with its exact meaning, replacing existing ones.
 #[test]
 fn import_file_sets_every_key() {
