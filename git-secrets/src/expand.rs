@@ -36,6 +36,8 @@ pub enum ExpandError {
     SelfUnset { key: String, at: usize },
     #[error("`{key}` has a reference (at character {at}) to a GIT_SECRETS_ variable, which git-secrets withholds from programs (it holds the identity)")]
     Withheld { key: String, at: usize },
+    #[error("`{key}` is named like git-secrets' own variables (GIT_SECRETS_…), which are never given to a program: a git-secrets the program runs would take it for its identity or its settings")]
+    WithheldKey { key: String },
     #[error("`{key}` has a `${{…}}` (at character {at}) whose content is not a variable name")]
     NotAName { key: String, at: usize },
     #[error("`{key}` has a `${{` (at character {at}) that is never closed")]
@@ -63,6 +65,7 @@ impl ExpandError {
         match self {
             ExpandError::Unknown { .. } | ExpandError::SelfUnset { .. } => "set the variable it names (in the scope, or in the environment); if the `$` is part of the value, store the value literally: `git secrets set KEY` keeps what it is given, and in the file a literal `$` is written `\\$` or the value goes in single quotes",
             ExpandError::Withheld { .. } => "remove the reference; a program that needs a key gets one of its own (`git secrets keys create`)",
+            ExpandError::WithheldKey { .. } => "rename the key: `git secrets unset` it and set its value under another name; a program that needs a key gets one of its own (`git secrets keys create`)",
             ExpandError::NotAName { .. } | ExpandError::Unclosed { .. } => "store the value literally (`git secrets set KEY` keeps what it is given), or in the file write a literal `$` as `\\$` or put the value in single quotes; shell forms like `${NAME:-default}` are not supported",
             ExpandError::Cycle { .. } => "break the cycle: one of these keys must not refer back to the others",
         }
@@ -149,6 +152,12 @@ pub fn resolve(
     let mut raw: HashMap<String, Value> = HashMap::new();
     for doc in docs {
         for e in doc.entries() {
+            // `run` removes these from the inherited environment; a key of the scope
+            // must not put them back (a planted GIT_SECRETS_IDENTITY would become the
+            // identity of every git-secrets the program runs).
+            if is_withheld(&e.key) {
+                return Err(ExpandError::WithheldKey { key: e.key.clone() });
+            }
             raw.insert(e.key.clone(), e.value());
         }
     }
@@ -371,11 +380,22 @@ mod tests {
             "D=${GIT_SECRETS_IDENTITY}\n",
             "D=\"x$GIT_SECRETS_IDENTITY_FILE\"\n",
             "D=`${GIT_SECRETS_IDENTITY}`\n",
-            "GIT_SECRETS_IDENTITY=${GIT_SECRETS_IDENTITY}\n",
-            "GIT_SECRETS_X=v\nD=${GIT_SECRETS_X}\n",
         ] {
             let err = resolve(&[&doc(file)], &env).unwrap_err();
             assert!(matches!(err, ExpandError::Withheld { .. }), "{file}: {err}");
+            assert!(!err.to_string().contains("AGE-SECRET"), "{err}");
+        }
+        // Nor is a key of the scope so named given to a program, literal or not.
+        for file in [
+            "GIT_SECRETS_IDENTITY=${GIT_SECRETS_IDENTITY}\n",
+            "GIT_SECRETS_X=v\nD=${GIT_SECRETS_X}\n",
+            "GIT_SECRETS_IDENTITY_FILE='/tmp/planted'\n",
+        ] {
+            let err = resolve(&[&doc(file)], &env).unwrap_err();
+            assert!(
+                matches!(err, ExpandError::WithheldKey { .. }),
+                "{file}: {err}"
+            );
             assert!(!err.to_string().contains("AGE-SECRET"), "{err}");
         }
         assert!(!asked.get());

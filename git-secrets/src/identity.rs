@@ -213,13 +213,17 @@ fn load_file(path: &Path) -> Result<Identity, Error> {
 #[cfg(unix)]
 fn check_permissions(path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?
-        .permissions()
-        .mode();
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    // Its mode would be reported, with `chmod 600` of the directory as the fix.
+    if meta.is_dir() {
+        return Err(Error::BadIdentity {
+            origin: format!("{} (a directory, not a file)", path.display()),
+        });
+    }
+    let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(Error::IdentityPermissions {
             path: path.to_owned(),

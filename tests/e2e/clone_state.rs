@@ -287,6 +287,16 @@ fn identity_file_env_var_overrides_the_default() {
     let c2 = clone(&bob, &repo, "bob-clone-2");
     let out = bob.secrets(&c2, &["get", "API_KEY", "--yes"]).fails();
     out.error_names(&[&missing.display().to_string()]);
+    // A directory (a CI variable pointing at the folder the key was written in) is said
+    // to be one, not taken for a file to `chmod 600`.
+    bob.vars.clear();
+    bob.vars.push((
+        "GIT_SECRETS_IDENTITY_FILE".into(),
+        bob.home.display().to_string(),
+    ));
+    let out = bob.secrets(&c2, &["run", "--", "true"]).fails();
+    out.error_names(&[&bob.home.display().to_string(), "a directory"]);
+    assert!(!out.stderr.contains("chmod"), "{}", out.stderr);
 }
 
 // Guards: GIT_SECRETS_IDENTITY takes precedence over a default identity file.

@@ -450,6 +450,34 @@ fn run_does_not_pass_the_identity_to_the_child() {
     assert_eq!(out.stdout, "visible|unset|unset");
 }
 
+// Guards: a key of the scope named like git-secrets' own variables does not reach the
+// child either: a member who can write the scope would otherwise choose the identity
+// (or identity file) of every git-secrets the program runs. Refused, by key, for run
+// and export alike.
+#[test]
+fn run_refuses_a_scope_key_named_like_the_identity() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "visible"]).ok();
+    for key in ["GIT_SECRETS_IDENTITY_FILE", "GIT_SECRETS_IDENTITY"] {
+        env.secrets(&repo, &["set", "-e", "test", key, "/tmp/planted-id"])
+            .ok();
+        let out = run_sh(&env, &repo, &["test"], "echo RAN").fails();
+        assert!(!out.stdout.contains("RAN"), "{out:?}");
+        out.error_names(&[key, "test"]);
+        assert_no_leak(&out, &["planted-id"]);
+        let out = env.secrets(&repo, &["export", "test", "--yes"]).fails();
+        out.error_names(&[key]);
+        assert_no_leak(&out, &["planted-id"]);
+        env.secrets(&repo, &["unset", "-e", "test", key]).ok();
+    }
+    // Once renamed, the scope runs; other scopes never were affected.
+    env.secrets(&repo, &["set", "-e", "test", "A", "a"]).ok();
+    let out = run_sh(&env, &repo, &["test"], "printf %s \"$A\"").ok();
+    assert_eq!(out.stdout, "a");
+    let out = run_sh(&env, &repo, &[], "printf %s \"$KEY\"").ok();
+    assert_eq!(out.stdout, "visible");
+}
+
 // Guards: import --file sets every key with its exact meaning, replacing existing ones.
 #[test]
 fn import_file_sets_every_key() {
@@ -540,6 +568,47 @@ fn export_output_file_is_private() {
             .stdout;
         assert_eq!(got, *v, "{k}");
     }
+}
+
+// Guards: export --output into a FIFO (what `-o >(…)` and `-o /dev/stdout` piped name)
+// writes into it, as a shell's `>` does, instead of renaming a plaintext file over it:
+// that left the values on disk where a pipe was meant, and as root it replaced device
+// nodes (`-o /dev/null` made /dev/null a file of secrets). A symbolic link to a file
+// (`-o /dev/stdout > f`) is refused, link and file untouched.
+#[test]
+fn export_output_writes_into_a_fifo_and_refuses_a_symlink() {
+    use std::os::unix::fs::FileTypeExt;
+    let (env, repo) = setup();
+    set_awkward(&env, &repo);
+    let fifo = env.path().join("pipe");
+    env.run("mkfifo", env.path(), &[fifo.to_str().unwrap()])
+        .ok();
+    let mut reader = std::process::Command::new("cat")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = env.secrets(&repo, &["export", "--yes", "-o", fifo.to_str().unwrap()]);
+    let still_fifo = std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
+    if !still_fifo {
+        reader.kill().unwrap();
+    }
+    let got = reader.wait_with_output().unwrap();
+    assert!(still_fifo, "the FIFO was replaced: {out:?}");
+    out.ok();
+    let printed = env.secrets(&repo, &["export", "--yes"]).ok().stdout;
+    assert_eq!(String::from_utf8(got.stdout).unwrap(), printed);
+
+    let link = repo.join("link.sh");
+    write(repo.join("real.sh"), "old\n");
+    std::os::unix::fs::symlink("real.sh", &link).unwrap();
+    let out = env
+        .secrets(&repo, &["export", "--yes", "-o", link.to_str().unwrap()])
+        .fails();
+    out.error_names(&["link.sh", "symbolic link"]);
+    assert_no_leak(&out, &["two  spaces", "quoted", "line two"]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(read(repo.join("real.sh")), "old\n");
 }
 
 // Guards: sync adds the keys of .env.example a scope lacks and never overwrites.

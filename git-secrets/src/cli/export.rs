@@ -1,7 +1,8 @@
 //! `git secrets export [SERVICE] [ENV]`: prints (or writes, 0600) the scope's resolved
 //! values, quoted so the output can be sourced. Asks first, like `get --show`.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
@@ -122,6 +123,41 @@ fn dotenv_lines(
     Ok((text, Some(warning)))
 }
 
+/// Writes the export to `path`, and says whether that made a file. A file is replaced
+/// atomically, 0600 ([`fsutil::write_private`]). What is there and is no file (a FIFO,
+/// `-o >(…)`'s `/dev/fd/N`, a terminal, `/dev/null`) is written into, as a shell's `>`
+/// does: a file renamed over it would leave the values on disk where a pipe was meant
+/// and, run as root (a CI container), replace the device node itself. A symbolic link
+/// that ends at a file, or nowhere, is refused: the rename would replace the link, not
+/// its file, and `/dev/stdout` redirected to a file is such a link, in `/dev`.
+fn write_output(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        out.write_all(bytes).map_err(io)?;
+        return Ok(false);
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::canonicalize(path)
+            .map(|t| format!("`-o {}`", t.display()))
+            .unwrap_or_else(|_| "its target".into());
+        return Err(Error::Usage {
+            message: format!("{} is a symbolic link", path.display()),
+            hint: Some(format!(
+                "export writes a new file (mode 0600) in place of the one named, which would replace the link: name the file itself ({target}), or leave out -o to print to stdout"
+            )),
+        });
+    }
+    fsutil::write_private(path, bytes, false)?;
+    Ok(true)
+}
+
 pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
     let mut ws = super::open()?;
     let (scope, _) = resolve_scope(&mut ws, &args.scope, &args.words, 0, false)?;
@@ -155,12 +191,13 @@ pub fn cmd_export(args: ExportArgs) -> Result<(), Error> {
     }
     match args.output {
         Some(path) => {
-            fsutil::write_private(&path, text.as_bytes(), false)?;
+            let file = write_output(&path, text.as_bytes())?;
             eprintln!(
-                "wrote {} value(s) of {} to {} (mode 0600)",
+                "wrote {} value(s) of {} to {}{}",
                 values.len(),
                 scope.label(),
-                path.display()
+                path.display(),
+                if file { " (mode 0600)" } else { "" }
             );
             Ok(())
         }
