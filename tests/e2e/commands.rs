@@ -458,9 +458,10 @@ fn run_does_not_pass_the_identity_to_the_child() {
 fn run_refuses_a_scope_key_named_like_the_identity() {
     let (env, repo) = setup();
     env.secrets(&repo, &["set", "KEY", "visible"]).ok();
+    let test_env = repo.join(".secrets/test.env");
     for key in ["GIT_SECRETS_IDENTITY_FILE", "GIT_SECRETS_IDENTITY"] {
-        env.secrets(&repo, &["set", "-e", "test", key, "/tmp/planted-id"])
-            .ok();
+        // `set` refuses such a key (below); someone who can push writes it in the file.
+        write(&test_env, &format!("{key}=/tmp/planted-id\n"));
         let out = run_sh(&env, &repo, &["test"], "echo RAN").fails();
         assert!(!out.stdout.contains("RAN"), "{out:?}");
         out.error_names(&[key, "test"]);
@@ -472,10 +473,46 @@ fn run_refuses_a_scope_key_named_like_the_identity() {
     }
     // Once renamed, the scope runs; other scopes never were affected.
     env.secrets(&repo, &["set", "-e", "test", "A", "a"]).ok();
+    assert!(
+        !read(&test_env).contains("GIT_SECRETS_"),
+        "unset took it out"
+    );
     let out = run_sh(&env, &repo, &["test"], "printf %s \"$A\"").ok();
     assert_eq!(out.stdout, "a");
     let out = run_sh(&env, &repo, &[], "printf %s \"$KEY\"").ok();
     assert_eq!(out.stdout, "visible");
+}
+
+// Guards: `set`, `import` and `sync` refuse to store a key named GIT_SECRETS_… (which
+// `run` and `export` would refuse), naming it, and store nothing: said when the key is
+// given, not at the next `run`.
+#[test]
+fn set_import_and_sync_refuse_a_key_named_like_git_secrets_own_variables() {
+    let (env, repo) = setup();
+    env.secrets(&repo, &["set", "KEY", "kept"]).ok();
+    let before = read(repo.join(".secrets/development.env"));
+    let out = env
+        .secrets(
+            &repo,
+            &["set", "GIT_SECRETS_IDENTITY_FILE", "/tmp/planted-id"],
+        )
+        .fails();
+    out.error_names(&["GIT_SECRETS_IDENTITY_FILE", "nothing was set"]);
+    let file = env.path().join("in.env");
+    write(&file, "A=a\nGIT_SECRETS_IDENTITY=planted-id\n");
+    let out = env
+        .secrets(&repo, &["import", "--file", file.to_str().unwrap()])
+        .fails();
+    out.error_names(&["GIT_SECRETS_IDENTITY", "in.env"]);
+    assert_no_leak(&out, &["planted-id"]);
+    write(repo.join(".env.example"), "B=b\nGIT_SECRETS_X=x\n");
+    let out = env.secrets(&repo, &["sync"]).fails();
+    out.error_names(&["GIT_SECRETS_X", ".env.example"]);
+    assert_eq!(
+        read(repo.join(".secrets/development.env")),
+        before,
+        "nothing stored"
+    );
 }
 
 // Guards: import --file sets every key with its exact meaning, replacing existing ones.

@@ -46,6 +46,7 @@ pub fn cmd_import(args: ImportArgs) -> Result<(), Error> {
         .map(|e| (e.key.clone(), e.raw.clone()))
         .collect();
     let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+    super::refuse_withheld_keys(keys.iter().map(String::as_str), &from)?;
     for (key, existed) in keys.into_iter().zip(file.set_all(entries, Some(&from))?) {
         if existed {
             replaced.push(key);

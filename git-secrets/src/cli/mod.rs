@@ -413,6 +413,30 @@ pub fn check_key(key: &str) -> Result<(), Error> {
     })
 }
 
+/// Refuses to store keys named like git-secrets' own variables (`GIT_SECRETS_…`):
+/// `run` and `export` refuse a scope holding one (crate::expand), since a program given
+/// it would hand its own git-secrets a planted identity. Said when the key is set,
+/// rather than when the scope is next run. `from` names where the keys come from.
+pub fn refuse_withheld_keys<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+    from: &str,
+) -> Result<(), Error> {
+    let withheld: Vec<&str> = keys
+        .into_iter()
+        .filter(|k| crate::expand::is_withheld(k))
+        .collect();
+    if withheld.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage {
+        message: format!(
+            "{} ({from}): named like git-secrets' own variables (GIT_SECRETS_…), which are never given to a program, so `run` and `export` would refuse the scope; nothing was set",
+            withheld.join(", ")
+        ),
+        hint: Some("store it under another name; a program that needs an identity gets one of its own (`git secrets keys create`)".into()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     // Guards: clap's own consistency checks (duplicate argument names, say), which

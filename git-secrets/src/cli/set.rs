@@ -253,6 +253,7 @@ pub fn cmd_set(args: SetArgs) -> Result<(), Error> {
         });
     }
     check_key(&key)?;
+    super::refuse_withheld_keys([key.as_str()], "the KEY argument")?;
     if w.extra > 0 {
         return Err(Error::Usage {
             message: format!("`set` takes one VALUE after {key}, and more words followed it (not repeated here: they may hold the value)"),

@@ -65,6 +65,10 @@ pub fn cmd_sync(args: SyncArgs) -> Result<(), Error> {
         }
     }
     let added: Vec<String> = missing.iter().map(|(k, _)| k.clone()).collect();
+    super::refuse_withheld_keys(
+        added.iter().map(String::as_str),
+        &path.display().to_string(),
+    )?;
     file.set_all(missing, Some(&path.display().to_string()))?;
     if added.is_empty() {
         eprintln!(
