@@ -342,6 +342,42 @@ fn nested_infers_the_service_from_the_folder() {
     assert!(repo.join(".secrets/development.env").exists());
 }
 
+// Guards: with --nested, reading from a top-level folder that is no service yet says that
+// the folder named it (the user typed no service) and how to create it or read another;
+// nothing runs, and no service is added.
+#[test]
+fn nested_reading_from_a_folder_that_is_no_service_yet_says_so() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--nested", "--envs"]);
+    env.secrets(&repo, &["set", "-s", "api", "KEY", "api-value"])
+        .ok();
+    let web = repo.join("web/src");
+    std::fs::create_dir_all(&web).unwrap();
+    let config = read(repo.join(".secrets/config.toml"));
+    for args in [&["get"][..], &["run", "--", "sh", "-c", "echo RAN"]] {
+        let out = env.secrets(&web, args).fails();
+        out.error_names(&[
+            "you are in `web/`",
+            "services: api",
+            "git secrets set KEY VALUE",
+            "-s SERVICE",
+        ]);
+        assert!(
+            !out.stderr.contains("neither a known service"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("RAN"), "{out:?}");
+    }
+    assert_eq!(
+        read(repo.join(".secrets/config.toml")),
+        config,
+        "no service added"
+    );
+    // Another service's values, named with -s, from there.
+    assert_eq!(reveal(&env, &web, &["-s", "api", "KEY"]), "api-value");
+}
+
 // Guards: --shared values live in the service's shared file and reach `run` under the scope's own.
 #[test]
 fn shared_values_are_layered_under_the_scope() {

@@ -298,7 +298,8 @@ pub fn resolve_scope(
             envs: config.environments.clone(),
         });
     }
-    if service.is_none() && config.nested {
+    let inferred = service.is_none() && config.nested;
+    if inferred {
         service = nested_service(ws)?;
     }
     let env = if args.shared {
@@ -322,6 +323,18 @@ pub fn resolve_scope(
                 if let Some((_, files)) = undeclared {
                     let (message, hint) = status::undeclared_service_problem(s, &files);
                     return Err(Error::Refused { message, hint });
+                }
+                if inferred {
+                    // The user named no service: the folder they stand in did.
+                    return Err(Error::Usage {
+                        message: format!(
+                            "you are in `{s}/`, so nesting takes the service to be `{s}`, which has no values yet (services: {})",
+                            list_or_none(&ws.config.services)
+                        ),
+                        hint: Some(format!(
+                            "`git secrets set KEY VALUE` here creates `{s}`; for another service, give `-s SERVICE` or run it from that service's folder"
+                        )),
+                    });
                 }
                 return Err(Error::UnknownScopeWord {
                     word: Some(s.clone()),
@@ -365,6 +378,15 @@ fn nested_service(ws: &Workspace) -> Result<Option<String>, Error> {
         return Ok(None);
     }
     Ok(Some(name))
+}
+
+/// `items` joined with commas, or `none`.
+fn list_or_none(items: &std::collections::BTreeSet<String>) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
 }
 
 pub fn usage(message: String) -> Error {
