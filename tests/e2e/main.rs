@@ -35,6 +35,8 @@ mod forged_access;
 mod history;
 // A shallow clone: what reads the history of access.json refuses until it is fetched.
 mod shallow;
+// A conflict in a secret file in git's conflict style (diff3, zdiff3), base section and all.
+mod conflict_style;
 // `env rename` on one branch, an edit of the old name on another, merged.
 mod rename_merge;
 // `env rename`, then `env add` of the old name, merged with an edit of the old name.
