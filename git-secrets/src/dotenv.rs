@@ -119,7 +119,7 @@ impl ParseError {
         match self {
             ParseError::NotUtf8 { .. } => "save the file as UTF-8; encode binary values (e.g. base64) first",
             ParseError::BadKey { .. } | ParseError::NotAnEntry { .. } => "each line must be `KEY=VALUE`, `# comment` or blank; if that line continues the value above it (a pasted key or certificate), put the whole value in double quotes: KEY=\"first line…last line\"",
-            ParseError::ConflictMarker { .. } => "resolve the conflict: keep one value per key, remove the `<<<<<<<`, `=======` and `>>>>>>>` lines, then `git add` the file",
+            ParseError::ConflictMarker { .. } => "resolve the conflict: keep one value per key, remove the `<<<<<<<`, `=======` and `>>>>>>>` lines (and a `|||||||` line with the base's lines after it), then `git add` the file",
             ParseError::Unterminated { .. } => "close the quote at the end of the value (a `\"` inside double quotes is written `\\\"`)",
             ParseError::AfterQuote { .. } => "end the value at its closing quote, or put the whole value in other quotes; a comment after it starts with ` #`",
             ParseError::Nul { .. } => "remove the NUL byte; encode binary values (e.g. base64) first",

@@ -3,7 +3,8 @@
 //! Values are compared by their text, so a value re-sealed under another key on one side
 //! (a rotation) is unchanged. Only the same key changed differently on both sides (or
 //! changed on one and deleted on the other) conflicts; the conflict is written as
-//! ordinary conflict markers around the two entries. The layout (order, comments, blank
+//! ordinary conflict markers around the two entries (and the base's, in git's `diff3`
+//! styles: [`crate::markers`]). The layout (order, comments, blank
 //! lines, prefixes) is that of the side that changed it beyond adding or deleting keys,
 //! ours when neither did; keys added by the other side go after the entry that precedes
 //! them there, with the comment lines right above them. When both sides changed the
@@ -31,6 +32,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::dotenv::{Document, Eol, Line, LineKind};
+use crate::markers::Markers;
 
 /// The side `-X ours` / `-X theirs` favours in a conflict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,19 +175,19 @@ pub fn plain_lines(doc: &Document) -> Vec<String> {
     doc.lines.iter().map(line_text).collect()
 }
 
-/// Merges `ours_side` and `theirs_side` key by key from `base`, writing each line as its
-/// side renders it (see the module documentation); `marker` is the conflict marker size,
-/// `favour` the side `-X` favours, if any.
+/// Merges `ours_side` and `theirs_side` key by key from `base_side`, writing each line as
+/// its side renders it (see the module documentation), conflicts with `markers`;
+/// `favour` is the side `-X` favours, if any.
 pub fn merge(
-    base: &Document,
+    base_side: Side<'_>,
     ours_side: Side<'_>,
     theirs_side: Side<'_>,
-    marker: usize,
-    labels: (&str, &str),
+    markers: &Markers<'_>,
     favour: Option<Favour>,
 ) -> Merged {
+    let base = base_side.doc;
     let (mut lines, conflicts, unterminated) =
-        merge_lines(base, &ours_side, &theirs_side, marker, labels, favour);
+        merge_lines(&base_side, &ours_side, &theirs_side, markers, favour);
     if unterminated {
         // The layout side's missing final newline (every emitted line has one).
         if let Some(last) = lines.last_mut() {
@@ -206,14 +208,13 @@ pub fn merge(
 /// The merged lines, each with its line ending, the number of conflicts, and whether the
 /// last line is to lose its ending (the layout side's file has no final newline).
 fn merge_lines(
-    base: &Document,
+    base_side: &Side<'_>,
     ours_side: &Side<'_>,
     theirs_side: &Side<'_>,
-    marker: usize,
-    labels: (&str, &str),
+    markers: &Markers<'_>,
     favour: Option<Favour>,
 ) -> (Vec<String>, usize, bool) {
-    let (ours, theirs) = (ours_side.doc, theirs_side.doc);
+    let (base, ours, theirs) = (base_side.doc, ours_side.doc, theirs_side.doc);
     let (b, o, t) = (raw_of(base), raw_of(ours), raw_of(theirs));
     // The side whose layout we keep; the other side contributes values, additions and
     // deletions.
@@ -231,11 +232,7 @@ fn merge_lines(
     if layouts_conflict && favour.is_none() {
         // Both sides changed comments, prefixes or order: a key-level merge would drop
         // one side's change. The whole file conflicts instead, each side as it is.
-        let mut lines = vec![format!("{} {}\n", "<".repeat(marker), labels.0)];
-        lines.extend(ours_side.out.iter().cloned());
-        lines.push(format!("{}\n", "=".repeat(marker)));
-        lines.extend(theirs_side.out.iter().cloned());
-        lines.push(format!("{} {}\n", ">".repeat(marker), labels.1));
+        let lines = markers.conflict(ours_side.out, base_side.out, theirs_side.out);
         return (lines, 1, false);
     }
     let theirs_layout = if layouts_conflict {
@@ -279,17 +276,28 @@ fn merge_lines(
             _ => None,
         })
         .collect();
+    // The base's rendered line of each key, for the base section of a `diff3` conflict.
+    let base_line: HashMap<&str, &String> = base
+        .lines
+        .iter()
+        .zip(base_side.out)
+        .filter_map(|(l, out)| match &l.kind {
+            LineKind::Entry(e) => Some((e.key.as_str(), out)),
+            _ => None,
+        })
+        .collect();
     let mut out: Vec<String> = Vec::new();
     let mut conflicts = 0;
     let mut emitted: BTreeSet<String> = BTreeSet::new();
-    let conflict =
-        |out: &mut Vec<String>, ours_line: Option<String>, theirs_line: Option<String>| {
-            out.push(format!("{} {}\n", "<".repeat(marker), labels.0));
-            out.extend(ours_line);
-            out.push(format!("{}\n", "=".repeat(marker)));
-            out.extend(theirs_line);
-            out.push(format!("{} {}\n", ">".repeat(marker), labels.1));
-        };
+    let conflict = |out: &mut Vec<String>,
+                    key: &str,
+                    ours_line: Option<String>,
+                    theirs_line: Option<String>| {
+        let base_l = base_line
+            .get(key)
+            .map_or(&[][..], |l| std::slice::from_ref(*l));
+        out.extend(markers.conflict(ours_line.as_slice(), base_l, theirs_line.as_slice()));
+    };
     // Entries of the other side that the layout side does not have: added there, to be
     // placed after the entry preceding them.
     let mut additions: HashMap<Option<String>, Vec<&String>> = HashMap::new();
@@ -358,7 +366,7 @@ fn merge_lines(
             } else {
                 (Some(rendered.clone()), other_l)
             };
-            conflict(&mut out, ours_line, theirs_line);
+            conflict(&mut out, key, ours_line, theirs_line);
             add_after(&mut out, Some(key.to_owned()));
             continue;
         };
@@ -413,9 +421,9 @@ fn merge_lines(
                 conflicts += 1;
                 let l = Some(other_line[key].clone());
                 if theirs_layout {
-                    conflict(&mut out, l, None);
+                    conflict(&mut out, key, l, None);
                 } else {
-                    conflict(&mut out, None, l);
+                    conflict(&mut out, key, None, l);
                 }
             }
         }
@@ -435,13 +443,12 @@ mod tests {
     fn m_favouring(base: &str, ours: &str, theirs: &str, favour: Option<Favour>) -> Merged {
         let p = |s: &str| Document::parse(s.as_bytes()).unwrap();
         let (b, o, t) = (p(base), p(ours), p(theirs));
-        let (ol, tl) = (plain_lines(&o), plain_lines(&t));
+        let (bl, ol, tl) = (plain_lines(&b), plain_lines(&o), plain_lines(&t));
         merge(
-            &b,
+            Side { doc: &b, out: &bl },
             Side { doc: &o, out: &ol },
             Side { doc: &t, out: &tl },
-            7,
-            ("ours", "theirs"),
+            &Markers::new("ours", "base", "theirs"),
             favour,
         )
     }

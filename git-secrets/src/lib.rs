@@ -25,6 +25,7 @@ pub mod gitconfig;
 pub mod guard;
 pub mod identity;
 pub mod journal;
+pub mod markers;
 pub mod par;
 pub mod rotation;
 pub mod scope;

@@ -7,16 +7,21 @@
 //! expects, and the exit status is 0. A side that cannot be read is a conflict (exit 1)
 //! with %A left as it is, so git shows it instead of a corrupt file.
 //!
-//! `git-secrets-merge config %O %A %B %L %X %Y` merges `.secrets/config.toml` as sets of
+//! `git-secrets-merge config %O %A %B %L %X %Y %S` merges `.secrets/config.toml` as sets of
 //! names and settings (`git_secrets::config::merge`), so two members who each add a
 //! service or an environment do not conflict; two changes of one setting still do.
 //!
-//! `git-secrets-merge env %O %A %B %L %P %X %Y` merges a scope file key by key
+//! `git-secrets-merge env %O %A %B %L %P %X %Y %S` merges a scope file key by key
 //! (`git_secrets::envmerge`): the three sides are decrypted in memory, merged, and the
 //! result sealed under the current key of the access.json the merge produces (see
 //! `Workspace::merge_sealing_key`), or, when there is no safe one, assembled from the
 //! sides' own sealed lines. A conflict (exit 1) is written as the two sealed entries
-//! between ordinary markers, which the filter shows as plaintext values.
+//! between ordinary markers (the base's too, in the `diff3` styles), which the filter
+//! shows as plaintext values.
+//!
+//! Conflicts are written as git would write them (`git_secrets::markers`): markers of
+//! the size `%L`, the labels `%X`, `%S` and `%Y`, and the style of `merge.conflictStyle`
+//! (or of `git checkout --conflict=`), which git does not pass to a driver.
 //! Without access to the environment it merges the encrypted form line by line
 //! (`git merge-file`), which keeps one entry per line.
 
@@ -24,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use git_secrets::access::{merge::merge, Access};
+use git_secrets::markers::{Markers, Style};
 
 fn read(path: &Path, label: &str) -> Result<Option<Access>, String> {
     let text = std::fs::read_to_string(path)
@@ -50,8 +56,7 @@ fn line_merge(
     base: &Path,
     ours: &Path,
     theirs: &Path,
-    marker: &str,
-    labels: (&str, &str),
+    markers: &Markers<'_>,
     favour: Option<git_secrets::envmerge::Favour>,
 ) -> Result<bool, String> {
     use git_secrets::envmerge::Favour;
@@ -62,14 +67,15 @@ fn line_merge(
             Some(Favour::Theirs) => &["--theirs"][..],
             None => &[],
         })
+        .args(markers.style.merge_file_option())
         .args([
-            &format!("--marker-size={marker}"),
+            &format!("--marker-size={}", markers.size),
             "-L",
-            labels.0,
+            markers.ours,
             "-L",
-            "base",
+            markers.base,
             "-L",
-            labels.1,
+            markers.theirs,
         ])
         .args([ours, base, theirs])
         .status()
@@ -81,27 +87,43 @@ fn line_merge(
     }
 }
 
-/// A git placeholder that this git did not expand (older than %X/%Y) gives no label.
+/// A git placeholder that this git did not expand (older than %X/%Y, or %S before git
+/// 2.44) gives no label.
 fn label<'a>(arg: Option<&'a str>, fallback: &'a str) -> &'a str {
     arg.filter(|a| !a.is_empty() && !a.starts_with('%'))
         .unwrap_or(fallback)
 }
 
+/// The markers git would write: size `%L` (7 when unreadable), the labels `%X`, `%S`
+/// and `%Y` after it in `rest` (a driver configured before `%S` gets none, and `base`,
+/// git's own label where it has no name), and the style the git command uses.
+fn markers<'a>(
+    size: &str,
+    rest: &'a [String],
+    repo: Option<&git_secrets::git::Repo>,
+) -> Markers<'a> {
+    let arg = |i: usize| rest.get(i).map(String::as_str);
+    Markers {
+        size: size.parse().unwrap_or(7),
+        ours: label(arg(0), "ours"),
+        base: label(arg(2), "base"),
+        theirs: label(arg(1), "theirs"),
+        style: repo.map(Style::for_repo).unwrap_or_default(),
+    }
+}
+
 fn merge_env(args: &[String]) -> Result<bool, String> {
     let [base, ours, theirs, marker, path, rest @ ..] = args else {
-        return Err("usage: git-secrets-merge env <base> <ours> <theirs> <marker-size> <path> [<our label> <their label>]".into());
+        return Err("usage: git-secrets-merge env <base> <ours> <theirs> <marker-size> <path> [<our label> <their label> [<base label>]]".into());
     };
-    let labels = (
-        label(rest.first().map(String::as_str), "ours"),
-        label(rest.get(1).map(String::as_str), "theirs"),
-    );
     let (base_p, ours_p, theirs_p) = (Path::new(base), Path::new(ours), Path::new(theirs));
     let repo = git_secrets::git::Repo::discover().map_err(|e| e.to_string())?;
+    let markers = markers(marker, rest, Some(&repo));
     // `-X ours` / `-X theirs` of the git command merging (git does not pass them on).
     let favour = git_secrets::filter::favoured_side(&repo);
     let fallback = |why: String| -> Result<bool, String> {
         eprintln!("git-secrets-merge: {path}: merging the encrypted form line by line ({why})");
-        line_merge(base_p, ours_p, theirs_p, marker, labels, favour)
+        line_merge(base_p, ours_p, theirs_p, &markers, favour)
     };
     let Some(scope) = git_secrets::scope::Scope::from_rel_path(path) else {
         return fallback("not a scope file".into());
@@ -166,19 +188,19 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
         let sealed = git_secrets::dotenv::Document::parse(&bytes).map_err(|e| e.to_string())?;
         rendered.push(git_secrets::envmerge::plain_lines(&sealed));
     }
-    let marker_size: usize = marker.parse().unwrap_or(7);
     let their_label = rest.get(1).map(String::as_str).unwrap_or_default();
     // Sealed under the current key of the merged access.json when it has a safe one;
     // otherwise made of the sides' own sealed lines (nothing sealed under a key that
     // could reach a removed member), which status reports until `rotate`.
     // Each side's entries merged key by key, written as the lines `out` holds for them.
+    // (The base's lines are those of the base section of a `diff3` conflict.)
     let merge_as = |out: &[Vec<String>]| {
         use git_secrets::envmerge::{merge, Side};
         let side = |i: usize| Side {
             doc: &plain[i],
             out: &out[i],
         };
-        merge(&plain[0], side(1), side(2), marker_size, labels, favour)
+        merge(side(0), side(1), side(2), &markers, favour)
     };
     let (sealed, conflicts) = match ws.merge_sealing_key(&scope.env, their_label, &their_ids) {
         Some(key) => {
@@ -217,12 +239,10 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
 fn merge_config(args: &[String]) -> Result<bool, String> {
     use git_secrets::config::Config;
     let [base, ours, theirs, marker, rest @ ..] = args else {
-        return Err("usage: git-secrets-merge config <base> <ours> <theirs> <marker-size> [<our label> <their label>]".into());
+        return Err("usage: git-secrets-merge config <base> <ours> <theirs> <marker-size> [<our label> <their label> [<base label>]]".into());
     };
-    let labels = (
-        label(rest.first().map(String::as_str), "ours"),
-        label(rest.get(1).map(String::as_str), "theirs"),
-    );
+    let repo = git_secrets::git::Repo::discover().ok();
+    let markers = markers(marker, rest, repo.as_ref());
     let (base_p, ours_p, theirs_p) = (Path::new(base), Path::new(ours), Path::new(theirs));
     let name = Path::new(".secrets/config.toml");
     let read = |p: &Path| {
@@ -257,10 +277,8 @@ fn merge_config(args: &[String]) -> Result<bool, String> {
             return Ok(false);
         }
     }
-    let favour = git_secrets::git::Repo::discover()
-        .ok()
-        .and_then(|repo| git_secrets::filter::favoured_side(&repo));
-    if line_merge(base_p, ours_p, theirs_p, marker, labels, favour)? {
+    let favour = repo.as_ref().and_then(git_secrets::filter::favoured_side);
+    if line_merge(base_p, ours_p, theirs_p, &markers, favour)? {
         eprintln!("git-secrets-merge: .secrets/config.toml: both sides changed the same setting or tracked file differently: resolve the markers, then `git add` it");
         return Ok(true);
     }
@@ -274,22 +292,12 @@ fn merge_config(args: &[String]) -> Result<bool, String> {
     let Err(e) = Config::parse(&text, name) else {
         return Ok(false);
     };
-    let size = marker.parse::<usize>().unwrap_or(7);
     let side = |t: &str| match t.ends_with('\n') || t.is_empty() {
-        true => t.to_owned(),
-        false => format!("{t}\n"),
+        true => vec![t.to_owned()],
+        false => vec![format!("{t}\n")],
     };
-    let conflict = format!(
-        "{} {}\n{}{}\n{}{} {}\n",
-        "<".repeat(size),
-        labels.0,
-        side(&ours_text),
-        "=".repeat(size),
-        side(&theirs_text),
-        ">".repeat(size),
-        labels.1,
-    );
-    write(&conflict)?;
+    let conflict = markers.conflict(&side(&ours_text), &side(&base_text), &side(&theirs_text));
+    write(&conflict.concat())?;
     eprintln!("git-secrets-merge: the merged .secrets/config.toml is not valid, so both sides are left between conflict markers: {e}");
     eprintln!("git-secrets-merge: hint: edit .secrets/config.toml so that both sides' changes hold (declare the environment again, or drop the line that names it), then `git add` it");
     Ok(true)

@@ -37,6 +37,10 @@ mod forged_chain;
 mod history;
 // A shallow clone: what reads the history of access.json refuses until it is fetched.
 mod shallow;
+// A conflict in a secret file in git's conflict style (diff3, zdiff3), base section and all.
+mod conflict_style;
+// `env del` on one branch, values set in that environment on another, merged.
+mod env_del_merge;
 // `env rename` on one branch, an edit of the old name on another, merged.
 mod rename_merge;
 // `env rename`, then `env add` of the old name, merged with an edit of the old name.

@@ -48,6 +48,34 @@ pub fn favoured_side(repo: &crate::git::Repo) -> Option<crate::envmerge::Favour>
     favour_in(rest.iter().map(String::as_str)).or_else(|| saved_favour(repo, sub))
 }
 
+/// The conflict style given on the command line of the git command that started this
+/// process: `git checkout --conflict=STYLE` or `git restore --conflict=STYLE`, which
+/// recreate a conflict in that style whatever `merge.conflictStyle` says (the last one
+/// given counts, as in git).
+pub fn conflict_style_given() -> Option<crate::markers::Style> {
+    let argv = invoking_git_args()?;
+    let (sub, rest) = subcommand(&argv)?;
+    if !matches!(sub, "checkout" | "restore") {
+        return None;
+    }
+    conflict_style_in(rest.iter().map(String::as_str))
+}
+
+fn conflict_style_in<'a>(args: impl Iterator<Item = &'a str>) -> Option<crate::markers::Style> {
+    let mut style = None;
+    let mut args = args.take_while(|a| *a != "--");
+    while let Some(arg) = args.next() {
+        let given = match arg {
+            "--conflict" => args.next(),
+            a => a.strip_prefix("--conflict="),
+        };
+        if let Some(s) = given.and_then(crate::markers::Style::named) {
+            style = Some(s);
+        }
+    }
+    style
+}
+
 /// The favoured side among git's arguments (`-X theirs`, `-Xours`, `--strategy-option`).
 fn favour_in<'a>(args: impl Iterator<Item = &'a str>) -> Option<crate::envmerge::Favour> {
     use crate::envmerge::Favour;
@@ -316,6 +344,29 @@ mod tests {
             ("git-secrets archive", false),
         ] {
             assert_eq!(is_exporting(&args(line)), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn checkout_and_restore_name_a_conflict_style() {
+        use crate::markers::Style::{Diff3, Merge, Zdiff3};
+        for (line, want) in [
+            ("git checkout --conflict=diff3 -- x.env", Some(Diff3)),
+            ("git checkout --conflict zdiff3 x.env", Some(Zdiff3)),
+            (
+                "git restore --conflict=diff3 --conflict=merge x.env",
+                Some(Merge),
+            ),
+            ("git checkout -m x.env", None),
+            ("git checkout -- --conflict=diff3", None),
+        ] {
+            let argv = args(line);
+            let (_, rest) = subcommand(&argv).unwrap();
+            assert_eq!(
+                conflict_style_in(rest.iter().map(String::as_str)),
+                want,
+                "{line}"
+            );
         }
     }
 

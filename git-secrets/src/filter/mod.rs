@@ -27,7 +27,7 @@ use crate::workspace::Workspace;
 
 mod ahead;
 mod caller;
-pub use caller::favoured_side;
+pub use caller::{conflict_style_given, favoured_side};
 mod files;
 pub mod input;
 pub mod protocol;

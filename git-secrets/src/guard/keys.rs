@@ -167,6 +167,71 @@ pub fn retired_keys(
     })
 }
 
+/// Check 5 for `blob`, a sealed secret file whose environment access.json has no key for
+/// (or a routed file config.toml no longer tracks): values under a key that no
+/// environment of access.json lists are opened by no one once committed, the key left
+/// only in history. A merge makes one: `git secrets env del X` on one side, values set
+/// in X or a file tracked under X (`track -e X`) on the other, the conflicts resolved
+/// by taking the deleting side's config.toml. Tokens the parent already holds are not
+/// new, as in [`retired_keys`].
+pub fn lost_keys(
+    blob: &Blob,
+    whole: bool,
+    access: &Access,
+    former: Option<&[u8]>,
+) -> Option<Finding> {
+    let listed = |id: &str| access.keys.values().any(|c| c.keys().any(|k| k.0 == id));
+    let lost: Vec<(Option<String>, String)> = if whole {
+        let id = wholefile::key_id(blob.bytes)?;
+        if listed(id) {
+            return None;
+        }
+        vec![(None, id.to_owned())]
+    } else {
+        let kept: HashSet<String> = former
+            .and_then(envfile::tokens)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.token)
+            .collect();
+        envfile::tokens(blob.bytes)?
+            .into_iter()
+            .filter(|t| !kept.contains(&t.token) && !listed(&t.key_id))
+            .map(|t| (t.key, t.key_id))
+            .collect()
+    };
+    let (_, key_id) = lost.first()?;
+    let keys: Vec<String> = lost
+        .iter()
+        .filter_map(|(k, _)| k.as_ref().map(|k| format!("`{k}`")))
+        .collect();
+    let what = match keys.is_empty() {
+        true => "is sealed".to_owned(),
+        false => format!("holds {} sealed", keys.join(", ")),
+    };
+    let p = blob.path;
+    let (keep, drop) = match whole {
+        true => (
+            format!("`git secrets track {p} -e ENV`"),
+            format!("`git rm --cached -- {p}` and delete its line from .gitattributes, then commit"),
+        ),
+        false => (
+            "`git secrets export` its values and `git secrets import` them into another environment".to_owned(),
+            format!("`git rm --cached -- {p}` and commit with --no-verify"),
+        ),
+    };
+    Some(Finding {
+        commit: None,
+        path: p.to_owned(),
+        reason: format!(
+            "{what} with key {key_id}, which no environment in .secrets/access.json has (its environment deleted by `git secrets env del`, on the other side of a merge?): once committed, no one can open it"
+        ),
+        fix: format!(
+            "to keep it, abort (`git merge --abort`) and either bring the environment back (`git revert` the commit that deleted it) or, on the branch that sealed it, move it to an environment that stays ({keep}), then merge again; if it is no longer needed, {drop}"
+        ),
+    })
+}
+
 /// A scope file of `env` (declared) holding values sealed under a key of another
 /// environment's chain, and under none of `env`'s: `env rename staging preprod` then
 /// `env add staging` on one branch, an edit of the old `staging` on another, merged. The

@@ -11,7 +11,9 @@
 //! - a merge (or a squash merge, cherry-pick, revert, rebase) drops a scope file that
 //!   one side changed, while its keys lead to a declared environment (the rename: see
 //!   [`crate::access::Access::kin_envs`]), unless this identity can see that the changed
-//!   values are in that environment's file.
+//!   values are in that environment's file;
+//! - or while its environment is gone (`env del` on the other side): the values that
+//!   side set or changed there would be lost, kept only in history.
 //!
 //! `git secrets doctor --fix` merges either home (crate::workspace::orphans), key by key
 //! from the merge base. FORMAT.md §8.4.
@@ -147,10 +149,11 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
                 if was == Some(oid) {
                     return None;
                 }
+                // (A first file of an undeclared environment too: one deleted, below.)
                 let dropped = if known(path) {
                     index.get(path) != Some(oid)
                 } else {
-                    was.is_some() && !index.contains_key(path)
+                    !index.contains_key(path)
                 };
                 dropped.then_some((side, path.as_str(), oid.as_str(), was.map(String::as_str)))
             })
@@ -170,6 +173,7 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
             .iter()
             .flat_map(|(_, _, oid, was)| [Some(*oid), *was].into_iter().flatten()),
     )?;
+    let workspace = std::cell::OnceCell::new();
     // Each dropped file whose keys lead to a declared environment: (side, path, blob id,
     // the base's, the environments kin to its keys, its home's path).
     let mut homeless = Vec::new();
@@ -198,10 +202,22 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        // None declared: the environment was deleted (`env del`), and with it its values.
         let Some(home) = kin.iter().find(|e| config.has_env(e) && **e != scope.env) else {
+            // None declared: the environment was deleted (`env del`), and with it what
+            // this side set there.
+            if !reused {
+                let ws = workspace.get_or_init(|| Workspace::open_repo(repo.clone()).ok());
+                let (base, changed) = (was.map_or(&[][..], |w| blobs.get(w)), blobs.get(oid));
+                let keys = changed_keys(ws.as_ref(), &scope, base, changed);
+                if !keys.is_empty() {
+                    findings.push(deleted(&sides[side].0, &scope, &keys));
+                }
+            }
             continue;
         };
+        if was.is_none() {
+            continue; // a first value under a renamed environment's old name: check 6
+        }
         let home = Scope::new(scope.service.as_deref(), home).rel_path();
         homeless.push((side, scope, oid, was, kin, home, reused));
     }
@@ -215,7 +231,6 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
                 .map(String::as_str)
         }),
     )?;
-    let workspace = std::cell::OnceCell::new();
     for (side, scope, oid, was, kin, home, reused) in homeless {
         let ws = workspace.get_or_init(|| Workspace::open_repo(repo.clone()).ok());
         // The work tree's home file: what doctor looks at, and where the conflict markers
@@ -273,6 +288,62 @@ pub fn check_merge(repo: &Repo, look_in: Home) -> Result<Vec<Finding>, Error> {
         });
     }
     Ok(findings)
+}
+
+/// The keys `changed` (a side's version of a scope file) set or changed since `base` (the
+/// merge base's; empty when the side added the file): compared by value where this
+/// identity opens both (a rotation on that side re-seals values it did not change),
+/// else by token. Key names are in the clear.
+fn changed_keys(ws: Option<&Workspace>, scope: &Scope, base: &[u8], changed: &[u8]) -> Vec<String> {
+    let open = |bytes: &[u8]| match bytes.is_empty() {
+        true => Some(Document::default()),
+        false => ws?.decrypt_with_history(scope, bytes).ok(),
+    };
+    if let (Some(base), Some(changed)) = (open(base), open(changed)) {
+        return changed
+            .keys()
+            .into_iter()
+            .filter(|k| changed.raw(k) != base.raw(k))
+            .collect();
+    }
+    let tokens = |bytes: &[u8]| -> HashMap<String, String> {
+        crate::envfile::tokens(bytes)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.token)))
+            .collect()
+    };
+    let (was, now) = (tokens(base), tokens(changed));
+    let mut keys: Vec<String> = now
+        .into_iter()
+        .filter(|(k, t)| was.get(k) != Some(t))
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The finding for a scope file the commit drops, whose environment the other side
+/// deleted, while `name`'s side set or changed `keys` in it.
+fn deleted(name: &str, scope: &Scope, keys: &[String]) -> Finding {
+    let env = &scope.env;
+    let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    // The scope as `export` takes it.
+    let service = scope
+        .service
+        .as_ref()
+        .map_or_else(String::new, |s| format!("{s} "));
+    Finding {
+        commit: None,
+        path: scope.rel_path(),
+        reason: format!(
+            "the commit drops this file, in which {name} set or changed {}, while the other side deleted environment `{env}` (`git secrets env del`): those values would be lost, kept only in history",
+            keys.join(", ")
+        ),
+        fix: format!(
+            "to keep them, abort (`git merge --abort`, or the `--abort` of the rebase or cherry-pick) and either bring `{env}` back (`git revert` the commit that deleted it, then merge again) or, on the branch that set them, move them to an environment that stays (`git secrets export {service}{env} --format dotenv -o FILE`, `git secrets import {service}ENV --file FILE`, delete FILE, commit), then merge again; to drop them on purpose, commit with --no-verify"
+        ),
+    }
 }
 
 /// Blobs read by id, with one `git cat-file --batch` per call to [`Blobs::read`].

@@ -222,7 +222,7 @@ impl Blob<'_> {
         {
             (
                 format!("plaintext with a merge conflict marker at line {line}"),
-                format!("resolve the conflict in the work tree (one value per key, no `<<<<<<<`/`=======`/`>>>>>>>` lines), then `git add -- {p}` with the filter set up (`git secrets unlock`)"),
+                format!("resolve the conflict in the work tree (one value per key, no `<<<<<<<`/`|||||||`/`=======`/`>>>>>>>` lines), then `git add -- {p}` with the filter set up (`git secrets unlock`)"),
             )
         } else if envfile::looks_encrypted(self.bytes) {
             (

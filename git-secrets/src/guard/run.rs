@@ -520,9 +520,10 @@ fn retired<'a>(
         return None;
     }
     let whole = crate::wholefile::is_sealed(blob.bytes);
+    // None: a routed file config.toml does not track (any more).
     let env = match Scope::from_rel_path(blob.path) {
-        Some(scope) => scope.env,
-        None => aux.config(commit)?.files.get(blob.path)?.clone(),
+        Some(scope) => Some(scope.env),
+        None => aux.config(commit)?.files.get(blob.path).cloned(),
     };
     // Copied (sealed bytes, wiped all the same) to look at beside the parsed access.json.
     let former = aux
@@ -530,13 +531,14 @@ fn retired<'a>(
         .map(|b| Zeroizing::new(b.to_vec()));
     aux.access(commit)?;
     let access = aux.accesses.get(&commit)?.as_ref()?;
+    let former = former.as_deref().map(Vec::as_slice);
+    // No key of its environment to judge it by: an environment the other side of a merge
+    // deleted. What no key of access.json opens is lost once committed.
+    let Some(env) = env.filter(|e| access.keys.contains_key(e)) else {
+        return super::keys::lost_keys(blob, whole, access, former);
+    };
     let removals = &mut aux.removals;
-    super::keys::retired_keys(
-        blob,
-        &env,
-        whole,
-        access,
-        former.as_deref().map(Vec::as_slice),
-        &mut |key| removals.before(repo, commit, access, &env, key),
-    )
+    super::keys::retired_keys(blob, &env, whole, access, former, &mut |key| {
+        removals.before(repo, commit, access, &env, key)
+    })
 }

@@ -409,12 +409,22 @@ impl Workspace {
         target: Scope,
         mut file: super::ScopeFile,
     ) -> Result<Adopted, Error> {
-        let (target_lines, orphan_lines) = (
+        let (base_lines, target_lines, orphan_lines) = (
+            envmerge::plain_lines(base),
             envmerge::plain_lines(&file.doc),
             envmerge::plain_lines(orphan_doc),
         );
+        let (ours, theirs) = (target.rel_path(), orphan.scope.rel_path());
+        // Written as git would write the conflict it did not see: in this clone's style.
+        let markers = crate::markers::Markers {
+            style: crate::markers::Style::for_repo(&self.repo),
+            ..crate::markers::Markers::new(&ours, "base", &theirs)
+        };
         let merged = envmerge::merge(
-            base,
+            envmerge::Side {
+                doc: base,
+                out: &base_lines,
+            },
             envmerge::Side {
                 doc: &file.doc,
                 out: &target_lines,
@@ -423,8 +433,7 @@ impl Workspace {
                 doc: orphan_doc,
                 out: &orphan_lines,
             },
-            7,
-            (&target.rel_path(), &orphan.scope.rel_path()),
+            &markers,
             None,
         );
         let text = Zeroizing::new(merged.text);

@@ -206,7 +206,7 @@ fn keyless_merge_drivers() -> Result<[(&'static str, String); 2], Error> {
         ),
         (
             "merge.secrets-config.driver",
-            sibling_command("git-secrets-merge", "config %O %A %B %L %X %Y")?,
+            sibling_command("git-secrets-merge", "config %O %A %B %L %X %Y %S")?,
         ),
     ])
 }
@@ -224,7 +224,7 @@ pub(super) fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> R
         exe_command("filter-process")?,
         // Secret files merge key by key (merge-driver/), and the keyless drivers.
         // (No `merge.*.name`: git only shows it in a few messages.)
-        sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y")?,
+        sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y %S")?,
         keyless_merge_drivers()?,
         // The masked diff driver, cached (`git log -p` would otherwise start a process
         // per blob): its output holds no secret, and the command names the view it shows.
