@@ -452,3 +452,36 @@ fn blame_of_the_work_tree_shows_masked_lines_on_their_commits() {
         .stdout
         .contains(FILE));
 }
+
+// Guards: during a merge conflict in a secret file, `diff --show` shows the file once,
+// its two sides from the index (ours -> theirs), unlocked or locked (where the work-tree
+// file holds the sealed conflict), rather than failing twice on the markers.
+#[test]
+fn secrets_diff_show_reveals_both_sides_of_a_conflict_once() {
+    let (env, repo) = setup();
+    env.git(&repo, &["checkout", "-q", "-b", "side"]).ok();
+    env.commit_all(&repo, "side");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    write(
+        repo.join(FILE),
+        &OLD.replace("hunter2-old-pass", "main-pass-2"),
+    );
+    env.commit_all(&repo, "main");
+    let locked = clone(&env, &repo, "locked");
+    let expected =
+        "diff .secrets/production.env (production): in a merge conflict, ours -> theirs\n\
+         -CHANGE=main-pass-2\n+CHANGE=hunter2-new-pass\n\
+         +ADDED=added-value-789\n\
+         -PIN=1234\n+PIN=1235\n\
+         -GONE=gone-value-456\n";
+    env.git(&repo, &["merge", "-q", "side"]).fails();
+    let shown = env.secrets(&repo, &["diff", "--show", "--yes"]).ok();
+    assert_eq!(shown.stdout, expected);
+    env.git(&locked, &["merge", "-q", "origin/side"]).fails();
+    assert!(
+        read(locked.join(FILE)).contains("<<<<<<<"),
+        "a sealed conflict"
+    );
+    let shown = env.secrets(&locked, &["diff", "--show", "--yes"]).ok();
+    assert_eq!(shown.stdout, expected);
+}

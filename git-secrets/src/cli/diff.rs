@@ -71,6 +71,23 @@ pub fn cmd_diff(mut args: DiffArgs) -> Result<(), Error> {
         let Some(scope) = Scope::from_rel_path(&change.path) else {
             continue;
         };
+        if change.conflicted {
+            // The work-tree file holds markers: the two sides of the conflict are shown
+            // instead, from the index (in a locked clone, the only way to read them).
+            match conflict_sides(&ws, &scope, &change.path) {
+                Ok((ours, theirs)) => {
+                    let shown = diffview::reveal_changes(&ours, &theirs);
+                    text.push_str(&format!(
+                        "diff {} ({}): in a merge conflict, ours -> theirs\n",
+                        change.path,
+                        scope.label()
+                    ));
+                    text.push_str(shown.expose());
+                }
+                Err(e) => unreadable.push(format!("{}: {e}", change.path)),
+            }
+            continue;
+        }
         let sides = side(&ws, &scope, &change.old, true)
             .and_then(|old| Ok((old, side(&ws, &scope, &change.new, change.deleted)?)));
         let (old, new) = match sides {
@@ -107,6 +124,35 @@ struct Change {
     old: Option<String>,
     new: Option<String>,
     deleted: bool,
+    /// Unmerged (git lists it once as such, and again as a change of stage 2).
+    conflicted: bool,
+}
+
+/// Our side and their side of a conflicted file, from the index's stages 2 and 3 (a side
+/// that deleted the file is empty).
+fn conflict_sides(
+    ws: &Workspace,
+    scope: &Scope,
+    path: &str,
+) -> Result<(Document, Document), Error> {
+    let listed = ws
+        .repo
+        .git(&["ls-files", "-u", "-z", "--", &format!(":(literal){path}")])?;
+    let (mut ours, mut theirs) = (None, None);
+    // "<mode> <oid> <stage>" TAB "<path>", NUL-terminated.
+    for record in listed.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let head = String::from_utf8_lossy(record);
+        let fields: Vec<&str> = head.split(['\t', ' ']).collect();
+        match fields[..] {
+            [_, oid, "2", ..] => ours = Some(oid.to_owned()),
+            [_, oid, "3", ..] => theirs = Some(oid.to_owned()),
+            _ => {}
+        }
+    }
+    Ok((
+        side(ws, scope, &ours, true)?,
+        side(ws, scope, &theirs, true)?,
+    ))
 }
 
 /// Runs `git diff --raw` with the user's arguments, in the user's directory (so paths
@@ -155,12 +201,19 @@ fn changed_files(user_args: &[OsString]) -> Result<Vec<Change>, Error> {
         let path = String::from_utf8_lossy(it.next().ok_or_else(bad)?).into_owned();
         let blob = |oid: &str| (!oid.bytes().all(|b| b == b'0')).then(|| oid.to_owned());
         let deleted = status.starts_with('D');
+        let conflicted = status.starts_with('U');
+        if conflicted {
+            out.retain(|c: &Change| c.path != path);
+        } else if out.iter().any(|c| c.conflicted && c.path == path) {
+            continue;
+        }
         // A null new side that is not a deletion is the work-tree file.
         out.push(Change {
             path,
             old: blob(old),
             new: blob(new),
             deleted,
+            conflicted,
         });
     }
     Ok(out)
