@@ -40,6 +40,13 @@ fn filter_configured(env: &Env, clone: &Path) -> bool {
     .success()
 }
 
+/// The files of the work tree (not .git) holding a match of the extended regex `values`,
+/// one path per line.
+fn plaintext_left(env: &Env, repo: &Path, values: &str) -> String {
+    env.run("grep", repo, &["-rlE", "--exclude-dir=.git", values, "."])
+        .stdout
+}
+
 fn assert_encrypted(text: &str) {
     assert!(text.contains("gs1:"), "{text}");
     for v in ["dev-pass-1", "sk-dev-abc", "prod-token-xyz", "# dev"] {
@@ -644,19 +651,11 @@ fn lock_refuses_while_a_mergetool_or_editor_copy_holds_plaintext() {
     std::fs::remove_file(repo.join(".secrets/production.env~")).unwrap();
     std::fs::remove_file(&local).unwrap();
     env.secrets(&repo, &["lock"]).ok();
-    let left = env
-        .run(
-            "grep",
-            &repo,
-            &[
-                "-rlE",
-                "--exclude-dir=.git",
-                "side-value|main-value|prod-token|dev-pass",
-                ".",
-            ],
-        )
-        .stdout;
-    assert_eq!(left, "", "plaintext left in the work tree after lock");
+    assert_eq!(
+        plaintext_left(&env, &repo, "side-value|main-value|prod-token|dev-pass"),
+        "",
+        "plaintext left in the work tree after lock"
+    );
 }
 
 // Guards: an editor's copies of a secret file (an Emacs `#NAME#` autosave, a Vim swap
@@ -707,19 +706,11 @@ fn lock_refuses_while_an_editor_copy_holds_plaintext_staged_or_not() {
         .ok();
     std::fs::remove_file(repo.join(swap)).unwrap();
     env.secrets(&repo, &["lock"]).ok();
-    let left = env
-        .run(
-            "grep",
-            &repo,
-            &[
-                "-rlE",
-                "--exclude-dir=.git",
-                "dev-pass|sk-dev|prod-token",
-                ".",
-            ],
-        )
-        .stdout;
-    assert_eq!(left, "", "plaintext left in the work tree after lock");
+    assert_eq!(
+        plaintext_left(&env, &repo, "dev-pass|sk-dev|prod-token"),
+        "",
+        "plaintext left in the work tree after lock"
+    );
 }
 
 // Guards: with `rerere.enabled`, git records a conflict in a secret file and its

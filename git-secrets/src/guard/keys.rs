@@ -108,26 +108,7 @@ pub fn retired_keys(
                 .is_empty()
     };
     let p = blob.path;
-    // (line, key name, key id) of each token under a key that may not hold it.
-    let bad: Vec<(Option<usize>, Option<String>, String)> = if whole {
-        let id = wholefile::key_id(blob.bytes)?;
-        if ok(id) {
-            return None;
-        }
-        vec![(None, None, id.to_owned())]
-    } else {
-        let kept: HashSet<String> = former
-            .and_then(envfile::tokens)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| t.token)
-            .collect();
-        envfile::tokens(blob.bytes)?
-            .into_iter()
-            .filter(|t| !kept.contains(&t.token) && !ok(&t.key_id))
-            .map(|t| (Some(t.line), t.key, t.key_id))
-            .collect()
-    };
+    let bad = new_tokens_outside(blob, whole, former, &mut ok)?;
     let (line, key, key_id) = bad.first()?;
     let what = match (line, key) {
         (Some(l), Some(k)) => format!("line {l} (`{k}`) is"),
@@ -167,6 +148,42 @@ pub fn retired_keys(
     })
 }
 
+/// A token [`new_tokens_outside`] found: its line and key name (none for a whole file,
+/// or a comment), and its key id.
+type NewToken = (Option<usize>, Option<String>, String);
+
+/// (line, key name, key id) of each token of `blob` (a sealed scope file, or a `whole`
+/// sealed file: one token, no line) under a key `allowed` refuses, leaving out the tokens
+/// `former` (the parent's version) already holds: those are not new. `None` when `blob`
+/// is not in sealed form.
+fn new_tokens_outside(
+    blob: &Blob,
+    whole: bool,
+    former: Option<&[u8]>,
+    allowed: &mut dyn FnMut(&str) -> bool,
+) -> Option<Vec<NewToken>> {
+    if whole {
+        let id = wholefile::key_id(blob.bytes)?;
+        return Some(match allowed(id) {
+            true => Vec::new(),
+            false => vec![(None, None, id.to_owned())],
+        });
+    }
+    let kept: HashSet<String> = former
+        .and_then(envfile::tokens)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.token)
+        .collect();
+    Some(
+        envfile::tokens(blob.bytes)?
+            .into_iter()
+            .filter(|t| !kept.contains(&t.token) && !allowed(&t.key_id))
+            .map(|t| (Some(t.line), t.key, t.key_id))
+            .collect(),
+    )
+}
+
 /// Check 5 for `blob`, a sealed secret file whose environment access.json has no key for
 /// (or a routed file config.toml no longer tracks): values under a key that no
 /// environment of access.json lists are opened by no one once committed, the key left
@@ -180,30 +197,12 @@ pub fn lost_keys(
     access: &Access,
     former: Option<&[u8]>,
 ) -> Option<Finding> {
-    let listed = |id: &str| access.keys.values().any(|c| c.keys().any(|k| k.0 == id));
-    let lost: Vec<(Option<String>, String)> = if whole {
-        let id = wholefile::key_id(blob.bytes)?;
-        if listed(id) {
-            return None;
-        }
-        vec![(None, id.to_owned())]
-    } else {
-        let kept: HashSet<String> = former
-            .and_then(envfile::tokens)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| t.token)
-            .collect();
-        envfile::tokens(blob.bytes)?
-            .into_iter()
-            .filter(|t| !kept.contains(&t.token) && !listed(&t.key_id))
-            .map(|t| (t.key, t.key_id))
-            .collect()
-    };
-    let (_, key_id) = lost.first()?;
+    let mut listed = |id: &str| access.keys.values().any(|c| c.keys().any(|k| k.0 == id));
+    let lost = new_tokens_outside(blob, whole, former, &mut listed)?;
+    let (_, _, key_id) = lost.first()?;
     let keys: Vec<String> = lost
         .iter()
-        .filter_map(|(k, _)| k.as_ref().map(|k| format!("`{k}`")))
+        .filter_map(|(_, k, _)| k.as_ref().map(|k| format!("`{k}`")))
         .collect();
     let what = match keys.is_empty() {
         true => "is sealed".to_owned(),
