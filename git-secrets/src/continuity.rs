@@ -18,6 +18,17 @@
 //! it. (A routine rotation shuts nobody out, so a branch made before one is fine.)
 //! Reading stays possible: old commits must still check out.
 //!
+//! Reaching an old key is not enough, though: someone who held it (a member since removed)
+//! can grow the chain again from it, with a key of their own that supersedes it (a link
+//! that opens, since they hold both) and the newer keys left out. So the clone also
+//! remembers, per environment, the newest current key it accepted
+//! (`git-secrets/current-keys`, `<environment> <key id>` lines), and seals nothing new
+//! under a current key that is not that one or a key it supersedes (reached from it by
+//! links that open): the rotations this clone has seen cannot be undone by an
+//! access.json, whether forged or on a branch made before them (merging the rotation in
+//! is the fix). Reading stays possible. Commands that change keys here say so themselves
+//! (a rotation, `env add`, `env del`, `env rename`, `env trust`).
+//!
 //! A fresh clone has nothing to compare with and trusts what it finds, as does a clone
 //! for an environment it could not read before (trust on first use); `unlock` and
 //! `status` open every environment this identity can, so that only environments added
@@ -34,6 +45,7 @@ use crate::error::Error;
 use crate::fsutil;
 
 const FILE: &str = "git-secrets/held-keys";
+const CURRENT_FILE: &str = "git-secrets/current-keys";
 const REMOVED_FILE: &str = "git-secrets/removed-members";
 const WRAPPED_FILE: &str = "git-secrets/wrapped-to";
 const TRACKED_FILE: &str = "git-secrets/tracked-files";
@@ -308,28 +320,154 @@ pub fn check_all(root: &Path, chains: &[(&str, &OpenChain)]) -> Vec<String> {
     refused
 }
 
-/// Forgets the keys held for `env` (it was deleted or added here, or the user trusts its
-/// new keys).
+/// Forgets the keys held for `env`, and its current key (it was deleted or added here, or
+/// the user trusts its new keys).
 pub fn forget(root: &Path, env: &str) {
-    let Some(path) = memory(root) else {
+    let Some(dir) = common_dir(root) else {
         return;
     };
     let _one = one_at_a_time();
+    let path = dir.join(FILE);
     let mut held = load(&path);
     if held.remove(env).is_some() {
         save(&path, &held);
     }
+    let path = dir.join(CURRENT_FILE);
+    let mut current = load_current(&path);
+    if current.remove(env).is_some() {
+        save_current(&path, &current);
+    }
 }
 
-/// Moves what was held for `from` to `to` (a rename keeps the keys).
+/// Moves what was held for `from` to `to`, current key included (a rename keeps the
+/// keys).
 pub fn rename(root: &Path, from: &str, to: &str) {
-    let Some(path) = memory(root) else {
+    let Some(dir) = common_dir(root) else {
         return;
     };
     let _one = one_at_a_time();
+    let path = dir.join(FILE);
     let mut held = load(&path);
     if let Some(ids) = held.remove(from) {
         held.insert(to.to_owned(), ids);
         save(&path, &held);
+    }
+    let path = dir.join(CURRENT_FILE);
+    let mut current = load_current(&path);
+    if let Some(id) = current.remove(from) {
+        current.insert(to.to_owned(), id);
+        save_current(&path, &current);
+    }
+}
+
+/// The current key this clone last accepted for each environment.
+fn load_current(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(env, id)| (env.to_owned(), id.to_owned()))
+        .collect()
+}
+
+fn save_current(path: &Path, current: &BTreeMap<String, String>) {
+    let text: String = current
+        .iter()
+        .map(|(env, id)| format!("{env} {id}\n"))
+        .collect();
+    store(path, &text);
+}
+
+/// A current key refused by [`check_descent_all`]: it does not descend from the one this
+/// clone remembers.
+#[derive(Clone)]
+pub struct NotDescended {
+    pub env: String,
+    pub key: String,
+    pub remembered: String,
+}
+
+impl From<NotDescended> for Error {
+    fn from(n: NotDescended) -> Error {
+        Error::KeyNotDescended {
+            env: n.env,
+            key: n.key,
+            remembered: n.remembered,
+        }
+    }
+}
+
+/// Checks, for each `(env, chain)` (`chain`: the keys of `env` this identity opened from
+/// `access`), that the one current key of `env` is the current key this clone remembers
+/// for it, or supersedes it through links that open ([`Access::descends`]); then
+/// remembers it as the newest (none yet: trust on first use). Returns those refused (see
+/// the module's docs), whose memory is left as it was. Nothing is decided, or
+/// remembered, for an environment with more than one current key (no new value is
+/// sealed there until a rotation, which supersedes them all) or one whose current key
+/// this identity did not open (it cannot seal under it, and its links were not checked).
+pub fn check_descent_all(
+    root: &Path,
+    access: &Access,
+    chains: &[(&str, &OpenChain)],
+) -> Vec<NotDescended> {
+    let Some(path) = common_dir(root).map(|d| d.join(CURRENT_FILE)) else {
+        return Vec::new();
+    };
+    let _one = one_at_a_time();
+    let mut current = load_current(&path);
+    let mut refused = Vec::new();
+    let mut changed = false;
+    for (env, chain) in chains {
+        let heads = access.heads(env);
+        let [head] = heads.as_slice() else {
+            continue;
+        };
+        if chain.get(head).is_none() {
+            continue;
+        }
+        match current.get(*env) {
+            Some(r) if *r == head.0 => {}
+            Some(r) if !access.descends(env, head, r) => refused.push(NotDescended {
+                env: env.to_string(),
+                key: head.0.clone(),
+                remembered: r.clone(),
+            }),
+            _ => {
+                current.insert(env.to_string(), head.0.clone());
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        save_current(&path, &current);
+    }
+    refused
+}
+
+/// [`check_descent_all`] of one environment.
+pub fn check_descent(
+    root: &Path,
+    env: &str,
+    access: &Access,
+    chain: &OpenChain,
+) -> Result<(), Error> {
+    match check_descent_all(root, access, &[(env, chain)]).pop() {
+        Some(refused) => Err(refused.into()),
+        None => Ok(()),
+    }
+}
+
+/// Remembers `key` as the current key of `env`: this clone rotated it (the new key
+/// supersedes whatever it remembered, or this branch's old head, which is what this
+/// clone now seals under).
+pub fn set_current(root: &Path, env: &str, key: &str) {
+    let Some(path) = common_dir(root).map(|d| d.join(CURRENT_FILE)) else {
+        return;
+    };
+    let _one = one_at_a_time();
+    let mut current = load_current(&path);
+    if current.get(env).map(String::as_str) != Some(key) {
+        current.insert(env.to_owned(), key.to_owned());
+        save_current(&path, &current);
     }
 }

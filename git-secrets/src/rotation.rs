@@ -121,6 +121,14 @@ fn apply(ws: &mut Workspace, journal: &Journal, journal_path: &Path) -> Result<R
     fsutil::write_public(&ws.root().join(ACCESS_FILE), journal.new_access.as_bytes())?;
     fault("after-access");
     ws.reload_access()?;
+    // The new keys are what this clone seals under from now on (crate::continuity): they
+    // supersede every head here, on a branch made before a rotation this clone saw too
+    // (merging that branch then makes a fork, which the next rotation repairs).
+    for env in &journal.environments {
+        if let [head] = ws.access.heads(env).as_slice() {
+            crate::continuity::set_current(ws.root(), env, &head.0);
+        }
+    }
     let files = reseal(ws, &journal.environments)?;
     fault("after-reseal");
     ws.repo.git(&["add", "--", ACCESS_FILE])?;

@@ -116,7 +116,17 @@ fn rename_and_edit(
         env.secrets(&repo, &["set", "development", key, value]).ok();
     }
     env.commit_all(&repo, "secrets");
-    env.git(&repo, &["checkout", "-q", "-b", "values"]).ok();
+    // Main's side first: a rotation on the branch (`on_branch`) is one this clone would
+    // not let main's old key undo (crate::continuity) until it is merged.
+    env.git(&repo, &["branch", "values"]).ok();
+    env.secrets(&repo, &["env", "rename", "development", "dev"])
+        .ok();
+    env.secrets(&repo, &["set", "dev", "OTHER", "other-2"]).ok();
+    if let Some(api) = main_api {
+        env.secrets(&repo, &["set", "dev", "API", api]).ok();
+    }
+    env.commit_all(&repo, "rename");
+    env.git(&repo, &["checkout", "-q", "values"]).ok();
     on_branch(&repo);
     env.secrets(&repo, &["set", "development", "API", "dev-api-2"])
         .ok();
@@ -125,13 +135,6 @@ fn rename_and_edit(
     env.secrets(&repo, &["unset", "development", "OLD"]).ok();
     env.commit_all(&repo, "development values");
     env.git(&repo, &["checkout", "-q", "main"]).ok();
-    env.secrets(&repo, &["env", "rename", "development", "dev"])
-        .ok();
-    env.secrets(&repo, &["set", "dev", "OTHER", "other-2"]).ok();
-    if let Some(api) = main_api {
-        env.secrets(&repo, &["set", "dev", "API", api]).ok();
-    }
-    env.commit_all(&repo, "rename");
     repo
 }
 

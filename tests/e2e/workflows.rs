@@ -97,14 +97,30 @@ fn clone_unlocked(env: &Env, from: &Path, name: &str) -> PathBuf {
 }
 
 /// Alice's base repository with `theirs` committed on branch `theirs` and `ours` on `main`
-/// (checked out).
+/// (checked out). A rotation is made last: once a clone has seen a rotation, it seals no
+/// new value on a branch made before it until the rotation is merged in (see
+/// `forged_chain`), so a value changed "concurrently" on the other side is changed first.
 fn two_branches(env: &Env, ours: Change, theirs: Change) -> PathBuf {
     let repo = base_repo(env);
-    env.git(&repo, &["checkout", "-q", "-b", "theirs"]).ok();
-    commit(env, &repo, theirs);
+    env.git(&repo, &["branch", "theirs"]).ok();
+    let order = match theirs {
+        Change::Rotate => [("main", ours), ("theirs", theirs)],
+        Change::Set(..) => [("theirs", theirs), ("main", ours)],
+    };
+    for (branch, change) in order {
+        env.git(&repo, &["checkout", "-q", branch]).ok();
+        commit(env, &repo, change);
+    }
     env.git(&repo, &["checkout", "-q", "main"]).ok();
-    commit(env, &repo, ours);
     repo
+}
+
+/// Runs `f` in a clone of `repo` by the same identity (unlocked), whose memory of keys is
+/// its own: a rotation made there is one `repo` has not seen, as if made by a teammate.
+fn elsewhere(env: &Env, repo: &Path, f: impl FnOnce(&Path)) -> PathBuf {
+    let other = clone_unlocked(env, repo, "elsewhere");
+    f(&other);
+    other
 }
 
 /// The git commands that merge.
@@ -147,19 +163,41 @@ fn run(env: &Env, op: Op, ours: Change, theirs: Change) -> (PathBuf, Out) {
             // `theirs`, then a commit back to the base, then `ours`; reverting the commit
             // back to the base brings `theirs` in against `ours`.
             let repo = base_repo(env);
-            commit(env, &repo, theirs);
-            env.git(&repo, &["checkout", "-q", "HEAD~1", "--", "."])
-                .ok();
-            env.commit_all(&repo, "back to base");
+            let back_to_base = |repo: &Path| {
+                commit(env, repo, theirs);
+                env.git(repo, &["checkout", "-q", "HEAD~1", "--", "."]).ok();
+                env.commit_all(repo, "back to base");
+            };
+            if matches!(theirs, Change::Rotate) {
+                // This clone never sees the rotation until the revert (a clone that saw
+                // it would rightly seal nothing under the key it retired).
+                let other = elsewhere(env, &repo, back_to_base);
+                pull(env, &repo, &other);
+            } else {
+                back_to_base(&repo);
+            }
             commit(env, &repo, ours);
             let out = env.git(&repo, &["revert", "--no-edit", "HEAD~1"]);
             (repo, out)
         }
         Op::StashPop | Op::StashPopOnStaged => {
             let repo = base_repo(env);
-            make(env, &repo, theirs);
-            env.git(&repo, &["stash", "push", "-q"]).ok();
-            assert_eq!(read(repo.join(FILE)), text(&[]), "stash push restores HEAD");
+            let stash = |repo: &Path| {
+                make(env, repo, theirs);
+                env.git(repo, &["stash", "push", "-q"]).ok();
+                assert_eq!(read(repo.join(FILE)), text(&[]), "stash push restores HEAD");
+            };
+            if matches!(theirs, Change::Rotate) {
+                // Stashed where this clone never sees the rotation until the pop (as in
+                // the revert above), and brought over as a stash entry.
+                let other = elsewhere(env, &repo, stash);
+                let other = other.to_str().unwrap();
+                env.git(&repo, &["fetch", "-q", other, "refs/stash"]).ok();
+                env.git(&repo, &["stash", "store", "-m", "rotation", "FETCH_HEAD"])
+                    .ok();
+            } else {
+                stash(&repo);
+            }
             if op == Op::StashPop {
                 commit(env, &repo, ours);
             } else {

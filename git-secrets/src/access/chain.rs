@@ -177,6 +177,30 @@ impl Access {
             .unwrap_or_default()
     }
 
+    /// Whether `older` is a key `newer` supersedes in `env`: reached from it by walking
+    /// back `superseded_by` links. Only proof of descent for a chain opened with
+    /// [`Access::open_chain`] holding `newer`: walking back from an open key opens every
+    /// key it supersedes, each link checked (a link that does not open is an error), so
+    /// every step of the walk was made by a holder of both keys.
+    pub fn descends(&self, env: &str, newer: &KeyId, older: &str) -> bool {
+        let Some(keys) = self.keys.get(env) else {
+            return false;
+        };
+        let mut reached: std::collections::BTreeSet<&KeyId> = std::collections::BTreeSet::new();
+        let mut todo = vec![newer];
+        while let Some(next) = todo.pop() {
+            for (id, record) in keys {
+                if record.superseded_by.contains_key(next) && reached.insert(id) {
+                    if id.0 == older {
+                        return true;
+                    }
+                    todo.push(id);
+                }
+            }
+        }
+        false
+    }
+
     /// Heads of `env` that a removed member was given (so may hold): no new value may be
     /// sealed under them.
     pub fn exposed_heads(&self, env: &str) -> Vec<(KeyId, Vec<String>)> {

@@ -143,6 +143,9 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             }
             // The chain's seals bind the environment's name: redo them under the new one.
             let chain = ws.open_chain(&from)?;
+            // Every value is sealed again, under the current key: only one this clone may
+            // seal under (the new name is new to its memory of keys).
+            ws.check_current(&from)?;
             ws.access.rename_env(&from, &to);
             ws.access.reseal_chain(&to, &chain)?;
             for e in ws.config.environments.iter_mut().filter(|e| **e == from) {

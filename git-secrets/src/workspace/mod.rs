@@ -99,6 +99,10 @@ pub struct Workspace {
     history_folded: OnceLock<()>,
     /// What this clone saw of its members (crate::continuity::Seen).
     seen: Mutex<crate::continuity::Seen>,
+    /// Per environment whose chain was opened from `access`: whether its current key was
+    /// refused for not descending from the one this clone remembers
+    /// (crate::continuity::check_descent_all).
+    descent: Mutex<HashMap<String, Option<crate::continuity::NotDescended>>>,
 }
 
 impl Workspace {
@@ -124,6 +128,7 @@ impl Workspace {
             history: OnceLock::new(),
             history_folded: OnceLock::new(),
             seen: Mutex::default(),
+            descent: Mutex::default(),
         }
         .note_seen())
     }
@@ -163,6 +168,7 @@ impl Workspace {
             history: OnceLock::new(),
             history_folded: OnceLock::new(),
             seen: Mutex::default(),
+            descent: Mutex::default(),
         }
         .note_seen())
     }
@@ -178,6 +184,7 @@ impl Workspace {
             history: OnceLock::new(),
             history_folded: OnceLock::new(),
             seen: Mutex::default(),
+            descent: Mutex::default(),
         }
     }
 
@@ -199,17 +206,50 @@ impl Workspace {
     }
 
     /// The keys of `env` this identity opens, checked against the keys this clone held
-    /// before (see [`crate::continuity`]).
+    /// before (see [`crate::continuity`]). Whether the current key descends from the one
+    /// this clone remembers is noted for [`Workspace::check_current`]: reading does not
+    /// depend on it.
     pub fn open_chain(&self, env: &str) -> Result<crate::access::OpenChain, Error> {
         let chain = self.access.open_chain(env, self.identity()?)?;
         crate::continuity::check(self.root(), env, &chain)?;
+        self.note_descent(&[(env, &chain)]);
         Ok(chain)
     }
 
+    /// Checks the current keys of the `chains` opened from `access` against those this
+    /// clone remembers (crate::continuity::check_descent_all), and notes the verdicts.
+    fn note_descent(&self, chains: &[(&str, &crate::access::OpenChain)]) {
+        let refused = crate::continuity::check_descent_all(self.root(), &self.access, chains);
+        let mut descent = self.descent.lock().unwrap_or_else(|p| p.into_inner());
+        for (env, _) in chains {
+            let verdict = refused.iter().find(|r| r.env == *env).cloned();
+            descent.insert(env.to_string(), verdict);
+        }
+    }
+
     /// Refuses to seal under a current key of `env` ever wrapped to a member this clone
-    /// saw removed ([`crate::continuity::check_current`]).
+    /// saw removed ([`crate::continuity::check_current`]), or one that does not descend
+    /// from the current key this clone last accepted ([`crate::continuity`]).
     pub fn check_current(&self, env: &str) -> Result<(), Error> {
-        crate::continuity::check_current(&self.seen(), env, &self.access)
+        crate::continuity::check_current(&self.seen(), env, &self.access)?;
+        let noted = |ws: &Self| {
+            ws.descent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(env)
+                .cloned()
+        };
+        let verdict = match noted(self) {
+            Some(verdict) => verdict,
+            // Not opened yet in this process. One this identity cannot open seals
+            // nothing anyway (and its links were not checked).
+            None if self.open_chain(env).is_ok() => noted(self).flatten(),
+            None => None,
+        };
+        match verdict {
+            Some(refused) => Err(refused.into()),
+            None => Ok(()),
+        }
     }
 
     /// What this clone has seen of its members (crate::continuity::Seen), HEAD's history
@@ -268,6 +308,12 @@ impl Workspace {
         let checks: Vec<(&str, &crate::access::OpenChain)> =
             opened.iter().map(|(env, chain)| (*env, chain)).collect();
         let refused = crate::continuity::check_all(self.root(), &checks);
+        let kept: Vec<(&str, &crate::access::OpenChain)> = checks
+            .iter()
+            .filter(|(env, _)| !refused.iter().any(|r| r == env))
+            .copied()
+            .collect();
+        self.note_descent(&kept);
         for (env, chain) in opened
             .iter()
             .filter(|(env, _)| !refused.iter().any(|r| r == env))
@@ -309,6 +355,10 @@ impl Workspace {
         self.access = Access::load(&self.repo.root.join(ACCESS_FILE))?;
         self.remember_seen(&Default::default());
         self.keys
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.descent
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .clear();

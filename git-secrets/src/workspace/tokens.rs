@@ -243,6 +243,7 @@ impl Workspace {
         let chain = merged.open_chain(env, self.identity().ok()?).ok()?;
         crate::continuity::check(self.root(), env, &chain).ok()?;
         crate::continuity::check_current(&self.seen(), env, &merged).ok()?;
+        crate::continuity::check_descent(self.root(), env, &merged, &chain).ok()?;
         chain.sealing_keys().into_iter().find(|k| *k.id() == head)
     }
 
