@@ -43,6 +43,9 @@ pub enum Error {
         /// This identity's member id, when its entry is marked removed (it cannot be
         /// approved again).
         removed: Option<String>,
+        /// The name of the CI key this identity is (`keys create`), which `join` and an
+        /// approval do not apply to: a CI key reads the environments it was made for.
+        ci_key: Option<String>,
     },
     #[error("the keys of `{env}` in .secrets/access.json reach none of the keys this clone held before: they were replaced by someone who did not hold the old ones, or `{env}` was deleted and added again; nothing is opened or sealed under them")]
     KeysReplaced { env: String },
@@ -147,6 +150,8 @@ impl Error {
             Error::IdentityPermissions { path, .. } => format!("run `chmod 600 {}`", path.display()),
             Error::BadIdentity { .. } => "the identity must be the AGE-SECRET-KEY-1… line of an age identity file".into(),
             Error::NoHome => "set HOME, or GIT_SECRETS_IDENTITY / GIT_SECRETS_IDENTITY_FILE".into(),
+            Error::NoAccess { ci_key: Some(name), removed: Some(_), .. } => format!("this identity is the CI key `{name}`, which was revoked: a member makes a new one with `git secrets keys create --name NAME --env ENV`, and the job's secret is replaced with it"),
+            Error::NoAccess { ci_key: Some(name), env, .. } => format!("this identity is the CI key `{name}`, which reads only the environments it was made for: a member makes one that reads {env} with `git secrets keys create --name NAME --env ENV` (one --env per environment), or the job runs with another environment"),
             Error::NoAccess { removed: Some(id), .. } => format!("this device's key was removed from the repository (member {id}) and cannot be approved again: make a new identity (a new device, or GIT_SECRETS_IDENTITY_FILE) and `git secrets join --name NAME` with it"),
             Error::NoAccess { recipient, .. } => format!("ask a member to approve this device (`git secrets join --name NAME` if you have not; your public key is {recipient})"),
             Error::KeyHeldByRemoved { env, .. } => format!("bring the removal in first (`git pull`, or merge the branch that has it; `git log -p .secrets/access.json` shows who took it out), or, if HEAD's history has it already (a revert, or an old access.json put back) or no branch has it (an edit made elsewhere), give `{env}` a new key with `git secrets rotate --env {env}` (the removed member stays out; to read again they join with a new identity). An edit already in the work tree stays there: move the file aside (`mv FILE FILE.mine && git checkout -- FILE`), merge, then put the values back with `git secrets import --file FILE.mine`"),

@@ -249,6 +249,9 @@ fn ci_key_reads_only_its_environments_from_a_fresh_clone() {
         "{}",
         out.stderr
     );
+    // The fix named is a CI key for that environment, not `join`.
+    out.error_names(&["the CI key `deploy`", "keys create --name NAME --env ENV"]);
+    assert!(!out.stderr.contains("join"), "{}", out.stderr);
     // Revoking is a removal with rotation.
     let id = member_id(&env, &alice, "deploy");
     env.secrets(&alice, &["keys", "revoke", &id]).ok();
@@ -266,6 +269,8 @@ fn ci_key_reads_only_its_environments_from_a_fresh_clone() {
         "{}",
         out.stderr
     );
+    out.error_names(&["the CI key `deploy`, which was revoked", "keys create"]);
+    assert!(!out.stderr.contains("join"), "{}", out.stderr);
 }
 
 /// A rotation killed at each step is completed or rolled back by the next command, and

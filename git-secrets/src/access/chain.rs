@@ -266,15 +266,19 @@ impl Access {
         granted: &str,
         identity: &Identity,
     ) -> Result<OpenChain, Error> {
-        let no_access = |removed: Option<&str>| Error::NoAccess {
+        let no_access = |removed: Option<&str>, ci_key: Option<&str>| Error::NoAccess {
             env: granted.to_owned(),
             recipient: identity.recipient(),
             removed: removed.map(str::to_owned),
+            ci_key: ci_key.map(str::to_owned),
         };
-        let (me, member) = self.member_of(identity).ok_or_else(|| no_access(None))?;
+        let (me, member) = self
+            .member_of(identity)
+            .ok_or_else(|| no_access(None, None))?;
         if !Self::may_read(member, granted) {
             let removed = (member.status == Status::Removed).then_some(me);
-            return Err(no_access(removed.map(String::as_str)));
+            let ci_key = (member.kind == super::MemberKind::Ci).then_some(member.name.as_str());
+            return Err(no_access(removed.map(String::as_str), ci_key));
         }
         let keys = self
             .keys
@@ -311,7 +315,7 @@ impl Access {
             open.extend(found);
         }
         if open.is_empty() {
-            return Err(no_access(None));
+            return Err(no_access(None, None));
         }
         check_links(keys, env, &open)?;
         let heads = self.heads(env);
