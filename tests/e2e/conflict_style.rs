@@ -123,15 +123,7 @@ fn a_diff3_conflict_in_a_locked_clone_is_sealed_base_and_all() {
     env.secrets(&repo, &["lock"]).ok();
     env.git(&repo, &["merge", "side"]).fails();
     let markers = git_markers(&repo);
-    let sealed = read(repo.join(DEV));
-    let lines: Vec<&str> = sealed.lines().collect();
-    assert_eq!(lines.len(), 7, "{sealed}");
-    for (i, marker) in [(0, 0), (2, 1), (4, 2), (6, 3)] {
-        assert_eq!(lines[i], markers[marker], "{sealed}");
-    }
-    for i in [1, 3, 5] {
-        assert!(lines[i].starts_with("DB=gs1:"), "{sealed}");
-    }
+    assert_sealed_diff3(&read(repo.join(DEV)), &markers);
     env.secrets(&repo, &["unlock"]).ok();
     let want = diff3(
         &markers,
@@ -168,8 +160,12 @@ fn a_diff3_conflict_merged_without_access_holds_the_sealed_base() {
     bob.git(&b, &["reset", "-q", "--hard", "main2"]).ok();
     let out = bob.git(&b, &["merge", "side"]).fails();
     assert!(out.stderr.contains("line by line"), "{out:#?}");
-    let markers = git_markers(&b);
-    let sealed = read(b.join(PROD));
+    assert_sealed_diff3(&read(b.join(PROD)), &git_markers(&b));
+}
+
+/// `sealed` is one diff3 conflict of key DB: git's four `markers` around the three
+/// sides, each in sealed form.
+fn assert_sealed_diff3(sealed: &str, markers: &[String]) {
     let lines: Vec<&str> = sealed.lines().collect();
     assert_eq!(lines.len(), 7, "{sealed}");
     for (i, marker) in [(0, 0), (2, 1), (4, 2), (6, 3)] {
