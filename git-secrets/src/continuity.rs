@@ -180,12 +180,7 @@ fn tracked_memory(root: &Path) -> Option<PathBuf> {
 }
 
 fn load_tracked(path: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(env, p)| (p.to_owned(), env.to_owned()))
-        .collect()
+    pairs(path).map(|(env, p)| (p, env)).collect()
 }
 
 /// Remembers the environment of each tracked file this clone did not know yet
@@ -210,8 +205,7 @@ pub fn remember_tracked<'a>(
         }
     }
     if known != before {
-        let text: String = known.iter().map(|(p, e)| format!("{e} {p}\n")).collect();
-        store(&path, &text);
+        store_pairs(&path, known.iter().map(|(p, e)| (e, p)));
     }
     known
 }
@@ -257,21 +251,35 @@ pub fn check_current(seen: &Seen, env: &str, access: &Access) -> Result<(), Erro
 
 fn load(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
-        if let Some((env, id)) = line.split_once(' ') {
-            held.entry(env.to_owned())
-                .or_default()
-                .insert(id.to_owned());
-        }
+    for (env, id) in pairs(path) {
+        held.entry(env).or_default().insert(id);
     }
     held
 }
 
 fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
-    let text: String = held
-        .iter()
-        .flat_map(|(env, ids)| ids.iter().map(move |id| format!("{env} {id}\n")))
+    store_pairs(
+        path,
+        held.iter()
+            .flat_map(|(env, ids)| ids.iter().map(move |id| (env, id))),
+    );
+}
+
+/// The `<first> <second>` lines of one of the memory's files (none when it cannot be
+/// read).
+fn pairs(path: &Path) -> impl Iterator<Item = (String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let pairs: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
+    pairs.into_iter()
+}
+
+/// Writes `pairs` as the `<first> <second>` lines of one of the memory's files.
+fn store_pairs<'a>(path: &Path, pairs: impl Iterator<Item = (&'a String, &'a String)>) {
+    let text: String = pairs.map(|(a, b)| format!("{a} {b}\n")).collect();
     store(path, &text);
 }
 
@@ -362,20 +370,11 @@ pub fn rename(root: &Path, from: &str, to: &str) {
 
 /// The current key this clone last accepted for each environment.
 fn load_current(path: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(env, id)| (env.to_owned(), id.to_owned()))
-        .collect()
+    pairs(path).collect()
 }
 
 fn save_current(path: &Path, current: &BTreeMap<String, String>) {
-    let text: String = current
-        .iter()
-        .map(|(env, id)| format!("{env} {id}\n"))
-        .collect();
-    store(path, &text);
+    store_pairs(path, current.iter());
 }
 
 /// A current key refused by [`check_descent_all`]: it does not descend from the one this

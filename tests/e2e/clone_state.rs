@@ -40,11 +40,14 @@ fn filter_configured(env: &Env, clone: &Path) -> bool {
     .success()
 }
 
-/// The files of the work tree (not .git) holding a match of the extended regex `values`,
-/// one path per line.
-fn plaintext_left(env: &Env, repo: &Path, values: &str) -> String {
-    env.run("grep", repo, &["-rlE", "--exclude-dir=.git", values, "."])
-        .stdout
+/// `lock` succeeds, and no file of the work tree (.git aside) then holds a match of the
+/// extended regex `values`.
+fn lock_leaves_no_plaintext(env: &Env, repo: &Path, values: &str) {
+    env.secrets(repo, &["lock"]).ok();
+    let left = env
+        .run("grep", repo, &["-rlE", "--exclude-dir=.git", values, "."])
+        .stdout;
+    assert_eq!(left, "", "plaintext left in the work tree after lock");
 }
 
 fn assert_encrypted(text: &str) {
@@ -650,12 +653,7 @@ fn lock_refuses_while_a_mergetool_or_editor_copy_holds_plaintext() {
     std::fs::remove_file(&orig).unwrap();
     std::fs::remove_file(repo.join(".secrets/production.env~")).unwrap();
     std::fs::remove_file(&local).unwrap();
-    env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(
-        plaintext_left(&env, &repo, "side-value|main-value|prod-token|dev-pass"),
-        "",
-        "plaintext left in the work tree after lock"
-    );
+    lock_leaves_no_plaintext(&env, &repo, "side-value|main-value|prod-token|dev-pass");
 }
 
 // Guards: an editor's copies of a secret file (an Emacs `#NAME#` autosave, a Vim swap
@@ -705,12 +703,7 @@ fn lock_refuses_while_an_editor_copy_holds_plaintext_staged_or_not() {
     env.git(&repo, &["rm", "-q", "-f", "--", autosave, backup])
         .ok();
     std::fs::remove_file(repo.join(swap)).unwrap();
-    env.secrets(&repo, &["lock"]).ok();
-    assert_eq!(
-        plaintext_left(&env, &repo, "dev-pass|sk-dev|prod-token"),
-        "",
-        "plaintext left in the work tree after lock"
-    );
+    lock_leaves_no_plaintext(&env, &repo, "dev-pass|sk-dev|prod-token");
 }
 
 // Guards: with `rerere.enabled`, git records a conflict in a secret file and its

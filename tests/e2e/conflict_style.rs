@@ -41,10 +41,12 @@ fn git_markers(repo: &Path) -> [String; 4] {
     [lines[0], lines[2], lines[4], lines[6]].map(str::to_owned)
 }
 
-/// FILE's text with DB in conflict between `markers`, the base section included.
-fn diff3(markers: &[String; 4], ours: &str, base: &str, theirs: &str) -> String {
+/// The file's text with DB in conflict between `markers`, the base section included:
+/// main's value (ours), the base's, and side's (theirs), as set by
+/// [`db_changed_on_two_branches`].
+fn diff3(markers: &[String; 4]) -> String {
     let [o, b, m, t] = markers;
-    format!("{o}\nDB={ours}\n{b}\nDB={base}\n{m}\nDB={theirs}\n{t}\n")
+    format!("{o}\nDB=main-value-2222\n{b}\nDB=base-value-0000\n{m}\nDB=side-value-1111\n{t}\n")
 }
 
 fn repo(env: &Env) -> PathBuf {
@@ -65,12 +67,7 @@ fn a_diff3_conflict_in_a_secret_file_holds_the_base_as_git_writes_it() {
     db_changed_on_two_branches(&env, &repo, "development");
     env.git(&repo, &["merge", "side"]).fails();
     let markers = git_markers(&repo);
-    let want = diff3(
-        &markers,
-        "main-value-2222",
-        "base-value-0000",
-        "side-value-1111",
-    );
+    let want = diff3(&markers);
     assert_eq!(read(repo.join(DEV)), want);
     // The masked diff: each section's value masked, the base's too.
     let diff = env.git(&repo, &["diff"]).ok().stdout;
@@ -93,12 +90,7 @@ fn a_diff3_conflict_in_a_secret_file_holds_the_base_as_git_writes_it() {
     env.git(&repo, &["checkout", "--conflict=zdiff3", "--", DEV])
         .ok();
     let labels = ["<<<<<<< ours", "||||||| base", "=======", ">>>>>>> theirs"].map(String::from);
-    let want = diff3(
-        &labels,
-        "main-value-2222",
-        "base-value-0000",
-        "side-value-1111",
-    );
+    let want = diff3(&labels);
     assert_eq!(read(repo.join(DEV)), want);
     // Resolved, committed sealed.
     write(repo.join(DEV), "DB=side-value-1111\n");
@@ -125,12 +117,7 @@ fn a_diff3_conflict_in_a_locked_clone_is_sealed_base_and_all() {
     let markers = git_markers(&repo);
     assert_sealed_diff3(&read(repo.join(DEV)), &markers);
     env.secrets(&repo, &["unlock"]).ok();
-    let want = diff3(
-        &markers,
-        "main-value-2222",
-        "base-value-0000",
-        "side-value-1111",
-    );
+    let want = diff3(&markers);
     assert_eq!(read(repo.join(DEV)), want);
 }
 

@@ -9,11 +9,16 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
+/// `<repo>/.secrets/access.json` of the work tree, parsed.
+pub fn access_doc(repo: &Path) -> Value {
+    serde_json::from_str(&read(repo.join(".secrets/access.json"))).unwrap()
+}
+
 /// Rewrites `<repo>/.secrets/access.json` through `edit`, as a text editor would.
 pub fn edit_access(repo: &Path, edit: impl FnOnce(&mut Value)) {
-    let path = repo.join(".secrets/access.json");
-    let mut doc: Value = serde_json::from_str(&read(&path)).unwrap();
+    let mut doc = access_doc(repo);
     edit(&mut doc);
+    let path = repo.join(".secrets/access.json");
     write(&path, &(serde_json::to_string_pretty(&doc).unwrap() + "\n"));
 }
 
@@ -231,7 +236,7 @@ pub fn eves_production_key(env: &Env, eve: &Env) -> Value {
     let alice_id = member_id(eve, &scratch, "alice");
     eve.secrets(&scratch, &["member", "approve", &alice_id])
         .ok();
-    let forged: Value = serde_json::from_str(&read(scratch.join(".secrets/access.json"))).unwrap();
+    let forged = access_doc(&scratch);
     forged["keys"]["production"].clone()
 }
 
@@ -409,7 +414,7 @@ fn a_forged_stray_file_is_not_moved_into_a_real_environment() {
         .ok()
         .stdout;
     assert!(sealed.contains("EVIL_URL=gs1:"), "{sealed}");
-    let forged: Value = serde_json::from_str(&read(scratch.join(".secrets/access.json"))).unwrap();
+    let forged = access_doc(&scratch);
     // In Alice's repository, as a push of Eve's would bring them.
     edit_access(&alice, |doc| {
         let mut chain = forged["keys"]["old"].clone();

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::forged_access::{eve_edits_access, eves_production_key};
+use crate::forged_access::{access_doc, eve_edits_access, eves_production_key};
 use crate::hooks::key_ids;
 
 // Guards: Eve, who can push but holds no key, adds a production key of her own (wrapped
@@ -41,30 +41,27 @@ fn a_key_of_the_attackers_own_made_current_by_a_link_that_does_not_open_is_refus
     );
     assert!(!out.stderr.contains("new-prod-secret"), "{out:?}");
     // Nor through the filter: an edit staged is refused, not sealed under Eve's key.
-    write(
-        alice.join(".secrets/production.env"),
-        "DB=prod-password-2\n",
-    );
-    env.git(&alice, &["add", ".secrets/production.env"]).fails();
-    let staged = blob(&env, &alice, ":.secrets/production.env");
-    assert!(!key_ids(&staged).contains(eve_key), "{staged}");
+    let staged = edit_not_staged(&env, &alice, "DB=prod-password-2\n");
+    assert!(!staged.contains(eve_key), "{staged:?}");
     // Putting the real access.json back is the way out.
-    env.git(
-        &alice,
-        &["checkout", "HEAD~1", "--", ".secrets/access.json"],
-    )
-    .ok();
-    env.git(&alice, &["add", ".secrets/production.env"]).ok();
-    assert_eq!(
-        key_ids(&blob(&env, &alice, ":.secrets/production.env")),
-        real_key
-    );
+    assert_eq!(restore_access_and_stage(&env, &alice), real_key);
 }
 
-/// The production key chain of `repo`'s access.json.
-fn production_chain(repo: &std::path::Path) -> Value {
-    let doc: Value = serde_json::from_str(&read(repo.join(".secrets/access.json"))).unwrap();
-    doc["keys"]["production"].clone()
+/// Alice edits production.env to `text` and `git add` of it fails: the key ids of what
+/// stays staged.
+fn edit_not_staged(env: &Env, alice: &std::path::Path, text: &str) -> Vec<String> {
+    write(alice.join(".secrets/production.env"), text);
+    env.git(alice, &["add", ".secrets/production.env"]).fails();
+    key_ids(&blob(env, alice, ":.secrets/production.env"))
+}
+
+/// Alice's way out: access.json as it was before the forged commit, and production.env
+/// staged again; the key ids it is then sealed under.
+fn restore_access_and_stage(env: &Env, alice: &std::path::Path) -> Vec<String> {
+    env.git(alice, &["checkout", "HEAD~1", "--", ".secrets/access.json"])
+        .ok();
+    env.git(alice, &["add", ".secrets/production.env"]).ok();
+    key_ids(&blob(env, alice, ":.secrets/production.env"))
 }
 
 // Guards: Bob, while still a member, rotates production on a branch of his own that he
@@ -86,7 +83,7 @@ fn a_removed_member_who_grows_the_chain_again_from_an_old_key_is_refused() {
     bob.secrets(&own, &["unlock"]).ok();
     bob.secrets(&own, &["rotate", "--env", "production"]).ok();
     bob.git(&own, &["commit", "-q", "-m", "mine"]).ok();
-    let mine = production_chain(&own);
+    let mine = access_doc(&own)["keys"]["production"].clone();
     env.secrets(&alice, &["member", "remove", &id]).ok();
     env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
     pull(&bob, &b, &alice);
@@ -133,13 +130,10 @@ fn a_removed_member_who_grows_the_chain_again_from_an_old_key_is_refused() {
     ]);
     assert!(!out.stderr.contains("new-prod-secret"), "{out:?}");
     // Nor through the filter: an edit staged is refused, not sealed under Bob's key.
-    write(
-        alice.join(".secrets/production.env"),
-        "DB=prod-password-3\n",
+    assert_eq!(
+        edit_not_staged(&env, &alice, "DB=prod-password-3\n"),
+        bobs_key
     );
-    env.git(&alice, &["add", ".secrets/production.env"]).fails();
-    let staged = blob(&env, &alice, ":.secrets/production.env");
-    assert_eq!(key_ids(&staged), bobs_key, "{staged}");
     // Status says so too; reading still works.
     let status = env.secrets(&alice, &["status"]);
     assert!(
@@ -148,16 +142,7 @@ fn a_removed_member_who_grows_the_chain_again_from_an_old_key_is_refused() {
         "{status:?}"
     );
     // Putting back the access.json from before Bob's edit is the way out.
-    env.git(
-        &alice,
-        &["checkout", "HEAD~1", "--", ".secrets/access.json"],
-    )
-    .ok();
-    env.git(&alice, &["add", ".secrets/production.env"]).ok();
-    assert_ne!(
-        key_ids(&blob(&env, &alice, ":.secrets/production.env")),
-        bobs_key
-    );
+    assert_ne!(restore_access_and_stage(&env, &alice), bobs_key);
 }
 
 /// The one current production key in `repo`'s access.json at `rev`.

@@ -139,13 +139,10 @@ fn conflict_sides(
         .repo
         .git(&["ls-files", "-u", "-z", "--", &format!(":(literal){path}")])?;
     let (mut ours, mut theirs) = (None, None);
-    // "<mode> <oid> <stage>" TAB "<path>", NUL-terminated.
-    for record in listed.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-        let head = String::from_utf8_lossy(record);
-        let fields: Vec<&str> = head.split(['\t', ' ']).collect();
-        match fields[..] {
-            [_, oid, "2", ..] => ours = Some(oid.to_owned()),
-            [_, oid, "3", ..] => theirs = Some(oid.to_owned()),
+    for (_, _, oid, stage) in crate::git::stage_entries(&listed) {
+        match stage {
+            2 => ours = Some(oid),
+            3 => theirs = Some(oid),
             _ => {}
         }
     }

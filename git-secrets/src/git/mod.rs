@@ -45,21 +45,30 @@ pub struct Repo {
     pub root: PathBuf,
 }
 
-/// The stage-0 entries of `git ls-files -s -z` output: (path, mode, object id).
-pub(crate) fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String)> + '_ {
+/// The entries of `git ls-files -s -z` (or `-u -z`) output: (path, mode, object id,
+/// stage: 0, or 1–3 for the base, ours and theirs of a conflict).
+pub(crate) fn stage_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String, u8)> + '_ {
     out.split(|&b| b == 0).filter_map(|entry| {
         let tab = entry.iter().position(|&b| b == b'\t')?;
         let head = String::from_utf8_lossy(&entry[..tab]);
         let mut f = head.split(' ');
-        match (f.next(), f.next(), f.next()) {
-            (Some(mode), Some(oid), Some("0")) => Some((
+        match (f.next(), f.next(), f.next()?.parse().ok()) {
+            (Some(mode), Some(oid), Some(stage)) => Some((
                 String::from_utf8_lossy(&entry[tab + 1..]).into_owned(),
                 mode.to_owned(),
                 oid.to_owned(),
+                stage,
             )),
             _ => None,
         }
     })
+}
+
+/// The stage-0 entries of `git ls-files -s -z` output: (path, mode, object id).
+pub(crate) fn stage0_entries(out: &[u8]) -> impl Iterator<Item = (String, String, String)> + '_ {
+    stage_entries(out)
+        .filter(|e| e.3 == 0)
+        .map(|(path, mode, oid, _)| (path, mode, oid))
 }
 
 /// Every git command git-secrets runs reads the objects as they are, never through
