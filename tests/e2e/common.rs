@@ -249,6 +249,18 @@ pub fn writing_in(dir: &Path) -> std::fs::File {
 }
 
 /// Sets the permission bits of `path`.
+/// Dates `path` five seconds ahead, as an edit after the index was written would date it:
+/// `git mv` keeps an entry's stat data, so git sees a moved file's new content only when
+/// its times differ from the entry's, which a second's granularity may hide.
+pub fn dated_later(path: impl AsRef<Path>) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+}
+
 pub fn chmod(path: impl AsRef<Path>, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();

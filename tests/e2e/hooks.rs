@@ -589,8 +589,10 @@ fn values_of_secret_files_the_commit_removes_are_still_searched_for() {
     env.git(&repo, &["mv", ".secrets/development.env", "dev-config.txt"])
         .ok();
     // `commit -a` stages the plaintext work-tree files once git sees them changed (the
-    // rename changed their ctime, which a second's granularity may hide): staged here so
-    // the test does not depend on the clock.
+    // rename changed their ctime, which a second's granularity may hide): dated later and
+    // staged here so the test does not depend on the clock.
+    dated_later(repo.join(".secrets/production.env.bak"));
+    dated_later(repo.join("dev-config.txt"));
     env.git(
         &repo,
         &["add", "--", ".secrets/production.env.bak", "dev-config.txt"],

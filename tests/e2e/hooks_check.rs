@@ -166,12 +166,7 @@ fn check_finds_a_secret_file_moved_out_of_secrets() {
     // What `commit -a` stages once it sees the file changed (see hooks.rs). `git mv`
     // keeps the sealed blob and the stat data, so git sees the change only by time:
     // the file is dated later than the index, as an edit would date it.
-    std::fs::File::options()
-        .write(true)
-        .open(repo.join("api-prod.txt"))
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
-        .unwrap();
+    dated_later(repo.join("api-prod.txt"));
     env.git(&repo, &["add", "--", "api-prod.txt"]).ok();
     env.git(&repo, &["commit", "-q", "-a", "--no-verify", "-m", "mv"])
         .ok();
