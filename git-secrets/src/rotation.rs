@@ -124,9 +124,19 @@ fn apply(ws: &mut Workspace, journal: &Journal, journal_path: &Path) -> Result<R
     // The new keys are what this clone seals under from now on (crate::continuity): they
     // supersede every head here, on a branch made before a rotation this clone saw too
     // (merging that branch then makes a fork, which the next rotation repairs).
+    // Opened without the memory's checks (the new key need not descend from what it
+    // remembers), to remember the key by its fingerprint.
+    let identity = ws.identity()?;
     for env in &journal.environments {
         if let [head] = ws.access.heads(env).as_slice() {
-            crate::continuity::set_current(ws.root(), env, &head.0);
+            if let Some(key) = ws
+                .access
+                .open_chain(env, identity)
+                .ok()
+                .and_then(|chain| chain.get(head).cloned())
+            {
+                crate::continuity::set_current(ws.root(), env, head, &key);
+            }
         }
     }
     let files = reseal(ws, &journal.environments)?;

@@ -90,6 +90,14 @@ fn hkdf(key: &DataKey, info: &str) -> Zeroizing<[u8; 32]> {
     out
 }
 
+/// The fingerprint a clone's memory of keys names a key by (crate::continuity): the first
+/// 16 bytes, in hex, of a subkey derived for it alone. A key id is 32 bits, so a key of
+/// someone's own with the id of a remembered key takes about 2^32 tries to find; only
+/// the key itself has this fingerprint (FORMAT.md §6.7).
+pub fn memory_fingerprint(key: &DataKey) -> String {
+    crate::hex(&hkdf(key, "git-secrets/v1/memory")[..16])
+}
+
 impl SealingKey {
     pub fn new(key: &DataKey) -> SealingKey {
         let id_bytes = hkdf(key, "git-secrets/v1/key-id");
