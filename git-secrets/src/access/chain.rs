@@ -335,7 +335,9 @@ impl Access {
 
     /// [`Access::open_chain_granted`] of `env`, an environment that is not declared (the
     /// old name of one renamed, kept by a merge), keeping only the keys proven kin to
-    /// `trusted` (the keys of the environment it was renamed to): those, and keys that
+    /// `trusted` (the keys of the environment it was renamed to, opened): those (the same
+    /// id and the same bytes: an id is 32 bits, and can be matched by a key of one's own
+    /// in about 2^32 tries), and keys that
     /// supersede or are superseded by a proven key, as shown by a chain link that opens
     /// (the older key sealed under the newer, which only a holder of both could make).
     /// Key ids are public, so a record of a trusted key copied beside a key of one's own
@@ -346,7 +348,7 @@ impl Access {
         env: &str,
         granted: &str,
         identity: &Identity,
-        trusted: &std::collections::HashSet<KeyId>,
+        trusted: &OpenChain,
     ) -> Result<OpenChain, Error> {
         let chain = self.open_chain_granted(env, granted, identity)?;
         let records = &self.keys[env];
@@ -364,8 +366,8 @@ impl Access {
         let mut proven: std::collections::HashSet<&KeyId> = chain
             .keys
             .iter()
+            .filter(|(id, key)| trusted.get(id).is_some_and(|t| t.expose() == key.expose()))
             .map(|(id, _)| id)
-            .filter(|id| trusted.contains(*id))
             .collect();
         loop {
             let found: Vec<&KeyId> = chain

@@ -183,12 +183,7 @@ impl Workspace {
             if self.config.has_env(env) {
                 return Ok(self.keys(env)?.to_vec());
             }
-            let trusted = self
-                .access
-                .keys
-                .get(home)
-                .map(|chain| chain.keys().cloned().collect())
-                .unwrap_or_default();
+            let trusted = self.open_chain(home)?;
             let chain = self
                 .access
                 .open_chain_kin(env, home, self.identity()?, &trusted)?;
