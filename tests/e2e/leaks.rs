@@ -98,3 +98,68 @@ fn an_exported_file_holding_values_escaped_is_never_committed() {
         "{out:?}"
     );
 }
+
+// Guards: a line that takes a scope file out of the filter (`-filter` in a nested
+// .gitattributes or in .git/info/attributes, another tool's `filter=`) has git store
+// its plaintext; the hook refuses the commit and names that cause and its fix (not
+// `unlock`, which would change nothing), and `doctor` names the files.
+#[test]
+fn a_line_overriding_a_scope_files_routing_is_named_with_its_fix() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    env.secrets(
+        &repo,
+        &[
+            "set",
+            "-s",
+            "api",
+            "production",
+            "TOKEN",
+            "tok-0042-routing",
+        ],
+    )
+    .ok();
+    env.commit_all(&repo, "secrets");
+    let f = ".secrets/api/production.env";
+    let info = repo.join(".git/info/attributes");
+    for (at, line, value) in [
+        (
+            repo.join(".secrets/api/.gitattributes"),
+            "*.env -filter\n",
+            "tok-0042-nested",
+        ),
+        (info, ".secrets/**/*.env filter=other\n", "tok-0042-info"),
+    ] {
+        write(&at, line);
+        let out = env.secrets(&repo, &["doctor"]).fails();
+        assert!(
+            out.stdout.contains(&format!(
+                "secret file(s) {f} are not routed to the secrets filter"
+            )) && out.stdout.contains(&format!("git check-attr -a -- {f}")),
+            "{out:#?}"
+        );
+        env.secrets(&repo, &["set", "-s", "api", "production", "TOKEN", value])
+            .ok();
+        env.git(&repo, &["add", "-A"]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", "leak"]).fails();
+        assert!(
+            out.stderr.contains(&format!("{f}: is a secret file (a scope file under .secrets/) but is not in encrypted form: plaintext: git does not route it to the secrets filter")),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&format!("git check-attr -a -- {f}")),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("git secrets unlock"), "{}", out.stderr);
+        assert!(!out.stderr.contains("tok-0042"), "{}", out.stderr);
+        // The fix as said: the line deleted, the file staged again, sealed.
+        std::fs::remove_file(&at).unwrap();
+        env.git(&repo, &["add", "-A"]).ok();
+        env.git(&repo, &["add", "--renormalize", "--", f]).ok();
+        env.git(&repo, &["commit", "-q", "-m", "sealed"]).ok();
+        assert!(!blob(&env, &repo, &format!("HEAD:{f}")).contains("tok-0042"));
+        env.secrets(&repo, &["doctor"]).ok();
+    }
+}
