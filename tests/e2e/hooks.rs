@@ -360,8 +360,8 @@ fn malformed_gitattributes_line_does_not_let_plaintext_through() {
         &repo,
         &[(
             ".secrets/development.env",
-            "not in encrypted form",
-            "git secrets unlock",
+            "git does not route it to the secrets filter",
+            "restore the line (`git secrets doctor --fix`)",
         )],
     );
 }

@@ -62,5 +62,7 @@ mod sparse;
 mod crash;
 // At a terminal: confirmation before revealing, the hidden value prompt.
 mod terminal;
+// Plaintext leaks by other routes: values escaped in other files, attribute overrides.
+mod leaks;
 // Scale and odd input: large scopes, values over the system's limits, odd environments.
 mod scale;

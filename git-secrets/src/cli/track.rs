@@ -54,11 +54,17 @@ pub fn overridden(ws: &Workspace, paths: &[&str]) -> Vec<String> {
         .copied()
         .filter(|p| super::unlock::missing_lines(&text, &[attribute_line(p).as_str()]).is_empty())
         .collect();
-    if present.is_empty() {
+    not_routed(ws, &present)
+}
+
+/// Those of `paths` that git's attributes do not route to the secrets filter, as
+/// `git check-attr filter` says (every attributes file, .git/info/attributes included).
+pub fn not_routed(ws: &Workspace, paths: &[&str]) -> Vec<String> {
+    if paths.is_empty() {
         return Vec::new();
     }
     let mut input = Vec::new();
-    for p in &present {
+    for p in paths {
         input.extend_from_slice(p.as_bytes());
         input.push(0);
     }

@@ -229,14 +229,24 @@ impl Blob<'_> {
                 "damaged: some lines are sealed and some are not, or a sealed value was cut or edited".into(),
                 format!("restore it from the last commit (`git checkout HEAD -- {p}`) and set the values again with `git secrets set`"),
             )
+        } else if !self.routed {
+            // Its attributes, not this clone's set-up: unlocking would not route it.
+            (
+                "plaintext: git does not route it to the secrets filter (`git check-attr filter` does not say `secrets` for it): the `.secrets/**/*.env filter=secrets` line of .gitattributes is missing, or a line that applies later overrides it (`-filter`, `!filter` or another `filter=`, in a .gitattributes of its folder or above, or in .git/info/attributes)".into(),
+                format!("restore the line (`git secrets doctor --fix`) and delete the line that overrides it (`git check-attr -a -- {p}` shows what applies), then `git add --renormalize -- {p}` so the filter encrypts it"),
+            )
         } else {
             (
                 "plaintext: the secrets filter did not encrypt it (not set up in this clone, bypassed, or skipped by a tool)".into(),
                 format!("run `git secrets unlock` (or `git secrets join --name NAME` to ask for access), then `git add --renormalize -- {p}` so the filter encrypts it"),
             )
         };
+        let kind = match self.routed {
+            true => "routed to the secrets filter",
+            false => "a scope file under .secrets/",
+        };
         self.finding(
-            format!("is a secret file (routed to the secrets filter) but is not in encrypted form: {what}"),
+            format!("is a secret file ({kind}) but is not in encrypted form: {what}"),
             fix,
         )
     }

@@ -30,6 +30,68 @@ pub fn is_searchable(value: &str) -> bool {
     !word && !reference
 }
 
+/// The forms `value` takes inside a quoted string, each one that differs from it: in a
+/// JSON string (`export --format json`, and YAML's and TOML's double quotes, which
+/// escape alike), in a dotenv file's double quotes (`export --format dotenv`), and in a
+/// POSIX shell's single quotes (`export`). A value with a line break, a quote or a `\`
+/// is written so by git-secrets' own `export`, and the hook must find it there as it
+/// finds it in a file that holds it as it is. Each is built at its final size, so no
+/// copy of it is left behind by a growing buffer.
+fn encoded_forms(value: &str) -> Vec<SecretString> {
+    let special = |c: char| c.is_control() || matches!(c, '"' | '\\' | '\'' | '$');
+    if !value.contains(special) {
+        return Vec::new();
+    }
+    let escaped = |size: usize, esc: &dyn Fn(char, &mut String) -> bool| {
+        let mut s = String::with_capacity(value.len() * size);
+        for c in value.chars() {
+            if !esc(c, &mut s) {
+                s.push(c);
+            }
+        }
+        SecretString::new(s)
+    };
+    let json = escaped(6, &|c, s| {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            '\u{8}' => s.push_str("\\b"),
+            '\u{c}' => s.push_str("\\f"),
+            c if u32::from(c) < 0x20 => s.push_str(&format!("\\u{:04x}", u32::from(c))),
+            _ => return false,
+        }
+        true
+    });
+    let dotenv = escaped(2, &|c, s| {
+        match c {
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '$' => s.push_str("\\$"),
+            _ => return false,
+        }
+        true
+    });
+    let shell = escaped(4, &|c, s| {
+        if c != '\'' {
+            return false;
+        }
+        s.push_str("'\\''");
+        true
+    });
+    let mut forms: Vec<SecretString> = Vec::new();
+    for form in [json, dotenv, shell] {
+        if form.expose() != value && !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    forms
+}
+
 /// Every searchable value this identity can read, found in one pass over a blob.
 ///
 /// A Rabin-Karp-style search with a fixed window: every value has at least [`MIN_LEN`]
@@ -40,8 +102,11 @@ pub fn is_searchable(value: &str) -> bool {
 /// budget, while its search speed is not needed for a commit's worth of text.
 #[derive(Default)]
 pub struct SecretIndex {
-    /// Distinct values (moved in, never copied).
+    /// Distinct values (moved in, never copied), and the encoded forms of values
+    /// ([`encoded_forms`]).
     values: Vec<SecretString>,
+    /// For each entry of `values`, the value it is a form of (its own id for a value).
+    form_of: Vec<usize>,
     /// Scope labels, each once, and whether the scope is an earlier version of a file
     /// ([`super::known::Former`]).
     scopes: Vec<(String, bool)>,
@@ -104,12 +169,29 @@ impl SecretIndex {
         self.scopes.len() - 1
     }
 
-    /// Adds the value of `key` in scope `scope` (unless it is not searchable). Equal
-    /// values are searched for once.
+    /// Adds the value of `key` in scope `scope` (unless it is not searchable), and the
+    /// forms it takes inside a quoted string ([`encoded_forms`]). Equal values are
+    /// searched for once.
     pub fn add(&mut self, value: SecretString, scope: usize, key: String) {
         if !is_searchable(value.expose()) {
             return;
         }
+        let forms = encoded_forms(value.expose());
+        let id = self.insert(value, None, scope, key.clone());
+        for form in forms {
+            self.insert(form, Some(id), scope, key.clone());
+        }
+    }
+
+    /// Files `value` (a form of value `form_of`, if given) under its last 8 bytes;
+    /// returns its id.
+    fn insert(
+        &mut self,
+        value: SecretString,
+        form_of: Option<usize>,
+        scope: usize,
+        key: String,
+    ) -> usize {
         if self.bits.is_empty() {
             self.bits = vec![0; 1 << (BITS_LOG2 - 6)];
         }
@@ -129,10 +211,12 @@ impl SecretIndex {
                 let b = bit_of(head);
                 self.bits[b / 64] |= 1 << (b % 64);
                 self.values.push(value);
+                self.form_of.push(form_of.unwrap_or(id));
                 id
             }
         };
         self.owners.push((id, scope, key));
+        id
     }
 
     /// Like [`SecretIndex::add`], unless the value is searched for already: a value an
@@ -152,9 +236,13 @@ impl SecretIndex {
         self.add(value, scope, key);
     }
 
-    /// How many distinct values are searched for.
+    /// How many distinct values are searched for (not counting their encoded forms).
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.form_of
+            .iter()
+            .enumerate()
+            .filter(|&(id, &of)| id == of)
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -231,9 +319,10 @@ impl SecretIndex {
         Some(TextFinding::Warned(finding(reason, place.warn_fix())))
     }
 
-    /// Whether value `id` is likely a secret under any of the keys that hold it.
+    /// Whether value `id` is likely a secret under any of the keys that hold it (an
+    /// encoded form is judged by its value).
     fn is_secret(&self, id: usize) -> bool {
-        let value = self.values[id].expose();
+        let value = self.values[self.form_of[id]].expose();
         self.owners
             .iter()
             .filter(|o| o.0 == id)
@@ -256,15 +345,15 @@ impl SecretIndex {
         let found = all;
         let mut others: Vec<usize> = found
             .iter()
-            .map(|&(_, id)| id)
-            .filter(|&id| id != first)
+            .map(|&(_, id)| self.form_of[id])
+            .filter(|&id| id != self.form_of[first])
             .collect();
         others.sort_unstable();
         others.dedup();
         let mut owners: Vec<&(usize, usize, String)> =
             self.owners.iter().filter(|o| o.0 == first).collect();
         // A value refused for its key's name is named by that key.
-        let value = self.values[first].expose();
+        let value = self.values[self.form_of[first]].expose();
         owners.sort_by_key(|o| !super::secrecy::is_secret(&o.2, value));
         let (_, scope, key) = owners[0];
         let (scope, former) = &self.scopes[*scope];

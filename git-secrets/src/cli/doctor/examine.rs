@@ -81,6 +81,24 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
             Fix::Attributes,
         ));
     }
+    // With the line there, a line that applies after it (a .gitattributes nearer the
+    // file, .git/info/attributes) can still take a scope file out of the filter: git
+    // then stores its plaintext, which the hooks refuse. Only its author knows why it is
+    // there, so it is said, not removed.
+    if missing_lines(&root.join(".gitattributes"), unlock::ATTRIBUTES).is_none() {
+        let scopes: Vec<String> = ws.scope_files().iter().map(|s| s.rel_path()).collect();
+        let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        let off = crate::cli::track::not_routed(ws, &scopes);
+        if !off.is_empty() {
+            found.push(manual(
+                format!(
+                    "secret file(s) {} are not routed to the secrets filter: a line that applies after the `.secrets/**/*.env` line of .gitattributes overrides it (`-filter`, `!filter` or another `filter=`, in a .gitattributes of their folder or above, or in .git/info/attributes), so git would store them as they are (the hooks refuse such a commit)",
+                    off.join(", ")
+                ),
+                format!("delete that line (`git check-attr -a -- {}` shows what applies), then `git add --renormalize -- .secrets`", off[0]),
+            ));
+        }
+    }
     if let Some(lines) = missing_lines(&root.join(".gitignore"), unlock::IGNORES) {
         found.push(problem(
             format!(

@@ -1,0 +1,165 @@
+//! Plaintext leaks through routes other than a scope file: values in the forms other
+//! files hold them in, and what the hooks say about them.
+
+use crate::common::*;
+
+/// Values that `export` writes escaped: a line break, a `"` and a `\`, a `'`.
+const CERT: &str =
+    "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUcert0042\n-----END CERTIFICATE-----";
+const QUOTED: &str = r#"pa"ss\word-0042-xyz"#;
+const APOSTROPHE: &str = "it's-a-passphrase-0042";
+
+// Guards: a file `export` wrote (JSON, dotenv or shell) and a commit of it are refused,
+// though it holds each value escaped, not as it is: the hook searches for the forms a
+// value takes in a quoted string too.
+#[test]
+fn an_exported_file_holding_values_escaped_is_never_committed() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    for (key, value) in [
+        ("TLS_CERT", CERT),
+        ("DB_PASS", QUOTED),
+        ("PASSPHRASE", APOSTROPHE),
+    ] {
+        env.secrets(&repo, &["set", "production", key, value]).ok();
+    }
+    env.commit_all(&repo, "secrets");
+    for (format, escaped) in [
+        ("json", "TLS_CERT"),
+        ("dotenv", "TLS_CERT"),
+        ("shell", "PASSPHRASE"),
+    ] {
+        let name = format!("prod.{format}.txt");
+        env.secrets(
+            &repo,
+            &[
+                "export",
+                "production",
+                "--yes",
+                "--format",
+                format,
+                "-o",
+                &name,
+            ],
+        )
+        .ok();
+        // Only the escaped value, so that the form it is found in is the escaped one.
+        let text = read(repo.join(&name));
+        let line = text
+            .lines()
+            .find(|l| l.contains(escaped))
+            .unwrap_or_else(|| panic!("{escaped} in {text}"));
+        write(repo.join(&name), &format!("{line}\n"));
+        env.git(&repo, &["add", "--", &name]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", "export"]).fails();
+        assert!(
+            out.stderr.contains(&format!(
+                "{name}: line 1 contains the plaintext of the secret `{escaped}` (production)"
+            )),
+            "{format}: {}",
+            out.stderr
+        );
+        for v in [
+            "MIIBszCCAVmgAwIBAgIUcert0042",
+            "ss\\word-0042",
+            "passphrase-0042",
+        ] {
+            assert!(!out.stderr.contains(v), "{}", out.stderr);
+        }
+        env.git(&repo, &["rm", "-q", "--cached", "--", &name]).ok();
+    }
+    // The JSON file whole, with each value escaped: refused, every value counted.
+    env.secrets(
+        &repo,
+        &[
+            "export",
+            "production",
+            "--yes",
+            "--format",
+            "json",
+            "-o",
+            "prod.json",
+        ],
+    )
+    .ok();
+    env.git(&repo, &["add", "prod.json"]).ok();
+    let out = env.git(&repo, &["commit", "-q", "-m", "export"]).fails();
+    assert!(
+        out.stderr.contains("prod.json: line 2 contains the plaintext of the secret `DB_PASS` (production), and 2 other secret value(s)"),
+        "{}",
+        out.stderr
+    );
+    // And `check` finds it in a commit made without the hooks.
+    env.git(&repo, &["commit", "-q", "--no-verify", "-m", "export"])
+        .ok();
+    let out = env.secrets(&repo, &["check"]).fails();
+    assert!(
+        out.stdout.contains("prod.json") || out.stderr.contains("prod.json"),
+        "{out:?}"
+    );
+}
+
+// Guards: a line that takes a scope file out of the filter (`-filter` in a nested
+// .gitattributes or in .git/info/attributes, another tool's `filter=`) has git store
+// its plaintext; the hook refuses the commit and names that cause and its fix (not
+// `unlock`, which would change nothing), and `doctor` names the files.
+#[test]
+fn a_line_overriding_a_scope_files_routing_is_named_with_its_fix() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    env.secrets(
+        &repo,
+        &[
+            "set",
+            "-s",
+            "api",
+            "production",
+            "TOKEN",
+            "tok-0042-routing",
+        ],
+    )
+    .ok();
+    env.commit_all(&repo, "secrets");
+    let f = ".secrets/api/production.env";
+    let info = repo.join(".git/info/attributes");
+    for (at, line, value) in [
+        (
+            repo.join(".secrets/api/.gitattributes"),
+            "*.env -filter\n",
+            "tok-0042-nested",
+        ),
+        (info, ".secrets/**/*.env filter=other\n", "tok-0042-info"),
+    ] {
+        write(&at, line);
+        let out = env.secrets(&repo, &["doctor"]).fails();
+        assert!(
+            out.stdout.contains(&format!(
+                "secret file(s) {f} are not routed to the secrets filter"
+            )) && out.stdout.contains(&format!("git check-attr -a -- {f}")),
+            "{out:#?}"
+        );
+        env.secrets(&repo, &["set", "-s", "api", "production", "TOKEN", value])
+            .ok();
+        env.git(&repo, &["add", "-A"]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", "leak"]).fails();
+        assert!(
+            out.stderr.contains(&format!("{f}: is a secret file (a scope file under .secrets/) but is not in encrypted form: plaintext: git does not route it to the secrets filter")),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&format!("git check-attr -a -- {f}")),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("git secrets unlock"), "{}", out.stderr);
+        assert!(!out.stderr.contains("tok-0042"), "{}", out.stderr);
+        // The fix as said: the line deleted, the file staged again, sealed.
+        std::fs::remove_file(&at).unwrap();
+        env.git(&repo, &["add", "-A"]).ok();
+        env.git(&repo, &["add", "--renormalize", "--", f]).ok();
+        env.git(&repo, &["commit", "-q", "-m", "sealed"]).ok();
+        assert!(!blob(&env, &repo, &format!("HEAD:{f}")).contains("tok-0042"));
+        env.secrets(&repo, &["doctor"]).ok();
+    }
+}
