@@ -3,18 +3,26 @@
 //! the scope's values or, failing that, the inherited environment.
 //!
 //! A reference is `${NAME}` or `$NAME` (the longest run of name characters after `$`); a
-//! `$` written `\$`, or followed by anything else, is literal. Resolution is iterative
-//! (an explicit stack), so a chain of any length resolves without exhausting the call
-//! stack. Errors name the key and the position of the reference, never its text: in a
+//! `$` written `\$`, or followed by anything else, is literal. Braces may hold the POSIX
+//! shell's forms, as dotenvx reads them: `${NAME:-word}` and `${NAME-word}` (the word
+//! when NAME is unset, or with the colon also when empty), `${NAME:+word}` and
+//! `${NAME+word}` (the word when set, else nothing), `${NAME:?message}` and
+//! `${NAME?message}` (an error when unset). "Set" means what a plain reference finds: a
+//! key of the scope, else the environment. A word is text with references of its own,
+//! expanded only when used (syntax.rs). Resolution is iterative (an explicit stack), so a
+//! chain of any length resolves without exhausting the call stack. Errors name the key
+//! and the position of the reference, never its text (nor a form's message): in a
 //! password that happens to hold `${…}` or `$word`, that text is part of the secret.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ops::Range;
 
 use zeroize::Zeroizing;
 
-use crate::dotenv::{is_valid_key, Document, Value};
+use crate::dotenv::{Document, Value};
 use crate::secret::SecretString;
+use syntax::{Form, Op, Part};
+
+mod syntax;
 
 /// Variables git-secrets withholds from the programs it runs (the identity, and every
 /// other variable of its own): `run` removes them from the child's environment, and a
@@ -38,8 +46,10 @@ pub enum ExpandError {
     Withheld { key: String, at: usize },
     #[error("`{key}` is named like git-secrets' own variables (GIT_SECRETS_…), which are never given to a program: a git-secrets the program runs would take it for its identity or its settings")]
     WithheldKey { key: String },
-    #[error("`{key}` has a `${{…}}` (at character {at}) whose content is not a variable name")]
+    #[error("`{key}` has a `${{…}}` (at character {at}) whose content is not a variable name, alone or followed by `:-`, `-`, `:+`, `+`, `:?` or `?` and a word")]
     NotAName { key: String, at: usize },
+    #[error("`{key}` requires a variable that is {} (at character {at}; its name and message are not shown: they may be part of a value)", if *.empty { "empty" } else { "not set" })]
+    Required { key: String, at: usize, empty: bool },
     #[error("`{key}` has a `${{` (at character {at}) that is never closed")]
     Unclosed { key: String, at: usize },
     #[error("`{key}` refers to itself: {}", show_path(.path))]
@@ -66,80 +76,21 @@ impl ExpandError {
             ExpandError::Unknown { .. } | ExpandError::SelfUnset { .. } => "set the variable it names (in the scope, or in the environment); if the `$` is part of the value, store the value literally: `git secrets set KEY` keeps what it is given, and in the file a literal `$` is written `\\$` or the value goes in single quotes",
             ExpandError::Withheld { .. } => "remove the reference; a program that needs a key gets one of its own (`git secrets keys create`)",
             ExpandError::WithheldKey { .. } => "rename the key: `git secrets unset` it and set its value under another name; a program that needs a key gets one of its own (`git secrets keys create`)",
-            ExpandError::NotAName { .. } | ExpandError::Unclosed { .. } => "store the value literally (`git secrets set KEY` keeps what it is given), or in the file write a literal `$` as `\\$` or put the value in single quotes; shell forms like `${NAME:-default}` are not supported",
+            ExpandError::NotAName { .. } | ExpandError::Unclosed { .. } => "store the value literally (`git secrets set KEY` keeps what it is given), or in the file write a literal `$` as `\\$` or put the value in single quotes; a `}` inside a default is written `\\}`",
+            ExpandError::Required { .. } => "set the variable the value's `${NAME:?…}` or `${NAME?…}` names (in the scope, or in the environment; with the colon, to a value that is not empty)",
             ExpandError::Cycle { .. } => "break the cycle: one of these keys must not refer back to the others",
         }
     }
-}
-
-/// A piece of a value: literal text (a range of the value's text) or a reference.
-enum Part {
-    Lit(Range<usize>),
-    Ref { name: Range<usize>, at: usize },
-}
-
-/// Splits `value` (of `key`) into literal text and references.
-fn parts(key: &str, value: &Value) -> Result<Vec<Part>, ExpandError> {
-    let text = value.text.expose();
-    if !value.expands() {
-        return Ok(vec![Part::Lit(0..text.len())]);
-    }
-    let mut out = Vec::new();
-    let mut lit_start = 0;
-    let mut i = 0;
-    while let Some(rel) = text[i..].find('$') {
-        let d = i + rel;
-        i = d + 1;
-        if value.is_escaped(d) {
-            continue;
-        }
-        let at = text[..d].chars().count() + 1;
-        let after = &text[d + 1..];
-        let (name, end) = if let Some(inner) = after.strip_prefix('{') {
-            let close = inner.find('}').ok_or_else(|| ExpandError::Unclosed {
-                key: key.to_owned(),
-                at,
-            })?;
-            if !is_valid_key(&inner[..close]) {
-                return Err(ExpandError::NotAName {
-                    key: key.to_owned(),
-                    at,
-                });
-            }
-            (d + 2..d + 2 + close, d + 2 + close + 1)
-        } else {
-            let starts = after
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-            if !starts {
-                continue;
-            }
-            let len = after
-                .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                .count();
-            (d + 1..d + 1 + len, d + 1 + len)
-        };
-        if lit_start < d {
-            out.push(Part::Lit(lit_start..d));
-        }
-        out.push(Part::Ref { name, at });
-        lit_start = end;
-        i = end;
-    }
-    if lit_start < text.len() {
-        out.push(Part::Lit(lit_start..text.len()));
-    }
-    Ok(out)
 }
 
 /// One value being resolved.
 struct Frame<'a> {
     key: &'a str,
     value: &'a Value,
-    parts: Vec<Part>,
-    next: usize,
+    seqs: Vec<Vec<Part>>,
+    /// The sequences being expanded, innermost last (the value's, then the word of
+    /// each shell form in use), each with the index of its next part.
+    cursor: Vec<(usize, usize)>,
     out: Zeroizing<String>,
 }
 
@@ -175,8 +126,8 @@ fn frame<'a>(key: &'a str, raw: &'a HashMap<String, Value>) -> Result<Frame<'a>,
     Ok(Frame {
         key,
         value,
-        parts: parts(key, value)?,
-        next: 0,
+        seqs: syntax::parse(key, value)?,
+        cursor: vec![(0, 0)],
         out: Zeroizing::new(String::new()),
     })
 }
@@ -194,7 +145,7 @@ fn resolve_key<'a>(
     let mut stack = vec![frame(start, raw)?];
     let mut open: HashSet<&str> = HashSet::from([start]);
     while let Some(top) = stack.last_mut() {
-        let Some(part) = top.parts.get(top.next) else {
+        let Some(&(seq, next)) = top.cursor.last() else {
             let f = stack.pop().expect("a frame is on the stack");
             open.remove(f.key);
             done.insert(
@@ -203,38 +154,25 @@ fn resolve_key<'a>(
             );
             continue;
         };
-        let text = top.value.text.expose();
-        let (name, at) = match part {
+        let Some(part) = top.seqs[seq].get(next).cloned() else {
+            top.cursor.pop();
+            continue;
+        };
+        let (key, value) = (top.key, top.value);
+        let text = value.text.expose();
+        let (name, at, form) = match part {
             Part::Lit(r) => {
-                top.out.push_str(&text[r.clone()]);
-                top.next += 1;
+                top.out.push_str(&text[r]);
+                top.cursor.last_mut().expect("a sequence is open").1 += 1;
                 continue;
             }
-            Part::Ref { name, at } => (&text[name.clone()], *at),
+            Part::Ref { name, at, form } => (&text[name], at, form),
         };
-        let key = top.key;
-        if is_withheld(name) {
-            return Err(ExpandError::Withheld {
-                key: key.to_owned(),
-                at,
-            });
-        }
-        // `PATH=${PATH}:/x` extends the inherited value, as dotenv-expand does.
-        if name == key {
-            let v = env(name).ok_or_else(|| ExpandError::SelfUnset {
-                key: key.to_owned(),
-                at,
-            })?;
-            top.out.push_str(&Zeroizing::new(v));
-            top.next += 1;
-            continue;
-        }
-        if let Some(v) = done.get(name) {
-            top.out.push_str(v.expose());
-            top.next += 1;
-            continue;
-        }
-        if let Some((k, _)) = raw.get_key_value(name) {
+        // `PATH=${PATH}:/x` extends the inherited value, as dotenv-expand does; any
+        // other name is the scope's key when it has one, else the environment's.
+        let in_scope = name != key && raw.contains_key(name);
+        if in_scope && !done.contains_key(name) {
+            let (k, _) = raw.get_key_value(name).expect("a key of the scope");
             if open.contains(name) {
                 let from = stack.iter().position(|f| f.key == name).unwrap_or(0);
                 let mut path: Vec<String> =
@@ -250,21 +188,69 @@ fn resolve_key<'a>(
             open.insert(k);
             continue;
         }
-        match env(name) {
-            Some(v) => {
-                top.out.push_str(&Zeroizing::new(v));
-                top.next += 1;
+        let from_env = (!in_scope).then(|| env(name)).flatten().map(Zeroizing::new);
+        let found: Option<&str> = match in_scope {
+            true => done.get(name).map(|v| v.expose()),
+            false => from_env.as_ref().map(|v| v.as_str()),
+        };
+        // Whether the form takes the variable as set (with the colon, empty is unset).
+        let set = |colon: bool| found.is_some_and(|v| !(colon && v.is_empty()));
+        top.cursor.last_mut().expect("a sequence is open").1 += 1;
+        let use_word = |top: &mut Frame, word: usize| top.cursor.push((word, 0));
+        match form {
+            None => match found {
+                Some(v) => top.out.push_str(v),
+                None if name == key => {
+                    return Err(ExpandError::SelfUnset {
+                        key: key.to_owned(),
+                        at,
+                    })
+                }
+                None => {
+                    return Err(ExpandError::Unknown {
+                        key: key.to_owned(),
+                        at,
+                    })
+                }
+            },
+            Some(Form {
+                op: Op::Default,
+                colon,
+                word,
+            }) => match found {
+                Some(v) if set(colon) => top.out.push_str(v),
+                _ => use_word(top, word),
+            },
+            Some(Form {
+                op: Op::Alternate,
+                colon,
+                word,
+            }) => {
+                if set(colon) {
+                    use_word(top, word);
+                }
             }
-            None => {
-                return Err(ExpandError::Unknown {
-                    key: key.to_owned(),
-                    at,
-                })
-            }
+            Some(Form {
+                op: Op::Required,
+                colon,
+                ..
+            }) => match found {
+                Some(v) if set(colon) => top.out.push_str(v),
+                _ => {
+                    return Err(ExpandError::Required {
+                        key: key.to_owned(),
+                        at,
+                        empty: found.is_some(),
+                    })
+                }
+            },
         }
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod forms_tests;
 
 #[cfg(test)]
 mod tests {

@@ -92,6 +92,35 @@ fn a_moved_binary_is_found_and_the_clone_set_up_again() {
         .ok();
 }
 
+// Guards: a merge driver command an older version wrote (before `%S`, the base's label in
+// diff3-style conflicts) is named by doctor, and `--fix` writes the current one.
+#[test]
+fn a_merge_driver_written_by_an_older_version_is_set_up_again() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    let config = |key: &str| env.git(&repo, &["config", key]).ok().stdout;
+    let keys = ["merge.secrets.driver", "merge.secrets-config.driver"];
+    let current: Vec<String> = keys.iter().map(|k| config(k)).collect();
+    for (key, now) in keys.iter().zip(&current) {
+        let old = now
+            .trim_end()
+            .strip_suffix(" %S")
+            .expect("the command ends in %S");
+        env.git(&repo, &["config", key, old]).ok();
+    }
+    fixes(
+        &env,
+        &repo,
+        &[
+            "merge.secrets.driver passes `env %O %A %B %L %P %X %Y`, not `env %O %A %B %L %P %X %Y %S`",
+            "merge.secrets-config.driver passes `config %O %A %B %L %X %Y`, not",
+        ],
+    );
+    for (key, now) in keys.iter().zip(&current) {
+        assert_eq!(&config(key), now, "{key}");
+    }
+}
+
 #[test]
 fn lost_gitattributes_lines_and_hooks_are_restored() {
     let env = Env::new();

@@ -5,6 +5,8 @@ mod common;
 
 // Values handed to programs and people: set's words, references, export/get round trips.
 mod values;
+// The shell's default forms in references (`${NAME:-word}` …) through run and export.
+mod shell_forms;
 // The filter: git add/commit/checkout/clone/worktree through clean and smudge.
 mod filter;
 // The filter sealing the next file while git works on this one.

@@ -57,6 +57,8 @@ fn references_to_the_identity_are_errors() {
         "BLOB=${GIT_SECRETS_IDENTITY}\n",
         "BLOB=\"x$GIT_SECRETS_IDENTITY\"\n",
         "BLOB=`${GIT_SECRETS_IDENTITY_FILE}`\n",
+        "BLOB=${NOWHERE:-$GIT_SECRETS_IDENTITY}\n",
+        "BLOB=${GIT_SECRETS_IDENTITY:+set}\n",
     ] {
         import(&env, &repo, &["api", "--shared"], planted).ok();
         for args in [

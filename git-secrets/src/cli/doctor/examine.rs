@@ -270,10 +270,21 @@ fn examine_config(ws: &Workspace) -> Vec<Finding> {
         match repo.config_get(key) {
             None => found.push(problem(format!("{key} is not set"), Fix::Configure)),
             Some(value) => {
-                let program = program_of(&value);
+                let (program, args) = split_command(&value);
+                let want = unlock::setup::MERGE_DRIVERS
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, args)| *args);
                 if !runs(&program) {
                     found.push(problem(
                         format!("{key} runs `{program}`, which does not exist (git-secrets was moved or installed elsewhere)"),
+                        Fix::Configure,
+                    ));
+                } else if let Some(want) =
+                    want.filter(|w| !args.split_whitespace().eq(w.split_whitespace()))
+                {
+                    found.push(problem(
+                        format!("{key} passes `{args}`, not `{want}` as this version sets it up (an older git-secrets wrote it: a merge through it can go wrong, e.g. diff3-style conflicts without the base's label)"),
                         Fix::Configure,
                     ));
                 }
@@ -311,28 +322,39 @@ fn missing_lines(path: &Path, wanted: &[&str]) -> Option<String> {
 
 /// The program of a command as `unlock` writes it: `"<path>" args`, or `path args`.
 fn program_of(command: &str) -> String {
+    split_command(command).0
+}
+
+/// A command as `unlock` writes it, split into its program and the arguments after it.
+fn split_command(command: &str) -> (String, &str) {
     if let Some(rest) = command.strip_prefix('"') {
         let mut out = String::new();
-        let mut chars = rest.chars();
-        while let Some(c) = chars.next() {
+        let mut end = rest.len();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
             match c {
                 // Inside double quotes sh takes a backslash as an escape only before
                 // these (unlock::sh_double_quote); elsewhere it is itself.
                 '\\' => match chars.next() {
-                    Some(e @ ('\\' | '"' | '$' | '`')) => out.push(e),
-                    Some(e) => {
+                    Some((_, e @ ('\\' | '"' | '$' | '`'))) => out.push(e),
+                    Some((_, e)) => {
                         out.push('\\');
                         out.push(e);
                     }
                     None => out.push('\\'),
                 },
-                '"' => break,
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
                 c => out.push(c),
             }
         }
-        out
+        (out, rest[end..].trim())
     } else {
-        command.split_whitespace().next().unwrap_or("").to_owned()
+        let command = command.trim_start();
+        let end = command.find(char::is_whitespace).unwrap_or(command.len());
+        (command[..end].to_owned(), command[end..].trim())
     }
 }
 
@@ -357,7 +379,7 @@ fn on_path(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::program_of;
+    use super::{program_of, split_command};
 
     #[test]
     fn the_program_of_a_configured_command() {
@@ -374,6 +396,22 @@ mod tests {
         // sh's double quotes: a backslash escapes only `\`, `"`, `$` and `` ` ``.
         assert_eq!(program_of(r#""/a\b\$c" x"#), r"/a\b$c");
         assert_eq!(program_of(r#""/a\nb" x"#), r"/a\nb");
+        // And the arguments after the program, for doctor's check of the merge drivers.
+        let split = |c| {
+            let (p, a) = split_command(c);
+            (p, a.to_owned())
+        };
+        assert_eq!(
+            split(r#""/opt/my apps/m" env %O  %A "#),
+            ("/opt/my apps/m".into(), "env %O  %A".into())
+        );
+        assert_eq!(split(r#""/a\"b" %S"#), ("/a\"b".into(), "%S".into()));
+        assert_eq!(split(" m  env %O"), ("m".into(), "env %O".into()));
+        assert_eq!(split("m"), ("m".into(), String::new()));
+        assert_eq!(
+            split(r#""/unclosed x"#),
+            ("/unclosed x".into(), String::new())
+        );
     }
 
     // Guards: what unlock writes for any install path reads back as that path.
@@ -387,7 +425,7 @@ mod tests {
                 "{} filter-process",
                 crate::cli::unlock::setup::sh_double_quote(path)
             );
-            assert_eq!(program_of(&command), path);
+            assert_eq!(split_command(&command), (path.into(), "filter-process"));
         }
     }
 }

@@ -187,6 +187,21 @@ fn sibling_command(program: &str, args: &str) -> Result<String, Error> {
     ))
 }
 
+/// The program of every merge driver, installed beside git-secrets (merge-driver/).
+pub const MERGE_PROGRAM: &str = "git-secrets-merge";
+
+/// Each merge driver's config key and the arguments set-up gives [`MERGE_PROGRAM`]: the
+/// one source for set-up and for `doctor`, which reports a clone whose commands an older
+/// version wrote (before `%S`, the base's label, diff3-style conflicts are mislabelled).
+pub const MERGE_DRIVERS: [(&str, &str); 3] = [
+    // Secret files merge key by key.
+    ("merge.secrets.driver", "env %O %A %B %L %P %X %Y %S"),
+    // access.json merges without conflicts; neither it nor config.toml needs a key.
+    ("merge.secrets-access.driver", "access %O %A %B"),
+    // config.toml as sets of names and settings.
+    ("merge.secrets-config.driver", "config %O %A %B %L %X %Y %S"),
+];
+
 /// The merge drivers that need no key (access.json, config.toml), for a clone that cannot
 /// unlock yet: `join` sets them, so a request made while another member's is on its way
 /// merges with it instead of conflicting in access.json.
@@ -196,19 +211,13 @@ pub fn configure_keyless_merges(repo: &Repo) -> Result<(), Error> {
     crate::gitconfig::set_all(repo, &settings)
 }
 
-/// The config of the merge drivers that need no key: access.json merges without
-/// conflicts, config.toml as sets of names and settings (merge-driver/).
-fn keyless_merge_drivers() -> Result<[(&'static str, String); 2], Error> {
-    Ok([
-        (
-            "merge.secrets-access.driver",
-            sibling_command("git-secrets-merge", "access %O %A %B")?,
-        ),
-        (
-            "merge.secrets-config.driver",
-            sibling_command("git-secrets-merge", "config %O %A %B %L %X %Y %S")?,
-        ),
-    ])
+/// The config of the merge drivers that need no key (all but the first of
+/// [`MERGE_DRIVERS`]).
+fn keyless_merge_drivers() -> Result<Vec<(&'static str, String)>, Error> {
+    MERGE_DRIVERS[1..]
+        .iter()
+        .map(|(key, args)| Ok((*key, sibling_command(MERGE_PROGRAM, args)?)))
+        .collect()
 }
 
 /// This clone's git config: the filter process, required so a failure stops `git add`.
@@ -224,7 +233,7 @@ pub(super) fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> R
         exe_command("filter-process")?,
         // Secret files merge key by key (merge-driver/), and the keyless drivers.
         // (No `merge.*.name`: git only shows it in a few messages.)
-        sibling_command("git-secrets-merge", "env %O %A %B %L %P %X %Y %S")?,
+        sibling_command(MERGE_PROGRAM, MERGE_DRIVERS[0].1)?,
         keyless_merge_drivers()?,
         // The masked diff driver, cached (`git log -p` would otherwise start a process
         // per blob): its output holds no secret, and the command names the view it shows.
@@ -234,7 +243,7 @@ pub(super) fn configure_over(ws: &Workspace, fsmonitor_now: Option<String>) -> R
     let mut settings = vec![
         ("filter.secrets.process", filter.as_str()),
         ("filter.secrets.required", "true"),
-        ("merge.secrets.driver", merge.as_str()),
+        (MERGE_DRIVERS[0].0, merge.as_str()),
         ("diff.secrets.textconv", textconv.as_str()),
         ("diff.secrets.cachetextconv", "true"),
     ];
