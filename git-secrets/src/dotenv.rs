@@ -15,7 +15,9 @@ mod value;
 
 pub use index::Index;
 use value::find_closing;
-pub use value::{render_template, render_value, value_of, Quote, Rendered, Value};
+pub use value::{
+    double_quote_escape, render_template, render_value, value_of, Quote, Rendered, Value,
+};
 
 /// How a line ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

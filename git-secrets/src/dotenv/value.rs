@@ -161,6 +161,19 @@ fn plain(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_-./:@+,%=~^{}*?&!".contains(c)
 }
 
+/// How a dotenv file's double quotes write `c` when not as itself: the escapes
+/// `render_value` writes (FORMAT.md §3.2), which the hook also searches for.
+pub fn double_quote_escape(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\\' => "\\\\",
+        '"' => "\\\"",
+        '$' => "\\$",
+        _ => return None,
+    })
+}
+
 /// Writes `value` so that it means exactly `value`, literally: no part of it is a
 /// reference, and [`value_of`] gives it back. The first of these that holds it (FORMAT.md
 /// §3.2, "Writing values"): bare when every character is plain; double quotes when it has
@@ -178,13 +191,9 @@ pub fn render_value(value: &str) -> Option<Rendered> {
     let double = || {
         let mut s = String::from("\"");
         for c in value.chars() {
-            match c {
-                '\n' => s.push_str("\\n"),
-                '\r' => s.push_str("\\r"),
-                '\\' => s.push_str("\\\\"),
-                '"' => s.push_str("\\\""),
-                '$' => s.push_str("\\$"),
-                c => s.push(c),
+            match double_quote_escape(c) {
+                Some(escape) => s.push_str(escape),
+                None => s.push(c),
             }
         }
         s.push('"');

@@ -66,15 +66,9 @@ fn encoded_forms(value: &str) -> Vec<SecretString> {
         true
     });
     let dotenv = escaped(2, &|c, s| {
-        match c {
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '$' => s.push_str("\\$"),
-            _ => return false,
-        }
-        true
+        crate::dotenv::double_quote_escape(c)
+            .map(|escape| s.push_str(escape))
+            .is_some()
     });
     let shell = escaped(4, &|c, s| {
         if c != '\'' {
