@@ -249,16 +249,30 @@ fn resolve_key<'a>(
     Ok(())
 }
 
+/// What the unit tests of references and of the shell forms share.
+#[cfg(test)]
+mod test_support {
+    use super::*;
+
+    pub fn doc(s: &str) -> Document {
+        Document::parse(s.as_bytes()).unwrap()
+    }
+
+    /// Asserts that `err` as a user sees it (message, debug form, hint) holds none of
+    /// `words`: text of a value, which may be part of a secret.
+    pub fn assert_hides(err: &ExpandError, words: &[&str]) {
+        let shown = format!("{err} {err:?} {}", err.hint());
+        assert!(!words.iter().any(|w| shown.contains(w)), "{shown}");
+    }
+}
+
 #[cfg(test)]
 mod forms_tests;
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::*;
     use super::*;
-
-    fn doc(s: &str) -> Document {
-        Document::parse(s.as_bytes()).unwrap()
-    }
 
     fn none(_: &str) -> Option<String> {
         None
@@ -345,11 +359,7 @@ mod tests {
         ] {
             let err = resolve(&[&doc(file)], &none).unwrap_err();
             assert_eq!(err, want, "{file}");
-            let shown = format!("{err} {err:?} {}", err.hint());
-            assert!(
-                !shown.contains("adour") && !shown.contains("w0rd"),
-                "{shown}"
-            );
+            assert_hides(&err, &["adour", "w0rd"]);
         }
     }
 

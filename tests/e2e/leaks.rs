@@ -30,19 +30,7 @@ fn an_exported_file_holding_values_escaped_is_never_committed() {
         ("shell", "PASSPHRASE"),
     ] {
         let name = format!("prod.{format}.txt");
-        env.secrets(
-            &repo,
-            &[
-                "export",
-                "production",
-                "--yes",
-                "--format",
-                format,
-                "-o",
-                &name,
-            ],
-        )
-        .ok();
+        export(&env, &repo, format, &name);
         // Only the escaped value, so that the form it is found in is the escaped one.
         let text = read(repo.join(&name));
         let line = text
@@ -69,19 +57,7 @@ fn an_exported_file_holding_values_escaped_is_never_committed() {
         env.git(&repo, &["rm", "-q", "--cached", "--", &name]).ok();
     }
     // The JSON file whole, with each value escaped: refused, every value counted.
-    env.secrets(
-        &repo,
-        &[
-            "export",
-            "production",
-            "--yes",
-            "--format",
-            "json",
-            "-o",
-            "prod.json",
-        ],
-    )
-    .ok();
+    export(&env, &repo, "json", "prod.json");
     env.git(&repo, &["add", "prod.json"]).ok();
     let out = env.git(&repo, &["commit", "-q", "-m", "export"]).fails();
     assert!(
@@ -97,6 +73,20 @@ fn an_exported_file_holding_values_escaped_is_never_committed() {
         out.stdout.contains("prod.json") || out.stderr.contains("prod.json"),
         "{out:?}"
     );
+}
+
+/// `git secrets export production --format FORMAT -o NAME`, confirmed.
+fn export(env: &Env, repo: &std::path::Path, format: &str, name: &str) {
+    let args = [
+        "export",
+        "production",
+        "--yes",
+        "--format",
+        format,
+        "-o",
+        name,
+    ];
+    env.secrets(repo, &args).ok();
 }
 
 // Guards: a line that takes a scope file out of the filter (`-filter` in a nested
