@@ -325,6 +325,11 @@ fn merge_lines(
     let mut additions: HashMap<Option<String>, Vec<&String>> = HashMap::new();
     let mut pending_comments: Vec<&String> = Vec::new();
     let mut prev_key: Option<String> = None;
+    let has_comment = |doc: &Document, c: &crate::secret::SecretString| {
+        doc.lines
+            .iter()
+            .any(|l| matches!(&l.kind, LineKind::Comment(x) if x == c))
+    };
     for (line, rendered) in other.lines.iter().zip(other_out) {
         match &line.kind {
             LineKind::Entry(e) => {
@@ -336,12 +341,10 @@ fn merge_lines(
                 pending_comments.clear();
                 prev_key = Some(e.key.clone());
             }
-            LineKind::Comment(c)
-                if !lay
-                    .lines
-                    .iter()
-                    .any(|l| matches!(&l.kind, LineKind::Comment(x) if x == c)) =>
-            {
+            // A comment above an added entry comes with it, unless it is the base's that
+            // the layout side kept (the same text added above a key on each side is
+            // each side's own: both stay).
+            LineKind::Comment(c) if !(has_comment(lay, c) && has_comment(base, c)) => {
                 pending_comments.push(rendered)
             }
             _ => pending_comments.clear(),
@@ -733,6 +736,24 @@ mod tests {
         );
         // The value in effect changed differently on both sides: one conflict.
         assert_eq!(m(base, "A=1\nB=x\nA=6\n", "A=1\nB=x\nA=5\n").conflicts, 1);
+    }
+
+    // Guards: a comment each side wrote above its own new key, in the same words, stays
+    // above both keys; a comment of the base's the other side added a key under is not
+    // doubled.
+    #[test]
+    fn the_same_comment_above_a_key_added_on_each_side_is_kept_twice() {
+        let r = m("A=1\n", "A=1\n# added\nX=1\n", "A=1\n# added\nY=2\n");
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("A=1\n# added\nY=2\n# added\nX=1\n", 0)
+        );
+        let (base, ours) = ("A=1\n# c\nB=2\n", "# o\nA=1\n# c\nB=2\n");
+        let r = m_favouring(base, ours, "A=1\n# c\nN=1\nB=2\n", Some(Favour::Ours));
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("# o\nA=1\nN=1\n# c\nB=2\n", 0)
+        );
     }
 
     #[test]

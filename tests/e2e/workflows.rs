@@ -1196,6 +1196,33 @@ fn a_value_set_on_a_duplicated_key_survives_a_merge() {
     }
 }
 
+/// The same comment written above a new key on each branch (a team's "added for …"
+/// convention): each key keeps its comment after the merge, in the work tree and in the
+/// commit. (The driver once took the other side's comment for one the file already had,
+/// and dropped it.)
+#[test]
+fn the_same_comment_above_keys_added_on_two_branches_is_kept_for_both() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    let file = repo.join(FILE);
+    write(&file, "A=alpha-base\n");
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "theirs"]).ok();
+    write(&file, "A=alpha-base\n# expires 2026-06\nY=yankee-new\n");
+    env.commit_all(&repo, "theirs: Y");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    write(&file, "A=alpha-base\n# expires 2026-06\nX=xray-new\n");
+    env.commit_all(&repo, "ours: X");
+    let out = env.git(&repo, &["merge", "--no-edit", "theirs"]);
+    assert!(out.success(), "{out:#?}");
+    let want = "A=alpha-base\n# expires 2026-06\nY=yankee-new\n# expires 2026-06\nX=xray-new\n";
+    assert_eq!(read(&file), want);
+    assert_status_clean(&env, &repo, "after the merge");
+    std::fs::remove_file(&file).unwrap();
+    env.git(&repo, &["checkout", "HEAD", "--", FILE]).ok();
+    assert_eq!(read(&file), want, "checkout of HEAD");
+}
+
 /// `export ` added to a key on one branch, the same key's value changed on the other: the
 /// merge keeps both, whichever side is merged into which (it once took the changed
 /// value's whole line and dropped the `export ` silently). The merged value is the other
