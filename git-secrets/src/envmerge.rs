@@ -9,7 +9,9 @@
 //! ours when neither did; keys added by the other side go after the entry that precedes
 //! them there, with the comment lines right above them. When both sides changed the
 //! layout differently, the whole file conflicts (each side as it is), so that no
-//! comment or prefix edit is dropped silently.
+//! comment or prefix edit is dropped silently. A key listed more than once is merged by
+//! its entry in effect, the last (what dotenv loaders read and `set` changes); its
+//! earlier, shadowed lines are layout.
 //!
 //! With `-X ours` or `-X theirs` (which git hands its own merge, not a driver: see
 //! [`crate::filter::favoured_side`]), a key changed differently on both sides takes the
@@ -66,18 +68,38 @@ fn skeleton(doc: &Document) -> Vec<String> {
         .collect()
 }
 
+/// The index of the line of each key's entry in effect: the last of its duplicates, as
+/// dotenv loaders (and `set`) take it. Only that entry's value is merged key by key; an
+/// earlier duplicate is shadowed, and counts as layout.
+fn in_effect(doc: &Document) -> HashMap<&str, usize> {
+    doc.lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match &l.kind {
+            LineKind::Entry(e) => Some((e.key.as_str(), i)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The layout of a document beyond the keys one side added or deleted: comments, blank
-/// lines, and the entries of the `common` keys (those of all three versions), in order,
-/// with their prefixes (`export `). Comment lines right above an entry of another key
-/// belong to that entry (an addition brings its comment). Two sides of which only one
-/// changed this merge key by key in that side's layout; if both changed it differently,
-/// neither layout holds the other's change.
+/// lines, the entries of the `common` keys (those of all three versions), in order,
+/// with their prefixes (`export `), and shadowed duplicates whole (their value is no
+/// key's value, but a side that edits one edits the file). Comment lines right above an
+/// entry of another key belong to that entry (an addition brings its comment). Two sides
+/// of which only one changed this merge key by key in that side's layout; if both
+/// changed it differently, neither layout holds the other's change.
 fn layout(doc: &Document, common: &BTreeSet<&str>) -> Vec<String> {
+    let last = in_effect(doc);
     let mut out = Vec::new();
     let mut comments = Vec::new();
-    for line in &doc.lines {
+    for (i, line) in doc.lines.iter().enumerate() {
         match &line.kind {
             LineKind::Comment(c) => comments.push(format!("#{}", c.expose())),
+            LineKind::Entry(e) if last[e.key.as_str()] != i => {
+                out.append(&mut comments);
+                out.push(format!("={}{}", e.prefix, e.raw.expose()));
+            }
             LineKind::Entry(e) if common.contains(e.key.as_str()) => {
                 out.append(&mut comments);
                 out.push(format!("={}", e.prefix));
@@ -303,6 +325,11 @@ fn merge_lines(
     let mut additions: HashMap<Option<String>, Vec<&String>> = HashMap::new();
     let mut pending_comments: Vec<&String> = Vec::new();
     let mut prev_key: Option<String> = None;
+    let has_comment = |doc: &Document, c: &crate::secret::SecretString| {
+        doc.lines
+            .iter()
+            .any(|l| matches!(&l.kind, LineKind::Comment(x) if x == c))
+    };
     for (line, rendered) in other.lines.iter().zip(other_out) {
         match &line.kind {
             LineKind::Entry(e) => {
@@ -314,12 +341,10 @@ fn merge_lines(
                 pending_comments.clear();
                 prev_key = Some(e.key.clone());
             }
-            LineKind::Comment(c)
-                if !lay
-                    .lines
-                    .iter()
-                    .any(|l| matches!(&l.kind, LineKind::Comment(x) if x == c)) =>
-            {
+            // A comment above an added entry comes with it, unless it is the base's that
+            // the layout side kept (the same text added above a key on each side is
+            // each side's own: both stay).
+            LineKind::Comment(c) if !(has_comment(lay, c) && has_comment(base, c)) => {
                 pending_comments.push(rendered)
             }
             _ => pending_comments.clear(),
@@ -333,16 +358,20 @@ fn merge_lines(
         }
     };
     add_after(&mut out, None);
-    for (line, rendered) in lay.lines.iter().zip(lay_out) {
+    let lay_last = in_effect(lay);
+    for (i, (line, rendered)) in lay.lines.iter().zip(lay_out).enumerate() {
         let LineKind::Entry(e) = &line.kind else {
             out.push(rendered.clone());
             continue;
         };
         let key = e.key.as_str();
-        if !emitted.insert(key.to_owned()) {
-            out.push(rendered.clone()); // a duplicate key line: kept as it is
+        if lay_last[key] != i {
+            // A shadowed duplicate: kept as it is (layout). The value merged is the one
+            // in effect, the last, which is what `b` and `other_map` hold too.
+            out.push(rendered.clone());
             continue;
         }
+        emitted.insert(key.to_owned());
         let (mine, base_v, theirs_v) = (
             Some(e.raw.expose()),
             b.get(key).copied(),
@@ -400,14 +429,15 @@ fn merge_lines(
         }
     }
     out.extend(rest);
-    // Keys the layout side deleted that the other side changed: a modify/delete conflict.
+    // Keys the layout side deleted that the other side changed: a modify/delete conflict
+    // (the value in effect compared, once per key).
     for oe in other.entries() {
         let key = oe.key.as_str();
-        if lay_map.contains_key(key) || emitted.contains(key) {
+        if lay_map.contains_key(key) || !emitted.insert(key.to_owned()) {
             continue;
         }
         if let Some(bv) = b.get(key) {
-            if *bv != oe.raw.expose() {
+            if *bv != other_map[key] {
                 match favours_layout {
                     // The layout side's deletion.
                     Some(true) => continue,
@@ -679,6 +709,51 @@ mod tests {
                 "{ours:?} {theirs:?}"
             );
         }
+    }
+
+    // Guards: with a key listed twice, the entry in effect (the last, which `set`
+    // changes) is the one merged: a change of it on one side is kept, with no conflict,
+    // and an earlier, shadowed line is layout.
+    #[test]
+    fn a_duplicated_key_merges_the_entry_in_effect() {
+        let base = "A=1\nB=x\nA=2\n";
+        merges_both_ways(
+            base,
+            "A=1\nB=y\nA=2\n",
+            "A=1\nB=x\nA=5\n",
+            "A=1\nB=y\nA=5\n",
+        );
+        // Deleted on one side (`unset` drops every line), unchanged on the other.
+        merges_both_ways(base, "B=x\n", "A=1\nB=y\nA=2\n", "B=y\n");
+        // Changed on one side, deleted on the other: still a conflict.
+        assert_eq!(m(base, "B=x\n", "A=1\nB=x\nA=5\n").conflicts, 1);
+        // A shadowed line edited on one side is kept with the other side's value change.
+        merges_both_ways(
+            base,
+            "A=0\nB=x\nA=2\n",
+            "A=1\nB=x\nA=5\n",
+            "A=0\nB=x\nA=5\n",
+        );
+        // The value in effect changed differently on both sides: one conflict.
+        assert_eq!(m(base, "A=1\nB=x\nA=6\n", "A=1\nB=x\nA=5\n").conflicts, 1);
+    }
+
+    // Guards: a comment each side wrote above its own new key, in the same words, stays
+    // above both keys; a comment of the base's the other side added a key under is not
+    // doubled.
+    #[test]
+    fn the_same_comment_above_a_key_added_on_each_side_is_kept_twice() {
+        let r = m("A=1\n", "A=1\n# added\nX=1\n", "A=1\n# added\nY=2\n");
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("A=1\n# added\nY=2\n# added\nX=1\n", 0)
+        );
+        let (base, ours) = ("A=1\n# c\nB=2\n", "# o\nA=1\n# c\nB=2\n");
+        let r = m_favouring(base, ours, "A=1\n# c\nN=1\nB=2\n", Some(Favour::Ours));
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("# o\nA=1\nN=1\n# c\nB=2\n", 0)
+        );
     }
 
     #[test]

@@ -213,6 +213,17 @@ impl Env {
         Out::from(child.wait_with_output().unwrap())
     }
 
+    /// Starts `git secrets args…` without waiting for it, stderr piped (stdout dropped).
+    pub fn spawn_secrets(&self, cwd: &Path, args: &[&str]) -> std::process::Child {
+        self.command(OsStr::new("git"), cwd)
+            .arg("secrets")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// A new repository `name` with git-secrets initialised (`init_args` extra).
     pub fn repo(&self, name: &str, init_args: &[&str]) -> PathBuf {
         let repo = self.path().join(name);

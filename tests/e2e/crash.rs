@@ -1,7 +1,8 @@
 //! Commands cut short where a crash leaves something behind: between writing a temporary
 //! file and renaming it (the fault point `before-rename:<file name>`, crate fsutil), in
 //! this device's identity folder and in a checkout's state directory; and a commit made
-//! while an interrupted `env rename` or `env del` waits to be completed.
+//! while an interrupted `env rename` or `env del` waits to be completed. And commands at
+//! once: each writing command waits for the one before it, so no write drops another.
 
 use std::path::{Path, PathBuf};
 
@@ -189,5 +190,59 @@ fn a_commit_is_refused_while_an_env_change_is_interrupted() {
             let out = env.secrets(&c, &["get", "staging", "DB", "--yes"]).ok();
             assert_eq!(out.stdout, "prod-password-1\n");
         }
+    }
+}
+
+// Guards: writing commands run at once in one checkout (a script's `set`s in parallel,
+// two terminals) each keep their value: each waits for the one writing before it, saying
+// so. (Each once wrote back the file as it had read it, and all but one value were lost
+// while every `set` reported success.)
+#[test]
+fn writing_commands_at_once_lose_no_value() {
+    use std::io::BufRead;
+    let env = Env::new();
+    let repo = env.repo("repo", &[]);
+    env.secrets(&repo, &["set", "A", "alpha-value"]).ok();
+    env.commit_all(&repo, "base");
+    // A command writing: it holds the checkout's lock and adds OTHER to the file.
+    let dir = repo.join(".git/git-secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = std::fs::File::create(dir.join("command.lock")).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let mut child = env.spawn_secrets(&repo, &["set", "K", "kilo-value"]);
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let waits = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break false;
+        }
+        seen.push_str(&line);
+        if line.contains("waiting for another git-secrets command") {
+            break true;
+        }
+    };
+    assert!(waits, "set did not wait for the command writing: {seen}");
+    let file = repo.join(".secrets/development.env");
+    write(&file, &format!("{}OTHER=other-value\n", read(&file)));
+    drop(held);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{seen}{rest}");
+    assert_eq!(
+        read(&file),
+        "A=alpha-value\nOTHER=other-value\nK=kilo-value\n"
+    );
+    // Eight `set`s at once: all eight values are there.
+    let children: Vec<_> = (0..8)
+        .map(|i| env.spawn_secrets(&repo, &["set", &format!("P{i}"), &format!("value-{i}")]))
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    for i in 0..8 {
+        let got = env.secrets(&repo, &["get", &format!("P{i}"), "--yes"]).ok();
+        assert_eq!(got.stdout, format!("value-{i}\n"), "P{i}");
     }
 }

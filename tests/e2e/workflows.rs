@@ -1160,6 +1160,69 @@ fn a_comment_edit_survives_a_merge_with_an_added_key() {
     );
 }
 
+/// A key listed twice (the last line is in effect, and what `set` changes): its value set
+/// on one branch, another key on the other. The merge keeps both, whichever way round,
+/// with no conflict, in the work tree and in what a fresh clone reads. (The driver once
+/// compared the first, shadowed line with the value in effect: a conflict whose natural
+/// resolution, taking the incoming line, left the old value in effect.)
+#[test]
+fn a_value_set_on_a_duplicated_key_survives_a_merge() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    let file = repo.join(FILE);
+    write(&file, "DB=shadowed-1\nB=bravo-base\nDB=in-effect-1\n");
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "db"]).ok();
+    env.secrets(&repo, &["set", "DB", "in-effect-2"]).ok();
+    env.commit_all(&repo, "db: DB");
+    env.git(&repo, &["checkout", "-q", "-b", "bravo", "main"])
+        .ok();
+    env.secrets(&repo, &["set", "B", "bravo-new"]).ok();
+    env.commit_all(&repo, "bravo: B");
+    let want = "DB=shadowed-1\nB=bravo-new\nDB=in-effect-2\n";
+    for (into, from) in [("bravo", "db"), ("db", "bravo")] {
+        let ctx = format!("{from} into {into}");
+        env.git(&repo, &["checkout", "-q", "-B", "merged", into])
+            .ok();
+        let out = env.git(&repo, &["merge", "--no-edit", from]);
+        assert!(out.success(), "{ctx}: {out:#?}");
+        assert_eq!(read(&file), want, "{ctx}");
+        let c = clone(&env, &repo, &format!("fresh-{into}"));
+        env.git(&c, &["checkout", "-q", "merged"]).ok();
+        let got = env.secrets(&c, &["get", "DB", "--yes"]).ok().stdout;
+        assert_eq!(got, "in-effect-2\n", "{ctx}: a fresh clone reads DB");
+        let got = env.secrets(&c, &["get", "B", "--yes"]).ok().stdout;
+        assert_eq!(got, "bravo-new\n", "{ctx}: a fresh clone reads B");
+    }
+}
+
+/// The same comment written above a new key on each branch (a team's "added for …"
+/// convention): each key keeps its comment after the merge, in the work tree and in the
+/// commit. (The driver once took the other side's comment for one the file already had,
+/// and dropped it.)
+#[test]
+fn the_same_comment_above_keys_added_on_two_branches_is_kept_for_both() {
+    let env = Env::new();
+    let repo = env.repo("alice", &["--envs"]);
+    let file = repo.join(FILE);
+    write(&file, "A=alpha-base\n");
+    env.commit_all(&repo, "base");
+    env.git(&repo, &["checkout", "-q", "-b", "theirs"]).ok();
+    write(&file, "A=alpha-base\n# expires 2026-06\nY=yankee-new\n");
+    env.commit_all(&repo, "theirs: Y");
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    write(&file, "A=alpha-base\n# expires 2026-06\nX=xray-new\n");
+    env.commit_all(&repo, "ours: X");
+    let out = env.git(&repo, &["merge", "--no-edit", "theirs"]);
+    assert!(out.success(), "{out:#?}");
+    let want = "A=alpha-base\n# expires 2026-06\nY=yankee-new\n# expires 2026-06\nX=xray-new\n";
+    assert_eq!(read(&file), want);
+    assert_status_clean(&env, &repo, "after the merge");
+    std::fs::remove_file(&file).unwrap();
+    env.git(&repo, &["checkout", "HEAD", "--", FILE]).ok();
+    assert_eq!(read(&file), want, "checkout of HEAD");
+}
+
 /// `export ` added to a key on one branch, the same key's value changed on the other: the
 /// merge keeps both, whichever side is merged into which (it once took the changed
 /// value's whole line and dropped the `export ` silently). The merged value is the other

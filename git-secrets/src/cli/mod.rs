@@ -27,6 +27,7 @@ mod join;
 mod keys;
 mod lock;
 mod member;
+mod one_writer;
 mod rotate;
 mod run;
 mod service;
@@ -124,6 +125,25 @@ pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // Commands that write secret files or access.json wait for each other (one_writer).
+    let _writing = matches!(
+        cli.command,
+        Command::Unlock(_)
+            | Command::Lock(_)
+            | Command::Set(_)
+            | Command::Unset(_)
+            | Command::Import(_)
+            | Command::Sync(_)
+            | Command::Env(_)
+            | Command::Service(_)
+            | Command::Join(_)
+            | Command::Member(_)
+            | Command::Rotate(_)
+            | Command::Keys(_)
+            | Command::Track(_)
+    )
+    .then(one_writer::take)
+    .flatten();
     let result = match cli.command {
         Command::Init(a) => init::cmd_init(a),
         Command::Unlock(a) => unlock::cmd_unlock(a),
