@@ -153,3 +153,71 @@ fn a_line_overriding_a_scope_files_routing_is_named_with_its_fix() {
         env.secrets(&repo, &["doctor"]).ok();
     }
 }
+
+// Guards: a value typed in the wrong place (after an option's `=`, for an option that
+// takes none or does not exist, or one word too many) is never repeated by the command
+// line's error, of either binary; the option is named, the usage and `--help` hint and
+// exit status 2 stay, and `--help`/`--version` are as clap writes them.
+#[test]
+fn a_value_typed_in_the_wrong_place_is_not_repeated_by_a_usage_error() {
+    const VALUE: &str = "hunter2-0042-typed";
+    let env = Env::new();
+    let cargo_secrets = bin().parent().unwrap().join("cargo-secrets");
+    let run = |args: &[&str], cargo: bool| {
+        if cargo {
+            env.run(&cargo_secrets, env.path(), &[&["secrets"], args].concat())
+        } else {
+            env.secrets(env.path(), args)
+        }
+    };
+    let flag = format!("--show={VALUE}");
+    let unknown = format!("--vaule={VALUE}");
+    let format = format!("--format={VALUE}");
+    let short = format!("-x{VALUE}");
+    for cargo in [false, true] {
+        for (args, said) in [
+            (&["get", &flag, "KEY"][..], "unexpected value for '--show'"),
+            (&["lock", &unknown], "unexpected argument '--vaule' found"),
+            (&["lock", VALUE], "unexpected argument found"),
+            (&["get", &short], "unexpected argument '-x' found"),
+            (&[VALUE], "unrecognized subcommand"),
+            (
+                &["export", "production", &format],
+                "invalid value for '--format <FORMAT>'",
+            ),
+            (
+                &["export", "production", "--format", VALUE],
+                "[possible values: shell, dotenv, json]",
+            ),
+        ] {
+            let out = run(args, cargo);
+            assert_eq!(out.code, Some(2), "{args:?}: {out:#?}");
+            assert!(out.stderr.contains(said), "{args:?}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("For more information, try '--help'."),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert!(
+                !out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"),
+                "{args:?} repeats the value: {out:#?}"
+            );
+        }
+        let out = run(&["get", &flag, "KEY"], cargo);
+        assert!(out.stderr.contains("Usage: "), "{}", out.stderr);
+        let out = run(&["set", &unknown, "KEY"], cargo).fails();
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+        // Suggestions name what the command defines.
+        let out = run(&["get", "--shw"], cargo);
+        assert!(
+            out.stderr
+                .contains("tip: a similar argument exists: '--show'"),
+            "{}",
+            out.stderr
+        );
+        let out = run(&["--version"], cargo).ok();
+        assert!(out.stdout.starts_with("git-secrets "), "{out:#?}");
+        let out = run(&["get", "--help"], cargo).ok();
+        assert!(out.stdout.contains("Usage: "), "{out:#?}");
+    }
+}
