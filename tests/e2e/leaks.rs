@@ -221,3 +221,40 @@ fn a_value_typed_in_the_wrong_place_is_not_repeated_by_a_usage_error() {
         assert!(out.stdout.contains("Usage: "), "{out:#?}");
     }
 }
+
+// Guards: the blobs a rotation (and a `track` moving a file to another environment)
+// writes in one `git fast-import` leave no file outside the git directory: with $TMPDIR
+// a path where nothing can be created, both work, and an empty $TMPDIR stays empty.
+#[test]
+fn writing_blobs_creates_nothing_in_tmpdir() {
+    let mut env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-0042"])
+        .ok();
+    std::fs::create_dir_all(repo.join("certs")).unwrap();
+    write(repo.join("certs/app.p12"), "keystore-0042\n");
+    env.secrets(&repo, &["track", "certs/app.p12"]).ok();
+    env.commit_all(&repo, "secrets");
+    let not_a_dir = env.path().join("tmp-is-a-file");
+    write(&not_a_dir, "");
+    env.vars
+        .push(("TMPDIR".into(), not_a_dir.to_string_lossy().into_owned()));
+    env.secrets(&repo, &["rotate", "--env", "production"]).ok();
+    env.secrets(&repo, &["track", "certs/app.p12", "-e", "production"])
+        .ok();
+    env.commit_all(&repo, "rotated, moved");
+    let tmp = env.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    env.vars.pop();
+    env.vars
+        .push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+    env.secrets(&repo, &["rotate", "--env", "production"]).ok();
+    env.commit_all(&repo, "rotated again");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    // What was written is what git has: the file opens with the new key.
+    env.secrets(&repo, &["lock"]).ok();
+    env.secrets(&repo, &["unlock"]).ok();
+    assert_eq!(read(repo.join("certs/app.p12")), "keystore-0042\n");
+    let out = env.secrets(&repo, &["get", "-y", "production", "DB"]).ok();
+    assert_eq!(out.stdout.trim(), "prod-password-0042");
+}
