@@ -258,3 +258,64 @@ fn writing_blobs_creates_nothing_in_tmpdir() {
     let out = env.secrets(&repo, &["get", "-y", "production", "DB"]).ok();
     assert_eq!(out.stdout.trim(), "prod-password-0042");
 }
+
+// Guards: a value is found in the forms other tools give it too: a multi-line value
+// saved with CRLF line breaks, JSON as Python writes it (`\u00e4`) and as Go writes it
+// (`\u003c`), and base64 as in a Kubernetes Secret (padded, or of `echo VALUE | base64`).
+#[test]
+fn a_value_encoded_by_other_tools_is_never_committed() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    for (key, value) in [
+        ("TLS_CERT", CERT),
+        ("DB_PASS", "pässwörd-0042-geheim"),
+        ("API_TOKEN", "tok<0042>&amp-xyz"),
+        ("K8S_PASS", "k8s-db-password-0042"),
+    ] {
+        env.secrets(&repo, &["set", "production", key, value]).ok();
+    }
+    env.commit_all(&repo, "secrets");
+    let crlf = format!("# exported\r\n{}\r\n", CERT.replace('\n', "\r\n"));
+    for (name, text, key, line) in [
+        ("cert.pem", crlf.as_str(), "TLS_CERT", 2),
+        (
+            "py.json",
+            "{\n  \"db\": \"p\\u00e4ssw\\u00f6rd-0042-geheim\"\n}\n",
+            "DB_PASS",
+            2,
+        ),
+        (
+            "go.json",
+            "{\"token\":\"tok\\u003c0042\\u003e\\u0026amp-xyz\"}\n",
+            "API_TOKEN",
+            1,
+        ),
+        (
+            "secret.yaml",
+            "kind: Secret\ndata:\n  password: azhzLWRiLXBhc3N3b3JkLTAwNDI=\n",
+            "K8S_PASS",
+            3,
+        ),
+        (
+            "echoed.yaml",
+            "data:\n  password: azhzLWRiLXBhc3N3b3JkLTAwNDIK\n",
+            "K8S_PASS",
+            2,
+        ),
+    ] {
+        write(repo.join(name), text);
+        env.git(&repo, &["add", "--", name]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", "leak"]).fails();
+        assert!(
+            out.stderr.contains(&format!(
+                "{name}: line {line} contains the plaintext of the secret `{key}` (production)"
+            )),
+            "{name}: {}",
+            out.stderr
+        );
+        for v in ["cert0042", "0042-geheim", "0042>", "azhzLWRi"] {
+            assert!(!out.stderr.contains(v), "{}", out.stderr);
+        }
+        env.git(&repo, &["rm", "-q", "--cached", "--", name]).ok();
+    }
+}
