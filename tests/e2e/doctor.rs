@@ -239,3 +239,60 @@ fn a_locked_clone_without_its_checks_gets_them_back() {
     let out = env.git(&repo, &["commit", "-q", "-m", "leak"]);
     assert!(!out.success(), "the check refuses the plaintext commit");
 }
+
+// Guards: a line of .git/info/attributes or of a nested .gitattributes that takes a
+// tracked file out of the filter applies after any line of the top .gitattributes:
+// `doctor --fix` cannot undo it, so it never says it did (nor changes .gitattributes
+// for nothing); it names where the line is and the steps, and fails. A line in
+// core.attributesFile applies before .gitattributes, so it overrides nothing.
+#[test]
+fn an_override_doctor_cannot_undo_is_never_said_fixed() {
+    const CERT: &str = "certs/app.p12";
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    std::fs::create_dir_all(repo.join("certs")).unwrap();
+    write(repo.join(CERT), "keystore-secret-marker\n");
+    env.secrets(&repo, &["track", CERT]).ok();
+    env.commit_all(&repo, "a certificate");
+    let attributes = read(repo.join(".gitattributes"));
+    let info = repo.join(".git/info/attributes");
+    for (at, line) in [
+        (info.clone(), "*.p12 filter=other\n"),
+        (repo.join("certs/.gitattributes"), "*.p12 -filter\n"),
+    ] {
+        write(&at, line);
+        let shown = if at == info {
+            ".git/info/attributes"
+        } else {
+            "certs/.gitattributes"
+        };
+        for args in [&["doctor"][..], &["doctor", "--fix"]] {
+            let out = env.secrets(&repo, args).fails();
+            assert!(
+                out.stdout.contains(&format!(
+                    "tracked file(s) {CERT} are not routed to the secrets filter: a line in {shown} overrides theirs"
+                )) && out.stdout.contains(&format!(
+                    "fix: delete that line (`git check-attr -a -- {CERT}` shows what applies), then `git add --renormalize -- {CERT}`"
+                )),
+                "{args:?}: {out:#?}"
+            );
+            assert!(
+                !out.stdout.contains("fix: `git secrets doctor --fix`"),
+                "{out:#?}"
+            );
+            assert!(!out.stderr.contains("fixed"), "{args:?}: {}", out.stderr);
+            assert_eq!(read(repo.join(".gitattributes")), attributes);
+        }
+        // The steps as said: routed again, and nothing left to fix.
+        std::fs::remove_file(&at).unwrap();
+        env.git(&repo, &["add", "--renormalize", "--", CERT]).ok();
+        env.secrets(&repo, &["doctor"]).ok();
+    }
+    let global = env.path().join("attributes");
+    write(&global, "*.p12 -filter\n*.env filter=other\n");
+    let global = global.to_string_lossy().into_owned();
+    env.git(&repo, &["config", "core.attributesFile", &global])
+        .ok();
+    let out = env.secrets(&repo, &["doctor"]).ok();
+    assert!(out.stdout.contains("no problems found"), "{out:#?}");
+}

@@ -153,3 +153,169 @@ fn a_line_overriding_a_scope_files_routing_is_named_with_its_fix() {
         env.secrets(&repo, &["doctor"]).ok();
     }
 }
+
+// Guards: a value typed in the wrong place (after an option's `=`, for an option that
+// takes none or does not exist, or one word too many) is never repeated by the command
+// line's error, of either binary; the option is named, the usage and `--help` hint and
+// exit status 2 stay, and `--help`/`--version` are as clap writes them.
+#[test]
+fn a_value_typed_in_the_wrong_place_is_not_repeated_by_a_usage_error() {
+    const VALUE: &str = "hunter2-0042-typed";
+    let env = Env::new();
+    let cargo_secrets = bin().parent().unwrap().join("cargo-secrets");
+    let run = |args: &[&str], cargo: bool| {
+        if cargo {
+            env.run(&cargo_secrets, env.path(), &[&["secrets"], args].concat())
+        } else {
+            env.secrets(env.path(), args)
+        }
+    };
+    let flag = format!("--show={VALUE}");
+    let unknown = format!("--vaule={VALUE}");
+    let format = format!("--format={VALUE}");
+    let short = format!("-x{VALUE}");
+    for cargo in [false, true] {
+        for (args, said) in [
+            (&["get", &flag, "KEY"][..], "unexpected value for '--show'"),
+            (&["lock", &unknown], "unexpected argument '--vaule' found"),
+            (&["lock", VALUE], "unexpected argument found"),
+            (&["get", &short], "unexpected argument '-x' found"),
+            (&[VALUE], "unrecognized subcommand"),
+            (
+                &["export", "production", &format],
+                "invalid value for '--format <FORMAT>'",
+            ),
+            (
+                &["export", "production", "--format", VALUE],
+                "[possible values: shell, dotenv, json]",
+            ),
+        ] {
+            let out = run(args, cargo);
+            assert_eq!(out.code, Some(2), "{args:?}: {out:#?}");
+            assert!(out.stderr.contains(said), "{args:?}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("For more information, try '--help'."),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert!(
+                !out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"),
+                "{args:?} repeats the value: {out:#?}"
+            );
+        }
+        let out = run(&["get", &flag, "KEY"], cargo);
+        assert!(out.stderr.contains("Usage: "), "{}", out.stderr);
+        let out = run(&["set", &unknown, "KEY"], cargo).fails();
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+        // Suggestions name what the command defines.
+        let out = run(&["get", "--shw"], cargo);
+        assert!(
+            out.stderr
+                .contains("tip: a similar argument exists: '--show'"),
+            "{}",
+            out.stderr
+        );
+        let out = run(&["--version"], cargo).ok();
+        assert!(out.stdout.starts_with("git-secrets "), "{out:#?}");
+        let out = run(&["get", "--help"], cargo).ok();
+        assert!(out.stdout.contains("Usage: "), "{out:#?}");
+    }
+}
+
+// Guards: the blobs a rotation (and a `track` moving a file to another environment)
+// writes in one `git fast-import` leave no file outside the git directory: with $TMPDIR
+// a path where nothing can be created, both work, and an empty $TMPDIR stays empty.
+#[test]
+fn writing_blobs_creates_nothing_in_tmpdir() {
+    let mut env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    env.secrets(&repo, &["set", "production", "DB", "prod-password-0042"])
+        .ok();
+    std::fs::create_dir_all(repo.join("certs")).unwrap();
+    write(repo.join("certs/app.p12"), "keystore-0042\n");
+    env.secrets(&repo, &["track", "certs/app.p12"]).ok();
+    env.commit_all(&repo, "secrets");
+    let not_a_dir = env.path().join("tmp-is-a-file");
+    write(&not_a_dir, "");
+    env.vars
+        .push(("TMPDIR".into(), not_a_dir.to_string_lossy().into_owned()));
+    env.secrets(&repo, &["rotate", "--env", "production"]).ok();
+    env.secrets(&repo, &["track", "certs/app.p12", "-e", "production"])
+        .ok();
+    env.commit_all(&repo, "rotated, moved");
+    let tmp = env.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    env.vars.pop();
+    env.vars
+        .push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+    env.secrets(&repo, &["rotate", "--env", "production"]).ok();
+    env.commit_all(&repo, "rotated again");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    // What was written is what git has: the file opens with the new key.
+    env.secrets(&repo, &["lock"]).ok();
+    env.secrets(&repo, &["unlock"]).ok();
+    assert_eq!(read(repo.join("certs/app.p12")), "keystore-0042\n");
+    let out = env.secrets(&repo, &["get", "-y", "production", "DB"]).ok();
+    assert_eq!(out.stdout.trim(), "prod-password-0042");
+}
+
+// Guards: a value is found in the forms other tools give it too: a multi-line value
+// saved with CRLF line breaks, JSON as Python writes it (`\u00e4`) and as Go writes it
+// (`\u003c`), and base64 as in a Kubernetes Secret (padded, or of `echo VALUE | base64`).
+#[test]
+fn a_value_encoded_by_other_tools_is_never_committed() {
+    let env = Env::new();
+    let repo = env.repo("repo", &["--envs"]);
+    for (key, value) in [
+        ("TLS_CERT", CERT),
+        ("DB_PASS", "pässwörd-0042-geheim"),
+        ("API_TOKEN", "tok<0042>&amp-xyz"),
+        ("K8S_PASS", "k8s-db-password-0042"),
+    ] {
+        env.secrets(&repo, &["set", "production", key, value]).ok();
+    }
+    env.commit_all(&repo, "secrets");
+    let crlf = format!("# exported\r\n{}\r\n", CERT.replace('\n', "\r\n"));
+    for (name, text, key, line) in [
+        ("cert.pem", crlf.as_str(), "TLS_CERT", 2),
+        (
+            "py.json",
+            "{\n  \"db\": \"p\\u00e4ssw\\u00f6rd-0042-geheim\"\n}\n",
+            "DB_PASS",
+            2,
+        ),
+        (
+            "go.json",
+            "{\"token\":\"tok\\u003c0042\\u003e\\u0026amp-xyz\"}\n",
+            "API_TOKEN",
+            1,
+        ),
+        (
+            "secret.yaml",
+            "kind: Secret\ndata:\n  password: azhzLWRiLXBhc3N3b3JkLTAwNDI=\n",
+            "K8S_PASS",
+            3,
+        ),
+        (
+            "echoed.yaml",
+            "data:\n  password: azhzLWRiLXBhc3N3b3JkLTAwNDIK\n",
+            "K8S_PASS",
+            2,
+        ),
+    ] {
+        write(repo.join(name), text);
+        env.git(&repo, &["add", "--", name]).ok();
+        let out = env.git(&repo, &["commit", "-q", "-m", "leak"]).fails();
+        assert!(
+            out.stderr.contains(&format!(
+                "{name}: line {line} contains the plaintext of the secret `{key}` (production)"
+            )),
+            "{name}: {}",
+            out.stderr
+        );
+        for v in ["cert0042", "0042-geheim", "0042>", "azhzLWRi"] {
+            assert!(!out.stderr.contains(v), "{}", out.stderr);
+        }
+        env.git(&repo, &["rm", "-q", "--cached", "--", name]).ok();
+    }
+}

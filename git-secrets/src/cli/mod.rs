@@ -28,6 +28,7 @@ mod keys;
 mod lock;
 mod member;
 mod one_writer;
+mod parse_error;
 mod rotate;
 mod run;
 mod service;
@@ -114,13 +115,14 @@ pub struct ScopeArgs {
 /// `bin_name` is how the user typed it (`git secrets` or `cargo secrets`), for usage text.
 pub fn main(args: Vec<OsString>, bin_name: &'static str) -> i32 {
     use clap::{CommandFactory, FromArgMatches};
-    let parsed = Cli::command()
-        .bin_name(bin_name)
-        .try_get_matches_from(args)
+    let mut cmd = Cli::command().bin_name(bin_name);
+    let parsed = cmd
+        .try_get_matches_from_mut(args)
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
+            let e = parse_error::without_values(e, &cmd);
             let _ = e.print();
             return if e.use_stderr() { 2 } else { 0 };
         }

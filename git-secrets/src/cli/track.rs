@@ -63,46 +63,156 @@ pub fn not_routed(ws: &Workspace, paths: &[&str]) -> Vec<String> {
     if paths.is_empty() {
         return Vec::new();
     }
-    let mut input = Vec::new();
-    for p in paths {
-        input.extend_from_slice(p.as_bytes());
-        input.push(0);
-    }
-    let Ok(out) = ws
-        .repo
-        .git_with_input(&["check-attr", "-z", "--stdin", "filter"], &input)
-    else {
-        return Vec::new();
-    };
-    let parts: Vec<&[u8]> = out.split(|&b| b == 0).collect();
-    parts
-        .chunks_exact(3)
-        .filter(|t| t[2] != b"secrets")
-        .map(|t| String::from_utf8_lossy(t[0]).into_owned())
-        .collect()
+    not_routed_in(&ws.repo, &[], paths).unwrap_or_default()
 }
 
-/// Moves the lines of `paths` to the end of .gitattributes, after whatever overrides
-/// them (the last matching line wins in git).
-pub fn move_attributes_last(root: &Path, paths: &[String]) -> Result<(), Error> {
-    let file = root.join(".gitattributes");
+/// Those of `paths` that `git <global> check-attr filter`, run in `repo`, does not route
+/// to the secrets filter; None when git fails.
+fn not_routed_in<P: AsRef<str>>(
+    repo: &crate::git::Repo,
+    global: &[&str],
+    paths: &[P],
+) -> Option<Vec<String>> {
+    let mut input = Vec::new();
+    for p in paths {
+        input.extend_from_slice(p.as_ref().as_bytes());
+        input.push(0);
+    }
+    let mut args = global.to_vec();
+    args.extend(["check-attr", "-z", "--stdin", "filter"]);
+    let out = repo.git_with_input(&args, &input).ok()?;
+    let parts: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+    Some(
+        parts
+            .chunks_exact(3)
+            .filter(|t| t[2] != b"secrets")
+            .map(|t| String::from_utf8_lossy(t[0]).into_owned())
+            .collect(),
+    )
+}
+
+/// The header above the lines [`move_attributes_last`] moves.
+const MOVED_HEADER: &str =
+    "# git-secrets: tracked files, encrypted whole (after the lines that overrode them)";
+
+/// `text` (a .gitattributes) with the lines of `paths` moved to its end, after whatever
+/// overrides them (the last matching line of a file wins in git).
+fn moved_last(text: &str, paths: &[String]) -> String {
     let lines: Vec<String> = paths.iter().map(|p| attribute_line(p)).collect();
-    let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
-        path: file.clone(),
-        source,
-    })?;
-    let kept: String = text
+    let mut out: String = text
         .lines()
         .filter(|l| !lines.iter().any(|w| w == l.trim()))
         .map(|l| format!("{l}\n"))
         .collect();
-    crate::fsutil::write_public(&file, kept.as_bytes())?;
-    let wanted: Vec<&str> = lines.iter().map(String::as_str).collect();
-    super::unlock::append_missing(
-        &file,
-        "# git-secrets: tracked files, encrypted whole (after the lines that overrode them)",
-        &wanted,
-    )
+    out.push_str(MOVED_HEADER);
+    out.push('\n');
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+/// Moves the lines of `paths` to the end of .gitattributes, after whatever overrides
+/// them.
+pub fn move_attributes_last(root: &Path, paths: &[String]) -> Result<(), Error> {
+    let file = root.join(".gitattributes");
+    let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
+        path: file.clone(),
+        source,
+    })?;
+    crate::fsutil::write_public(&file, moved_last(&text, paths).as_bytes())
+}
+
+/// Those of `paths` (overridden, as [`overridden`] says) that moving their lines last
+/// in .gitattributes would route to the secrets filter again. Not the others: a line of
+/// .git/info/attributes, or of a .gitattributes nearer the file, applies after any line
+/// of the top .gitattributes, so only deleting it (a person's decision) helps. Asked of
+/// git itself, so that every rule of attributes (macros, patterns) is git's: `git
+/// check-attr` with this git directory and a scratch work tree (in the git directory,
+/// removed afterwards) holding the moved .gitattributes and copies of the nested ones
+/// above each path.
+pub fn movable(ws: &Workspace, paths: &[String]) -> Vec<String> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let simulated = || -> Option<Vec<String>> {
+        let git_dir =
+            String::from_utf8(ws.repo.git(&["rev-parse", "--absolute-git-dir"]).ok()?).ok()?;
+        let git_dir = git_dir.trim();
+        let scratch = tempfile::Builder::new()
+            .prefix("git-secrets-attributes-")
+            .tempdir_in(git_dir)
+            .ok()?;
+        let top = std::fs::read_to_string(ws.root().join(".gitattributes")).ok()?;
+        std::fs::write(
+            scratch.path().join(".gitattributes"),
+            moved_last(&top, paths),
+        )
+        .ok()?;
+        for dir in nested_dirs(paths) {
+            let from = ws.root().join(&dir).join(".gitattributes");
+            // git reads no .gitattributes through a symbolic link.
+            if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
+                let to = scratch.path().join(&dir);
+                std::fs::create_dir_all(&to).ok()?;
+                std::fs::copy(&from, to.join(".gitattributes")).ok()?;
+            }
+        }
+        let scratch_repo = crate::git::Repo {
+            root: scratch.path().to_owned(),
+        };
+        let routed = not_routed_in(
+            &scratch_repo,
+            &["--git-dir", git_dir, "--work-tree", "."],
+            paths,
+        )?;
+        Some(
+            paths
+                .iter()
+                .filter(|p| !routed.contains(p))
+                .cloned()
+                .collect(),
+        )
+    };
+    // When git cannot say, the move is not offered: nothing is claimed fixable that may
+    // not be.
+    simulated().unwrap_or_default()
+}
+
+/// The folders (below the top) that hold `paths`, each with those above it: where a
+/// nested .gitattributes applies to them.
+fn nested_dirs(paths: &[String]) -> std::collections::BTreeSet<String> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for p in paths {
+        let mut at = p.as_str();
+        while let Some((dir, _)) = at.rsplit_once('/') {
+            dirs.insert(dir.to_owned());
+            at = dir;
+        }
+    }
+    dirs
+}
+
+/// Where a line that overrides a tracked file's line of the top .gitattributes, and that
+/// moving it cannot undo, can be: .git/info/attributes and the nested .gitattributes
+/// above `paths`, those that exist, as a person finds them.
+pub fn override_sources(ws: &Workspace, paths: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = nested_dirs(paths)
+        .into_iter()
+        .map(|d| format!("{d}/.gitattributes"))
+        .filter(|f| ws.root().join(f).is_file())
+        .collect();
+    let info = ws
+        .repo
+        .git(&["rev-parse", "--git-path", "info/attributes"])
+        .ok()
+        .and_then(|o| String::from_utf8(o).ok())
+        .map(|s| s.trim().to_owned());
+    if let Some(info) = info.filter(|i| ws.root().join(i).is_file()) {
+        found.push(info);
+    }
+    found
 }
 
 /// `path` (as typed, from the current directory) relative to the work tree's root.

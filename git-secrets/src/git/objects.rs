@@ -291,7 +291,8 @@ impl Repo {
     /// when it is freed, so the next one page-faults it in again: a high trim threshold
     /// keeps it (about half of fast-import's time for a thousand small objects; other C
     /// libraries ignore the variable).
-    pub fn fast_import(&self, args: &[&str], stream: &[u8]) -> Result<(), Error> {
+    /// Returns what it wrote to stdout (the answers to `get-mark`).
+    pub fn fast_import(&self, args: &[&str], stream: &[u8]) -> Result<Vec<u8>, Error> {
         let args = [
             &["-c", "pack.compression=0", "fast-import", "--quiet"],
             args,
@@ -302,51 +303,52 @@ impl Repo {
             &args,
             Some(stream),
             &[("MALLOC_TRIM_THRESHOLD_", "268435456")],
-        )?;
-        Ok(())
+        )
     }
 
     /// Writes blobs to the object store in one `git fast-import` and returns their ids,
-    /// in order (one process however many blobs; nothing goes through a temporary file).
+    /// in order (one process however many blobs). Nothing goes through a file: each id
+    /// comes back on fast-import's stdout (`get-mark`), where a marks file
+    /// (`--export-marks`) would have been written outside the git directory, in $TMPDIR,
+    /// and left there by a crash.
     pub fn write_blobs<'a>(
         &self,
         blobs: impl Iterator<Item = &'a [u8]>,
     ) -> Result<Vec<String>, Error> {
-        let mut stream = Vec::new();
+        let mut stream = b"feature get-mark\n".to_vec();
         let mut n = 0;
         for (i, b) in blobs.enumerate() {
             stream
                 .extend_from_slice(format!("blob\nmark :{}\ndata {}\n", i + 1, b.len()).as_bytes());
             stream.extend_from_slice(b);
-            stream.push(b'\n');
+            stream.extend_from_slice(format!("\nget-mark :{}\n", i + 1).as_bytes());
             n = i + 1;
         }
         if n == 0 {
             return Ok(Vec::new());
         }
-        let marks = tempfile::NamedTempFile::new().map_err(|source| Error::Io {
-            path: "marks".into(),
-            source,
-        })?;
-        let arg = format!("--export-marks={}", marks.path().display());
-        self.fast_import(&["--done", &arg], &[stream, b"done\n".to_vec()].concat())?;
-        let text = std::fs::read_to_string(marks.path()).map_err(|source| Error::Io {
-            path: marks.path().to_owned(),
-            source,
-        })?;
-        let mut by_mark = std::collections::HashMap::new();
-        for line in text.lines() {
-            if let Some((m, oid)) = line.strip_prefix(':').and_then(|l| l.split_once(' ')) {
-                by_mark.insert(m.parse::<usize>().unwrap_or(0), oid.to_owned());
-            }
+        stream.extend_from_slice(b"done\n");
+        let out = self.fast_import(&["--done"], &stream)?;
+        let oids: Vec<String> = String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if oids.len() != n || oids.iter().any(|o| !is_object_id(o)) {
+            return Err(Error::Git {
+                args: "fast-import".into(),
+                stderr: format!(
+                    "{} object id(s) for {n} blob(s) written",
+                    oids.iter().filter(|o| is_object_id(o)).count()
+                ),
+            });
         }
-        (1..=n)
-            .map(|i| {
-                by_mark.remove(&i).ok_or_else(|| Error::Git {
-                    args: "fast-import".into(),
-                    stderr: format!("no object id for blob {i}"),
-                })
-            })
-            .collect()
+        Ok(oids)
     }
+}
+
+/// Whether `s` is an object id as git prints it (SHA-1 or SHA-256, lowercase hex).
+fn is_object_id(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

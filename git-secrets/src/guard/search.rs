@@ -30,28 +30,84 @@ pub fn is_searchable(value: &str) -> bool {
     !word && !reference
 }
 
-/// The forms `value` takes inside a quoted string, each one that differs from it: in a
-/// JSON string (`export --format json`, and YAML's and TOML's double quotes, which
-/// escape alike), in a dotenv file's double quotes (`export --format dotenv`), and in a
-/// POSIX shell's single quotes (`export`). A value with a line break, a quote or a `\`
-/// is written so by git-secrets' own `export`, and the hook must find it there as it
-/// finds it in a file that holds it as it is. Each is built at its final size, so no
-/// copy of it is left behind by a growing buffer.
+/// The forms `value` takes in other files, each one that differs from it, computed once
+/// per value and searched for with it:
+/// - inside a quoted string: a JSON string (`export --format json`, and YAML's and
+///   TOML's double quotes, which escape alike), a dotenv file's double quotes (`export
+///   --format dotenv`), a POSIX shell's single quotes (`export`). A value with a line
+///   break, a quote or a `\` is written so by git-secrets' own `export`, and the hook
+///   must find it there as it finds it in a file that holds it as it is;
+/// - with CRLF line breaks (a multi-line value, or its shell form, in a file saved on
+///   Windows);
+/// - as other JSON encoders write it, only for a value that holds what they escape:
+///   every non-ASCII character as `\uXXXX` (Python's `json.dumps`, `ensure_ascii`), and
+///   `<`, `>`, `&`, U+2028 and U+2029 so (Go's encoding/json);
+/// - its standard base64, without `=` padding (a Kubernetes Secret's `data:`): that is
+///   the start of the padded form, and of the base64 of the value with a line break
+///   after it (`echo VALUE | base64`), so one pattern finds the three. Every decoded
+///   byte of the value is fixed by a match, so it is as unlikely by chance as the value
+///   itself, and searched for exactly the values that are ([`is_searchable`]).
+///
+/// So a value gets at most 8 forms (3 quoted, 2 CRLF, 2 JSON, base64), and one (base64)
+/// when it has no line break, quote, `\`, `$`, non-ASCII character or `<>&`. Each is
+/// built at its final size, so no copy of it is left behind by a growing buffer.
 fn encoded_forms(value: &str) -> Vec<SecretString> {
-    let special = |c: char| c.is_control() || matches!(c, '"' | '\\' | '\'' | '$');
-    if !value.contains(special) {
-        return Vec::new();
-    }
-    let escaped = |size: usize, esc: &dyn Fn(char, &mut String) -> bool| {
-        let mut s = String::with_capacity(value.len() * size);
-        for c in value.chars() {
-            if !esc(c, &mut s) {
-                s.push(c);
-            }
+    let mut forms: Vec<SecretString> = Vec::new();
+    let mut keep = |form: SecretString| {
+        if form.expose() != value && !forms.contains(&form) {
+            forms.push(form);
         }
-        SecretString::new(s)
     };
-    let json = escaped(6, &|c, s| {
+    let special = |c: char| c.is_control() || matches!(c, '"' | '\\' | '\'' | '$');
+    if value.contains(special) {
+        keep(json(value, false, false));
+        keep(escaped(value, 2, &|c, s| {
+            crate::dotenv::double_quote_escape(c)
+                .map(|escape| s.push_str(escape))
+                .is_some()
+        }));
+        let shell = escaped(value, 4, &|c, s| {
+            if c != '\'' {
+                return false;
+            }
+            s.push_str("'\\''");
+            true
+        });
+        if value.contains('\n') {
+            keep(crlf(value));
+            keep(crlf(shell.expose()));
+        }
+        keep(shell);
+    }
+    if !value.is_ascii() {
+        keep(json(value, true, false));
+    }
+    if value.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        keep(json(value, false, true));
+    }
+    keep(base64(value));
+    forms
+}
+
+/// `value` with each character `esc` writes (it returns whether it did) replaced, built
+/// at most `size` times as long.
+fn escaped(value: &str, size: usize, esc: &dyn Fn(char, &mut String) -> bool) -> SecretString {
+    let mut s = String::with_capacity(value.len() * size);
+    for c in value.chars() {
+        if !esc(c, &mut s) {
+            s.push(c);
+        }
+    }
+    SecretString::new(s)
+}
+
+/// `value` inside a JSON string: `"`, `\` and the control characters escaped; with
+/// `ascii` every non-ASCII character too, as `\uXXXX` (UTF-16, a pair of them past
+/// U+FFFF); with `html` `<`, `>`, `&`, U+2028 and U+2029 as `\u003c` etc. Hex digits in
+/// lower case, as Python and Go write them.
+fn json(value: &str, ascii: bool, html: bool) -> SecretString {
+    use std::fmt::Write;
+    escaped(value, 6, &|c, s| {
         match c {
             '"' => s.push_str("\\\""),
             '\\' => s.push_str("\\\\"),
@@ -60,30 +116,42 @@ fn encoded_forms(value: &str) -> Vec<SecretString> {
             '\t' => s.push_str("\\t"),
             '\u{8}' => s.push_str("\\b"),
             '\u{c}' => s.push_str("\\f"),
-            c if u32::from(c) < 0x20 => s.push_str(&format!("\\u{:04x}", u32::from(c))),
+            // Written in place: no temporary string holds a character of the value.
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(s, "\\u{:04x}", u32::from(c));
+            }
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html => {
+                let _ = write!(s, "\\u{:04x}", u32::from(c));
+            }
+            c if ascii && !c.is_ascii() => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    let _ = write!(s, "\\u{unit:04x}");
+                }
+            }
             _ => return false,
         }
         true
-    });
-    let dotenv = escaped(2, &|c, s| {
-        crate::dotenv::double_quote_escape(c)
-            .map(|escape| s.push_str(escape))
-            .is_some()
-    });
-    let shell = escaped(4, &|c, s| {
-        if c != '\'' {
+    })
+}
+
+/// `text` with each line break that is not one already as CR LF.
+fn crlf(text: &str) -> SecretString {
+    escaped(text, 2, &|c, s| {
+        if c != '\n' || s.ends_with('\r') {
             return false;
         }
-        s.push_str("'\\''");
+        s.push_str("\r\n");
         true
-    });
-    let mut forms: Vec<SecretString> = Vec::new();
-    for form in [json, dotenv, shell] {
-        if form.expose() != value && !forms.contains(&form) {
-            forms.push(form);
-        }
-    }
-    forms
+    })
+}
+
+/// The standard base64 of `value`, without padding.
+fn base64(value: &str) -> SecretString {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let mut s = String::with_capacity(base64::encoded_len(value.len(), false).unwrap_or(0));
+    engine.encode_string(value.as_bytes(), &mut s);
+    SecretString::new(s)
 }
 
 /// Every searchable value this identity can read, found in one pass over a blob.
@@ -164,7 +232,7 @@ impl SecretIndex {
     }
 
     /// Adds the value of `key` in scope `scope` (unless it is not searchable), and the
-    /// forms it takes inside a quoted string ([`encoded_forms`]). Equal values are
+    /// forms it takes in other files ([`encoded_forms`]). Equal values are
     /// searched for once.
     pub fn add(&mut self, value: SecretString, scope: usize, key: String) {
         if !is_searchable(value.expose()) {
@@ -429,6 +497,56 @@ impl Where {
             Where::TagMessage => "make the tag again with a message that names the key, not its value (`git tag -d NAME`, then `git tag -a NAME`); if it was pushed, change the secret",
             Where::NamedBlob => "delete the ref that names this blob (`git tag -d NAME`, or `git update-ref -d REF`); if it was pushed, change the secret",
             Where::NewMessage => "write the message again naming the key, not its value (`git commit` opens an editor; for `git am`, edit the patch's message); nothing was committed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encoded_forms;
+
+    fn forms(value: &str) -> Vec<String> {
+        encoded_forms(value)
+            .iter()
+            .map(|f| f.expose().to_owned())
+            .collect()
+    }
+
+    // Guards: the forms other encoders give a value, byte for byte as they write them
+    // (Python's `json.dumps`, Go's encoding/json, base64 as `kubectl` and `base64` do).
+    #[test]
+    fn the_forms_other_encoders_write() {
+        let f = forms("pässwörd-0042-😀");
+        assert!(
+            f.contains(&r"p\u00e4ssw\u00f6rd-0042-\ud83d\ude00".to_owned()),
+            "{f:?}"
+        );
+        let f = forms("tok<0042>&x\u{2028}");
+        assert!(
+            f.contains(&r"tok\u003c0042\u003e\u0026x\u2028".to_owned()),
+            "{f:?}"
+        );
+        // Base64 without padding: the start of the padded form and of `echo v | base64`.
+        assert_eq!(
+            forms("k8s-db-password-0042"),
+            ["azhzLWRiLXBhc3N3b3JkLTAwNDI"]
+        );
+        // A line break as CR LF, in the value and in its shell form.
+        let f = forms("it's\nline two\r\nthree");
+        assert!(f.contains(&"it's\r\nline two\r\nthree".to_owned()), "{f:?}");
+        assert!(
+            f.contains(&"it'\\''s\r\nline two\r\nthree".to_owned()),
+            "{f:?}"
+        );
+        // At most 8, and distinct.
+        for v in ["é<\n'\"\\$x-0042", "plain-value-0042", "a\r\nb\r\nc-0042"] {
+            let f = forms(v);
+            assert!(f.len() <= 8, "{v:?}: {f:?}");
+            let mut d = f.clone();
+            d.sort();
+            d.dedup();
+            assert_eq!(d.len(), f.len(), "{v:?}");
+            assert!(!f.contains(&v.to_owned()));
         }
     }
 }

@@ -72,13 +72,37 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
     }
     let paths: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
     let overridden = crate::cli::track::overridden(ws, &paths);
-    if !overridden.is_empty() {
+    let movable = crate::cli::track::movable(ws, &overridden);
+    let (movable, stuck): (Vec<String>, Vec<String>) =
+        overridden.into_iter().partition(|p| movable.contains(p));
+    if !movable.is_empty() {
         found.push(problem(
             format!(
                 "tracked file(s) {} are not routed to the secrets filter: a later .gitattributes line overrides theirs (another tool's `filter=`, or `-filter`), so they would be committed as they are",
-                overridden.join(", ")
+                movable.join(", ")
             ),
             Fix::Attributes,
+        ));
+    }
+    // A line that applies after every line of the top .gitattributes: no line there
+    // undoes it, and only its author knows why it is there, so it is said, not removed.
+    if !stuck.is_empty() {
+        let sources = crate::cli::track::override_sources(ws, &stuck);
+        let place = if sources.is_empty() {
+            ".git/info/attributes or a .gitattributes of their folder or above".to_owned()
+        } else {
+            sources.join(" or ")
+        };
+        found.push(manual(
+            format!(
+                "tracked file(s) {} are not routed to the secrets filter: a line in {place} overrides theirs in .gitattributes (another tool's `filter=`, `-filter` or `!filter`), and applies after any line of .gitattributes, so `git secrets doctor --fix` cannot route them again; git would commit them as they are (the hooks refuse such a commit)",
+                stuck.join(", ")
+            ),
+            format!(
+                "delete that line (`git check-attr -a -- {}` shows what applies), then `git add --renormalize -- {}`",
+                stuck[0],
+                stuck.join(" ")
+            ),
         ));
     }
     // With the line there, a line that applies after it (a .gitattributes nearer the

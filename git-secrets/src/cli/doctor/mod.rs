@@ -83,6 +83,30 @@ impl Fix {
             Fix::RemoveLeftovers(_) => Some("deleted the leftover temporary files"),
         }
     }
+
+    /// What was tried, when the problem is still found after it.
+    fn tried(&self) -> &'static str {
+        match self {
+            Fix::Attributes => "restoring the .gitattributes lines",
+            Fix::Ignores => "restoring the .gitignore lines",
+            Fix::Checks => "installing the checks",
+            Fix::Configure => "setting this clone up again",
+            Fix::Unlock => "`git secrets unlock`",
+            Fix::Rotate(_) => "rotating",
+            Fix::Adopt(_) => "moving the values",
+            Fix::RemoveLeftovers(_) => "deleting the leftover temporary files",
+        }
+    }
+
+    /// Whether a problem whose fix is `other` is one this fix, once applied, repairs
+    /// (`unlock` sets the clone up first).
+    fn covers(&self, other: &Fix) -> bool {
+        match (self, other) {
+            (Fix::Unlock, Fix::Configure | Fix::Checks) => true,
+            (Fix::RemoveLeftovers(_), Fix::RemoveLeftovers(_)) => true,
+            _ => self == other,
+        }
+    }
 }
 
 struct Finding {
@@ -121,9 +145,34 @@ pub fn cmd_doctor(args: DoctorArgs) -> Result<(), Error> {
         // unlock sets the clone up first.
         fixes.retain(|f| *f != Fix::Configure && *f != Fix::Checks);
     }
-    let by_hand = apply(&mut ws, &fixes)?;
+    let mut applied = Vec::new();
+    let by_hand = match apply(&mut ws, &fixes, &mut applied) {
+        Ok(by_hand) => by_hand,
+        Err(e) => {
+            for done in applied.iter().filter_map(|f| f.done()) {
+                eprintln!("fixed: {done}");
+            }
+            return Err(e);
+        }
+    };
     let ws = super::open()?;
     let (_, mut left) = examine(&ws);
+    // Said once checked: a fix whose problem is still found did not fix it, whatever
+    // it changed.
+    for fix in &applied {
+        let Some(done) = fix.done() else { continue };
+        if left
+            .iter()
+            .any(|f| f.fix.as_ref().is_ok_and(|other| fix.covers(other)))
+        {
+            eprintln!(
+                "not fixed: {}: the problem is still there (below)",
+                fix.tried()
+            );
+        } else {
+            eprintln!("fixed: {done}");
+        }
+    }
     // What `--fix` just tried and could not do is not its fix: the steps it named are.
     for finding in &mut left {
         if let Ok(Fix::Adopt(path)) = &finding.fix {
@@ -167,9 +216,14 @@ fn verdict(findings: &[Finding], fixed: bool) -> Result<(), Error> {
     })
 }
 
-/// Applies `fixes`. Returns, for each orphan file whose values could not all be moved,
-/// its path and the steps left to a person.
-fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<Vec<(String, String)>, Error> {
+/// Applies `fixes`, each pushed to `applied` once done (and said then by the caller,
+/// once checked). Returns, for each orphan file whose values could not all be moved, its
+/// path and the steps left to a person.
+fn apply<'a>(
+    ws: &mut Workspace,
+    fixes: &'a [Fix],
+    applied: &mut Vec<&'a Fix>,
+) -> Result<Vec<(String, String)>, Error> {
     let (mut rotate, mut adopt) = (Vec::new(), Vec::new());
     for fix in fixes {
         match fix {
@@ -178,8 +232,9 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<Vec<(String, String)>, Err
                 let tracked: Vec<&str> = ws.config.files.keys().map(String::as_str).collect();
                 super::track::write_attributes(ws.root(), &tracked)?;
                 let overridden = super::track::overridden(ws, &tracked);
-                if !overridden.is_empty() {
-                    super::track::move_attributes_last(ws.root(), &overridden)?;
+                let movable = super::track::movable(ws, &overridden);
+                if !movable.is_empty() {
+                    super::track::move_attributes_last(ws.root(), &movable)?;
                 }
             }
             Fix::Ignores => unlock::write_gitignore(ws.root())?,
@@ -196,9 +251,7 @@ fn apply(ws: &mut Workspace, fixes: &[Fix]) -> Result<Vec<(String, String)>, Err
                 ws.leftovers(true, true)?;
             }
         }
-        if let Some(done) = fix.done() {
-            eprintln!("fixed: {done}");
-        }
+        applied.push(fix);
     }
     if !rotate.is_empty() {
         let mut ws = super::open()?;
