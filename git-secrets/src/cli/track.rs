@@ -137,9 +137,8 @@ pub fn movable(ws: &Workspace, paths: &[String]) -> Vec<String> {
         return Vec::new();
     }
     let simulated = || -> Option<Vec<String>> {
-        let git_dir =
-            String::from_utf8(ws.repo.git(&["rev-parse", "--absolute-git-dir"]).ok()?).ok()?;
-        let git_dir = git_dir.trim();
+        let git_dir = crate::git::git_dir(ws.root())?;
+        let git_dir = git_dir.to_str()?;
         let scratch = tempfile::Builder::new()
             .prefix("git-secrets-attributes-")
             .tempdir_in(git_dir)

@@ -333,22 +333,15 @@ impl Repo {
             .lines()
             .map(str::to_owned)
             .collect();
-        if oids.len() != n || oids.iter().any(|o| !is_object_id(o)) {
+        if oids.len() != n || oids.iter().any(|o| !crate::workspace::is_oid(o)) {
             return Err(Error::Git {
                 args: "fast-import".into(),
                 stderr: format!(
                     "{} object id(s) for {n} blob(s) written",
-                    oids.iter().filter(|o| is_object_id(o)).count()
+                    oids.iter().filter(|o| crate::workspace::is_oid(o)).count()
                 ),
             });
         }
         Ok(oids)
     }
-}
-
-/// Whether `s` is an object id as git prints it (SHA-1 or SHA-256, lowercase hex).
-fn is_object_id(s: &str) -> bool {
-    (s.len() == 40 || s.len() == 64)
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
