@@ -296,3 +296,74 @@ fn an_override_doctor_cannot_undo_is_never_said_fixed() {
     let out = env.secrets(&repo, &["doctor"]).ok();
     assert!(out.stdout.contains("no problems found"), "{out:#?}");
 }
+
+// Guards: when a fix fails part-way, the fixes applied before it are said `fixed:` only
+// once the repository is examined again and their problem is gone: restored
+// .gitattributes lines are, hooks that could not be installed (a disabled hook of the
+// user's is left as it is) are not; the failure itself is said, with what is left, and
+// doctor exits 1.
+#[test]
+fn a_fix_that_fails_part_way_never_leaves_an_unchecked_fix_said_fixed() {
+    let env = Env::new();
+    let repo = repo_with_secret(&env);
+    // A fork of the key (rotated on both sides of a merge): `--fix` rotates, last.
+    env.git(&repo, &["branch", "other"]).ok();
+    for branch in ["main", "other"] {
+        env.git(&repo, &["checkout", "-q", branch]).ok();
+        env.secrets(&repo, &["rotate", "--env", "development"]).ok();
+        env.git(&repo, &["commit", "-q", "-m", "rotate"]).ok();
+    }
+    env.git(&repo, &["checkout", "-q", "main"]).ok();
+    env.git(&repo, &["merge", "-q", "--no-edit", "other"]).ok();
+    write(repo.join(".gitattributes"), "*.png binary\n");
+    let hook = repo.join(".git/hooks/pre-commit");
+    write(&hook, "#!/bin/sh\necho the team's own check\n");
+    chmod(&hook, 0o644);
+    let out = env.secrets(&repo, &["doctor"]).fails();
+    for problem in [
+        ".gitattributes lacks",
+        "pre-commit",
+        "`development` has 2 current keys",
+    ] {
+        assert!(out.stdout.contains(problem), "{problem}: {}", out.stdout);
+    }
+    // The rotation cannot stage what it re-seals.
+    write(repo.join(".git/index.lock"), "");
+    let out = env.secrets(&repo, &["doctor", "--fix"]).fails();
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("fixed: added the lines back to .gitattributes"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("fixed: set this clone up again"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("not fixed: setting this clone up again: the problem is still there"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("index.lock"), "{}", out.stderr);
+    assert!(!out.stderr.contains("fixed: rotated"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("pre-commit") && !out.stdout.contains(".gitattributes lacks"),
+        "what is left is said: {}",
+        out.stdout
+    );
+    assert!(read(repo.join(".gitattributes")).contains("filter=secrets"));
+    assert!(read(&hook).contains("the team's own check"));
+    // Nothing is lost: once git's lock is gone and the hook enabled, the next run
+    // finishes the rotation that failed and leaves no problem.
+    std::fs::remove_file(repo.join(".git/index.lock")).unwrap();
+    chmod(&hook, 0o755);
+    let out = env.secrets(&repo, &["doctor", "--fix"]).ok();
+    assert!(out.stdout.contains("no problems found"), "{out:#?}");
+    env.secrets(&repo, &["doctor"]).ok();
+    let out = env.secrets(&repo, &["get", "DB", "--yes"]).ok();
+    assert_eq!(out.stdout, "dev-password-1\n");
+}

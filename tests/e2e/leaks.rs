@@ -260,8 +260,12 @@ fn writing_blobs_creates_nothing_in_tmpdir() {
 }
 
 // Guards: a value is found in the forms other tools give it too: a multi-line value
-// saved with CRLF line breaks, JSON as Python writes it (`\u00e4`) and as Go writes it
-// (`\u003c`), and base64 as in a Kubernetes Secret (padded, or of `echo VALUE | base64`).
+// saved with CRLF line breaks, JSON as Python writes it (`\u00e4`), as Go writes it
+// (`\u003c`), as .NET writes it (`\u00E4`, `\u002B`) and as PHP writes it (`\/`), and
+// base64 as in a Kubernetes Secret (padded, or of `echo VALUE | base64`), base64url,
+// and base64 of a whole `.env` file (`kubectl create secret --from-file`, the value at
+// each of the 3 byte alignments; `base64 FILE`, wrapped at 76 with the value across a
+// line break), each refused by the real `git commit`.
 #[test]
 fn a_value_encoded_by_other_tools_is_never_committed() {
     let env = Env::new();
@@ -271,6 +275,8 @@ fn a_value_encoded_by_other_tools_is_never_committed() {
         ("DB_PASS", "pässwörd-0042-geheim"),
         ("API_TOKEN", "tok<0042>&amp-xyz"),
         ("K8S_PASS", "k8s-db-password-0042"),
+        ("DB_URL", "https://app:s3cr3t-0042@db.internal/app"),
+        ("TOKEN", "tok~~>>??-0042"),
     ] {
         env.secrets(&repo, &["set", "production", key, value]).ok();
     }
@@ -302,6 +308,49 @@ fn a_value_encoded_by_other_tools_is_never_committed() {
             "K8S_PASS",
             2,
         ),
+        (
+            "net.json",
+            "{\n  \"db\": \"p\\u00E4ssw\\u00F6rd-0042-geheim\"\n}\n",
+            "DB_PASS",
+            2,
+        ),
+        (
+            "net2.json",
+            "{\"token\":\"tok\\u003C0042\\u003E\\u0026amp-xyz\"}\n",
+            "API_TOKEN",
+            1,
+        ),
+        (
+            "php.json",
+            "{\"url\":\"https:\\/\\/app:s3cr3t-0042@db.internal\\/app\"}\n",
+            "DB_URL",
+            1,
+        ),
+        ("url.txt", "token=dG9rfn4-Pj8_LTAwNDI\n", "TOKEN", 1),
+        (
+            "env0.yaml",
+            "data:\n  .env: SzhTX1BBU1M9azhzLWRiLXBhc3N3b3JkLTAwNDIKT1RIRVI9MQo=\n",
+            "K8S_PASS",
+            2,
+        ),
+        (
+            "env1.yaml",
+            "data:\n  .env: QT0xCks4U19QQVNTPWs4cy1kYi1wYXNzd29yZC0wMDQyCk9USEVSPTEK\n",
+            "K8S_PASS",
+            2,
+        ),
+        (
+            "env2.yaml",
+            "data:\n  .env: QUI9MQpLOFNfUEFTUz1rOHMtZGItcGFzc3dvcmQtMDA0MgpPVEhFUj0xCg==\n",
+            "K8S_PASS",
+            2,
+        ),
+        (
+            "env.b64",
+            "IyB0aGUgc3RhZ2luZyBzZXR0aW5ncywgZXhwb3J0ZWQgZm9yIHRoZSBjbHVzdGVyIGJ5IHRoZSBk\nZXBsb3kgc2NyaXB0CkxPR19MRVZFTD1kZWJ1ZwpLOFNfUEFTUz1rOHMtZGItcGFzc3dvcmQtMDA0\nMgo=\n",
+            "K8S_PASS",
+            2,
+        ),
     ] {
         write(repo.join(name), text);
         env.git(&repo, &["add", "--", name]).ok();
@@ -313,7 +362,15 @@ fn a_value_encoded_by_other_tools_is_never_committed() {
             "{name}: {}",
             out.stderr
         );
-        for v in ["cert0042", "0042-geheim", "0042>", "azhzLWRi"] {
+        for v in [
+            "cert0042",
+            "0042-geheim",
+            "0042>",
+            "azhzLWRi",
+            "s3cr3t",
+            "~~",
+            "LTAwNDI",
+        ] {
             assert!(!out.stderr.contains(v), "{}", out.stderr);
         }
         env.git(&repo, &["rm", "-q", "--cached", "--", name]).ok();

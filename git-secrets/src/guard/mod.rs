@@ -29,6 +29,7 @@
 //! ([`merge`]). Checks 1, 2, 3, 5 and 6 need no key. No finding ever holds a value: only paths, line
 //! numbers, key names, key ids and scopes.
 
+mod encoded;
 mod history;
 mod index;
 pub mod install;

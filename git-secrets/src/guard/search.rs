@@ -38,19 +38,15 @@ pub fn is_searchable(value: &str) -> bool {
 ///   break, a quote or a `\` is written so by git-secrets' own `export`, and the hook
 ///   must find it there as it finds it in a file that holds it as it is;
 /// - with CRLF line breaks (a multi-line value, or its shell form, in a file saved on
-///   Windows);
-/// - as other JSON encoders write it, only for a value that holds what they escape:
-///   every non-ASCII character as `\uXXXX` (Python's `json.dumps`, `ensure_ascii`), and
-///   `<`, `>`, `&`, U+2028 and U+2029 so (Go's encoding/json);
-/// - its standard base64, without `=` padding (a Kubernetes Secret's `data:`): that is
-///   the start of the padded form, and of the base64 of the value with a line break
-///   after it (`echo VALUE | base64`), so one pattern finds the three. Every decoded
-///   byte of the value is fixed by a match, so it is as unlikely by chance as the value
-///   itself, and searched for exactly the values that are ([`is_searchable`]).
+///   Windows).
 ///
-/// So a value gets at most 8 forms (3 quoted, 2 CRLF, 2 JSON, base64), and one (base64)
-/// when it has no line break, quote, `\`, `$`, non-ASCII character or `<>&`. Each is
-/// built at its final size, so no copy of it is left behind by a growing buffer.
+/// The forms other encoders give it (other JSON writers' `\uXXXX` and `\/` escapes,
+/// base64 and base64url, whole or within a longer encoded text) are not filed here: the
+/// text searched is decoded instead ([`super::encoded`]), which costs the index nothing.
+///
+/// So a value gets at most 5 forms (3 quoted, 2 CRLF), and none when it has no line
+/// break, quote, `\`, `$` or other control character. Each is built at its final size,
+/// so no copy of it is left behind by a growing buffer.
 fn encoded_forms(value: &str) -> Vec<SecretString> {
     let mut forms: Vec<SecretString> = Vec::new();
     let mut keep = |form: SecretString| {
@@ -60,7 +56,7 @@ fn encoded_forms(value: &str) -> Vec<SecretString> {
     };
     let special = |c: char| c.is_control() || matches!(c, '"' | '\\' | '\'' | '$');
     if value.contains(special) {
-        keep(json(value, false, false));
+        keep(json(value));
         keep(escaped(value, 2, &|c, s| {
             crate::dotenv::double_quote_escape(c)
                 .map(|escape| s.push_str(escape))
@@ -79,13 +75,6 @@ fn encoded_forms(value: &str) -> Vec<SecretString> {
         }
         keep(shell);
     }
-    if !value.is_ascii() {
-        keep(json(value, true, false));
-    }
-    if value.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        keep(json(value, false, true));
-    }
-    keep(base64(value));
     forms
 }
 
@@ -101,11 +90,10 @@ fn escaped(value: &str, size: usize, esc: &dyn Fn(char, &mut String) -> bool) ->
     SecretString::new(s)
 }
 
-/// `value` inside a JSON string: `"`, `\` and the control characters escaped; with
-/// `ascii` every non-ASCII character too, as `\uXXXX` (UTF-16, a pair of them past
-/// U+FFFF); with `html` `<`, `>`, `&`, U+2028 and U+2029 as `\u003c` etc. Hex digits in
-/// lower case, as Python and Go write them.
-fn json(value: &str, ascii: bool, html: bool) -> SecretString {
+/// `value` inside a JSON string: `"`, `\` and the control characters escaped (lower-case
+/// hex where there is no short escape, as Python and Go write them), the rest as it is.
+/// [`super::encoded`] brings every JSON writer's escapes to this spelling.
+pub(super) fn json(value: &str) -> SecretString {
     use std::fmt::Write;
     escaped(value, 6, &|c, s| {
         match c {
@@ -119,14 +107,6 @@ fn json(value: &str, ascii: bool, html: bool) -> SecretString {
             // Written in place: no temporary string holds a character of the value.
             c if u32::from(c) < 0x20 => {
                 let _ = write!(s, "\\u{:04x}", u32::from(c));
-            }
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html => {
-                let _ = write!(s, "\\u{:04x}", u32::from(c));
-            }
-            c if ascii && !c.is_ascii() => {
-                for unit in c.encode_utf16(&mut [0; 2]) {
-                    let _ = write!(s, "\\u{unit:04x}");
-                }
             }
             _ => return false,
         }
@@ -145,15 +125,6 @@ fn crlf(text: &str) -> SecretString {
     })
 }
 
-/// The standard base64 of `value`, without padding.
-fn base64(value: &str) -> SecretString {
-    use base64::Engine;
-    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let mut s = String::with_capacity(base64::encoded_len(value.len(), false).unwrap_or(0));
-    engine.encode_string(value.as_bytes(), &mut s);
-    SecretString::new(s)
-}
-
 /// Every searchable value this identity can read, found in one pass over a blob.
 ///
 /// A Rabin-Karp-style search with a fixed window: every value has at least [`MIN_LEN`]
@@ -161,7 +132,9 @@ fn base64(value: &str) -> SecretString {
 /// blob is looked up (a bit table first, which rejects almost every window, then a hash
 /// map), then the whole value compared. Building it is a hash insert per value: an
 /// Aho-Corasick automaton of 20,000 values took ~190 ms to build, most of the hook's
-/// budget, while its search speed is not needed for a commit's worth of text.
+/// budget, while its search speed is not needed for a commit's worth of text. For the
+/// same reason, text that holds values encoded (JSON escapes, base64) is decoded and
+/// searched again rather than each value filed in each encoding.
 #[derive(Default)]
 pub struct SecretIndex {
     /// Distinct values (moved in, never copied), and the encoded forms of values
@@ -311,13 +284,26 @@ impl SecretIndex {
         self.values.is_empty()
     }
 
-    /// Every (offset, value id) where a value occurs in `bytes`, in offset order; of the
-    /// values that end at the same place, the longest only.
+    /// Every (offset, value id) where a value occurs in `bytes`, as it is or in the text
+    /// `bytes` holds in encoded form ([`super::encoded`]: at the offset of its encoded
+    /// form, on the same line), in offset order.
     fn matches(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         if self.values.is_empty() {
             return out;
         }
+        self.scan(bytes, &mut |offset, id| out.push((offset, id)));
+        super::encoded::each_decoded(bytes, &mut |text, back| {
+            self.scan(text, &mut |offset, id| out.push((back(offset), id)));
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Calls `found` with (offset, value id) for each value that occurs in `bytes`; of
+    /// the values that end at the same place, the longest only.
+    fn scan(&self, bytes: &[u8], found: &mut dyn FnMut(usize, usize)) {
         for end in 8..=bytes.len() {
             let head = head_of(bytes, end);
             let b = bit_of(head);
@@ -332,11 +318,9 @@ impl SecretIndex {
                 .filter(|&&id| bytes[..end].ends_with(self.values[id].expose().as_bytes()))
                 .max_by_key(|&&id| self.values[id].len());
             if let Some(&id) = best {
-                out.push((end - self.values[id].len(), id));
+                found(end - self.values[id].len(), id);
             }
         }
-        out.sort_unstable();
-        out
     }
 
     /// The finding for `blob` if it holds any value: the first line, and which key.
@@ -503,7 +487,9 @@ impl Where {
 
 #[cfg(test)]
 mod tests {
-    use super::encoded_forms;
+    use super::{encoded_forms, SecretIndex};
+    use crate::guard::Blob;
+    use crate::secret::SecretString;
 
     fn forms(value: &str) -> Vec<String> {
         encoded_forms(value)
@@ -512,41 +498,148 @@ mod tests {
             .collect()
     }
 
-    // Guards: the forms other encoders give a value, byte for byte as they write them
-    // (Python's `json.dumps`, Go's encoding/json, base64 as `kubectl` and `base64` do).
+    // Guards: the forms filed with a value, byte for byte as git-secrets' `export`
+    // writes them, and no more: a plain value is filed once.
     #[test]
-    fn the_forms_other_encoders_write() {
-        let f = forms("pässwörd-0042-😀");
-        assert!(
-            f.contains(&r"p\u00e4ssw\u00f6rd-0042-\ud83d\ude00".to_owned()),
-            "{f:?}"
-        );
-        let f = forms("tok<0042>&x\u{2028}");
-        assert!(
-            f.contains(&r"tok\u003c0042\u003e\u0026x\u2028".to_owned()),
-            "{f:?}"
-        );
-        // Base64 without padding: the start of the padded form and of `echo v | base64`.
-        assert_eq!(
-            forms("k8s-db-password-0042"),
-            ["azhzLWRiLXBhc3N3b3JkLTAwNDI"]
-        );
-        // A line break as CR LF, in the value and in its shell form.
+    fn the_forms_filed_with_a_value() {
         let f = forms("it's\nline two\r\nthree");
         assert!(f.contains(&"it's\r\nline two\r\nthree".to_owned()), "{f:?}");
         assert!(
             f.contains(&"it'\\''s\r\nline two\r\nthree".to_owned()),
             "{f:?}"
         );
-        // At most 8, and distinct.
-        for v in ["é<\n'\"\\$x-0042", "plain-value-0042", "a\r\nb\r\nc-0042"] {
+        assert!(f.contains(&r"it's\nline two\r\nthree".to_owned()), "{f:?}");
+        for v in [
+            "pässwörd-0042-😀",
+            "tok<0042>&x\u{2028}",
+            "k8s-db-password-0042",
+        ] {
+            assert_eq!(forms(v), Vec::<String>::new(), "{v:?}");
+        }
+        // At most 5, and distinct.
+        for v in ["é<\n'\"\\$x-0042", "a\r\nb\r\nc-0042"] {
             let f = forms(v);
-            assert!(f.len() <= 8, "{v:?}: {f:?}");
+            assert!(f.len() <= 5, "{v:?}: {f:?}");
             let mut d = f.clone();
             d.sort();
             d.dedup();
             assert_eq!(d.len(), f.len(), "{v:?}");
             assert!(!f.contains(&v.to_owned()));
+        }
+    }
+
+    fn index(values: &[(&str, &str)]) -> SecretIndex {
+        let mut index = SecretIndex::default();
+        let scope = index.add_scope("production".into());
+        for (key, value) in values {
+            index.add(SecretString::new((*value).to_owned()), scope, (*key).into());
+        }
+        index
+    }
+
+    fn found(index: &SecretIndex, text: &str) -> Option<String> {
+        let blob = Blob {
+            path: "f.txt",
+            bytes: text.as_bytes(),
+            routed: false,
+            exempt: false,
+        };
+        index.find(&blob).map(|f| f.reason)
+    }
+
+    fn b64(engine: &base64::engine::GeneralPurpose, bytes: &[u8]) -> String {
+        base64::Engine::encode(engine, bytes)
+    }
+
+    // Guards: a value is found as other encoders write it, each byte for byte as they do:
+    // JSON as Python, Go, .NET (upper-case hex, `+` and `"` escaped) and PHP (`\/`) write
+    // it; base64 of the value (padded, unpadded, of `echo VALUE | base64`), base64url,
+    // and base64 of a longer text holding it at each of the 3 byte alignments, wrapped
+    // or not; and said at the line its encoded form is on.
+    #[test]
+    fn a_value_is_found_as_other_encoders_write_it() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let values = [
+            ("DB_PASS", "pässwörd-0042-😀"),
+            ("API_TOKEN", "tok<0042>&x\u{2028}\"+q"),
+            ("DB_URL", "https://app:s3cr3t-0042@db.internal/app"),
+            ("K8S_PASS", "k8s-db-password-0042"),
+        ];
+        let index = index(&values);
+        let said = |key: &str, line: usize| {
+            format!("line {line} contains the plaintext of the secret `{key}` (production)")
+        };
+        for (text, key) in [
+            (
+                r#"{"p": "p\u00e4ssw\u00f6rd-0042-\ud83d\ude00"}"#,
+                "DB_PASS",
+            ),
+            (
+                r#"{"p": "p\u00E4ssw\u00F6rd-0042-\uD83D\uDE00"}"#,
+                "DB_PASS",
+            ),
+            (
+                r#"{"t": "tok\u003c0042\u003e\u0026x\u2028\"+q"}"#,
+                "API_TOKEN",
+            ),
+            (
+                r#"{"t": "tok\u003C0042\u003E\u0026x\u2028\u0022\u002Bq"}"#,
+                "API_TOKEN",
+            ),
+            (
+                r#"{"u": "https:\/\/app:s3cr3t-0042@db.internal\/app"}"#,
+                "DB_URL",
+            ),
+        ] {
+            let text = format!("x\n{text}\n");
+            assert_eq!(found(&index, &text), Some(said(key, 2)), "{text}");
+        }
+        for (key, value) in values {
+            let v = value.as_bytes();
+            let line = [v, b"\n"].concat();
+            let env = [b"A=1\n", &format!("{key}=").into_bytes()[..], v, b"\nB=2\n"].concat();
+            let mut texts = vec![
+                b64(&STANDARD, v),
+                b64(&STANDARD, v).trim_end_matches('=').to_owned(),
+                b64(&STANDARD, &line),
+                b64(&URL_SAFE_NO_PAD, v),
+                b64(&URL_SAFE_NO_PAD, &env),
+            ];
+            for filler in ["", "a", "ab"] {
+                texts.push(b64(&STANDARD, &[filler.as_bytes(), &env].concat()));
+            }
+            for encoded in texts {
+                let text = format!("kind: Secret\ndata:\n  .env: {encoded}\n");
+                assert_eq!(found(&index, &text), Some(said(key, 3)), "{text}");
+            }
+            // `base64 FILE`: wrapped at 76, the value on a line after the first.
+            let long = [&b"#".repeat(100)[..], &env].concat();
+            let wrapped = b64(&STANDARD, &long);
+            let lines: Vec<&str> = wrapped
+                .as_bytes()
+                .chunks(76)
+                .map(|l| std::str::from_utf8(l).unwrap())
+                .collect();
+            let text = lines.join("\n");
+            let reason = found(&index, &text).unwrap_or_else(|| panic!("{key}: {text}"));
+            assert!(
+                reason.starts_with("line 2 ") || reason.starts_with("line 3 "),
+                "{reason}"
+            );
+        }
+    }
+
+    // Guards: decoding never matches what is not the value: base64 of a value with one
+    // bit changed at either end, at every alignment, is not found.
+    #[test]
+    fn a_near_value_in_base64_is_not_found() {
+        use base64::engine::general_purpose::STANDARD;
+        let index = index(&[("K8S_PASS", "k8s-db-password-0042")]);
+        for near in ["j8s-db-password-0042", "k8s-db-password-0043"] {
+            for filler in ["", "a", "ab"] {
+                let text = b64(&STANDARD, format!("{filler}{near}\n").as_bytes());
+                assert_eq!(found(&index, &text), None, "{near} {filler:?}");
+            }
         }
     }
 }

@@ -146,20 +146,52 @@ pub fn cmd_doctor(args: DoctorArgs) -> Result<(), Error> {
         fixes.retain(|f| *f != Fix::Configure && *f != Fix::Checks);
     }
     let mut applied = Vec::new();
-    let by_hand = match apply(&mut ws, &fixes, &mut applied) {
+    let applying = apply(&mut ws, &fixes, &mut applied);
+    let by_hand = match applying {
         Ok(by_hand) => by_hand,
         Err(e) => {
-            for done in applied.iter().filter_map(|f| f.done()) {
-                eprintln!("fixed: {done}");
+            // The fixes before the one that failed changed the repository too: said
+            // fixed only once examined, like the others. Opened without the recovery
+            // of an interrupted write (what failed may be one, and fail again): the
+            // next command recovers it.
+            let examined = Workspace::open().map(|ws| examine(&ws).1);
+            match &examined {
+                Ok(left) => {
+                    say_checked(&applied, left);
+                    report(left)?;
+                }
+                Err(_) => {
+                    for fix in applied.iter().filter(|f| f.done().is_some()) {
+                        eprintln!(
+                            "not checked: {}: the repository could not be examined again (run `git secrets doctor`)",
+                            fix.tried()
+                        );
+                    }
+                }
             }
             return Err(e);
         }
     };
     let ws = super::open()?;
     let (_, mut left) = examine(&ws);
-    // Said once checked: a fix whose problem is still found did not fix it, whatever
-    // it changed.
-    for fix in &applied {
+    say_checked(&applied, &left);
+    // What `--fix` just tried and could not do is not its fix: the steps it named are.
+    for finding in &mut left {
+        if let Ok(Fix::Adopt(path)) = &finding.fix {
+            if let Some((_, steps)) = by_hand.iter().find(|(p, _)| p == path) {
+                finding.fix = Err(steps.clone());
+            }
+        }
+    }
+    report(&left)?;
+    verdict(&left, true)
+}
+
+/// Says of each fix in `applied` whether it fixed its problem: `fixed:` only when the
+/// examination after it (`left`, what is still found) no longer finds it, whatever it
+/// changed.
+fn say_checked(applied: &[&Fix], left: &[Finding]) {
+    for fix in applied {
         let Some(done) = fix.done() else { continue };
         if left
             .iter()
@@ -173,16 +205,6 @@ pub fn cmd_doctor(args: DoctorArgs) -> Result<(), Error> {
             eprintln!("fixed: {done}");
         }
     }
-    // What `--fix` just tried and could not do is not its fix: the steps it named are.
-    for finding in &mut left {
-        if let Ok(Fix::Adopt(path)) = &finding.fix {
-            if let Some((_, steps)) = by_hand.iter().find(|(p, _)| p == path) {
-                finding.fix = Err(steps.clone());
-            }
-        }
-    }
-    report(&left)?;
-    verdict(&left, true)
 }
 
 /// Each problem and its fix, to stdout.
