@@ -7,9 +7,11 @@
 //! styles: [`crate::markers`]). The layout (order, comments, blank
 //! lines, prefixes) is that of the side that changed it beyond adding or deleting keys,
 //! ours when neither did; keys added by the other side go after the entry that precedes
-//! them there, with the comment lines right above them. When both sides changed the
-//! layout differently, the whole file conflicts (each side as it is), so that no
-//! comment or prefix edit is dropped silently. A key listed more than once is merged by
+//! them there, with the comment lines right above them (several added in a row stay
+//! together, in order). A key deleted on one side whose comment lines right above it
+//! the other side edited conflicts as a changed one, comments included. When both
+//! sides changed the layout differently, the whole file conflicts (each side as it is),
+//! so that no comment or prefix edit is dropped silently. A key listed more than once is merged by
 //! its entry in effect, the last (what dotenv loaders read and `set` changes); its
 //! earlier, shadowed lines are layout.
 //!
@@ -19,7 +21,8 @@
 //! favoured side, and when both sides changed the layout, the favoured side's is kept, with
 //! the other side's keys merged into it as usual.
 //!
-//! Line endings are not layout: a side that converted the whole file (every line ending
+//! Line endings are not layout, nor is the final newline (the side that added or dropped
+//! it is followed): a side that converted the whole file (every line ending
 //! in CRLF, or every one in LF, unlike the base, whose endings the other side kept)
 //! edited no line, so the conversion is applied to every line of the result instead,
 //! markers included. (Were endings layout, a conversion would make the whole file
@@ -113,6 +116,33 @@ fn layout(doc: &Document, common: &BTreeSet<&str>) -> Vec<String> {
     }
     out.append(&mut comments);
     out
+}
+
+/// The comment lines right above line `at` (none when a blank line or an entry comes
+/// first): what a person writes about the entry there, and edits with it.
+fn comments_above(doc: &Document, at: usize) -> std::ops::Range<usize> {
+    let start = doc.lines[..at]
+        .iter()
+        .rposition(|l| !matches!(l.kind, LineKind::Comment(_)))
+        .map_or(0, |i| i + 1);
+    start..at
+}
+
+/// Whether the comments right above `key`'s entry in effect differ in `doc` (its line
+/// `at`) from those in `base`, where the key is too.
+fn comments_changed(doc: &Document, at: usize, base: &Document, key: &str) -> bool {
+    let Some(&b_at) = in_effect(base).get(key) else {
+        return false;
+    };
+    fn texts(d: &Document, at: usize) -> impl Iterator<Item = Option<&str>> {
+        d.lines[comments_above(d, at)]
+            .iter()
+            .map(|l| match &l.kind {
+                LineKind::Comment(c) => Some(c.expose()),
+                _ => None,
+            })
+    }
+    !texts(doc, at).eq(texts(base, b_at))
 }
 
 fn line_text(line: &Line) -> String {
@@ -308,6 +338,21 @@ fn merge_lines(
             _ => None,
         })
         .collect();
+    // The base's lines of a key's entry in effect (with the comments right above it), for
+    // the base section of a `diff3` conflict.
+    let base_at = in_effect(base);
+    let base_lines = |key: &str, comments: bool| -> Vec<String> {
+        let Some(&at) = base_at.get(key) else {
+            return Vec::new();
+        };
+        let from = if comments {
+            comments_above(base, at).start
+        } else {
+            at
+        };
+        base_side.out[from..=at].to_vec()
+    };
+    let other_at = in_effect(other);
     let mut out: Vec<String> = Vec::new();
     let mut conflicts = 0;
     let mut emitted: BTreeSet<String> = BTreeSet::new();
@@ -323,6 +368,9 @@ fn merge_lines(
     // Entries of the other side that the layout side does not have: added there, to be
     // placed after the entry preceding them.
     let mut additions: HashMap<Option<String>, Vec<&String>> = HashMap::new();
+    // The keys added in each slot: the anchors of the additions that follow them there
+    // (several keys added in a row stay together, in order).
+    let mut added_keys: HashMap<Option<String>, Vec<String>> = HashMap::new();
     let mut pending_comments: Vec<&String> = Vec::new();
     let mut prev_key: Option<String> = None;
     let has_comment = |doc: &Document, c: &crate::secret::SecretString| {
@@ -337,6 +385,8 @@ fn merge_lines(
                     let slot = additions.entry(prev_key.clone()).or_default();
                     slot.append(&mut pending_comments);
                     slot.push(rendered);
+                    let keys = added_keys.entry(prev_key.clone()).or_default();
+                    keys.push(e.key.clone());
                 }
                 pending_comments.clear();
                 prev_key = Some(e.key.clone());
@@ -352,9 +402,14 @@ fn merge_lines(
     }
     let placed = std::cell::RefCell::new(BTreeSet::new());
     let add_after = |out: &mut Vec<String>, key: Option<String>| {
-        if let Some(lines) = additions.get(&key) {
-            out.extend(lines.iter().map(|l| (*l).clone()));
-            placed.borrow_mut().insert(key);
+        let mut next = vec![key];
+        while let Some(key) = next.pop() {
+            if let Some(lines) = additions.get(&key) {
+                out.extend(lines.iter().map(|l| (*l).clone()));
+                let then = added_keys.get(&key).into_iter().flatten();
+                next.extend(then.rev().map(|k| Some(k.clone())));
+                placed.borrow_mut().insert(key);
+            }
         }
     };
     add_after(&mut out, None);
@@ -399,6 +454,29 @@ fn merge_lines(
             add_after(&mut out, Some(key.to_owned()));
             continue;
         };
+        // Deleted on the other side while this side edited the comments right above it:
+        // a modify/delete conflict of the comments and the entry (else the edit would
+        // be left above the next entry, or dropped with the key under `-X`).
+        if chosen.is_none() && favours_layout != Some(false) && comments_changed(lay, i, base, key)
+        {
+            let above = comments_above(lay, i);
+            // Those comment lines are the last ones written.
+            out.truncate(out.len() - above.len());
+            let mine_lines = lay_out[above.start..=i].to_vec();
+            if favours_layout.is_some() {
+                out.extend(mine_lines);
+            } else {
+                conflicts += 1;
+                let none = Vec::new();
+                let (o, t) = match theirs_layout {
+                    true => (&none, &mine_lines),
+                    false => (&mine_lines, &none),
+                };
+                out.extend(markers.conflict(o, &base_lines(key, true), t));
+            }
+            add_after(&mut out, Some(key.to_owned()));
+            continue;
+        }
         match chosen {
             // The layout side's own value: its line as it is.
             Some(v) if v == e.raw.expose() => out.push(rendered.clone()),
@@ -437,29 +515,45 @@ fn merge_lines(
             continue;
         }
         if let Some(bv) = b.get(key) {
-            if *bv != other_map[key] {
+            // The comments right above it edited count as a change (with them).
+            let at = other_at[key];
+            let commented = comments_changed(other, at, base, key);
+            if *bv != other_map[key] || commented {
+                let lines = match commented {
+                    true => other_out[comments_above(other, at).start..=at].to_vec(),
+                    false => vec![other_line[key].clone()],
+                };
                 match favours_layout {
                     // The layout side's deletion.
                     Some(true) => continue,
                     // The other side's change, at the end.
                     Some(false) => {
-                        out.push(other_line[key].clone());
+                        out.extend(lines);
                         continue;
                     }
                     None => {}
                 }
                 conflicts += 1;
-                let l = Some(other_line[key].clone());
-                if theirs_layout {
-                    conflict(&mut out, key, l, None);
-                } else {
-                    conflict(&mut out, key, None, l);
-                }
+                let none = Vec::new();
+                let (o, t) = match theirs_layout {
+                    true => (&lines, &none),
+                    false => (&none, &lines),
+                };
+                out.extend(markers.conflict(o, &base_lines(key, commented), t));
             }
         }
     }
-    let unterminated = lay.lines.last().is_some_and(|l| l.eol == Eol::None) && conflicts == 0;
-    (out, conflicts, unterminated)
+    // Like a conversion of line endings, an added or dropped final newline is no layout:
+    // the side that changed it from the base's (the other side kept it) is followed,
+    // else the layout side.
+    let open = |d: &Document| d.lines.last().is_some_and(|l| l.eol == Eol::None);
+    let (bo, oo, to) = (open(base), open(ours), open(theirs));
+    let unterminated = match (oo != bo, to != bo) {
+        (true, false) => oo,
+        (false, true) => to,
+        _ => open(lay),
+    };
+    (out, conflicts, unterminated && conflicts == 0)
 }
 
 #[cfg(test)]
@@ -753,6 +847,72 @@ mod tests {
         assert_eq!(
             (r.text.as_str(), r.conflicts),
             ("# o\nA=1\nN=1\n# c\nB=2\n", 0)
+        );
+    }
+
+    // Guards: a final newline dropped (or added) on one side is kept with a value
+    // changed on the other, whichever side's layout is kept.
+    #[test]
+    fn a_final_newline_changed_on_one_side_survives_a_value_changed_on_the_other() {
+        merges_both_ways("A=1\nB=2\n", "A=1\nB=2", "A=1\nB=3\n", "A=1\nB=3");
+        merges_both_ways("A=1\nB=2", "A=1\nB=2\n", "A=1\nB=3", "A=1\nB=3\n");
+        // Keys added after the last line: the file still ends without one.
+        merges_both_ways("A=1\nB=2\n", "A=1\nB=2", "A=1\nB=2\nC=3\n", "A=1\nB=2\nC=3");
+    }
+
+    // Guards: the comment right above a key edited on one side, the key deleted on the
+    // other (by `unset`, which leaves the comment, or by hand with it) is a conflict of
+    // the comment and the entry against nothing, never an edit dropped in silence.
+    #[test]
+    fn a_comment_edited_above_a_key_deleted_on_the_other_side_conflicts() {
+        let base = "# db\nA=1\nB=2\n";
+        let edited = "# db password\nA=1\nB=2\n";
+        for deleted in ["# db\nB=2\n", "B=2\n"] {
+            for (ours, theirs) in [(edited, deleted), (deleted, edited)] {
+                let r = m(base, ours, theirs);
+                assert_eq!(r.conflicts, 1, "{ours:?} {theirs:?}: {:?}", r.text);
+                let (o, t) = match ours == edited {
+                    true => ("# db password\nA=1\n", ""),
+                    false => ("", "# db password\nA=1\n"),
+                };
+                let conflict = format!("<<<<<<< ours\n{o}=======\n{t}>>>>>>> theirs\n");
+                assert!(
+                    r.text.contains(&conflict),
+                    "{ours:?} {theirs:?}: {:?}",
+                    r.text
+                );
+                assert!(r.text.contains("B=2\n"), "{:?}", r.text);
+            }
+        }
+        // `-X` settles it as a value changed on one side and deleted on the other.
+        let r = m_favouring(base, edited, "# db\nB=2\n", Some(Favour::Ours));
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("# db\nB=2\n# db password\nA=1\n", 0)
+        );
+        let r = m_favouring(base, edited, "B=2\n", Some(Favour::Ours));
+        assert_eq!((r.text.as_str(), r.conflicts), (edited, 0));
+        // A comment not edited is no change: the deletion merges cleanly.
+        merges_both_ways(base, "# db\nA=1\nB=3\n", "# db\nB=2\n", "# db\nB=3\n");
+    }
+
+    // Guards: keys the other side added in a row after one anchor stay together, in
+    // order, with their comments, not all but the first at the end of the file.
+    #[test]
+    fn keys_added_in_a_row_on_the_other_side_keep_their_place() {
+        let base = "A=1\nB=2\n";
+        let added = "A=1\n# x\nX=1\n# y\nY=2\nZ=3\nB=2\n";
+        merges_both_ways(
+            base,
+            "A=1\nB=2\nW=9\n",
+            added,
+            "A=1\n# x\nX=1\n# y\nY=2\nZ=3\nB=2\nW=9\n",
+        );
+        // Their anchor deleted on the layout side: together at the end.
+        let r = m(base, "B=2\nW=9\n", added);
+        assert_eq!(
+            (r.text.as_str(), r.conflicts),
+            ("B=2\nW=9\n# x\nX=1\n# y\nY=2\nZ=3\n", 0)
         );
     }
 

@@ -13,6 +13,7 @@ pub mod continuity;
 pub mod diffcache;
 pub mod diffview;
 pub mod dotenv;
+pub mod doubled;
 pub mod envfile;
 pub mod envmerge;
 pub mod error;

@@ -87,6 +87,53 @@ fn line_merge(
     }
 }
 
+/// [`line_merge`] of a scope file, turned into a conflict of the whole file when the
+/// clean result lists a key more often than either side did (`git_secrets::doubled`):
+/// each side added it in a different place, and a dotenv loader would take one side's
+/// value in silence. Both sides are then kept whole between markers, in the form they
+/// came in (sealed, as every conflict of a file this identity cannot read).
+fn line_merge_env(
+    path: &str,
+    (base, ours, theirs): (&Path, &Path, &Path),
+    markers: &Markers<'_>,
+    favour: Option<git_secrets::envmerge::Favour>,
+) -> Result<bool, String> {
+    let read = |p: &Path| {
+        std::fs::read(p)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let sides = [read(base)?, read(ours)?, read(theirs)?];
+    // `-X ours`/`-X theirs` too: git's favoured side only settles overlapping lines.
+    if line_merge(base, ours, theirs, markers, favour)? {
+        return Ok(true);
+    }
+    let merged = read(ours)?;
+    let doubled = git_secrets::doubled::doubled_keys(&merged, &[&sides[1], &sides[2]]);
+    if doubled.is_empty() {
+        return Ok(false);
+    }
+    let lines = |bytes: &[u8]| -> Option<Vec<String>> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+        if let Some(last) = lines.last_mut().filter(|l| !l.ends_with('\n')) {
+            last.push('\n');
+        }
+        Some(lines)
+    };
+    // (A side that is not text leaves git's line merge as it is, still a conflict.)
+    if let (Some(b), Some(o), Some(t)) = (lines(&sides[0]), lines(&sides[1]), lines(&sides[2])) {
+        let conflict = markers.conflict(&o, &b, &t).concat();
+        git_secrets::fsutil::write_public(ours, conflict.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    eprintln!(
+        "git-secrets-merge: {path}: both sides added {} in different places, which git's line merge would keep twice (a dotenv loader then takes one side's value in silence): both sides are left whole between conflict markers",
+        doubled.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    );
+    eprintln!("git-secrets-merge: hint: a member who can read it keeps one entry of each key and every other change of both sides, deletes the markers, then `git add {path}`");
+    Ok(true)
+}
+
 /// A git placeholder that this git did not expand (older than %X/%Y, or %S before git
 /// 2.44) gives no label.
 fn label<'a>(arg: Option<&'a str>, fallback: &'a str) -> &'a str {
@@ -123,7 +170,7 @@ fn merge_env(args: &[String]) -> Result<bool, String> {
     let favour = git_secrets::filter::favoured_side(&repo);
     let fallback = |why: String| -> Result<bool, String> {
         eprintln!("git-secrets-merge: {path}: merging the encrypted form line by line ({why})");
-        line_merge(base_p, ours_p, theirs_p, &markers, favour)
+        line_merge_env(path, (base_p, ours_p, theirs_p), &markers, favour)
     };
     let Some(scope) = git_secrets::scope::Scope::from_rel_path(path) else {
         return fallback("not a scope file".into());

@@ -224,6 +224,19 @@ impl Env {
             .unwrap()
     }
 
+    /// Starts `git secrets args…` without waiting for it, stdin piped (to be written and
+    /// closed by the test), stderr piped (stdout dropped).
+    pub fn spawn_secrets_stdin(&self, cwd: &Path, args: &[&str]) -> std::process::Child {
+        self.command(OsStr::new("git"), cwd)
+            .arg("secrets")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// A new repository `name` with git-secrets initialised (`init_args` extra).
     pub fn repo(&self, name: &str, init_args: &[&str]) -> PathBuf {
         let repo = self.path().join(name);

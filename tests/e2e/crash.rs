@@ -246,3 +246,29 @@ fn writing_commands_at_once_lose_no_value() {
         assert_eq!(got.stdout, format!("value-{i}\n"), "P{i}");
     }
 }
+
+// Guards: `set KEY` with the value on stdin (or at the prompt) reads the scope file once
+// the value is in: an editor's save of the file while the value is still being read (a
+// slow pipe, a person typing) is not written over. The test knows `set` is reading
+// stdin without any timing: a write larger than the pipe's buffer returns only once the
+// reader has taken most of it.
+#[test]
+fn an_edit_saved_while_set_reads_its_value_survives() {
+    use std::io::Write;
+    let env = Env::new();
+    let repo = env.repo("repo", &[]);
+    env.secrets(&repo, &["set", "A", "alpha-value"]).ok();
+    let mut child = env.spawn_secrets_stdin(&repo, &["set", "K"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let value = "k".repeat(256 * 1024);
+    stdin.write_all(value.as_bytes()).unwrap();
+    let file = repo.join(".secrets/development.env");
+    write(&file, &format!("{}EDITED=by-the-editor\n", read(&file)));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        read(&file),
+        format!("A=alpha-value\nEDITED=by-the-editor\nK={value}\n")
+    );
+}

@@ -41,6 +41,11 @@ mod history;
 mod shallow;
 // A conflict in a secret file in git's conflict style (diff3, zdiff3), base section and all.
 mod conflict_style;
+// A key each branch added in a different place: no value picked in silence by a line merge.
+mod doubled_merge;
+// The key-level merge of changes that are not values: a final newline, a comment above
+// a deleted key, keys added in a row.
+mod merge_edges;
 // `env del` on one branch, values set in that environment on another, merged.
 mod env_del_merge;
 // `env rename` on one branch, an edit of the old name on another, merged.

@@ -76,7 +76,9 @@ pub fn cmd_hook(args: HookArgs) -> Result<(), Error> {
     let report = guard::check_index(&repo)?;
     if report.findings.is_empty() {
         // What concluding a merge would lose of an environment renamed on one side.
-        let lost = guard::merge::check_merge(&repo, guard::merge::Home::Staged)?;
+        // And a key the merge lists twice, one side's value picked in silence.
+        let mut lost = guard::merge::check_merge(&repo, guard::merge::Home::Staged)?;
+        lost.extend(guard::doubled::check_staged(&repo)?);
         if !lost.is_empty() {
             let mut text =
                 format!("git-secrets: this {what} would lose or strand secret values:\n");

@@ -261,11 +261,18 @@ pub fn cmd_set(args: SetArgs) -> Result<(), Error> {
         });
     }
     let (scope, _) = resolve_scope(&mut ws, &w.scope, &w.scope_words, 0, true)?;
-    let mut file = ws.read_scope(&scope)?;
     let value = match &w.value {
         Some(v) => SecretString::from(v.as_str()),
-        None => read_value(&key)?,
+        None => {
+            // The file is read once first so that what stops `set` (no access, a file
+            // that does not parse) is said before the prompt, and read again once the
+            // value is in: an editor may save the file while the prompt (or a slow pipe)
+            // waits, and writing back what was read before would drop that edit.
+            ws.read_scope(&scope)?;
+            read_value(&key)?
+        }
     };
+    let mut file = ws.read_scope(&scope)?;
     // Most likely copied from the encrypted form (FORMAT.md §3.2, "Values that look
     // sealed"); a real one is written quoted in a file and imported.
     if value.expose().starts_with("gs1:") {

@@ -38,6 +38,10 @@ const MIN_WRAPPED: usize = 16;
 
 const NOT_BASE64: u8 = 0xFF;
 
+// Decoded by hand, not with the `base64` crate: its engines refuse a run that does not
+// end on a group boundary, that mixes the two alphabets, or that starts mid-group, and
+// each of those is what a value inside a longer encoded text looks like here.
+
 /// The 6-bit value of each base64 character, of both alphabets.
 const BASE64: [u8; 256] = {
     let mut t = [NOT_BASE64; 256];

@@ -128,6 +128,7 @@ fn history(repo: &Repo, revs: &[String], with_identity: bool) -> Result<Report, 
     let (texts, mut blob_findings) = texts(repo, &groups, &named, search)?;
     let (mut findings, warnings) = run(repo, &items, &contexts, &held, &texts, &lookup, &known)?;
     findings.append(&mut blob_findings);
+    findings.extend(super::doubled::check_commits(repo, &groups)?);
     Ok(Report {
         findings,
         values_searched: known.searched(),

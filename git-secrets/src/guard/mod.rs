@@ -26,9 +26,11 @@
 //!    across an `env rename` or `env del` strands its values where no command reads them.
 //!
 //! The hooks also refuse what concluding a merge would drop across an `env rename`
-//! ([`merge`]). Checks 1, 2, 3, 5 and 6 need no key. No finding ever holds a value: only paths, line
-//! numbers, key names, key ids and scopes.
+//! ([`merge`]), and they, `check` and pre-push a merge that lists a key of a scope file
+//! more often than each side did ([`doubled`]). Checks 1, 2, 3, 5 and 6 need no key. No
+//! finding ever holds a value: only paths, line numbers, key names, key ids and scopes.
 
+pub mod doubled;
 mod encoded;
 mod history;
 mod index;

@@ -125,6 +125,8 @@ pub fn tree(repo: &Repo, rev: &str) -> Result<Vec<Entry>, Error> {
 pub struct Commit {
     pub id: String,
     pub parent: Option<String>,
+    /// A merge's other parents.
+    pub merged: Vec<String>,
     pub changes: Changes,
 }
 
@@ -145,6 +147,7 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<Commit>, Error> {
             continue;
         };
         let parent = ids.next().map(str::to_owned);
+        let merged: Vec<String> = ids.map(str::to_owned).collect();
         // "<commit> <first parent>" compares with that parent only.
         input.push_str(commit);
         if let Some(parent) = &parent {
@@ -152,7 +155,7 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<Commit>, Error> {
             input.push_str(parent);
         }
         input.push('\n');
-        order.push((commit.to_owned(), parent));
+        order.push((commit.to_owned(), parent, merged));
     }
     if order.is_empty() {
         return Ok(Vec::new());
@@ -178,11 +181,12 @@ pub fn commits(repo: &Repo, revs: &[String]) -> Result<Vec<Commit>, Error> {
     }
     Ok(order
         .into_iter()
-        .map(|(id, parent)| {
+        .map(|(id, parent, merged)| {
             let changes = by_commit.remove(&id).unwrap_or_default();
             Commit {
                 id,
                 parent,
+                merged,
                 changes,
             }
         })
