@@ -61,6 +61,12 @@ pub enum Error {
         key: String,
         remembered: String,
     },
+    #[error("the current key {key} of `{env}` in .secrets/access.json does not supersede key {former}, which a version of access.json in HEAD's history made current and gave to you: the keys were replaced, or the chain grown again from an older key (a member since removed can do that), after that version; no new value is sealed under it (reading is not affected)")]
+    LineageBroken {
+        env: String,
+        key: String,
+        former: String,
+    },
     #[error("unknown environment `{name}` (known: {})", .known.join(", "))]
     UnknownEnv { name: String, known: Vec<String> },
     /// `word` is `None` when the word is not a valid name: it is then not repeated (a
@@ -156,6 +162,7 @@ impl Error {
             Error::NoAccess { recipient, .. } => format!("ask a member to approve this device (`git secrets join --name NAME` if you have not; your public key is {recipient})"),
             Error::KeyHeldByRemoved { env, .. } => format!("bring the removal in first (`git pull`, or merge the branch that has it; `git log -p .secrets/access.json` shows who took it out), or, if HEAD's history has it already (a revert, or an old access.json put back) or no branch has it (an edit made elsewhere), give `{env}` a new key with `git secrets rotate --env {env}` (the removed member stays out; to read again they join with a new identity). An edit already in the work tree stays there: move the file aside (`mv FILE FILE.mine && git checkout -- FILE`), merge, then put the values back with `git secrets import --file FILE.mine`"),
             Error::KeyNotDescended { env, .. } => format!("merge the branch that rotated `{env}` (`git merge main`, or `git pull`), or restore .secrets/access.json from it (`git checkout main -- .secrets/access.json`); `git log -p .secrets/access.json` shows who changed it"),
+            Error::LineageBroken { env, former, .. } => format!("`git log -p .secrets/access.json` shows who changed it. You were given key {former}, so you can repair it: put back .secrets from before the change (`git checkout COMMIT -- .secrets`, COMMIT being the last commit with key {former}; values set since must be set again), then `git secrets rotate --env {env}`, which records key {former} as left out on purpose so that every clone accepts the new key (and gives it only to members that key was given to as well); if the keys were made anew on purpose, the rotation alone does that"),
             Error::KeysReplaced { env } => format!("see who changed it with `git log -p .secrets/access.json`; if `{env}` was re-created on purpose, `git secrets env trust {env}` accepts its new keys (then `git secrets unlock`)"),
             Error::UnknownEnv { name, .. } => format!("use one of the known environments, or add it with `git secrets env add {name}`"),
             Error::UnknownScopeWord { word: Some(w), services, .. } if services.contains(w) => format!("write the service before the environment: `{w} ENV KEY`, or `-s {w} -e ENV`"),

@@ -13,7 +13,7 @@
 //! an access.json that is neither the old nor the new one, is never applied: it is
 //! reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -86,15 +86,43 @@ pub fn rotate(
     change(&mut next)?;
     let kept_removed = ws.keep_removed(&mut next);
     let mut left_out = Vec::new();
+    // The keys HEAD's history gave this member that a current key leaves behind (a
+    // chain grown again from an older key, a rotation reverted, a forged key a repair
+    // dropped) are recorded as left out by the new key, so fresh clones accept it; and
+    // only members they were granted to as well are carried over, so a rotation never
+    // hands the new key to a member only the chain that left them out vouches for.
+    let mut behind = BTreeMap::new();
+    for env in envs {
+        behind.insert(env.clone(), ws.keys_left_behind(env, &chains[env])?);
+    }
     for env in envs {
         let chain = &chains[env];
+        let behind = behind.remove(env).unwrap_or_default();
+        let also_granted = |member: &str| behind.iter().all(|r| r.granted.contains(member));
         left_out.extend(
             next.ungranted(env, chain)
                 .into_iter()
+                .chain(
+                    next.readers(env)
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .filter(|id| !also_granted(id)),
+                )
                 .filter(|id| *id != chain.member)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
                 .map(|id| (env.clone(), id)),
         );
-        next.rotate(env, chain)?;
+        let new = next.rotate(env, chain, &also_granted)?;
+        if !behind.is_empty() {
+            let new_key = next
+                .open_chain(env, ws.identity()?)
+                .ok()
+                .and_then(|c| c.get(&new).cloned());
+            if let Some(key) = new_key {
+                Workspace::record_left_out(env, &behind, &mut next, (&new, &key));
+            }
+        }
     }
     let journal = Journal {
         version: 1,

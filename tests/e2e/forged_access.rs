@@ -271,13 +271,13 @@ fn keys_replaced_wholesale_are_refused_by_a_clone_that_held_the_old_ones() {
         );
     }
     assert_eq!(blob(&env, &alice, ":.secrets/production.env"), staged);
-    // Putting the real keys back (what `git log -p .secrets/access.json` leads to) is the
-    // way out: the edit then seals under them.
-    env.git(
-        &alice,
-        &["checkout", "HEAD~1", "--", ".secrets/access.json"],
-    )
-    .ok();
+    // Putting the real keys back (what `git log -p .secrets/access.json` leads to) and
+    // rotating is the way out: Eve's keys are in HEAD's history now, made current and
+    // given to Alice, so only a key that records them as left out is accepted. The edit
+    // then seals under it.
+    env.git(&alice, &["checkout", "HEAD~1", "--", ".secrets"])
+        .ok();
+    env.secrets(&alice, &["rotate", "--env", "production"]).ok();
     env.git(&alice, &["add", ".secrets/production.env"]).ok();
     assert_ne!(blob(&env, &alice, ":.secrets/production.env"), staged);
     env.secrets(&alice, &["set", "production", "NEW", "value"])

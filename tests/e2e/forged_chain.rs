@@ -43,8 +43,10 @@ fn a_key_of_the_attackers_own_made_current_by_a_link_that_does_not_open_is_refus
     // Nor through the filter: an edit staged is refused, not sealed under Eve's key.
     let staged = edit_not_staged(&env, &alice, "DB=prod-password-2\n");
     assert!(!staged.contains(eve_key), "{staged:?}");
-    // Putting the real access.json back is the way out.
-    assert_eq!(restore_access_and_stage(&env, &alice), real_key);
+    // Putting the real access.json back and rotating is the way out.
+    let (staged, head) = restore_access_rotate_and_stage(&env, &alice);
+    assert_eq!(staged, vec![head.clone()]);
+    assert!(head != *eve_key && head != real_key[0], "{head}");
 }
 
 /// Alice edits production.env to `text` and `git add` of it fails: the key ids of what
@@ -55,13 +57,17 @@ fn edit_not_staged(env: &Env, alice: &std::path::Path, text: &str) -> Vec<String
     key_ids(&blob(env, alice, ":.secrets/production.env"))
 }
 
-/// Alice's way out: access.json as it was before the forged commit, and production.env
-/// staged again; the key ids it is then sealed under.
-fn restore_access_and_stage(env: &Env, alice: &std::path::Path) -> Vec<String> {
-    env.git(alice, &["checkout", "HEAD~1", "--", ".secrets/access.json"])
+/// Alice's way out: access.json as it was before the forged commit, a rotation (the
+/// forged key is in HEAD's history now: only a key that records it as left out is
+/// accepted), and production.env staged again; the key ids it is then sealed under,
+/// with the new current key.
+fn restore_access_rotate_and_stage(env: &Env, alice: &std::path::Path) -> (Vec<String>, String) {
+    env.git(alice, &["checkout", "HEAD~1", "--", ".secrets"])
         .ok();
+    env.secrets(alice, &["rotate", "--env", "production"]).ok();
     env.git(alice, &["add", ".secrets/production.env"]).ok();
-    key_ids(&blob(env, alice, ":.secrets/production.env"))
+    let head = production_head(env, alice, "");
+    (key_ids(&blob(env, alice, ":.secrets/production.env")), head)
 }
 
 // Guards: Bob, while still a member, rotates production on a branch of his own that he
@@ -72,13 +78,199 @@ fn restore_access_and_stage(env: &Env, alice: &std::path::Path) -> Vec<String> {
 // with the values he knew. Everything opens for Alice, and her clone still reaches a key
 // it held (the old one): only remembering the newest current key it accepted (Alice's,
 // which Bob's does not descend from) stops her next value from being sealed for Bob.
-// (A fresh clone has nothing to compare with and trusts what it finds: FORMAT.md §9.3.)
 #[test]
 fn a_removed_member_who_grows_the_chain_again_from_an_old_key_is_refused() {
     let env = Env::new();
+    let (alice, b, bobs_key) = bob_grows_the_chain_again(&env);
+    pull(&env, &alice, &b);
+    assert_eq!(
+        env.secrets(&alice, &["get", "production", "DB", "--yes"])
+            .ok()
+            .stdout,
+        "prod-password-1\n"
+    );
+    let out = env
+        .secrets(&alice, &["set", "production", "NEW", "new-prod-secret-2"])
+        .fails();
+    out.error_names(&[
+        &format!("current key {} of `production`", bobs_key[0]),
+        "does not descend from key",
+        "git log -p .secrets/access.json",
+    ]);
+    assert!(!out.stderr.contains("new-prod-secret"), "{out:?}");
+    // Nor through the filter: an edit staged is refused, not sealed under Bob's key.
+    assert_eq!(
+        edit_not_staged(&env, &alice, "DB=prod-password-3\n"),
+        bobs_key
+    );
+    // Status says so too; reading still works.
+    let status = env.secrets(&alice, &["status"]);
+    assert!(
+        status.stderr.contains("does not descend from key")
+            || status.stdout.contains("does not descend from key"),
+        "{status:?}"
+    );
+    // Putting back the access.json from before Bob's edit, and rotating, is the way out.
+    let (staged, head) = restore_access_rotate_and_stage(&env, &alice);
+    assert_eq!(staged, vec![head]);
+    assert_ne!(staged, bobs_key);
+}
+
+// Guards: the same forged chain, met by a clone that remembers nothing: Alice clones
+// Bob's push afresh (a new laptop). HEAD's history still has the version that made her
+// new key current and gave it to her, which Bob's key does not supersede: nothing new
+// is sealed under Bob's key, though everything reads. The hint names the repair (a
+// rotation); `env trust` stays the user's deliberate way past it on this clone.
+#[test]
+fn a_fresh_clone_refuses_a_chain_grown_again_after_a_key_its_history_gave_it() {
+    let env = Env::new();
+    let (_, b, bobs_key) = bob_grows_the_chain_again(&env);
+    let fresh = clone(&env, &b, "alice-fresh");
+    env.secrets(&fresh, &["unlock"]).ok();
+    assert_eq!(
+        env.secrets(&fresh, &["get", "production", "DB", "--yes"])
+            .ok()
+            .stdout,
+        "prod-password-1\n"
+    );
+    let out = env
+        .secrets(&fresh, &["set", "production", "NEW", "new-prod-secret-2"])
+        .fails();
+    out.error_names(&[
+        &format!("current key {} of `production`", bobs_key[0]),
+        "does not supersede key",
+        "HEAD's history",
+        "git log -p .secrets/access.json",
+        "git secrets rotate --env production",
+    ]);
+    assert!(!out.stderr.contains("new-prod-secret"), "{out:?}");
+    assert_eq!(
+        edit_not_staged(&env, &fresh, "DB=prod-password-3\n"),
+        bobs_key
+    );
+    env.git(&fresh, &["checkout", "--", ".secrets/production.env"])
+        .ok();
+    let status = env.secrets(&fresh, &["status"]);
+    assert!(
+        format!("{}{}", status.stdout, status.stderr).contains("does not supersede key"),
+        "{status:?}"
+    );
+    // Another environment, untouched by Bob, seals as ever.
+    env.secrets(&fresh, &["set", "development", "NEW", "dev-value"])
+        .ok();
+    // Trusting the environment is a decision the user makes, and then it seals.
+    env.secrets(&fresh, &["env", "trust", "production"]).ok();
+    env.secrets(&fresh, &["set", "production", "NEW", "new-prod-secret-2"])
+        .ok();
+}
+
+// Guards: a clone of Alice's that last unlocked before Bob's removal remembers the key
+// Bob held as current, which his chain does supersede. HEAD's history, once pulled,
+// gave her the key the removal made, which his chain does not: nothing new is sealed
+// under his key.
+#[test]
+fn a_clone_that_last_used_the_old_key_refuses_a_chain_grown_again_from_it() {
+    let env = Env::new();
+    let (alice, b, bobs_key) = bob_grows_the_chain_again(&env);
+    let stale = clone(&env, &alice, "alice-stale");
+    env.git(&stale, &["reset", "-q", "--hard", "HEAD~1"]).ok();
+    env.secrets(&stale, &["unlock"]).ok();
+    pull(&env, &stale, &b);
+    let out = env
+        .secrets(&stale, &["set", "production", "NEW", "new-prod-secret-6"])
+        .fails();
+    out.error_names(&[
+        &format!("current key {} of `production`", bobs_key[0]),
+        "does not supersede key",
+    ]);
+    assert!(!out.stderr.contains("new-prod-secret"), "{out:?}");
+    assert_eq!(
+        edit_not_staged(&env, &stale, "DB=prod-password-3\n"),
+        bobs_key
+    );
+}
+
+// Guards: the documented repair leaves no fresh clone stuck. Alice's clone refuses Bob's
+// chain; she puts back .secrets from before his edit and rotates. His key, which
+// HEAD's history made current and gave to her, is recorded as left out by the new key
+// (she holds both), so a fresh clone of hers accepts it and seals under the new key,
+// which Bob was not given.
+#[test]
+fn after_the_repair_a_fresh_clone_seals_under_the_new_key() {
+    let env = Env::new();
+    let (alice, b, bobs_key) = bob_grows_the_chain_again(&env);
+    pull(&env, &alice, &b);
+    env.secrets(&alice, &["set", "production", "NEW", "new-prod-secret-2"])
+        .fails();
+    env.git(&alice, &["checkout", "HEAD~1", "--", ".secrets"])
+        .ok();
+    env.secrets(&alice, &["rotate", "--env", "production"]).ok();
+    env.commit_all(&alice, "put production's chain back, and rotate");
+    let repaired = production_head(&env, &alice, "HEAD");
+    let doc = access_doc(&alice);
+    // Bob's key is recorded as left out by the new key, not taken into its chain.
+    let left_out = &doc["keys"]["production"][&repaired]["left_out"];
+    assert_eq!(
+        left_out.as_object().map(|s| s.keys().collect::<Vec<_>>()),
+        Some(vec![&bobs_key[0]]),
+        "{left_out}"
+    );
+    assert!(
+        doc["keys"]["production"].get(&bobs_key[0]).is_none(),
+        "{doc}"
+    );
+
+    let fresh = clone(&env, &alice, "alice-fresh");
+    env.secrets(&fresh, &["unlock"]).ok();
+    env.secrets(&fresh, &["set", "production", "NEW", "new-prod-secret-3"])
+        .ok();
+    env.git(&fresh, &["add", ".secrets/production.env"]).ok();
+    assert_eq!(
+        key_ids(&blob(&env, &fresh, ":.secrets/production.env")),
+        vec![repaired.clone()]
+    );
+    let wrapped = &access_doc(&fresh)["keys"]["production"][&repaired]["wrapped"];
+    let bob_id = member_id(&env, &fresh, "bob");
+    assert!(wrapped.get(&bob_id).is_none(), "{wrapped}");
+}
+
+// Guards: an environment deleted and added again by a member who held its keys records
+// them as left out by its new key, so fresh clones of the members who held them accept
+// it.
+#[test]
+fn an_environment_deleted_and_added_again_is_accepted_by_a_fresh_clone() {
+    let env = Env::new();
     let alice = alice_repo(&env);
-    let (bob, b, id) = bob_joins(&env, &alice);
-    approve_and_unlock(&env, &alice, &bob, &b, &id, "production");
+    let old = production_head(&env, &alice, "HEAD");
+    env.secrets(&alice, &["env", "del", "production", "--yes"])
+        .ok();
+    env.commit_all(&alice, "drop production");
+    env.secrets(&alice, &["env", "add", "production"]).ok();
+    env.secrets(&alice, &["set", "production", "DB", "prod-password-2"])
+        .ok();
+    env.commit_all(&alice, "production again");
+    let new = production_head(&env, &alice, "HEAD");
+    assert_ne!(new, old);
+
+    let fresh = clone(&env, &alice, "alice-fresh");
+    env.secrets(&fresh, &["unlock"]).ok();
+    env.secrets(&fresh, &["set", "production", "NEW", "new-prod-secret-5"])
+        .ok();
+    assert_eq!(
+        env.secrets(&fresh, &["get", "production", "NEW", "--yes"])
+            .ok()
+            .stdout,
+        "new-prod-secret-5\n"
+    );
+}
+
+/// Alice's repository where Bob, removed, pushed production's chain grown again from
+/// the key he held (see the test above), into his clone `b`, not yet pulled by Alice:
+/// (Alice's repository, Bob's clone, the key ids Bob's production.env is sealed under).
+fn bob_grows_the_chain_again(env: &Env) -> (std::path::PathBuf, std::path::PathBuf, Vec<String>) {
+    let alice = alice_repo(env);
+    let (bob, b, id) = bob_joins(env, &alice);
+    approve_and_unlock(env, &alice, &bob, &b, &id, "production");
     let own = clone(&bob, &b, "bob-own");
     bob.secrets(&own, &["unlock"]).ok();
     bob.secrets(&own, &["rotate", "--env", "production"]).ok();
@@ -112,37 +304,7 @@ fn a_removed_member_who_grows_the_chain_again_from_an_old_key_is_refused() {
     bob.git(&b, &["add", ".secrets/access.json"]).ok();
     bob.git(&b, &["commit", "-q", "--no-verify", "-m", "tidy"])
         .ok();
-    pull(&env, &alice, &b);
-    assert_eq!(
-        env.secrets(&alice, &["get", "production", "DB", "--yes"])
-            .ok()
-            .stdout,
-        "prod-password-1\n"
-    );
-    let bobs_key = key_ids(&sealed);
-    let out = env
-        .secrets(&alice, &["set", "production", "NEW", "new-prod-secret-2"])
-        .fails();
-    out.error_names(&[
-        &format!("current key {} of `production`", bobs_key[0]),
-        "does not descend from key",
-        "git log -p .secrets/access.json",
-    ]);
-    assert!(!out.stderr.contains("new-prod-secret"), "{out:?}");
-    // Nor through the filter: an edit staged is refused, not sealed under Bob's key.
-    assert_eq!(
-        edit_not_staged(&env, &alice, "DB=prod-password-3\n"),
-        bobs_key
-    );
-    // Status says so too; reading still works.
-    let status = env.secrets(&alice, &["status"]);
-    assert!(
-        status.stderr.contains("does not descend from key")
-            || status.stdout.contains("does not descend from key"),
-        "{status:?}"
-    );
-    // Putting back the access.json from before Bob's edit is the way out.
-    assert_ne!(restore_access_and_stage(&env, &alice), bobs_key);
+    (alice, b, key_ids(&sealed))
 }
 
 /// The one current production key in `repo`'s access.json at `rev`.

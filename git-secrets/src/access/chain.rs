@@ -66,6 +66,17 @@ fn unwrap(wrapped: &str, identity: &Identity) -> Option<DataKey> {
     Some(DataKey::from_bytes(arr))
 }
 
+/// Opens `wrapped`, an age file holding key `id` of `env`, with `identity`: the key,
+/// when its bytes have that id.
+pub(crate) fn open_wrapped(
+    wrapped: &str,
+    identity: &Identity,
+    id: &KeyId,
+    env: &str,
+) -> Option<DataKey> {
+    verified(unwrap(wrapped, identity)?, id, env).ok()
+}
+
 fn chain_cipher(newer: &DataKey) -> XChaCha20Poly1305 {
     let mut sub = zeroize::Zeroizing::new([0u8; 32]);
     hkdf::Hkdf::<Sha256>::new(None, newer.expose())
@@ -74,8 +85,19 @@ fn chain_cipher(newer: &DataKey) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(sub.as_ref().into())
 }
 
-fn chain_aad(env: &str, older: &KeyId) -> Vec<u8> {
-    let mut aad = b"git-secrets/v1/chain".to_vec();
+/// What a sealed older key is: a link of the chain, or a key left out (`left_out`) that
+/// must never open as a link.
+#[derive(Clone, Copy)]
+enum Sealed {
+    Link,
+    LeftOut,
+}
+
+fn chain_aad(what: Sealed, env: &str, older: &KeyId) -> Vec<u8> {
+    let mut aad = match what {
+        Sealed::Link => b"git-secrets/v1/chain".to_vec(),
+        Sealed::LeftOut => b"git-secrets/v1/left-out".to_vec(),
+    };
     for f in [env, &older.0] {
         aad.extend_from_slice(&(f.len() as u32).to_be_bytes());
         aad.extend_from_slice(f.as_bytes());
@@ -85,6 +107,16 @@ fn chain_aad(env: &str, older: &KeyId) -> Vec<u8> {
 
 /// `older` sealed under `newer`: base64(nonce ‖ ciphertext ‖ tag).
 fn seal_older(newer: &DataKey, env: &str, older_id: &KeyId, older: &DataKey) -> String {
+    seal_under(Sealed::Link, newer, env, older_id, older)
+}
+
+fn seal_under(
+    what: Sealed,
+    newer: &DataKey,
+    env: &str,
+    older_id: &KeyId,
+    older: &DataKey,
+) -> String {
     use rand::RngCore;
     let mut nonce = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -93,7 +125,7 @@ fn seal_older(newer: &DataKey, env: &str, older_id: &KeyId, older: &DataKey) -> 
             XNonce::from_slice(&nonce),
             Payload {
                 msg: older.expose(),
-                aad: &chain_aad(env, older_id),
+                aad: &chain_aad(what, env, older_id),
             },
         )
         .expect("encrypting 32 bytes cannot fail");
@@ -103,6 +135,27 @@ fn seal_older(newer: &DataKey, env: &str, older_id: &KeyId, older: &DataKey) -> 
 }
 
 fn open_older(newer: &DataKey, env: &str, older_id: &KeyId, sealed: &str) -> Option<DataKey> {
+    open_under(Sealed::Link, newer, env, older_id, sealed)
+}
+
+/// Opens a key `left_out` records under `newer`: the key, when it has the id `older_id`.
+pub(crate) fn open_left_out(
+    newer: &DataKey,
+    env: &str,
+    older_id: &KeyId,
+    sealed: &str,
+) -> Option<DataKey> {
+    let key = open_under(Sealed::LeftOut, newer, env, older_id, sealed)?;
+    verified(key, older_id, env).ok()
+}
+
+fn open_under(
+    what: Sealed,
+    newer: &DataKey,
+    env: &str,
+    older_id: &KeyId,
+    sealed: &str,
+) -> Option<DataKey> {
     let blob = B64.decode(sealed).ok()?;
     if blob.len() < 24 {
         return None;
@@ -114,7 +167,7 @@ fn open_older(newer: &DataKey, env: &str, older_id: &KeyId, sealed: &str) -> Opt
                 XNonce::from_slice(nonce),
                 Payload {
                     msg: ct,
-                    aad: &chain_aad(env, older_id),
+                    aad: &chain_aad(what, env, older_id),
                 },
             )
             .ok()?,
@@ -417,6 +470,7 @@ impl Access {
             wrapped: BTreeMap::new(),
             grants: BTreeMap::new(),
             superseded_by: BTreeMap::new(),
+            left_out: BTreeMap::new(),
         };
         for (id, recipient) in readers {
             let w = wrap(key, recipient).map_err(|message| {
@@ -431,9 +485,15 @@ impl Access {
     }
 
     /// Rotates `env`: a new key wrapped only to the members allowed now and granted by
-    /// every current head (see [`Access::granted_readers`]), every current head sealed
-    /// under it and unwrapped from everyone. `chain` must hold every head.
-    pub fn rotate(&mut self, env: &str, chain: &OpenChain) -> Result<KeyId, Error> {
+    /// every current head (see [`Access::granted_readers`]) and `also_granted`, every
+    /// current head sealed under it and unwrapped from everyone. `chain` must hold every
+    /// head.
+    pub fn rotate(
+        &mut self,
+        env: &str,
+        chain: &OpenChain,
+        also_granted: &dyn Fn(&str) -> bool,
+    ) -> Result<KeyId, Error> {
         let heads: Vec<KeyId> = self.heads(env).into_iter().cloned().collect();
         let mut held = Vec::new();
         for h in &heads {
@@ -447,7 +507,8 @@ impl Access {
         }
         let key = DataKey::generate();
         let id = SealingKey::new(&key).id().clone();
-        let readers = self.granted_readers(env, chain);
+        let mut readers = self.granted_readers(env, chain);
+        readers.retain(|(id, _)| *id == chain.member || also_granted(id));
         if readers.is_empty() {
             // Nobody would hold the new key: every value sealed from now on would be lost.
             return Err(Error::Refused {
@@ -466,6 +527,26 @@ impl Access {
         }
         keys.insert(id.clone(), record);
         Ok(id)
+    }
+
+    /// Records, on the current key `head` of `env` (its bytes `head_key`), that its maker
+    /// left key `id` (`key`) out of the chain on purpose: `key` sealed under it, in
+    /// `left_out`. A key HEAD's history made current and gave to this member that the
+    /// chain no longer holds: a forged key dropped by a repair, the key of an environment
+    /// deleted and made again. Only a holder of both keys can make the record, so a fresh
+    /// clone finds the key left out by someone who held it, where a chain grown again by
+    /// a member who never held the newer key cannot (crate::continuity::lineage).
+    /// The key does not join the chain: nothing it sealed opens under `head`.
+    pub fn record_left_out(
+        &mut self,
+        env: &str,
+        (head, head_key): (&KeyId, &DataKey),
+        (id, key): (&KeyId, &DataKey),
+    ) {
+        if let Some(record) = self.keys.get_mut(env).and_then(|keys| keys.get_mut(head)) {
+            let sealed = seal_under(Sealed::LeftOut, head_key, env, id, key);
+            record.left_out.insert(id.clone(), sealed);
+        }
     }
 
     /// Wraps the current key(s) of `env` to `member`, from `chain`.

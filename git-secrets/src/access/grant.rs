@@ -38,7 +38,7 @@ pub fn grant(key: &DataKey, member: &str, recipient: &str) -> String {
 }
 
 /// Whether `tag` is the grant of `key` to `member` with `recipient` (in constant time).
-fn grant_holds(key: &DataKey, member: &str, recipient: &str, tag: &str) -> bool {
+pub(crate) fn grant_holds(key: &DataKey, member: &str, recipient: &str, tag: &str) -> bool {
     B64.decode(tag)
         .is_ok_and(|t| grant_mac(key, member, recipient).verify_slice(&t).is_ok())
 }

@@ -127,6 +127,13 @@ fn merge_key(base: Option<&KeyRecord>, a: &KeyRecord, b: &KeyRecord) -> KeyRecor
             }
             out
         },
+        left_out: {
+            let mut out = a.left_out.clone();
+            for (k, v) in &b.left_out {
+                out.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            out
+        },
     }
 }
 
@@ -216,6 +223,7 @@ mod tests {
                     .into_iter()
                     .map(|k| (KeyId(k.to_owned()), format!("sealed-{k}")))
                     .collect(),
+                left_out: BTreeMap::new(),
             })
     }
 

@@ -101,6 +101,13 @@ pub struct KeyRecord {
     /// whoever holds the newer key can open the older ones, and so read history).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub superseded_by: BTreeMap<KeyId, String>,
+    /// Id of a key this one's maker left out of the chain on purpose → that key sealed
+    /// under this one: proof that the maker held it, which a chain grown again from an
+    /// older key by someone who never held the newer one cannot give
+    /// (crate::continuity::lineage). Never used to open values: an environment
+    /// made again under an old name must not read what the old one sealed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub left_out: BTreeMap<KeyId, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -113,9 +113,11 @@ fn id_of(line: &str) -> &str {
     line.split_once(' ').map_or(line, |(id, _)| id)
 }
 
-/// Forgets the keys held for `env`, and its current key (it was deleted or added here, or
-/// the user trusts its new keys).
+/// Forgets the keys held for `env`, and its current key, and excuses the keys HEAD's
+/// history made current that its new key does not supersede (`lineage`): it was deleted
+/// or added here, or the user trusts its new keys.
 pub fn forget(root: &Path, env: &str) {
+    super::lineage::excuse_next(root, env);
     let Some(dir) = common_dir(root) else {
         return;
     };
@@ -367,7 +369,7 @@ mod tests {
         let (dir, mut access, chain, identity) = setup();
         let root = dir.path();
         assert!(check_descent_all(root, &access, &[(ENV, &chain)]).is_empty());
-        let new = access.rotate(ENV, &chain).unwrap();
+        let new = access.rotate(ENV, &chain, &|_| true).unwrap();
         let rotated = access.open_chain(ENV, &identity).unwrap();
         set_current(root, ENV, &new, rotated.get(&new).unwrap());
 

@@ -30,7 +30,8 @@
 //! (a rotation, `env add`, `env del`, `env rename`, `env trust`).
 //!
 //! A fresh clone has nothing to compare with and trusts what it finds, as does a clone
-//! for an environment it could not read before (trust on first use); `unlock` and
+//! for an environment it could not read before (trust on first use), unless HEAD's
+//! history shows a key it was given that the current key left out (`lineage`); `unlock` and
 //! `status` open every environment this identity can, so that only environments added
 //! or given since are new to it. The memory is plain files in the repository's common
 //! git directory (`git-secrets/held-keys`: one `<environment> <key id> <fingerprint>`
@@ -46,15 +47,18 @@ use crate::error::Error;
 use crate::fsutil;
 
 mod keys;
+mod lineage;
 mod tracked;
 
 pub use keys::{
     check, check_all, check_descent, check_descent_all, forget, rename, set_current, NotDescended,
 };
+pub use lineage::{former_keys, lineage, Lineage, LineageBroken};
 pub use tracked::{check_tracked, known_tracked, remember_tracked};
 
 const REMOVED_FILE: &str = "git-secrets/removed-members";
 const WRAPPED_FILE: &str = "git-secrets/wrapped-to";
+const HEADS_FILE: &str = "git-secrets/former-heads";
 const HISTORY_FILE: &str = "git-secrets/history-read";
 /// How many commits [`remember_history_read`] keeps (a few branches switched between).
 const HISTORY_TIPS: usize = 16;
@@ -83,6 +87,11 @@ pub(super) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 pub struct Seen {
     pub removed: BTreeSet<String>,
     pub wrapped: BTreeSet<String>,
+    /// The keys versions in the histories read made current (`lineage`; lines as
+    /// `history::heads` in crate::workspace writes them): every branch's, so a superset
+    /// of HEAD's history's, which lets the common case (nothing left behind) be decided
+    /// without reading that history whole.
+    pub heads: BTreeSet<String>,
 }
 
 impl Seen {
@@ -140,6 +149,8 @@ pub fn remember_seen(root: &Path, access: Option<&Access>, more: &Seen) -> (Seen
     let seen = Seen {
         removed: add(REMOVED_FILE, removed),
         wrapped: add(WRAPPED_FILE, wrapped),
+        // Never the current file's: a key it makes current is what is being checked.
+        heads: add(HEADS_FILE, more.heads.clone()),
     };
     (seen, stored.get())
 }

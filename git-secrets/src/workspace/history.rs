@@ -167,8 +167,88 @@ pub fn seen_in(versions: &[(String, Value)]) -> crate::continuity::Seen {
         seen.removed
             .extend(removed_members(version).map(|(id, _)| id.to_owned()));
         seen.wrapped.extend(wraps(version));
+        seen.heads.extend(heads(version));
     }
     seen
+}
+
+/// The current keys of each environment of a version, each with one grant of it (the
+/// first member's), as `<environment> <key id> <member id> <recipient> <grant>` (for
+/// crate::continuity::lineage: the grant pins the key's bytes). A key with no grant (a
+/// file written before grants) is left out: nothing would tell it from a key of
+/// someone's own with its id.
+pub(super) fn heads(version: &Value) -> impl Iterator<Item = String> + '_ {
+    let members = version.get("members").and_then(Value::as_object);
+    version
+        .get("keys")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(env, records)| Some((env, records.as_object()?)))
+        .flat_map(|(env, records)| records.iter().map(move |(id, r)| (env, id, r)))
+        .filter(|(_, _, r)| superseded_by(r).is_none_or(|s| s.is_empty()))
+        .filter_map(move |(env, id, r)| {
+            let (member, grant) = r.get("grants")?.as_object()?.iter().next()?;
+            let recipient = members?.get(member)?.get("recipient")?.as_str()?;
+            let fields = [env.as_str(), id, member, recipient, grant.as_str()?];
+            fields
+                .iter()
+                .all(|f| !f.is_empty() && !f.contains(char::is_whitespace))
+                .then(|| fields.join(" "))
+        })
+}
+
+fn superseded_by(record: &Value) -> Option<&serde_json::Map<String, Value>> {
+    record.get("superseded_by").and_then(Value::as_object)
+}
+
+/// A key HEAD's history gave this member that the current chain leaves behind
+/// (crate::continuity::lineage).
+pub struct Recovered {
+    pub id: crate::seal::KeyId,
+    pub key: crate::secret::DataKey,
+    /// The members some version granted it to, by grants that verify under its bytes.
+    pub granted: BTreeSet<String>,
+}
+
+/// Recovers key `id` of `env` from the first of `versions` that wraps it to `member`,
+/// unwrapped with `identity` and checked against its id, with the members every
+/// version that holds it granted it to.
+pub fn recover_key(
+    versions: &[(String, Value)],
+    env: &str,
+    id: &crate::seal::KeyId,
+    member: &str,
+    identity: &crate::identity::Identity,
+) -> Option<Recovered> {
+    let record = |version: &'_ Value| version.get("keys")?.get(env)?.get(&id.0).cloned();
+    let key = versions.iter().find_map(|(_, version)| {
+        let wrapped = record(version)?
+            .get("wrapped")?
+            .get(member)?
+            .as_str()?
+            .to_owned();
+        crate::access::chain::open_wrapped(&wrapped, identity, id, env)
+    })?;
+    let mut granted = BTreeSet::new();
+    for (_, version) in versions {
+        let Some(grants) = record(version).and_then(|r| r.get("grants").cloned()) else {
+            continue;
+        };
+        for (m, grant) in grants.as_object().into_iter().flatten() {
+            let recipient = version["members"][m]["recipient"].as_str();
+            if let (Some(recipient), Some(grant)) = (recipient, grant.as_str()) {
+                if crate::access::grant::grant_holds(&key, m, recipient, grant) {
+                    granted.insert(m.clone());
+                }
+            }
+        }
+    }
+    Some(Recovered {
+        id: id.clone(),
+        key,
+        granted,
+    })
 }
 
 /// The commits of `versions` that mark `member` removed.

@@ -22,9 +22,10 @@ use crate::secret::SecretString;
 
 mod files;
 mod history;
+mod lineage;
 pub(crate) use history::{fold_head_history, is_oid, read_revs, removed_at, seen_in};
 mod leftovers;
-pub use history::{read as read_access_history, History};
+pub use history::{read as read_access_history, History, Recovered};
 mod origin;
 mod orphans;
 mod sparse;
@@ -103,6 +104,9 @@ pub struct Workspace {
     /// refused for not descending from the one this clone remembers
     /// (crate::continuity::check_descent_all).
     descent: Mutex<HashMap<String, Option<crate::continuity::NotDescended>>>,
+    /// Per environment: whether its current key was refused for not superseding a key
+    /// HEAD's history made current (crate::continuity::lineage), decided once.
+    lineage: Mutex<HashMap<String, Option<crate::continuity::LineageBroken>>>,
 }
 
 impl Workspace {
@@ -129,6 +133,7 @@ impl Workspace {
             history_folded: OnceLock::new(),
             seen: Mutex::default(),
             descent: Mutex::default(),
+            lineage: Mutex::default(),
         }
         .note_seen())
     }
@@ -169,6 +174,7 @@ impl Workspace {
             history_folded: OnceLock::new(),
             seen: Mutex::default(),
             descent: Mutex::default(),
+            lineage: Mutex::default(),
         }
         .note_seen())
     }
@@ -185,6 +191,7 @@ impl Workspace {
             history_folded: OnceLock::new(),
             seen: Mutex::default(),
             descent: Mutex::default(),
+            lineage: Mutex::default(),
         }
     }
 
@@ -248,7 +255,7 @@ impl Workspace {
         };
         match verdict {
             Some(refused) => Err(refused.into()),
-            None => Ok(()),
+            None => self.check_lineage(env),
         }
     }
 
@@ -359,6 +366,10 @@ impl Workspace {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.descent
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.lineage
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .clear();

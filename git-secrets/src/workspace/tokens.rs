@@ -244,6 +244,10 @@ impl Workspace {
         crate::continuity::check(self.root(), env, &chain).ok()?;
         crate::continuity::check_current(&self.seen(), env, &merged).ok()?;
         crate::continuity::check_descent(self.root(), env, &merged, &chain).ok()?;
+        self.lineage_of(env, &merged, &chain)
+            .refused
+            .is_none()
+            .then_some(())?;
         chain.sealing_keys().into_iter().find(|k| *k.id() == head)
     }
 
