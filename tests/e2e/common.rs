@@ -301,6 +301,23 @@ pub fn mode(path: impl AsRef<Path>) -> u32 {
 }
 
 /// The blob git stores for `path` at `rev`.
+/// Puts back every file under `.secrets` as `rev` has it, in its encrypted form, and
+/// stages it: what `git checkout REV -- .secrets` does, without the racy re-clean of a
+/// file git may run in the same second (which a clone refusing to seal would fail).
+pub fn restore_secrets_sealed(env: &Env, repo: &Path, rev: &str) {
+    let files = env
+        .git(
+            repo,
+            &["ls-tree", "-r", "--name-only", rev, "--", ".secrets"],
+        )
+        .ok()
+        .stdout;
+    for file in files.lines() {
+        write(repo.join(file), &blob(env, repo, &format!("{rev}:{file}")));
+    }
+    env.git(repo, &["add", "--", ".secrets"]).ok();
+}
+
 pub fn blob(env: &Env, repo: &Path, rev_path: &str) -> String {
     env.git(repo, &["show", rev_path]).ok().stdout
 }

@@ -275,8 +275,7 @@ fn keys_replaced_wholesale_are_refused_by_a_clone_that_held_the_old_ones() {
     // rotating is the way out: Eve's keys are in HEAD's history now, made current and
     // given to Alice, so only a key that records them as left out is accepted. The edit
     // then seals under it.
-    env.git(&alice, &["checkout", "HEAD~1", "--", ".secrets"])
-        .ok();
+    restore_secrets_sealed(&env, &alice, "HEAD~1");
     env.secrets(&alice, &["rotate", "--env", "production"]).ok();
     env.git(&alice, &["add", ".secrets/production.env"]).ok();
     assert_ne!(blob(&env, &alice, ":.secrets/production.env"), staged);

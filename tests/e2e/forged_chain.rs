@@ -62,8 +62,7 @@ fn edit_not_staged(env: &Env, alice: &std::path::Path, text: &str) -> Vec<String
 /// accepted), and production.env staged again; the key ids it is then sealed under,
 /// with the new current key.
 fn restore_access_rotate_and_stage(env: &Env, alice: &std::path::Path) -> (Vec<String>, String) {
-    env.git(alice, &["checkout", "HEAD~1", "--", ".secrets"])
-        .ok();
+    restore_secrets_sealed(env, alice, "HEAD~1");
     env.secrets(alice, &["rotate", "--env", "production"]).ok();
     env.git(alice, &["add", ".secrets/production.env"]).ok();
     let head = production_head(env, alice, "");
@@ -202,8 +201,7 @@ fn after_the_repair_a_fresh_clone_seals_under_the_new_key() {
     pull(&env, &alice, &b);
     env.secrets(&alice, &["set", "production", "NEW", "new-prod-secret-2"])
         .fails();
-    env.git(&alice, &["checkout", "HEAD~1", "--", ".secrets"])
-        .ok();
+    restore_secrets_sealed(&env, &alice, "HEAD~1");
     env.secrets(&alice, &["rotate", "--env", "production"]).ok();
     env.commit_all(&alice, "put production's chain back, and rotate");
     let repaired = production_head(&env, &alice, "HEAD");
