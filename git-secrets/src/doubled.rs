@@ -45,6 +45,14 @@ pub fn doubled_keys(merged: &[u8], sides: &[&[u8]]) -> Vec<String> {
     keys
 }
 
+/// `keys` as messages name them: `` `A`, `B` `` (names only, never a value).
+pub fn named(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::doubled_keys;

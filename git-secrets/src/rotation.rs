@@ -114,15 +114,11 @@ pub fn rotate(
                 .map(|id| (env.clone(), id)),
         );
         let new = next.rotate(env, chain, &also_granted)?;
-        if !behind.is_empty() {
-            let new_key = next
-                .open_chain(env, ws.identity()?)
-                .ok()
-                .and_then(|c| c.get(&new).cloned());
-            if let Some(key) = new_key {
-                Workspace::record_left_out(env, &behind, &mut next, (&new, &key));
-            }
-        }
+        next.record_left_out(
+            env,
+            (&new.0, &new.1),
+            behind.iter().map(|r| (&r.id, &r.key)),
+        );
     }
     let journal = Journal {
         version: 1,

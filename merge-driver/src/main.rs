@@ -128,7 +128,7 @@ fn line_merge_env(
     }
     eprintln!(
         "git-secrets-merge: {path}: both sides added {} in different places, which git's line merge would keep twice (a dotenv loader then takes one side's value in silence): both sides are left whole between conflict markers",
-        doubled.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        git_secrets::doubled::named(&doubled)
     );
     eprintln!("git-secrets-merge: hint: a member who can read it keeps one entry of each key and every other change of both sides, deletes the markers, then `git add {path}`");
     Ok(true)

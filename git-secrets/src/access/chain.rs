@@ -487,13 +487,13 @@ impl Access {
     /// Rotates `env`: a new key wrapped only to the members allowed now and granted by
     /// every current head (see [`Access::granted_readers`]) and `also_granted`, every
     /// current head sealed under it and unwrapped from everyone. `chain` must hold every
-    /// head.
+    /// head. Returns the new key, with its id.
     pub fn rotate(
         &mut self,
         env: &str,
         chain: &OpenChain,
         also_granted: &dyn Fn(&str) -> bool,
-    ) -> Result<KeyId, Error> {
+    ) -> Result<(KeyId, DataKey), Error> {
         let heads: Vec<KeyId> = self.heads(env).into_iter().cloned().collect();
         let mut held = Vec::new();
         for h in &heads {
@@ -526,26 +526,28 @@ impl Access {
             rec.grants.clear();
         }
         keys.insert(id.clone(), record);
-        Ok(id)
+        Ok((id, key))
     }
 
     /// Records, on the current key `head` of `env` (its bytes `head_key`), that its maker
-    /// left key `id` (`key`) out of the chain on purpose: `key` sealed under it, in
+    /// left each of `keys` (id, bytes) out of the chain on purpose: sealed under it, in
     /// `left_out`. A key HEAD's history made current and gave to this member that the
     /// chain no longer holds: a forged key dropped by a repair, the key of an environment
     /// deleted and made again. Only a holder of both keys can make the record, so a fresh
     /// clone finds the key left out by someone who held it, where a chain grown again by
     /// a member who never held the newer key cannot (crate::continuity::lineage).
     /// The key does not join the chain: nothing it sealed opens under `head`.
-    pub fn record_left_out(
+    pub fn record_left_out<'a>(
         &mut self,
         env: &str,
         (head, head_key): (&KeyId, &DataKey),
-        (id, key): (&KeyId, &DataKey),
+        keys: impl IntoIterator<Item = (&'a KeyId, &'a DataKey)>,
     ) {
-        if let Some(record) = self.keys.get_mut(env).and_then(|keys| keys.get_mut(head)) {
-            let sealed = seal_under(Sealed::LeftOut, head_key, env, id, key);
-            record.left_out.insert(id.clone(), sealed);
+        if let Some(record) = self.keys.get_mut(env).and_then(|k| k.get_mut(head)) {
+            for (id, key) in keys {
+                let sealed = seal_under(Sealed::LeftOut, head_key, env, id, key);
+                record.left_out.insert(id.clone(), sealed);
+            }
         }
     }
 

@@ -345,7 +345,7 @@ impl Access {
         &mut self,
         env: &str,
         chains: &BTreeMap<String, OpenChain>,
-    ) -> Result<(), Error> {
+    ) -> Result<crate::secret::DataKey, Error> {
         let readers: Vec<(String, String)> = self
             .members
             .iter()
@@ -365,8 +365,7 @@ impl Access {
                 .environments
                 .insert(env.to_owned());
         }
-        self.new_key(env, &readers)?;
-        Ok(())
+        self.new_key(env, &readers)
     }
 
     /// Finds a member by id, or by a unique prefix of it, or by a unique name.

@@ -107,22 +107,14 @@ pub fn cmd_env(command: EnvCommand) -> Result<(), Error> {
             ws.require_whole_history("adding an environment")?;
             let mut next = ws.access.clone();
             let kept_removed = ws.keep_removed(&mut next);
-            next.add_env(&name, &chains)?;
+            let key = next.add_env(&name, &chains)?;
             // The keys an earlier environment of this name had, given to this member, are
             // recorded as left out by the new key on purpose, so fresh clones that were
             // given them accept the new key (crate::continuity::lineage). They do not
             // join its chain: the new environment reads nothing the old one sealed.
-            let head = next.heads(&name).first().map(|h| (*h).clone());
-            let key = head.as_ref().and_then(|h| {
-                next.open_chain(&name, ws.identity().ok()?)
-                    .ok()?
-                    .get(h)
-                    .cloned()
-            });
-            if let (Some(head), Some(key)) = (head, key) {
-                let former = ws.keys_of_former_env(&name);
-                Workspace::record_left_out(&name, &former, &mut next, (&head, &key));
-            }
+            let head = crate::seal::SealingKey::new(&key).id().clone();
+            let former = ws.keys_of_former_env(&name);
+            next.record_left_out(&name, (&head, &key), former.iter().map(|r| (&r.id, &r.key)));
             ws.access = next;
             super::rotate::report_kept_removed(&ws, &kept_removed);
             // Keys this clone held for an earlier environment of this name are not these.

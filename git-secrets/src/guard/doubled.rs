@@ -92,11 +92,7 @@ fn judge(
         if keys.is_empty() {
             continue;
         }
-        let names = keys
-            .iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let names = crate::doubled::named(&keys);
         findings.push(Finding {
             commit: commit.map(super::history::short),
             path: (*path).to_owned(),

@@ -5,13 +5,15 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::Value;
+
 use super::history::Recovered;
 use super::Workspace;
 use crate::access::{Access, OpenChain};
 use crate::continuity::{Lineage, LineageBroken};
 use crate::error::Error;
+use crate::identity::Identity;
 use crate::seal::KeyId;
-use crate::secret::DataKey;
 
 impl Workspace {
     /// Refuses a current key of `env` that does not supersede a key HEAD's history made
@@ -91,10 +93,14 @@ impl Workspace {
     /// rotation reverted. A version's word alone is not enough: a forged key can claim
     /// to supersede anything.
     fn steps_back(&self, env: &str, lost: &KeyId, head: &KeyId, head_key: &str) -> bool {
-        let (Ok(identity), Some(versions)) = (self.identity(), self.access_history()) else {
+        let Some(InHistory {
+            identity,
+            versions,
+            member,
+        }) = self.me_in_history()
+        else {
             return false;
         };
-        let member = crate::identity::member_id(&identity.recipient());
         versions.iter().any(|(_, version)| {
             let record = &version["keys"][env][&lost.0];
             if record["wrapped"].get(&member).is_none() {
@@ -146,10 +152,9 @@ impl Workspace {
     /// The keys an earlier environment named `env` had in HEAD's history, given to this
     /// member: what `env add` records as left out by the new key.
     pub fn keys_of_former_env(&self, env: &str) -> Vec<Recovered> {
-        let Ok(identity) = self.identity() else {
+        let Some(InHistory { member, .. }) = self.me_in_history() else {
             return Vec::new();
         };
-        let member = crate::identity::member_id(&identity.recipient());
         let seen = self.seen().clone();
         let ids = crate::continuity::former_keys(&seen, &self.former_heads(), env, &member);
         self.recover(env, &ids)
@@ -158,24 +163,37 @@ impl Workspace {
     /// The keys `ids` of `env`, recovered from the versions of HEAD's history that gave
     /// them to this member (those that cannot be are left out).
     fn recover(&self, env: &str, ids: &[KeyId]) -> Vec<Recovered> {
-        let (Ok(identity), Some(versions)) = (self.identity(), self.access_history()) else {
+        let Some(InHistory {
+            identity,
+            versions,
+            member,
+        }) = self.me_in_history()
+        else {
             return Vec::new();
         };
-        let member = crate::identity::member_id(&identity.recipient());
         ids.iter()
             .filter_map(|id| super::history::recover_key(versions, env, id, &member, identity))
             .collect()
     }
 
-    /// Records `keys` as left out by `access`'s current key `head` of `env`.
-    pub fn record_left_out(
-        env: &str,
-        keys: &[Recovered],
-        access: &mut Access,
-        head: (&KeyId, &DataKey),
-    ) {
-        for r in keys {
-            access.record_left_out(env, head, (&r.id, &r.key));
-        }
+    /// What reading a key out of HEAD's history takes (None without an identity or that
+    /// history).
+    fn me_in_history(&self) -> Option<InHistory<'_>> {
+        let identity = self.identity().ok()?;
+        let versions = self.access_history().as_deref()?;
+        let member = crate::identity::member_id(&identity.recipient());
+        Some(InHistory {
+            identity,
+            versions,
+            member,
+        })
     }
+}
+
+/// This identity, the versions of access.json in HEAD's history, and this identity's
+/// member id.
+struct InHistory<'a> {
+    identity: &'a Identity,
+    versions: &'a [(String, Value)],
+    member: String,
 }
