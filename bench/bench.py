@@ -17,6 +17,11 @@ With --noop-filter, three floors can be timed too (bench/bench.sh times them all
   addsealed  `git add -A` through a filter process that answers each file at once with
              the sealed bytes git-secrets gave for it: what git itself spends storing them
 
+And one floor needs no filter at all:
+
+  addstored  `git add -A` of a work tree that already holds the sealed bytes, with no
+             filter configured: git storing the sealed form, without the protocol
+
 It prints the median of each, the ratio and the target (add, status <= 1.5x; clone +
 unlock <= 2x). Everything runs in a temporary directory with its own HOME, XDG config,
 git global config and no system config, so neither the user's identity nor their git
@@ -45,7 +50,8 @@ import sys
 import tempfile
 import time
 
-TARGETS = {"add": 1.5, "addfloor": None, "addsealed": None, "status": 1.5, "clone": 2.0, "floor": None}
+TARGETS = {"add": 1.5, "addfloor": None, "addsealed": None, "addstored": None, "status": 1.5, "clone": 2.0,
+           "floor": None}
 LABELS = {
     "add": "git add -A (fresh repo)",
     "status": "git status after touch",
@@ -53,6 +59,13 @@ LABELS = {
     "floor": "status, no-op filter",
     "addfloor": "add -A, no-op filter",
     "addsealed": "add -A, sealed replay",
+    "addstored": "add -A, sealed, no filter",
+}
+NOTES = {
+    "addfloor": "(no-op filter in the git-secrets column)",
+    "addsealed": "(replay filter in the git-secrets column)",
+    "addstored": "(sealed files, no filter, in the git-secrets column)",
+    "floor": "(no-op filter in the git-secrets column)",
 }
 BASE_ENVS = ["development", "test", "production", "staging"]
 
@@ -106,7 +119,8 @@ def parse_args():
                    help="operations to run (default add,status,clone; `floor` and `addfloor` also time "
                         "`git status` after touch and `git add -A` through a filter process that does "
                         "nothing, and `addsealed` `git add -A` through one that answers at once with "
-                        "the sealed bytes git-secrets gave; these need --noop-filter)")
+                        "the sealed bytes git-secrets gave; these need --noop-filter; `addstored` "
+                        "`git add -A` of the sealed bytes with no filter at all)")
     p.add_argument("--noop-filter", default=None,
                    help="the bench/noop-filter binary, for the `floor`, `addfloor` and `addsealed` operations")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
@@ -158,6 +172,12 @@ def run(cmd, cwd, env, stdin=subprocess.DEVNULL, data=None):
         err = r.stderr.decode("utf-8", "replace").strip()[-2000:]
         raise BenchError(f"`{' '.join(cmd)}` failed in {cwd} (exit {r.returncode}):\n{err}")
     return r.stdout
+
+
+def settle():
+    """Writes back what earlier steps left in the page cache, so that a disk flushing the
+    last run's files does not land in the next run's time (a no-op on a RAM disk)."""
+    os.sync()
 
 
 def timed(cmds, cwd, env):
@@ -345,6 +365,7 @@ class Bench:
         try:
             self.git(d, "init", "-q")
             prepare(d)
+            settle()
             t = timed([["git", "add", "-A"]], d, self.env)
             if after:
                 after(d)
@@ -376,6 +397,7 @@ class Bench:
         src = self.secrets if mode == "secrets" else self.plain
         d = os.path.join(self.tmp, f"clone-{mode}-{i}")
         try:
+            settle()
             t0 = time.perf_counter()
             run(["git", "clone", "-q", src, d], self.tmp, self.env)
             if mode == "secrets":
@@ -424,20 +446,45 @@ class Bench:
         return self.timed_fresh_add(f"addsealed-{mode}-{i}", prepare,
                                     check if mode == "secrets" and i == 0 else None)
 
-    def setup_replay(self):
-        """Writes every committed sealed scope file of the git-secrets repository to one
-        file, in bench/noop-filter's --replay format."""
-        paths = [p for p in self.git(self.secrets, "ls-files", "-z", "--", "*.env").decode().split("\0") if p]
-        batch = run(["git", "cat-file", "--batch"], self.secrets, self.env,
-                    data="".join(f"HEAD:{p}\n" for p in paths).encode())
-        self.replay = os.path.join(self.tmp, "replay")
-        with open(self.replay, "wb") as out:
+    def op_addstored(self, mode, i):
+        """`git add -A` in a fresh repository whose work tree already holds the sealed bytes
+        git-secrets gave for each scope file, with no filter and no .gitattributes: what git
+        spends storing the sealed form when no filter protocol is involved at all."""
+        def prepare(d):
+            copy_tree(self.plain, d)
+            if mode == "secrets":
+                for path, blob in self.sealed_blobs():
+                    with open(os.path.join(d, path), "wb") as f:
+                        f.write(blob)
+        def check(d):
+            got = self.git(d, "cat-file", "blob", f":{self.sample}")
+            want = self.git(self.secrets, "cat-file", "blob", f"HEAD:{self.sample}")
+            if got != want:
+                raise BenchError(f"the stored-form repository staged {self.sample} other than git-secrets sealed it")
+        return self.timed_fresh_add(f"addstored-{mode}-{i}", prepare,
+                                    check if mode == "secrets" and i == 0 else None)
+
+    def sealed_blobs(self):
+        """(path, sealed bytes) of every committed scope file of the git-secrets repository."""
+        if getattr(self, "sealed", None) is None:
+            paths = [p for p in self.git(self.secrets, "ls-files", "-z", "--", "*.env").decode().split("\0") if p]
+            batch = run(["git", "cat-file", "--batch"], self.secrets, self.env,
+                        data="".join(f"HEAD:{p}\n" for p in paths).encode())
+            self.sealed = []
             at = 0
             for p in paths:
                 end = batch.index(b"\n", at)
                 size = int(batch[at:end].split()[2])
-                blob = batch[end + 1:end + 1 + size]
+                self.sealed.append((p, batch[end + 1:end + 1 + size]))
                 at = end + 2 + size
+        return self.sealed
+
+    def setup_replay(self):
+        """Writes every committed sealed scope file of the git-secrets repository to one
+        file, in bench/noop-filter's --replay format."""
+        self.replay = os.path.join(self.tmp, "replay")
+        with open(self.replay, "wb") as out:
+            for p, blob in self.sealed_blobs():
                 name = p.encode()
                 out.write(len(name).to_bytes(4, "little") + name + len(blob).to_bytes(4, "little") + blob)
 
@@ -523,7 +570,7 @@ def report(bench, results):
         p, s = statistics.median(times["plain"]), statistics.median(times["secrets"])
         ratio = s / p if p > 0 else float("inf")
         if TARGETS[op] is None:
-            print(f"{LABELS[op]:<26} {p:>9.3f} s {s:>10.3f} s {ratio:>6.2f}x {'-':>8}  (no-op filter in the git-secrets column)")
+            print(f"{LABELS[op]:<26} {p:>9.3f} s {s:>10.3f} s {ratio:>6.2f}x {'-':>8}  {NOTES[op]}")
             continue
         ok = ratio <= TARGETS[op]
         if not ok:
@@ -551,6 +598,11 @@ def report(bench, results):
         print(f"add: a filter process that answers at once with the sealed bytes takes {sealed:.3f} s "
               f"({sealed / plain:.2f}x plain): git storing the sealed form; git-secrets' own work adds "
               f"{ours - sealed:.3f} s to that.")
+    if "addstored" in results:
+        plain = statistics.median(results["addstored"]["plain"])
+        stored = statistics.median(results["addstored"]["secrets"])
+        print(f"add: with no filter at all, git storing the sealed bytes takes {stored:.3f} s "
+              f"({stored / plain:.2f}x plain storing the plaintext).")
     for w in bench.warnings:
         print(f"warning: {w}")
     return missed
