@@ -265,7 +265,9 @@ fn an_environment_deleted_and_added_again_is_accepted_by_a_fresh_clone() {
 /// Alice's repository where Bob, removed, pushed production's chain grown again from
 /// the key he held (see the test above), into his clone `b`, not yet pulled by Alice:
 /// (Alice's repository, Bob's clone, the key ids Bob's production.env is sealed under).
-fn bob_grows_the_chain_again(env: &Env) -> (std::path::PathBuf, std::path::PathBuf, Vec<String>) {
+pub fn bob_grows_the_chain_again(
+    env: &Env,
+) -> (std::path::PathBuf, std::path::PathBuf, Vec<String>) {
     bob_grows_the_chain_again_with(env, |_, _| ())
 }
 
