@@ -288,50 +288,6 @@ fn keys_replaced_wholesale_are_refused_by_a_clone_that_held_the_old_ones() {
     );
 }
 
-#[test]
-fn an_environment_added_again_elsewhere_is_accepted_with_trust() {
-    let env = Env::new();
-    let alice = alice_repo(&env);
-    env.secrets(&alice, &["env", "add", "staging"]).ok();
-    env.secrets(&alice, &["set", "staging", "API", "old"]).ok();
-    env.commit_all(&alice, "staging");
-    // The same person, in a second clone, deletes and re-creates it.
-    let other = clone(&env, &alice, "other");
-    env.secrets(&other, &["unlock"]).ok();
-    env.secrets(&other, &["env", "del", "staging", "--yes"])
-        .ok();
-    env.secrets(&other, &["env", "add", "staging"]).ok();
-    env.secrets(&other, &["set", "staging", "API", "new"]).ok();
-    env.commit_all(&other, "staging again");
-    pull(&env, &alice, &other);
-    let out = env
-        .secrets(&alice, &["get", "staging", "API", "--yes"])
-        .fails();
-    assert!(
-        out.stderr.contains("git secrets env trust staging"),
-        "{}",
-        out.stderr
-    );
-    // The pull left the file encrypted rather than failing; trusting, then unlocking,
-    // opens it.
-    assert!(read(alice.join(".secrets/staging.env")).starts_with("API=gs1:"));
-    env.secrets(&alice, &["env", "trust", "staging"]).ok();
-    env.secrets(&alice, &["unlock"]).ok();
-    assert_eq!(read(alice.join(".secrets/staging.env")), "API=new\n");
-    assert_eq!(
-        env.secrets(&alice, &["get", "staging", "API", "--yes"])
-            .ok()
-            .stdout,
-        "new\n"
-    );
-    // A rotation elsewhere is no replacement: the old key stays reachable.
-    env.secrets(&other, &["rotate", "--env", "staging"]).ok();
-    env.git(&other, &["commit", "-q", "-m", "rotate"]).ok();
-    pull(&env, &alice, &other);
-    env.secrets(&alice, &["set", "staging", "API", "newer"])
-        .ok();
-}
-
 /// An entry edited by hand does not count as someone who can still read an environment:
 /// removing the last real reader is refused, not done with the new key given to nobody.
 #[test]

@@ -265,15 +265,29 @@ fn an_environment_deleted_and_added_again_is_accepted_by_a_fresh_clone() {
 /// Alice's repository where Bob, removed, pushed production's chain grown again from
 /// the key he held (see the test above), into his clone `b`, not yet pulled by Alice:
 /// (Alice's repository, Bob's clone, the key ids Bob's production.env is sealed under).
-fn bob_grows_the_chain_again(env: &Env) -> (std::path::PathBuf, std::path::PathBuf, Vec<String>) {
+pub fn bob_grows_the_chain_again(
+    env: &Env,
+) -> (std::path::PathBuf, std::path::PathBuf, Vec<String>) {
+    bob_grows_the_chain_again_with(env, |_, _| ())
+}
+
+/// [`bob_grows_the_chain_again`], where `before_rotating` runs as Bob in his own clone
+/// (committed) before he rotates there: members it adds (an accomplice he approves) go
+/// into the forged access.json with his key's wraps and grants to them.
+pub fn bob_grows_the_chain_again_with(
+    env: &Env,
+    before_rotating: impl FnOnce(&Env, &std::path::Path),
+) -> (std::path::PathBuf, std::path::PathBuf, Vec<String>) {
     let alice = alice_repo(env);
     let (bob, b, id) = bob_joins(env, &alice);
     approve_and_unlock(env, &alice, &bob, &b, &id, "production");
     let own = clone(&bob, &b, "bob-own");
     bob.secrets(&own, &["unlock"]).ok();
+    before_rotating(&bob, &own);
     bob.secrets(&own, &["rotate", "--env", "production"]).ok();
     bob.git(&own, &["commit", "-q", "-m", "mine"]).ok();
     let mine = access_doc(&own)["keys"]["production"].clone();
+    let members = access_doc(&own)["members"].clone();
     env.secrets(&alice, &["member", "remove", &id]).ok();
     env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
     pull(&bob, &b, &alice);
@@ -286,7 +300,14 @@ fn bob_grows_the_chain_again(env: &Env) -> (std::path::PathBuf, std::path::PathB
             }
         }
     }
-    crate::forged_access::edit_access(&b, |doc| doc["keys"]["production"] = chain);
+    crate::forged_access::edit_access(&b, |doc| {
+        doc["keys"]["production"] = chain;
+        for (member, entry) in members.as_object().unwrap() {
+            if doc["members"].get(member).is_none() {
+                doc["members"][member] = entry.clone();
+            }
+        }
+    });
     let sealed = bob
         .git(&own, &["show", "HEAD:.secrets/production.env"])
         .ok()
@@ -306,7 +327,7 @@ fn bob_grows_the_chain_again(env: &Env) -> (std::path::PathBuf, std::path::PathB
 }
 
 /// The one current production key in `repo`'s access.json at `rev`.
-fn production_head(env: &Env, repo: &std::path::Path, rev: &str) -> String {
+pub fn production_head(env: &Env, repo: &std::path::Path, rev: &str) -> String {
     let doc: Value =
         serde_json::from_str(&blob(env, repo, &format!("{rev}:.secrets/access.json"))).unwrap();
     let heads: Vec<&String> = doc["keys"]["production"]

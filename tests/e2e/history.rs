@@ -129,10 +129,16 @@ fn keys_of_an_environment_with_no_file_are_remembered_at_unlock() {
     env.commit_all(&alice, "approve bob");
     pull(&bob, &b, &alice);
     bob.secrets(&b, &["unlock"]).ok();
-    // `test` has no file: its keys are replaced wholesale (here by a delete and add,
-    // which Bob's clone cannot tell from a forgery).
+    // `test` has no file: its keys are replaced wholesale (here by a delete and add
+    // whose record of the old key left out is taken off, which Bob's clone cannot tell
+    // from a forgery).
     env.secrets(&alice, &["env", "del", "test", "--yes"]).ok();
     env.secrets(&alice, &["env", "add", "test"]).ok();
+    crate::forged_access::edit_access(&alice, |doc| {
+        for record in doc["keys"]["test"].as_object_mut().unwrap().values_mut() {
+            assert!(record.as_object_mut().unwrap().remove("left_out").is_some());
+        }
+    });
     env.commit_all(&alice, "test again");
     pull(&bob, &b, &alice);
     let out = bob

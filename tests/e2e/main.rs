@@ -35,6 +35,10 @@ mod team;
 mod forged_access;
 // access.json's key chain edited by hand: a link that does not open, a chain grown again.
 mod forged_chain;
+// The repair of a forged chain: a rotation carries over only who the real keys granted.
+mod forged_repair;
+// A key recorded as left out: the clone's memory accepts it only when it opens.
+mod left_out;
 // Against a rewritten access.json or config.toml: the clone's memory of keys, HEAD's history.
 mod history;
 // A shallow clone: what reads the history of access.json refuses until it is fetched.

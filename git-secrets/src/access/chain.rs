@@ -139,12 +139,7 @@ fn open_older(newer: &DataKey, env: &str, older_id: &KeyId, sealed: &str) -> Opt
 }
 
 /// Opens a key `left_out` records under `newer`: the key, when it has the id `older_id`.
-pub(crate) fn open_left_out(
-    newer: &DataKey,
-    env: &str,
-    older_id: &KeyId,
-    sealed: &str,
-) -> Option<DataKey> {
+fn open_left_out(newer: &DataKey, env: &str, older_id: &KeyId, sealed: &str) -> Option<DataKey> {
     let key = open_under(Sealed::LeftOut, newer, env, older_id, sealed)?;
     verified(key, older_id, env).ok()
 }
@@ -549,6 +544,24 @@ impl Access {
                 record.left_out.insert(id.clone(), sealed);
             }
         }
+    }
+
+    /// The keys the record of key `id` of `env` (whose bytes are `key`) records as left
+    /// out, each opened under `key` and checked against its id: keys its maker held when
+    /// leaving them out of the chain (see [`Access::record_left_out`]). What the clone's
+    /// memory and HEAD's history accept in place of a key the chain no longer reaches
+    /// (crate::continuity); never used to open values.
+    pub fn left_out_by(&self, env: &str, id: &KeyId, key: &DataKey) -> Vec<(KeyId, DataKey)> {
+        let Some(record) = self.keys.get(env).and_then(|k| k.get(id)) else {
+            return Vec::new();
+        };
+        record
+            .left_out
+            .iter()
+            .filter_map(|(older, sealed)| {
+                open_left_out(key, env, older, sealed).map(|k| (older.clone(), k))
+            })
+            .collect()
     }
 
     /// Wraps the current key(s) of `env` to `member`, from `chain`.

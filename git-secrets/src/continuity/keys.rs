@@ -36,19 +36,22 @@ fn save(path: &Path, held: &BTreeMap<String, BTreeSet<String>>) {
     );
 }
 
-/// Checks that `chain` (the keys of `env` this identity opened) holds a key this clone
-/// held before, when it held any; then remembers the chain's keys.
-pub fn check(root: &Path, env: &str, chain: &OpenChain) -> Result<(), Error> {
-    match check_all(root, &[(env, chain)]).pop() {
+/// Checks that `chain` (the keys of `env` this identity opened from `access`) holds a
+/// key this clone held before, or a key of it records one as left out (opened: only a
+/// holder of both keys can make that record, as with a link), when it held any; then
+/// remembers the chain's keys. An environment deleted and added again elsewhere by a
+/// member who held its keys records them so (`env add`), and needs no `env trust` here.
+pub fn check(root: &Path, env: &str, access: &Access, chain: &OpenChain) -> Result<(), Error> {
+    match check_all(root, access, &[(env, chain)]).pop() {
         Some(env) => Err(Error::KeysReplaced { env }),
         None => Ok(()),
     }
 }
 
-/// [`check`] of several environments at once, with one read and at most one write of
-/// the memory: returns the environments whose keys are refused (the others are
+/// [`check`] of several environments of `access` at once, with one read and at most one
+/// write of the memory: returns the environments whose keys are refused (the others are
 /// remembered).
-pub fn check_all(root: &Path, chains: &[(&str, &OpenChain)]) -> Vec<String> {
+pub fn check_all(root: &Path, access: &Access, chains: &[(&str, &OpenChain)]) -> Vec<String> {
     let Some(path) = memory(root) else {
         return Vec::new();
     };
@@ -62,10 +65,18 @@ pub fn check_all(root: &Path, chains: &[(&str, &OpenChain)]) -> Vec<String> {
             .iter()
             .map(|(id, key)| (id.0.as_str(), memory_fingerprint(key)))
             .collect();
-        let known = held.entry(env.to_string()).or_default();
-        let holds_one = known
+        let left_out: Vec<(KeyId, String)> = chain
+            .keys
             .iter()
-            .any(|line| keys.iter().any(|(id, fp)| names(line, id, fp)));
+            .flat_map(|(id, key)| access.left_out_by(env, id, key))
+            .map(|(id, key)| (id, memory_fingerprint(&key)))
+            .collect();
+        let known = held.entry(env.to_string()).or_default();
+        let holds_one = keys
+            .iter()
+            .map(|(id, fp)| (*id, fp.as_str()))
+            .chain(left_out.iter().map(|(id, fp)| (id.0.as_str(), fp.as_str())))
+            .any(|(id, fp)| known.iter().any(|line| names(line, id, fp)));
         if !known.is_empty() && !holds_one {
             refused.push(env.to_string());
             continue;
@@ -234,9 +245,11 @@ pub fn check_descent_all(
 }
 
 /// Whether `head` (the current key of `env` in `access`, opened in `chain`) is the key
-/// the remembered line names, or supersedes it ([`Access::descends`]): the key `head`
-/// reaches under that id must be the remembered key itself, by its fingerprint, not a
-/// key of someone's own that merely has its id.
+/// the remembered line names, or supersedes it ([`Access::descends`]), or it or a key it
+/// supersedes records it as left out ([`Access::left_out_by`]: an environment deleted and
+/// added again by a member who held its key, a forged key a repair dropped): the key
+/// found under that id must be the remembered key itself, by its fingerprint, not a key
+/// of someone's own that merely has its id, and a left-out record must open.
 fn supersedes_remembered(
     access: &Access,
     env: &str,
@@ -249,7 +262,18 @@ fn supersedes_remembered(
         kid.0 == id && names(remembered, id, &memory_fingerprint(key))
     };
     let head_is = chain.keys.iter().any(|k| k.0 == *head && is_remembered(k));
-    head_is || (access.descends(env, head, id) && chain.keys.iter().any(is_remembered))
+    let in_line = |kid: &KeyId| kid == head || access.descends(env, head, &kid.0);
+    let left_out = || {
+        chain
+            .keys
+            .iter()
+            .filter(|(kid, _)| in_line(kid))
+            .flat_map(|(kid, key)| access.left_out_by(env, kid, key))
+            .any(|k| is_remembered(&k))
+    };
+    head_is
+        || (access.descends(env, head, id) && chain.keys.iter().any(is_remembered))
+        || left_out()
 }
 
 /// [`check_descent_all`] of one environment.
@@ -321,7 +345,7 @@ mod tests {
         let (dir, access, chain, _) = setup();
         let root = dir.path();
         assert!(check_descent_all(root, &access, &[(ENV, &chain)]).is_empty());
-        assert!(check_all(root, &[(ENV, &chain)]).is_empty());
+        assert!(check_all(root, &access, &[(ENV, &chain)]).is_empty());
         let forged = same_ids_other_keys(&chain);
 
         let refused = check_descent_all(root, &access, &[(ENV, &forged)]);
@@ -331,16 +355,61 @@ mod tests {
             "the current key is taken for the one remembered"
         );
         assert_eq!(refused[0].remembered, chain.keys[0].0 .0);
-        assert_eq!(check_all(root, &[(ENV, &forged)]), vec![ENV.to_owned()]);
+        assert_eq!(
+            check_all(root, &access, &[(ENV, &forged)]),
+            vec![ENV.to_owned()]
+        );
 
         // The real keys are still accepted, and the memory was not changed by the refusal.
         assert!(check_descent_all(root, &access, &[(ENV, &chain)]).is_empty());
-        assert!(check_all(root, &[(ENV, &chain)]).is_empty());
+        assert!(check_all(root, &access, &[(ENV, &chain)]).is_empty());
         let line = memory_line(root, CURRENT_FILE);
         let fingerprint = memory_fingerprint(&chain.keys[0].1);
         assert_eq!(
             line,
             format!("{ENV} {} {fingerprint}\n", chain.keys[0].0 .0)
+        );
+    }
+
+    /// `env` made again under a new key, recording `left_out` (id, bytes) as left out by
+    /// it; with the new key opened.
+    fn made_again(identity: &Identity, left_out: (&KeyId, &DataKey)) -> (Access, OpenChain) {
+        let mut access = Access::create("alice", identity, &[ENV.to_owned()]).unwrap();
+        let chain = access.open_chain(ENV, identity).unwrap();
+        let (id, key) = chain.keys[0].clone();
+        access.record_left_out(ENV, (&id, &key), [left_out]);
+        let chain = access.open_chain(ENV, identity).unwrap();
+        (access, chain)
+    }
+
+    #[test]
+    fn a_key_that_records_the_remembered_one_as_left_out_is_accepted_only_when_it_opens() {
+        let (dir, access, chain, identity) = setup();
+        let root = dir.path();
+        assert!(check_descent_all(root, &access, &[(ENV, &chain)]).is_empty());
+        assert!(check_all(root, &access, &[(ENV, &chain)]).is_empty());
+        let (old_id, old_key) = &chain.keys[0];
+
+        // A key of someone's own under the remembered id: the record does not open.
+        let other = DataKey::generate();
+        let (forged, forged_chain) = made_again(&identity, (old_id, &other));
+        assert_eq!(
+            check_all(root, &forged, &[(ENV, &forged_chain)]),
+            vec![ENV.to_owned()]
+        );
+        assert_eq!(
+            check_descent_all(root, &forged, &[(ENV, &forged_chain)]).len(),
+            1
+        );
+
+        // The remembered key itself: accepted, and remembered as current from then on.
+        let (again, again_chain) = made_again(&identity, (old_id, old_key));
+        assert!(check_all(root, &again, &[(ENV, &again_chain)]).is_empty());
+        assert!(check_descent_all(root, &again, &[(ENV, &again_chain)]).is_empty());
+        let new = &again_chain.keys[0];
+        assert_eq!(
+            memory_line(root, CURRENT_FILE),
+            format!("{ENV} {} {}\n", new.0 .0, memory_fingerprint(&new.1))
         );
     }
 
@@ -355,7 +424,7 @@ mod tests {
         std::fs::write(git.join("held-keys"), format!("{ENV} {id}\n")).unwrap();
 
         assert!(check_descent_all(root, &access, &[(ENV, &chain)]).is_empty());
-        assert!(check_all(root, &[(ENV, &chain)]).is_empty());
+        assert!(check_all(root, &access, &[(ENV, &chain)]).is_empty());
         let full = format!("{ENV} {id} {}\n", memory_fingerprint(&chain.keys[0].1));
         assert_eq!(memory_line(root, CURRENT_FILE), full);
         assert_eq!(memory_line(root, FILE), full);

@@ -89,7 +89,6 @@ pub fn lineage(
     if chain.get(head).is_none() {
         return Lineage::default();
     }
-    let records = &access.keys[env];
     let in_line = |id: &KeyId| id == *head || access.descends(env, head, &id.0);
     // The bytes the current key vouches for under `id`: a key of its chain, or one a
     // key of its chain records as left out.
@@ -98,14 +97,7 @@ pub fn lineage(
         .iter()
         .filter(|(kid, _)| in_line(kid))
         .flat_map(|(kid, key)| {
-            let own = std::iter::once((kid.clone(), key.clone()));
-            let left_out = records.get(kid).into_iter().flat_map(move |record| {
-                record.left_out.iter().filter_map(move |(id, sealed)| {
-                    crate::access::chain::open_left_out(key, env, id, sealed)
-                        .map(|k| (id.clone(), k))
-                })
-            });
-            own.chain(left_out)
+            std::iter::once((kid.clone(), key.clone())).chain(access.left_out_by(env, kid, key))
         })
         .collect();
     let versions = former_heads(former, env);

@@ -24,7 +24,10 @@
 //! remembers, per environment, the newest current key it accepted
 //! (`git-secrets/current-keys`), and seals nothing new
 //! under a current key that is not that one or a key it supersedes (reached from it by
-//! links that open): the rotations this clone has seen cannot be undone by an
+//! links that open), or that records it as left out (`left_out`, opened: only a holder
+//! of both keys makes that record, as with a link; the memory of held keys accepts it
+//! the same way, so an environment deleted and added again elsewhere by a member who
+//! held its keys needs no `env trust`): the rotations this clone has seen cannot be undone by an
 //! access.json, whether forged or on a branch made before them (merging the rotation in
 //! is the fix). Reading stays possible. Commands that change keys here say so themselves
 //! (a rotation, `env add`, `env del`, `env rename`, `env trust`).

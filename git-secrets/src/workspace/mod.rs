@@ -218,7 +218,7 @@ impl Workspace {
     /// depend on it.
     pub fn open_chain(&self, env: &str) -> Result<crate::access::OpenChain, Error> {
         let chain = self.access.open_chain(env, self.identity()?)?;
-        crate::continuity::check(self.root(), env, &chain)?;
+        crate::continuity::check(self.root(), env, &self.access, &chain)?;
         self.note_descent(&[(env, &chain)]);
         Ok(chain)
     }
@@ -314,7 +314,7 @@ impl Workspace {
             .collect();
         let checks: Vec<(&str, &crate::access::OpenChain)> =
             opened.iter().map(|(env, chain)| (*env, chain)).collect();
-        let refused = crate::continuity::check_all(self.root(), &checks);
+        let refused = crate::continuity::check_all(self.root(), &self.access, &checks);
         let kept: Vec<(&str, &crate::access::OpenChain)> = checks
             .iter()
             .filter(|(env, _)| !refused.iter().any(|r| r == env))

@@ -187,7 +187,7 @@ impl Workspace {
             let chain = self
                 .access
                 .open_chain_kin(env, home, self.identity()?, &trusted)?;
-            crate::continuity::check(self.root(), env, &chain)?;
+            crate::continuity::check(self.root(), env, &self.access, &chain)?;
             Ok(chain.sealing_keys())
         };
         kin.iter()

@@ -241,7 +241,7 @@ impl Workspace {
         );
         let head = merged.sealing_key_id(env).ok()?.clone();
         let chain = merged.open_chain(env, self.identity().ok()?).ok()?;
-        crate::continuity::check(self.root(), env, &chain).ok()?;
+        crate::continuity::check(self.root(), env, &merged, &chain).ok()?;
         crate::continuity::check_current(&self.seen(), env, &merged).ok()?;
         crate::continuity::check_descent(self.root(), env, &merged, &chain).ok()?;
         self.lineage_of(env, &merged, &chain)
