@@ -9,7 +9,9 @@
 //! ours when neither did; keys added by the other side go after the entry that precedes
 //! them there, with the comment lines right above them (several added in a row stay
 //! together, in order). A key deleted on one side whose comment lines right above it
-//! the other side edited conflicts as a changed one, comments included. When both
+//! the other side edited conflicts as a changed one, comments included. A key both
+//! sides added keeps each side's comment lines right above it (its own, not layout):
+//! two different ones conflict with the entries (`layout::added_comments`). When both
 //! sides changed the layout differently, the whole file conflicts (each side as it is),
 //! so that no comment or prefix edit is dropped silently. A key listed more than once is merged by
 //! its entry in effect, the last (what dotenv loaders read and `set` changes); its
@@ -39,6 +41,15 @@ use std::collections::{BTreeSet, HashMap};
 use crate::dotenv::{Document, Eol, Line, LineKind};
 use crate::markers::Markers;
 
+mod layout;
+#[cfg(test)]
+mod tests;
+
+use layout::{
+    added_comments, comments_above, comments_changed, has_comment, in_effect, layout, skeleton,
+    Added,
+};
+
 /// The side `-X ours` / `-X theirs` favours in a conflict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Favour {
@@ -56,93 +67,6 @@ fn raw_of(doc: &Document) -> HashMap<&str, &str> {
     doc.entries()
         .map(|e| (e.key.as_str(), e.raw.expose()))
         .collect()
-}
-
-/// The layout of a document: its lines with values blanked, to tell whether a side
-/// changed anything but values.
-fn skeleton(doc: &Document) -> Vec<String> {
-    doc.lines
-        .iter()
-        .map(|l| match &l.kind {
-            LineKind::Entry(e) => format!("={}", e.key),
-            LineKind::Comment(c) => format!("#{}", c.expose()),
-            LineKind::Blank(b) => format!(" {b}"),
-        })
-        .collect()
-}
-
-/// The index of the line of each key's entry in effect: the last of its duplicates, as
-/// dotenv loaders (and `set`) take it. Only that entry's value is merged key by key; an
-/// earlier duplicate is shadowed, and counts as layout.
-fn in_effect(doc: &Document) -> HashMap<&str, usize> {
-    doc.lines
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| match &l.kind {
-            LineKind::Entry(e) => Some((e.key.as_str(), i)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The layout of a document beyond the keys one side added or deleted: comments, blank
-/// lines, the entries of the `common` keys (those of all three versions), in order,
-/// with their prefixes (`export `), and shadowed duplicates whole (their value is no
-/// key's value, but a side that edits one edits the file). Comment lines right above an
-/// entry of another key belong to that entry (an addition brings its comment). Two sides
-/// of which only one changed this merge key by key in that side's layout; if both
-/// changed it differently, neither layout holds the other's change.
-fn layout(doc: &Document, common: &BTreeSet<&str>) -> Vec<String> {
-    let last = in_effect(doc);
-    let mut out = Vec::new();
-    let mut comments = Vec::new();
-    for (i, line) in doc.lines.iter().enumerate() {
-        match &line.kind {
-            LineKind::Comment(c) => comments.push(format!("#{}", c.expose())),
-            LineKind::Entry(e) if last[e.key.as_str()] != i => {
-                out.append(&mut comments);
-                out.push(format!("={}{}", e.prefix, e.raw.expose()));
-            }
-            LineKind::Entry(e) if common.contains(e.key.as_str()) => {
-                out.append(&mut comments);
-                out.push(format!("={}", e.prefix));
-            }
-            LineKind::Entry(_) => comments.clear(),
-            LineKind::Blank(b) => {
-                out.append(&mut comments);
-                out.push(format!(" {b}"));
-            }
-        }
-    }
-    out.append(&mut comments);
-    out
-}
-
-/// The comment lines right above line `at` (none when a blank line or an entry comes
-/// first): what a person writes about the entry there, and edits with it.
-fn comments_above(doc: &Document, at: usize) -> std::ops::Range<usize> {
-    let start = doc.lines[..at]
-        .iter()
-        .rposition(|l| !matches!(l.kind, LineKind::Comment(_)))
-        .map_or(0, |i| i + 1);
-    start..at
-}
-
-/// Whether the comments right above `key`'s entry in effect differ in `doc` (its line
-/// `at`) from those in `base`, where the key is too.
-fn comments_changed(doc: &Document, at: usize, base: &Document, key: &str) -> bool {
-    let Some(&b_at) = in_effect(base).get(key) else {
-        return false;
-    };
-    fn texts(d: &Document, at: usize) -> impl Iterator<Item = Option<&str>> {
-        d.lines[comments_above(d, at)]
-            .iter()
-            .map(|l| match &l.kind {
-                LineKind::Comment(c) => Some(c.expose()),
-                _ => None,
-            })
-    }
-    !texts(doc, at).eq(texts(base, b_at))
 }
 
 fn line_text(line: &Line) -> String {
@@ -373,11 +297,6 @@ fn merge_lines(
     let mut added_keys: HashMap<Option<String>, Vec<String>> = HashMap::new();
     let mut pending_comments: Vec<&String> = Vec::new();
     let mut prev_key: Option<String> = None;
-    let has_comment = |doc: &Document, c: &crate::secret::SecretString| {
-        doc.lines
-            .iter()
-            .any(|l| matches!(&l.kind, LineKind::Comment(x) if x == c))
-    };
     for (line, rendered) in other.lines.iter().zip(other_out) {
         match &line.kind {
             LineKind::Entry(e) => {
@@ -432,6 +351,38 @@ fn merge_lines(
             b.get(key).copied(),
             other_map.get(key).copied(),
         );
+        // A key both sides added: the comment lines right above it are each side's own
+        // (not layout), so the other side's are not dropped for the layout side's.
+        if base_v.is_none() && theirs_v.is_some() {
+            let at = other_at[key];
+            let (mut whose, own, other_own) = added_comments(base, (lay, i), (other, at));
+            if let (Added::Differ, Some(layout_wins)) = (whose, favours_layout) {
+                whose = if layout_wins {
+                    Added::Layout
+                } else {
+                    Added::Other
+                };
+            }
+            if whose != Added::Layout {
+                // The layout side's own comment lines are the last ones written.
+                out.truncate(out.len() - own.len());
+            }
+            if whose == Added::Other {
+                out.extend(other_out[other_own].iter().cloned());
+            } else if whose == Added::Differ {
+                // Both comments and both entries (whatever the values), against nothing.
+                conflicts += 1;
+                let mine = lay_out[own.start..=i].to_vec();
+                let its = other_out[other_own.start..=at].to_vec();
+                let (o, t) = match theirs_layout {
+                    true => (&its, &mine),
+                    false => (&mine, &its),
+                };
+                out.extend(markers.conflict(o, &[], t));
+                add_after(&mut out, Some(key.to_owned()));
+                continue;
+            }
+        }
         let chosen = if theirs_v == mine || theirs_v == base_v {
             mine
         } else if mine == base_v {
@@ -554,388 +505,4 @@ fn merge_lines(
         _ => open(lay),
     };
     (out, conflicts, unterminated && conflicts == 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn m(base: &str, ours: &str, theirs: &str) -> Merged {
-        m_favouring(base, ours, theirs, None)
-    }
-
-    fn m_favouring(base: &str, ours: &str, theirs: &str, favour: Option<Favour>) -> Merged {
-        let p = |s: &str| Document::parse(s.as_bytes()).unwrap();
-        let (b, o, t) = (p(base), p(ours), p(theirs));
-        let (bl, ol, tl) = (plain_lines(&b), plain_lines(&o), plain_lines(&t));
-        merge(
-            Side { doc: &b, out: &bl },
-            Side { doc: &o, out: &ol },
-            Side { doc: &t, out: &tl },
-            &Markers::new("ours", "base", "theirs"),
-            favour,
-        )
-    }
-
-    #[test]
-    fn x_ours_and_x_theirs_settle_conflicts_and_keep_the_rest() {
-        use Favour::{Ours, Theirs};
-        // A value changed on both sides, plus a change on each side alone.
-        let (base, ours, theirs) = ("A=1\nB=2\nC=3\n", "A=10\nB=2\nC=30\n", "A=11\nB=20\nC=3\n");
-        let r = m_favouring(base, ours, theirs, Some(Ours));
-        assert_eq!((r.text.as_str(), r.conflicts), ("A=10\nB=20\nC=30\n", 0));
-        let r = m_favouring(base, ours, theirs, Some(Theirs));
-        assert_eq!((r.text.as_str(), r.conflicts), ("A=11\nB=20\nC=30\n", 0));
-        // The same when the layout is theirs (they added a comment).
-        let theirs = "# db\nA=11\nB=20\nC=3\n";
-        let r = m_favouring(base, ours, theirs, Some(Ours));
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("# db\nA=10\nB=20\nC=30\n", 0)
-        );
-        let r = m_favouring(base, ours, theirs, Some(Theirs));
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("# db\nA=11\nB=20\nC=30\n", 0)
-        );
-        // Deleted on one side, changed on the other: the favoured side's doing.
-        let r = m_favouring("A=1\nB=2\n", "B=2\n", "A=5\nB=2\n", Some(Ours));
-        assert_eq!((r.text.as_str(), r.conflicts), ("B=2\n", 0));
-        let r = m_favouring("A=1\nB=2\n", "B=2\n", "A=5\nB=2\n", Some(Theirs));
-        assert_eq!((r.text.as_str(), r.conflicts), ("B=2\nA=5\n", 0));
-        // Both layouts changed: the favoured side's layout, the other side's keys merged
-        // into it (a changed value and an added key are kept).
-        let (ours, theirs) = ("# o\nA=1\nB=2\n", "# t\nA=1\nB=3\n# new\nC=4\n");
-        let r = m_favouring("A=1\nB=2\n", ours, theirs, Some(Ours));
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("# o\nA=1\nB=3\n# new\nC=4\n", 0)
-        );
-        let r = m_favouring("A=1\nB=2\n", ours, theirs, Some(Theirs));
-        assert_eq!((r.text.as_str(), r.conflicts), (theirs, 0));
-        // Without -X, the conflicts stay.
-        assert_eq!(
-            m(base, "A=10\nB=2\nC=30\n", "A=11\nB=20\nC=3\n").conflicts,
-            1
-        );
-    }
-
-    #[test]
-    fn different_keys_merge_cleanly() {
-        let r = m("A=1\nB=2\n", "A=10\nB=2\n", "A=1\nB=20\n");
-        assert_eq!((r.text.as_str(), r.conflicts), ("A=10\nB=20\n", 0));
-        let r = m("A=1\n", "A=1\n# new\nC=3\n", "A=1\nD=4\n");
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("A=1\nD=4\n# new\nC=3\n", 0)
-        );
-        let r = m("A=1\nB=2\n", "A=1\n", "A=1\nB=2\nC=3\n");
-        assert_eq!((r.text.as_str(), r.conflicts), ("A=1\nC=3\n", 0));
-    }
-
-    #[test]
-    fn same_key_changed_twice_conflicts_with_markers() {
-        let r = m("A=1\nB=2\n", "A=x\nB=2\n", "A=y\nB=2\n");
-        assert_eq!(r.conflicts, 1);
-        assert_eq!(
-            r.text,
-            "<<<<<<< ours\nA=x\n=======\nA=y\n>>>>>>> theirs\nB=2\n"
-        );
-        let r = m("A=1\n", "", "A=2\n");
-        assert_eq!(r.conflicts, 1);
-        assert_eq!(r.text, "<<<<<<< ours\n=======\nA=2\n>>>>>>> theirs\n");
-    }
-
-    #[test]
-    fn a_layout_change_on_one_side_survives_keys_added_on_the_other() {
-        // Theirs edits a comment and an entry's prefix; ours adds a key (with its comment).
-        let base = "A=1\n# rotate before 2025-01\nC=2\n";
-        let theirs = "export A=1\n# rotate before 2025-06\nC=2\n";
-        let ours = "A=1\n# rotate before 2025-01\nC=2\n# new\nB=3\n";
-        let r = m(base, ours, theirs);
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("export A=1\n# rotate before 2025-06\nC=2\n# new\nB=3\n", 0)
-        );
-        let r = m(base, theirs, ours);
-        assert_eq!(r.conflicts, 0);
-        assert!(
-            r.text.contains("2025-06") && r.text.contains("export A=1") && r.text.contains("B=3")
-        );
-    }
-
-    // Guards: a prefix added on one side (`export `) survives a value changed on the
-    // other, either way round; so does a line ending converted on the side whose layout
-    // is kept (line endings are not part of the layout, so ours when neither side changed
-    // anything else).
-    #[test]
-    fn a_prefix_edit_survives_a_value_change_on_the_other_side() {
-        let base = "A=1\nB=2\n";
-        let prefixed = "export A=1\nB=2\n";
-        let changed = "A=theirs-value\nB=2\n";
-        for (ours, theirs) in [(prefixed, changed), (changed, prefixed)] {
-            let r = m(base, ours, theirs);
-            assert_eq!(
-                (r.text.as_str(), r.conflicts),
-                ("export A=theirs-value\nB=2\n", 0),
-                "{ours:?} {theirs:?}"
-            );
-        }
-        // The prefix removed on one side, spacing changed on the other side's value.
-        let r = m("export A=1\n", "A=1\n", "export A='2'\n");
-        assert_eq!((r.text.as_str(), r.conflicts), ("A='2'\n", 0));
-        // A line ending converted on one side.
-        let r = m("A=1\nB=2\n", "A=1\r\nB=2\r\n", "A=3\nB=2\n");
-        assert_eq!((r.text.as_str(), r.conflicts), ("A=3\r\nB=2\r\n", 0));
-    }
-
-    #[test]
-    fn layout_changed_differently_on_both_sides_conflicts_whole() {
-        let r = m(
-            "# a\nA=1\n",
-            "# a, edited here\nA=1\n",
-            "# a, edited there\nA=1\n",
-        );
-        assert_eq!(r.conflicts, 1);
-        assert_eq!(
-            r.text,
-            "<<<<<<< ours\n# a, edited here\nA=1\n=======\n# a, edited there\nA=1\n>>>>>>> theirs\n"
-        );
-        // The same change on both sides is no conflict.
-        let r = m("# a\nA=1\n", "# b\nA=1\n", "# b\nA=2\n");
-        assert_eq!((r.text.as_str(), r.conflicts), ("# b\nA=2\n", 0));
-    }
-
-    #[test]
-    fn line_endings_converted_on_one_side_survive_values_changed_on_the_other() {
-        let (base, crlf, changed) = (
-            "# c\nA=1\nB=2\n",
-            "# c\r\nA=1\r\nB=2\r\n",
-            "# c\nA=1\nB=3\n",
-        );
-        for (ours, theirs) in [(crlf, changed), (changed, crlf)] {
-            let r = m(base, ours, theirs);
-            assert_eq!((r.text.as_str(), r.conflicts), ("# c\r\nA=1\r\nB=3\r\n", 0));
-        }
-        // A key added at the end of a file without a final newline is no layout change.
-        let r = m("A=1", "A=1\nB=2", "# c\nA=1");
-        assert_eq!((r.text.as_str(), r.conflicts), ("# c\nA=1\nB=2", 0));
-    }
-
-    /// `a` and `b` merge cleanly into `want`, whichever side is ours.
-    fn merges_both_ways(base: &str, a: &str, b: &str, want: &str) {
-        for (ours, theirs) in [(a, b), (b, a)] {
-            let r = m(base, ours, theirs);
-            assert_eq!(
-                (r.text.as_str(), r.conflicts),
-                (want, 0),
-                "{ours:?} {theirs:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_crlf_conversion_on_one_side_survives_a_comment_added_on_the_other() {
-        let base = "A=1\nB=2\n";
-        let comment = "# note\nA=1\nB=2\n";
-        for (crlf, want) in [
-            ("A=1\r\nB=2\r\n", "# note\r\nA=1\r\nB=2\r\n"),
-            // The converting side also changed a value.
-            ("A=1\r\nB=22\r\n", "# note\r\nA=1\r\nB=22\r\n"),
-        ] {
-            merges_both_ways(base, crlf, comment, want);
-        }
-    }
-
-    #[test]
-    fn a_conversion_on_one_side_applies_to_keys_added_on_the_other() {
-        for (base, converted, added, want) in [
-            (
-                "A=1\nB=2\n",
-                "A=1\r\nB=2\r\n",
-                "A=1\nB=2\nC=3\n",
-                "A=1\r\nB=2\r\nC=3\r\n",
-            ),
-            // Back from CRLF to LF.
-            (
-                "A=1\r\nB=2\r\n",
-                "A=1\nB=2\n",
-                "A=1\r\nB=2\r\nC=3\r\n",
-                "A=1\nB=2\nC=3\n",
-            ),
-        ] {
-            merges_both_ways(base, converted, added, want);
-        }
-    }
-
-    #[test]
-    fn a_conversion_applies_to_conflict_markers_and_keeps_what_is_no_line_ending() {
-        // Markers and the other side's entry between them take the converted ending.
-        let r = m("A=1\nB=2\n", "A=x\r\nB=2\r\n", "A=y\nB=2\n");
-        assert_eq!(r.conflicts, 1);
-        assert_eq!(
-            r.text,
-            "<<<<<<< ours\r\nA=x\r\n=======\r\nA=y\r\n>>>>>>> theirs\r\nB=2\r\n"
-        );
-        // A last line without a final newline stays so.
-        let r = m("A=1\nB=2", "A=1\r\nB=2", "A=1\nB=3");
-        assert_eq!((r.text.as_str(), r.conflicts), ("A=1\r\nB=3", 0));
-        // A line break inside a quoted value is part of the value, not an ending.
-        let r = m("A=\"x\ny\"\n", "A=\"x\ny\"\r\n", "A=\"x\ny\"\nB=\"p\nq\"\n");
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("A=\"x\ny\"\r\nB=\"p\nq\"\r\n", 0)
-        );
-    }
-
-    // Guards: a side with mixed endings converted nothing, so every line keeps its own
-    // (here the mixed side's layout is kept, as it added a comment).
-    #[test]
-    fn mixed_line_endings_are_no_conversion() {
-        let base = "A=1\nB=2\n";
-        let mixed = "# m\r\nA=1\r\nB=2\n";
-        let added = "A=1\nB=2\nC=3\n";
-        for (ours, theirs) in [(mixed, added), (added, mixed)] {
-            let r = m(base, ours, theirs);
-            assert_eq!(
-                (r.text.as_str(), r.conflicts),
-                ("# m\r\nA=1\r\nB=2\nC=3\n", 0),
-                "{ours:?} {theirs:?}"
-            );
-        }
-    }
-
-    // Guards: with a key listed twice, the entry in effect (the last, which `set`
-    // changes) is the one merged: a change of it on one side is kept, with no conflict,
-    // and an earlier, shadowed line is layout.
-    #[test]
-    fn a_duplicated_key_merges_the_entry_in_effect() {
-        let base = "A=1\nB=x\nA=2\n";
-        merges_both_ways(
-            base,
-            "A=1\nB=y\nA=2\n",
-            "A=1\nB=x\nA=5\n",
-            "A=1\nB=y\nA=5\n",
-        );
-        // Deleted on one side (`unset` drops every line), unchanged on the other.
-        merges_both_ways(base, "B=x\n", "A=1\nB=y\nA=2\n", "B=y\n");
-        // Changed on one side, deleted on the other: still a conflict.
-        assert_eq!(m(base, "B=x\n", "A=1\nB=x\nA=5\n").conflicts, 1);
-        // A shadowed line edited on one side is kept with the other side's value change.
-        merges_both_ways(
-            base,
-            "A=0\nB=x\nA=2\n",
-            "A=1\nB=x\nA=5\n",
-            "A=0\nB=x\nA=5\n",
-        );
-        // The value in effect changed differently on both sides: one conflict.
-        assert_eq!(m(base, "A=1\nB=x\nA=6\n", "A=1\nB=x\nA=5\n").conflicts, 1);
-    }
-
-    // Guards: a comment each side wrote above its own new key, in the same words, stays
-    // above both keys; a comment of the base's the other side added a key under is not
-    // doubled.
-    #[test]
-    fn the_same_comment_above_a_key_added_on_each_side_is_kept_twice() {
-        let r = m("A=1\n", "A=1\n# added\nX=1\n", "A=1\n# added\nY=2\n");
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("A=1\n# added\nY=2\n# added\nX=1\n", 0)
-        );
-        let (base, ours) = ("A=1\n# c\nB=2\n", "# o\nA=1\n# c\nB=2\n");
-        let r = m_favouring(base, ours, "A=1\n# c\nN=1\nB=2\n", Some(Favour::Ours));
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("# o\nA=1\nN=1\n# c\nB=2\n", 0)
-        );
-    }
-
-    // Guards: a final newline dropped (or added) on one side is kept with a value
-    // changed on the other, whichever side's layout is kept.
-    #[test]
-    fn a_final_newline_changed_on_one_side_survives_a_value_changed_on_the_other() {
-        merges_both_ways("A=1\nB=2\n", "A=1\nB=2", "A=1\nB=3\n", "A=1\nB=3");
-        merges_both_ways("A=1\nB=2", "A=1\nB=2\n", "A=1\nB=3", "A=1\nB=3\n");
-        // Keys added after the last line: the file still ends without one.
-        merges_both_ways("A=1\nB=2\n", "A=1\nB=2", "A=1\nB=2\nC=3\n", "A=1\nB=2\nC=3");
-    }
-
-    // Guards: the comment right above a key edited on one side, the key deleted on the
-    // other (by `unset`, which leaves the comment, or by hand with it) is a conflict of
-    // the comment and the entry against nothing, never an edit dropped in silence.
-    #[test]
-    fn a_comment_edited_above_a_key_deleted_on_the_other_side_conflicts() {
-        let base = "# db\nA=1\nB=2\n";
-        let edited = "# db password\nA=1\nB=2\n";
-        for deleted in ["# db\nB=2\n", "B=2\n"] {
-            for (ours, theirs) in [(edited, deleted), (deleted, edited)] {
-                let r = m(base, ours, theirs);
-                assert_eq!(r.conflicts, 1, "{ours:?} {theirs:?}: {:?}", r.text);
-                let (o, t) = match ours == edited {
-                    true => ("# db password\nA=1\n", ""),
-                    false => ("", "# db password\nA=1\n"),
-                };
-                let conflict = format!("<<<<<<< ours\n{o}=======\n{t}>>>>>>> theirs\n");
-                assert!(
-                    r.text.contains(&conflict),
-                    "{ours:?} {theirs:?}: {:?}",
-                    r.text
-                );
-                assert!(r.text.contains("B=2\n"), "{:?}", r.text);
-            }
-        }
-        // `-X` settles it as a value changed on one side and deleted on the other.
-        let r = m_favouring(base, edited, "# db\nB=2\n", Some(Favour::Ours));
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("# db\nB=2\n# db password\nA=1\n", 0)
-        );
-        let r = m_favouring(base, edited, "B=2\n", Some(Favour::Ours));
-        assert_eq!((r.text.as_str(), r.conflicts), (edited, 0));
-        // A comment not edited is no change: the deletion merges cleanly.
-        merges_both_ways(base, "# db\nA=1\nB=3\n", "# db\nB=2\n", "# db\nB=3\n");
-    }
-
-    // Guards: keys the other side added in a row after one anchor stay together, in
-    // order, with their comments, not all but the first at the end of the file.
-    #[test]
-    fn keys_added_in_a_row_on_the_other_side_keep_their_place() {
-        let base = "A=1\nB=2\n";
-        let added = "A=1\n# x\nX=1\n# y\nY=2\nZ=3\nB=2\n";
-        merges_both_ways(
-            base,
-            "A=1\nB=2\nW=9\n",
-            added,
-            "A=1\n# x\nX=1\n# y\nY=2\nZ=3\nB=2\nW=9\n",
-        );
-        // Their anchor deleted on the layout side: together at the end.
-        let r = m(base, "B=2\nW=9\n", added);
-        assert_eq!(
-            (r.text.as_str(), r.conflicts),
-            ("B=2\nW=9\n# x\nX=1\n# y\nY=2\nZ=3\n", 0)
-        );
-    }
-
-    #[test]
-    fn sides_swapped_give_the_same_values() {
-        for (b, x, y) in [
-            ("A=1\nB=2\n", "A=10\nB=2\n", "A=1\nB=20\nC=3\n"),
-            ("A=1\n", "A=1\n#c\n", "A=2\n"),
-        ] {
-            let (r1, r2) = (m(b, x, y), m(b, y, x));
-            let p = |s: &str| Document::parse(s.as_bytes()).unwrap();
-            let vals = |s: &str| {
-                let d = p(s);
-                d.keys()
-                    .into_iter()
-                    .map(|k| (k.clone(), d.get(&k).unwrap().raw.expose().to_owned()))
-                    .collect::<Vec<_>>()
-            };
-            let mut a = vals(&r1.text);
-            let mut c = vals(&r2.text);
-            a.sort();
-            c.sort();
-            assert_eq!(a, c, "{b:?} {x:?} {y:?}");
-        }
-    }
 }

@@ -75,5 +75,7 @@ mod crash;
 mod terminal;
 // Plaintext leaks by other routes: values escaped in other files, attribute overrides.
 mod leaks;
+// Values in the encodings other tools give them: URL encoding, hex, wrapped base64.
+mod leaks_encodings;
 // Scale and odd input: large scopes, values over the system's limits, odd environments.
 mod scale;

@@ -83,3 +83,49 @@ fn keys_added_in_a_row_keep_their_place_through_a_merge() {
         "A=alpha-1111\n# new ones\nX=x-ray-1111\nY=yankee-2222\nZ=zulu-3333\nB=bravo-2222\nW=whiskey-9999\n"
     );
 }
+
+// Guards: a key added on both branches keeps each side's comment right above it: the
+// same value with a comment on one side only merges cleanly with that comment (either
+// side's layout kept); two different comments are a conflict of the comments and the
+// entry (which comes first, or whether one replaces the other, only their authors
+// know), as is a different value; neither comment is dropped.
+#[test]
+fn comments_above_a_key_added_on_both_branches_are_kept() {
+    let base = "A=alpha-1111\n";
+    let with = |comment: &str, value: &str| format!("A=alpha-1111\n{comment}K=shared-{value}\n");
+    // One side's comment only: kept, whichever side wrote it.
+    for (side, main) in [
+        (with("# from the vendor portal\n", "0042"), with("", "0042")),
+        (with("", "0042"), with("# from the vendor portal\n", "0042")),
+    ] {
+        let env = Env::new();
+        let repo = branches(&env, base, &side, &main);
+        env.git(&repo, &["merge", "-q", "--no-edit", "side"]).ok();
+        assert_eq!(
+            read(repo.join(DEV)),
+            with("# from the vendor portal\n", "0042"),
+            "{side:?} {main:?}"
+        );
+        assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
+    }
+    // Two different comments, over the same value or two values: a conflict holding both.
+    for theirs_value in ["0042", "0043"] {
+        let env = Env::new();
+        let repo = branches(
+            &env,
+            base,
+            &with("# expires 2026-07\n", theirs_value),
+            &with("# expires 2026-06\n", "0042"),
+        );
+        let out = env.git(&repo, &["merge", "--no-edit", "side"]).fails();
+        assert!(out.stdout.contains("CONFLICT (content)"), "{out:#?}");
+        let merged = read(repo.join(DEV));
+        assert!(
+            merged.contains(&format!(
+                "# expires 2026-06\nK=shared-0042\n=======\n# expires 2026-07\nK=shared-{theirs_value}\n>>>>>>> side\n"
+            )),
+            "{merged}"
+        );
+        assert_eq!(merged.matches("# expires").count(), 2, "{merged}");
+    }
+}

@@ -1,65 +1,35 @@
 //! The text a blob holds in encoded form, decoded for check 4's search
-//! ([`super::search`]): JSON's `\uXXXX` and `\/` escapes as any writer spells them, and
-//! base64 (standard or base64url, whole or line-wrapped) at any offset and alignment.
+//! ([`super::search`]): JSON's `\uXXXX` and `\/` escapes as any writer spells them;
+//! base64 (standard or base64url) and hex, whole or line-wrapped, at any offset and
+//! alignment ([`super::wrapped`]); and URL (percent) encoding ([`super::percent`]).
 //!
 //! Decoding the blob, not encoding each value, keeps the index as it is: the hook builds
 //! it from every value this identity can read (20,000 in the benchmark) on each commit,
 //! and each form filed per value costs about as much as the value itself, while a
-//! commit's text is small and is decoded in one pass (plus, for a run of base64
-//! characters, one decoding at each of its 4 possible alignments). So:
+//! commit's text is small and is decoded in one pass per encoding (plus, for a run of
+//! base64 or hex characters, one decoding at each of its 4 or 2 possible alignments).
+//! Every decoding is linear in the text: all together, the decoded texts searched are
+//! at most about 7 times as long as the blob, and only as long as the parts of it that
+//! can be an encoded text (a JSON escape, a run of base64 or hex characters, a word
+//! holding `%XX` or `+`). So:
 //! - JSON: every writer's escapes are brought to one spelling, the one git-secrets'
 //!   own JSON form of a value has ([`super::search`]): `\u00E9` (.NET, Java), `\u00e9`
 //!   (Python, PHP), `\u003c` (Go), `\u0022` for `"` and `\u002B` for `+` (.NET) and
 //!   `\/` (PHP) all fall on the character or the short escape, where the value or its
 //!   JSON form is found. Forms per writer would be as many as writers (and their options);
-//! - base64: a value inside a longer base64 text (a whole `.env` file, or `KEY=value`,
-//!   encoded at once) starts at any of 3 byte alignments, and its base64 depends on
-//!   the bytes around it at both ends; decoded, it is the value itself, every byte of
-//!   it fixed, so a match is as unlikely by chance as the value (no shorter "core" of
-//!   it is ever matched). base64url is read with the same table (`-` and `_` are 62 and
-//!   63, as `+` and `/`), so it costs nothing more.
+//! - base64, hex and URL encoding: decoded, a value is the value itself, every byte of
+//!   it fixed, so a match is as unlikely by chance as the value (no shorter "core" of it
+//!   is ever matched). They are looked for in the text with its JSON escapes rewritten
+//!   (PHP's `\/` inside base64 does not cut it), and never in text they decoded (text
+//!   encoded twice is not searched).
 //!
-//! The raw blob is still searched as it is (a value may hold `\u0041` itself). Decoded
-//! text never holds a line break the blob did not have at the same place, so a match
-//! is said at the line of the blob where its encoded form starts.
+//! The raw blob is still searched as it is (a value may hold `\u0041` itself). Each
+//! offset of a decoded text maps back to the blob, so a match is said at the line of the
+//! blob where its encoded form starts.
 
 use zeroize::Zeroizing;
 
-use super::search::MIN_LEN;
-
-/// The fewest base64 characters that can hold a searched value ([`MIN_LEN`] bytes).
-const MIN_CHARS: usize = (MIN_LEN * 8).div_ceil(6);
-
-/// A wrapped base64 line (`base64` wraps at 76, `openssl base64` and PEM at 64) is at
-/// least this long and a whole number of 4-character groups: only then does the text
-/// go on at the start of the next line (after any indentation). Joining lines that are
-/// not base64 costs a decoding, never a false match.
-const MIN_WRAPPED: usize = 16;
-
-const NOT_BASE64: u8 = 0xFF;
-
-// Decoded by hand, not with the `base64` crate: its engines refuse a run that does not
-// end on a group boundary, that mixes the two alphabets, or that starts mid-group, and
-// each of those is what a value inside a longer encoded text looks like here.
-
-/// The 6-bit value of each base64 character, of both alphabets.
-const BASE64: [u8; 256] = {
-    let mut t = [NOT_BASE64; 256];
-    let mut i = 0;
-    while i < 26 {
-        t[b'A' as usize + i] = i as u8;
-        t[b'a' as usize + i] = 26 + i as u8;
-        if i < 10 {
-            t[b'0' as usize + i] = 52 + i as u8;
-        }
-        i += 1;
-    }
-    t[b'+' as usize] = 62;
-    t[b'-' as usize] = 62;
-    t[b'/' as usize] = 63;
-    t[b'_' as usize] = 63;
-    t
-};
+use super::{percent, wrapped};
 
 /// The offset in the blob that an offset in a decoded text comes from (on the same line).
 pub type Back<'a> = &'a dyn Fn(usize) -> usize;
@@ -75,86 +45,15 @@ pub fn each_decoded(bytes: &[u8], search: &mut dyn FnMut(&[u8], Back)) {
         }
         None => (bytes, &[]),
     };
-    // The 6-bit values of the current run of base64 characters, and where in `text`
-    // each of its segments (one per line) starts: (index in `chars`, offset).
-    let mut chars = Zeroizing::new(Vec::new());
-    let mut segments: Vec<(usize, usize)> = Vec::new();
-    let mut decoded = Zeroizing::new(Vec::new());
-    let mut flush = |chars: &[u8], segments: &[(usize, usize)]| {
-        for skip in 0..4 {
-            if chars.len() < skip + MIN_CHARS {
-                break;
-            }
-            decode(&chars[skip..], &mut decoded);
-            let source = |d: usize| {
-                // Decoded byte `d` starts in this character of the run.
-                let c = skip + d / 3 * 4 + d % 3;
-                let s = segments.partition_point(|&(at, _)| at <= c) - 1;
-                back(map, segments[s].1 + (c - segments[s].0))
-            };
-            search(&decoded, &source);
-        }
-    };
-    let mut goes_on: Option<usize> = None;
-    let mut i = 0;
-    while i < text.len() {
-        if BASE64[usize::from(text[i])] == NOT_BASE64 {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < text.len() && BASE64[usize::from(text[i])] != NOT_BASE64 {
-            i += 1;
-        }
-        if goes_on != Some(start) {
-            flush(&chars, &segments);
-            chars.clear();
-            segments.clear();
-        }
-        segments.push((chars.len(), start));
-        chars.extend(text[start..i].iter().map(|&b| BASE64[usize::from(b)]));
-        // A line of a wrapped text is whole groups; the first may start with
-        // characters glued to the text (`/path/` before it).
-        let len = i - start;
-        let whole = len % 4 == 0 || segments.len() == 1;
-        goes_on = (len >= MIN_WRAPPED && whole)
-            .then(|| next_line(text, i))
-            .flatten();
-    }
-    flush(&chars, &segments);
-}
-
-/// Where the text of the line after the line break at `at` starts (after its
-/// indentation), if there is a line break at `at`.
-fn next_line(text: &[u8], at: usize) -> Option<usize> {
-    let rest = &text[at..];
-    let rest = rest.strip_prefix(b"\r").unwrap_or(rest);
-    let rest = rest.strip_prefix(b"\n")?;
-    let indent = rest
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    Some(text.len() - rest.len() + indent)
-}
-
-/// The bytes base64 characters (6-bit values) encode, into `out` (a last byte whose
-/// bits are not all there is left out).
-fn decode(chars: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    for group in chars.chunks(4) {
-        let c = |i: usize| group.get(i).copied().unwrap_or(0);
-        let bytes = [
-            c(0) << 2 | c(1) >> 4,
-            c(1) << 4 | c(2) >> 2,
-            c(2) << 6 | c(3),
-        ];
-        out.extend_from_slice(&bytes[..group.len().saturating_sub(1)]);
-    }
+    let outer = |o| back(map, o);
+    wrapped::each_run(text, &wrapped::BASE64, &outer, search);
+    wrapped::each_run(text, &wrapped::HEX, &outer, search);
+    percent::each_decoded(text, &outer, search);
 }
 
 /// The offset in the blob that offset `o` of the unescaped text comes from. `map` holds
 /// (offset in the text, offset in the blob) after each escape replaced.
-fn back(map: &[(usize, usize)], o: usize) -> usize {
+pub(super) fn back(map: &[(usize, usize)], o: usize) -> usize {
     match map.partition_point(|&(at, _)| at <= o) {
         0 => o,
         n => map[n - 1].1 + (o - map[n - 1].0),

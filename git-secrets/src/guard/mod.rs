@@ -39,11 +39,13 @@ pub mod keys;
 pub mod known;
 pub mod merge;
 pub mod objects;
+mod percent;
 mod removals;
 mod run;
 pub mod scan;
 pub mod search;
 pub mod secrecy;
+mod wrapped;
 
 pub use history::{check_commits_keyless, check_history};
 pub use index::{check_index, check_message};

@@ -41,8 +41,9 @@ pub fn is_searchable(value: &str) -> bool {
 ///   Windows).
 ///
 /// The forms other encoders give it (other JSON writers' `\uXXXX` and `\/` escapes,
-/// base64 and base64url, whole or within a longer encoded text) are not filed here: the
-/// text searched is decoded instead ([`super::encoded`]), which costs the index nothing.
+/// base64, base64url and hex, whole or within a longer encoded text, URL encoding) are
+/// not filed here: the text searched is decoded instead ([`super::encoded`]), which
+/// costs the index nothing.
 ///
 /// So a value gets at most 5 forms (3 quoted, 2 CRLF), and none when it has no line
 /// break, quote, `\`, `$` or other control character. Each is built at its final size,
@@ -133,8 +134,9 @@ fn crlf(text: &str) -> SecretString {
 /// map), then the whole value compared. Building it is a hash insert per value: an
 /// Aho-Corasick automaton of 20,000 values took ~190 ms to build, most of the hook's
 /// budget, while its search speed is not needed for a commit's worth of text. For the
-/// same reason, text that holds values encoded (JSON escapes, base64) is decoded and
-/// searched again rather than each value filed in each encoding.
+/// same reason, text that holds values encoded (JSON escapes, base64, hex, URL
+/// encoding) is decoded and searched again rather than each value filed in each
+/// encoding.
 #[derive(Default)]
 pub struct SecretIndex {
     /// Distinct values (moved in, never copied), and the encoded forms of values
