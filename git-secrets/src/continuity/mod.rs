@@ -22,15 +22,15 @@
 //! can grow the chain again from it, with a key of their own that supersedes it (a link
 //! that opens, since they hold both) and the newer keys left out. So the clone also
 //! remembers, per environment, the newest current key it accepted
-//! (`git-secrets/current-keys`), and seals nothing new
-//! under a current key that is not that one or a key it supersedes (reached from it by
-//! links that open), or that records it as left out (`left_out`, opened: only a holder
-//! of both keys makes that record, as with a link; the memory of held keys accepts it
-//! the same way, so an environment deleted and added again elsewhere by a member who
-//! held its keys needs no `env trust`): the rotations this clone has seen cannot be undone by an
-//! access.json, whether forged or on a branch made before them (merging the rotation in
-//! is the fix). Reading stays possible. Commands that change keys here say so themselves
-//! (a rotation, `env add`, `env del`, `env rename`, `env trust`).
+//! (`git-secrets/current-keys`), and seals nothing new under a current key that is not
+//! that one or a key it supersedes (reached from it by links that open), or that records
+//! it as left out (`left_out`, opened: only a holder of both keys makes that record, as
+//! with a link; the memory of held keys accepts it the same way, so an environment
+//! deleted and added again elsewhere by a member who held its keys needs no `env
+//! trust`): the rotations this clone has seen cannot be undone by an access.json,
+//! whether forged or on a branch made before them (merging the rotation in is the fix).
+//! Reading stays possible. Commands that change keys here say so themselves (a rotation,
+//! `env add`, `env del`, `env rename`, `env trust`).
 //!
 //! A fresh clone has nothing to compare with and trusts what it finds, as does a clone
 //! for an environment it could not read before (trust on first use), unless HEAD's
