@@ -33,6 +33,24 @@ pub fn unconfigure(repo: &crate::git::Repo) -> Result<(), Error> {
     install::remove(repo, &cache_hooks)
 }
 
+/// The staged blob of `scope` when it opens to exactly `doc`: an unedited file goes back
+/// to the bytes git holds. A fresh seal would put a value git holds under a retired key
+/// (one a removed member may have sealed) under the current key in the work tree, and
+/// the locked clone would take it for verified (crate::workspace::Unverified).
+fn staged_if_unedited(
+    ws: &Workspace,
+    scope: &crate::scope::Scope,
+    doc: &crate::dotenv::Document,
+) -> Option<Vec<u8>> {
+    let staged = ws
+        .repo
+        .git(&["cat-file", "blob", &format!(":{}", scope.rel_path())])
+        .ok()?;
+    let staged = zeroize::Zeroizing::new(staged);
+    let opened = ws.decrypt(scope, &staged).ok()?;
+    (opened.print().expose() == doc.print().expose()).then(|| staged.to_vec())
+}
+
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let ws = super::open()?;
     // A temporary file an interrupted write left anywhere in the work tree holds what it
@@ -66,8 +84,11 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
         let file = ws.read_scope(&scope)?;
         names.extend(file.doc.keys());
         if file.state == FileState::Plain {
-            let sealed = ws.encrypt(&scope, &file.doc)?;
-            writes.push((scope.rel_path(), sealed.into_bytes()));
+            let sealed = match staged_if_unedited(&ws, &scope, &file.doc) {
+                Some(staged) => staged,
+                None => ws.encrypt(&scope, &file.doc)?.into_bytes(),
+            };
+            writes.push((scope.rel_path(), sealed));
         }
     }
     for (path, env, plain) in ws.read_tracked(false)? {
