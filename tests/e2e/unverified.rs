@@ -108,6 +108,15 @@ fn a_value_a_removed_member_sealed_under_the_retired_key_is_not_passed_on() {
         &env.secrets(&alice, &["export", "-e", "production", "-y"])
             .fails(),
     );
+    // check over Bob's commit says to review it before re-sealing it.
+    let out = env.secrets(&alice, &["check", "HEAD~1..HEAD"]).fails();
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("review it first (`git secrets get -e production EVIL --show`)")
+            && said.contains("git add --renormalize")
+            && !said.contains("evil.example"),
+        "{out:?}"
+    );
     // status and doctor name it.
     let out = env.secrets(&alice, &["status"]).ok();
     assert!(
