@@ -273,10 +273,7 @@ pub fn history_problems(ws: &Workspace) -> Vec<String> {
 /// (crate::workspace::Unverified); a file that cannot be read is left to the problems
 /// that say why.
 pub fn unverified_values(ws: &Workspace) -> Vec<crate::workspace::Unverified> {
-    ws.scope_files()
-        .iter()
-        .flat_map(|scope| ws.unverified(scope).unwrap_or_default())
-        .collect()
+    ws.unverified_all(&ws.scope_files())
 }
 
 /// A service with scope files that config.toml lacks, as (problem, fix).

@@ -14,7 +14,7 @@
 //! The comparison is with the checked-out access.json, so an old commit checked out
 //! (where that key was still current) reads as it did then.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use zeroize::Zeroizing;
 
@@ -117,21 +117,80 @@ impl Workspace {
     /// while the work tree holds what that token opens to (one that does not open is
     /// counted too: nothing shows it is the user's own).
     pub fn unverified(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
-        let rel = scope.rel_path();
-        let current: HashSet<&str> = self
+        self.unverified_in(scope, &mut |rel| {
+            let staged = self.repo.git(&["cat-file", "blob", &format!(":{rel}")]);
+            staged.ok().map(Zeroizing::new)
+        })
+    }
+
+    /// The unverified values of every file of `scopes` (one that cannot be read is left
+    /// to the problems that say why), their staged blobs read in one `git cat-file
+    /// --batch` rather than a git process each: `status`, `doctor`.
+    pub fn unverified_all(&self, scopes: &[Scope]) -> Vec<Unverified> {
+        let mut staged = self.staged_scope_blobs(scopes);
+        scopes
+            .iter()
+            .flat_map(|scope| {
+                self.unverified_in(scope, &mut |rel| staged.remove(rel))
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The staged blob of each file of `scopes` that has one, by path, in one batch.
+    pub fn staged_scope_blobs(&self, scopes: &[Scope]) -> HashMap<String, Zeroizing<Vec<u8>>> {
+        let mut staged = HashMap::new();
+        let names = scopes
+            .iter()
+            .map(|s| format!(":{}", s.rel_path()))
+            .collect();
+        // Unreadable: every file counts as having none, as a new file does.
+        let _ = self.repo.for_each_object(names, |i, _, bytes| {
+            if let Some(bytes) = bytes {
+                staged.insert(scopes[i].rel_path(), Zeroizing::new(bytes.to_vec()));
+            }
+            Ok(())
+        });
+        staged
+    }
+
+    /// Whether `sealed` (an encrypted form of `scope`'s file) holds a value under a key
+    /// of its environment that is not current: read from the key ids, nothing opened.
+    pub fn holds_unverified(&self, scope: &Scope, sealed: &[u8]) -> bool {
+        let suspect = self.suspect(scope);
+        envfile::tokens(sealed)
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.key.is_some() && suspect(&t.key_id))
+    }
+
+    /// Whether a token of `scope` under key id `id` is unverified: the id is not a
+    /// current key of its environment (and is not another environment's key, a moved
+    /// file, which opening it reports). Never, for an environment with no current key:
+    /// the access checks speak for it.
+    fn suspect(&self, scope: &Scope) -> impl Fn(&str) -> bool + '_ {
+        let current: HashSet<String> = self
             .access
             .heads(&scope.env)
             .into_iter()
-            .map(|id| id.0.as_str())
+            .map(|id| id.0.clone())
             .collect();
-        // No key to judge by: the access checks speak for such an environment. A key of
-        // another environment is a moved file, which opening it reports.
-        if current.is_empty() {
-            return Ok(Vec::new());
+        let env = scope.env.clone();
+        move |id: &str| {
+            !current.is_empty()
+                && !current.contains(id)
+                && self.env_of_key(id).is_none_or(|e| e == env)
         }
-        let suspect = |id: &str| {
-            !current.contains(id) && self.env_of_key(id).is_none_or(|env| env == scope.env)
-        };
+    }
+
+    /// [`Workspace::unverified`], the staged blob of a path given by `staged`.
+    fn unverified_in(
+        &self,
+        scope: &Scope,
+        staged: &mut dyn FnMut(&str) -> Option<Zeroizing<Vec<u8>>>,
+    ) -> Result<Vec<Unverified>, Error> {
+        let rel = scope.rel_path();
+        let suspect = self.suspect(scope);
         let bytes = match self.read_bytes(scope)? {
             Some(bytes) => bytes,
             None => match self.staged_outside_checkout(&rel) {
@@ -163,10 +222,9 @@ impl Workspace {
         }
         // Plaintext: what git holds for it. None staged (a new file, a conflict): nothing
         // came from anyone else.
-        let Ok(staged) = self.repo.git(&["cat-file", "blob", &format!(":{rel}")]) else {
+        let Some(staged) = staged(&rel) else {
             return Ok(Vec::new());
         };
-        let staged = Zeroizing::new(staged);
         let suspects = found(&staged);
         if suspects.is_empty() {
             return Ok(suspects);
