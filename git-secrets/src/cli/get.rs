@@ -41,6 +41,14 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
         .flat_map(|s| s.entries())
         .filter(|e| own_index.get(&e.key).is_none())
         .collect();
+    // `get` is how a person reviews an unverified value: shown, with a warning.
+    let mut unverified = ws.unverified_passed_on(&scope)?;
+    if let Some(key) = rest.first() {
+        unverified.retain(|u| &u.key == key);
+    }
+    if !unverified.is_empty() {
+        eprintln!("{}", crate::workspace::unverified_warning(&unverified));
+    }
     if let Some(key) = rest.first() {
         super::check_key(key)?;
         let (entry, from) = match own_index.get(key) {

@@ -33,6 +33,23 @@ pub fn unconfigure(repo: &crate::git::Repo) -> Result<(), Error> {
     install::remove(repo, &cache_hooks)
 }
 
+/// The staged blob of `scope` (`staged`) when it holds a value under a retired key and
+/// opens to exactly `doc`: an unedited file goes back to the bytes git holds. A fresh
+/// seal would put such a value (one a removed member may have sealed) under the current
+/// key in the work tree, and the locked clone would take it for verified
+/// (crate::workspace::Unverified). A staged blob with current keys only needs no
+/// opening: sealing is deterministic, so the fresh seal of an unedited file is that blob.
+fn staged_if_unverified_and_unedited(
+    ws: &Workspace,
+    scope: &crate::scope::Scope,
+    doc: &crate::dotenv::Document,
+    staged: Option<&[u8]>,
+) -> Option<Vec<u8>> {
+    let staged = staged.filter(|s| ws.holds_unverified(scope, s))?;
+    let opened = ws.decrypt(scope, staged).ok()?;
+    (opened.print().expose() == doc.print().expose()).then(|| staged.to_vec())
+}
+
 pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     let ws = super::open()?;
     // A temporary file an interrupted write left anywhere in the work tree holds what it
@@ -62,12 +79,18 @@ pub fn cmd_lock(_args: LockArgs) -> Result<(), Error> {
     // unedited file gets exactly the bytes git holds.
     let mut writes = Vec::new();
     let mut names = std::collections::HashSet::new();
-    for scope in ws.scope_files() {
+    let scopes = ws.scope_files();
+    let staged = ws.staged_scope_blobs(&scopes);
+    for scope in scopes {
         let file = ws.read_scope(&scope)?;
         names.extend(file.doc.keys());
         if file.state == FileState::Plain {
-            let sealed = ws.encrypt(&scope, &file.doc)?;
-            writes.push((scope.rel_path(), sealed.into_bytes()));
+            let blob = staged.get(&scope.rel_path()).map(|b| b.as_slice());
+            let sealed = match staged_if_unverified_and_unedited(&ws, &scope, &file.doc, blob) {
+                Some(staged) => staged,
+                None => ws.encrypt(&scope, &file.doc)?.into_bytes(),
+            };
+            writes.push((scope.rel_path(), sealed));
         }
     }
     for (path, env, plain) in ws.read_tracked(false)? {

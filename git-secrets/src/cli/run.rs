@@ -61,6 +61,12 @@ pub fn resolved_values(
             ),
         });
     }
+    // A value anyone who held a retired key may have sealed (a removed member too) goes
+    // to no program or file until a person has reviewed and re-sealed it.
+    let unverified = ws.unverified_passed_on(scope)?;
+    if !unverified.is_empty() {
+        return Err(crate::workspace::unverified_refusal(&unverified));
+    }
     let mut docs = Vec::new();
     if let Some(s) = &shared {
         docs.push(&s.doc);

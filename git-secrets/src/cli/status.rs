@@ -179,6 +179,9 @@ pub fn cmd_status(_args: StatusArgs) -> Result<(), Error> {
             }
         ));
     }
+    for u in unverified_values(&ws) {
+        text.push_str(&format!("problem: {}; {}\n", u.describe(), u.fix()));
+    }
     // `open` removed what a crash left where it could; what remains is named.
     if let Ok(left) = ws.leftovers(false, false) {
         let shown = |paths: &[std::path::PathBuf]| {
@@ -264,6 +267,13 @@ pub fn history_problems(ws: &Workspace) -> Vec<String> {
         }
     }
     out
+}
+
+/// The unverified values of every scope file in the work tree
+/// (crate::workspace::Unverified); a file that cannot be read is left to the problems
+/// that say why.
+pub fn unverified_values(ws: &Workspace) -> Vec<crate::workspace::Unverified> {
+    ws.unverified_all(&ws.scope_files())
 }
 
 /// A service with scope files that config.toml lacks, as (problem, fix).

@@ -138,7 +138,16 @@ pub fn retired_keys(
     let fix = if exposed {
         format!("give `{env}` a new key with `git secrets rotate --env {env}` (it re-seals and stages its files), then commit again")
     } else {
-        format!("re-seal it under the current key of `{env}`: `git add --renormalize -- {p}` in a clone that can read `{env}` (after `git secrets unlock`), then commit again")
+        // Whoever held the retired key, a removed member too, may have sealed it: a person
+        // looks at it before it is re-sealed as the current key's own.
+        let review = match (crate::scope::Scope::from_rel_path(p), key) {
+            (Some(scope), Some(k)) if !whole => format!(
+                "`git secrets get {} {k} --show`",
+                crate::workspace::scope_words(&scope)
+            ),
+            _ => format!("{p} in the work tree of an unlocked clone"),
+        };
+        format!("anyone who held that key, a removed member included, may have written it: review it first ({review}), then, if it is right, re-seal it under the current key of `{env}`: `git add --renormalize -- {p}` in a clone that can read `{env}` (after `git secrets unlock`), then commit again")
     };
     Some(Finding {
         commit: None,

@@ -31,8 +31,13 @@ mod orphans;
 mod sparse;
 mod strays;
 mod tokens;
+mod unverified;
 
 pub use orphans::{Adopted, Orphan};
+pub use unverified::Unverified;
+pub(crate) use unverified::{
+    refusal as unverified_refusal, scope_words, warning as unverified_warning,
+};
 
 pub const CONFIG_FILE: &str = ".secrets/config.toml";
 pub const ACCESS_FILE: &str = ".secrets/access.json";

@@ -245,6 +245,9 @@ pub(super) fn examine(ws: &Workspace) -> (Vec<String>, Vec<Finding>) {
             found.push(manual(text, "see the problem".into()));
         }
     }
+    for u in crate::cli::status::unverified_values(ws) {
+        found.push(manual(u.describe(), u.fix()));
+    }
     for (service, files) in ws.undeclared_services() {
         let (text, fix) = crate::cli::status::undeclared_service_problem(&service, &files);
         found.push(manual(text, fix));

@@ -1,0 +1,288 @@
+//! Unverified values: a value whose token is sealed under a key of its environment that
+//! the checked-out access.json does not list as current. A rotation re-seals every value
+//! under the new key, so such a token was written by someone holding the old one, and a
+//! removed member still holds it: a clone kept from before the removal seals a value
+//! under the old key, commits with `--no-verify` and pushes, and the smudge opens it like
+//! any other. Honest sources exist too (a branch made before the rotation and merged
+//! without the merge driver, a rebase of one, a stash pop), so the value is not refused
+//! for what it is: the commands that hand values to a program or a file (`run`,
+//! `export`) refuse until a person has looked at it (`get`, which warns) and re-sealed it
+//! under the current key. Key ids are public: which values are unverified is read from
+//! the tokens, without opening them, except in an unlocked clone, where a value the user
+//! changed in the work tree over such a token is their own and passes.
+//!
+//! The comparison is with the checked-out access.json, so an old commit checked out
+//! (where that key was still current) reads as it did then.
+
+use std::collections::{HashMap, HashSet};
+
+use zeroize::Zeroizing;
+
+use super::Workspace;
+use crate::dotenv::{Document, LineKind};
+use crate::envfile;
+use crate::error::Error;
+use crate::scope::Scope;
+
+/// One value of a scope file sealed under a key of its environment that is not current.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unverified {
+    pub scope: Scope,
+    /// The 1-based line of the sealed form (the staged blob in an unlocked clone).
+    pub line: usize,
+    pub key: String,
+    pub key_id: String,
+}
+
+impl Unverified {
+    /// `PATH line N: KEY under key ID`, never the value.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} line {}: `{}` is sealed with key {}, which is not a current key of `{}` in .secrets/access.json",
+            self.scope.rel_path(),
+            self.line,
+            self.key,
+            self.key_id,
+            self.scope.env
+        )
+    }
+
+    /// Why it matters and what to do, for one value.
+    pub fn fix(&self) -> String {
+        fix_text(std::slice::from_ref(self))
+    }
+}
+
+/// The words that name `scope` on the command line.
+pub(crate) fn scope_words(scope: &Scope) -> String {
+    let service = scope
+        .service
+        .as_ref()
+        .map(|s| format!("-s {s} "))
+        .unwrap_or_default();
+    if scope.is_shared() {
+        format!("{service}--shared")
+    } else {
+        format!("{service}-e {}", scope.env)
+    }
+}
+
+/// The fix for `found` (not empty): review each value, then re-seal its file.
+fn fix_text(found: &[Unverified]) -> String {
+    let mut reviews: Vec<String> = found
+        .iter()
+        .map(|u| {
+            format!(
+                "`git secrets get {} {} --show`",
+                scope_words(&u.scope),
+                u.key
+            )
+        })
+        .collect();
+    reviews.dedup();
+    let mut paths: Vec<String> = found.iter().map(|u| u.scope.rel_path()).collect();
+    paths.sort();
+    paths.dedup();
+    format!(
+        "anyone who held that key, a removed member included, may have written it: review it with {}, then, if it is right, re-seal it under the current key with `git add --renormalize -- {}` and commit (or `git secrets unset` it, or `set` it anew)",
+        reviews.join(", "),
+        paths.join(" ")
+    )
+}
+
+/// The refusal of `run` and `export` when values they would pass on are unverified.
+pub fn refusal(found: &[Unverified]) -> Error {
+    let listed: Vec<String> = found.iter().map(Unverified::describe).collect();
+    Error::Refused {
+        message: format!("unverified value(s), not passed on: {}", listed.join("; ")),
+        hint: fix_text(found),
+    }
+}
+
+/// The warning `get` prints for `found` (not empty).
+pub fn warning(found: &[Unverified]) -> String {
+    let listed: Vec<String> = found.iter().map(Unverified::describe).collect();
+    format!(
+        "warning: unverified value(s): {}; {}",
+        listed.join("; "),
+        fix_text(found)
+    )
+}
+
+impl Workspace {
+    /// The unverified values of `scope`'s file as this checkout has it (see the module
+    /// documentation). A sealed work-tree file (a locked clone), or a file outside the
+    /// sparse checkout, is judged by its own tokens. A plaintext one is judged by the
+    /// staged blob's tokens: a value there under a key that is not current is unverified
+    /// while the work tree holds what that token opens to (one that does not open is
+    /// counted too: nothing shows it is the user's own).
+    pub fn unverified(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
+        self.unverified_in(scope, &mut |rel| {
+            let staged = self.repo.git(&["cat-file", "blob", &format!(":{rel}")]);
+            staged.ok().map(Zeroizing::new)
+        })
+    }
+
+    /// The unverified values of every file of `scopes` (one that cannot be read is left
+    /// to the problems that say why), their staged blobs read in one `git cat-file
+    /// --batch` rather than a git process each: `status`, `doctor`.
+    pub fn unverified_all(&self, scopes: &[Scope]) -> Vec<Unverified> {
+        let mut staged = self.staged_scope_blobs(scopes);
+        scopes
+            .iter()
+            .flat_map(|scope| {
+                self.unverified_in(scope, &mut |rel| staged.remove(rel))
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The staged blob of each file of `scopes` that has one, by path, in one batch.
+    pub fn staged_scope_blobs(&self, scopes: &[Scope]) -> HashMap<String, Zeroizing<Vec<u8>>> {
+        let mut staged = HashMap::new();
+        let names = scopes
+            .iter()
+            .map(|s| format!(":{}", s.rel_path()))
+            .collect();
+        // Unreadable: every file counts as having none, as a new file does.
+        let _ = self.repo.for_each_object(names, |i, _, bytes| {
+            if let Some(bytes) = bytes {
+                staged.insert(scopes[i].rel_path(), Zeroizing::new(bytes.to_vec()));
+            }
+            Ok(())
+        });
+        staged
+    }
+
+    /// Whether `sealed` (an encrypted form of `scope`'s file) holds a value under a key
+    /// of its environment that is not current: read from the key ids, nothing opened.
+    pub fn holds_unverified(&self, scope: &Scope, sealed: &[u8]) -> bool {
+        let suspect = self.suspect(scope);
+        envfile::tokens(sealed)
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t.key.is_some() && suspect(&t.key_id))
+    }
+
+    /// Whether a token of `scope` under key id `id` is unverified: the id is not a
+    /// current key of its environment (and is not another environment's key, a moved
+    /// file, which opening it reports). Never, for an environment with no current key:
+    /// the access checks speak for it.
+    fn suspect(&self, scope: &Scope) -> impl Fn(&str) -> bool + '_ {
+        let current: HashSet<String> = self
+            .access
+            .heads(&scope.env)
+            .into_iter()
+            .map(|id| id.0.clone())
+            .collect();
+        let env = scope.env.clone();
+        move |id: &str| {
+            !current.is_empty()
+                && !current.contains(id)
+                && self.env_of_key(id).is_none_or(|e| e == env)
+        }
+    }
+
+    /// [`Workspace::unverified`], the staged blob of a path given by `staged`.
+    fn unverified_in(
+        &self,
+        scope: &Scope,
+        staged: &mut dyn FnMut(&str) -> Option<Zeroizing<Vec<u8>>>,
+    ) -> Result<Vec<Unverified>, Error> {
+        let rel = scope.rel_path();
+        let suspect = self.suspect(scope);
+        let bytes = match self.read_bytes(scope)? {
+            Some(bytes) => bytes,
+            None => match self.staged_outside_checkout(&rel) {
+                Some(bytes) => bytes,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let found = |sealed: &[u8]| -> Vec<Unverified> {
+            envfile::tokens(sealed)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| suspect(&t.key_id))
+                .filter_map(|t| {
+                    Some(Unverified {
+                        scope: scope.clone(),
+                        line: t.line,
+                        key: t.key?,
+                        key_id: t.key_id,
+                    })
+                })
+                .collect()
+        };
+        if bytes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let doc = self.parse_plain(scope, &bytes)?;
+        if envfile::looks_encrypted_doc(&doc) || envfile::is_encrypted_doc(&doc) {
+            return Ok(found(&bytes));
+        }
+        // Plaintext: what git holds for it. None staged (a new file, a conflict): nothing
+        // came from anyone else.
+        let Some(staged) = staged(&rel) else {
+            return Ok(Vec::new());
+        };
+        let suspects = found(&staged);
+        if suspects.is_empty() {
+            return Ok(suspects);
+        }
+        let opened = self.decrypt(scope, &staged).ok();
+        let here = doc.index();
+        Ok(suspects
+            .into_iter()
+            .filter(|u| {
+                // A key no longer in the work tree is passed on to no one.
+                let Some(now) = here.get(&u.key) else {
+                    return false;
+                };
+                opened
+                    .as_ref()
+                    .and_then(|o| staged_raw(o, u.line))
+                    .is_none_or(|then| then == now.raw.expose())
+            })
+            .collect())
+    }
+
+    /// Of the values `run` passes on for `scope` (its own, and the shared ones it does
+    /// not override), those that are unverified.
+    pub fn unverified_passed_on(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
+        let mut found = self.unverified(scope)?;
+        if !scope.is_shared() {
+            let overridden = self.read_keys(scope)?;
+            found.extend(
+                self.unverified(&scope.shared())?
+                    .into_iter()
+                    .filter(|u| !overridden.contains(&u.key)),
+            );
+        }
+        Ok(found)
+    }
+
+    /// The key names `scope`'s file holds (none when it is missing), read without
+    /// opening a value.
+    fn read_keys(&self, scope: &Scope) -> Result<HashSet<String>, Error> {
+        let bytes = match self.read_bytes(scope)? {
+            Some(bytes) => bytes,
+            None => match self.staged_outside_checkout(&scope.rel_path()) {
+                Some(bytes) => bytes,
+                None => return Ok(HashSet::new()),
+            },
+        };
+        Ok(self
+            .parse_plain(scope, &bytes)?
+            .keys()
+            .into_iter()
+            .collect())
+    }
+}
+
+/// The raw value on 1-based `line` of an opened document, when it is an entry.
+fn staged_raw(doc: &Document, line: usize) -> Option<&str> {
+    match &doc.lines.get(line.checked_sub(1)?)?.kind {
+        LineKind::Entry(e) => Some(e.raw.expose()),
+        _ => None,
+    }
+}

@@ -1,0 +1,189 @@
+//! A value sealed under a key a rotation retired, pushed by a removed member who kept a
+//! clone from before the removal: `run` and `export` refuse it until a person has
+//! reviewed it (`get`, which warns) and re-sealed it under the current key.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+const EVIL: &str = "https://evil.example/x";
+
+/// Alice's repository where Bob was approved (every environment) and then removed, and
+/// where Bob, from the clone he kept, pushed EVIL sealed under the production key the
+/// removal retired (committed with --no-verify); Alice pulled it. Returns Alice's clone
+/// and the commit before the removal.
+fn bob_injects(env: &Env) -> (PathBuf, String) {
+    let alice = alice_repo(env);
+    let (bob, b, id) = bob_joins(env, &alice);
+    approve_and_unlock(env, &alice, &bob, &b, &id, "production");
+    let before = env
+        .git(&alice, &["rev-parse", "HEAD"])
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    // Sealed while Bob still could, kept aside.
+    bob.secrets(&b, &["set", "production", "EVIL", EVIL]).ok();
+    bob.git(&b, &["add", "-A"]).ok();
+    let staged = bob
+        .git(&b, &["show", ":.secrets/production.env"])
+        .ok()
+        .stdout;
+    let line = staged
+        .lines()
+        .find(|l| l.starts_with("EVIL=gs1:"))
+        .unwrap()
+        .to_owned();
+    bob.git(&b, &["reset", "-q", "--hard"]).ok();
+    env.secrets(&alice, &["member", "remove", &id]).ok();
+    env.git(&alice, &["commit", "-q", "-m", "remove bob"]).ok();
+    pull(&bob, &b, &alice);
+    // Alice's re-sealed file, with Bob's line added, straight into git.
+    let sealed = blob(&bob, &b, "HEAD:.secrets/production.env");
+    write(
+        b.join(".secrets/production.env"),
+        &format!("{sealed}{line}\n"),
+    );
+    let oid = bob
+        .git(
+            &b,
+            &[
+                "hash-object",
+                "-w",
+                "--no-filters",
+                ".secrets/production.env",
+            ],
+        )
+        .ok()
+        .stdout;
+    let info = format!("100644,{},.secrets/production.env", oid.trim());
+    bob.git(&b, &["update-index", "--cacheinfo", &info]).ok();
+    bob.git(&b, &["commit", "-q", "--no-verify", "-m", "innocent"])
+        .ok();
+    pull(env, &alice, &b);
+    (alice, before)
+}
+
+/// Asserts `out` refuses EVIL by name, file and line, with the fix, never its value.
+fn refuses_evil(out: &Out) {
+    out.error_names(&[
+        "EVIL",
+        ".secrets/production.env line",
+        "not a current key of `production`",
+        "a removed member included",
+        "git secrets get -e production EVIL --show",
+        "git add --renormalize -- .secrets/production.env",
+    ]);
+    assert!(
+        !out.stdout.contains("evil.example") && !out.stderr.contains("evil.example"),
+        "{out:?}"
+    );
+}
+
+fn run_evil(env: &Env, repo: &Path) -> Out {
+    env.secrets(repo, &["run", "-e", "production", "--", "printenv", "EVIL"])
+}
+
+#[test]
+fn a_value_a_removed_member_sealed_under_the_retired_key_is_not_passed_on() {
+    let env = Env::new();
+    let (alice, _) = bob_injects(&env);
+    // The smudge opened it; run and export refuse it.
+    assert!(read(alice.join(".secrets/production.env")).contains(EVIL));
+    refuses_evil(&run_evil(&env, &alice).fails());
+    let out = env
+        .secrets(&alice, &["run", "-e", "production", "--", "printenv", "DB"])
+        .fails();
+    refuses_evil(&out);
+    let dumped = alice.join("dump.env");
+    let out = env
+        .secrets(
+            &alice,
+            &["export", "-e", "production", "-y", "-o", "dump.env"],
+        )
+        .fails();
+    refuses_evil(&out);
+    assert!(!dumped.exists());
+    refuses_evil(
+        &env.secrets(&alice, &["export", "-e", "production", "-y"])
+            .fails(),
+    );
+    // check over Bob's commit says to review it before re-sealing it.
+    let out = env.secrets(&alice, &["check", "HEAD~1..HEAD"]).fails();
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("review it first (`git secrets get -e production EVIL --show`)")
+            && said.contains("git add --renormalize")
+            && !said.contains("evil.example"),
+        "{out:?}"
+    );
+    // status and doctor name it.
+    let out = env.secrets(&alice, &["status"]).ok();
+    assert!(
+        out.stdout.contains("problem: .secrets/production.env line")
+            && out.stdout.contains("`EVIL`")
+            && !out.stdout.contains("evil.example"),
+        "{out:?}"
+    );
+    let out = env.secrets(&alice, &["doctor"]).fails();
+    assert!(
+        out.stdout.contains("`EVIL`") || out.stderr.contains("`EVIL`"),
+        "{out:?}"
+    );
+    // A locked clone of the same commits: the same refusal.
+    let locked = clone(&env, &alice, "alice-locked");
+    refuses_evil(&run_evil(&env, &locked).fails());
+    // Locking this clone keeps what git holds: still refused.
+    env.secrets(&alice, &["lock"]).ok();
+    refuses_evil(&run_evil(&env, &alice).fails());
+    env.secrets(&alice, &["unlock"]).ok();
+    // get shows it, with the warning.
+    let out = env
+        .secrets(&alice, &["get", "production", "EVIL", "--show", "--yes"])
+        .ok();
+    assert_eq!(out.stdout, format!("{EVIL}\n"));
+    assert!(
+        out.stderr.contains("warning: unverified")
+            && out.stderr.contains("`EVIL`")
+            && out.stderr.contains("git add --renormalize"),
+        "{out:?}"
+    );
+    // Reviewed and re-sealed: passed on.
+    env.git(
+        &alice,
+        &["add", "--renormalize", "--", ".secrets/production.env"],
+    )
+    .ok();
+    env.git(&alice, &["commit", "-q", "-m", "reviewed"]).ok();
+    assert_eq!(run_evil(&env, &alice).ok().stdout, format!("{EVIL}\n"));
+    assert!(!env
+        .secrets(&alice, &["status"])
+        .ok()
+        .stdout
+        .contains("EVIL"));
+}
+
+#[test]
+fn a_value_edited_over_an_unverified_one_is_the_users_own() {
+    let env = Env::new();
+    let (alice, _) = bob_injects(&env);
+    let path = alice.join(".secrets/production.env");
+    let text = read(&path).replace(EVIL, "https://good.example/y");
+    write(&path, &text);
+    assert_eq!(
+        run_evil(&env, &alice).ok().stdout,
+        "https://good.example/y\n"
+    );
+}
+
+#[test]
+fn an_old_commit_where_the_key_was_current_still_runs() {
+    let env = Env::new();
+    let (alice, before) = bob_injects(&env);
+    env.git(&alice, &["checkout", "-q", "-f", "--detach", &before])
+        .ok();
+    let out = env
+        .secrets(&alice, &["run", "-e", "production", "--", "printenv", "DB"])
+        .ok();
+    assert_eq!(out.stdout, "prod-password-1\n");
+}
