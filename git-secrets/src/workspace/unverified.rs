@@ -110,28 +110,22 @@ pub fn warning(found: &[Unverified]) -> String {
 }
 
 impl Workspace {
-    /// The unverified values of `scope`'s file as this checkout has it (see the module
-    /// documentation). A sealed work-tree file (a locked clone), or a file outside the
-    /// sparse checkout, is judged by its own tokens. A plaintext one is judged by the
-    /// staged blob's tokens: a value there under a key that is not current is unverified
-    /// while the work tree holds what that token opens to (one that does not open is
-    /// counted too: nothing shows it is the user's own).
-    pub fn unverified(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
-        self.unverified_in(scope, &mut |rel| {
-            let staged = self.repo.git(&["cat-file", "blob", &format!(":{rel}")]);
-            staged.ok().map(Zeroizing::new)
-        })
-    }
-
     /// The unverified values of every file of `scopes` (one that cannot be read is left
     /// to the problems that say why), their staged blobs read in one `git cat-file
-    /// --batch` rather than a git process each: `status`, `doctor`.
+    /// --batch` (when a file is plaintext) rather than a git process each: `status`,
+    /// `doctor`.
     pub fn unverified_all(&self, scopes: &[Scope]) -> Vec<Unverified> {
-        let mut staged = self.staged_scope_blobs(scopes);
+        // Read on the first plaintext file: a locked clone needs none.
+        let mut staged = None;
+        let mut staged_of = |rel: &str| {
+            staged
+                .get_or_insert_with(|| self.staged_scope_blobs(scopes))
+                .remove(rel)
+        };
         scopes
             .iter()
             .flat_map(|scope| {
-                self.unverified_in(scope, &mut |rel| staged.remove(rel))
+                self.unverified_in(scope, &mut staged_of)
                     .unwrap_or_default()
             })
             .collect()
@@ -183,7 +177,13 @@ impl Workspace {
         }
     }
 
-    /// [`Workspace::unverified`], the staged blob of a path given by `staged`.
+    /// The unverified values of `scope`'s file as this checkout has it (see the module
+    /// documentation). A sealed work-tree file (a locked clone), or a file outside the
+    /// sparse checkout, is judged by its own tokens. A plaintext one is judged by the
+    /// staged blob's tokens: a value there under a key that is not current is unverified
+    /// while the work tree holds what that token opens to (one that does not open is
+    /// counted too: nothing shows it is the user's own). `staged` gives the staged blob
+    /// of a path.
     fn unverified_in(
         &self,
         scope: &Scope,
@@ -221,7 +221,8 @@ impl Workspace {
             return Ok(found(&bytes));
         }
         // Plaintext: what git holds for it. None staged (a new file, a conflict): nothing
-        // came from anyone else.
+        // came from anyone else. (`staged` reads the blobs of the files asked about
+        // together, in one batch.)
         let Some(staged) = staged(&rel) else {
             return Ok(Vec::new());
         };
@@ -249,11 +250,21 @@ impl Workspace {
     /// Of the values `run` passes on for `scope` (its own, and the shared ones it does
     /// not override), those that are unverified.
     pub fn unverified_passed_on(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
-        let mut found = self.unverified(scope)?;
+        let mut scopes = vec![scope.clone()];
+        if !scope.is_shared() {
+            scopes.push(scope.shared());
+        }
+        let mut staged = None;
+        let mut staged_of = |rel: &str| {
+            staged
+                .get_or_insert_with(|| self.staged_scope_blobs(&scopes))
+                .remove(rel)
+        };
+        let mut found = self.unverified_in(scope, &mut staged_of)?;
         if !scope.is_shared() {
             let overridden = self.read_keys(scope)?;
             found.extend(
-                self.unverified(&scope.shared())?
+                self.unverified_in(&scope.shared(), &mut staged_of)?
                     .into_iter()
                     .filter(|u| !overridden.contains(&u.key)),
             );
