@@ -394,3 +394,38 @@ fn a_checkout_across_a_rotation_opens_files_named_before_access_json() {
     }
     assert_eq!(env.git(&repo, &["status", "--porcelain"]).ok().stdout, "");
 }
+
+/// The other way round: across a checkout to a commit from before this member's
+/// approval, the files named before `access.json` were opened with the access.json still
+/// on disk, which grants the key. They were left in plaintext where this identity has no
+/// access, so `git status`, `git checkout -- FILE` (the hint) and every later checkout
+/// failed to clean them (`git bisect` back across an approval or a removal).
+#[test]
+fn a_checkout_to_before_an_approval_leaves_files_named_before_access_json_sealed() {
+    let env = Env::new();
+    let alice = alice_repo(&env);
+    for service in ["ab", "zeta"] {
+        env.secrets(&alice, &["set", "-s", service, "production", "K", "old"])
+            .ok();
+    }
+    env.commit_all(&alice, "services");
+    let (bob, b, id) = bob_joins(&env, &alice);
+    let before = bob.git(&b, &["rev-parse", "HEAD~1"]).ok().stdout;
+    approve_and_unlock(&env, &alice, &bob, &b, &id, "production");
+    for service in ["ab", "zeta"] {
+        env.secrets(&alice, &["set", "-s", service, "production", "K", "new"])
+            .ok();
+    }
+    env.commit_all(&alice, "changed");
+    pull(&bob, &b, &alice);
+    assert_eq!(read(b.join(".secrets/ab/production.env")), "K=new\n");
+    bob.git(&b, &["checkout", "-q", before.trim()]).ok();
+    for service in ["ab", "zeta"] {
+        let file = format!(".secrets/{service}/production.env");
+        assert_eq!(read(b.join(&file)), blob(&bob, &b, &format!("HEAD:{file}")));
+    }
+    assert_eq!(bob.git(&b, &["status", "--porcelain"]).ok().stdout, "");
+    bob.git(&b, &["checkout", "-q", "main"]).ok();
+    assert_eq!(read(b.join(".secrets/ab/production.env")), "K=new\n");
+    assert_eq!(bob.git(&b, &["status", "--porcelain"]).ok().stdout, "");
+}

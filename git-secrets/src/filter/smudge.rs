@@ -1,9 +1,9 @@
 //! smudge (git → work tree): the encrypted form is opened when this identity can read
 //! the environment and left as it is otherwise, so a checkout never fails for lack of a
 //! key; `git archive` and `git checkout-index --prefix` get the encrypted form. A file
-//! sealed with a key the loaded access.json lacks waits for the end of a checkout
-//! (git's `delay` capability): git writes the scope files of services named before
-//! `access.json` before the access.json that holds a new key.
+//! git writes before `access.json` (services named before it), or sealed with a key the
+//! loaded access.json lacks, waits for the end of a checkout (git's `delay` capability),
+//! so that it is opened with the access.json of the commit checked out.
 
 use super::{caller, leaves_encrypted, scope_of, Filter};
 use crate::dotenv::Document;
@@ -22,10 +22,13 @@ impl Filter {
     }
 
     /// [`Filter::smudge`]; with `can_delay`, `None` when the file is better written at
-    /// the end of the checkout: it is sealed with a key the loaded access.json lacks, and
-    /// git writes the scope files of services named before `access.json` (`a`, `ab`,
-    /// `Billing`, `2fa`…) before the access.json that holds that key (a checkout or a
-    /// rebase across a rotation). By the time git asks again, access.json is written.
+    /// the end of the checkout, once access.json is. git writes files in path order, and
+    /// the scope files of services named before `access.json` (`a`, `ab`, `Billing`,
+    /// `2fa`…) and tracked files such as `.aws/credentials` come first: across a rotation
+    /// they are sealed with a key the access.json on disk lacks, and across an approval
+    /// or a removal, read backwards (`git bisect`), that access.json grants a key the
+    /// checked-out one does not. Any other file sealed with a key the loaded access.json
+    /// lacks waits too. By the time git asks again, access.json is written.
     pub fn smudge_or_delay(
         &mut self,
         path: &str,
@@ -42,6 +45,12 @@ impl Filter {
             crate::journal::worktree_locked(&crate::git::Repo { root: root.clone() })
         }) {
             return Ok(Some(input.to_vec()));
+        }
+        // A file git writes before access.json, during a checkout that may change it,
+        // waits for it: opened with the access.json being left (which may grant a key
+        // the new one does not), it would be plaintext that no clean could seal again.
+        if can_delay && path.as_bytes() < crate::workspace::ACCESS_FILE.as_bytes() {
+            return Ok(None);
         }
         self.may_delay = can_delay;
         self.delay_wanted = false;
