@@ -151,30 +151,38 @@ impl Workspace {
     /// Whether `sealed` (an encrypted form of `scope`'s file) holds a value under a key
     /// of its environment that is not current: read from the key ids, nothing opened.
     pub fn holds_unverified(&self, scope: &Scope, sealed: &[u8]) -> bool {
-        let suspect = self.suspect(scope);
-        envfile::tokens(sealed)
-            .unwrap_or_default()
-            .iter()
-            .any(|t| t.key.is_some() && suspect(&t.key_id))
+        self.suspect(scope).is_some_and(|suspect| {
+            envfile::tokens(sealed)
+                .unwrap_or_default()
+                .iter()
+                .any(|t| t.key.is_some() && suspect(&t.key_id))
+        })
     }
 
     /// Whether a token of `scope` under key id `id` is unverified: the id is not a
     /// current key of its environment (and is not another environment's key, a moved
-    /// file, which opening it reports). Never, for an environment with no current key:
-    /// the access checks speak for it.
-    fn suspect(&self, scope: &Scope) -> impl Fn(&str) -> bool + '_ {
+    /// file, which opening it reports). None when no token of `scope` can be: its
+    /// environment has no key but current ones (never rotated: a token under an id
+    /// access.json does not list opens for no one, and fails where it is opened), or
+    /// none at all (the access checks speak for it). So `run` in a repository that never
+    /// rotated reads nothing more than it did.
+    fn suspect(&self, scope: &Scope) -> Option<impl Fn(&str) -> bool + '_> {
         let current: HashSet<String> = self
             .access
             .heads(&scope.env)
             .into_iter()
             .map(|id| id.0.clone())
             .collect();
-        let env = scope.env.clone();
-        move |id: &str| {
-            !current.is_empty()
-                && !current.contains(id)
-                && self.env_of_key(id).is_none_or(|e| e == env)
+        let known = self
+            .access
+            .keys
+            .get(&scope.env)
+            .map_or(0, |keys| keys.len());
+        if current.is_empty() || known == current.len() {
+            return None;
         }
+        let env = scope.env.clone();
+        Some(move |id: &str| !current.contains(id) && self.env_of_key(id).is_none_or(|e| e == env))
     }
 
     /// The unverified values of `scope`'s file as this checkout has it (see the module
@@ -190,7 +198,9 @@ impl Workspace {
         staged: &mut dyn FnMut(&str) -> Option<Zeroizing<Vec<u8>>>,
     ) -> Result<Vec<Unverified>, Error> {
         let rel = scope.rel_path();
-        let suspect = self.suspect(scope);
+        let Some(suspect) = self.suspect(scope) else {
+            return Ok(Vec::new());
+        };
         let bytes = match self.read_bytes(scope)? {
             Some(bytes) => bytes,
             None => match self.staged_outside_checkout(&rel) {
