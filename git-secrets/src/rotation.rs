@@ -331,6 +331,9 @@ pub fn recover(ws: &mut Workspace) -> Result<Option<String>, Error> {
     }
     // The new access.json is in place: completing is re-sealing what is not sealed under
     // the new keys yet (idempotent: nothing, when only the journal's removal was left).
+    if moved {
+        remember_replaced(ws, &journal.environments);
+    }
     let done = apply(ws, &journal, &path)?;
     let mut text = format!(
         "completed an interrupted rotation of {} ({} file(s) re-sealed)",
@@ -341,6 +344,42 @@ pub fn recover(ws: &mut Workspace) -> Result<Option<String>, Error> {
         text.push_str("; HEAD has moved since it started, so a commit holds it half done: commit the re-sealed files");
     }
     Ok(Some(text))
+}
+
+/// A commit holds the rotation half done: HEAD's values are under the keys it replaced,
+/// which were current when this clone started it, not a removed member's writing. They
+/// are recorded as reviewed (crate::continuity::Reviewed), or the commit of the files
+/// re-sealed now would be refused as re-sealing unverified values.
+fn remember_replaced(ws: &Workspace, envs: &[String]) {
+    let mut shown = Vec::new();
+    for scope in ws
+        .scope_files()
+        .into_iter()
+        .filter(|s| envs.contains(&s.env))
+    {
+        let heads = ws.access.heads(&scope.env);
+        let replaced: BTreeSet<&str> = ws
+            .access
+            .keys
+            .get(&scope.env)
+            .into_iter()
+            .flatten()
+            .filter(|(_, r)| r.superseded_by.keys().any(|k| heads.contains(&k)))
+            .map(|(id, _)| id.0.as_str())
+            .collect();
+        let rel = scope.rel_path();
+        let Ok(head) = ws.repo.git(&["cat-file", "blob", &format!("HEAD:{rel}")]) else {
+            continue;
+        };
+        for t in envfile::tokens(&head).unwrap_or_default() {
+            if let (Some(key), true) = (t.key, replaced.contains(t.key_id.as_str())) {
+                shown.push((rel.clone(), key, t.token));
+            }
+        }
+    }
+    if !shown.is_empty() {
+        crate::continuity::remember_reviewed(ws.root(), &shown);
+    }
 }
 
 /// The journal of a rotation interrupted in the checkout whose state directory is

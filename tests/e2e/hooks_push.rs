@@ -98,8 +98,22 @@ fn a_push_of_a_rebased_branch_keeping_a_retired_key_is_refused() {
         assert!(target == "main" || refs.is_empty(), "{refs}");
     }
 
-    // Re-sealed and amended: the push goes through.
+    // Re-sealed and amended: refused until the value is reviewed (whoever held the
+    // retired key may have written it), then the push goes through.
     env.git(&alice, &["add", "--renormalize", "--", p]).ok();
+    let out = env
+        .git(&alice, &["commit", "-q", "--amend", "--no-edit"])
+        .fails();
+    assert!(
+        out.stderr.contains("(`STRIPE`) re-seals, unchanged") && !out.stderr.contains("sk-live"),
+        "{}",
+        out.stderr
+    );
+    env.secrets(
+        &alice,
+        &["get", "payments", "production", "STRIPE", "--yes"],
+    )
+    .ok();
     env.git(&alice, &["commit", "-q", "--amend", "--no-edit"])
         .ok();
     env.git(&alice, &["push", "-q", "origin", "feature:main"])

@@ -187,3 +187,111 @@ fn an_old_commit_where_the_key_was_current_still_runs() {
         .ok();
     assert_eq!(out.stdout, "prod-password-1\n");
 }
+
+/// Asserts `out` (a commit the hook refused) names EVIL's re-seal, never its value,
+/// with the review as the fix.
+fn refuses_laundering(out: &Out) {
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains(".secrets/production.env")
+            && said.contains("(`EVIL`) re-seals, unchanged")
+            && said.contains("not a current key of `production`")
+            && said.contains("git secrets get -e production EVIL --show")
+            && !said.contains("evil.example"),
+        "{out:?}"
+    );
+}
+
+/// Alice's edit of another line of the file, in the work tree.
+fn edit_db(alice: &Path) {
+    let path = alice.join(".secrets/production.env");
+    write(
+        &path,
+        &read(&path).replace("prod-password-1", "prod-password-2"),
+    );
+}
+
+#[test]
+fn an_edit_of_another_line_does_not_re_seal_an_unreviewed_value() {
+    let env = Env::new();
+    let (alice, _) = bob_injects(&env);
+    edit_db(&alice);
+    let out = env.git(&alice, &["commit", "-a", "-q", "-m", "db"]).fails();
+    refuses_laundering(&out);
+    // Masked, it is not reviewed.
+    env.secrets(&alice, &["get", "production"]).ok();
+    refuses_laundering(&env.git(&alice, &["commit", "-a", "-q", "-m", "db"]).fails());
+    // Shown in plain text, it is.
+    let out = env
+        .secrets(
+            &alice,
+            &["get", "-e", "production", "EVIL", "--show", "--yes"],
+        )
+        .ok();
+    assert_eq!(out.stdout, format!("{EVIL}\n"));
+    // The record: the token's digest, never the value; private.
+    let record = alice.join(".git/git-secrets/reviewed");
+    let text = read(&record);
+    assert!(text.contains(" EVIL .secrets/production.env\n") && !text.contains("evil.example"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&record).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    env.git(&alice, &["commit", "-a", "-q", "-m", "db"]).ok();
+    assert_eq!(run_evil(&env, &alice).ok().stdout, format!("{EVIL}\n"));
+}
+
+#[test]
+fn a_value_the_user_changes_over_an_unverified_one_is_committed_without_review() {
+    let env = Env::new();
+    let (alice, _) = bob_injects(&env);
+    let path = alice.join(".secrets/production.env");
+    write(&path, &read(&path).replace(EVIL, "https://good.example/y"));
+    env.git(&alice, &["commit", "-a", "-q", "-m", "mine"]).ok();
+    assert_eq!(
+        run_evil(&env, &alice).ok().stdout,
+        "https://good.example/y\n"
+    );
+}
+
+#[test]
+fn a_renormalize_is_refused_until_the_value_is_reviewed() {
+    let env = Env::new();
+    let (alice, _) = bob_injects(&env);
+    let renormalize = ["add", "--renormalize", "--", ".secrets/production.env"];
+    env.git(&alice, &renormalize).ok();
+    refuses_laundering(&env.git(&alice, &["commit", "-q", "-m", "re-seal"]).fails());
+    // Reviewed after the re-seal was staged: `get` still finds it (in HEAD) and warns.
+    let out = env
+        .secrets(&alice, &["get", "production", "EVIL", "--yes"])
+        .ok();
+    assert_eq!(out.stdout, format!("{EVIL}\n"));
+    assert!(
+        out.stderr.contains("warning: unverified") && out.stderr.contains("`EVIL`"),
+        "{out:?}"
+    );
+    env.git(&alice, &["commit", "-q", "-m", "re-seal"]).ok();
+    assert_eq!(run_evil(&env, &alice).ok().stdout, format!("{EVIL}\n"));
+}
+
+#[test]
+fn a_rotation_warns_and_its_commit_is_refused_until_the_value_is_reviewed() {
+    let env = Env::new();
+    let (alice, _) = bob_injects(&env);
+    let out = env.secrets(&alice, &["rotate", "-e", "production"]).ok();
+    assert!(
+        out.stderr.contains("warning: unverified")
+            && out.stderr.contains("`EVIL`")
+            && out.stderr.contains("refuses")
+            && !out.stderr.contains("evil.example"),
+        "{out:?}"
+    );
+    refuses_laundering(&env.git(&alice, &["commit", "-q", "-m", "rotate"]).fails());
+    // The other values, under the key the rotation replaces, are not in question.
+    env.secrets(&alice, &["get", "production", "EVIL", "--show", "--yes"])
+        .ok();
+    env.git(&alice, &["commit", "-q", "-m", "rotate"]).ok();
+    assert_eq!(run_evil(&env, &alice).ok().stdout, format!("{EVIL}\n"));
+}

@@ -41,10 +41,31 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
         .flat_map(|s| s.entries())
         .filter(|e| own_index.get(&e.key).is_none())
         .collect();
-    // `get` is how a person reviews an unverified value: shown, with a warning.
+    // `get` is how a person reviews an unverified value: shown, with a warning, and
+    // recorded as reviewed once shown in plain text, which lets a commit re-seal it.
     let mut unverified = ws.unverified_passed_on(&scope)?;
+    // Those a `git add` already re-sealed since HEAD (the commit hook refuses to commit
+    // them so unreviewed), which the staged blob no longer shows.
+    let mut reviewable = ws.unverified_at_head(&scope);
+    if !scope.is_shared() {
+        reviewable.extend(
+            ws.unverified_at_head(&scope.shared())
+                .into_iter()
+                .filter(|u| own_index.get(&u.key).is_none()),
+        );
+    }
+    for u in &reviewable {
+        if !unverified
+            .iter()
+            .any(|v| v.scope == u.scope && v.key == u.key)
+        {
+            unverified.push(u.clone());
+        }
+    }
+    reviewable.extend(unverified.iter().cloned());
     if let Some(key) = rest.first() {
         unverified.retain(|u| &u.key == key);
+        reviewable.retain(|u| &u.key == key);
     }
     if !unverified.is_empty() {
         eprintln!("{}", crate::workspace::unverified_warning(&unverified));
@@ -70,6 +91,7 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
         if !from.is_empty() {
             eprintln!("{key} comes from the shared values of the service{from}");
         }
+        ws.record_reviewed(&reviewable);
         return super::out(&format!("{}\n", entry.value().text.expose()));
     }
     if file.state == FileState::Missing && inherited.is_empty() {
@@ -85,6 +107,7 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
             &format!("reveal every value of {}?", scope.label()),
             args.yes,
         )?;
+        ws.record_reviewed(&reviewable);
     }
     let own = own_index.entries();
     let mut text = zeroize::Zeroizing::new(String::new());

@@ -275,6 +275,7 @@ pub fn remove(ws: &mut Workspace, query: &str, kind: Option<MemberKind>) -> Resu
     if !files.is_empty() {
         seen.push(format!("  tracked files: {}", files.join(", ")));
     }
+    super::rotate::warn_unreviewed(ws, &readable);
     let rotated = rotation::rotate(ws, &readable, |next| {
         let nm = next.members.get_mut(&id).expect("member exists");
         nm.status = Status::Removed;

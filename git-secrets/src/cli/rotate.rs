@@ -36,6 +36,7 @@ pub fn cmd_rotate(args: RotateArgs) -> Result<(), Error> {
         }
         args.envs
     };
+    warn_unreviewed(&ws, &envs);
     let done = rotation::rotate(&mut ws, &envs, |_| Ok(()))?;
     eprintln!(
         "rotated {} ({} file(s) re-sealed); staged with .secrets/access.json: `git commit` to finish",
@@ -44,6 +45,30 @@ pub fn cmd_rotate(args: RotateArgs) -> Result<(), Error> {
     );
     report_left_out(&ws, &done);
     Ok(())
+}
+
+/// Warns, before a rotation of `envs`, about the unverified values of their files not
+/// reviewed in this clone. The rotation re-seals them under the new key, which would
+/// make them pass as verified unlooked at; it goes ahead (a removal must not wait), and
+/// the commit hook refuses to commit the re-seal until each value is reviewed.
+pub fn warn_unreviewed(ws: &Workspace, envs: &[String]) {
+    let scopes: Vec<_> = ws
+        .scope_files()
+        .into_iter()
+        .filter(|s| envs.contains(&s.env))
+        .collect();
+    let reviewed = crate::continuity::Reviewed::load(ws.root());
+    let found: Vec<_> = ws
+        .unverified_all(&scopes)
+        .into_iter()
+        .filter(|u| !reviewed.contains(&u.scope.rel_path(), &u.key, &u.token))
+        .collect();
+    if !found.is_empty() {
+        eprintln!(
+            "{}; the rotation re-seals them under the new key, and the commit hook refuses to commit that until each one is reviewed",
+            crate::workspace::unverified_warning(&found)
+        );
+    }
 }
 
 /// Warns about members a rotation did not carry over although their entries allow them:

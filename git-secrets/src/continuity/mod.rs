@@ -51,12 +51,14 @@ use crate::fsutil;
 
 mod keys;
 mod lineage;
+mod reviewed;
 mod tracked;
 
 pub use keys::{
     check, check_all, check_descent, check_descent_all, forget, rename, set_current, NotDescended,
 };
 pub use lineage::{former_keys, lineage, Lineage, LineageBroken};
+pub use reviewed::{remember_reviewed, Reviewed};
 pub use tracked::{check_tracked, known_tracked, remember_tracked};
 
 const REMOVED_FILE: &str = "git-secrets/removed-members";

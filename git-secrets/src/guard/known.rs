@@ -125,6 +125,11 @@ impl Known {
         })
     }
 
+    /// The workspace the identity opened (its root, its keys).
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
+
     /// How many values were searched for, if the search ran.
     pub fn searched(&self) -> Option<usize> {
         self.index.get().map(SecretIndex::len)

@@ -25,6 +25,10 @@
 //! 6. a scope file of an environment the commit's config.toml does not declare: a merge
 //!    across an `env rename` or `env del` strands its values where no command reads them.
 //!
+//! The hooks (the index only) also refuse a commit that re-seals, unchanged, a value HEAD
+//! holds under a key that is not current (an unverified value, crate::workspace) before
+//! this clone has reviewed it ([`laundered`]): the clean filter re-seals a whole file
+//! whenever git cleans it, which would make the value pass as verified unlooked at.
 //! The hooks also refuse what concluding a merge would drop across an `env rename`
 //! ([`merge`]), and they, `check` and pre-push a merge that lists a key of a scope file
 //! more often than each side did ([`doubled`]). Checks 1, 2, 3, 5 and 6 need no key. No
@@ -37,6 +41,7 @@ mod index;
 pub mod install;
 pub mod keys;
 pub mod known;
+mod laundered;
 pub mod merge;
 pub mod objects;
 mod percent;

@@ -97,6 +97,9 @@ enum Aux<'a> {
     },
     /// A scope file of the checked commits ([`Held`]).
     Held(&'a Held),
+    /// HEAD's access.json, when the index changes it: what HEAD's values were judged by
+    /// ([`laundered`](super::laundered)).
+    FormerAccess,
 }
 
 impl Aux<'_> {
@@ -112,6 +115,7 @@ impl Aux<'_> {
             Aux::Config(c) => (c, CONFIG_FILE),
             Aux::Former { path, .. } => (&None, *path),
             Aux::Held(h) => return h.entry.oid.clone(),
+            Aux::FormerAccess => (&None, ACCESS_FILE),
         };
         format!("{}:{path}", commit.unwrap_or("HEAD"))
     }
@@ -126,6 +130,8 @@ struct Auxiliary<'a> {
     former_at: HashMap<(Option<&'a str>, &'a str), usize>,
     accesses: HashMap<Option<&'a str>, Option<Access>>,
     configs: HashMap<Option<&'a str>, Option<Config>>,
+    /// HEAD's access.json when the index changes it ([`Aux::FormerAccess`]), parsed.
+    former_access: std::cell::OnceCell<Option<Access>>,
     removals: Removals<'a>,
 }
 
@@ -193,6 +199,11 @@ impl<'a> Auxiliary<'a> {
         }
         for c in contexts {
             for e in c.old {
+                if c.commit.is_none() && e.path == ACCESS_FILE {
+                    former_at.insert((None, ACCESS_FILE), list.len());
+                    names.push(Aux::FormerAccess.name(Some(&e.oid)));
+                    list.push(Aux::FormerAccess);
+                }
                 if Scope::from_rel_path(&e.path).is_some() {
                     let aux = Aux::Former {
                         parent: &c.parent,
@@ -221,6 +232,7 @@ impl<'a> Auxiliary<'a> {
             former_at,
             accesses: HashMap::new(),
             configs: HashMap::new(),
+            former_access: std::cell::OnceCell::new(),
         };
         (aux, names)
     }
@@ -386,6 +398,9 @@ pub(super) fn run(
             if found.is_empty() && item.changed {
                 found.extend(retired(repo, &blob, item.commit, &mut aux));
             }
+            if found.is_empty() && item.changed && item.commit.is_none() {
+                found.extend(laundered(&blob, &mut aux, known));
+            }
             if found.is_empty() && once {
                 found.extend(stray(path, item.commit, &mut aux));
             }
@@ -416,6 +431,23 @@ pub(super) fn run(
         }
     }
     Ok((findings, warnings))
+}
+
+/// For the index: a scope file that re-seals, unchanged and unreviewed, a value HEAD
+/// holds under a key that is not current ([`super::laundered`]).
+fn laundered(blob: &Blob, aux: &mut Auxiliary, known: &LazyKnown) -> Option<Finding> {
+    aux.former(None, blob.path)?;
+    aux.access(None)?;
+    let staged = aux.accesses.get(&None)?.as_ref()?;
+    let former = aux.former(None, blob.path)?;
+    // Read only when the index changes access.json.
+    let head_access = aux.former_access.get_or_init(|| {
+        let bytes = aux.former(None, ACCESS_FILE)?;
+        Access::parse(std::str::from_utf8(bytes).ok()?, Path::new(ACCESS_FILE)).ok()
+    });
+    let mut accesses = vec![staged];
+    accesses.extend(head_access.as_ref());
+    super::laundered::laundered(blob, former, &accesses, known)
 }
 
 /// Check 6: a scope file of an environment the commit's config.toml does not declare.

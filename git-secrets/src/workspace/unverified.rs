@@ -13,12 +13,17 @@
 //!
 //! The comparison is with the checked-out access.json, so an old commit checked out
 //! (where that key was still current) reads as it did then.
+//!
+//! Review is acceptance: `get` showing such a value in plain text records its token
+//! (crate::continuity::Reviewed), and until then the commit hook refuses a commit that
+//! re-seals it unchanged (crate::guard), which any `git add` of its file would do.
 
 use std::collections::{HashMap, HashSet};
 
 use zeroize::Zeroizing;
 
 use super::Workspace;
+use crate::access::Access;
 use crate::dotenv::{Document, LineKind};
 use crate::envfile;
 use crate::error::Error;
@@ -32,6 +37,8 @@ pub struct Unverified {
     pub line: usize,
     pub key: String,
     pub key_id: String,
+    /// The sealed token (public: what git stores), which `get` records as reviewed.
+    pub token: String,
 }
 
 impl Unverified {
@@ -167,22 +174,83 @@ impl Workspace {
     /// none at all (the access checks speak for it). So `run` in a repository that never
     /// rotated reads nothing more than it did.
     fn suspect(&self, scope: &Scope) -> Option<impl Fn(&str) -> bool + '_> {
-        let current: HashSet<String> = self
-            .access
-            .heads(&scope.env)
-            .into_iter()
-            .map(|id| id.0.clone())
-            .collect();
+        let heads = self.access.heads(&scope.env).len();
         let known = self
             .access
             .keys
             .get(&scope.env)
             .map_or(0, |keys| keys.len());
-        if current.is_empty() || known == current.len() {
-            return None;
+        (heads > 0 && known > heads).then(|| not_current(&[&self.access], &scope.env))
+    }
+
+    /// The values of `scope`'s file that HEAD holds under a key current neither in
+    /// HEAD's access.json nor in the checked-out one, and that the work tree still holds
+    /// as that token opens to. Once a `git add` (an edit of another line, a
+    /// `--renormalize`, a rotation) has re-sealed such a value under the current key,
+    /// [`Workspace::unverified_passed_on`] no longer sees it, but the commit hook refuses to commit
+    /// it so until it is reviewed: `get` shows it with the same warning and records it.
+    /// None without an identity that opens HEAD's version.
+    pub fn unverified_at_head(&self, scope: &Scope) -> Vec<Unverified> {
+        // An environment that never rotated here has no key HEAD's values could be
+        // retired under: no git process for `get` in such a repository.
+        if self.suspect(scope).is_none() {
+            return Vec::new();
         }
-        let env = scope.env.clone();
-        Some(move |id: &str| !current.contains(id) && self.env_of_key(id).is_none_or(|e| e == env))
+        let rel = scope.rel_path();
+        let Ok(head) = self.repo.git(&["cat-file", "blob", &format!("HEAD:{rel}")]) else {
+            return Vec::new();
+        };
+        let head = Zeroizing::new(head);
+        let head_access = self
+            .repo
+            .git(&["cat-file", "blob", &format!("HEAD:{}", super::ACCESS_FILE)])
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| Access::parse(&t, std::path::Path::new(super::ACCESS_FILE)).ok());
+        let mut accesses = vec![&self.access];
+        accesses.extend(head_access.as_ref());
+        let suspect = not_current(&accesses, &scope.env);
+        let candidates: Vec<_> = envfile::tokens(&head)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.key.is_some() && suspect(&t.key_id))
+            .collect();
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let (Ok(then), Ok(now)) = (self.decrypt(scope, &head), self.read_scope(scope)) else {
+            return Vec::new();
+        };
+        let now = now.doc.index();
+        candidates
+            .into_iter()
+            .filter_map(|t| {
+                let key = t.key?;
+                let was = staged_raw(&then, t.line)?;
+                (now.get(&key)?.raw.expose() == was).then_some(Unverified {
+                    scope: scope.clone(),
+                    line: t.line,
+                    key,
+                    key_id: t.key_id,
+                    token: t.token,
+                })
+            })
+            .collect()
+    }
+
+    /// Records `shown` (unverified values `get` has shown in plain text) as reviewed in
+    /// this clone's memory ([`crate::continuity::Reviewed`]); says so when it cannot.
+    pub fn record_reviewed(&self, shown: &[Unverified]) {
+        if shown.is_empty() {
+            return;
+        }
+        let lines: Vec<(String, String, String)> = shown
+            .iter()
+            .map(|u| (u.scope.rel_path(), u.key.clone(), u.token.clone()))
+            .collect();
+        if !crate::continuity::remember_reviewed(self.root(), &lines) {
+            eprintln!("warning: could not record the review in the repository's git directory (git-secrets/reviewed): the commit hook will still refuse to re-seal these values");
+        }
     }
 
     /// The unverified values of `scope`'s file as this checkout has it (see the module
@@ -219,6 +287,7 @@ impl Workspace {
                         line: t.line,
                         key: t.key?,
                         key_id: t.key_id,
+                        token: t.token,
                     })
                 })
                 .collect()
@@ -297,6 +366,32 @@ impl Workspace {
             .keys()
             .into_iter()
             .collect())
+    }
+}
+
+/// Whether a token of `env` under key id `id` is sealed under a key that is current in
+/// none of `accesses` (each access.json a commit is judged by: HEAD's and the staged
+/// one, so that a rotation being committed does not make the values HEAD sealed under
+/// the key it replaces suspect), and that is `env`'s (or no environment's: another
+/// environment's is a moved file, which opening it reports). Never, for an environment
+/// with no current key: the access checks speak for it.
+pub fn not_current<'a>(accesses: &[&'a Access], env: &str) -> impl Fn(&str) -> bool + 'a {
+    let current: HashSet<String> = accesses
+        .iter()
+        .flat_map(|a| a.heads(env))
+        .map(|id| id.0.clone())
+        .collect();
+    let own: Vec<&'a Access> = accesses.to_vec();
+    let env = env.to_owned();
+    move |id: &str| {
+        !current.is_empty()
+            && !current.contains(id)
+            && own.iter().all(|a| {
+                a.keys
+                    .iter()
+                    .find(|(_, chain)| chain.keys().any(|k| k.0 == id))
+                    .is_none_or(|(e, _)| *e == env)
+            })
     }
 }
 
