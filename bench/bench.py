@@ -17,6 +17,11 @@ With --noop-filter, three floors can be timed too (bench/bench.sh times them all
   addsealed  `git add -A` through a filter process that answers each file at once with
              the sealed bytes git-secrets gave for it: what git itself spends storing them
 
+  addmin     the same, answering with the smallest sealed form a per-value AEAD could
+             have: each comment and value replaced by a token of a 16-byte nonce, the
+             value unpadded and a 16-byte tag (random bytes, base64url), the key names
+             kept: the floor of any format of sealed values behind git's filter protocol
+
 And one floor needs no filter at all:
 
   addstored  `git add -A` of a work tree that already holds the sealed bytes, with no
@@ -50,8 +55,8 @@ import sys
 import tempfile
 import time
 
-TARGETS = {"add": 1.5, "addfloor": None, "addsealed": None, "addstored": None, "status": 1.5, "clone": 2.0,
-           "floor": None}
+TARGETS = {"add": 1.5, "addfloor": None, "addsealed": None, "addmin": None, "addstored": None, "status": 1.5,
+           "clone": 2.0, "floor": None}
 LABELS = {
     "add": "git add -A (fresh repo)",
     "status": "git status after touch",
@@ -60,11 +65,13 @@ LABELS = {
     "addfloor": "add -A, no-op filter",
     "addsealed": "add -A, sealed replay",
     "addstored": "add -A, sealed, no filter",
+    "addmin": "add -A, smallest tokens",
 }
 NOTES = {
     "addfloor": "(no-op filter in the git-secrets column)",
     "addsealed": "(replay filter in the git-secrets column)",
     "addstored": "(sealed files, no filter, in the git-secrets column)",
+    "addmin": "(replay filter of the smallest tokens in the git-secrets column)",
     "floor": "(no-op filter in the git-secrets column)",
 }
 BASE_ENVS = ["development", "test", "production", "staging"]
@@ -488,6 +495,47 @@ class Bench:
                 name = p.encode()
                 out.write(len(name).to_bytes(4, "little") + name + len(blob).to_bytes(4, "little") + blob)
 
+    def op_addmin(self, mode, i):
+        """`git add -A` through a filter process that answers each scope file at once with
+        the smallest sealed form a format of sealed values could give it (see
+        setup_min_replay): the floor of any such format over git's filter protocol."""
+        def prepare(d):
+            copy_tree(self.plain, d)
+            if mode == "secrets":
+                self.route_to_noop_filter(d, "addmin", replay=self.min_replay)
+        def check(d):
+            if not self.git(d, "cat-file", "blob", f":{self.sample}").startswith(b"#gs1:"):
+                raise BenchError(f"the smallest-token replay filter did not answer for {self.sample}")
+        return self.timed_fresh_add(f"addmin-{mode}-{i}", prepare,
+                                    check if mode == "secrets" and i == 0 else None)
+
+    def setup_min_replay(self):
+        """Writes, for every scope file of the plain repository, the file with each
+        comment and each value replaced by `gs1:` and the base64url of random bytes as
+        many as a 16-byte nonce, the unpadded text and a 16-byte tag: less than any
+        authenticated encryption of each value can store (no key id, no padding), in
+        bench/noop-filter's --replay format."""
+        import base64
+        self.min_replay = os.path.join(self.tmp, "min-replay")
+        rng = random.Random(0)
+        with open(self.min_replay, "wb") as out:
+            for path in sorted(work_files(self.plain)):
+                if not path.endswith(".env"):
+                    continue
+                lines = []
+                with open(path, "rb") as f:
+                    for line in f.read().split(b"\n"):
+                        if not line.strip():
+                            lines.append(line)
+                            continue
+                        prefix, text = (b"#", line) if line.startswith(b"#") else line.split(b"=", 1)
+                        prefix = prefix if prefix == b"#" else prefix + b"="
+                        body = rng.randbytes(16 + len(text) + 16)
+                        lines.append(prefix + b"gs1:" + base64.urlsafe_b64encode(body).rstrip(b"="))
+                blob = b"\n".join(lines)
+                name = os.path.relpath(path, self.plain).encode()
+                out.write(len(name).to_bytes(4, "little") + name + len(blob).to_bytes(4, "little") + blob)
+
     def route_to_noop_filter(self, repo, op, replay=None):
         """Sends every .env file of `repo` through bench/noop-filter (with `--replay FILE`
         when `replay` is given)."""
@@ -516,6 +564,8 @@ class Bench:
             self.setup_floor()
         if op == "addsealed":
             self.setup_replay()
+        if op == "addmin":
+            self.setup_min_replay()
         if op in ("status", "floor"):  # the first status after commit refreshes the index: not timed
             for repo in (self.plain, self.secrets) + ((self.floor,) if op == "floor" else ()):
                 self.git(repo, "status", "--porcelain")
@@ -598,6 +648,11 @@ def report(bench, results):
         print(f"add: a filter process that answers at once with the sealed bytes takes {sealed:.3f} s "
               f"({sealed / plain:.2f}x plain): git storing the sealed form; git-secrets' own work adds "
               f"{ours - sealed:.3f} s to that.")
+    if "addmin" in results:
+        plain = statistics.median(results["addmin"]["plain"])
+        least = statistics.median(results["addmin"]["secrets"])
+        print(f"add: a filter process that answers at once with the smallest tokens any format of sealed values "
+              f"could store takes {least:.3f} s ({least / plain:.2f}x plain): the floor of such a format.")
     if "addstored" in results:
         plain = statistics.median(results["addstored"]["plain"])
         stored = statistics.median(results["addstored"]["secrets"])

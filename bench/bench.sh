@@ -16,10 +16,11 @@ root=$(cd "$here/.." && pwd)
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 [[ "$target_dir" = /* ]] || target_dir=$root/$target_dir
 # The no-op filter process measures the floors of git's filter protocol (`--ops floor,addfloor`)
-# and of git storing the sealed form (`--ops addsealed`; `addstored` times that with no filter);
+# and of git storing the sealed form (`--ops addsealed`; `addmin` the smallest tokens any format of
+# sealed values could store; `addstored` the sealed form with no filter);
 # cargo rebuilds whichever of the two is older than its sources.
 (cd "$root" && cargo build --release --locked -p git-secrets -p noop-filter)
 noop=$target_dir/release/noop-filter
 bin=${GIT_SECRETS_BIN:-$target_dir/release/git-secrets}
 
-exec python3 "$here/bench.py" --bin "$bin" --noop-filter "$noop" --ops add,addfloor,addsealed,addstored,status,floor,clone "$@"
+exec python3 "$here/bench.py" --bin "$bin" --noop-filter "$noop" --ops add,addfloor,addsealed,addmin,addstored,status,floor,clone "$@"
