@@ -445,11 +445,7 @@ class Bench:
             copy_tree(self.plain, d)
             if mode == "secrets":
                 self.route_to_noop_filter(d, "addsealed", replay=self.replay)
-        def check(d):
-            got = self.git(d, "cat-file", "blob", f":{self.sample}")
-            want = self.git(self.secrets, "cat-file", "blob", f"HEAD:{self.sample}")
-            if got != want:
-                raise BenchError(f"the replay filter staged {self.sample} other than git-secrets sealed it")
+        check = self.staged_as_sealed("the replay filter")
         return self.timed_fresh_add(f"addsealed-{mode}-{i}", prepare,
                                     check if mode == "secrets" and i == 0 else None)
 
@@ -463,13 +459,18 @@ class Bench:
                 for path, blob in self.sealed_blobs():
                     with open(os.path.join(d, path), "wb") as f:
                         f.write(blob)
+        check = self.staged_as_sealed("the stored-form repository")
+        return self.timed_fresh_add(f"addstored-{mode}-{i}", prepare,
+                                    check if mode == "secrets" and i == 0 else None)
+
+    def staged_as_sealed(self, what):
+        """A check that the sample scope file was staged as git-secrets sealed it."""
         def check(d):
             got = self.git(d, "cat-file", "blob", f":{self.sample}")
             want = self.git(self.secrets, "cat-file", "blob", f"HEAD:{self.sample}")
             if got != want:
-                raise BenchError(f"the stored-form repository staged {self.sample} other than git-secrets sealed it")
-        return self.timed_fresh_add(f"addstored-{mode}-{i}", prepare,
-                                    check if mode == "secrets" and i == 0 else None)
+                raise BenchError(f"{what} staged {self.sample} other than git-secrets sealed it")
+        return check
 
     def sealed_blobs(self):
         """(path, sealed bytes) of every committed scope file of the git-secrets repository."""
