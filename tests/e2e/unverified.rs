@@ -243,6 +243,27 @@ fn an_edit_of_another_line_does_not_re_seal_an_unreviewed_value() {
     assert_eq!(run_evil(&env, &alice).ok().stdout, format!("{EVIL}\n"));
 }
 
+// The window between a `git add` that re-sealed the value and the commit the hook
+// refuses: the staged blob no longer shows it, HEAD does, and run still refuses it.
+#[test]
+fn a_value_re_sealed_by_git_add_is_not_passed_on_until_reviewed() {
+    let env = Env::new();
+    let (alice, _) = bob_injects(&env);
+    edit_db(&alice);
+    env.git(&alice, &["add", ".secrets/production.env"]).ok();
+    refuses_evil(&run_evil(&env, &alice).fails());
+    let out = env
+        .secrets(&alice, &["export", "-e", "production", "--yes"])
+        .fails();
+    refuses_evil(&out);
+    env.secrets(
+        &alice,
+        &["get", "-e", "production", "EVIL", "--show", "--yes"],
+    )
+    .ok();
+    assert_eq!(run_evil(&env, &alice).ok().stdout, format!("{EVIL}\n"));
+}
+
 #[test]
 fn a_value_the_user_changes_over_an_unverified_one_is_committed_without_review() {
     let env = Env::new();

@@ -43,25 +43,11 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
         .collect();
     // `get` is how a person reviews an unverified value: shown, with a warning, and
     // recorded as reviewed once shown in plain text, which lets a commit re-seal it.
+    // Those not reviewed yet are warned about (with those a `git add` already re-sealed
+    // since HEAD, which the commit hook refuses to commit so unreviewed); all of them
+    // are recorded as reviewed once shown.
     let mut unverified = ws.unverified_passed_on(&scope)?;
-    // Those a `git add` already re-sealed since HEAD (the commit hook refuses to commit
-    // them so unreviewed), which the staged blob no longer shows.
-    let mut reviewable = ws.unverified_at_head(&scope);
-    if !scope.is_shared() {
-        reviewable.extend(
-            ws.unverified_at_head(&scope.shared())
-                .into_iter()
-                .filter(|u| own_index.get(&u.key).is_none()),
-        );
-    }
-    for u in &reviewable {
-        if !unverified
-            .iter()
-            .any(|v| v.scope == u.scope && v.key == u.key)
-        {
-            unverified.push(u.clone());
-        }
-    }
+    let mut reviewable = ws.unverified_at_head_passed_on(&scope)?;
     reviewable.extend(unverified.iter().cloned());
     if let Some(key) = rest.first() {
         unverified.retain(|u| &u.key == key);

@@ -183,34 +183,61 @@ impl Workspace {
         (heads > 0 && known > heads).then(|| not_current(&[&self.access], &scope.env))
     }
 
-    /// The values of `scope`'s file that HEAD holds under a key current neither in
+    /// The values of the files of `scopes` that HEAD holds under a key current neither in
     /// HEAD's access.json nor in the checked-out one, and that the work tree still holds
     /// as that token opens to. Once a `git add` (an edit of another line, a
-    /// `--renormalize`, a rotation) has re-sealed such a value under the current key,
-    /// [`Workspace::unverified_passed_on`] no longer sees it, but the commit hook refuses to commit
-    /// it so until it is reviewed: `get` shows it with the same warning and records it.
-    /// None without an identity that opens HEAD's version.
-    pub fn unverified_at_head(&self, scope: &Scope) -> Vec<Unverified> {
+    /// `--renormalize`, a rotation) has re-sealed such a value under the current key, the
+    /// staged blob no longer shows it, but the commit hook refuses to commit it so until
+    /// it is reviewed: `run` and `export` refuse it until then too, and `get` shows it
+    /// with the same warning and records the review. None without an identity that opens
+    /// HEAD's version. HEAD's files and access.json are read in one batch.
+    pub fn unverified_at_head(&self, scopes: &[Scope]) -> Vec<Unverified> {
         // An environment that never rotated here has no key HEAD's values could be
-        // retired under: no git process for `get` in such a repository.
-        if self.suspect(scope).is_none() {
+        // retired under: no git process for `get` or `run` in such a repository.
+        let scopes: Vec<&Scope> = scopes
+            .iter()
+            .filter(|s| self.suspect(s).is_some())
+            .collect();
+        if scopes.is_empty() {
             return Vec::new();
         }
-        let rel = scope.rel_path();
-        let Ok(head) = self.repo.git(&["cat-file", "blob", &format!("HEAD:{rel}")]) else {
+        let mut names: Vec<String> = scopes
+            .iter()
+            .map(|s| format!("HEAD:{}", s.rel_path()))
+            .collect();
+        names.push(format!("HEAD:{}", super::ACCESS_FILE));
+        let mut blobs: Vec<Option<Zeroizing<Vec<u8>>>> = vec![None; names.len()];
+        let read = self.repo.for_each_local_object(names, |i, _, bytes| {
+            blobs[i] = bytes.map(|b| Zeroizing::new(b.to_vec()));
+            Ok(())
+        });
+        if read.is_err() {
             return Vec::new();
-        };
-        let head = Zeroizing::new(head);
-        let head_access = self
-            .repo
-            .git(&["cat-file", "blob", &format!("HEAD:{}", super::ACCESS_FILE)])
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
+        }
+        let head_access = blobs
+            .pop()
+            .flatten()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
             .and_then(|t| Access::parse(&t, std::path::Path::new(super::ACCESS_FILE)).ok());
         let mut accesses = vec![&self.access];
         accesses.extend(head_access.as_ref());
-        let suspect = not_current(&accesses, &scope.env);
-        let candidates: Vec<_> = envfile::tokens(&head)
+        scopes
+            .into_iter()
+            .zip(blobs)
+            .filter_map(|(scope, head)| Some((scope, head?)))
+            .flat_map(|(scope, head)| self.unverified_in_head(scope, &head, &accesses))
+            .collect()
+    }
+
+    /// [`Workspace::unverified_at_head`] of one file, HEAD's version of it `head`.
+    fn unverified_in_head(
+        &self,
+        scope: &Scope,
+        head: &[u8],
+        accesses: &[&Access],
+    ) -> Vec<Unverified> {
+        let suspect = not_current(accesses, &scope.env);
+        let candidates: Vec<_> = envfile::tokens(head)
             .unwrap_or_default()
             .into_iter()
             .filter(|t| t.key.is_some() && suspect(&t.key_id))
@@ -218,7 +245,7 @@ impl Workspace {
         if candidates.is_empty() {
             return Vec::new();
         }
-        let (Ok(then), Ok(now)) = (self.decrypt(scope, &head), self.read_scope(scope)) else {
+        let (Ok(then), Ok(now)) = (self.decrypt(scope, head), self.read_scope(scope)) else {
             return Vec::new();
         };
         let now = now.doc.index();
@@ -327,8 +354,38 @@ impl Workspace {
     }
 
     /// Of the values `run` passes on for `scope` (its own, and the shared ones it does
-    /// not override), those that are unverified.
+    /// not override), those that are unverified: in the checkout, or at HEAD and
+    /// re-sealed since by a `git add` without a review
+    /// ([`Workspace::unverified_at_head`]), which the commit hook would refuse to commit.
     pub fn unverified_passed_on(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
+        let mut found = self.unverified_in_checkout(scope)?;
+        let reviewed = crate::continuity::Reviewed::load(self.root());
+        for u in self.unverified_at_head_passed_on(scope)? {
+            let known = found.iter().any(|f| f.scope == u.scope && f.key == u.key);
+            if !known && !reviewed.contains(&u.scope.rel_path(), &u.key, &u.token) {
+                found.push(u);
+            }
+        }
+        Ok(found)
+    }
+
+    /// [`Workspace::unverified_at_head`] of the values `run` passes on for `scope`,
+    /// reviewed or not: what `get` records as reviewed once it shows them.
+    pub fn unverified_at_head_passed_on(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
+        if scope.is_shared() {
+            return Ok(self.unverified_at_head(std::slice::from_ref(scope)));
+        }
+        let overridden = self.read_keys(scope)?;
+        Ok(self
+            .unverified_at_head(&[scope.clone(), scope.shared()])
+            .into_iter()
+            .filter(|u| u.scope == *scope || !overridden.contains(&u.key))
+            .collect())
+    }
+
+    /// The unverified values in the checkout of `scope`'s file and of the shared one for
+    /// the keys it does not override.
+    fn unverified_in_checkout(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
         let mut scopes = vec![scope.clone()];
         if !scope.is_shared() {
             scopes.push(scope.shared());
