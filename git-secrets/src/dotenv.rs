@@ -288,6 +288,16 @@ impl Document {
         self.get(key).map(|e| e.raw.expose())
     }
 
+    /// The raw text of the entry on logical line `line` (1-based; one line of the
+    /// encrypted form, whose lines match the plaintext's logical lines one to one), when
+    /// that line is an entry.
+    pub fn raw_at(&self, line: usize) -> Option<&str> {
+        match &self.lines.get(line.checked_sub(1)?)?.kind {
+            LineKind::Entry(e) => Some(e.raw.expose()),
+            _ => None,
+        }
+    }
+
     /// Key names in file order, each once.
     pub fn keys(&self) -> Vec<String> {
         let mut seen = std::collections::BTreeSet::new();

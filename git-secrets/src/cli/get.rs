@@ -46,9 +46,7 @@ pub fn cmd_get(args: GetArgs) -> Result<(), Error> {
     // Those not reviewed yet are warned about (with those a `git add` already re-sealed
     // since HEAD, which the commit hook refuses to commit so unreviewed); all of them
     // are recorded as reviewed once shown.
-    let mut unverified = ws.unverified_passed_on(&scope)?;
-    let mut reviewable = ws.unverified_at_head_passed_on(&scope)?;
-    reviewable.extend(unverified.iter().cloned());
+    let (mut unverified, mut reviewable) = ws.unverified_to_review(&scope)?;
     if let Some(key) = rest.first() {
         unverified.retain(|u| &u.key == key);
         reviewable.retain(|u| &u.key == key);

@@ -68,17 +68,10 @@ pub fn laundered(
     }
     let then = ws.decrypt(&scope, former).ok()?;
     let now = ws.decrypt(&scope, blob.bytes).ok()?;
-    let raw = |doc: &crate::dotenv::Document, line: usize| {
-        match &doc.lines.get(line.checked_sub(1)?)?.kind {
-            crate::dotenv::LineKind::Entry(e) => Some(e.raw.expose().to_owned()),
-            _ => None,
-        }
-        .map(zeroize::Zeroizing::new)
-    };
     let same: Vec<_> = unreviewed
         .into_iter()
         .filter(|(old, new)| {
-            let (was, is) = (raw(&then, old.line), raw(&now, new.line));
+            let (was, is) = (then.raw_at(old.line), now.raw_at(new.line));
             was.is_some() && was == is
         })
         .collect();
@@ -91,12 +84,9 @@ pub fn laundered(
     let mut keys: Vec<String> = same
         .iter()
         .filter_map(|(o, _)| {
-            o.key.as_ref().map(|k| {
-                format!(
-                    "`git secrets get {} {k} --show`",
-                    crate::workspace::scope_words(&scope)
-                )
-            })
+            o.key
+                .as_ref()
+                .map(|k| crate::workspace::review_command(&scope, k))
         })
         .collect();
     keys.dedup();

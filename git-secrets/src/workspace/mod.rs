@@ -36,7 +36,8 @@ mod unverified;
 pub use orphans::{Adopted, Orphan};
 pub use unverified::Unverified;
 pub(crate) use unverified::{
-    not_current, refusal as unverified_refusal, scope_words, warning as unverified_warning,
+    not_current, refusal as unverified_refusal, review_command, scope_words,
+    warning as unverified_warning,
 };
 
 pub const CONFIG_FILE: &str = ".secrets/config.toml";

@@ -24,7 +24,6 @@ use zeroize::Zeroizing;
 
 use super::Workspace;
 use crate::access::Access;
-use crate::dotenv::{Document, LineKind};
 use crate::envfile;
 use crate::error::Error;
 use crate::scope::Scope;
@@ -74,17 +73,16 @@ pub(crate) fn scope_words(scope: &Scope) -> String {
     }
 }
 
+/// The command that shows (and so reviews) the value of `key` in `scope`.
+pub(crate) fn review_command(scope: &Scope, key: &str) -> String {
+    format!("`git secrets get {} {key} --show`", scope_words(scope))
+}
+
 /// The fix for `found` (not empty): review each value, then re-seal its file.
 fn fix_text(found: &[Unverified]) -> String {
     let mut reviews: Vec<String> = found
         .iter()
-        .map(|u| {
-            format!(
-                "`git secrets get {} {} --show`",
-                scope_words(&u.scope),
-                u.key
-            )
-        })
+        .map(|u| review_command(&u.scope, &u.key))
         .collect();
     reviews.dedup();
     let mut paths: Vec<String> = found.iter().map(|u| u.scope.rel_path()).collect();
@@ -122,19 +120,10 @@ impl Workspace {
     /// --batch` (when a file is plaintext) rather than a git process each: `status`,
     /// `doctor`.
     pub fn unverified_all(&self, scopes: &[Scope]) -> Vec<Unverified> {
-        // Read on the first plaintext file: a locked clone needs none.
-        let mut staged = None;
-        let mut staged_of = |rel: &str| {
-            staged
-                .get_or_insert_with(|| self.staged_scope_blobs(scopes))
-                .remove(rel)
-        };
+        let mut staged = self.lazy_staged(scopes);
         scopes
             .iter()
-            .flat_map(|scope| {
-                self.unverified_in(scope, &mut staged_of)
-                    .unwrap_or_default()
-            })
+            .flat_map(|scope| self.unverified_in(scope, &mut staged).unwrap_or_default())
             .collect()
     }
 
@@ -158,12 +147,8 @@ impl Workspace {
     /// Whether `sealed` (an encrypted form of `scope`'s file) holds a value under a key
     /// of its environment that is not current: read from the key ids, nothing opened.
     pub fn holds_unverified(&self, scope: &Scope, sealed: &[u8]) -> bool {
-        self.suspect(scope).is_some_and(|suspect| {
-            envfile::tokens(sealed)
-                .unwrap_or_default()
-                .iter()
-                .any(|t| t.key.is_some() && suspect(&t.key_id))
-        })
+        self.suspect(scope)
+            .is_some_and(|suspect| !under_keys(scope, sealed, suspect).is_empty())
     }
 
     /// Whether a token of `scope` under key id `id` is unverified: the id is not a
@@ -236,12 +221,7 @@ impl Workspace {
         head: &[u8],
         accesses: &[&Access],
     ) -> Vec<Unverified> {
-        let suspect = not_current(accesses, &scope.env);
-        let candidates: Vec<_> = envfile::tokens(head)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| t.key.is_some() && suspect(&t.key_id))
-            .collect();
+        let candidates = under_keys(scope, head, not_current(accesses, &scope.env));
         if candidates.is_empty() {
             return Vec::new();
         }
@@ -251,16 +231,9 @@ impl Workspace {
         let now = now.doc.index();
         candidates
             .into_iter()
-            .filter_map(|t| {
-                let key = t.key?;
-                let was = staged_raw(&then, t.line)?;
-                (now.get(&key)?.raw.expose() == was).then_some(Unverified {
-                    scope: scope.clone(),
-                    line: t.line,
-                    key,
-                    key_id: t.key_id,
-                    token: t.token,
-                })
+            .filter(|u| {
+                then.raw_at(u.line)
+                    .is_some_and(|was| now.get(&u.key).is_some_and(|e| e.raw.expose() == was))
             })
             .collect()
     }
@@ -296,29 +269,10 @@ impl Workspace {
         let Some(suspect) = self.suspect(scope) else {
             return Ok(Vec::new());
         };
-        let bytes = match self.read_bytes(scope)? {
-            Some(bytes) => bytes,
-            None => match self.staged_outside_checkout(&rel) {
-                Some(bytes) => bytes,
-                None => return Ok(Vec::new()),
-            },
+        let Some(bytes) = self.checkout_bytes(scope)? else {
+            return Ok(Vec::new());
         };
-        let found = |sealed: &[u8]| -> Vec<Unverified> {
-            envfile::tokens(sealed)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|t| suspect(&t.key_id))
-                .filter_map(|t| {
-                    Some(Unverified {
-                        scope: scope.clone(),
-                        line: t.line,
-                        key: t.key?,
-                        key_id: t.key_id,
-                        token: t.token,
-                    })
-                })
-                .collect()
-        };
+        let found = |sealed: &[u8]| under_keys(scope, sealed, &suspect);
         if bytes.is_empty() {
             return Ok(Vec::new());
         }
@@ -347,7 +301,7 @@ impl Workspace {
                 };
                 opened
                     .as_ref()
-                    .and_then(|o| staged_raw(o, u.line))
+                    .and_then(|o| o.raw_at(u.line))
                     .is_none_or(|then| then == now.raw.expose())
             })
             .collect())
@@ -358,65 +312,80 @@ impl Workspace {
     /// re-sealed since by a `git add` without a review
     /// ([`Workspace::unverified_at_head`]), which the commit hook would refuse to commit.
     pub fn unverified_passed_on(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
-        let mut found = self.unverified_in_checkout(scope)?;
-        let reviewed = crate::continuity::Reviewed::load(self.root());
-        for u in self.unverified_at_head_passed_on(scope)? {
-            let known = found.iter().any(|f| f.scope == u.scope && f.key == u.key);
-            if !known && !reviewed.contains(&u.scope.rel_path(), &u.key, &u.token) {
-                found.push(u);
-            }
-        }
-        Ok(found)
+        Ok(self.unverified_to_review(scope)?.0)
     }
 
-    /// [`Workspace::unverified_at_head`] of the values `run` passes on for `scope`,
-    /// reviewed or not: what `get` records as reviewed once it shows them.
-    pub fn unverified_at_head_passed_on(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
-        if scope.is_shared() {
-            return Ok(self.unverified_at_head(std::slice::from_ref(scope)));
-        }
-        let overridden = self.read_keys(scope)?;
-        Ok(self
-            .unverified_at_head(&[scope.clone(), scope.shared()])
-            .into_iter()
-            .filter(|u| u.scope == *scope || !overridden.contains(&u.key))
-            .collect())
-    }
-
-    /// The unverified values in the checkout of `scope`'s file and of the shared one for
-    /// the keys it does not override.
-    fn unverified_in_checkout(&self, scope: &Scope) -> Result<Vec<Unverified>, Error> {
+    /// For `get`: [`Workspace::unverified_passed_on`] (what to warn about), and what to
+    /// record as reviewed once shown: those and the values HEAD holds unverified that a
+    /// `git add` re-sealed since, reviewed already or not.
+    pub fn unverified_to_review(
+        &self,
+        scope: &Scope,
+    ) -> Result<(Vec<Unverified>, Vec<Unverified>), Error> {
         let mut scopes = vec![scope.clone()];
-        if !scope.is_shared() {
+        let overridden = if scope.is_shared() {
+            HashSet::new()
+        } else {
             scopes.push(scope.shared());
-        }
-        let mut staged = None;
-        let mut staged_of = |rel: &str| {
-            staged
-                .get_or_insert_with(|| self.staged_scope_blobs(&scopes))
-                .remove(rel)
+            self.read_keys(scope)?
         };
-        let mut found = self.unverified_in(scope, &mut staged_of)?;
-        if !scope.is_shared() {
-            let overridden = self.read_keys(scope)?;
+        let passed_on = |u: &Unverified| u.scope == *scope || !overridden.contains(&u.key);
+        let mut staged = self.lazy_staged(&scopes);
+        let mut found = Vec::new();
+        for s in &scopes {
             found.extend(
-                self.unverified_in(&scope.shared(), &mut staged_of)?
+                self.unverified_in(s, &mut staged)?
                     .into_iter()
-                    .filter(|u| !overridden.contains(&u.key)),
+                    .filter(passed_on),
             );
         }
-        Ok(found)
+        let at_head: Vec<Unverified> = self
+            .unverified_at_head(&scopes)
+            .into_iter()
+            .filter(passed_on)
+            .collect();
+        let mut shown = at_head.clone();
+        shown.extend(found.iter().cloned());
+        if !at_head.is_empty() {
+            let reviewed = crate::continuity::Reviewed::load(self.root());
+            for u in at_head {
+                let known = found.iter().any(|f| f.scope == u.scope && f.key == u.key);
+                if !known && !reviewed.contains(&u.scope.rel_path(), &u.key, &u.token) {
+                    found.push(u);
+                }
+            }
+        }
+        Ok((found, shown))
+    }
+
+    /// The staged blob of a path of `scopes`, all of them read in one batch the first
+    /// time one is asked for (a locked clone asks for none).
+    fn lazy_staged<'a>(
+        &'a self,
+        scopes: &'a [Scope],
+    ) -> impl FnMut(&str) -> Option<Zeroizing<Vec<u8>>> + 'a {
+        let mut staged = None;
+        move |rel: &str| {
+            staged
+                .get_or_insert_with(|| self.staged_scope_blobs(scopes))
+                .remove(rel)
+        }
+    }
+
+    /// `scope`'s file as this checkout has it: the work tree's, or the staged one for a
+    /// file outside the sparse checkout; None when there is neither.
+    fn checkout_bytes(&self, scope: &Scope) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+        Ok(match self.read_bytes(scope)? {
+            Some(bytes) => Some(bytes),
+            None => self.staged_outside_checkout(&scope.rel_path()),
+        })
     }
 
     /// The key names `scope`'s file holds (none when it is missing), read without
     /// opening a value.
     fn read_keys(&self, scope: &Scope) -> Result<HashSet<String>, Error> {
-        let bytes = match self.read_bytes(scope)? {
-            Some(bytes) => bytes,
-            None => match self.staged_outside_checkout(&scope.rel_path()) {
-                Some(bytes) => bytes,
-                None => return Ok(HashSet::new()),
-            },
+        let Some(bytes) = self.checkout_bytes(scope)? else {
+            return Ok(HashSet::new());
         };
         Ok(self
             .parse_plain(scope, &bytes)?
@@ -452,10 +421,21 @@ pub fn not_current<'a>(accesses: &[&'a Access], env: &str) -> impl Fn(&str) -> b
     }
 }
 
-/// The raw value on 1-based `line` of an opened document, when it is an entry.
-fn staged_raw(doc: &Document, line: usize) -> Option<&str> {
-    match &doc.lines.get(line.checked_sub(1)?)?.kind {
-        LineKind::Entry(e) => Some(e.raw.expose()),
-        _ => None,
-    }
+/// The values of `sealed` (an encrypted form of `scope`'s file) whose tokens are under a
+/// key id `suspect` names; comments are not values and are left out.
+fn under_keys(scope: &Scope, sealed: &[u8], suspect: impl Fn(&str) -> bool) -> Vec<Unverified> {
+    envfile::tokens(sealed)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| suspect(&t.key_id))
+        .filter_map(|t| {
+            Some(Unverified {
+                scope: scope.clone(),
+                line: t.line,
+                key: t.key?,
+                key_id: t.key_id,
+                token: t.token,
+            })
+        })
+        .collect()
 }
